@@ -1,0 +1,78 @@
+/*
+ * cmd.h - the commands of ferry, one file each (src/cmd/NAME.c).
+ *
+ * A command parses its arguments, calls into core/ and the drivers, prints
+ * results on stdout (or one JSON value with --json) and returns an exit code
+ * from the table below.  It is the only layer that prints or exits.
+ *
+ * Adding a command:
+ *  1. write src/cmd/NAME.c with `int cmd_NAME(int argc, char **argv)`;
+ *     argv[0] is the command name, options follow (getopt_long, with
+ *     CMD_COMMON_LONGOPTS and cmd_common_option() for the shared ones);
+ *  2. declare it below and add a row to the table in src/main.c, with its
+ *     one-line summary and usage text;
+ *  3. add it to src/cmd/meson.build;
+ *  4. write docs/ferry-NAME.1.scd and a README section;
+ *  5. test its exit codes in tests/integration/.
+ */
+#ifndef FERRY_CMD_CMD_H
+#define FERRY_CMD_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/error.h"
+
+/* Exit codes (DESIGN §5); tests assert them. */
+enum ferry_exit {
+	EXIT_DONE = 0,
+	EXIT_FAILED = 1, /* a check or gate failed */
+	EXIT_USAGE = 2,  /* usage or plan error */
+	EXIT_ROLLED_BACK = 3,
+	EXIT_WAITING = 75, /* --no-wait and a time gate not yet due */
+};
+
+/* Options every command understands. */
+struct cmd_common {
+	bool json;
+	const char *state; /* --state PATH, NULL for the default */
+};
+
+enum {
+	CMD_OPT_JSON = 0x1000,
+	CMD_OPT_STATE,
+	CMD_OPT_FIRST_PRIVATE = 0x1100, /* commands number their own from here */
+};
+
+#define CMD_COMMON_LONGOPTS                                                                        \
+	{ "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, CMD_OPT_JSON },           \
+	        { "state", required_argument, NULL, CMD_OPT_STATE },                               \
+	        { "verbose", no_argument, NULL, 'v' },                                             \
+	{                                                                                          \
+		"quiet", no_argument, NULL, 'q'                                                    \
+	}
+#define CMD_COMMON_SHORTOPTS "hvq"
+
+/*
+ * Handles one of the common options.  Returns 1 if it was one (and handled),
+ * 0 if opt is not common, or -1 after printing usage for '?' or -h (the
+ * caller then returns *exit_code).
+ */
+int cmd_common_option(const char *cmd, int opt, const char *arg, struct cmd_common *c,
+                      int *exit_code);
+
+/* Prints "usage: ..." for cmd (from the table in main.c) to fp. */
+void cmd_usage(const char *cmd, FILE *fp);
+
+/* The default journal path for a plan: "DIR/NAME.ferry.db" where the plan is
+ * DIR/NAME.yaml (or .yml).  Caller frees. */
+char *cmd_state_path(const char *plan_path, const char *override);
+
+/* Prints err the one way ferry prints errors; returns EXIT_USAGE for
+ * FERRY_EINVAL and EXIT_FAILED otherwise. */
+int cmd_fail(const struct ferry_error *err);
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif

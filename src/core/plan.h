@@ -1,0 +1,265 @@
+/*
+ * plan.h - the migration plan: a typed model of the YAML file (DESIGN §4).
+ *
+ * plan_load() reads a YAML file with libfyaml, fills a struct plan, and
+ * validates it.  Every problem found is appended to a struct plan_diags as
+ * "FILE:LINE:COLUMN: message" plus a hint; loading goes on after an error so
+ * that an operator sees every error of a file at once.  A plan with any
+ * error is not returned.
+ *
+ * Ownership: a struct plan owns every string and array it points to;
+ * plan_free() releases it all.  Callers borrow, and copy what must outlive
+ * the plan.  Secrets are never in the plan: only the name of the file or of
+ * the environment variable that holds them (plan_secret_read() fetches one).
+ *
+ * Every section but `name` is optional; the `present` flag of a section
+ * says whether the file had it.  Durations are in milliseconds, TTLs in
+ * seconds, percentages in percent (0..100).
+ */
+#ifndef FERRY_CORE_PLAN_H
+#define FERRY_CORE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+/* Where a value was in the file, for errors found after loading. */
+struct plan_pos {
+	int line;   /* 1-based, 0 if unknown */
+	int column; /* 1-based */
+};
+
+/* A list of strings (records, resolvers, argv, ignore lists, ...). */
+struct plan_strv {
+	char **v; /* NULL-terminated when n > 0 or v != NULL */
+	size_t n;
+};
+
+/* A secret reference: exactly one of file / env is set. */
+struct plan_secret {
+	char *file; /* path, relative paths resolved against the plan's folder */
+	char *env;  /* environment variable name */
+};
+
+struct plan_host {
+	bool present;
+	char *address;         /* IPv4 or IPv6 literal */
+	struct plan_strv exec; /* argv prefix; n == 0 means this machine */
+	struct plan_pos pos;
+};
+
+enum plan_tsig_alg {
+	PLAN_TSIG_HMAC_SHA256,
+	PLAN_TSIG_HMAC_SHA384,
+	PLAN_TSIG_HMAC_SHA512,
+	PLAN_TSIG_HMAC_SHA1,
+	PLAN_TSIG_HMAC_MD5,
+};
+
+struct plan_dns {
+	bool present;
+	char *provider; /* "rfc2136" */
+	char *server;   /* "host:port" as written; host and port below */
+	char *server_host;
+	uint16_t server_port; /* default 53 */
+	char *zone;           /* absolute, no trailing dot, lower case */
+	struct {
+		bool present;
+		char *name;
+		enum plan_tsig_alg algorithm;
+		struct plan_secret secret;
+	} key;
+	struct plan_strv records; /* absolute names inside zone, no trailing dot */
+	struct {
+		uint32_t cutover; /* TTL while cutting over (default 60) */
+		uint32_t restore; /* TTL set at decommission (default: the TTL found) */
+		uint32_t *steps;  /* descending, last == cutover */
+		size_t nsteps;
+	} ttl;
+	struct plan_strv resolvers; /* "host:port", watched for the cutover TTL */
+	struct plan_pos pos;
+};
+
+enum plan_db_engine {
+	PLAN_DB_POSTGRESQL,
+	PLAN_DB_MARIADB,
+	PLAN_DB_REDIS
+};
+enum plan_switch_via {
+	PLAN_SWITCH_NONE,
+	PLAN_SWITCH_PGBOUNCER,
+	PLAN_SWITCH_HAPROXY,
+	PLAN_SWITCH_HOOK
+};
+
+struct plan_database {
+	char *name;
+	enum plan_db_engine engine;
+	char *source; /* libpq-style conninfo, never with a password */
+	char *target;
+	struct plan_secret password; /* optional */
+	bool checksum;               /* compare per-table checksums too */
+	int64_t pause_budget_ms;     /* default 5000 */
+	struct {
+		enum plan_switch_via via;
+		/* pgbouncer: admin console conninfo on each host */
+		char *admin_old;
+		char *admin_new;
+		/* pgbouncer: the include file ferry owns on each host, and the
+		 * [databases] entry name the application connects to */
+		char *include_old;
+		char *include_new;
+		char *dbalias;
+	} sw;
+	struct plan_pos pos;
+};
+
+struct plan_traffic {
+	bool present;
+	char *via;   /* "haproxy" */
+	char *admin; /* "host:port" or a unix socket path */
+	char *backend;
+	char *server_old;
+	char *server_new;
+	double *steps; /* percent sent to new, ascending */
+	size_t nsteps;
+	int64_t step_hold_ms; /* default: schedule.validation / nsteps */
+	struct plan_pos pos;
+};
+
+struct plan_health_check {
+	char *url;
+	long status; /* expected HTTP status, default 200 */
+};
+
+struct plan_checks {
+	bool present;
+	struct plan_health_check *health;
+	size_t nhealth;
+	struct {
+		bool present;
+		char *process; /* by process name */
+		char *pidfile;
+		char *unit; /* systemd unit */
+		struct plan_strv ignore;
+	} env;
+	struct plan_strv egress; /* "host:port" */
+	struct {
+		bool present;
+		struct plan_strv names;
+		char *ca_file;
+		int min_days; /* default 14 */
+	} tls;
+	struct plan_strv packages;
+	struct plan_strv ignore; /* host diff keys to ignore */
+};
+
+struct plan_rollback {
+	bool present;
+	char *authority;
+	double error_rate;      /* percent; < 0 when not set */
+	int64_t latency_p99_ms; /* < 0 when not set */
+	int health_failures;    /* < 0 when not set */
+	struct {
+		bool present;
+		char *url;
+		char *query;
+		double threshold;
+	} prometheus;
+	int64_t window_ms; /* default 72h */
+};
+
+enum plan_weekday {
+	PLAN_SUN,
+	PLAN_MON,
+	PLAN_TUE,
+	PLAN_WED,
+	PLAN_THU,
+	PLAN_FRI,
+	PLAN_SAT
+};
+
+struct plan_window {
+	bool present;
+	unsigned days; /* bit (1 << enum plan_weekday); all days if not given */
+	int from_min;  /* minutes after local midnight, 0..1439 */
+	int to_min;    /* may be <= from_min: the window spans midnight */
+	char *zone;    /* IANA name, checked to exist; default "UTC" */
+};
+
+struct plan_schedule {
+	bool present;
+	int64_t replication_soak_ms;       /* default 24h */
+	int64_t validation_ms;             /* default 24h */
+	int64_t monitor_ms;                /* default 30m */
+	struct plan_window cutover_window; /* absent: any time */
+};
+
+struct plan_hook {
+	char *event;           /* before_cutover, after_cutover, on_rollback, ... */
+	struct plan_strv argv; /* a command, or */
+	char *url;             /* a webhook URL */
+};
+
+struct plan {
+	char *path; /* the file it was loaded from */
+	char *dir;  /* its folder, for resolving relative paths */
+	char *name;
+	struct plan_host host_old;
+	struct plan_host host_new;
+	struct plan_dns dns;
+	struct plan_database *databases;
+	size_t ndatabases;
+	struct plan_traffic traffic;
+	struct plan_checks checks;
+	struct plan_rollback rollback;
+	struct plan_schedule schedule;
+	struct plan_hook *hooks;
+	size_t nhooks;
+};
+
+/* One problem found in a plan file. */
+struct plan_diag {
+	char *file;
+	int line, column;
+	char *msg;
+	char *hint; /* may be NULL */
+};
+
+struct plan_diags {
+	struct plan_diag *v;
+	size_t n, alloc;
+};
+
+/*
+ * Loads and validates path.  On success returns 0 and *out (caller frees
+ * with plan_free).  On a plan error returns FERRY_EINVAL with every problem
+ * in diags (and a summary in err); on an unreadable file FERRY_ENOTFOUND or
+ * FERRY_EIO with err filled.  diags may hold warnings on success.
+ */
+int plan_load(const char *path, struct plan **out, struct plan_diags *diags,
+              struct ferry_error *err);
+/* Same, from memory; name is used in messages. */
+int plan_load_string(const char *name, const char *text, size_t len, struct plan **out,
+                     struct plan_diags *diags, struct ferry_error *err);
+void plan_free(struct plan *p);
+
+void plan_diags_release(struct plan_diags *d);
+/* Appends "FILE:LINE:COLUMN: MSG\n  hint: HINT\n" lines for every diag. */
+int plan_diags_format(const struct plan_diags *d, struct buf *out);
+
+/* Reads a secret into out (which the caller releases with
+ * buf_release_secret).  Trailing newlines are removed. Errors name the file
+ * or variable, never the value. */
+int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct buf *out,
+                     struct ferry_error *err);
+
+/* The starter plan `ferry init` writes (examples/shop.yaml, compiled in). */
+extern const char plan_example_yaml[];
+
+const char *plan_weekday_name(enum plan_weekday d);
+
+#endif

@@ -1,0 +1,58 @@
+#!/bin/sh
+# lint.sh SRCROOT - the house rules a compiler does not check (STYLE.md).
+#  1. banned functions (curl's list): atoi, sscanf, strcpy, sprintf, ...
+#  2. one foreign library, one file: only the named file includes its header.
+#  3. clang-format clean, where clang-format is installed.
+set -u
+root=${1:-.}
+cd "$root" || exit 1
+fail=0
+
+files=$(find src lab -name '*.[ch]' 2>/dev/null | sort)
+
+banned='\<(atoi|atol|atoll|sscanf|strcpy|strcat|sprintf|vsprintf|gets|strtok|gmtime|localtime|ctime|asctime)[[:space:]]*\('
+hits=$(grep -nE "$banned" $files 2>/dev/null)
+if [ -n "$hits" ]; then
+	echo "lint: banned functions (use strtol/snprintf/strtok_r/gmtime_r/..):"
+	echo "$hits"
+	fail=1
+fi
+
+# header regex | the only files (regex) that may include it
+rules='
+libfyaml\.h|^src/core/plan\.c$
+sqlite3\.h|^src/core/journal\.c$
+ldns/|^src/dns/rfc2136\.c$
+libpq-fe\.h|^src/db/pgsql\.c$|^lab/
+curl/|^src/hosts/http\.c$|^lab/
+openssl/|^src/hosts/tls\.c$|^lab/
+hiredis|^src/db/redis\.c$
+mysql\.h|^src/db/mariadb\.c$
+microhttpd\.h|^lab/
+'
+echo "$rules" | while IFS='|' read -r hdr allowed rest; do
+	[ -n "$hdr" ] || continue
+	[ -n "$rest" ] && allowed="$allowed|$rest"
+	for f in $(grep -lE "#include[[:space:]]*<$hdr" $files 2>/dev/null); do
+		if ! echo "$f" | grep -qE "$allowed"; then
+			echo "lint: $f includes <$hdr...>; only $allowed may (one foreign library, one file)"
+			echo x >> "${TMPDIR:-/tmp}/ferry-lint.$$"
+		fi
+	done
+done
+if [ -f "${TMPDIR:-/tmp}/ferry-lint.$$" ]; then
+	rm -f "${TMPDIR:-/tmp}/ferry-lint.$$"
+	fail=1
+fi
+
+if command -v clang-format >/dev/null 2>&1; then
+	for f in $files; do
+		if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+			echo "lint: $f is not clang-format clean (run: clang-format -i $f)"
+			fail=1
+		fi
+	done
+fi
+
+[ $fail = 0 ] && echo "lint: ok ($(echo "$files" | wc -l) files)"
+exit $fail

@@ -1,0 +1,143 @@
+/*
+ * test_util.c - the bounded buffer, durations, percentages, RFC 3339.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/timeutil.h"
+
+static void test_buf_appends_and_stays_terminated(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 64);
+	assert_string_equal(b.data, "");
+	assert_int_equal(buf_adds(&b, "abc"), 0);
+	assert_int_equal(buf_addf(&b, "-%d", 42), 0);
+	assert_int_equal(buf_addch(&b, '!'), 0);
+	assert_string_equal(b.data, "abc-42!");
+	assert_int_equal(b.len, 7);
+	buf_release(&b);
+}
+
+static void test_buf_refuses_past_max_and_keeps_content(void **state)
+{
+	struct buf b;
+	char big[100];
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	buf_init(&b, 10);
+	assert_int_equal(buf_adds(&b, "12345"), 0);
+	assert_int_equal(buf_add(&b, big, 6), FERRY_EPROTO);
+	assert_string_equal(b.data, "12345");
+	assert_int_equal(buf_add(&b, big, 5), 0);
+	assert_int_equal(b.len, 10);
+	assert_int_equal(buf_addch(&b, 'y'), FERRY_EPROTO);
+	assert_int_equal(buf_addf(&b, "%s", "z"), FERRY_EPROTO);
+	buf_release(&b);
+}
+
+static void test_duration_parse_accepts_documented_units(void **state)
+{
+	static const struct {
+		const char *in;
+		int64_t ms;
+	} ok[] = {
+		{ "90s", 90000 },    { "30m", 1800000 }, { "48h", 172800000 },
+		{ "3d", 259200000 }, { "800ms", 800 },   { "0s", 0 },
+	};
+	int64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(duration_parse(ok[i].in, &ms), 0);
+		assert_int_equal(ms, ok[i].ms);
+	}
+}
+
+static void test_duration_parse_rejects_malformed(void **state)
+{
+	static const char *bad[] = {
+		"", "90", "s", "-5s", "5 s", "1.5h", "5x", "5sec", "99999999999999999999d", "1d2h"
+	};
+	int64_t ms = 7;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(duration_parse(bad[i], &ms), FERRY_EINVAL);
+		assert_int_equal(ms, 7);
+	}
+}
+
+static void test_duration_format_round_trips(void **state)
+{
+	char out[32];
+	int64_t ms;
+
+	(void)state;
+	duration_format(90000, out, sizeof(out));
+	assert_string_equal(out, "90s");
+	duration_format(86400000, out, sizeof(out));
+	assert_string_equal(out, "1d");
+	duration_format(800, out, sizeof(out));
+	assert_string_equal(out, "800ms");
+	assert_int_equal(duration_parse(out, &ms), 0);
+	assert_int_equal(ms, 800);
+	duration_human(3723000, out, sizeof(out));
+	assert_string_equal(out, "1h 02m");
+}
+
+static void test_percent_parse(void **state)
+{
+	double p;
+
+	(void)state;
+	assert_int_equal(percent_parse("1%", &p), 0);
+	assert_true(p == 1.0);
+	assert_int_equal(percent_parse("0.5%", &p), 0);
+	assert_true(p == 0.5);
+	assert_int_equal(percent_parse("100%", &p), 0);
+	assert_int_equal(percent_parse("101%", &p), FERRY_EINVAL);
+	assert_int_equal(percent_parse("5", &p), FERRY_EINVAL);
+	assert_int_equal(percent_parse("%", &p), FERRY_EINVAL);
+	assert_int_equal(percent_parse("1.2.3%", &p), FERRY_EINVAL);
+	assert_int_equal(percent_parse("-1%", &p), FERRY_EINVAL);
+}
+
+static void test_rfc3339_round_trip(void **state)
+{
+	char out[32];
+	int64_t t;
+
+	(void)state;
+	time_rfc3339(1795671480, out, sizeof(out));
+	assert_string_equal(out, "2026-11-26T05:38:00Z");
+	assert_int_equal(time_parse_rfc3339(out, &t), 0);
+	assert_int_equal(t, 1795671480);
+	assert_int_equal(time_parse_rfc3339("2026-11-26 05:38:00", &t), FERRY_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_appends_and_stays_terminated),
+		cmocka_unit_test(test_buf_refuses_past_max_and_keeps_content),
+		cmocka_unit_test(test_duration_parse_accepts_documented_units),
+		cmocka_unit_test(test_duration_parse_rejects_malformed),
+		cmocka_unit_test(test_duration_format_round_trips),
+		cmocka_unit_test(test_percent_parse),
+		cmocka_unit_test(test_rfc3339_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

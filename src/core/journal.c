@@ -1,0 +1,1 @@
+/* journal.c - stub; see journal.h */

@@ -1,0 +1,1 @@
+/* plan.c - stub; see plan.h */

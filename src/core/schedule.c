@@ -1,0 +1,1 @@
+/* schedule.c - stub; see schedule.h */

@@ -1,0 +1,1 @@
+/* pgsql.c - stub */

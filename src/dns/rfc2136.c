@@ -1,0 +1,1 @@
+/* rfc2136.c - stub; see rfc2136.h */

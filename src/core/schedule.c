@@ -109,8 +109,10 @@ int64_t schedule_ttl_effective(const struct schedule_record *rec,
 
 	if (steps && n > 0)
 		t = steps[n - 1].not_before + (int64_t)steps[n - 1].from_ttl;
-	else
+	else if (rec)
 		t = live_horizon(rec, now);
+	else
+		t = now;
 	return t < now ? now : t;
 }
 
@@ -325,8 +327,11 @@ int schedule_window_next(const struct plan_window *w, int64_t t, int64_t *start,
 		return rc;
 	zone = w->zone ? w->zone : "UTC";
 	rc = tz_enter(zone, &saved, err);
-	if (rc < 0)
+	if (rc < 0) {
+		if (err)
+			ferry_error_prefix(err, "cutover window");
 		return rc;
+	}
 	day0 = floor_div(wall_of(t), DAY);
 	/* From the day before (a window spanning midnight may hold t) over
 	 * two weeks (one weekday whose window DST swallowed once). */
@@ -456,11 +461,8 @@ int schedule_timeline_compute(const struct plan *p, const struct schedule_record
 	tl->has_window = p->schedule.cutover_window.present;
 	rc = schedule_window_next(&p->schedule.cutover_window, c0, &tl->window_start,
 	                          &tl->window_end, err);
-	if (rc < 0) {
-		if (err)
-			ferry_error_prefix(err, "schedule");
+	if (rc < 0)
 		goto out;
-	}
 	tl->earliest_cutover = tl->window_start > c0 ? tl->window_start : c0;
 	tl->rollback_window_end = tl->earliest_cutover + ms_to_s_up(p->rollback.window_ms);
 	tl->decommission = tl->rollback_window_end;

@@ -88,7 +88,8 @@ int schedule_ttl_steps(const struct schedule_record *rec, const uint32_t *steps,
 /*
  * The instant from which no resolver can hold rec's record with a TTL above
  * the cutover TTL, given the steps schedule_ttl_steps() returned for it
- * (n may be 0).  Never earlier than now.
+ * (n may be 0; rec is only read then, and NULL means "in effect now").
+ * Never earlier than now.
  */
 int64_t schedule_ttl_effective(const struct schedule_record *rec,
                                const struct schedule_ttl_step *steps, size_t n, int64_t now);
@@ -106,8 +107,8 @@ int schedule_zone_check(const char *zone, struct ferry_error *err);
  * is inside.  A window that is not present means "any time": *start = t,
  * *end = SCHEDULE_FOREVER.
  * Returns 0, or FERRY_EINVAL (err filled) for an unknown zone, no days,
- * minutes out of 0..1439, or when no window exists in the next 8 days
- * (every day's window swallowed by DST).
+ * minutes out of 0..1439, or when no window exists in the two weeks after t
+ * (every day's window swallowed by DST).  Messages start "cutover window:".
  */
 int schedule_window_next(const struct plan_window *w, int64_t t, int64_t *start, int64_t *end,
                          struct ferry_error *err);
@@ -151,8 +152,8 @@ struct schedule_timeline {
  * p->rollback.window_ms; calls no plan.c function.  Durations are rounded
  * up to whole seconds.  On success fills *tl (caller releases it with
  * schedule_timeline_release); on error *tl is left empty.
- * Returns 0, or the errors of schedule_ttl_steps() and
- * schedule_window_next(), prefixed with the record or "cutover window".
+ * Returns 0, or the errors of schedule_ttl_steps() (naming the record) and
+ * schedule_window_next() ("cutover window: ...").
  */
 int schedule_timeline_compute(const struct plan *p, const struct schedule_record *recs,
                               size_t nrecs, int64_t now, int64_t prepare_start,

@@ -822,7 +822,8 @@ static void test_timeline_error_names_the_window_and_leaves_nothing(void **state
 	(void)state;
 	shop_plan(&p, window(SUN, 120, 360, typo));
 	assert_int_equal(schedule_timeline_compute(&p, &rec, 1, 0, 0, &tl, &err), FERRY_EINVAL);
-	assert_non_null(strstr(err.msg, "Europe/Berln"));
+	assert_non_null(strstr(err.msg,
+	                       "cutover window: zone Europe/Berln: not in the time-zone database"));
 	assert_null(tl.steps);
 	assert_null(tl.ttl_effective);
 	schedule_timeline_release(&tl);

@@ -64,8 +64,14 @@
  * Errors follow util/error.h.  Lookups that find nothing return
  * FERRY_ENOTFOUND and leave err untouched, because "not there" is an
  * answer, not a failure.  SQLite failures are FERRY_EIO with the file and
- * SQLite's message; a file that is not a ferry journal or not a database
- * is FERRY_ESTATE.
+ * SQLite's message; a write lock held by another connection for more than
+ * 10 s is FERRY_ETIMEDOUT; a file that is not a ferry journal or not a
+ * database is FERRY_ESTATE.
+ *
+ * Sizes: detail, result, gate evidence up to 64 KiB; key/value values up
+ * to 1 MiB (the rollback plan); event messages are truncated at 4 KiB.
+ * Longer text is refused with FERRY_EINVAL: the journal is not a blob
+ * store.
  *
  * A struct journal is used from one thread at a time; a forked child must
  * open its own.

@@ -34,6 +34,7 @@
 struct fixture {
 	char dir[64];
 	char path[128];
+	pid_t child; /* a forked child still to reap, killed by the teardown */
 };
 
 static int setup(void **state)
@@ -62,6 +63,11 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	/* A test that failed between fork() and reap() leaves no process. */
+	if (f->child > 0) {
+		kill(f->child, SIGKILL);
+		waitpid(f->child, NULL, 0);
+	}
 	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	return 0;
@@ -256,6 +262,37 @@ static void test_garbage_file_gives_clear_error(void **state)
 	assert_memory_equal(junk, back, sizeof(junk));
 }
 
+static void test_foreign_sqlite_file_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct ferry_error err = { 0 };
+	struct journal *j = NULL;
+	unsigned char id[4] = { 0, 0, 0, 42 };
+	int fd;
+
+	/* A valid SQLite file whose application_id is not ferry's (header
+	 * offset 68, https://sqlite.org/fileformat2.html §1.3.15).  The clean
+	 * close has checkpointed and removed the WAL, so patching the main file
+	 * is safe. */
+	j = open_ok(f->path, JOURNAL_OPEN_CREATE);
+	assert_int_equal(journal_set(j, "k", "v", &err), 0);
+	journal_close(j);
+	fd = open(f->path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, id, sizeof(id), 68), sizeof(id));
+	close(fd);
+	j = NULL;
+	assert_int_equal(journal_open(&j, f->path, 0, &err), FERRY_ESTATE);
+	assert_null(j);
+	assert_non_null(strstr(err.msg, "not a ferry journal"));
+	assert_int_equal(journal_open(&j, f->path, JOURNAL_OPEN_READONLY, &err), FERRY_ESTATE);
+
+	/* A folder that does not exist cannot hold a new journal. */
+	snprintf(f->path, sizeof(f->path), "%s/no/such/dir.db", f->dir);
+	assert_int_equal(journal_open(&j, f->path, JOURNAL_OPEN_CREATE, &err), FERRY_EIO);
+	assert_non_null(strstr(err.msg, "cannot create"));
+}
+
 /* The pid named in "... (pid N)". */
 static long pid_in(const char *msg)
 {
@@ -279,6 +316,7 @@ static void test_lock_refused_while_held_and_free_after_sigkill(void **state)
 	assert_int_equal(pipe(ready), 0);
 	child = fork();
 	assert_true(child >= 0);
+	f->child = child;
 	if (child == 0) {
 		struct journal *cj = NULL;
 
@@ -306,6 +344,7 @@ static void test_lock_refused_while_held_and_free_after_sigkill(void **state)
 	/* kill -9: the kernel drops the lock, nothing stale remains. */
 	assert_int_equal(kill(child, SIGKILL), 0);
 	status = reap(child);
+	f->child = 0;
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(journal_lock(j, &err), 0);
 	assert_int_equal(journal_lock(j, &err), 0); /* already held: fine */
@@ -368,9 +407,11 @@ static void test_crash_between_intent_and_done_leaves_one_open_step(void **state
 
 		child = fork();
 		assert_true(child >= 0);
+		f->child = child;
 		if (child == 0)
 			crash_child(f->path, how);
 		status = reap(child);
+		f->child = 0;
 		if (how == 0)
 			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		else
@@ -466,8 +507,25 @@ static void test_steps_failed_and_last_done_of_phase(void **state)
 	journal_close(j);
 }
 
+struct collected {
+	char text[1024];
+	int n;
+};
+
+static int collect_phase(const char *phase, int64_t entered_ms, void *ctx)
+{
+	struct collected *c = ctx;
+	size_t len = strlen(c->text);
+
+	assert_true(entered_ms > 0);
+	snprintf(c->text + len, sizeof(c->text) - len, "%s;", phase);
+	c->n++;
+	return 0;
+}
+
 static void test_phase_history(void **state)
 {
+	struct collected c = { "", 0 };
 	struct fixture *f = *state;
 	struct ferry_error err = { 0 };
 	struct journal *j;
@@ -483,6 +541,8 @@ static void test_phase_history(void **state)
 	assert_string_equal(phase, "replicate");
 	assert_true(t1 >= t0 && t1 <= time_wall_ms());
 	free(phase);
+	assert_int_equal(journal_phases_foreach(j, collect_phase, &c, &err), 0);
+	assert_string_equal(c.text, "prepare;replicate;");
 	journal_close(j);
 }
 
@@ -518,11 +578,6 @@ static void test_kv_set_get_overwrite_unset(void **state)
 	assert_int_equal(journal_set(j, "", "v", &err), FERRY_EINVAL);
 	journal_close(j);
 }
-
-struct collected {
-	char text[1024];
-	int n;
-};
 
 static int collect_event(const struct journal_event *ev, void *ctx)
 {
@@ -710,6 +765,7 @@ static void test_step_during_sample_batch_is_not_delayed(void **state)
 	journal_close(open_ok(f->path, JOURNAL_OPEN_CREATE));
 	child = fork();
 	assert_true(child >= 0);
+	f->child = child;
 	if (child == 0) {
 		struct journal *cj = NULL;
 		int64_t t, id;
@@ -730,6 +786,7 @@ static void test_step_during_sample_batch_is_not_delayed(void **state)
 		_exit(1);
 	}
 	status = reap(child);
+	f->child = 0;
 	assert_true(WIFSIGNALED(status));
 
 	j = open_ok(f->path, 0);
@@ -777,6 +834,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_missing_file_is_notfound, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_file_gives_clear_error, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_sqlite_file_is_refused, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_lock_refused_while_held_and_free_after_sigkill,
 		                                setup, teardown),

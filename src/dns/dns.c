@@ -98,6 +98,130 @@ void dns_rrset_add(struct dns_rrset *rs, const char *addr)
 	rs->addresses[rs->n++] = xstrdup(addr);
 }
 
+void dns_change_release(struct dns_change *c)
+{
+	free(c->name);
+	dns_rrset_release(&c->expected);
+	dns_rrset_release(&c->wanted);
+	free(c->rr);
+	memset(c, 0, sizeof(*c));
+}
+
+static void change_add(struct dns_change *c, enum dns_rr_section sec, enum dns_rr_class cls,
+                       bool aaaa, uint32_t ttl, const char *addr)
+{
+	struct dns_change_rr *rr;
+
+	XGROW(c->rr, c->alloc, c->nrr + 1);
+	rr = &c->rr[c->nrr++];
+	memset(rr, 0, sizeof(*rr));
+	rr->section = sec;
+	rr->cls = cls;
+	rr->aaaa = aaaa;
+	rr->ttl = ttl;
+	snprintf(rr->addr, sizeof(rr->addr), "%s", addr ? addr : "");
+}
+
+/* Canonicalises in[0..n) into out, dropping duplicates. */
+static int canon_set(const char *name, const char *which, char *const *in, size_t n,
+                     struct dns_rrset *out, struct ferry_error *err)
+{
+	char canon[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		bool dup = false;
+
+		if (!in[i] || dns_address_canon(in[i], canon, sizeof(canon), NULL) < 0)
+			return ferry_error_set(
+			        err, FERRY_EINVAL, "give IPv4 or IPv6 addresses",
+			        "dns %s: %s address '%s' is not an IP address; nothing "
+			        "sent",
+			        name, which, in[i] ? in[i] : "");
+		for (j = 0; j < out->n && !dup; j++)
+			dup = !strcmp(out->addresses[j], canon);
+		if (!dup)
+			dns_rrset_add(out, canon);
+	}
+	return 0;
+}
+
+int dns_change_build(struct dns_change *c, const char *zone, const char *name, char *const *old,
+                     size_t nold, char *const *new_, size_t nnew, uint32_t ttl,
+                     struct ferry_error *err)
+{
+	size_t i;
+	int t, rc;
+
+	memset(c, 0, sizeof(*c));
+	c->name = xstrdup(name);
+	c->ttl = ttl;
+	if (!dns_name_in_zone(name, zone))
+		return ferry_error_set(err, FERRY_EINVAL, "list only names inside dns.zone",
+		                       "dns %s: the name is outside zone %s; nothing sent", name,
+		                       zone);
+	rc = canon_set(name, "expected", old, nold, &c->expected, err);
+	if (rc == 0)
+		rc = canon_set(name, "new", new_, nnew, &c->wanted, err);
+	if (rc < 0)
+		return rc;
+	if (c->wanted.n == 0)
+		return ferry_error_set(err, FERRY_EINVAL, NULL,
+		                       "dns %s: no new address given; nothing sent", name);
+	for (t = 0; t < 2; t++) {
+		bool aaaa = t == 1, any = false;
+
+		for (i = 0; i < c->expected.n; i++) {
+			if ((strchr(c->expected.addresses[i], ':') != NULL) != aaaa)
+				continue;
+			change_add(c, DNS_SECTION_PREREQ, DNS_CLASS_IN, aaaa, 0,
+			           c->expected.addresses[i]);
+			any = true;
+		}
+		if (!any)
+			change_add(c, DNS_SECTION_PREREQ, DNS_CLASS_NONE, aaaa, 0, NULL);
+	}
+	change_add(c, DNS_SECTION_UPDATE, DNS_CLASS_ANY, false, 0, NULL);
+	change_add(c, DNS_SECTION_UPDATE, DNS_CLASS_ANY, true, 0, NULL);
+	for (i = 0; i < c->wanted.n; i++)
+		change_add(c, DNS_SECTION_UPDATE, DNS_CLASS_IN, strchr(c->wanted.addresses[i], ':'),
+		           ttl, c->wanted.addresses[i]);
+	return 0;
+}
+
+int dns_change_format(const struct dns_change *c, const struct dns_config *cfg, struct buf *out)
+{
+	static const char *const algs[] = {
+		[PLAN_TSIG_HMAC_SHA256] = "hmac-sha256", [PLAN_TSIG_HMAC_SHA384] = "hmac-sha384",
+		[PLAN_TSIG_HMAC_SHA512] = "hmac-sha512", [PLAN_TSIG_HMAC_SHA1] = "hmac-sha1",
+		[PLAN_TSIG_HMAC_MD5] = "hmac-md5",
+	};
+	size_t i;
+	int rc;
+
+	rc = buf_addf(out, "; signed with TSIG key %s (%s)\nserver %s %u\nzone %s.\n",
+	              cfg->key_name, algs[cfg->algorithm], cfg->server_host,
+	              cfg->server_port ? cfg->server_port : 53, cfg->zone);
+	for (i = 0; i < c->nrr && rc == 0; i++) {
+		const struct dns_change_rr *rr = &c->rr[i];
+		const char *type = rr->aaaa ? "AAAA" : "A";
+
+		if (rr->section == DNS_SECTION_PREREQ && rr->cls == DNS_CLASS_IN)
+			rc = buf_addf(out, "prereq yxrrset %s. IN %s %s\n", c->name, type,
+			              rr->addr);
+		else if (rr->section == DNS_SECTION_PREREQ)
+			rc = buf_addf(out, "prereq nxrrset %s. IN %s\n", c->name, type);
+		else if (rr->cls == DNS_CLASS_ANY)
+			rc = buf_addf(out, "update delete %s. IN %s\n", c->name, type);
+		else
+			rc = buf_addf(out, "update add %s. %u IN %s %s\n", c->name, rr->ttl, type,
+			              rr->addr);
+	}
+	if (rc == 0)
+		rc = buf_adds(out, "send\n");
+	return rc;
+}
+
 int dns_address_canon(const char *in, char *out, size_t outlen, int *family)
 {
 	unsigned char bin[sizeof(struct in6_addr)];

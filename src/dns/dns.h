@@ -128,6 +128,62 @@ void dns_rrset_release(struct dns_rrset *rs);
 /* Appends a copy of addr (already canonical). */
 void dns_rrset_add(struct dns_rrset *rs, const char *addr);
 
+/* --- the compare-and-swap as data ------------------------------------- */
+
+/*
+ * The records of the one UPDATE behind dns_cas() and dns_set_ttl(), built
+ * once by dns_change_build() so that a driver and --dry-run (which prints
+ * it with dns_change_format()) cannot disagree:
+ *   prerequisites, per type (A, then AAAA):
+ *     each expected address, class IN, TTL 0  RFC 2136 §2.4.2 (value-dependent:
+ *                                             the RRset is exactly these)
+ *     or, when none of that type is expected, RFC 2136 §2.4.3 (RRset does not
+ *     exist), class NONE
+ *   updates: delete the A and AAAA RRsets (§2.5.2, class ANY), then add each
+ *     new address at the new TTL (§2.5.1, class IN).
+ * The server applies all of it or nothing (RFC 2136 §3.2, §3.4).
+ */
+enum dns_rr_section {
+	DNS_SECTION_PREREQ,
+	DNS_SECTION_UPDATE,
+};
+enum dns_rr_class {
+	DNS_CLASS_IN,
+	DNS_CLASS_NONE,
+	DNS_CLASS_ANY,
+};
+
+struct dns_change_rr {
+	enum dns_rr_section section;
+	enum dns_rr_class cls;
+	bool aaaa; /* AAAA, else A */
+	uint32_t ttl;
+	char addr[48]; /* canonical text, "" for no RDATA */
+};
+
+struct dns_change {
+	char *name;                /* the record, as given */
+	struct dns_rrset expected; /* canonical, without duplicates */
+	struct dns_rrset wanted;
+	uint32_t ttl;
+	struct dns_change_rr *rr;
+	size_t nrr, alloc;
+};
+
+/* Builds *c (released with dns_change_release, also after a failure).
+ * FERRY_EINVAL, naming the record, for a name outside zone, an address
+ * that is not an IP literal, or no new address. */
+int dns_change_build(struct dns_change *c, const char *zone, const char *name, char *const *old,
+                     size_t nold, char *const *new_, size_t nnew, uint32_t ttl,
+                     struct ferry_error *err);
+void dns_change_release(struct dns_change *c);
+
+/* Appends the change in nsupdate(1)/knsupdate(1) syntax ("zone", "prereq
+ * yxrrset ...", "update delete ...", "update add ...", "send"), with a
+ * comment line naming the key but never its secret.  cfg gives server,
+ * zone and key.  Returns 0 or FERRY_EPROTO when out is full. */
+int dns_change_format(const struct dns_change *c, const struct dns_config *cfg, struct buf *out);
+
 /* --- helpers shared by drivers (no ldns) ------------------------------- */
 
 /* Writes the canonical text of an IPv4/IPv6 address into out (at least 46

@@ -10,12 +10,11 @@
  *   update_run()   signs an UPDATE, sends it over TCP (an update must not be
  *                  resent blindly the way UDP would), authenticates the
  *                  answer (answer_auth) and maps its RCODE (rcode_error).
- *   change()       the compare-and-swap behind set_ttl and cas: the
- *                  prerequisites state the whole expected address set
- *                  (RFC 2136 §2.4.2 per type present, §2.4.3 for a type
- *                  expected absent), the update section deletes both RRsets
- *                  (§2.5.2) and adds the new ones (§2.5.1).  The server
- *                  applies all of it or nothing (§3.2, §3.4).
+ *   change()       the compare-and-swap behind set_ttl and cas: turns the
+ *                  records of dns_change_build() (dns.c: value-dependent
+ *                  prerequisites, RFC 2136 §2.4.2/§2.4.3, then delete and
+ *                  re-add, §2.5) into one UPDATE; on NXRRSET/YXRRSET reads
+ *                  the record back to say what it holds now.
  * The transport (sockets, deadline) is dns_wire_exchange() in dns.c.
  *
  * The secret: copied at open, wiped at close; ldns decodes it again for each
@@ -454,6 +453,42 @@ static int rcode_error(struct rfc2136 *r, const char *name, int rcode, struct fe
 	}
 }
 
+/* Reads a 48-bit TSIG time (RFC 8945 §4.2). */
+static int64_t tsig_time(const uint8_t *p)
+{
+	int64_t t = 0;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		t = (t << 8) | p[i];
+	return t;
+}
+
+/* RFC 8945 §5.2.3: a BADTIME answer is signed and its Other Data holds the
+ * server's clock, so the message can say by how much the clocks differ. */
+static int badtime(struct rfc2136 *r, const char *name, const ldns_rr *tsig,
+                   struct ferry_error *err)
+{
+	const ldns_rdf *ours = ldns_rr_rdf(tsig, 1), *other = ldns_rr_rdf(tsig, 6);
+	const char *hint = "the clocks of this host and the server differ by more than the "
+	                   "300 s TSIG allows: check NTP on both (timedatectl, chronyc tracking)";
+
+	/* other: 2-byte length then the server's 48-bit time */
+	if (ours && other && ldns_rdf_size(ours) == 6 && ldns_rdf_size(other) == 8) {
+		int64_t skew = tsig_time(ldns_rdf_data(ours)) - tsig_time(ldns_rdf_data(other) + 2);
+
+		return fail(r, err, FERRY_EAUTH, name, hint,
+		            "the server rejected the TSIG time of key '%s' (BADTIME): this host's "
+		            "clock is %lld s %s the server's; nothing changed",
+		            r->key_label, (long long)(skew < 0 ? -skew : skew),
+		            skew < 0 ? "behind" : "ahead of");
+	}
+	return fail(r, err, FERRY_EAUTH, name, hint,
+	            "the server rejected the TSIG time of key '%s' (BADTIME): clock skew; "
+	            "nothing changed",
+	            r->key_label);
+}
+
 /* Authenticates an update answer (RFC 8945 §5.3, §5.4). */
 static int answer_auth(struct rfc2136 *r, const char *name, ldns_pkt *resp, const struct buf *wire,
                        const ldns_rdf *query_mac, struct ferry_error *err)
@@ -512,12 +547,7 @@ static int answer_auth(struct rfc2136 *r, const char *name, ldns_pkt *resp, cons
 		        r->key_label, rcode_name(rcode),
 		        rcode == LDNS_RCODE_NOERROR ? "; the update may have been applied" : "");
 	if (terr == TSIG_BADTIME)
-		return fail(r, err, FERRY_EAUTH, name,
-		            "this host's clock and the server's differ by more than 300 s: check "
-		            "NTP on both (timedatectl, chronyc tracking)",
-		            "the server rejected the TSIG time of key '%s' (BADTIME): clock skew; "
-		            "nothing changed",
-		            r->key_label);
+		return badtime(r, name, tsig, err);
 	if (terr != 0)
 		return fail(r, err, FERRY_EAUTH, name, "see the server's log",
 		            "the server rejected TSIG key '%s' (TSIG error %d); nothing changed",
@@ -605,31 +635,6 @@ static int rfc2136_check_key(struct dns_provider *p, struct ferry_error *err)
 	return rc;
 }
 
-/* Checks and canonicalises addresses; drops duplicates. */
-static int canon_list(struct rfc2136 *r, const char *name, const char *which, char *const *in,
-                      size_t n, struct dns_rrset *out, int *families, struct ferry_error *err)
-{
-	char c[INET6_ADDRSTRLEN];
-	size_t i, j;
-	int fam;
-
-	for (i = 0; i < n; i++) {
-		bool dup = false;
-
-		if (!in[i] || dns_address_canon(in[i], c, sizeof(c), &fam) < 0)
-			return fail(r, err, FERRY_EINVAL, name, "give IPv4 or IPv6 addresses",
-			            "%s address '%s' is not an IP address", which,
-			            in[i] ? in[i] : "");
-		for (j = 0; j < out->n && !dup; j++)
-			dup = !strcmp(out->addresses[j], c);
-		if (dup)
-			continue;
-		dns_rrset_add(out, c);
-		families[out->n - 1] = fam;
-	}
-	return 0;
-}
-
 /* After a refused compare-and-swap: reads the record back so that the
  * message says what it holds now. */
 static void describe_changed(struct rfc2136 *r, const char *name, const struct dns_rrset *expected,
@@ -664,69 +669,41 @@ static void describe_changed(struct rfc2136 *r, const char *name, const struct d
 	dns_rrset_release(&now);
 }
 
-/* The compare-and-swap behind set_ttl and cas (see the top of the file). */
+/* The compare-and-swap behind set_ttl and cas: the records come from
+ * dns_change_build() (dns.h), the same ones --dry-run prints. */
 static int change(struct rfc2136 *r, const char *name, char *const *old, size_t nold,
                   char *const *nw, size_t nnew, uint32_t ttl, struct ferry_error *err)
 {
-	static const ldns_rr_type types[2] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA };
-	static const int fams[2] = { AF_INET, AF_INET6 };
-	struct dns_rrset o, n;
-	int *ofam = xcalloc(nold + 1, sizeof(int)), *nfam = xcalloc(nnew + 1, sizeof(int));
+	static const ldns_rr_class classes[] = {
+		[DNS_CLASS_IN] = LDNS_RR_CLASS_IN,
+		[DNS_CLASS_NONE] = LDNS_RR_CLASS_NONE,
+		[DNS_CLASS_ANY] = LDNS_RR_CLASS_ANY,
+	};
 	ldns_rr_list *pr = ldns_rr_list_new(), *up = ldns_rr_list_new();
-	size_t i, t;
+	struct dns_change c;
+	size_t i;
 	int rc;
 
-	dns_rrset_init(&o);
-	dns_rrset_init(&n);
-	if (!dns_name_in_zone(name, r->zone)) {
-		rc = fail(r, err, FERRY_EINVAL, name, "list only names inside dns.zone",
-		          "the name is outside zone %s; nothing sent", r->zone);
-		goto out;
-	}
-	rc = canon_list(r, name, "expected", old, nold, &o, ofam, err);
-	if (rc == 0)
-		rc = canon_list(r, name, "new", nw, nnew, &n, nfam, err);
+	rc = dns_change_build(&c, r->zone, name, old, nold, nw, nnew, ttl, err);
 	if (rc < 0)
 		goto out;
-	if (n.n == 0) {
-		rc = fail(r, err, FERRY_EINVAL, name, NULL, "no new address given; nothing sent");
-		goto out;
-	}
-	for (t = 0; t < 2; t++) {
-		bool any = false;
+	for (i = 0; i < c.nrr; i++) {
+		const struct dns_change_rr *x = &c.rr[i];
 
-		/* RFC 2136 §2.4.2: "RRset exists (value dependent)" - the
-		 * server compares the whole RRset, so a record that gained or
-		 * lost an address fails too. */
-		for (i = 0; i < o.n; i++) {
-			if (ofam[i] != fams[t])
-				continue;
-			push(pr, rr_new(name, types[t], LDNS_RR_CLASS_IN, 0, o.addresses[i]));
-			any = true;
-		}
-		/* RFC 2136 §2.4.3: "RRset does not exist" for a type the plan
-		 * expects absent, so a new AAAA is not silently dropped. */
-		if (!any)
-			push(pr, rr_new(name, types[t], LDNS_RR_CLASS_NONE, 0, NULL));
-		/* RFC 2136 §2.5.2: delete the RRset; the adds below recreate it. */
-		push(up, rr_new(name, types[t], LDNS_RR_CLASS_ANY, 0, NULL));
+		push(x->section == DNS_SECTION_PREREQ ? pr : up,
+		     rr_new(name, x->aaaa ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A, classes[x->cls],
+		            x->ttl, x->addr[0] ? x->addr : NULL));
 	}
-	for (i = 0; i < n.n; i++)
-		push(up, rr_new(name, nfam[i] == AF_INET ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA,
-		                LDNS_RR_CLASS_IN, ttl, n.addresses[i]));
 	rc = update_run(r, name, pr, up, err);
 	if (rc == FERRY_ECHANGED)
-		describe_changed(r, name, &o, err);
+		describe_changed(r, name, &c.expected, err);
 	if (rc == 0)
-		log_info("dns %s (server %s): now %u s TTL, %zu address(es)", name, r->server, ttl,
-		         n.n);
+		log_info("dns %s (server %s): now %zu address(es) at TTL %u s", name, r->server,
+		         c.wanted.n, ttl);
 out:
 	ldns_rr_list_deep_free(pr);
 	ldns_rr_list_deep_free(up);
-	dns_rrset_release(&o);
-	dns_rrset_release(&n);
-	free(ofam);
-	free(nfam);
+	dns_change_release(&c);
 	return rc;
 }
 

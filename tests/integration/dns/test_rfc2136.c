@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,8 +31,28 @@
 #include "util/timeutil.h"
 
 static uint16_t port;
+/* Added to the wall clock that ldns signs with (see gettimeofday below). */
+static long clock_skew_s;
 static char *secret;       /* ferry-key */
 static char *other_secret; /* other-key: known to the server, not in the ACL */
+
+/*
+ * ldns stamps TSIG "time signed" with gettimeofday(); this definition in
+ * the executable interposes on libc's for libldns, so a test can skew the
+ * clock that signs without touching the machine's clock.  Every other
+ * caller sees the true time while clock_skew_s is 0.
+ */
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	struct timespec ts;
+
+	(void)tz;
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		return -1;
+	tv->tv_sec = ts.tv_sec + clock_skew_s;
+	tv->tv_usec = ts.tv_nsec / 1000;
+	return 0;
+}
 
 static char *read_secret(const char *env)
 {
@@ -487,7 +510,98 @@ static void test_cas_rejects_bad_addresses(void **state)
 	assert_holds("auth.shop.test", "10.77.0.2", 3600);
 }
 
-/* --- unreachable and silent servers -------------------------------------- */
+static void test_clock_skew_is_badtime(void **state)
+{
+	struct dns_provider *p = open_default();
+	struct ferry_error err = { 0 };
+	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.66" };
+	int rc;
+
+	(void)state;
+	clock_skew_s = 3600; /* RFC 8945 §5.2.3: beyond the 300 s fudge */
+	rc = dns_cas(p, "auth.shop.test", old, 1, nw, 1, 60, &err);
+	clock_skew_s = 0;
+	assert_int_equal(rc, FERRY_EAUTH);
+	assert_non_null(strstr(err.msg, "BADTIME"));
+	assert_non_null(strstr(err.msg, "ahead of the server"));
+	assert_non_null(strstr(err.msg, "nothing changed"));
+	assert_non_null(strstr(err.hint, "NTP"));
+	assert_no_secret(&err);
+	dns_close(p);
+	assert_holds("auth.shop.test", "10.77.0.2", 3600);
+}
+
+/* Runs knsupdate on text, signed with ferry-key; returns its
+ * exit status. */
+static int knsupdate(const char *text)
+{
+	char dir[512], keyf[600], txtf[600], cmd[1400];
+	const char *kf = getenv("FERRY_TEST_DNS_KEY_FILE");
+	FILE *fp;
+	int rc;
+
+	/* In knot.sh's folder, which it removes on exit. */
+	snprintf(dir, sizeof(dir), "%s", kf);
+	*strrchr(dir, '/') = '\0';
+	snprintf(keyf, sizeof(keyf), "%s/knsupdate.key", dir);
+	snprintf(txtf, sizeof(txtf), "%s/knsupdate.txt", dir);
+	fp = fopen(keyf, "w");
+	assert_non_null(fp);
+	fprintf(fp, "hmac-sha256:ferry-key:%s\n", secret);
+	fclose(fp);
+	fp = fopen(txtf, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "knsupdate -k '%s' <'%s' >/dev/null 2>&1", keyf, txtf);
+	rc = system(cmd);
+	unlink(keyf);
+	unlink(txtf);
+	assert_true(WIFEXITED(rc));
+	return WEXITSTATUS(rc);
+}
+
+/* --dry-run prints the change as knsupdate text; that text, run by another
+ * tool, makes exactly the change (and is refused the same way once stale). */
+static void test_dry_run_text_is_the_update_ferry_sends(void **state)
+{
+	struct dns_config cfg = config();
+	struct ferry_error err = { 0 };
+	struct dns_change c;
+	struct buf text, want;
+	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
+
+	(void)state;
+	assert_int_equal(
+	        dns_change_build(&c, "shop.test", "nsup.shop.test", old, 1, nw, 1, 60, &err), 0);
+	buf_init(&text, 1 << 16);
+	buf_init(&want, 1 << 16);
+	assert_int_equal(dns_change_format(&c, &cfg, &text), 0);
+	buf_addf(&want,
+	         "; signed with TSIG key ferry-key (hmac-sha256)\n"
+	         "server 127.0.0.1 %u\n"
+	         "zone shop.test.\n"
+	         "prereq yxrrset nsup.shop.test. IN A 10.77.0.2\n"
+	         "prereq nxrrset nsup.shop.test. IN AAAA\n"
+	         "update delete nsup.shop.test. IN A\n"
+	         "update delete nsup.shop.test. IN AAAA\n"
+	         "update add nsup.shop.test. 60 IN A 10.77.0.3\n"
+	         "send\n",
+	         port);
+	assert_string_equal(text.data, want.data);
+	assert_null(strstr(text.data, secret));
+
+	assert_int_equal(knsupdate(text.data), 0);
+	assert_holds("nsup.shop.test", "10.77.0.3", 60);
+	assert_int_not_equal(knsupdate(text.data), 0); /* stale now: NXRRSET */
+	assert_holds("nsup.shop.test", "10.77.0.3", 60);
+
+	buf_release(&text);
+	buf_release(&want);
+	dns_change_release(&c);
+}
+
+/* --- unreachable, silent and forged servers ------------------------------ */
 
 static int bound_socket(int type, uint16_t *out_port, uint16_t want)
 {
@@ -582,6 +696,56 @@ static void test_silent_server_times_out_within_timeout(void **state)
 	close(tcp);
 }
 
+/* A server that echoes the update back with QR set: a NOERROR answer
+ * whose TSIG is the request's, not a valid response MAC (RFC 8945 §5.3).
+ * ferry must not believe it. */
+static void test_forged_answer_fails_tsig_verification(void **state)
+{
+	struct dns_config c = config();
+	struct dns_provider *p;
+	struct ferry_error err = { 0 };
+	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
+	uint16_t fake;
+	int lfd = bound_socket(SOCK_STREAM, &fake, 0), status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t msg[65537];
+		size_t len, got = 0;
+		int cfd = accept(lfd, NULL, NULL);
+
+		if (cfd < 0)
+			_exit(1);
+		while (got < 2 || got < 2 + (((size_t)msg[0] << 8) | msg[1])) {
+			ssize_t n = read(cfd, msg + got, sizeof(msg) - got);
+
+			if (n <= 0)
+				_exit(1);
+			got += (size_t)n;
+		}
+		len = got;
+		msg[2 + 2] |= 0x80; /* QR: this is an answer */
+		if (write(cfd, msg, len) != (ssize_t)len)
+			_exit(1);
+		close(cfd);
+		_exit(0);
+	}
+	c.server_port = fake;
+	p = open_cfg(&c);
+	assert_int_equal(dns_cas(p, "www.shop.test", old, 1, nw, 1, 60, &err), FERRY_EAUTH);
+	assert_non_null(strstr(err.msg, "does not verify"));
+	assert_non_null(strstr(err.msg, "may have been applied"));
+	assert_no_secret(&err);
+	dns_close(p);
+	close(lfd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* --- helpers that need no server ---------------------------------------- */
 
 static void test_address_sets_compare_canonically(void **state)
@@ -636,8 +800,11 @@ int main(void)
 		cmocka_unit_test(test_cas_refused_when_record_changed),
 		cmocka_unit_test(test_cas_refused_when_unexpected_aaaa_exists),
 		cmocka_unit_test(test_cas_rejects_bad_addresses),
+		cmocka_unit_test(test_dry_run_text_is_the_update_ferry_sends),
+		cmocka_unit_test(test_clock_skew_is_badtime),
 		cmocka_unit_test(test_stopped_server_is_unreachable),
 		cmocka_unit_test(test_silent_server_times_out_within_timeout),
+		cmocka_unit_test(test_forged_answer_fails_tsig_verification),
 	};
 	char *end;
 	long v;

@@ -97,7 +97,9 @@ struct dns_provider_ops {
 	               uint32_t ttl, struct ferry_error *err);
 	/* Replaces name's addresses old[0..nold) by new[0..nnew) at ttl, only
 	 * if name holds exactly old (else FERRY_ECHANGED with what it holds now;
-	 * nothing changed).  nold == 0 expects no address; nnew must be > 0. */
+	 * nothing changed).  nold == 0 expects no address; nnew must be > 0.
+	 * A refused swap reads the record back, so it may take up to twice
+	 * the timeout. */
 	int (*cas)(struct dns_provider *p, const char *name, char *const *old, size_t nold,
 	           char *const *new_, size_t nnew, uint32_t ttl, struct ferry_error *err);
 	/* Wipes the secret and frees p. */

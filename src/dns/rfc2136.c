@@ -94,6 +94,21 @@ static ldns_rdf *dname_new(const char *name)
 	return d;
 }
 
+/* True when ldns accepts name as a domain name (labels <= 63 bytes, name
+ * <= 255), checked before any packet is built from it. */
+static bool name_ok(const char *name)
+{
+	ldns_rdf *d;
+
+	if (!name || !name[0])
+		return false;
+	d = dname_new(name);
+	if (!d)
+		return false;
+	ldns_rdf_deep_free(d);
+	return true;
+}
+
 /* An RR without TTL meaning (prerequisites) or with (updates); addr NULL
  * gives an empty RDATA, as RFC 2136 §2.4.1, §2.4.3 and §2.5.2 require. */
 static ldns_rr *rr_new(const char *owner, ldns_rr_type type, ldns_rr_class cls, uint32_t ttl,
@@ -214,10 +229,16 @@ static int rfc2136_open(const struct dns_config *cfg, struct dns_provider **out,
 	kl = strlen(r->zone);
 	if (kl > 1 && r->zone[kl - 1] == '.')
 		r->zone[kl - 1] = '\0';
-	if (!cfg->key_name || !cfg->key_name[0] || !cfg->secret || !cfg->secret[0]) {
+	if (!name_ok(r->zone)) {
+		rc = ferry_error_set(err, FERRY_EINVAL, "set dns.zone to a domain name",
+		                     "dns server %s: zone '%s' is not a valid domain name",
+		                     r->server, r->zone);
+		goto out;
+	}
+	if (!cfg->key_name || !name_ok(cfg->key_name) || !cfg->secret || !cfg->secret[0]) {
 		rc = fail(r, err, FERRY_EINVAL, NULL,
 		          "set dns.key.name and dns.key.secret_file in the plan",
-		          "no TSIG key name or secret given");
+		          "no valid TSIG key name, or no secret");
 		goto out;
 	}
 	r->alg = tsig_alg_name(cfg->algorithm, &r->alg_label);
@@ -297,7 +318,7 @@ static int query_type(struct rfc2136 *r, const char *name, ldns_rr_type type, in
 {
 	ldns_rdf *owner = dname_new(name);
 	ldns_pkt *q = NULL, *resp = NULL;
-	ldns_rr_list *ans;
+	ldns_rr_list *ans, *qs;
 	size_t i;
 	int rc, rcode;
 
@@ -308,6 +329,15 @@ static int query_type(struct rfc2136 *r, const char *name, ldns_rr_type type, in
 	rc = query_send(r, name, q, deadline, &resp, err);
 	if (rc < 0)
 		goto out;
+	/* The ID matched; the question must too (RFC 5452 §4.3). */
+	qs = ldns_pkt_question(resp);
+	if (!ldns_pkt_qr(resp) || ldns_rr_list_rr_count(qs) != 1 ||
+	    ldns_rr_get_type(ldns_rr_list_rr(qs, 0)) != type ||
+	    ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(qs, 0)), owner) != 0) {
+		rc = fail(r, err, FERRY_EPROTO, name, NULL,
+		          "the answer does not match the question asked");
+		goto out;
+	}
 	rcode = ldns_pkt_get_rcode(resp);
 	if (rcode == LDNS_RCODE_NXDOMAIN) {
 		*nxdomain = true;
@@ -372,6 +402,8 @@ static int query_deadline(struct rfc2136 *r, const char *name, struct dns_rrset 
 	bool have_ttl = false, nx = false;
 	int rc;
 
+	if (!name_ok(name))
+		return fail(r, err, FERRY_EINVAL, name, NULL, "not a valid domain name");
 	if (!dns_name_in_zone(name, r->zone))
 		return fail(r, err, FERRY_EINVAL, name, "list only names inside dns.zone",
 		            "the name is outside zone %s", r->zone);
@@ -685,6 +717,9 @@ static int change(struct rfc2136 *r, const char *name, char *const *old, size_t 
 	int rc;
 
 	rc = dns_change_build(&c, r->zone, name, old, nold, nw, nnew, ttl, err);
+	if (rc == 0 && !name_ok(name))
+		rc = fail(r, err, FERRY_EINVAL, name, NULL,
+		          "not a valid domain name; nothing sent");
 	if (rc < 0)
 		goto out;
 	for (i = 0; i < c.nrr; i++) {

@@ -69,6 +69,13 @@ dual    AAAA 2001:db8::2
 alias   CNAME www
 token   TXT "$token"
 EOF
+# 40 addresses: more than 512 bytes, so a UDP answer is truncated (TC) and
+# the client must retry over TCP.
+i=1
+while [ $i -le 40 ]; do
+	echo "big     A   10.77.1.$i" >>"$dir/zones/shop.test.zone"
+	i=$((i + 1))
+done
 
 # A port nobody listens on (TCP or UDP) in our range.
 in_use() {

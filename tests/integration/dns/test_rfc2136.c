@@ -193,6 +193,30 @@ static void test_query_returns_a_and_aaaa_together(void **state)
 	dns_close(p);
 }
 
+/* 40 A records do not fit 512 bytes: the UDP answer is truncated and the
+ * query is retried over TCP (RFC 7766 §5). */
+static void test_query_truncated_answer_retries_over_tcp(void **state)
+{
+	struct dns_provider *p = open_default();
+	struct ferry_error err = { 0 };
+	struct dns_rrset rs;
+	char text[40][16], *want[40];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		snprintf(text[i], sizeof(text[i]), "10.77.1.%zu", i + 1);
+		want[i] = text[i];
+	}
+	dns_rrset_init(&rs);
+	if (dns_query(p, "big.shop.test", &rs, &err) < 0)
+		fail_msg("query: %s", err.msg);
+	assert_int_equal(rs.n, 40);
+	assert_true(dns_addresses_equal(rs.addresses, rs.n, want, 40));
+	dns_rrset_release(&rs);
+	dns_close(p);
+}
+
 static void test_query_missing_name_is_not_found(void **state)
 {
 	struct dns_provider *p = open_default();
@@ -785,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_open_rejects_bad_config),
 		cmocka_unit_test(test_query_returns_addresses_and_ttl),
 		cmocka_unit_test(test_query_returns_a_and_aaaa_together),
+		cmocka_unit_test(test_query_truncated_answer_retries_over_tcp),
 		cmocka_unit_test(test_query_missing_name_is_not_found),
 		cmocka_unit_test(test_query_alias_is_rejected),
 		cmocka_unit_test(test_check_key_accepted_and_serial_unchanged),

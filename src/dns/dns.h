@@ -26,8 +26,19 @@
  * Every change is one atomic RFC 2136 UPDATE whose prerequisites state the
  * exact addresses expected (RFC 2136 §2.4.2), so a record changed by someone
  * else is never clobbered: the server refuses and the call returns
- * FERRY_ECHANGED.  Every failure other than a timeout after the update was
- * sent means the server changed nothing; the message says which.
+ * FERRY_ECHANGED.  Errors: FERRY_EINVAL (bad name, address or config; nothing
+ * sent), FERRY_EUNREACH (refused, no route), FERRY_ETIMEDOUT (no answer
+ * within timeout_ms), FERRY_EAUTH (TSIG BADKEY, BADSIG, BADTIME, or an
+ * answer whose signature does not verify), FERRY_EREFUSED (NOTAUTH,
+ * REFUSED, SERVFAIL), FERRY_ECHANGED, FERRY_ENOTFOUND (query only),
+ * FERRY_EPROTO (an answer we cannot use).  Every refusal means the server
+ * changed nothing, and the message says so; only when no trustworthy answer
+ * came back (a timeout after sending, an answer that fails TSIG) may an
+ * update have been applied, and the message says that instead.
+ *
+ * --dry-run prints the same UPDATE with dns_change_build() and
+ * dns_change_format() (nsupdate syntax, no secret): the driver builds its
+ * packet from the same records.
  *
  * Names are absolute without the trailing dot ("www.shop.test") and must lie
  * inside the configured zone.  Addresses are IPv4 or IPv6 text; A and AAAA

@@ -14,7 +14,7 @@
 set -eu
 
 [ $# -ge 1 ] || { echo "usage: knot.sh PROGRAM [ARGS...]" >&2; exit 2; }
-for tool in knotd kdig; do
+for tool in knotd kdig knsupdate; do
 	if ! command -v $tool >/dev/null 2>&1 && [ ! -x /usr/sbin/$tool ]; then
 		echo "knot.sh: $tool not installed (apt-get install knot knot-dnsutils)" >&2
 		exit 77 # meson: skipped

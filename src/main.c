@@ -23,6 +23,8 @@ struct cmd_entry {
 
 static const struct cmd_entry commands[] = {
 	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
+	{ "plan", cmd_plan, "validate a plan and print its timeline",
+	  "ferry plan PLAN [--json] [--state PATH]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
 };
 

@@ -25,6 +25,8 @@ static const struct cmd_entry commands[] = {
 	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
 	{ "plan", cmd_plan, "validate a plan and print its timeline",
 	  "ferry plan PLAN [--json] [--state PATH]" },
+	{ "run", cmd_run, "advance the migration as far as the gates allow",
+	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] [--state PATH]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
 };
 

@@ -274,9 +274,13 @@ int cmd_plan(int argc, char **argv)
 	char *state = NULL;
 	int opt, code = EXIT_DONE, r;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1)
-		if (cmd_common_option(argv[0], opt, optarg, &c, &code) != 1)
-			return opt == 'h' || opt == '?' ? code : EXIT_USAGE;
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
+		if (r < 0)
+			return code;
+		if (r == 0)
+			return EXIT_USAGE;
+	}
 	if (optind + 1 != argc) {
 		cmd_usage(argv[0], stderr);
 		return EXIT_USAGE;

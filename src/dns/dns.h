@@ -134,6 +134,16 @@ int dns_cas(struct dns_provider *p, const char *name, char *const *old, size_t n
             char *const *new_, size_t nnew, uint32_t ttl, struct ferry_error *err);
 void dns_close(struct dns_provider *p); /* NULL-safe */
 
+/*
+ * Asks a recursive resolver at host:port (an address literal; port 0 means
+ * 53) for name's A and AAAA records with RD set, as its clients would, and
+ * fills *out: the TTL is what the resolver's cache hands out now.  Used to
+ * watch the resolvers of the prepare gate (DESIGN §1).  Errors as
+ * dns_query(), with messages starting "resolver".
+ */
+int dns_resolve(const char *host, uint16_t port, const char *name, int timeout_ms,
+                struct dns_rrset *out, struct ferry_error *err);
+
 /* --- struct dns_rrset ------------------------------------------------- */
 
 void dns_rrset_init(struct dns_rrset *rs);

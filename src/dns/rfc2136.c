@@ -56,6 +56,7 @@ struct rfc2136 {
 	const char *alg_label;              /* "hmac-sha256", for messages */
 	char *secret;                       /* base64; wiped at close */
 	int timeout_ms;
+	bool recursive; /* asking a resolver (dns_resolve), not the primary */
 };
 
 static struct rfc2136 *from(struct dns_provider *p)
@@ -322,8 +323,10 @@ static int query_type(struct rfc2136 *r, const char *name, ldns_rr_type type, in
 	size_t i;
 	int rc, rcode;
 
-	/* flags 0: RD clear, we ask the authoritative server itself. */
-	q = ldns_pkt_query_new(ldns_rdf_clone(owner), type, LDNS_RR_CLASS_IN, 0);
+	/* RD clear: we ask the authoritative server itself; set only when
+	 * asking a resolver what its clients are told (dns_resolve). */
+	q = ldns_pkt_query_new(ldns_rdf_clone(owner), type, LDNS_RR_CLASS_IN,
+	                       r->recursive ? LDNS_RD : 0);
 	if (!q)
 		BUG("ldns_pkt_query_new failed");
 	rc = query_send(r, name, q, deadline, &resp, err);
@@ -351,7 +354,7 @@ static int query_type(struct rfc2136 *r, const char *name, ldns_rr_type type, in
 		          "the server answered %s to a question for the record", rcode_name(rcode));
 		goto out;
 	}
-	if (!ldns_pkt_aa(resp)) {
+	if (!r->recursive && !ldns_pkt_aa(resp)) {
 		rc = fail(r, err, FERRY_EREFUSED, name,
 		          "check dns.server: it must be the zone's authoritative server (its "
 		          "primary), not a resolver",
@@ -404,7 +407,7 @@ static int query_deadline(struct rfc2136 *r, const char *name, struct dns_rrset 
 
 	if (!name_ok(name))
 		return fail(r, err, FERRY_EINVAL, name, NULL, "not a valid domain name");
-	if (!dns_name_in_zone(name, r->zone))
+	if (r->zone && !dns_name_in_zone(name, r->zone))
 		return fail(r, err, FERRY_EINVAL, name, "list only names inside dns.zone",
 		            "the name is outside zone %s", r->zone);
 	free(out->name);
@@ -431,6 +434,24 @@ static int rfc2136_query(struct dns_provider *p, const char *name, struct dns_rr
 	struct rfc2136 *r = from(p);
 
 	return query_deadline(r, name, out, time_mono_ms() + r->timeout_ms, err);
+}
+
+int dns_resolve(const char *host, uint16_t port, const char *name, int timeout_ms,
+                struct dns_rrset *out, struct ferry_error *err)
+{
+	struct rfc2136 r = { .recursive = true };
+	int rc;
+
+	rc = dns_sockaddr_parse(host, port ? port : 53, &r.addr, &r.addrlen, err);
+	if (rc < 0)
+		return rc;
+	snprintf(r.server, sizeof(r.server), "%s%s%s:%u", strchr(host, ':') ? "[" : "", host,
+	         strchr(host, ':') ? "]" : "", port ? port : 53);
+	r.timeout_ms = timeout_ms > 0 ? timeout_ms : DNS_TIMEOUT_DEFAULT_MS;
+	rc = query_deadline(&r, name, out, time_mono_ms() + r.timeout_ms, err);
+	if (rc < 0)
+		ferry_error_prefix(err, "resolver");
+	return rc;
 }
 
 /* --- updating ----------------------------------------------------------- */

@@ -24,6 +24,9 @@ struct cmd_entry {
 static const struct cmd_entry commands[] = {
 	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
+	{ "probe", cmd_probe, "print this machine's fingerprint as JSON (env values as hashes)",
+	  "ferry probe [--json] [--process NAME|--pidfile PATH|--unit UNIT] [--package NAME]... "
+	  "[--salt HEX]" },
 };
 
 static const struct cmd_entry *find(const char *name)

@@ -74,5 +74,6 @@ int cmd_fail(const struct ferry_error *err);
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 #endif

@@ -139,6 +139,17 @@ int hosts_lines_parse(const char *data, size_t len, const char *end_mode,
 		buf_reset(&line);
 		if (buf_add(&line, start, ll) < 0)
 			BUG("line of %zu bytes passed the check", ll);
+		if (lineno == 1) {
+			if (strcmp(line.data, "ferry-probe\tversion\t1")) {
+				rc = ferry_error_set(
+				        err, FERRY_EPROTO,
+				        "does the host's shell print something on start?",
+				        "probe output line 1: not the ferry-probe version 1 "
+				        "header");
+				goto out;
+			}
+			continue;
+		}
 		t1 = strchr(line.data, '\t');
 		t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
 		if (!t2 || strchr(t2 + 1, '\t')) {
@@ -157,18 +168,6 @@ int hosts_lines_parse(const char *data, size_t len, const char *end_mode,
 			        "longer than %d bytes",
 			        lineno, HOSTS_PROBE_KEY_MAX);
 			goto out;
-		}
-		if (lineno == 1) {
-			if (strcmp(line.data, "ferry-probe") || strcmp(t1, "version") ||
-			    strcmp(t2, "1")) {
-				rc = ferry_error_set(
-				        err, FERRY_EPROTO,
-				        "does the host's shell print something on start?",
-				        "probe output line 1: not the ferry-probe version 1 "
-				        "header");
-				goto out;
-			}
-			continue;
 		}
 		if (!strcmp(line.data, "end")) {
 			if (strcmp(t1, end_mode) || strcmp(t2, "ok")) {

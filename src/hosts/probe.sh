@@ -238,7 +238,9 @@ ferry_try() {
 		ferry_out egress "$1" "cannot: neither bash nor nc on this host"
 		return
 	fi
-	ferry_e=$(printf '%s' "$ferry_e" | tr '\n\t' '  ' | cut -c1-200)
+	# the first line's reason: "bash: connect: Connection refused" -> "Connection refused"
+	ferry_e=$(printf '%s\n' "$ferry_e" | head -n 1 | tr '\t' ' ' | cut -c1-200)
+	ferry_e=${ferry_e##*: }
 	if [ "$ferry_r" = 0 ]; then
 		ferry_s=ok
 	elif [ "$ferry_r" = 124 ]; then

@@ -227,6 +227,8 @@ struct parse_ctx {
 	size_t nls, als;
 	struct estab_sock *es;
 	size_t nes, aes;
+	struct ep *own; /* the host's own addresses (port 0), from its sockets */
+	size_t nown, aown;
 };
 
 static bool is_wild(const struct ep *e)
@@ -377,6 +379,16 @@ static size_t split_ws(char *s, char **f, size_t max)
 	return n;
 }
 
+static void add_own(struct parse_ctx *c, const struct ep *local)
+{
+	if (is_wild(local))
+		return;
+	XGROW(c->own, c->aown, c->nown + 1);
+	c->own[c->nown] = *local;
+	c->own[c->nown].port = 0;
+	c->nown++;
+}
+
 static void add_listen(struct parse_ctx *c, const struct ep *local)
 {
 	XGROW(c->ls, c->als, c->nls + 1);
@@ -385,6 +397,7 @@ static void add_listen(struct parse_ctx *c, const struct ep *local)
 	                      : is_loop(local) ? SCOPE_LOOPBACK
 	                                       : SCOPE_ADDRESS;
 	c->nls++;
+	add_own(c, local);
 }
 
 static void add_estab(struct parse_ctx *c, const struct ep *local, const struct ep *remote)
@@ -393,6 +406,7 @@ static void add_estab(struct parse_ctx *c, const struct ep *local, const struct 
 	c->es[c->nes].lport = local->port;
 	c->es[c->nes].remote = *remote;
 	c->nes++;
+	add_own(c, local);
 }
 
 static int sock_line(struct parse_ctx *c, size_t lineno, bool ss, const char *key,
@@ -537,6 +551,20 @@ static int ep_cmp(const struct ep *x, const struct ep *y)
 	return x->port != y->port ? (x->port < y->port ? -1 : 1) : 0;
 }
 
+static int own_cmp(const void *a, const void *b)
+{
+	return ep_cmp(a, b);
+}
+
+/* Is e's address one of the host's own (a connection to itself)? */
+static bool is_own(const struct parse_ctx *c, const struct ep *e)
+{
+	struct ep k = *e;
+
+	k.port = 0;
+	return c->nown && bsearch(&k, c->own, c->nown, sizeof(*c->own), own_cmp);
+}
+
 static int estab_cmp(const void *a, const void *b)
 {
 	const struct estab_sock *x = a, *y = b;
@@ -581,16 +609,19 @@ static int finish(struct parse_ctx *c, struct ferry_error *err)
 	/* conns: outbound only.  A connection whose local port is one of
 	 * ours is a client talking to us, not a third party we depend on. */
 	qsort(c->es, c->nes, sizeof(*c->es), estab_cmp);
+	qsort(c->own, c->nown, sizeof(*c->own), own_cmp);
 	for (i = 0; i < c->nes; i = j) {
 		const struct estab_sock *e = &c->es[i];
 		struct listen_sock probe = { .port = e->lport };
 		size_t count = 0;
 		char n[32];
 
-		for (j = i; j < c->nes && !ep_cmp(&c->es[j].remote, &e->remote); j++)
+		for (j = i; j < c->nes && !ep_cmp(&c->es[j].remote, &e->remote); j++) {
+			probe.port = c->es[j].lport;
 			if (!bsearch(&probe, c->ls, c->nls, sizeof(*c->ls), listen_cmp))
 				count++;
-		if (!count || is_loop(&e->remote) || is_wild(&e->remote))
+		}
+		if (!count || is_loop(&e->remote) || is_wild(&e->remote) || is_own(c, &e->remote))
 			continue;
 		ep_format(&e->remote, key, sizeof(key));
 		snprintf(n, sizeof(n), "%zu", count);
@@ -634,6 +665,7 @@ int hosts_probe_parse(const char *data, size_t len, struct hosts_fingerprint *fp
 	free(c.lines);
 	free(c.ls);
 	free(c.es);
+	free(c.own);
 	return rc;
 }
 

@@ -104,7 +104,12 @@ ferry_probe() {
 		ferry_src="process:$FERRY_PROCESS"
 		# /proc/PID/comm holds the first 15 bytes of the name; a longer
 		# name is checked against the basename of argv[0] too.
+		# Hosts reached by `ip netns exec` share one pid space: prefer a
+		# process in the network namespace this shell runs in, else any
+		# (an application in a container has its own).
 		ferry_comm=$(printf '%s' "$FERRY_PROCESS" | cut -c1-15)
+		ferry_myns=$(readlink /proc/$$/ns/net 2>/dev/null)
+		ferry_any=
 		for ferry_d in /proc/[0-9]*; do
 			ferry_c=
 			IFS= read -r ferry_c <"$ferry_d/comm" 2>/dev/null || continue
@@ -114,11 +119,17 @@ ferry_probe() {
 				[ "${ferry_a##*/}" = "$FERRY_PROCESS" ] || continue
 			fi
 			ferry_p=${ferry_d#/proc/}
+			if [ -z "$ferry_any" ] || [ "$ferry_p" -lt "$ferry_any" ]; then
+				ferry_any=$ferry_p
+			fi
+			ferry_ns=$(readlink "$ferry_d/ns/net" 2>/dev/null)
+			[ "$ferry_ns" = "$ferry_myns" ] || continue
 			ferry_matches=$((ferry_matches + 1))
 			if [ -z "$ferry_pid" ] || [ "$ferry_p" -lt "$ferry_pid" ]; then
 				ferry_pid=$ferry_p
 			fi
 		done
+		[ -z "$ferry_pid" ] && ferry_pid=$ferry_any
 	fi
 	case $ferry_pid in
 	*[!0-9]*) ferry_pid= ;;

@@ -50,6 +50,7 @@ static const char good[] =
              "ss\ttcp\tESTAB  0      0      [::ffff:10.77.0.2]:40004 [::ffff:10.77.0.9]:25\n"
              "ss\ttcp\tESTAB  0      0      10.77.0.2:443 10.77.0.254:51234\n"
              "ss\ttcp\tESTAB  0      0      127.0.0.1:40010 127.0.0.1:5432\n"
+             "ss\ttcp\tESTAB  0      0      10.77.0.2:40030 10.77.0.2:6432\n"
              "ss\ttcp\tTIME-WAIT 0   0      10.77.0.2:40020 10.77.0.1:80\n"
              "packages\tpostgresql-15\t15.5-0+deb12u1\n"
              "packages\thaproxy\t-\n"
@@ -100,6 +101,7 @@ static void test_parse_good_output(void **state)
 	assert_null(get(&fp, HOSTS_CAT_CONNS, "10.77.0.254:51234"));
 	assert_null(get(&fp, HOSTS_CAT_CONNS, "127.0.0.1:5432"));
 	assert_null(get(&fp, HOSTS_CAT_CONNS, "10.77.0.1:80"));
+	assert_null(get(&fp, HOSTS_CAT_CONNS, "10.77.0.2:6432")); /* to itself */
 	hosts_fingerprint_release(&fp);
 }
 

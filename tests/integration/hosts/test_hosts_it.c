@@ -667,8 +667,87 @@ static void test_checks_run_rows(void **state)
 	free(ca);
 }
 
-int main(void)
+/* ---- the lab (suite lab): its deliberate faults, flagged in /run/ferry-lab/faults ---- */
+
+static bool lab_fault(const char *name)
 {
+	char *p = xasprintf("/run/ferry-lab/faults/%s", name);
+	bool on = access(p, F_OK) == 0;
+
+	free(p);
+	return on;
+}
+
+static void test_lab_faults_are_caught(void **state)
+{
+	static char *old_exec[] = { "ip", "netns", "exec", "ferry-old" };
+	static char *new_exec[] = { "ip", "netns", "exec", "ferry-new" };
+	static char *egress[] = { "payments.shop.test:443", NULL };
+	static char *names[] = { "www.shop.test", NULL };
+	static char *env_ignore[] = { "APP_HOST", "LISTEN", "PIDFILE", NULL };
+	struct plan_health_check health = { "https://www.shop.test/healthz", 200 };
+	struct plan p;
+	struct check_rows rows;
+	struct ferry_error err = { 0 };
+	const struct check_row *r;
+	size_t i;
+
+	(void)state;
+	if (access("/run/ferry-lab/ca/ca.pem", R_OK) || access("/run/netns/ferry-new", F_OK)) {
+		skip();
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.name = "shop";
+	p.host_old = (struct plan_host){ .present = true,
+		                         .address = "10.77.0.2",
+		                         .exec = { old_exec, 4 } };
+	p.host_new = (struct plan_host){ .present = true,
+		                         .address = "10.77.0.3",
+		                         .exec = { new_exec, 4 } };
+	p.checks.present = true;
+	p.checks.env.present = true;
+	p.checks.env.process = "ferry-lab-app";
+	p.checks.env.ignore = (struct plan_strv){ env_ignore, 3 };
+	p.checks.egress = (struct plan_strv){ egress, 1 };
+	p.checks.tls.present = true;
+	p.checks.tls.names = (struct plan_strv){ names, 1 };
+	p.checks.tls.ca_file = "/run/ferry-lab/ca/ca.pem";
+	p.checks.tls.min_days = 14;
+	p.checks.health = &health;
+	p.checks.nhealth = 1;
+
+	check_rows_init(&rows);
+	assert_int_equal(hosts_checks_run(&p, &rows, &err), 0);
+	for (i = 0; i < rows.n; i++)
+		fprintf(stderr, "  %-7s %-28s %-4s %s\n", rows.v[i].check, rows.v[i].object,
+		        check_status_name(rows.v[i].status), rows.v[i].message);
+	assert_null(row(&rows, "probe", "old"));
+	assert_null(row(&rows, "probe", "new"));
+
+	r = row(&rows, "env", "SHOP_API_KEY");
+	if (lab_fault("env")) {
+		assert_non_null(r);
+		assert_int_equal(r->status, CHECK_FAIL);
+	} else {
+		assert_true(!r || r->status != CHECK_FAIL);
+	}
+	r = row(&rows, "tls", "www.shop.test");
+	assert_non_null(r);
+	assert_int_equal(r->status, lab_fault("cert") ? CHECK_FAIL : CHECK_OK);
+	if (lab_fault("cert"))
+		assert_non_null(strstr(r->message, "new host 10.77.0.3"));
+	r = row(&rows, "egress", "payments.shop.test:443");
+	assert_non_null(r);
+	assert_int_equal(r->status, lab_fault("egress") ? CHECK_FAIL : CHECK_OK);
+	check_rows_release(&rows);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest lab[] = {
+		cmocka_unit_test(test_lab_faults_are_caught),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_empty_prefix_status_and_streams),
 		cmocka_unit_test(test_exec_prefix_is_prepended),
@@ -683,5 +762,7 @@ int main(void)
 		cmocka_unit_test(test_checks_run_rows),
 	};
 
+	if (argc > 1 && !strcmp(argv[1], "lab"))
+		return cmocka_run_group_tests(lab, NULL, NULL);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -151,6 +151,8 @@ ferry_probe() {
 			ferry_out app found yes
 			ferry_out app pid "$ferry_pid"
 			[ "$ferry_matches" -gt 1 ] && ferry_out app matches "$ferry_matches"
+			# printf is a builtin: a value never shows in any argv
+			# (/proc/PID/cmdline is world-readable).
 			# NUL-separated NAME=VALUE; a newline inside a value is
 			# hashed as \001 (both hosts alike).  Only NAME and the
 			# hash are printed.

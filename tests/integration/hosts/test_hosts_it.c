@@ -467,6 +467,21 @@ static void test_canary_never_in_raw_probe_or_ferry_probe_output(void **state)
 		assert_false(contains(&r.err, CANARY));
 		hosts_exec_result_release(&r);
 	}
+	{
+		/* exit codes (DESIGN §5): usage and a bad name are usage errors */
+		const char *const extra[] = { bin, "probe", "surplus", NULL };
+		const char *const badname[] = { bin, "probe", "--process", "a b", NULL };
+
+		hosts_exec_result_init(&r);
+		assert_int_equal(hosts_exec(&local, extra, NULL, 0, 30000, &r, &err), 0);
+		assert_int_equal(r.status, 2);
+		hosts_exec_result_release(&r);
+		hosts_exec_result_init(&r);
+		assert_int_equal(hosts_exec(&local, badname, NULL, 0, 30000, &r, &err), 0);
+		assert_int_equal(r.status, 2);
+		assert_true(contains(&r.err, "is not a process name"));
+		hosts_exec_result_release(&r);
+	}
 }
 
 /* ---- egress ---- */

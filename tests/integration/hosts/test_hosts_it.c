@@ -621,6 +621,11 @@ static void test_checks_run_rows(void **state)
 	size_t i;
 
 	(void)state;
+	if (geteuid() != 0) { /* unshare --net needs root */
+		free(ca);
+		skip();
+		return;
+	}
 	memset(&p, 0, sizeof(p));
 	p.name = "it";
 	p.host_old = (struct plan_host){ .present = true, .address = "127.0.0.1" };
@@ -778,6 +783,8 @@ int main(int argc, char **argv)
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "lab"))
-		return cmocka_run_group_tests(lab, NULL, NULL);
+		return access("/run/netns/ferry-new", F_OK)
+		               ? 77 /* meson: skipped */
+		               : cmocka_run_group_tests(lab, NULL, NULL);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

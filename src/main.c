@@ -28,6 +28,9 @@ static const struct cmd_entry commands[] = {
 	{ "run", cmd_run, "advance the migration as far as the gates allow",
 	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] [--state PATH]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
+	{ "probe", cmd_probe, "print this machine's fingerprint as JSON (env values as hashes)",
+	  "ferry probe [--json] [--process NAME|--pidfile PATH|--unit UNIT] [--package NAME]... "
+	  "[--salt HEX]" },
 };
 
 static const struct cmd_entry *find(const char *name)

@@ -81,5 +81,6 @@ int cmd_help(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 #endif

@@ -14,8 +14,7 @@
  * cannot use at all.  No row ever holds a secret: environment values appear
  * as hash prefixes only.
  *
- * Ownership: struct check_rows owns its rows and their strings;
- * check_rows_release() frees them.
+ * The rows are core/check.h's, shared with the DNS and database checks.
  */
 #ifndef FERRY_HOSTS_CHECKS_H
 #define FERRY_HOSTS_CHECKS_H
@@ -23,42 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/check.h"
 #include "util/error.h"
 
 struct plan;
-
-enum check_status {
-	CHECK_OK,
-	CHECK_WARN,
-	CHECK_FAIL
-};
-
-/* "ok", "warn", "fail" */
-const char *check_status_name(enum check_status s);
-
-struct check_row {
-	char *check;  /* "env", "ports", "egress", "tls", "health", "probe", ... */
-	char *object; /* what it is about: "SHOP_API_KEY", "10.77.0.1:443", a URL */
-	enum check_status status;
-	char *message;  /* one line, for people */
-	char *prevents; /* the failure this check prevents; may be "" */
-};
-
-struct check_rows {
-	struct check_row *v;
-	size_t n, alloc;
-};
-
-void check_rows_init(struct check_rows *r);
-void check_rows_release(struct check_rows *r);
-/* Appends a row (strings copied); prevents may be NULL. */
-__attribute__((format(printf, 6, 7))) void check_rows_add(struct check_rows *r, const char *check,
-                                                          const char *object,
-                                                          enum check_status status,
-                                                          const char *prevents, const char *fmt,
-                                                          ...);
-/* The worst status of all rows (CHECK_OK when empty). */
-enum check_status check_rows_worst(const struct check_rows *r);
 
 /* Knobs for tests and for ferry check's options; zero means the default. */
 struct hosts_checks_opts {

@@ -78,6 +78,7 @@ int cmd_fail(const struct ferry_error *err);
 int cmd_load_plan(const char *path, struct plan **out);
 
 int cmd_help(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);

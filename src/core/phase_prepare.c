@@ -17,7 +17,6 @@
  * taken as made at the time of the resume, which can only lengthen the
  * wait (the safe side).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,25 +141,11 @@ static int check_resolvers(struct engine *e, int64_t now, int64_t *ready, char *
 
 	*ready = now;
 	for (i = 0; i < d->resolvers.n; i++) {
-		char host[256], *colon, *end;
-		unsigned long port = 53;
-
-		snprintf(host, sizeof(host), "%s", d->resolvers.v[i]);
-		colon = strrchr(host, ':');
-		if (colon && !strchr(host, ']') && strchr(host, ':') == colon) {
-			*colon = '\0';
-			errno = 0;
-			port = strtoul(colon + 1, &end, 10);
-			if (errno || *end || port == 0 || port > 65535)
-				return ferry_error_set(err, FERRY_EINVAL, NULL,
-				                       "dns resolver %s: bad port",
-				                       d->resolvers.v[i]);
-		}
 		for (k = 0; k < d->records.n; k++) {
 			struct dns_rrset rs;
 
 			dns_rrset_init(&rs);
-			r = dns_resolve(host, (uint16_t)port, d->records.v[k], 0, &rs, err);
+			r = dns_resolve(d->resolvers.v[i], d->records.v[k], 0, &rs, err);
 			if (r < 0) {
 				dns_rrset_release(&rs);
 				return r;

@@ -295,6 +295,45 @@ bool dns_name_in_zone(const char *name, const char *zone)
 	return ln == lz || name[ln - lz - 1] == '.';
 }
 
+int dns_server_parse(const char *spec, char *host, size_t hostlen, uint16_t *port,
+                     struct ferry_error *err)
+{
+	const char *colon = strrchr(spec, ':'), *h = spec;
+	size_t n = strlen(spec);
+	unsigned long v = 53;
+	char *end;
+
+	if (spec[0] == '[') { /* [v6]:port */
+		const char *close = strchr(spec, ']');
+
+		if (!close || (close[1] && close[1] != ':'))
+			goto bad;
+		h = spec + 1;
+		n = (size_t)(close - h);
+		colon = close[1] ? close + 1 : NULL;
+	} else if (colon && strchr(spec, ':') != colon) {
+		colon = NULL; /* a bare IPv6 address */
+	} else if (colon) {
+		n = (size_t)(colon - spec);
+	}
+	if (colon) {
+		errno = 0;
+		v = strtoul(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end || v == 0 || v > 65535)
+			goto bad;
+	}
+	if (n == 0 || n >= hostlen)
+		goto bad;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = (uint16_t)v;
+	return 0;
+bad:
+	return ferry_error_set(err, FERRY_EINVAL,
+	                       "write it as ADDRESS, ADDRESS:PORT or [IPv6]:PORT",
+	                       "dns server '%s': not an address with an optional port", spec);
+}
+
 int dns_sockaddr_parse(const char *host, uint16_t port, struct sockaddr_storage *ss,
                        socklen_t *sslen, struct ferry_error *err)
 {

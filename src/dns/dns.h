@@ -135,14 +135,19 @@ int dns_cas(struct dns_provider *p, const char *name, char *const *old, size_t n
 void dns_close(struct dns_provider *p); /* NULL-safe */
 
 /*
- * Asks a recursive resolver at host:port (an address literal; port 0 means
- * 53) for name's A and AAAA records with RD set, as its clients would, and
+ * Asks a recursive resolver at server ("ADDRESS[:PORT]", see
+ * dns_server_parse) for name's A and AAAA records with RD set, as its clients would, and
  * fills *out: the TTL is what the resolver's cache hands out now.  Used to
  * watch the resolvers of the prepare gate (DESIGN §1).  Errors as
  * dns_query(), with messages starting "resolver".
  */
-int dns_resolve(const char *host, uint16_t port, const char *name, int timeout_ms,
-                struct dns_rrset *out, struct ferry_error *err);
+int dns_resolve(const char *server, const char *name, int timeout_ms, struct dns_rrset *out,
+                struct ferry_error *err);
+
+/* Splits "10.77.0.1:5300", "[::1]:53", "::1" or "10.77.0.1" into host
+ * (hostlen bytes) and *port (53 when absent).  FERRY_EINVAL otherwise. */
+int dns_server_parse(const char *spec, char *host, size_t hostlen, uint16_t *port,
+                     struct ferry_error *err);
 
 /* --- struct dns_rrset ------------------------------------------------- */
 

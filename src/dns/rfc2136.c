@@ -436,17 +436,20 @@ static int rfc2136_query(struct dns_provider *p, const char *name, struct dns_rr
 	return query_deadline(r, name, out, time_mono_ms() + r->timeout_ms, err);
 }
 
-int dns_resolve(const char *host, uint16_t port, const char *name, int timeout_ms,
-                struct dns_rrset *out, struct ferry_error *err)
+int dns_resolve(const char *server, const char *name, int timeout_ms, struct dns_rrset *out,
+                struct ferry_error *err)
 {
 	struct rfc2136 r = { .recursive = true };
+	char host[INET6_ADDRSTRLEN];
+	uint16_t port;
 	int rc;
 
-	rc = dns_sockaddr_parse(host, port ? port : 53, &r.addr, &r.addrlen, err);
+	rc = dns_server_parse(server, host, sizeof(host), &port, err);
+	if (rc == 0)
+		rc = dns_sockaddr_parse(host, port, &r.addr, &r.addrlen, err);
 	if (rc < 0)
 		return rc;
-	snprintf(r.server, sizeof(r.server), "%s%s%s:%u", strchr(host, ':') ? "[" : "", host,
-	         strchr(host, ':') ? "]" : "", port ? port : 53);
+	snprintf(r.server, sizeof(r.server), "%s", server);
 	r.timeout_ms = timeout_ms > 0 ? timeout_ms : DNS_TIMEOUT_DEFAULT_MS;
 	rc = query_deadline(&r, name, out, time_mono_ms() + r.timeout_ms, err);
 	if (rc < 0)

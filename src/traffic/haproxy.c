@@ -840,8 +840,11 @@ static int hap_stats(struct traffic_lb *lb, const char *backend, struct traffic_
 		return reply_error(lb->reply.data, what, cmd, err);
 	}
 	rc = haproxy_parse_stat(lb->reply.data, lb->reply.len, backend, out, err);
-	if (rc < 0)
-		return ferry_error_prefix(err, "%s", lb->admin);
+	if (rc < 0) {
+		if (err)
+			ferry_error_prefix(err, "%s", lb->admin);
+		return rc;
+	}
 	out->at_ms = time_mono_ms();
 	if (out->n == 0)
 		return ferry_error_set(err, FERRY_ENOTFOUND,

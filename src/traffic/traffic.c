@@ -86,8 +86,9 @@ int traffic_split(const struct traffic_driver *drv, struct traffic_lb *lb, const
 		return rc;
 	rc = drv->set_weight(lb, backend, second, w_second, err);
 	if (rc < 0) {
-		ferry_error_prefix(err, "split %g %%: %s/%s already set to %d, then", pct, backend,
-		                   first, w_first);
+		if (err)
+			ferry_error_prefix(err, "split %g %%: %s/%s already set to %d, then", pct,
+			                   backend, first, w_first);
 		return rc;
 	}
 	if (effective)

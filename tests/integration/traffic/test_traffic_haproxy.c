@@ -323,6 +323,48 @@ static void test_silent_server_times_out(void **state)
 	assert_true(took >= 300 && took < 2000);
 }
 
+static void test_reply_over_the_bound_is_refused(void **state)
+{
+	struct traffic_options opt = TRAFFIC_OPTIONS_INIT;
+	struct ferry_error err = { 0 };
+	struct traffic_lb *lb = NULL;
+	struct traffic_stats s;
+
+	(void)state;
+	traffic_stats_init(&s);
+	opt.max_reply = 256; /* the show stat reply is several KiB */
+	assert_int_equal(drv->open(ADMIN, &opt, &lb, &err), 0);
+	assert_int_equal(drv->stats(lb, "web", &s, &err), FERRY_EPROTO);
+	assert_non_null(strstr(err.msg, "longer than 256 bytes"));
+	/* the connection was dropped (mid-reply) and a new one still works */
+	expect_weight(lb, "new", 50, 100);
+	traffic_stats_release(&s);
+	drv->close(lb);
+}
+
+/* How long one `set weight` takes: what the cutover spends per weight. */
+static void test_command_latency_interactive_vs_oneshot(void **state)
+{
+	static const enum traffic_mode modes[] = { TRAFFIC_MODE_INTERACTIVE, TRAFFIC_MODE_ONESHOT };
+	static const char *const names[] = { "interactive", "one-shot" };
+
+	(void)state;
+	for (size_t m = 0; m < 2; m++) {
+		struct traffic_lb *lb = open_or_fail(ADMIN, modes[m]);
+		struct ferry_error err = { 0 };
+		int64_t t0 = time_mono_us(), us;
+
+		for (int i = 0; i < 200; i++)
+			if (drv->set_weight(lb, "web", "new", 50, &err) < 0)
+				fail_msg("set weight: %s", err.msg);
+		us = (time_mono_us() - t0) / 200;
+		print_message("set weight over %s connection: %lld us per command\n", names[m],
+		              (long long)us);
+		assert_true(us < 50000);
+		drv->close(lb);
+	}
+}
+
 static pid_t read_pid(void)
 {
 	struct buf b;
@@ -400,6 +442,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wrong_names_give_clear_errors),
 		cmocka_unit_test(test_operator_level_is_permission_denied),
 		cmocka_unit_test(test_silent_server_times_out),
+		cmocka_unit_test(test_reply_over_the_bound_is_refused),
+		cmocka_unit_test(test_command_latency_interactive_vs_oneshot),
 		cmocka_unit_test(test_interactive_reconnects_after_restart),
 	};
 	const struct CMUnitTest stopped[] = {

@@ -442,35 +442,29 @@ bad:
 
 /* ---- show stat CSV (pure) -------------------------------------------- */
 
-/* One CSV field: HAProxy quotes a field holding a comma or a quote, with
- * quotes doubled (its csv_enc()).  Unquotes into f, advances *p past the
- * field and its comma.  Returns 1 if a field was read, 0 at the end of the
- * line, FERRY_EPROTO on a bad quote. */
-static int csv_field(const char **p, const char *end, struct buf *f)
+/* One CSV field at *p, before end: HAProxy quotes a field holding a comma
+ * or a quote, doubling the quotes (its csv_enc()).  Unquotes it into f,
+ * moves *p past it and its comma, and sets *more when a comma followed
+ * (so "a,b," is three fields, the last empty).  0 or FERRY_EPROTO. */
+static int csv_field(const char **p, const char *end, struct buf *f, bool *more)
 {
 	const char *s = *p;
 
 	buf_reset(f);
-	if (s >= end)
-		return 0;
-	if (*s == '"') {
-		s++;
-		for (;;) {
+	if (s < end && *s == '"') {
+		for (s++;; s++) {
 			if (s >= end)
-				return FERRY_EPROTO;
+				return FERRY_EPROTO; /* no closing quote */
 			if (*s == '"') {
-				if (s + 1 < end && s[1] == '"') {
-					if (buf_addch(f, '"') < 0)
-						return FERRY_EPROTO;
-					s += 2;
-					continue;
-				}
-				s++;
-				break;
+				if (s + 1 < end && s[1] == '"')
+					s++; /* a doubled quote stands for one */
+				else
+					break;
 			}
-			if (buf_addch(f, *s++) < 0)
+			if (buf_addch(f, *s) < 0)
 				return FERRY_EPROTO;
 		}
+		s++; /* the closing quote */
 		if (s < end && *s != ',')
 			return FERRY_EPROTO;
 	} else {
@@ -483,38 +477,28 @@ static int csv_field(const char **p, const char *end, struct buf *f)
 			return FERRY_EPROTO;
 		s = stop;
 	}
-	if (s < end)
-		s++; /* the comma */
-	else
-		s = end + 1; /* mark: no more fields on this line */
-	*p = s;
-	return 1;
+	*more = s < end;
+	*p = *more ? s + 1 : s;
+	return 0;
 }
 
-/* Splits one line into fields (owned strings). */
+/* Splits the line [s, end) into fields (owned strings, free_fields). */
 static int csv_line(const char *s, const char *end, char ***fields, size_t *n)
 {
 	struct buf f;
 	size_t alloc = 0;
+	bool more = true;
 	int rc = 0;
 
 	*fields = NULL;
 	*n = 0;
 	buf_init(&f, 1 << 16);
-	while (s <= end) {
-		rc = csv_field(&s, end, &f);
+	while (more) {
+		rc = csv_field(&s, end, &f, &more);
 		if (rc < 0)
 			break;
-		if (rc == 0) {
-			/* an empty last field after a trailing comma */
-			rc = 0;
-			XGROW(*fields, alloc, *n + 1);
-			(*fields)[(*n)++] = xstrdup("");
-			break;
-		}
 		XGROW(*fields, alloc, *n + 1);
 		(*fields)[(*n)++] = xstrndup(f.data, f.len);
-		rc = 0;
 	}
 	buf_release(&f);
 	return rc;
@@ -628,7 +612,12 @@ int haproxy_parse_stat(const char *csv, size_t len, const char *backend, struct 
 		}
 		free_fields(row, nrow);
 		row = NULL;
-		if (csv_line(p, eol, &row, &nrow) < 0 || nrow != nhdr) {
+		if (csv_line(p, eol, &row, &nrow) < 0) {
+			rc = ferry_error_set(err, FERRY_EPROTO, NULL,
+			                     "haproxy show stat: line %d: bad CSV quoting", lineno);
+			goto out;
+		}
+		if (nrow != nhdr) {
 			rc = ferry_error_set(
 			        err, FERRY_EPROTO, NULL,
 			        "haproxy show stat: line %d: %zu fields, header has %zu", lineno,

@@ -93,6 +93,24 @@ static void test_parse_stat_columns_in_another_order(void **state)
 	traffic_stats_release(&s);
 }
 
+static void test_parse_stat_unquotes_fields(void **state)
+{
+	static const char csv[] = "# pxname,svname,status,weight,stot,scur,hrsp_1xx,hrsp_2xx,"
+	                          "hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,rtime,ttime,\n"
+	                          "web,\"new\",\"a, \"\"b\"\"\",1,2,3,4,5,6,7,8,9,10,11,\n";
+	struct traffic_stats s;
+	struct ferry_error err = { 0 };
+
+	(void)state;
+	traffic_stats_init(&s);
+	assert_int_equal(haproxy_parse_stat(csv, strlen(csv), "web", &s, &err), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.v[0].server, "new");
+	assert_string_equal(s.v[0].status, "a, \"b\"");
+	assert_int_equal(s.v[0].ttime_ms, 11);
+	traffic_stats_release(&s);
+}
+
 static void test_parse_stat_filters_backend(void **state)
 {
 	struct traffic_stats s;
@@ -127,7 +145,15 @@ static const struct {
 	{ "# pxname,svname,status,weight,stot,scur,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,"
 	  "hrsp_other,rtime,ttime\n"
 	  "web,\"old,UP,1,2,3,4,5,6,7,8,9,10,11\n",
-	  "haproxy show stat: line 2: 1 fields, header has 14" },
+	  "haproxy show stat: line 2: bad CSV quoting" },
+	{ "# pxname,svname,status,weight,stot,scur,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,"
+	  "hrsp_other,rtime,ttime\n"
+	  "web,\"old\"x,UP,1,2,3,4,5,6,7,8,9,10,11\n",
+	  "haproxy show stat: line 2: bad CSV quoting" },
+	{ "# pxname,svname,status,weight,stot,scur,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,"
+	  "hrsp_other,rtime,ttime\n"
+	  "web,old,UP,1,2,3,4,5,6,7,8,9,10,11,12\n",
+	  "haproxy show stat: line 2: 15 fields, header has 14" },
 	{ "# pxname,svname,status,weight,stot,scur,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,"
 	  "hrsp_other,rtime,ttime\n"
 	  "\nweb,old,UP,1,2,3,4,5,6,7,8,9,10,11\n",
@@ -327,6 +353,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_stat_by_column_name),
 		cmocka_unit_test(test_parse_stat_columns_in_another_order),
+		cmocka_unit_test(test_parse_stat_unquotes_fields),
 		cmocka_unit_test(test_parse_stat_filters_backend),
 		cmocka_unit_test(test_parse_stat_rejects_bad_input),
 		cmocka_unit_test(test_empty_reply_is_success_any_text_is_failure),

@@ -186,7 +186,7 @@ int traffic_sample_pair(const struct traffic_stats *a, const struct traffic_stat
                         const char *server_old, const char *server_new, struct traffic_pair *out,
                         struct ferry_error *err);
 
-/* HAProxy's side, exposed for the unit tests (pure: no I/O). */
+/* HAProxy's replies (haproxy_reply.c; pure: no I/O, unit-tested). */
 
 /* Parses a `show stat` CSV reply into out (reset first), keeping the rows
  * of backend (all server rows when backend is NULL) and skipping FRONTEND
@@ -205,6 +205,10 @@ int haproxy_parse_stat(const char *csv, size_t len, const char *backend, struct 
  * with the text quoted in the message.  what names the object. */
 int haproxy_check_empty_reply(const char *reply, const char *what, const char *cmd,
                               struct ferry_error *err);
+
+/* The error an unexpected reply means, as above, for any command. */
+int haproxy_reply_error(const char *reply, const char *what, const char *cmd,
+                        struct ferry_error *err);
 
 /* Parses a `get weight` reply "N (initial M)". */
 int haproxy_parse_weight(const char *reply, const char *what, int *current, int *initial,

@@ -23,6 +23,7 @@ struct cmd_entry {
 
 static const struct cmd_entry commands[] = {
 	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
+	{ "init", cmd_init, "write a commented starter plan", "ferry init [--force] [FILE]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
 };
 

@@ -76,7 +76,7 @@ struct plan_dns {
 	struct {
 		uint32_t cutover; /* TTL while cutting over (default 60) */
 		uint32_t restore; /* TTL set at decommission (default: the TTL found) */
-		uint32_t *steps;  /* descending, last == cutover */
+		uint32_t *steps;  /* descending, last == cutover; default {cutover} */
 		size_t nsteps;
 	} ttl;
 	struct plan_strv resolvers; /* "host:port", watched for the cutover TTL */
@@ -112,7 +112,7 @@ struct plan_database {
 		 * [databases] entry name the application connects to */
 		char *include_old;
 		char *include_new;
-		char *dbalias;
+		char *dbalias; /* default: the database's name */
 	} sw;
 	struct plan_pos pos;
 };
@@ -124,7 +124,7 @@ struct plan_traffic {
 	char *backend;
 	char *server_old;
 	char *server_new;
-	double *steps; /* percent sent to new, ascending */
+	double *steps; /* percent sent to new, ascending; default 1, 5, 25 */
 	size_t nsteps;
 	int64_t step_hold_ms; /* default: schedule.validation / nsteps */
 	struct plan_pos pos;
@@ -221,12 +221,14 @@ struct plan {
 	size_t nhooks;
 };
 
-/* One problem found in a plan file. */
+/* One problem found in a plan file.  Warnings do not make a plan invalid
+ * (a secret file others can read, ...). */
 struct plan_diag {
 	char *file;
-	int line, column;
+	int line, column; /* 1-based; line 0 when the problem has no place */
 	char *msg;
 	char *hint; /* may be NULL */
+	bool warning;
 };
 
 struct plan_diags {
@@ -248,8 +250,12 @@ int plan_load_string(const char *name, const char *text, size_t len, struct plan
 void plan_free(struct plan *p);
 
 void plan_diags_release(struct plan_diags *d);
-/* Appends "FILE:LINE:COLUMN: MSG\n  hint: HINT\n" lines for every diag. */
+/* Appends "FILE:LINE:COLUMN: MSG\n  hint: HINT\n" lines for every diag
+ * ("FILE:LINE:COLUMN: warning: MSG" for a warning).  Returns 0 or
+ * FERRY_EPROTO when out's maximum is reached. */
 int plan_diags_format(const struct plan_diags *d, struct buf *out);
+/* How many diags are errors (not warnings). */
+size_t plan_diags_errors(const struct plan_diags *d);
 
 /* Reads a secret into out (which the caller releases with
  * buf_release_secret).  Trailing newlines are removed. Errors name the file
@@ -261,5 +267,17 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 extern const char plan_example_yaml[];
 
 const char *plan_weekday_name(enum plan_weekday d);
+/* Names as written in the plan ("postgresql", "pgbouncer", "hmac-sha256"). */
+const char *plan_db_engine_name(enum plan_db_engine e);
+const char *plan_switch_via_name(enum plan_switch_via v);
+const char *plan_tsig_alg_name(enum plan_tsig_alg a);
+
+/* The hook for an event ("before_cutover", ...), or NULL if the plan has
+ * none.  The events a plan may name are listed in plan_hook_events. */
+const struct plan_hook *plan_hook_find(const struct plan *p, const char *event);
+extern const char *const plan_hook_events[]; /* NULL-terminated */
+
+/* The database called name, or NULL. */
+const struct plan_database *plan_database_find(const struct plan *p, const char *name);
 
 #endif

@@ -63,8 +63,16 @@ static struct plan_pos node_pos(struct fy_node *n, struct plan_pos fallback)
 
 		if (fy_node_is_scalar(n)) {
 			struct fy_token *t = fy_node_get_scalar_token(n);
+			struct plan_pos pos = t ? mark_pos(fy_token_start_mark(t)) : fallback;
+			enum fy_node_style st = fy_node_get_style(n);
 
-			return t ? mark_pos(fy_token_start_mark(t)) : fallback;
+			/* the mark of a quoted scalar or an alias is after its
+			 * quote or '*'; the operator looks for those */
+			if (t && pos.column > 1 &&
+			    (st == FYNS_SINGLE_QUOTED || st == FYNS_DOUBLE_QUOTED ||
+			     st == FYNS_ALIAS))
+				pos.column--;
+			return pos;
 		}
 		if (fy_node_is_mapping(n)) {
 			struct fy_node_pair *pr = fy_node_mapping_iterate(n, &it);
@@ -126,7 +134,13 @@ static struct fy_node *resolve(struct plan_walk *w, struct fy_node *n, struct pl
 		struct fy_node *t = hops < 16 ? fy_node_resolve_alias(n) : NULL;
 
 		if (!t) {
-			plan_ctx_error(&w->c, at, NULL, "alias does not lead to a value");
+			size_t len = 0;
+			const char *name = fy_node_get_scalar(n, &len);
+
+			plan_ctx_error(&w->c, at,
+			               "define the anchor (&NAME) before its use (*NAME)",
+			               "alias '*%.*s' has no anchor",
+			               name ? (int)(len > 64 ? 64 : len) : 0, name ? name : "");
 			return NULL;
 		}
 		n = t;
@@ -144,7 +158,7 @@ char *plan_scalar_dup(struct plan_walk *w, struct fy_node *n, const char *path, 
                       const char *expected)
 {
 	const char *s;
-	size_t len;
+	size_t len, i;
 
 	if (!n || is_null(n) || !fy_node_is_scalar(n)) {
 		plan_ctx_error(&w->c, pos, NULL, "%s: expected %s, found %s", path, expected,
@@ -159,9 +173,16 @@ char *plan_scalar_dup(struct plan_walk *w, struct fy_node *n, const char *path, 
 		               path, len, SCALAR_MAX);
 		return NULL;
 	}
-	if (memchr(s, '\0', len)) {
-		plan_ctx_error(&w->c, pos, NULL, "%s: value contains a NUL character", path);
-		return NULL;
+	for (i = 0; i < len; i++) {
+		/* "\x1b[2J" in a quoted scalar would reach the operator's
+		 * terminal through our messages; no plan value needs one */
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			plan_ctx_error(&w->c, pos,
+			               "write the value without escapes for control characters",
+			               "%s: value contains control character 0x%02x", path,
+			               (unsigned char)s[i]);
+			return NULL;
+		}
 	}
 	return xstrndup(s, len);
 }
@@ -532,7 +553,9 @@ void plan_node_name_hint(struct fy_node *n, char *out, size_t outlen)
 
 /* ---- the document ---- */
 
-/* The first byte that is not UTF-8 text (RFC 3629 §4), or len. */
+/* The first byte that is not printable UTF-8 text, or len.  YAML 1.2 §5.1
+ * (c-printable) allows tab, LF, CR and no other C0 control or DEL; RFC 3629
+ * §4 says which byte sequences are UTF-8. */
 static size_t bad_byte(const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
@@ -541,7 +564,7 @@ static size_t bad_byte(const char *text, size_t len)
 	while (i < len) {
 		unsigned char c = s[i];
 
-		if (c == 0)
+		if (c < 0x20 ? c != '\t' && c != '\n' && c != '\r' : c == 0x7f)
 			return i;
 		if (c < 0x80) {
 			i++;
@@ -666,11 +689,13 @@ static void load_text(struct plan_walk *w, const char *text, size_t len)
 	size_t bad = bad_byte(text, len);
 
 	if (bad < len) {
+		unsigned char ch = (unsigned char)text[bad];
+
 		plan_ctx_error(&w->c, offset_pos(text, bad),
 		               "a plan is UTF-8 text, as YAML requires",
-		               text[bad] ? "byte 0x%02x is not UTF-8 text"
-		                         : "the file contains a NUL byte (0x%02x)",
-		               (unsigned char)text[bad]);
+		               ch >= 0x80 ? "byte 0x%02x is not UTF-8 text"
+		                          : "control character 0x%02x is not allowed in YAML",
+		               ch);
 		return;
 	}
 	if (only_comments(text, len)) {

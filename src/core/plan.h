@@ -258,8 +258,11 @@ int plan_diags_format(const struct plan_diags *d, struct buf *out);
 size_t plan_diags_errors(const struct plan_diags *d);
 
 /* Reads a secret into out (which the caller releases with
- * buf_release_secret).  Trailing newlines are removed. Errors name the file
- * or variable, never the value. */
+ * buf_release_secret; initialised with max 0 it gets a 64 KiB limit).
+ * Trailing newlines are removed.  A relative file is read from the plan's
+ * folder (p may be NULL: the current one).  Returns 0, FERRY_ENOTFOUND (no
+ * such file or variable), FERRY_EIO or FERRY_EINVAL (empty, too large).
+ * Errors name the file or variable, never the value. */
 int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct buf *out,
                      struct ferry_error *err);
 

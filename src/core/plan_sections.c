@@ -963,6 +963,8 @@ void plan_cross_check(struct plan_walk *w)
 		plan_ctx_error(&w->c, w->need_new_pos, need,
 		               "switch.include.new: the file is written on hosts.new, which is "
 		               "missing");
+	if (!p->schedule.cutover_window.zone)
+		p->schedule.cutover_window.zone = xstrdup("UTC");
 	if (p->traffic.present && p->traffic.step_hold_ms <= 0 && p->traffic.nsteps > 0)
 		p->traffic.step_hold_ms = p->schedule.validation_ms / (int64_t)p->traffic.nsteps;
 }

@@ -64,13 +64,29 @@ void plan_ctx_finish(struct plan_ctx *c)
 			d->v[j] = d->v[j - 1];
 		d->v[j] = t;
 	}
-	if (c->nerrors > PLAN_MAX_ERRORS) {
-		size_t more = c->nerrors - PLAN_MAX_ERRORS;
+	/* an anchor used twice would say the same thing twice */
+	for (i = j = c->first; i < d->n; i++) {
+		struct plan_diag *g = &d->v[i];
 
-		c->nerrors = PLAN_MAX_ERRORS; /* so that the note itself is kept */
+		if (j > c->first && d->v[j - 1].line == g->line &&
+		    d->v[j - 1].column == g->column && !strcmp(d->v[j - 1].msg, g->msg)) {
+			if (!g->warning)
+				c->nerrors--;
+			free(g->file);
+			free(g->msg);
+			free(g->hint);
+			continue;
+		}
+		d->v[j++] = *g;
+	}
+	d->n = j;
+	if (c->nerrors > PLAN_MAX_ERRORS) {
+		size_t total = c->nerrors;
+
+		c->nerrors = 0; /* so that the note itself is kept */
 		plan_ctx_error(c, (struct plan_pos){ 0, 0 }, "fix the first ones and try again",
-		               "%zu more errors not shown", more);
-		c->nerrors += more - 1;
+		               "%zu more errors not shown", total - PLAN_MAX_ERRORS);
+		c->nerrors = total;
 	}
 }
 
@@ -680,6 +696,8 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 	struct stat st;
 	int fd = -1, r;
 
+	if (out->max == 0)
+		out->max = SECRET_MAX;
 	if (s->env) {
 		const char *v = getenv(s->env);
 
@@ -719,7 +737,6 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 	 * saying; plan_load() also reports it in the plan's diagnostics. */
 	if (st.st_mode & 077)
 		log_warn("secret file %s: readable by group or others; chmod 600 it", path);
-	out->max = out->max ? out->max : SECRET_MAX;
 	r = buf_read_fd(out, fd);
 	if (r < 0) {
 		r = ferry_error_set(err, r == FERRY_EPROTO ? FERRY_EINVAL : FERRY_EIO, NULL,

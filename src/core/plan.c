@@ -38,6 +38,7 @@
 #define PLAN_FILE_MAX (4u << 20) /* a plan is a few KiB; 4 MiB is hostile */
 #define SCALAR_MAX    4096       /* the longest value a plan has reason to hold */
 #define NODE_BUDGET   100000     /* nodes visited, aliases counted each time */
+#define PLAN_LIST_MAX 1000       /* records, databases, packages, ... */
 
 static struct plan_pos mark_pos(const struct fy_mark *m)
 {
@@ -386,6 +387,12 @@ long plan_get_list(struct plan_sect *s, const char *key, bool required, plan_ite
 	while ((it = fy_node_sequence_iterate(n, &iter)) != NULL) {
 		struct plan_pos ipos = node_pos(it, pos);
 
+		/* keeps the duplicate checks (quadratic) and the model small */
+		if (i >= PLAN_LIST_MAX) {
+			plan_ctx_error(&s->w->c, ipos, "split the migration into several plans",
+			               "%s: more than %d entries", path, PLAN_LIST_MAX);
+			break;
+		}
 		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
 		it = resolve(s->w, it, ipos);
 		if (!it)

@@ -522,7 +522,10 @@ bool plan_simple_name(const char *s)
 
 void plan_strv_push(struct plan_strv *v, char *s)
 {
-	v->v = xrealloc(v->v, (v->n + 2) * sizeof(*v->v));
+	/* doubling, without an alloc field: grow when n + 1 reaches a power
+	 * of two, to twice that (room for n + 2 with the NULL) */
+	if (((v->n + 1) & v->n) == 0)
+		v->v = xrealloc(v->v, 2 * (v->n + 1) * sizeof(*v->v));
 	v->v[v->n++] = s;
 	v->v[v->n] = NULL;
 }

@@ -1,11 +1,12 @@
 /*
- * plan_internal.h - what the three files of the plan module share; not for
+ * plan_internal.h - what the files of the plan module share; not for
  * use outside src/core/plan*.c.
  *
  *  plan.c           the only user of libfyaml: loads the document and offers
  *                   a typed reader over it (struct plan_sect, plan_get_*);
  *                   struct fy_node stays opaque everywhere else
- *  plan_sections.c  the sections, read through that reader into the model
+ *  plan_read.c      typed values on top of the reader (durations, secrets, ...)
+ *  plan_sections.c  the sections, read through those into the model
  *  plan_validate.c  checks on single values, diagnostics, freeing the
  *                   model, reading secrets
  *
@@ -95,10 +96,34 @@ bool plan_int_value(struct plan_walk *w, struct fy_node *n, const char *path, st
 void plan_node_name_hint(struct fy_node *n, char *out, size_t outlen);
 void plan_join_path(char *out, size_t outlen, const char *base, const char *key);
 
-/* ---- sections (plan_sections.c) ---- */
+/* ---- typed values (plan_read.c) ---- */
+
+/* Each reads key of s, reports what is wrong, and returns NULL / false / -1
+ * when the key is absent or wrong (leaving *out as it was, so that a default
+ * set before stays). */
+char *plan_get_str(struct plan_sect *s, const char *key, bool required, struct plan_pos *pos);
+bool plan_get_duration(struct plan_sect *s, const char *key, int64_t *ms); /* > 0 */
+bool plan_get_pct(struct plan_sect *s, const char *key, double *pct);
+bool plan_pct_value(struct plan_walk *w, const char *v, const char *path, struct plan_pos pos,
+                    double *out);
+bool plan_get_int(struct plan_sect *s, const char *key, long min, long max, long *out);
+bool plan_get_bool(struct plan_sect *s, const char *key, bool *out); /* true/false only */
+/* A plain number; required: reported when absent. */
+double plan_get_number(struct plan_walk *w, struct plan_sect *s, const char *key, bool *ok);
+/* One of names (NULL-terminated): its index; def when absent; -1 when
+ * wrong (reported as "unknown WHAT", with a "did you mean"). */
+int plan_get_enum(struct plan_sect *s, const char *key, bool required, const char *what,
+                  const char *const *names, int def);
+/* A conninfo / an http(s) URL; a password inside is an "inline secret". */
+char *plan_get_conninfo(struct plan_sect *s, const char *key, bool required);
+char *plan_get_url(struct plan_sect *s, const char *key, bool required);
+/* Exactly one of file_key / env_key into out; a file is checked to exist
+ * and to be private (warnings only). */
+void plan_get_secret_ref(struct plan_sect *s, const char *file_key, const char *env_key,
+                         struct plan_secret *out);
 
 enum plan_str_check {
-	PLAN_STR_ANY,
+	PLAN_STR_ANY,       /* not empty */
 	PLAN_STR_IP_PORT53, /* an address, port 53 by default */
 	PLAN_STR_HOST_PORT, /* a name or address, port required */
 	PLAN_STR_DNS_NAME,  /* stored normalised */
@@ -109,12 +134,15 @@ struct plan_strv_arg {
 	enum plan_str_check check;
 };
 
-/* The string under key (caller frees), or NULL; *pos is where it is. */
-char *plan_get_str(struct plan_sect *s, const char *key, bool required, struct plan_pos *pos);
 /* A plan_item_fn that appends checked strings to ((plan_strv_arg *)arg)->out. */
 void plan_strv_item(struct plan_walk *w, struct fy_node *n, const char *path, struct plan_pos pos,
                     size_t i, void *arg);
+long plan_get_strv(struct plan_sect *s, const char *key, bool required, struct plan_strv *out,
+                   enum plan_str_check check);
 void plan_inline_secret(struct plan_walk *w, struct plan_pos pos, const char *path);
+
+/* ---- sections (plan_sections.c) ---- */
+
 /* hosts, dns, databases, traffic, checks, rollback, schedule */
 void plan_parse_sections(struct plan_walk *w, struct plan_sect *top);
 /* What needs more than one section; run last. */

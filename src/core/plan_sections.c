@@ -3,9 +3,9 @@
  * checks, rollback, schedule) read into the model, each value checked and
  * defaulted, and the checks that need more than one section.
  *
- * It reads the document only through the typed reader of plan.c (struct
- * plan_sect and the plan_get_*() functions, see plan_internal.h), so it
- * never touches libfyaml; every problem is reported with its place and the
+ * It reads the document only through the reader of plan.c and the typed
+ * values of plan_read.c (struct plan_sect, plan_get_*(), see
+ * plan_internal.h), so it never touches libfyaml; every problem is reported with its place and the
  * walk goes on, so that one run shows every error of a file.
  */
 #include <ctype.h>
@@ -17,297 +17,6 @@
 #include "core/plan_internal.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
-
-char *plan_get_str(struct plan_sect *s, const char *key, bool required, struct plan_pos *posp)
-{
-	struct plan_pos pos;
-	char path[200];
-	struct fy_node *n = plan_sect_get(s, key, required, &pos, path, sizeof(path));
-
-	if (posp)
-		*posp = pos;
-	if (!n)
-		return NULL;
-	return plan_scalar_dup(s->w, n, path, pos, "a string");
-}
-
-/* A plain scalar (numbers and booleans are not quoted in YAML). */
-static char *get_plain(struct plan_sect *s, const char *key, const char *expected,
-                       struct plan_pos *pos, char *path, size_t pathlen)
-{
-	struct fy_node *n = plan_sect_get(s, key, false, pos, path, pathlen);
-
-	if (!n)
-		return NULL;
-	return plan_scalar_dup(s->w, n, path, *pos, expected);
-}
-
-static bool get_duration(struct plan_sect *s, const char *key, int64_t *ms)
-{
-	struct plan_pos pos;
-	char path[200], *v = get_plain(s, key, "a duration", &pos, path, sizeof(path));
-	int64_t d;
-	bool ok = false;
-
-	if (!v)
-		return false;
-	if (duration_parse(v, &d) < 0)
-		plan_ctx_error(&s->w->c, pos, "write a number and a unit: 800ms, 90s, 30m, 48h, 3d",
-		               "%s: '%.64s' is not a duration", path, v);
-	else if (d <= 0)
-		plan_ctx_error(&s->w->c, pos, NULL, "%s: must be longer than 0", path);
-	else
-		ok = true;
-	if (ok)
-		*ms = d;
-	free(v);
-	return ok;
-}
-
-static bool pct_value(struct plan_walk *w, const char *v, const char *path, struct plan_pos pos,
-                      double *out)
-{
-	if (percent_parse(v, out) < 0) {
-		plan_ctx_error(&w->c, pos, "write a number and '%', e.g. 5% or 0.5%",
-		               "%s: '%.64s' is not a percentage between 0%% and 100%%", path, v);
-		return false;
-	}
-	return true;
-}
-
-static bool get_pct(struct plan_sect *s, const char *key, double *pct)
-{
-	struct plan_pos pos;
-	char path[200], *v = get_plain(s, key, "a percentage", &pos, path, sizeof(path));
-	bool ok;
-
-	if (!v)
-		return false;
-	ok = pct_value(s->w, v, path, pos, pct);
-	free(v);
-	return ok;
-}
-
-static bool get_int(struct plan_sect *s, const char *key, long min, long max, long *out)
-{
-	struct plan_pos pos;
-	char path[200];
-	struct fy_node *n = plan_sect_get(s, key, false, &pos, path, sizeof(path));
-
-	return n && plan_int_value(s->w, n, path, pos, min, max, out);
-}
-
-static bool get_bool(struct plan_sect *s, const char *key, bool *out)
-{
-	struct plan_pos pos;
-	char path[200], *v = get_plain(s, key, "true or false", &pos, path, sizeof(path));
-	bool ok = true;
-
-	if (!v)
-		return false;
-	/* YAML 1.2 core schema booleans only: no yes/no/on/off surprises */
-	if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE"))
-		*out = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE"))
-		*out = false;
-	else {
-		plan_ctx_error(&s->w->c, pos, NULL, "%s: '%.64s' is not true or false", path, v);
-		ok = false;
-	}
-	free(v);
-	return ok;
-}
-
-/* ---- lists of strings, checked ---- */
-
-void plan_strv_item(struct plan_walk *w, struct fy_node *n, const char *path, struct plan_pos pos,
-                    size_t i, void *arg)
-{
-	struct plan_strv_arg *a = arg;
-	char *v = plan_scalar_dup(w, n, path, pos, "a string"), *host = NULL, *norm;
-	const char *why = NULL;
-	uint16_t port;
-
-	(void)i;
-	if (!v)
-		return;
-	switch (a->check) {
-	case PLAN_STR_ANY:
-		if (!*v) {
-			plan_ctx_error(&w->c, pos, NULL, "%s: empty string", path);
-			free(v);
-			return;
-		}
-		break;
-	case PLAN_STR_IP_PORT53:
-	case PLAN_STR_HOST_PORT:
-		if (!plan_hostport(v, a->check == PLAN_STR_IP_PORT53,
-		                   a->check == PLAN_STR_IP_PORT53 ? 53 : 0, &host, &port, &why)) {
-			plan_ctx_error(&w->c, pos,
-			               a->check == PLAN_STR_IP_PORT53
-			                       ? "write ADDRESS:PORT, e.g. 10.0.0.1:53"
-			                       : "write HOST:PORT, e.g. api.example:443",
-			               "%s: '%.64s': %s", path, v, why);
-			free(v);
-			return;
-		}
-		free(host);
-		break;
-	case PLAN_STR_DNS_NAME:
-		norm = plan_dns_name(v, &why);
-		if (!norm) {
-			plan_ctx_error(&w->c, pos, NULL, "%s: '%.64s' is %s", path, v, why);
-			free(v);
-			return;
-		}
-		free(v);
-		v = norm;
-		break;
-	}
-	plan_strv_push(a->out, v);
-}
-
-static long get_strv(struct plan_sect *s, const char *key, bool required, struct plan_strv *out,
-                     enum plan_str_check check)
-{
-	struct plan_strv_arg a = { out, check };
-
-	return plan_get_list(s, key, required, plan_strv_item, &a);
-}
-
-/* ---- secrets ---- */
-
-static void check_secret_file(struct plan_walk *w, const char *file, struct plan_pos pos)
-{
-	char *path =
-	        file[0] == '/' || !w->p->dir ? xstrdup(file) : xasprintf("%s/%s", w->p->dir, file);
-	struct stat st;
-
-	/* Only warnings: the file may be put in place after `ferry plan`, and
-	 * `ferry check` reads it for real. */
-	if (stat(path, &st) < 0)
-		plan_ctx_warn(&w->c, pos, "create it before 'ferry check' or 'ferry run'",
-		              "secret file %s does not exist", path);
-	else if (!S_ISREG(st.st_mode))
-		plan_ctx_warn(&w->c, pos, NULL, "secret file %s is not a regular file", path);
-	else if (st.st_mode & 077)
-		plan_ctx_warn(&w->c, pos, "chmod 600 it",
-		              "secret file %s can be read by group or others", path);
-	free(path);
-}
-
-static bool env_name_ok(const char *s)
-{
-	const char *p;
-
-	if (!*s || isdigit((unsigned char)*s))
-		return false;
-	for (p = s; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '_')
-			return false;
-	return true;
-}
-
-/* Reads file_key / env_key of s into out: exactly one must be there. */
-static void get_secret_ref(struct plan_sect *s, const char *file_key, const char *env_key,
-                           struct plan_secret *out)
-{
-	struct plan_pos fpos, epos;
-
-	if (!s->map)
-		return;
-	out->file = plan_get_str(s, file_key, false, &fpos);
-	out->env = plan_get_str(s, env_key, false, &epos);
-	if (out->file && out->env) {
-		plan_ctx_error(&s->w->c, epos, NULL, "%s: give either '%s' or '%s', not both",
-		               s->path, file_key, env_key);
-	} else if (!out->file && !out->env) {
-		if (!plan_sect_has(s, file_key) && !plan_sect_has(s, env_key))
-			plan_ctx_error(&s->w->c, s->pos, "secrets are never written in the plan",
-			               "%s: missing '%s' or '%s'", s->path, file_key, env_key);
-	} else if (out->file) {
-		if (!*out->file)
-			plan_ctx_error(&s->w->c, fpos, NULL, "%s.%s: empty path", s->path,
-			               file_key);
-		else
-			check_secret_file(s->w, out->file, fpos);
-	} else if (!env_name_ok(out->env)) {
-		plan_ctx_error(&s->w->c, epos, NULL,
-		               "%s.%s: '%.64s' is not an environment variable name", s->path,
-		               env_key, out->env);
-	}
-}
-
-void plan_inline_secret(struct plan_walk *w, struct plan_pos pos, const char *path)
-{
-	plan_ctx_error(&w->c, pos, "a secret in the plan ends up in backups, tickets and terminals",
-	               "%s: inline secret: put it in a file and use secret_file / password: "
-	               "{file: ...}",
-	               path);
-}
-
-/* Every key that names a secret and holds a value, anywhere in the tree.
- * Aliases are not followed: their anchor is scanned where it stands. */
-static char *get_conninfo(struct plan_sect *s, const char *key, bool required)
-{
-	struct plan_pos pos;
-	char *v = plan_get_str(s, key, required, &pos);
-
-	if (v && plan_conninfo_has_password(v)) {
-		char path[200];
-
-		plan_join_path(path, sizeof(path), s->path, key);
-		plan_inline_secret(s->w, pos, path);
-	} else if (v && !*v) {
-		plan_ctx_error(&s->w->c, pos, NULL, "%s.%s: empty connection string", s->path, key);
-	}
-	return v;
-}
-
-static char *get_url(struct plan_sect *s, const char *key, bool required)
-{
-	struct plan_pos pos;
-	char path[200], *v = plan_get_str(s, key, required, &pos);
-
-	if (!v)
-		return NULL;
-	plan_join_path(path, sizeof(path), s->path, key);
-	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-		plan_ctx_error(&s->w->c, pos, NULL, "%s: '%.64s' is not an http:// or https:// URL",
-		               path, v);
-	else if (plan_url_has_password(v))
-		plan_inline_secret(s->w, pos, path);
-	return v;
-}
-
-/* One of names (by index), or -1 after reporting "unknown WHAT". */
-static int get_enum(struct plan_sect *s, const char *key, bool required, const char *what,
-                    const char *const *names, int def)
-{
-	struct plan_pos pos;
-	char path[200], list[200], *v = plan_get_str(s, key, required, &pos);
-	const char *sugg;
-	int i;
-
-	if (!v)
-		return plan_sect_has(s, key) ? -1 : def;
-	for (i = 0; names[i]; i++) {
-		if (!strcmp(names[i], v)) {
-			free(v);
-			return i;
-		}
-	}
-	plan_join_path(path, sizeof(path), s->path, key);
-	plan_join(names, list, sizeof(list));
-	sugg = plan_suggest(v, names);
-	if (sugg)
-		plan_ctx_error(&s->w->c, pos, list, "%s: unknown %s '%.64s'; did you mean '%s'?",
-		               path, what, v, sugg);
-	else
-		plan_ctx_error(&s->w->c, pos, list, "%s: unknown %s '%.64s'", path, what, v);
-	free(v);
-	return -1;
-}
 
 /* ---- sections ---- */
 
@@ -330,7 +39,7 @@ static void parse_host(struct plan_walk *w, struct plan_sect *hosts, const char 
 		free(h->address);
 		h->address = NULL;
 	}
-	get_strv(&s, "exec", false, &h->exec, PLAN_STR_ANY);
+	plan_get_strv(&s, "exec", false, &h->exec, PLAN_STR_ANY);
 }
 
 static void parse_hosts(struct plan_walk *w, struct plan_sect *top)
@@ -378,9 +87,9 @@ static void parse_ttl(struct plan_walk *w, struct plan_sect *dns_s, struct plan_
 
 	dns->ttl.cutover = 60;
 	if (plan_get_map(dns_s, "ttl", false, &s, keys)) {
-		if (get_int(&s, "cutover", 1, 2147483647L, &v))
+		if (plan_get_int(&s, "cutover", 1, 2147483647L, &v))
 			dns->ttl.cutover = (uint32_t)v;
-		if (get_int(&s, "restore", 1, 2147483647L, &v))
+		if (plan_get_int(&s, "restore", 1, 2147483647L, &v))
 			dns->ttl.restore = (uint32_t)v;
 		plan_get_list(&s, "steps", false, ttl_step_item, &a);
 	}
@@ -464,7 +173,7 @@ static void parse_dns(struct plan_walk *w, struct plan_sect *top)
 		return;
 	dns->present = true;
 	dns->pos = w->dns_pos = s.pos;
-	i = get_enum(&s, "provider", false, "provider", providers, 0);
+	i = plan_get_enum(&s, "provider", false, "provider", providers, 0);
 	dns->provider = xstrdup(providers[i < 0 ? 0 : i]);
 
 	dns->server = plan_get_str(&s, "server", true, &pos);
@@ -491,14 +200,14 @@ static void parse_dns(struct plan_walk *w, struct plan_sect *top)
 				               why);
 			free(v);
 		}
-		i = get_enum(&ks, "algorithm", false, "TSIG algorithm", algs, 0);
+		i = plan_get_enum(&ks, "algorithm", false, "TSIG algorithm", algs, 0);
 		dns->key.algorithm = (enum plan_tsig_alg)(i < 0 ? 0 : i);
-		get_secret_ref(&ks, "secret_file", "secret_env", &dns->key.secret);
+		plan_get_secret_ref(&ks, "secret_file", "secret_env", &dns->key.secret);
 	}
 
 	plan_get_list(&s, "records", true, record_item, &ra);
 	parse_ttl(w, &s, dns);
-	get_strv(&s, "resolvers", false, &dns->resolvers, PLAN_STR_IP_PORT53);
+	plan_get_strv(&s, "resolvers", false, &dns->resolvers, PLAN_STR_IP_PORT53);
 }
 
 static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan_database *db)
@@ -512,11 +221,11 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 
 	if (!plan_get_map(dbs, "switch", false, &s, keys))
 		return;
-	via = get_enum(&s, "via", true, "switch", vias, -1);
+	via = plan_get_enum(&s, "via", true, "switch", vias, -1);
 	db->sw.via = via < 0 ? PLAN_SWITCH_NONE : (enum plan_switch_via)(via + 1);
 	if (plan_get_map(&s, "admin", db->sw.via == PLAN_SWITCH_PGBOUNCER, &admin, sides)) {
-		db->sw.admin_old = get_conninfo(&admin, "old", false);
-		db->sw.admin_new = get_conninfo(&admin, "new", false);
+		db->sw.admin_old = plan_get_conninfo(&admin, "old", false);
+		db->sw.admin_new = plan_get_conninfo(&admin, "new", false);
 		if (!plan_sect_has(&admin, "old") && !plan_sect_has(&admin, "new"))
 			plan_ctx_error(
 			        &w->c, admin.pos, NULL,
@@ -617,14 +326,17 @@ static void database_item(struct plan_walk *w, struct fy_node *n, const char *pa
 			}
 		}
 	}
-	e = get_enum(&s, "engine", true, "engine", engines, -1);
+	e = plan_get_enum(&s, "engine", true, "engine", engines, -1);
 	db->engine = (enum plan_db_engine)(e < 0 ? 0 : e);
-	db->source = get_conninfo(&s, "source", true);
-	db->target = get_conninfo(&s, "target", true);
+	db->source = plan_get_conninfo(&s, "source", true);
+	db->target = plan_get_conninfo(&s, "target", true);
+	if (db->source && db->target && !strcmp(db->source, db->target))
+		plan_ctx_error(&w->c, s.pos, "the target is the new server's database",
+		               "%s: source and target are the same", s.path);
 	if (plan_get_map(&s, "password", false, &pw, pw_keys))
-		get_secret_ref(&pw, "file", "env", &db->password);
-	get_bool(&s, "checksum", &db->checksum);
-	get_duration(&s, "pause_budget", &db->pause_budget_ms);
+		plan_get_secret_ref(&pw, "file", "env", &db->password);
+	plan_get_bool(&s, "checksum", &db->checksum);
+	plan_get_duration(&s, "pause_budget", &db->pause_budget_ms);
 	p->ndatabases++; /* before the switch, so that a failure there frees it */
 	parse_switch(w, &s, db);
 	(void)i;
@@ -654,7 +366,7 @@ static void pct_item(struct plan_walk *w, struct fy_node *n, const char *path, s
 	(void)i;
 	if (!v)
 		return;
-	if (pct_value(w, v, path, pos, &d)) {
+	if (plan_pct_value(w, v, path, pos, &d)) {
 		if (d <= 0) {
 			plan_ctx_error(&w->c, pos, NULL, "%s: a step must send more than 0%%",
 			               path);
@@ -689,7 +401,7 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 		return;
 	t->present = true;
 	t->pos = s.pos;
-	via = get_enum(&s, "via", false, "load balancer", vias, 0);
+	via = plan_get_enum(&s, "via", false, "load balancer", vias, 0);
 	t->via = xstrdup(vias[via < 0 ? 0 : via]);
 	t->admin = plan_get_str(&s, "admin", true, &pos);
 	if (t->admin && t->admin[0] != '/') {
@@ -703,7 +415,12 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 	t->backend = plan_get_str(&s, "backend", true, NULL);
 	if (plan_get_map(&s, "servers", true, &sv, server_keys)) {
 		t->server_old = plan_get_str(&sv, "old", true, NULL);
-		t->server_new = plan_get_str(&sv, "new", true, NULL);
+		t->server_new = plan_get_str(&sv, "new", true, &pos);
+		if (t->server_old && t->server_new && !strcmp(t->server_old, t->server_new))
+			plan_ctx_error(&w->c, pos,
+			               "the names of the two server lines in the backend",
+			               "traffic.servers: old and new are the same server '%.64s'",
+			               t->server_new);
 	}
 	plan_get_list(&s, "steps", false, pct_item, &a);
 	for (i = 1; i < t->nsteps; i++) {
@@ -720,7 +437,7 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 		memcpy(t->steps, def_steps, sizeof(def_steps));
 		t->nsteps = 3;
 	}
-	get_duration(&s, "step_hold", &t->step_hold_ms);
+	plan_get_duration(&s, "step_hold", &t->step_hold_ms);
 }
 
 static void health_item(struct plan_walk *w, struct fy_node *n, const char *path,
@@ -737,9 +454,9 @@ static void health_item(struct plan_walk *w, struct fy_node *n, const char *path
 		return;
 	ck->health = xrealloc(ck->health, (ck->nhealth + 1) * sizeof(*ck->health));
 	h = &ck->health[ck->nhealth++];
-	h->url = get_url(&s, "url", true);
+	h->url = plan_get_url(&s, "url", true);
 	h->status = 200;
-	if (get_int(&s, "status", 100, 599, &st))
+	if (plan_get_int(&s, "status", 100, 599, &st))
 		h->status = st;
 }
 
@@ -765,7 +482,7 @@ static void parse_checks(struct plan_walk *w, struct plan_sect *top)
 		ck->env.process = plan_get_str(&env, "process", false, NULL);
 		ck->env.pidfile = plan_get_str(&env, "pidfile", false, NULL);
 		ck->env.unit = plan_get_str(&env, "unit", false, NULL);
-		get_strv(&env, "ignore", false, &ck->env.ignore, PLAN_STR_ANY);
+		plan_get_strv(&env, "ignore", false, &ck->env.ignore, PLAN_STR_ANY);
 		nsrc = plan_sect_has(&env, "process") + plan_sect_has(&env, "pidfile") +
 		       plan_sect_has(&env, "unit");
 		if (nsrc != 1)
@@ -774,38 +491,16 @@ static void parse_checks(struct plan_walk *w, struct plan_sect *top)
 			        "the application whose environment is compared on both hosts",
 			        "checks.env: give exactly one of 'process', 'pidfile' or 'unit'");
 	}
-	get_strv(&s, "egress", false, &ck->egress, PLAN_STR_HOST_PORT);
+	plan_get_strv(&s, "egress", false, &ck->egress, PLAN_STR_HOST_PORT);
 	if (plan_get_map(&s, "tls", false, &tls, tls_keys)) {
 		ck->tls.present = true;
-		get_strv(&tls, "names", true, &ck->tls.names, PLAN_STR_DNS_NAME);
+		plan_get_strv(&tls, "names", true, &ck->tls.names, PLAN_STR_DNS_NAME);
 		ck->tls.ca_file = plan_get_str(&tls, "ca_file", false, NULL);
-		if (get_int(&tls, "min_days", 0, 3650, &v))
+		if (plan_get_int(&tls, "min_days", 0, 3650, &v))
 			ck->tls.min_days = (int)v;
 	}
-	get_strv(&s, "packages", false, &ck->packages, PLAN_STR_ANY);
-	get_strv(&s, "ignore", false, &ck->ignore, PLAN_STR_ANY);
-}
-
-static double number_value(struct plan_walk *w, struct plan_sect *s, const char *key, bool *ok)
-{
-	struct plan_pos pos;
-	char path[200], *v = get_plain(s, key, "a number", &pos, path, sizeof(path)), *end;
-	double d = 0;
-
-	*ok = false;
-	if (!v) {
-		if (!plan_sect_has(s, key))
-			plan_sect_missing(s, key, NULL);
-		return 0;
-	}
-	errno = 0;
-	d = strtod(v, &end);
-	if (end == v || *end || errno || d != d)
-		plan_ctx_error(&w->c, pos, NULL, "%s: '%.64s' is not a number", path, v);
-	else
-		*ok = true;
-	free(v);
-	return d;
+	plan_get_strv(&s, "packages", false, &ck->packages, PLAN_STR_ANY);
+	plan_get_strv(&s, "ignore", false, &ck->ignore, PLAN_STR_ANY);
 }
 
 static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
@@ -828,18 +523,18 @@ static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 	rb->present = true;
 	rb->authority = plan_get_str(&s, "authority", false, NULL);
 	if (plan_get_map(&s, "when", false, &when, when_keys)) {
-		get_pct(&when, "error_rate", &rb->error_rate);
-		get_duration(&when, "latency_p99", &rb->latency_p99_ms);
-		if (get_int(&when, "health_failures", 1, 1000000, &v))
+		plan_get_pct(&when, "error_rate", &rb->error_rate);
+		plan_get_duration(&when, "latency_p99", &rb->latency_p99_ms);
+		if (plan_get_int(&when, "health_failures", 1, 1000000, &v))
 			rb->health_failures = (int)v;
 		if (plan_get_map(&when, "prometheus", false, &prom, prom_keys)) {
 			rb->prometheus.present = true;
-			rb->prometheus.url = get_url(&prom, "url", true);
+			rb->prometheus.url = plan_get_url(&prom, "url", true);
 			rb->prometheus.query = plan_get_str(&prom, "query", true, NULL);
-			rb->prometheus.threshold = number_value(w, &prom, "threshold", &ok);
+			rb->prometheus.threshold = plan_get_number(w, &prom, "threshold", &ok);
 		}
 	}
-	get_duration(&s, "window", &rb->window_ms);
+	plan_get_duration(&s, "window", &rb->window_ms);
 }
 
 static void day_item(struct plan_walk *w, struct fy_node *n, const char *path, struct plan_pos pos,
@@ -892,9 +587,9 @@ static void parse_schedule(struct plan_walk *w, struct plan_sect *top)
 	if (!plan_get_map(top, "schedule", false, &s, keys))
 		return;
 	sc->present = true;
-	get_duration(&s, "replication_soak", &sc->replication_soak_ms);
-	get_duration(&s, "validation", &sc->validation_ms);
-	get_duration(&s, "monitor", &sc->monitor_ms);
+	plan_get_duration(&s, "replication_soak", &sc->replication_soak_ms);
+	plan_get_duration(&s, "validation", &sc->validation_ms);
+	plan_get_duration(&s, "monitor", &sc->monitor_ms);
 	if (!plan_get_map(&s, "cutover_window", false, &ws, win_keys))
 		return;
 	win->present = true;
@@ -930,6 +625,11 @@ void plan_cross_check(struct plan_walk *w)
 	struct plan *p = w->p;
 	const char *need = "add hosts: { old: { address: ... }, new: { address: ... } }";
 
+	if (p->host_old.address && p->host_new.address &&
+	    !strcmp(p->host_old.address, p->host_new.address))
+		plan_ctx_error(&w->c, p->host_new.pos, NULL,
+		               "hosts.new.address: the same address as hosts.old (%s)",
+		               p->host_new.address);
 	if (p->dns.present) {
 		if (!p->host_old.address)
 			plan_ctx_error(

@@ -510,6 +510,13 @@ static void test_more_bad_values(void **state)
 	expect_error("x: &a 1\nname: *b\n", "t.yaml:2:7: alias '*b' has no anchor");
 	expect_error("name: x\n<<: {dns: 1}\n", "merge keys ('<<') are not supported");
 	expect_error("{name: x, token: abc123}", "token: inline secret");
+	expect_error("name: x\nhosts: {old: {address: 10.0.0.1}, new: {address: 10.0.0.1}}\n",
+	             "t.yaml:2:35: hosts.new.address: the same address as hosts.old (10.0.0.1)");
+	expect_error("name: x\ndatabases: [{name: a, engine: redis, source: s, target: s}]\n",
+	             "databases[a]: source and target are the same");
+	expect_error("name: x\ntraffic: {admin: \"10.0.0.1:1\", backend: b, servers: {old: a, new: "
+	             "a}}\n",
+	             "traffic.servers: old and new are the same server 'a'");
 	expect_error("name: x\nextra: {api_key: abc}\n", "extra.api_key: inline secret");
 	expect_error("name: x\nchecks: {health: [{url: \"https://u:p@h/\"}]}\n",
 	             "checks.health[0].url: inline secret");

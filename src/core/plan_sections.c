@@ -190,7 +190,9 @@ static void parse_dns(struct plan_walk *w, struct plan_sect *top)
 		free(v);
 	}
 
-	if (plan_get_map(&s, "key", false, &ks, key_keys)) {
+	/* DESIGN §1: every DNS change is signed; an unsigned update would be
+	 * refused by any server worth migrating */
+	if (plan_get_map(&s, "key", true, &ks, key_keys)) {
 		dns->key.present = true;
 		v = plan_get_str(&ks, "name", true, &pos);
 		if (v) {

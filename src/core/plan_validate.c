@@ -718,7 +718,9 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 		return 0;
 	}
 	if (!s->file)
-		BUG("plan_secret_read: a secret with neither file nor env");
+		return ferry_error_set(err, FERRY_ENOTFOUND,
+		                       "name a file or an environment variable in the plan",
+		                       "secret: none configured");
 	if (s->file[0] == '/' || !p || !p->dir)
 		path = xstrdup(s->file);
 	else

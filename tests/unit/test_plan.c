@@ -267,7 +267,8 @@ static void test_defaults(void **state)
 	expect_valid(
 	        "name: d\n"
 	        "hosts: {old: {address: 10.0.0.2}, new: {address: 10.0.0.3}}\n"
-	        "dns: {server: 10.0.0.1, zone: z.test, records: [a.z.test]}\n"
+	        "dns: {server: 10.0.0.1, zone: z.test, records: [a.z.test], key: {name: k,\n"
+	        "      secret_file: /nonexistent/tsig}}\n"
 	        "databases:\n"
 	        "  - {name: main, engine: postgresql, source: \"host=a\", target: \"host=b\",\n"
 	        "     switch: {via: pgbouncer, admin: {old: \"host=a port=6432\"},\n"
@@ -282,7 +283,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p->dns.ttl.restore, 0);
 	assert_int_equal(p->dns.ttl.nsteps, 1);
 	assert_int_equal(p->dns.ttl.steps[0], 60);
-	assert_false(p->dns.key.present);
+	assert_int_equal(p->dns.key.algorithm, PLAN_TSIG_HMAC_SHA256);
 	assert_int_equal(p->databases[0].pause_budget_ms, 5000);
 	assert_string_equal(p->databases[0].sw.dbalias, "main");
 	assert_null(p->databases[0].sw.admin_new);

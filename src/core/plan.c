@@ -488,15 +488,15 @@ static void parse_hooks(struct plan_walk *w, struct plan_sect *top)
 			continue; /* reported by plan_sect_open */
 		snprintf(path, sizeof(path), "hooks.%s", plan_hook_events[i]);
 		vpos = node_pos(fy_node_pair_value(pr), kpos);
-		v = resolve(w, fy_node_pair_value(pr), vpos);
-		if (!v) {
-			if (!w->budget_hit)
-				plan_ctx_error(
-				        &w->c, kpos, NULL,
-				        "%s: expected a command list or an URL, found nothing",
-				        path);
+		if (is_null(fy_node_pair_value(pr))) {
+			plan_ctx_error(&w->c, kpos, NULL,
+			               "%s: expected a command list or an URL, found nothing",
+			               path);
 			continue;
 		}
+		v = resolve(w, fy_node_pair_value(pr), vpos);
+		if (!v)
+			continue; /* reported */
 		p->hooks = xrealloc(p->hooks, (p->nhooks + 1) * sizeof(*p->hooks));
 		h = &p->hooks[p->nhooks++];
 		memset(h, 0, sizeof(*h));

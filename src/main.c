@@ -25,6 +25,7 @@ static const struct cmd_entry commands[] = {
 	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
 	{ "check", cmd_check, "run every check now, change nothing",
 	  "ferry check PLAN [--json] [--state PATH]" },
+	{ "init", cmd_init, "write a commented starter plan", "ferry init [--force] [FILE]" },
 	{ "plan", cmd_plan, "validate a plan and print its timeline",
 	  "ferry plan PLAN [--json] [--state PATH]" },
 	{ "run", cmd_run, "advance the migration as far as the gates allow",

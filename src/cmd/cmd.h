@@ -79,6 +79,7 @@ int cmd_load_plan(const char *path, struct plan **out);
 
 int cmd_help(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);

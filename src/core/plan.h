@@ -14,7 +14,15 @@
  *
  * Every section but `name` is optional; the `present` flag of a section
  * says whether the file had it.  Durations are in milliseconds, TTLs in
- * seconds, percentages in percent (0..100).
+ * seconds, percentages in percent (0..100).  Defaults are filled in whether
+ * or not a section is present (see each field).
+ *
+ * Cross-section rules the loader enforces: dns needs hosts.old.address and
+ * hosts.new.address (what the records point at before and after); the host
+ * checks (env, egress, packages, ignore) need both hosts; health and TLS
+ * checks need hosts.new.address; a pooler include file needs its host.
+ * Lists hold at most 1000 entries; a value at most 4096 bytes; a file at
+ * most 4 MiB; at most 100 errors are kept (and the rest counted).
  */
 #ifndef FERRY_CORE_PLAN_H
 #define FERRY_CORE_PLAN_H
@@ -46,7 +54,7 @@ struct plan_secret {
 
 struct plan_host {
 	bool present;
-	char *address;         /* IPv4 or IPv6 literal */
+	char *address;         /* IPv4 or IPv6 literal, NULL if not given */
 	struct plan_strv exec; /* argv prefix; n == 0 means this machine */
 	struct plan_pos pos;
 };
@@ -61,25 +69,26 @@ enum plan_tsig_alg {
 
 struct plan_dns {
 	bool present;
-	char *provider; /* "rfc2136" */
-	char *server;   /* "host:port" as written; host and port below */
+	char *provider; /* "rfc2136" (the default and, for now, the only one) */
+	char *server;   /* "address[:port]" as written; host and port below */
 	char *server_host;
 	uint16_t server_port; /* default 53 */
 	char *zone;           /* absolute, no trailing dot, lower case */
 	struct {
-		bool present;
-		char *name;
-		enum plan_tsig_alg algorithm;
+		bool present;                 /* always, in a loaded plan: dns.key is required */
+		char *name;                   /* lower case, no trailing dot */
+		enum plan_tsig_alg algorithm; /* default hmac-sha256 */
 		struct plan_secret secret;
 	} key;
 	struct plan_strv records; /* absolute names inside zone, no trailing dot */
 	struct {
 		uint32_t cutover; /* TTL while cutting over (default 60) */
-		uint32_t restore; /* TTL set at decommission (default: the TTL found) */
-		uint32_t *steps;  /* descending, last == cutover */
+		uint32_t restore; /* TTL set at decommission; 0: the TTL found before */
+		uint32_t *steps;  /* descending, last == cutover; default {cutover} */
 		size_t nsteps;
 	} ttl;
-	struct plan_strv resolvers; /* "host:port", watched for the cutover TTL */
+	struct plan_strv resolvers; /* "address[:port]" as written (port 53 by
+	                             * default), watched for the cutover TTL */
 	struct plan_pos pos;
 };
 
@@ -98,9 +107,9 @@ enum plan_switch_via {
 struct plan_database {
 	char *name;
 	enum plan_db_engine engine;
-	char *source; /* libpq-style conninfo, never with a password */
+	char *source; /* libpq-style conninfo, never with a password; != target */
 	char *target;
-	struct plan_secret password; /* optional */
+	struct plan_secret password; /* optional: both NULL when not given */
 	bool checksum;               /* compare per-table checksums too */
 	int64_t pause_budget_ms;     /* default 5000 */
 	struct {
@@ -112,19 +121,19 @@ struct plan_database {
 		 * [databases] entry name the application connects to */
 		char *include_old;
 		char *include_new;
-		char *dbalias;
+		char *dbalias; /* default: the database's name */
 	} sw;
 	struct plan_pos pos;
 };
 
 struct plan_traffic {
 	bool present;
-	char *via;   /* "haproxy" */
+	char *via;   /* "haproxy" (the default and the only one) */
 	char *admin; /* "host:port" or a unix socket path */
 	char *backend;
-	char *server_old;
+	char *server_old; /* server names in the backend; not equal */
 	char *server_new;
-	double *steps; /* percent sent to new, ascending */
+	double *steps; /* percent sent to new, ascending; default 1, 5, 25 */
 	size_t nsteps;
 	int64_t step_hold_ms; /* default: schedule.validation / nsteps */
 	struct plan_pos pos;
@@ -150,11 +159,11 @@ struct plan_checks {
 	struct {
 		bool present;
 		struct plan_strv names;
-		char *ca_file;
-		int min_days; /* default 14 */
+		char *ca_file; /* as written; relative to the plan's folder */
+		int min_days;  /* default 14 */
 	} tls;
-	struct plan_strv packages;
-	struct plan_strv ignore; /* host diff keys to ignore */
+	struct plan_strv packages; /* packages compared between the hosts */
+	struct plan_strv ignore;   /* host diff keys to ignore */
 };
 
 struct plan_rollback {
@@ -200,13 +209,13 @@ struct plan_schedule {
 
 struct plan_hook {
 	char *event;           /* before_cutover, after_cutover, on_rollback, ... */
-	struct plan_strv argv; /* a command, or */
-	char *url;             /* a webhook URL */
+	struct plan_strv argv; /* a command (n > 0), or */
+	char *url;             /* a webhook URL, http:// or https:// */
 };
 
 struct plan {
-	char *path; /* the file it was loaded from */
-	char *dir;  /* its folder, for resolving relative paths */
+	char *path; /* the file it was loaded from (the name, for plan_load_string) */
+	char *dir;  /* its folder, for resolving relative paths; NULL from a string */
 	char *name;
 	struct plan_host host_old;
 	struct plan_host host_new;
@@ -221,12 +230,14 @@ struct plan {
 	size_t nhooks;
 };
 
-/* One problem found in a plan file. */
+/* One problem found in a plan file.  Warnings do not make a plan invalid
+ * (a secret file others can read, ...). */
 struct plan_diag {
 	char *file;
-	int line, column;
+	int line, column; /* 1-based; line 0 when the problem has no place */
 	char *msg;
 	char *hint; /* may be NULL */
+	bool warning;
 };
 
 struct plan_diags {
@@ -248,12 +259,19 @@ int plan_load_string(const char *name, const char *text, size_t len, struct plan
 void plan_free(struct plan *p);
 
 void plan_diags_release(struct plan_diags *d);
-/* Appends "FILE:LINE:COLUMN: MSG\n  hint: HINT\n" lines for every diag. */
+/* Appends "FILE:LINE:COLUMN: MSG\n  hint: HINT\n" lines for every diag
+ * ("FILE:LINE:COLUMN: warning: MSG" for a warning).  Returns 0 or
+ * FERRY_EPROTO when out's maximum is reached. */
 int plan_diags_format(const struct plan_diags *d, struct buf *out);
+/* How many diags are errors (not warnings). */
+size_t plan_diags_errors(const struct plan_diags *d);
 
 /* Reads a secret into out (which the caller releases with
- * buf_release_secret).  Trailing newlines are removed. Errors name the file
- * or variable, never the value. */
+ * buf_release_secret; initialised with max 0 it gets a 64 KiB limit).
+ * Trailing newlines are removed.  A relative file is read from the plan's
+ * folder (p may be NULL: the current one).  Returns 0, FERRY_ENOTFOUND (no
+ * such file or variable), FERRY_EIO or FERRY_EINVAL (empty, too large).
+ * Errors name the file or variable, never the value. */
 int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct buf *out,
                      struct ferry_error *err);
 
@@ -261,5 +279,17 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 extern const char plan_example_yaml[];
 
 const char *plan_weekday_name(enum plan_weekday d);
+/* Names as written in the plan ("postgresql", "pgbouncer", "hmac-sha256"). */
+const char *plan_db_engine_name(enum plan_db_engine e);
+const char *plan_switch_via_name(enum plan_switch_via v);
+const char *plan_tsig_alg_name(enum plan_tsig_alg a);
+
+/* The hook for an event ("before_cutover", ...), or NULL if the plan has
+ * none.  The events a plan may name are listed in plan_hook_events. */
+const struct plan_hook *plan_hook_find(const struct plan *p, const char *event);
+extern const char *const plan_hook_events[]; /* NULL-terminated */
+
+/* The database called name, or NULL. */
+const struct plan_database *plan_database_find(const struct plan *p, const char *name);
 
 #endif

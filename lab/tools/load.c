@@ -544,7 +544,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c, idx = 0;
 
 	/* Options may repeat; the last wins (the lab/load wrapper puts its
-	 * defaults first). */
+	 * defaults first), and --address and --resolver replace each other. */
 	while ((c = getopt_long(argc, argv, "", lo, &idx)) != -1) {
 		switch (c) {
 		case 'r':
@@ -561,13 +561,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_long(optarg, 1, MAX_CONNS, &o->conns) < 0)
 				goto bad;
 			break;
-		case 'R': o->resolver = optarg; break;
+		case 'R':
+			o->resolver = optarg;
+			o->address = NULL;
+			break;
 		case 'n': o->name = optarg; break;
 		case 'C': o->ca = optarg; break;
 		case 'l': o->ledger = optarg; break;
 		case 'p': o->prefix = optarg; break;
 		case 'u': o->until_file = optarg; break;
-		case 'a': o->address = optarg; break;
+		case 'a':
+			o->address = optarg;
+			o->resolver = NULL;
+			break;
 		case 'P':
 			if (parse_long(optarg, 1, 65535, &o->port) < 0)
 				goto bad;

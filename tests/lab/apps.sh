@@ -15,6 +15,10 @@
 #     acknowledged), SIGUSR2 restores it;
 #   - /healthz is 503 while the database is stopped and 200 again after it
 #     restarts (the per-thread connections reconnect);
+#   - with Knot (127.0.0.1:15583, www TTL 1) and a second app "new" on
+#     127.0.0.2:15582: lab/load resolves through DNS, follows the address
+#     change when the TTL runs out, never sends a request for the new
+#     address over a connection to the old one, and stops on --until-file;
 #   - SIGTERM stops the app with exit 0 (under ASan: no leak).
 # Every server is started by this script and stopped by its trap.
 set -eu
@@ -26,12 +30,13 @@ PGBIN=/usr/lib/postgresql/15/bin
 PGPORT=15580
 PAYPORT=15581
 APPPORT=15582
+DNSPORT=15583
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (PostgreSQL runs as the postgres user)"
 	exit 77
 fi
-for p in $PGPORT $PAYPORT $APPPORT; do
+for p in $PGPORT $PAYPORT $APPPORT $DNSPORT; do
 	if ss -ltnH "sport = :$p" | grep -q .; then
 		echo "FAIL: port $p is in use (another run of this test?)"
 		exit 1
@@ -40,12 +45,13 @@ done
 
 dir=$(mktemp -d /tmp/ferry-lab-apps.XXXXXX)
 chmod 755 "$dir"
-app_pid= pay_pid= pg_started=
+app_pid= load_pid= pg_started= pids=
 cleanup() {
 	rc=$?
 	set +e
-	[ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
-	[ -n "$pay_pid" ] && kill "$pay_pid" 2>/dev/null && wait "$pay_pid" 2>/dev/null
+	for p in $load_pid $app_pid $pids; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	[ -n "$pg_started" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/pg/data" \
 		-m immediate stop >/dev/null 2>&1
 	if [ $rc != 0 ]; then
@@ -119,7 +125,7 @@ frontend payments
     http-request return status 200 content-type application/json string "{\"charged\":true}"
 EOF
 haproxy -db -f "$dir/pay.cfg" >"$dir/pay.log" 2>&1 &
-pay_pid=$!
+pids="$pids $!"
 wait_until 10 curl -sf --cacert "$dir/pay.crt" -d '{}' "https://127.0.0.1:$PAYPORT/charge" \
 	-o /dev/null || fail "payments endpoint did not come up"
 
@@ -156,6 +162,7 @@ has_lines() { [ -s "$dir/ledger" ]; }
 wait_until 5 has_lines || fail "no ledger line after 5 s"
 psql_shop -c 'BEGIN; LOCK TABLE orders IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;' >/dev/null
 wait "$load_pid" || fail "load exited $?"
+load_pid=
 n=$(wc -l <"$dir/ledger")
 [ "$n" = 1000 ] || fail "ledger has $n lines, want 1000"
 bad=$(awk -F'\t' '$4 != 201 || $5 != "old" || $6 != "127.0.0.1:'$APPPORT'"' "$dir/ledger" | head -3)
@@ -196,6 +203,72 @@ set +e
 rc=$?
 set -e
 [ $rc = 2 ] || fail "verify without --db exited $rc, want 2"
+
+# --- DNS: the load follows the name's address when its TTL runs out
+knot="$dir/knot"
+mkdir "$knot"
+cat >"$knot/knot.conf" <<EOF
+server:
+    rundir: "$knot"
+    listen: 127.0.0.1@$DNSPORT
+database:
+    storage: "$knot"
+control:
+    listen: "$knot/knot.sock"
+log:
+  - target: stderr
+    any: warning
+zone:
+  - domain: shop.test
+    storage: "$knot"
+    file: "shop.test.zone"
+EOF
+cat >"$knot/shop.test.zone" <<'EOF'
+$ORIGIN shop.test.
+$TTL 3600
+@ SOA ns1 hostmaster 1 3600 600 86400 1
+@ NS ns1
+ns1 A 127.0.0.1
+www 1 A 127.0.0.1
+EOF
+/usr/sbin/knotd -c "$knot/knot.conf" >"$dir/knot.log" 2>&1 &
+pids="$pids $!"
+knotc() { command knotc -c "$knot/knot.conf" "$@" >/dev/null 2>&1; }
+wait_until 10 knotc zone-status shop.test || fail "knotd did not load shop.test"
+DATABASE_URL="host=127.0.0.1 port=$PGPORT dbname=shop user=postgres" \
+	PAYMENTS_URL="https://127.0.0.1:$PAYPORT/charge" PAYMENTS_CA="$dir/pay.crt" \
+	APP_HOST=new LISTEN="127.0.0.2:$APPPORT" SHOP_API_KEY=test-key \
+	"$app" >"$dir/app-new.log" 2>&1 &
+pids="$pids $!"
+new_up() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.2:$APPPORT/healthz")" = 200 ]
+}
+wait_until 10 new_up || fail "app new on 127.0.0.2 did not come up"
+"$load" --rate 100 --duration 40s --conns 4 --resolver "127.0.0.1:$DNSPORT" \
+	--name www.shop.test --port $APPPORT --plain --until-file "$dir/stop" \
+	--ledger "$dir/ledger-d" --prefix tD 2>"$dir/load.log" &
+load_pid=$!
+served() { # HOST ADDRESS-SUFFIX: at least 50 writes served by HOST at that address
+	[ "$(awk -F'\t' -v h="$1" -v a="127.0.0.$2:$APPPORT" '$5 == h && $6 == a' \
+		"$dir/ledger-d" | wc -l)" -ge 50 ]
+}
+wait_until 10 served old 1 || fail "load through DNS: no writes served by old"
+knotc zone-begin shop.test
+knotc zone-unset shop.test www A
+knotc zone-set shop.test www 1 A 127.0.0.2
+knotc zone-commit shop.test || fail "knotc could not change www"
+wait_until 10 served new 2 || fail "load did not follow www to 127.0.0.2"
+touch "$dir/stop"
+wait "$load_pid" || fail "load exited $?"
+load_pid=
+grep -q 'dns www.shop.test -> 127.0.0.2 (TTL 1s), was 127.0.0.1' "$dir/load.log" ||
+	fail "load did not log the address change"
+bad=$(awk -F'\t' '$4 != 201 || ($6 ~ /^127\.0\.0\.2:/ && $5 != "new")' "$dir/ledger-d" | head -3)
+[ -z "$bad" ] || fail "a request for 127.0.0.2 went elsewhere (connection reuse?): $bad"
+[ "$(wc -l <"$dir/ledger-d")" -lt 3000 ] || fail "load ignored --until-file"
+"$verify" --ledger "$dir/ledger-d" --db "$db" >"$dir/v4" || fail "verify: $(tail -1 "$dir/v4")"
+grep -q '^served by   old [1-9][0-9]* ([0-9]*%), new [1-9]' "$dir/v4" ||
+	fail "verify does not show both old and new: $(grep '^served' "$dir/v4")"
 
 # --- fault mode
 kill -USR1 "$app_pid"

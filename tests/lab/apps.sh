@@ -2,15 +2,18 @@
 # apps.sh APP LOAD VERIFY - the lab's three C programs against real servers
 # on loopback (suite 'integration'; LAB-CONTRACT).
 #
-# Starts PostgreSQL 15 (127.0.0.1:15580, schema of the contract), a payments
-# endpoint (HAProxy `http-request return` over TLS with a throwaway
-# self-signed certificate, 127.0.0.1:15581) and the lab app (HTTP,
-# 127.0.0.1:15582), then checks:
+# Starts PostgreSQL 15 (127.0.0.1:15580, schema of the contract), HAProxy
+# with a throwaway self-signed certificate as the payments endpoint
+# (`http-request return`, 127.0.0.1:15581) and as TLS front for the app
+# (127.0.0.1:15584), and the lab app (HTTP, 127.0.0.1:15582), then checks:
 #   - the app's routes, statuses and X-Served-By;
+#   - lab/load over TLS: verified against --ca, refused without it;
 #   - lab/load at 200/s for 5 s with a 1.5 s table lock in the middle:
 #     every request acknowledged, and verify reports lost=0 and the pause;
 #   - verify is not a rubber stamp: 3 acknowledged rows deleted -> lost=3,
 #     exit 1; a row of the run the ledger never sent -> unexpected=1, exit 1;
+#   - verify picks the primary: not the read-only database; when two are
+#     writable, the one holding the most recent acknowledged id;
 #   - SIGUSR1 makes POST /orders answer 500 (recorded by load, never
 #     acknowledged), SIGUSR2 restores it;
 #   - /healthz is 503 while the database is stopped and 200 again after it
@@ -31,12 +34,13 @@ PGPORT=15580
 PAYPORT=15581
 APPPORT=15582
 DNSPORT=15583
+WWWPORT=15584
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (PostgreSQL runs as the postgres user)"
 	exit 77
 fi
-for p in $PGPORT $PAYPORT $APPPORT $DNSPORT; do
+for p in $PGPORT $PAYPORT $APPPORT $DNSPORT $WWWPORT; do
 	if ss -ltnH "sport = :$p" | grep -q .; then
 		echo "FAIL: port $p is in use (another run of this test?)"
 		exit 1
@@ -111,7 +115,7 @@ EOF
 
 # --- the payments endpoint: HAProxy answering 200 JSON over TLS
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=payments.shop.test \
-	-addext "subjectAltName=DNS:payments.shop.test,IP:127.0.0.1" \
+	-addext "subjectAltName=DNS:payments.shop.test,DNS:www.shop.test,IP:127.0.0.1" \
 	-keyout "$dir/pay.key" -out "$dir/pay.crt" 2>/dev/null
 cat "$dir/pay.crt" "$dir/pay.key" >"$dir/pay.pem"
 cat >"$dir/pay.cfg" <<EOF
@@ -123,6 +127,11 @@ defaults
 frontend payments
     bind 127.0.0.1:$PAYPORT ssl crt $dir/pay.pem
     http-request return status 200 content-type application/json string "{\"charged\":true}"
+frontend www
+    bind 127.0.0.1:$WWWPORT ssl crt $dir/pay.pem
+    default_backend web
+backend web
+    server old 127.0.0.1:$APPPORT
 EOF
 haproxy -db -f "$dir/pay.cfg" >"$dir/pay.log" 2>&1 &
 pids="$pids $!"
@@ -153,6 +162,16 @@ grep -q '"served_by":"old"' "$dir/body" || fail "GET body: $(cat "$dir/body")"
 [ "$(http_status POST /orders '{"id":1}')" = 400 ] || fail "bad body not 400"
 curl -s -D - -o /dev/null "http://127.0.0.1:$APPPORT/healthz" | grep -qi '^X-Served-By: old' ||
 	fail "no X-Served-By header"
+
+# --- load over TLS (SNI and certificate name www.shop.test)
+"$load" --rate 50 --duration 1s --address "127.0.0.1:$WWWPORT" --ca "$dir/pay.crt" \
+	--ledger "$dir/ledger-tls" --prefix tT 2>>"$dir/load.log" || fail "load over TLS exited $?"
+bad=$(awk -F'\t' '$4 != 201 || $5 != "old"' "$dir/ledger-tls" | head -3)
+[ -z "$bad" ] && [ "$(wc -l <"$dir/ledger-tls")" = 50 ] || fail "load over TLS: $bad"
+"$load" --rate 20 --duration 1s --address "127.0.0.1:$WWWPORT" --ledger "$dir/ledger-tls2" \
+	--prefix tU 2>>"$dir/load.log" || fail "load over TLS exited $?"
+bad=$(awk -F'\t' '$4 != 0' "$dir/ledger-tls2" | head -3)
+[ -z "$bad" ] || fail "load accepted a certificate from an unknown CA: $bad"
 
 # --- load with a 1.5 s write stall in the middle, then verify
 "$load" --rate 200 --duration 5s --conns 8 --address "127.0.0.1:$APPPORT" --plain \
@@ -203,6 +222,26 @@ set +e
 rc=$?
 set -e
 [ $rc = 2 ] || fail "verify without --db exited $rc, want 2"
+psql_shop -c "DELETE FROM orders WHERE id = 'tA-5000'" >/dev/null
+
+# --- verify picks the primary among several databases
+for d in shop_ro shop_copy; do
+	psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "CREATE DATABASE $d"
+	psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -d $d -c 'CREATE TABLE orders (id text PRIMARY KEY)'
+done
+psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c \
+	'ALTER DATABASE shop_ro SET default_transaction_read_only = on'
+ro="host=127.0.0.1 port=$PGPORT dbname=shop_ro user=postgres"
+copy="host=127.0.0.1 port=$PGPORT dbname=shop_copy user=postgres"
+"$verify" --ledger "$dir/ledger" --db "$ro" --db "$db" >"$dir/v5" ||
+	fail "verify with a read-only database: $(cat "$dir/v5")"
+grep -q '^primary .*dbname=shop .*writable, no subscription' "$dir/v5" &&
+	grep -q '^database .*dbname=shop_ro .*read-only' "$dir/v5" ||
+	fail "verify chose the wrong primary: $(cat "$dir/v5")"
+"$verify" --ledger "$dir/ledger" --db "$copy" --db "$db" >"$dir/v6" ||
+	fail "verify with two writable databases: $(cat "$dir/v6")"
+grep -q '^primary .*dbname=shop ' "$dir/v6" && grep -q 'ambiguous' "$dir/v6" ||
+	fail "verify chose the wrong primary: $(cat "$dir/v6")"
 
 # --- DNS: the load follows the name's address when its TTL runs out
 knot="$dir/knot"

@@ -19,7 +19,8 @@
 #   - /healthz is 503 while the database is stopped and 200 again after it
 #     restarts (the per-thread connections reconnect);
 #   - with Knot (127.0.0.1:15583, www TTL 1) and a second app "new" on
-#     127.0.0.2:15582: lab/load resolves through DNS, follows the address
+#     127.0.0.2:15582 (without SHOP_API_KEY: /healthz 200 "degraded: ..."
+#     and orders still work): lab/load resolves through DNS, follows the address
 #     change when the TTL runs out, never sends a request for the new
 #     address over a connection to the old one, and stops on --until-file;
 #   - SIGTERM stops the app with exit 0 (under ASan: no leak).
@@ -276,13 +277,16 @@ knotc() { command knotc -c "$knot/knot.conf" "$@" >/dev/null 2>&1; }
 wait_until 10 knotc zone-status shop.test || fail "knotd did not load shop.test"
 DATABASE_URL="host=127.0.0.1 port=$PGPORT dbname=shop user=postgres" \
 	PAYMENTS_URL="https://127.0.0.1:$PAYPORT/charge" PAYMENTS_CA="$dir/pay.crt" \
-	APP_HOST=new LISTEN="127.0.0.2:$APPPORT" SHOP_API_KEY=test-key \
+	APP_HOST=new LISTEN="127.0.0.2:$APPPORT" \
 	"$app" >"$dir/app-new.log" 2>&1 &
 pids="$pids $!"
 new_up() {
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.2:$APPPORT/healthz")" = 200 ]
+	[ "$(curl -s -o "$dir/body" -w '%{http_code}' "http://127.0.0.2:$APPPORT/healthz")" = 200 ]
 }
 wait_until 10 new_up || fail "app new on 127.0.0.2 did not come up"
+# the lab's deliberate fault: started without SHOP_API_KEY, it says so and
+# still takes orders (below)
+grep -qx 'degraded: SHOP_API_KEY missing' "$dir/body" || fail "new healthz: $(cat "$dir/body")"
 "$load" --rate 100 --duration 40s --conns 4 --resolver "127.0.0.1:$DNSPORT" \
 	--name www.shop.test --port $APPPORT --plain --until-file "$dir/stop" \
 	--ledger "$dir/ledger-d" --prefix tD 2>"$dir/load.log" &

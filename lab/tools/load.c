@@ -458,6 +458,26 @@ static void abort_all(struct load *l)
 	}
 }
 
+/*
+ * CURLOPT_TIMEOUT_MS is checked for a transfer that waits for a free
+ * connection only once it gets one, so with every connection held by a
+ * paused write the queued requests would wait longer than the timeout.
+ * This sweep holds every request to REQUEST_TIMEOUT_MS from its send time.
+ */
+static void expire_overdue(struct load *l, int64_t now_us)
+{
+	struct req *r = l->inflight, *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		if (now_us - r->send_us < (int64_t)REQUEST_TIMEOUT_MS * 1000)
+			continue;
+		snprintf(r->errbuf, sizeof(r->errbuf), "no answer within %d ms (still queued)",
+		         REQUEST_TIMEOUT_MS);
+		req_finish(l, r, 0, CURLE_OPERATION_TIMEDOUT, now_us);
+	}
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -662,7 +682,7 @@ static int64_t due_us(const struct load *l, uint64_t n)
 
 static int run(struct load *l)
 {
-	int64_t end_us, next_tick_us, next_check_us = 0;
+	int64_t end_us, next_tick_us, next_check_us = 0, next_expire_us = 0;
 	uint64_t n = 0;
 	bool sending = true, aborted = false;
 	const char *why = "duration reached";
@@ -708,6 +728,10 @@ static int run(struct load *l)
 		curl_multi_perform(l->multi, &running);
 		drain_done(l);
 		now = time_mono_us();
+		if (now >= next_expire_us) {
+			expire_overdue(l, now);
+			next_expire_us = now + 100000;
+		}
 		if (now >= next_tick_us) {
 			progress(l, now);
 			next_tick_us += 1000000;

@@ -80,7 +80,12 @@ int schedule_ttl_steps(const struct schedule_record *rec, const uint32_t *steps,
 	rc = check_steps(rec, steps, nsteps, err);
 	if (rc < 0)
 		return rc;
-	t = live_horizon(rec, now);
+	/* Lowering a TTL is always safe; what must wait is the next step,
+	 * until this one is in effect everywhere.  So the first step waits
+	 * only for a change ferry itself made (or knows of): with no history
+	 * there is nothing to wait for, and the live TTL bounds what resolvers
+	 * hold from then on. */
+	t = rec->last_change == SCHEDULE_UNKNOWN ? now : live_horizon(rec, now);
 	if (t < now)
 		t = now;
 	prev = rec->live_ttl;

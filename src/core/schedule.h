@@ -18,9 +18,12 @@
  * a resolver could still hold the 86400 answer when the last step is taken.
  * The cutover TTL is in effect everywhere at T_last + (the TTL the last
  * step replaced).  The first step waits for the change that put the live
- * TTL in place: last_change + prev_ttl; where prev_ttl is unknown the live
- * TTL stands in for it (one old TTL per step), and where last_change is
- * unknown it is taken as `now` (it may have happened just now).  Steps at
+ * TTL in place, when one is known: last_change + prev_ttl (the live TTL
+ * standing in for an unknown prev_ttl).  With no known change the first
+ * step may be taken now: lowering a TTL is always safe, and what the
+ * resolvers may hold from then on is bounded by the live TTL.  (For
+ * schedule_ttl_effective() with no step left, an unknown change time is
+ * taken as `now`: it may have happened just now.)  Steps at
  * or above the live TTL are skipped: prepare never raises a TTL.
  *
  * Windows.  A struct plan_window is a set of weekdays plus a local

@@ -205,7 +205,7 @@ static void test_live_ttl_at_cutover_needs_no_step(void **state)
 	assert_int_equal(n, 0);
 }
 
-static void test_unknown_last_change_counts_from_now(void **state)
+static void test_first_step_without_history_is_due_now(void **state)
 {
 	struct schedule_record r = { "www.shop.test", 86400, SCHEDULE_UNKNOWN, 0 };
 	struct schedule_ttl_step out[3];
@@ -214,17 +214,18 @@ static void test_unknown_last_change_counts_from_now(void **state)
 	size_t n = 0;
 
 	(void)state;
-	/* The live TTL may have been set just now, over a TTL we do not
-	 * know: the live TTL stands in for it. */
+	/* No change ferry knows of: lowering is safe at once; each later
+	 * step waits one old TTL. */
 	assert_int_equal(schedule_ttl_steps(&r, steps3, 3, now, out, &n, &err), 0);
 	assert_int_equal(n, 3);
-	assert_int_equal(out[0].not_before, now + 86400);
-	assert_int_equal(out[1].not_before, now + 2 * 86400);
-	assert_int_equal(out[2].not_before, now + 2 * 86400 + 3600);
-	/* A known old TTL is used even when the time is not. */
+	assert_int_equal(out[0].not_before, now);
+	assert_int_equal(out[1].not_before, now + 86400);
+	assert_int_equal(out[2].not_before, now + 86400 + 3600);
+	/* A known change makes the first step wait until it is in effect. */
+	r.last_change = now - 100;
 	r.prev_ttl = 7200;
 	assert_int_equal(schedule_ttl_steps(&r, steps3, 3, now, out, &n, &err), 0);
-	assert_int_equal(out[0].not_before, now + 7200);
+	assert_int_equal(out[0].not_before, now - 100 + 7200);
 }
 
 static void test_steps_above_live_ttl_are_never_applied(void **state)
@@ -799,7 +800,7 @@ static void test_timeline_ttl_gate_can_be_the_later_one(void **state)
 	assert_int_equal(tl.validated, now - D + 3601);
 	assert_false(tl.has_window);
 	assert_int_equal(tl.window_end, SCHEDULE_FOREVER);
-	assert_int_equal(tl.earliest_cutover, now + 2 * 86400 + 3600 + 300);
+	assert_int_equal(tl.earliest_cutover, now + 86400 + 3600 + 300);
 	assert_int_equal(tl.decommission, tl.earliest_cutover + 72 * H);
 	schedule_timeline_release(&tl);
 
@@ -837,7 +838,7 @@ int main(void)
 		cmocka_unit_test(test_recomputing_after_each_step_keeps_the_plan),
 		cmocka_unit_test(test_live_ttl_already_low_leaves_only_lower_steps),
 		cmocka_unit_test(test_live_ttl_at_cutover_needs_no_step),
-		cmocka_unit_test(test_unknown_last_change_counts_from_now),
+		cmocka_unit_test(test_first_step_without_history_is_due_now),
 		cmocka_unit_test(test_steps_above_live_ttl_are_never_applied),
 		cmocka_unit_test(test_effective_is_last_step_plus_the_ttl_it_replaced),
 		cmocka_unit_test(test_bad_steps_are_refused_naming_the_record),

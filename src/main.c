@@ -23,8 +23,17 @@ struct cmd_entry {
 
 static const struct cmd_entry commands[] = {
 	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
+	{ "check", cmd_check, "run every check now, change nothing",
+	  "ferry check PLAN [--json] [--state PATH]" },
 	{ "init", cmd_init, "write a commented starter plan", "ferry init [--force] [FILE]" },
+	{ "plan", cmd_plan, "validate a plan and print its timeline",
+	  "ferry plan PLAN [--json] [--state PATH]" },
+	{ "run", cmd_run, "advance the migration as far as the gates allow",
+	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] [--state PATH]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
+	{ "probe", cmd_probe, "print this machine's fingerprint as JSON (env values as hashes)",
+	  "ferry probe [--json] [--process NAME|--pidfile PATH|--unit UNIT] [--package NAME]... "
+	  "[--salt HEX]" },
 };
 
 static const struct cmd_entry *find(const char *name)

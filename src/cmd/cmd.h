@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "core/plan.h"
 #include "util/error.h"
 
 /* Exit codes (DESIGN §5); tests assert them. */
@@ -72,8 +73,16 @@ char *cmd_state_path(const char *plan_path, const char *override);
  * FERRY_EINVAL and EXIT_FAILED otherwise. */
 int cmd_fail(const struct ferry_error *err);
 
+/* Loads and validates the plan at path, printing every diagnostic (and
+ * warnings) on stderr.  Returns EXIT_DONE and *out, or EXIT_USAGE. */
+int cmd_load_plan(const char *path, struct plan **out);
+
 int cmd_help(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 #endif

@@ -1,0 +1,204 @@
+/*
+ * check.c - `ferry check PLAN [--json]`: run every check now, change
+ * nothing, print one row per check with the migration failure it prevents.
+ *
+ * The rows come from each family: DNS (here, through the provider
+ * interface: the record exists, points at the old host, its TTL, the key),
+ * databases (their readiness) and hosts (hosts/checks.h: env, egress, TLS,
+ * health, host diff).  Exit 0 when no row failed, 1 otherwise, 2 for a
+ * usage or plan error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cmd/cmd.h"
+#include "core/check.h"
+#include "core/endpoints.h"
+#include "core/plan.h"
+#include "dns/dns.h"
+#include "hosts/checks.h"
+
+static const char prevents_exists[] =
+        "moving a name that does not exist, or a typo in the plan that leaves the real name "
+        "on the old server";
+static const char prevents_points[] =
+        "a record that does not point where the plan thinks: the cutover's compare-and-swap "
+        "would refuse, or the wrong service would move";
+static const char prevents_ttl[] =
+        "TTL not reduced before cutover - traffic split between old and new for up to one "
+        "old TTL";
+static const char prevents_key[] =
+        "a DNS change refused at cutover time (wrong key, clock skew, ACL), with the "
+        "databases already moved";
+static const char prevents_resolver[] =
+        "clients resolving the old address long after the cutover, because their resolver "
+        "still holds a long TTL";
+
+static void dns_checks(const struct plan *p, struct check_rows *rows)
+{
+	const struct plan_dns *d = &p->dns;
+	struct ferry_error err = { 0 };
+	struct dns_provider *dns = NULL;
+	size_t i, k;
+
+	if (endpoints_dns_open(p, &dns, &err) < 0) {
+		check_rows_add(rows, "dns.key", d->key.name, CHECK_FAIL, prevents_key, "%s",
+		               err.msg);
+		return;
+	}
+	if (dns_check_key(dns, &err) < 0)
+		check_rows_add(rows, "dns.key", d->key.name, CHECK_FAIL, prevents_key, "%s",
+		               err.msg);
+	else
+		check_rows_add(rows, "dns.key", d->key.name, CHECK_OK, prevents_key,
+		               "key accepted by %s for updates to %s (nothing changed)", d->server,
+		               d->zone);
+	for (i = 0; i < d->records.n; i++) {
+		const char *name = d->records.v[i];
+		struct dns_rrset rs;
+		char have[256];
+		bool old = false;
+
+		dns_rrset_init(&rs);
+		if (dns_query(dns, name, &rs, &err) < 0) {
+			check_rows_add(rows, "dns.record", name, CHECK_FAIL, prevents_exists, "%s",
+			               err.msg);
+			dns_rrset_release(&rs);
+			continue;
+		}
+		dns_addresses_format(rs.addresses, rs.n, have, sizeof(have));
+		check_rows_add(rows, "dns.record", name, CHECK_OK, prevents_exists,
+		               "served by %s: %s", d->server, have);
+		for (k = 0; k < rs.n; k++)
+			if (p->host_old.address && !strcmp(rs.addresses[k], p->host_old.address))
+				old = true;
+		/* A DNS-only plan without hosts has nothing to compare with. */
+		if (p->host_old.present && p->host_old.address)
+			check_rows_add(rows, "dns.points", name, old ? CHECK_OK : CHECK_FAIL,
+			               prevents_points, "points at %s%s hosts.old.address %s", have,
+			               old ? ", which includes" : ", not at", p->host_old.address);
+		if (rs.ttl <= d->ttl.cutover)
+			check_rows_add(rows, "dns.ttl", name, CHECK_OK, prevents_ttl,
+			               "TTL %u, at or below the cutover TTL %u", rs.ttl,
+			               d->ttl.cutover);
+		else
+			check_rows_add(rows, "dns.ttl", name, CHECK_WARN, prevents_ttl,
+			               "TTL %u is above the cutover TTL %u: 'ferry run' lowers it "
+			               "step by step ('ferry plan' shows when)",
+			               rs.ttl, d->ttl.cutover);
+		dns_rrset_release(&rs);
+	}
+	for (i = 0; i < d->resolvers.n; i++) {
+		struct dns_rrset rs;
+
+		if (!d->records.n)
+			break;
+		dns_rrset_init(&rs);
+		if (dns_resolve(d->resolvers.v[i], d->records.v[0], 0, &rs, &err) < 0)
+			check_rows_add(rows, "dns.resolver", d->resolvers.v[i], CHECK_FAIL,
+			               prevents_resolver, "%s", err.msg);
+		else
+			check_rows_add(rows, "dns.resolver", d->resolvers.v[i],
+			               rs.ttl <= d->ttl.cutover ? CHECK_OK : CHECK_WARN,
+			               prevents_resolver,
+			               "hands out %s with TTL %u (cutover TTL %u)", d->records.v[0],
+			               rs.ttl, d->ttl.cutover);
+		dns_rrset_release(&rs);
+	}
+	dns_close(dns);
+}
+
+static int print_json(const struct plan *p, const struct check_rows *rows)
+{
+	json_t *o = json_object(), *a = json_array();
+	size_t i;
+
+	for (i = 0; i < rows->n; i++) {
+		const struct check_row *r = &rows->v[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "check", r->check,
+		                                   "object", r->object, "status",
+		                                   check_status_name(r->status), "message",
+		                                   r->message, "prevents", r->prevents));
+	}
+	json_object_set_new(o, "plan", json_string(p->name));
+	json_object_set_new(o, "ok", json_boolean(check_rows_worst(rows) != CHECK_FAIL));
+	json_object_set_new(o, "checks", a);
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(o);
+	return 0;
+}
+
+static void print_table(const struct plan *p, const struct check_rows *rows)
+{
+	bool color = isatty(STDOUT_FILENO);
+	size_t i, nfail = 0, nwarn = 0;
+
+	printf("checks of plan %s (changes nothing)\n\n", p->name);
+	for (i = 0; i < rows->n; i++) {
+		const struct check_row *r = &rows->v[i];
+		const char *on = "", *off = "";
+
+		if (color) {
+			on = r->status == CHECK_OK     ? "\033[32m"
+			     : r->status == CHECK_WARN ? "\033[33m"
+			                               : "\033[1;31m";
+			off = "\033[0m";
+		}
+		nfail += r->status == CHECK_FAIL;
+		nwarn += r->status == CHECK_WARN;
+		printf("%s%-4s%s  %-13s %-26s %s\n", on, check_status_name(r->status), off,
+		       r->check, r->object, r->message);
+		if (r->status != CHECK_OK && r->prevents[0])
+			printf("      %-13s %-26s prevents: %s\n", "", "", r->prevents);
+	}
+	printf("\n%zu checks: %zu ok, %zu warning%s, %zu failed\n", rows->n,
+	       rows->n - nfail - nwarn, nwarn, nwarn == 1 ? "" : "s", nfail);
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS, { 0 } };
+	struct cmd_common c = { 0 };
+	struct ferry_error err = { 0 };
+	struct check_rows rows;
+	struct plan *p = NULL;
+	int opt, code = EXIT_DONE, r;
+
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
+		if (r < 0)
+			return code;
+		if (r == 0)
+			return EXIT_USAGE;
+	}
+	if (optind + 1 != argc) {
+		cmd_usage(argv[0], stderr);
+		return EXIT_USAGE;
+	}
+	code = cmd_load_plan(argv[optind], &p);
+	if (code != EXIT_DONE)
+		return code;
+	check_rows_init(&rows);
+	if (p->dns.present)
+		dns_checks(p, &rows);
+	if (p->host_old.present && p->host_new.present && hosts_checks_run(p, &rows, &err) < 0) {
+		code = cmd_fail(&err);
+		goto out;
+	}
+	if (c.json)
+		print_json(p, &rows);
+	else
+		print_table(p, &rows);
+	code = check_rows_worst(&rows) == CHECK_FAIL ? EXIT_FAILED : EXIT_DONE;
+out:
+	check_rows_release(&rows);
+	plan_free(p);
+	return code;
+}

@@ -1,0 +1,300 @@
+/*
+ * plan.c - `ferry plan PLAN [--json]`: validate the plan, ask the DNS
+ * server what it serves now, and print the timeline: each TTL step and
+ * when it may happen, the earliest cutover, the next cutover window, the
+ * end of the rollback window.
+ *
+ * The live TTLs come from the authoritative server; what ferry already did
+ * (the time of each TTL change, when prepare began) comes from the journal
+ * if there is one.  Nothing is changed anywhere.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cmd/cmd.h"
+#include "core/endpoints.h"
+#include "core/journal.h"
+#include "core/plan.h"
+#include "core/prepare.h"
+#include "core/schedule.h"
+#include "dns/dns.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+struct plan_view {
+	struct plan *plan;
+	struct dns_rrset *rrsets; /* one per p->dns.records */
+	struct schedule_record *recs;
+	size_t nrecs;
+	struct schedule_timeline tl;
+	int64_t now;
+};
+
+static void view_release(struct plan_view *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nrecs; i++)
+		dns_rrset_release(&v->rrsets[i]);
+	free(v->rrsets);
+	free(v->recs);
+	schedule_timeline_release(&v->tl);
+	plan_free(v->plan);
+}
+
+/* Reads the live records and the journal's memory, computes the timeline. */
+static int view_build(struct plan_view *v, const char *state, struct ferry_error *err)
+{
+	struct dns_provider *dns = NULL;
+	struct journal *j = NULL;
+	char *phase = NULL;
+	int64_t prepare_start = SCHEDULE_UNKNOWN, entered;
+	size_t i;
+	int r;
+
+	v->now = time_now();
+	r = journal_open(&j, state, JOURNAL_OPEN_READONLY, err);
+	if (r == FERRY_ENOTFOUND)
+		j = NULL;
+	else if (r < 0)
+		return r;
+	if (j && journal_phase_get(j, &phase, &entered, NULL) == 0) {
+		char *s = NULL;
+
+		if (journal_get(j, "prepare.started", &s, NULL) == 0)
+			time_parse_rfc3339(s, &prepare_start);
+		free(s);
+	}
+	free(phase);
+
+	if (v->plan->dns.present) {
+		const struct plan_dns *d = &v->plan->dns;
+
+		r = endpoints_dns_open(v->plan, &dns, err);
+		if (r < 0)
+			goto out;
+		v->rrsets = xcalloc(d->records.n, sizeof(*v->rrsets));
+		v->recs = xcalloc(d->records.n, sizeof(*v->recs));
+		for (i = 0; i < d->records.n; i++) {
+			dns_rrset_init(&v->rrsets[i]);
+			v->nrecs = i + 1;
+			r = dns_query(dns, d->records.v[i], &v->rrsets[i], err);
+			if (r < 0)
+				goto out;
+			r = prepare_record_load(j, d->records.v[i], v->rrsets[i].ttl, &v->recs[i],
+			                        err);
+			if (r < 0)
+				goto out;
+		}
+	}
+	r = schedule_timeline_compute(v->plan, v->recs, v->nrecs, v->now, prepare_start, &v->tl,
+	                              err);
+out:
+	dns_close(dns);
+	journal_close(j);
+	return r;
+}
+
+static json_t *json_time(int64_t t)
+{
+	char s[32];
+
+	if (t == SCHEDULE_FOREVER || t == SCHEDULE_UNKNOWN)
+		return json_null();
+	time_rfc3339(t, s, sizeof(s));
+	return json_string(s);
+}
+
+static int print_json(const struct plan_view *v)
+{
+	json_t *o = json_object(), *recs = json_array(), *steps = json_array(), *win;
+	const struct plan *p = v->plan;
+	size_t i, k;
+
+	json_object_set_new(o, "plan", json_string(p->name));
+	json_object_set_new(o, "valid", json_true());
+	json_object_set_new(o, "now", json_time(v->now));
+	for (i = 0; i < v->nrecs; i++) {
+		json_t *r = json_object(), *addrs = json_array();
+
+		for (k = 0; k < v->rrsets[i].n; k++)
+			json_array_append_new(addrs, json_string(v->rrsets[i].addresses[k]));
+		json_object_set_new(r, "name", json_string(p->dns.records.v[i]));
+		json_object_set_new(r, "addresses", addrs);
+		json_object_set_new(r, "ttl_now", json_integer(v->rrsets[i].ttl));
+		json_object_set_new(r, "cutover_ttl_effective", json_time(v->tl.ttl_effective[i]));
+		json_array_append_new(recs, r);
+	}
+	json_object_set_new(o, "records", recs);
+	for (i = 0; i < v->tl.nsteps; i++) {
+		const struct schedule_ttl_step *s = &v->tl.steps[i];
+		json_t *js = json_object();
+
+		json_object_set_new(js, "record", json_string(p->dns.records.v[s->record]));
+		json_object_set_new(js, "from_ttl", json_integer(s->from_ttl));
+		json_object_set_new(js, "ttl", json_integer(s->ttl));
+		json_object_set_new(js, "not_before", json_time(s->not_before));
+		json_array_append_new(steps, js);
+	}
+	json_object_set_new(o, "ttl_steps", steps);
+	json_object_set_new(o, "cutover_ttl_effective", json_time(v->tl.cutover_ttl_effective));
+	json_object_set_new(o, "validated", json_time(v->tl.validated));
+	json_object_set_new(o, "earliest_cutover", json_time(v->tl.earliest_cutover));
+	win = json_object();
+	json_object_set_new(win, "start", json_time(v->tl.window_start));
+	json_object_set_new(win, "end", json_time(v->tl.window_end));
+	json_object_set_new(win, "zone",
+	                    json_string(p->schedule.cutover_window.present
+	                                        ? p->schedule.cutover_window.zone
+	                                        : "UTC"));
+	json_object_set_new(o, "next_window", v->tl.has_window ? win : json_null());
+	if (!v->tl.has_window)
+		json_decref(win);
+	json_object_set_new(o, "rollback_window_end", json_time(v->tl.rollback_window_end));
+	json_object_set_new(o, "decommission", json_time(v->tl.decommission));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(o);
+	return EXIT_DONE;
+}
+
+/* "now", "in 5m 07s (Sun 2026-11-29 02:00 CET)" */
+static void when(const struct plan_view *v, int64_t t, const char *zone, char *out, size_t len)
+{
+	char local[48], rel[32];
+
+	if (t == SCHEDULE_FOREVER || t == SCHEDULE_UNKNOWN) {
+		snprintf(out, len, "-");
+		return;
+	}
+	schedule_format_local(t, zone, local, sizeof(local), NULL);
+	if (t <= v->now) {
+		snprintf(out, len, "now (%s)", local);
+		return;
+	}
+	duration_human((t - v->now) * 1000, rel, sizeof(rel));
+	snprintf(out, len, "in %s (%s)", rel, local);
+}
+
+static int print_table(const struct plan_view *v)
+{
+	const struct plan *p = v->plan;
+	const char *zone =
+	        p->schedule.cutover_window.present ? p->schedule.cutover_window.zone : "UTC";
+	char a[96], b[96];
+	size_t i, k;
+
+	printf("plan %s (%s): valid\n", p->name, p->path);
+	if (v->nrecs) {
+		printf("\nDNS records, as served by %s:%u\n", p->dns.server_host,
+		       (unsigned)p->dns.server_port);
+		printf("  %-28s %-24s %s\n", "RECORD", "ADDRESSES", "TTL NOW");
+		for (i = 0; i < v->nrecs; i++) {
+			a[0] = '\0';
+			for (k = 0; k < v->rrsets[i].n; k++)
+				snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s", k ? "," : "",
+				         v->rrsets[i].addresses[k]);
+			printf("  %-28s %-24s %u\n", p->dns.records.v[i], a, v->rrsets[i].ttl);
+		}
+		printf("\nTTL step-down (one old TTL between steps, so no resolver holds a long "
+		       "TTL)\n");
+		if (!v->tl.nsteps)
+			printf("  nothing to do: every record is at or below the cutover TTL %u\n",
+			       p->dns.ttl.cutover);
+		else
+			printf("  %-28s %-16s %s\n", "RECORD", "TTL", "NOT BEFORE");
+		for (i = 0; i < v->tl.nsteps; i++) {
+			const struct schedule_ttl_step *s = &v->tl.steps[i];
+
+			snprintf(a, sizeof(a), "%u -> %u", s->from_ttl, s->ttl);
+			when(v, s->not_before, zone, b, sizeof(b));
+			printf("  %-28s %-16s %s\n", p->dns.records.v[s->record], a, b);
+		}
+	}
+	printf("\nTimeline\n");
+	if (v->nrecs) {
+		when(v, v->tl.cutover_ttl_effective, zone, b, sizeof(b));
+		printf("  %-34s %s\n", "cutover TTL in effect everywhere", b);
+	}
+	when(v, v->tl.validated, zone, b, sizeof(b));
+	printf("  %-34s %s\n", "replication soak + validation done", b);
+	when(v, v->tl.earliest_cutover, zone, b, sizeof(b));
+	printf("  %-34s %s\n", "earliest cutover", b);
+	if (v->tl.has_window) {
+		schedule_format_local(v->tl.window_start, zone, a, sizeof(a), NULL);
+		schedule_format_local(v->tl.window_end, zone, b, sizeof(b), NULL);
+		printf("  %-34s %s - %s\n", "cutover window", a, b);
+	} else {
+		printf("  %-34s %s\n", "cutover window", "any time (the plan sets none)");
+	}
+	when(v, v->tl.rollback_window_end, zone, b, sizeof(b));
+	printf("  %-34s %s\n", "rollback window ends", b);
+	when(v, v->tl.decommission, zone, b, sizeof(b));
+	printf("  %-34s %s\n", "decommission", b);
+	return EXIT_DONE;
+}
+
+/* Prints the plan's diagnostics (errors and warnings) to stderr. */
+static void print_diags(const struct plan_diags *d)
+{
+	struct buf out;
+
+	buf_init(&out, 1 << 20);
+	plan_diags_format(d, &out);
+	fputs(out.data, stderr);
+	buf_release(&out);
+}
+
+int cmd_load_plan(const char *path, struct plan **out)
+{
+	struct ferry_error err = { 0 };
+	struct plan_diags diags = { 0 };
+	int r;
+
+	r = plan_load(path, out, &diags, &err);
+	print_diags(&diags);
+	plan_diags_release(&diags);
+	if (r < 0) {
+		ferry_error_print(&err, stderr);
+		return EXIT_USAGE; /* DESIGN §5: a plan error is a usage error */
+	}
+	return EXIT_DONE;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS, { 0 } };
+	struct cmd_common c = { 0 };
+	struct ferry_error err = { 0 };
+	struct plan_view v = { 0 };
+	char *state = NULL;
+	int opt, code = EXIT_DONE, r;
+
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
+		if (r < 0)
+			return code;
+		if (r == 0)
+			return EXIT_USAGE;
+	}
+	if (optind + 1 != argc) {
+		cmd_usage(argv[0], stderr);
+		return EXIT_USAGE;
+	}
+	code = cmd_load_plan(argv[optind], &v.plan);
+	if (code != EXIT_DONE)
+		return code;
+	state = cmd_state_path(argv[optind], c.state);
+	r = view_build(&v, state, &err);
+	if (r < 0)
+		code = cmd_fail(&err);
+	else
+		code = c.json ? print_json(&v) : print_table(&v);
+	free(state);
+	view_release(&v);
+	return code;
+}

@@ -1,0 +1,291 @@
+/*
+ * engine.c - the phase loop, journaled steps, crash resolution and time
+ * gates.  See engine.h for the contract and engine_internal.h for how the
+ * phases (phase_*.c) plug in.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/endpoints.h"
+#include "core/engine_internal.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+static const char *const phase_names[] = {
+	[ENGINE_PREPARE] = "prepare",           [ENGINE_REPLICATE] = "replicate",
+	[ENGINE_VALIDATE] = "validate",         [ENGINE_CUTOVER] = "cutover",
+	[ENGINE_DECOMMISSION] = "decommission", [ENGINE_DONE] = "done",
+};
+
+const char *engine_phase_name(enum engine_phase ph)
+{
+	return ph <= ENGINE_DONE ? phase_names[ph] : "?";
+}
+
+int engine_phase_parse(const char *s, enum engine_phase *out)
+{
+	size_t i;
+
+	for (i = 0; i <= ENGINE_DONE; i++) {
+		if (!strcmp(s, phase_names[i])) {
+			*out = (enum engine_phase)i;
+			return 0;
+		}
+	}
+	return FERRY_EINVAL;
+}
+
+int engine_open(struct engine **out, const struct plan *p, const char *state,
+                const struct engine_opts *opts, struct ferry_error *err)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	char *phase = NULL;
+	int64_t entered;
+	int r;
+
+	e->plan = p;
+	e->opts = *opts;
+	r = journal_open(&e->j, state, JOURNAL_OPEN_CREATE, err);
+	if (r < 0)
+		goto fail;
+	r = journal_lock(e->j, err);
+	if (r < 0)
+		goto fail;
+	r = journal_phase_get(e->j, &phase, &entered, err);
+	if (r == FERRY_ENOTFOUND) {
+		e->phase = ENGINE_PREPARE;
+	} else if (r < 0) {
+		goto fail;
+	} else if (engine_phase_parse(phase, &e->phase) < 0) {
+		r = ferry_error_set(err, FERRY_ESTATE, "was the journal written by a newer ferry?",
+		                    "journal %s: unknown phase '%s'", state, phase);
+		goto fail;
+	}
+	free(phase);
+	*out = e;
+	return 0;
+fail:
+	free(phase);
+	engine_close(e);
+	return r;
+}
+
+void engine_close(struct engine *e)
+{
+	if (!e)
+		return;
+	dns_close(e->dns);
+	journal_close(e->j);
+	free(e);
+}
+
+int64_t engine_waiting_until(const struct engine *e, const char **why)
+{
+	if (why)
+		*why = e->wait_why;
+	return e->wait_until;
+}
+
+int engine_dns(struct engine *e, struct ferry_error *err)
+{
+	if (e->dns)
+		return 0;
+	return endpoints_dns_open(e->plan, &e->dns, err);
+}
+
+/* FERRY_CRASH_AT=NAME or NAME:after: the fault injection of the crash tests
+ * (STYLE: SQLite's test6.c).  SIGKILL, so nothing is flushed or cleaned. */
+static void crash_point(const char *name, bool after)
+{
+	const char *at = getenv("FERRY_CRASH_AT");
+	size_t n;
+
+	if (!at || !*at)
+		return;
+	n = strlen(name);
+	if (strncmp(at, name, n) != 0)
+		return;
+	if ((!after && at[n] == '\0') || (after && !strcmp(at + n, ":after"))) {
+		fprintf(stderr, "ferry: FERRY_CRASH_AT=%s: crashing now\n", at);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+int engine_step_begin(struct engine *e, const char *name, const char *object, const char *detail,
+                      int64_t *id, struct ferry_error *err)
+{
+	int r;
+
+	if (e->opts.dry_run) {
+		engine_say(e, object, "would %s: %s", name, detail ? detail : "");
+		return ENGINE_STEP_SKIP;
+	}
+	r = journal_step_begin(e->j, engine_phase_name(e->phase), name, object, detail, id, err);
+	if (r < 0)
+		return r;
+	crash_point(name, false);
+	return ENGINE_STEP_GO;
+}
+
+int engine_step_done(struct engine *e, int64_t id, const char *name, bool ok, const char *result,
+                     struct ferry_error *err)
+{
+	crash_point(name, true);
+	return journal_step_done(e->j, id, ok, result, err);
+}
+
+void engine_say(struct engine *e, const char *object, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n = 0;
+
+	if (object && *object)
+		n = snprintf(line, sizeof(line), "%s: ", object);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (e->opts.progress)
+		e->opts.progress(e->opts.ctx, false, line);
+	if (!e->opts.dry_run)
+		journal_event_add(e->j, LOG_LEVEL_INFO, object, NULL, "%s", line);
+}
+
+void engine_live(struct engine *e, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (e->opts.progress)
+		e->opts.progress(e->opts.ctx, true, line);
+}
+
+int engine_wait(struct engine *e, int64_t until, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->wait_until = until;
+	va_start(ap, fmt);
+	vsnprintf(e->wait_why, sizeof(e->wait_why), fmt, ap);
+	va_end(ap);
+	return PHASE_WAIT;
+}
+
+/* Steps a crashed run left open: their owners check the world. */
+static int resolve_open_steps(struct engine *e, struct ferry_error *err)
+{
+	struct journal_step_list l = { 0 };
+	size_t i;
+	int r;
+
+	r = journal_steps_open(e->j, &l, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < l.n && r >= 0; i++) {
+		engine_say(e, l.v[i].object,
+		           "step %s was interrupted (pid %lld); checking the world", l.v[i].name,
+		           (long long)l.v[i].pid);
+		r = phase_prepare_resolve(e, &l.v[i], err);
+		if (r == 0)
+			r = journal_step_interrupt(e->j, l.v[i].id, "redone by a later run", err);
+	}
+	journal_step_list_release(&l);
+	return r < 0 ? r : 0;
+}
+
+static int run_phase(struct engine *e, struct ferry_error *err)
+{
+	switch (e->phase) {
+	case ENGINE_PREPARE: return phase_prepare(e, err);
+	case ENGINE_REPLICATE:
+	case ENGINE_VALIDATE:
+	case ENGINE_CUTOVER:
+	case ENGINE_DECOMMISSION:
+		/* Not built yet: a plan with those sections stops here. */
+		return ferry_error_set(
+		        err, FERRY_ESTATE, "this ferry carries a plan through prepare only so far",
+		        "phase %s is not implemented yet", engine_phase_name(e->phase));
+	case ENGINE_DONE: return PHASE_PASSED;
+	}
+	BUG("phase %d", (int)e->phase);
+}
+
+/* Sleeps until `until` (seconds), showing a countdown every second. */
+static void wait_for(struct engine *e, int64_t until)
+{
+	char left[32];
+	int64_t now;
+
+	while ((now = time_now()) < until) {
+		struct timespec ts = { .tv_sec = 1 };
+
+		duration_human((until - now) * 1000, left, sizeof(left));
+		engine_live(e, "%s: waiting %s", e->wait_why, left);
+		nanosleep(&ts, NULL);
+	}
+}
+
+int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
+{
+	char now[32], *started = NULL;
+	int r;
+
+	if (!e->opts.dry_run) {
+		if (journal_get(e->j, "prepare.started", &started, NULL) == FERRY_ENOTFOUND) {
+			time_rfc3339(time_now(), now, sizeof(now));
+			r = journal_phase_set(e->j, engine_phase_name(e->phase), err);
+			if (r == 0)
+				r = journal_set(e->j, "prepare.started", now, err);
+			if (r < 0)
+				return r;
+		}
+		free(started);
+		r = resolve_open_steps(e, err);
+		if (r < 0)
+			return r;
+	}
+	for (;;) {
+		if (e->phase == ENGINE_DONE) {
+			*outcome = ENGINE_FINISHED;
+			return 0;
+		}
+		r = run_phase(e, err);
+		if (r < 0) {
+			if (!e->opts.dry_run)
+				journal_event_add(e->j, LOG_LEVEL_ERROR,
+				                  engine_phase_name(e->phase), NULL, "%s",
+				                  err->msg);
+			return r;
+		}
+		if (r == PHASE_WAIT) {
+			if (e->opts.no_wait || e->opts.dry_run) {
+				*outcome = ENGINE_WAITING;
+				return 0;
+			}
+			wait_for(e, e->wait_until);
+			continue;
+		}
+		engine_say(e, engine_phase_name(e->phase), "gate holds; phase complete");
+		if (e->opts.until_set && e->phase == e->opts.until) {
+			*outcome = ENGINE_STOPPED;
+			return 0;
+		}
+		if (e->opts.dry_run) {
+			*outcome = ENGINE_STOPPED;
+			return 0;
+		}
+		e->phase++;
+		r = journal_phase_set(e->j, engine_phase_name(e->phase), err);
+		if (r < 0)
+			return r;
+	}
+}

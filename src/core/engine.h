@@ -1,0 +1,88 @@
+/*
+ * engine.h - the phase engine: carries a plan through prepare, replicate,
+ * validate, cutover and decommission (DESIGN §1), one gate at a time.
+ *
+ * The journal is the engine's memory; the engine itself holds nothing that
+ * matters between runs.  A run:
+ *
+ *	engine_open(&e, plan, state_path, &opts, err);   (takes the run lock)
+ *	engine_run(e, &outcome, err);
+ *	engine_close(e);
+ *
+ * engine_run() first resolves the steps an earlier run left open (a crash
+ * between an intent and its done row): each step's owner checks the world
+ * and either finishes it or records that it must be redone.  Then it
+ * evaluates the current phase: a phase does its side effects as journaled
+ * steps (engine_step_begin / engine_step_done), then evaluates its gate
+ * from live checks plus the journal.  A gate that holds advances the phase;
+ * a time gate not yet due waits (or returns ENGINE_WAITING under
+ * opts.no_wait); a gate that fails stops the run with the evidence.
+ *
+ * Every side effect is a step; every step is idempotent or checks the world
+ * before acting again (DESIGN §6), so kill -9 at any instant and a new run
+ * finish correctly.  FERRY_CRASH_AT=NAME (the environment) kills the
+ * process with SIGKILL right after the intent row of the step NAME (or
+ * "NAME:after", right after its side effect, before the done row): the
+ * fault injection of the crash tests.
+ *
+ * Ownership: the engine borrows the plan (which must outlive it) and owns
+ * its journal and driver handles.
+ */
+#ifndef FERRY_CORE_ENGINE_H
+#define FERRY_CORE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/plan.h"
+#include "util/error.h"
+
+enum engine_phase {
+	ENGINE_PREPARE,
+	ENGINE_REPLICATE,
+	ENGINE_VALIDATE,
+	ENGINE_CUTOVER,
+	ENGINE_DECOMMISSION,
+	ENGINE_DONE,
+};
+
+const char *engine_phase_name(enum engine_phase ph);
+/* Returns 0 and *out, or FERRY_EINVAL for an unknown name. */
+int engine_phase_parse(const char *s, enum engine_phase *out);
+
+enum engine_outcome {
+	ENGINE_FINISHED, /* the migration is complete */
+	ENGINE_STOPPED,  /* --until reached */
+	ENGINE_WAITING,  /* --no-wait and a time gate not yet due */
+	ENGINE_ROLLED_BACK,
+};
+
+struct engine_opts {
+	bool until_set;
+	enum engine_phase until; /* stop after this phase */
+	bool no_wait;
+	bool dry_run;           /* print every action, change nothing */
+	const char *now_reason; /* --now: cut over outside the window (journaled) */
+	/* Progress for people: one line, replaced in place when `live`. */
+	void (*progress)(void *ctx, bool live, const char *line);
+	void *ctx;
+};
+
+struct engine;
+
+/* Opens (creating) the journal at state, takes the run lock.  Errors:
+ * FERRY_ELOCKED (another run), the journal's errors. */
+int engine_open(struct engine **out, const struct plan *p, const char *state,
+                const struct engine_opts *opts, struct ferry_error *err);
+void engine_close(struct engine *e); /* NULL-safe */
+
+/* Advances as far as the gates allow.  Returns 0 and *outcome, or a
+ * negative code: FERRY_ECHECK for a failed gate (err holds the evidence),
+ * or the error of the step that failed. */
+int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err);
+
+/* When a run returned ENGINE_WAITING: the instant (seconds) it waits for and
+ * why. */
+int64_t engine_waiting_until(const struct engine *e, const char **why);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * engine_internal.h - what the phases (phase_*.c) share with engine.c.
+ *
+ * A phase is a function that does its side effects as journaled steps and
+ * then evaluates its gate.  It returns
+ *	PHASE_PASSED  the gate holds: the engine records it and moves on;
+ *	PHASE_WAIT    a time gate is not due: e->wait_until / e->wait_why set;
+ *	< 0           a failure (FERRY_ECHECK for a gate that does not hold,
+ *	              with the evidence in err).
+ *
+ * A step:
+ *	r = engine_step_begin(e, "dns.set_ttl", rec, detail, &id, err);
+ *	if (r == ENGINE_STEP_SKIP) ... (dry run: printed, not done)
+ *	... the side effect ...
+ *	engine_step_done(e, id, r == 0, result, err);
+ * The step's intent is durable before the side effect starts.
+ */
+#ifndef FERRY_CORE_ENGINE_INTERNAL_H
+#define FERRY_CORE_ENGINE_INTERNAL_H
+
+#include "core/engine.h"
+#include "core/journal.h"
+#include "dns/dns.h"
+
+enum {
+	PHASE_PASSED = 1,
+	PHASE_WAIT = 0
+};
+enum {
+	ENGINE_STEP_GO = 0,
+	ENGINE_STEP_SKIP = 1
+};
+
+struct engine {
+	const struct plan *plan;
+	struct journal *j;
+	struct engine_opts opts;
+	enum engine_phase phase;
+	struct dns_provider *dns; /* opened on first use */
+	int64_t wait_until;       /* seconds, for PHASE_WAIT */
+	char wait_why[256];
+};
+
+/* Writes the intent of step name on object (NULL for none) in the current
+ * phase.  In a dry run prints "would: NAME OBJECT: DETAIL" and returns
+ * ENGINE_STEP_SKIP; otherwise returns ENGINE_STEP_GO with *id set, or the
+ * journal's error.  Honours FERRY_CRASH_AT=name. */
+int engine_step_begin(struct engine *e, const char *name, const char *object, const char *detail,
+                      int64_t *id, struct ferry_error *err);
+/* Records the step's completion.  Honours FERRY_CRASH_AT=name:after (a crash
+ * after the side effect, before this row). */
+int engine_step_done(struct engine *e, int64_t id, const char *name, bool ok, const char *result,
+                     struct ferry_error *err);
+
+/* Progress and event lines. */
+__attribute__((format(printf, 3, 4))) void engine_say(struct engine *e, const char *object,
+                                                      const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void engine_live(struct engine *e, const char *fmt, ...);
+
+/* Sets the wait and returns PHASE_WAIT. */
+__attribute__((format(printf, 3, 4))) int engine_wait(struct engine *e, int64_t until,
+                                                      const char *fmt, ...);
+
+/* Opens e->dns if needed. */
+int engine_dns(struct engine *e, struct ferry_error *err);
+
+/* The phases. */
+int phase_prepare(struct engine *e, struct ferry_error *err);
+/* Resolves an open dns.* step left by a crashed run: checks the world and
+ * records the step done or interrupted.  Returns 1 if it was a dns step. */
+int phase_prepare_resolve(struct engine *e, const struct journal_step *s, struct ferry_error *err);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * http.h - HTTP health checks against a chosen address, under the real name.
+ *
+ * Before DNS or the load balancer send the new server anything, ferry asks
+ * it directly: hosts_http_check() fetches a URL (https://www.shop.test/healthz)
+ * with its host name pinned to the given address (libcurl CURLOPT_RESOLVE
+ * "host:port:address"), so SNI, the Host header and the certificate check
+ * all use the real name while the packets go to the new host.  The same
+ * call against the old address gives the comparison.
+ *
+ * Redirects are not followed (the status is the answer); proxies from the
+ * environment are not used; the body is read and discarded.  TLS is
+ * verified against ca_file or the system store.  This is the only file
+ * that includes libcurl headers.
+ */
+#ifndef FERRY_HOSTS_HTTP_H
+#define FERRY_HOSTS_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+struct hosts_http_result {
+	long status;        /* the HTTP status, 0 when no response came */
+	int64_t latency_ms; /* the whole request */
+	bool tls;           /* the URL is https */
+	bool tls_verified;  /* https and the certificate verified for the name */
+	char error[256];    /* curl's reason when no response came */
+};
+
+/*
+ * Fetches url with its host pinned to address (an IP literal; NULL: resolve
+ * normally).  ca_file may be NULL.  Returns 0 whatever the server did (res
+ * says it), FERRY_EINVAL for a URL curl cannot parse, FERRY_EIO when curl
+ * cannot be set up.
+ */
+int hosts_http_check(const char *url, const char *address, const char *ca_file,
+                     int64_t connect_timeout_ms, int64_t timeout_ms, struct hosts_http_result *res,
+                     struct ferry_error *err);
+
+#endif

@@ -58,8 +58,8 @@ static int write_plan(const char *path, bool force, struct ferry_error *err)
 			                    strerror(errno));
 		goto out;
 	}
-	if (fchmod(fd, 0644) < 0 ||
-	    write_all(fd, plan_example_yaml, strlen(plan_example_yaml)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || write_all(fd, plan_example_yaml, plan_example_yaml_len) < 0 ||
+	    fsync(fd) < 0) {
 		r = ferry_error_set(err, FERRY_EIO, NULL, "%s: %s", target, strerror(errno));
 		close(fd);
 		unlink(target);

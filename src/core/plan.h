@@ -277,6 +277,7 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 
 /* The starter plan `ferry init` writes (examples/shop.yaml, compiled in). */
 extern const char plan_example_yaml[];
+extern const size_t plan_example_yaml_len; /* its length, without the NUL */
 
 const char *plan_weekday_name(enum plan_weekday d);
 /* Names as written in the plan ("postgresql", "pgbouncer", "hmac-sha256"). */

@@ -193,6 +193,7 @@ static void test_example_loads_with_every_field(void **state)
 	buf_init(&file, 1 << 20);
 	assert_int_equal(buf_read_file(&file, "../../examples/shop.yaml"), 0);
 	assert_int_equal(strlen(plan_example_yaml), file.len);
+	assert_int_equal(plan_example_yaml_len, file.len);
 	assert_memory_equal(plan_example_yaml, file.data, file.len);
 	buf_release(&file);
 }

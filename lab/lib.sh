@@ -78,12 +78,20 @@ tcp_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
 ns_exists() { ip netns list 2>/dev/null | grep -qw "^$(lab_ns "$1")"; }
 
+# proc_alive PID: the process exists and is not a zombie (here PID 1 reaps
+# orphaned daemons only now and then; a zombie has done all it will do).
+proc_alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	_st=$(cut -d ')' -f 2 "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 2)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+
 # pid_alive PIDFILE: the pidfile names a live process.
 pid_alive() {
 	[ -s "$1" ] || return 1
 	_pid=$(head -n 1 "$1")
 	case $_pid in '' | *[!0-9]*) return 1 ;; esac
-	kill -0 "$_pid" 2>/dev/null
+	proc_alive "$_pid"
 }
 
 # spawn HOST PIDFILE LOG CMD...: starts a foreground program in HOST's
@@ -109,7 +117,7 @@ stop_pidfile() {
 	_pid=$(head -n 1 "$_pf")
 	kill "-$_sig" "$_pid" 2>/dev/null || true
 	_deadline=$(($(date +%s) + _limit))
-	while kill -0 "$_pid" 2>/dev/null; do
+	while proc_alive "$_pid"; do
 		if [ "$(date +%s)" -ge "$_deadline" ]; then
 			say "pid $_pid ($_pf) still there after ${_limit}s: SIGKILL"
 			kill -KILL "$_pid" 2>/dev/null || true

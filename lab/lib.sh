@@ -13,11 +13,21 @@
 # under $LAB_STATE/secrets and are never printed, put in an argv or a log.
 
 LAB_TOP=$(cd "$(dirname "$0")/.." && pwd)
-LAB_STATE=${LAB_STATE:-$LAB_TOP/lab/state}
-LAB_BUILD=${LAB_BUILD:-$LAB_TOP/build}
-# The fixed alias of the state folder: the plan names files on the hosts
-# (pgbouncer's include) by absolute path, and the worktree's path varies.
+# The fixed alias of the state folder of the lab that is up: the plan names
+# files on the hosts (pgbouncer's include) by absolute path, and the
+# worktree's path varies.
 LAB_LINK=/run/ferry-lab
+# lab/down and lab/fault act on the lab that is up, wherever its state is
+# (a smoke test's, another checkout's); lab/up on this checkout's.
+if [ -z "${LAB_STATE:-}" ] && [ "${LAB_FOLLOW_LINK:-0}" = 1 ] && [ -L "$LAB_LINK" ]; then
+	LAB_STATE=$(readlink "$LAB_LINK")
+fi
+LAB_STATE=${LAB_STATE:-$LAB_TOP/lab/state}
+# The build folder the lab app came from, for a lab started elsewhere.
+if [ -z "${LAB_BUILD:-}" ] && [ -f "$LAB_STATE/env" ]; then
+	LAB_BUILD=$(sed -n "s/^LAB_BUILD='\(.*\)'$/\1/p" "$LAB_STATE/env")
+fi
+LAB_BUILD=${LAB_BUILD:-$LAB_TOP/build}
 
 LAB_BRIDGE=ferrybr0
 LAB_BRIDGE_ADDR=10.77.0.254

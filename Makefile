@@ -23,7 +23,7 @@ demo: build
 
 # The local lab (docs/lab.md), as root.
 lab-up: build
-	lab/up
+	LAB_BUILD=$(CURDIR)/$(BUILD) lab/up
 
 lab-down:
 	lab/down

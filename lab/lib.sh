@@ -191,7 +191,8 @@ app_stop() { stop_pidfile "$LAB_STATE/$1/app/app.pid" TERM 10; }
 
 # --- HAProxy -------------------------------------------------------------
 
-# haproxy_config HOST: writes $LAB_STATE/HOST/haproxy/haproxy.cfg.  net
+# haproxy_config HOST: writes $LAB_STATE/HOST/haproxy/haproxy.cfg (sets
+# HAPROXY_CHANGED to 1 when it differs from what was there).  net
 # serves the payments endpoint; old and new www/api.shop.test in front of
 # the backend `web`.  While the cert fault is on, new serves only the
 # api.shop.test certificate with strict-sni, so a handshake for
@@ -252,7 +253,14 @@ EOF
 			fi
 		fi
 	} >"$_d/haproxy.cfg.tmp"
-	mv "$_d/haproxy.cfg.tmp" "$_d/haproxy.cfg"
+	# HAPROXY_CHANGED says whether a running HAProxy needs a reload.
+	if cmp -s "$_d/haproxy.cfg.tmp" "$_d/haproxy.cfg"; then
+		rm -f "$_d/haproxy.cfg.tmp"
+		HAPROXY_CHANGED=0
+	else
+		mv "$_d/haproxy.cfg.tmp" "$_d/haproxy.cfg"
+		HAPROXY_CHANGED=1
+	fi
 }
 
 # haproxy_start HOST: master-worker mode; the pidfile holds the master,

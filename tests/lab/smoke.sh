@@ -50,7 +50,10 @@ trap 'exit 130' INT TERM
 t0=$(date +%s)
 "$top/lab/up"
 say "lab/up took $(($(date +%s) - t0))s"
+pidfiles() { find "$LAB_STATE" -name '*.pid' -type f -exec head -qn 1 {} + | sort | tr '\n' ' '; }
+before=$(pidfiles)
 "$top/lab/up" >/dev/null || fail "a second lab/up on a running lab failed"
+[ "$(pidfiles)" = "$before" ] || fail "a second lab/up restarted daemons: $before -> $(pidfiles)"
 # shellcheck source=/dev/null
 . "$LAB_STATE/env"
 export PGPASSFILE=$LAB_PGPASSFILE
@@ -141,6 +144,11 @@ code=$(post_new "smoke$$-b")
 "$top/lab/fault" off orders500 >/dev/null
 code=$(post_new "smoke$$-c")
 [ "$code" = 201 ] || fail "orders500 fault off, but POST /orders to new answers $code"
+# LAB_FAULTS on a lab that is up reaches the running app too.
+LAB_FAULTS=orders500 "$top/lab/up" >/dev/null
+code=$(post_new "smoke$$-d")
+[ "$code" = 500 ] || fail "LAB_FAULTS=orders500 lab/up, but POST /orders to new answers $code"
+"$top/lab/fault" off orders500 >/dev/null
 say "fault orders500: POST /orders to new answers 500, then 201"
 
 "$top/lab/fault" status | grep -q ' on$' && fail "a fault is still on: $("$top/lab/fault" status)"

@@ -23,6 +23,7 @@ if [ -z "${LAB_STATE:-}" ] && [ "${LAB_FOLLOW_LINK:-0}" = 1 ] && [ -L "$LAB_LINK
 	LAB_STATE=$(readlink "$LAB_LINK")
 fi
 LAB_STATE=${LAB_STATE:-$LAB_TOP/lab/state}
+case $LAB_STATE in /*) ;; *) LAB_STATE=$PWD/$LAB_STATE ;; esac
 # The build folder the lab app came from, for a lab started elsewhere.
 if [ -z "${LAB_BUILD:-}" ] && [ -f "$LAB_STATE/env" ]; then
 	LAB_BUILD=$(sed -n "s/^LAB_BUILD='\(.*\)'$/\1/p" "$LAB_STATE/env")

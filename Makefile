@@ -2,7 +2,7 @@
 # the Debian packages they need first (scripts/deps).
 BUILD ?= build
 
-.PHONY: all deps build check demo clean
+.PHONY: all deps build check demo clean lab-up lab-down
 
 all: build
 
@@ -20,6 +20,13 @@ check: deps
 
 demo: build
 	scripts/demo
+
+# The local lab (docs/lab.md), as root.
+lab-up: build
+	LAB_BUILD=$(CURDIR)/$(BUILD) lab/up
+
+lab-down:
+	lab/down
 
 clean:
 	rm -rf build build-san

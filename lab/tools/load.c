@@ -491,7 +491,7 @@ static void progress(struct load *l, int64_t now_us)
 	char p99[32] = "-";
 
 	if (s->nlat) {
-		qsort(s->lat, s->nlat, sizeof(*s->lat), cmp_i64);
+		xqsort(s->lat, s->nlat, sizeof(*s->lat), cmp_i64);
 		snprintf(p99, sizeof(p99), "%" PRId64, s->lat[(size_t)ceil(0.99 * s->nlat) - 1]);
 	}
 	fprintf(stderr,

@@ -514,11 +514,11 @@ static void analyse(struct verify *v, const struct rec ***acked_out)
 			s->acks = UINT32_MAX; /* count each id once */
 		}
 	}
-	qsort(lat, na, sizeof(*lat), cmp_i64);
+	xqsort(lat, na, sizeof(*lat), cmp_i64);
 	v->p50 = pct(lat, na, 50);
 	v->p99 = pct(lat, na, 99);
 	v->lat_max = na ? lat[na - 1] : 0;
-	qsort(acked, na, sizeof(*acked), cmp_done);
+	xqsort(acked, na, sizeof(*acked), cmp_done);
 	for (size_t i = 1; i < na; i++) {
 		int64_t gap = acked[i]->done_ms - acked[i - 1]->done_ms;
 

@@ -140,7 +140,7 @@ double trigger_percentile(double *v, size_t n, double q)
 
 	if (n == 0)
 		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
+	xqsort(v, n, sizeof(*v), cmp_double);
 	/* nearest rank: ceil(q/100 * n), 1-based */
 	rank = (size_t)ceil(q / 100.0 * (double)n - 1e-9);
 	if (rank < 1)

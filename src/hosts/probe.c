@@ -596,7 +596,7 @@ static int finish(struct parse_ctx *c, struct ferry_error *err)
 
 	/* ports: the widest bind of each listening port (sorted: hostile
 	 * output of 100000 sockets must not cost a quadratic loop) */
-	qsort(c->ls, c->nls, sizeof(*c->ls), listen_cmp);
+	xqsort(c->ls, c->nls, sizeof(*c->ls), listen_cmp);
 	for (i = 0; i < c->nls; i = j) {
 		int scope = c->ls[i].scope;
 
@@ -608,8 +608,8 @@ static int finish(struct parse_ctx *c, struct ferry_error *err)
 	}
 	/* conns: outbound only.  A connection whose local port is one of
 	 * ours is a client talking to us, not a third party we depend on. */
-	qsort(c->es, c->nes, sizeof(*c->es), estab_cmp);
-	qsort(c->own, c->nown, sizeof(*c->own), own_cmp);
+	xqsort(c->es, c->nes, sizeof(*c->es), estab_cmp);
+	xqsort(c->own, c->nown, sizeof(*c->own), own_cmp);
 	for (i = 0; i < c->nes; i = j) {
 		const struct estab_sock *e = &c->es[i];
 		struct listen_sock probe = { .port = e->lport };
@@ -634,7 +634,7 @@ static int finish(struct parse_ctx *c, struct ferry_error *err)
 		sorted[i].f = fp->v[i];
 		sorted[i].line = i < nfacts ? c->lines[i] : 0;
 	}
-	qsort(sorted, fp->n, sizeof(*sorted), line_fact_cmp);
+	xqsort(sorted, fp->n, sizeof(*sorted), line_fact_cmp);
 	for (i = 0; i < fp->n; i++)
 		fp->v[i] = sorted[i].f;
 	for (i = 1; i < fp->n; i++) {

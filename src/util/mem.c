@@ -92,3 +92,9 @@ void xfree_secret(char *p, size_t len)
 	explicit_bzero(p, len ? len : strlen(p));
 	free(p);
 }
+
+void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}

@@ -21,6 +21,10 @@ __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
 void *xgrow(void *arr, size_t *alloc, size_t n, size_t elsize);
 #define XGROW(arr, alloc, n) ((arr) = xgrow((arr), &(alloc), (n), sizeof(*(arr))))
 
+/* qsort(3) that accepts base == NULL with n == 0 (qsort itself must not be
+ * given NULL, C11 §7.22.5). */
+void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* explicit_bzero over len bytes of p (or strlen(p) if len is 0), then free. */
 void xfree_secret(char *p, size_t len);
 

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
 #include "util/log.h"
@@ -81,6 +83,8 @@ void engine_close(struct engine *e)
 	if (!e)
 		return;
 	dns_close(e->dns);
+	if (e->lb_drv)
+		e->lb_drv->close(e->lb);
 	journal_close(e->j);
 	free(e);
 }
@@ -138,6 +142,24 @@ int engine_step_done(struct engine *e, int64_t id, const char *name, bool ok, co
 {
 	crash_point(name, true);
 	return journal_step_done(e->j, id, ok, result, err);
+}
+
+char *engine_detail(const char *fmt, ...)
+{
+	json_t *v;
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	v = json_vpack_ex(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (!v)
+		BUG("bad pack format %s", fmt);
+	s = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	if (!s)
+		BUG("json_dumps failed");
+	return s;
 }
 
 void engine_say(struct engine *e, const char *object, const char *fmt, ...)
@@ -206,8 +228,8 @@ static int run_phase(struct engine *e, struct ferry_error *err)
 {
 	switch (e->phase) {
 	case ENGINE_PREPARE: return phase_prepare(e, err);
+	case ENGINE_VALIDATE: return phase_validate(e, err);
 	case ENGINE_REPLICATE:
-	case ENGINE_VALIDATE:
 	case ENGINE_CUTOVER:
 	case ENGINE_DECOMMISSION:
 		/* Not built yet: a plan with those sections stops here. */

@@ -21,6 +21,7 @@
 #include "core/engine.h"
 #include "core/journal.h"
 #include "dns/dns.h"
+#include "traffic/traffic.h"
 
 enum {
 	PHASE_PASSED = 1,
@@ -37,7 +38,9 @@ struct engine {
 	struct engine_opts opts;
 	enum engine_phase phase;
 	struct dns_provider *dns; /* opened on first use */
-	int64_t wait_until;       /* seconds, for PHASE_WAIT */
+	const struct traffic_driver *lb_drv;
+	struct traffic_lb *lb; /* opened on first use */
+	int64_t wait_until;    /* seconds, for PHASE_WAIT */
 	char wait_why[256];
 };
 
@@ -63,9 +66,29 @@ __attribute__((format(printf, 3, 4))) int engine_wait(struct engine *e, int64_t 
 
 /* Opens e->dns if needed. */
 int engine_dns(struct engine *e, struct ferry_error *err);
+/* Opens e->lb (the plan's load balancer runtime API) if needed. */
+int engine_traffic(struct engine *e, struct ferry_error *err);
+
+/* A step's detail as compact JSON from a jansson pack format ("{s:i}", ...).
+ * Caller frees. */
+char *engine_detail(const char *fmt, ...);
+
+/* Sends pct percent of the plan's traffic to the new server, as the step
+ * "traffic.split" (why says what for, in the journal and the output). */
+int engine_split(struct engine *e, double pct, const char *why, struct ferry_error *err);
+
+/*
+ * Watches the new side for duration_ms (monitor.c): every second the load
+ * balancer's counters and a health probe go to the journal and into the
+ * rollback triggers.  Returns 1 when the time passed with no trigger, 0 on
+ * a breach (its evidence in evidence), or a negative error.
+ */
+int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, char *evidence,
+                   size_t evlen, struct ferry_error *err);
 
 /* The phases. */
 int phase_prepare(struct engine *e, struct ferry_error *err);
+int phase_validate(struct engine *e, struct ferry_error *err);
 /* Resolves an open dns.* step left by a crashed run: checks the world and
  * records the step done or interrupted.  Returns 1 if it was a dns step. */
 int phase_prepare_resolve(struct engine *e, const struct journal_step *s, struct ferry_error *err);

@@ -53,12 +53,14 @@ static int check_points_old(struct engine *e, const char *name, const struct dns
 static int set_ttl(struct engine *e, const char *name, const struct dns_rrset *rs,
                    const struct schedule_ttl_step *st, struct ferry_error *err)
 {
-	char detail[128], result[64];
+	char *detail =
+	        engine_detail("{s:i, s:i}", "from_ttl", (int)st->from_ttl, "ttl", (int)st->ttl);
+	char result[64];
 	int64_t id = 0;
 	int r;
 
-	snprintf(detail, sizeof(detail), "{\"from_ttl\":%u,\"ttl\":%u}", st->from_ttl, st->ttl);
 	r = engine_step_begin(e, "dns.set_ttl", name, detail, &id, err);
+	free(detail);
 	if (r == ENGINE_STEP_SKIP || r < 0)
 		return r;
 	r = dns_set_ttl(e->dns, name, rs->addresses, rs->n, st->ttl, err);

@@ -1,0 +1,190 @@
+/*
+ * monitor.c - watching the new side for a while: every second, the load
+ * balancer's counters (requests, 5xx, response time, old and new side by
+ * side), ferry's own health probe of the new address under its real name,
+ * and the rollback triggers over a sliding window (core/trigger.h).
+ *
+ * The validate phase holds each traffic step with it; the cutover phase
+ * watches the monitor period with it.  Every observation goes to the
+ * journal as samples (rps, err_pct, rtime_ms per side, health_ms), so that
+ * `ferry status` and `ferry report` show what the decision was based on.
+ *
+ * The loop sleeps until the next whole second on the monotonic clock, not a
+ * fixed second after the work, so its rate does not drift.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/engine_internal.h"
+#include "core/trigger.h"
+#include "hosts/http.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+int engine_traffic(struct engine *e, struct ferry_error *err)
+{
+	const struct plan_traffic *t = &e->plan->traffic;
+	struct traffic_options o = TRAFFIC_OPTIONS_INIT;
+
+	if (e->lb)
+		return 0;
+	e->lb_drv = traffic_driver_find(t->via);
+	if (!e->lb_drv)
+		return ferry_error_set(err, FERRY_EINVAL, NULL, "traffic: unknown balancer '%s'",
+		                       t->via);
+	return e->lb_drv->open(t->admin, &o, &e->lb, err);
+}
+
+int engine_split(struct engine *e, double pct, const char *why, struct ferry_error *err)
+{
+	const struct plan_traffic *t = &e->plan->traffic;
+	char *detail = engine_detail("{s:f, s:s}", "pct", pct, "why", why), result[64];
+	double eff = pct;
+	int64_t id;
+	int r;
+
+	r = engine_step_begin(e, "traffic.split", t->backend, detail, &id, err);
+	free(detail);
+	if (r == ENGINE_STEP_SKIP || r < 0)
+		return r;
+	r = engine_traffic(e, err);
+	if (r == 0)
+		r = traffic_split(e->lb_drv, e->lb, t->backend, t->server_old, t->server_new, pct,
+		                  &eff, err);
+	if (r < 0) {
+		engine_step_done(e, id, "traffic.split", false, err->msg, NULL);
+		return r;
+	}
+	journal_sample_add(e->j, "weight_new_pct", t->backend, time_wall_ms(), eff, NULL);
+	engine_say(e, t->backend, "%g %% of requests to %s (%s)", eff, t->server_new, why);
+	snprintf(result, sizeof(result), "effective %g %%", eff);
+	return engine_step_done(e, id, "traffic.split", true, result, err);
+}
+
+static void sleep_until_ms(int64_t mono_ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = mono_ms / 1000;
+	ts.tv_nsec = (mono_ms % 1000) * 1000000;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+		;
+}
+
+/* One health probe of every checks.health URL against the new address. */
+static void probe_health(struct engine *e, struct trigger_window *w, int64_t now_ms,
+                         double *latency)
+{
+	const struct plan_checks *c = &e->plan->checks;
+	size_t i;
+
+	*latency = -1;
+	for (i = 0; i < c->nhealth; i++) {
+		struct hosts_http_result res = { 0 };
+		struct ferry_error err = { 0 };
+		bool ok;
+
+		if (hosts_http_check(c->health[i].url, e->plan->host_new.address, c->tls.ca_file,
+		                     1000, 2000, &res, &err) < 0)
+			res.status = 0;
+		ok = res.status == c->health[i].status;
+		trigger_add_health(w, now_ms, ok);
+		if (res.status) {
+			trigger_add_latency(w, now_ms, (double)res.latency_ms);
+			*latency = (double)res.latency_ms;
+		}
+	}
+}
+
+int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, char *evidence,
+                   size_t evlen, struct ferry_error *err)
+{
+	const struct plan_traffic *t = &e->plan->traffic;
+	struct trigger_result res[TRIGGER_NKINDS];
+	struct traffic_stats prev, cur;
+	struct trigger_config cfg;
+	struct trigger_window w;
+	int64_t start = time_mono_ms(), tick, wall;
+	bool have_prev = false;
+	int k, r = 1;
+
+	if (e->opts.dry_run) {
+		engine_say(e, label, "would watch for %lld s, rolling back on a trigger",
+		           (long long)(duration_ms / 1000));
+		return 1;
+	}
+	trigger_config_from_plan(&cfg, &e->plan->rollback);
+	trigger_window_init(&w, &cfg);
+	traffic_stats_init(&prev);
+	traffic_stats_init(&cur);
+	if (t->present) {
+		r = engine_traffic(e, err);
+		if (r < 0)
+			goto out;
+	}
+	for (tick = start; tick - start < duration_ms; tick += 1000) {
+		struct traffic_pair pair = { 0 };
+		double health = -1;
+		char left[32];
+
+		sleep_until_ms(tick + 1000);
+		wall = time_wall_ms();
+		if (t->present) {
+			r = e->lb_drv->stats(e->lb, t->backend, &cur, err);
+			if (r < 0)
+				goto out;
+			if (have_prev && traffic_sample_pair(&prev, &cur, t->server_old,
+			                                     t->server_new, &pair, NULL) == 0) {
+				trigger_add_requests(&w, wall, pair.new.requests, pair.new.errors,
+				                     pair.old.requests, pair.old.errors);
+				trigger_set_lb_rtime(&w, pair.new.rtime_ms, pair.old.rtime_ms);
+				journal_samples_begin(e->j, NULL);
+				journal_sample_add(e->j, "rps", "new", wall, pair.new.rps, NULL);
+				journal_sample_add(e->j, "rps", "old", wall, pair.old.rps, NULL);
+				journal_sample_add(e->j, "err_pct", "new", wall, pair.new.err_pct,
+				                   NULL);
+				journal_sample_add(e->j, "err_pct", "old", wall, pair.old.err_pct,
+				                   NULL);
+				journal_sample_add(e->j, "rtime_ms", "new", wall, pair.new.rtime_ms,
+				                   NULL);
+				journal_sample_add(e->j, "rtime_ms", "old", wall, pair.old.rtime_ms,
+				                   NULL);
+				journal_samples_commit(e->j, NULL);
+			}
+			/* cur becomes prev: swap, so no stats are copied */
+			{
+				struct traffic_stats tmp = prev;
+
+				prev = cur;
+				cur = tmp;
+			}
+			have_prev = true;
+		}
+		probe_health(e, &w, wall, &health);
+		if (health >= 0)
+			journal_sample_add(e->j, "health_ms", "new", wall, health, NULL);
+		trigger_evaluate(&w, wall, res);
+		for (k = 0; k < TRIGGER_NKINDS; k++) {
+			if (!res[k].breached)
+				continue;
+			snprintf(evidence, evlen, "%s", res[k].evidence);
+			r = 0;
+			goto out;
+		}
+		duration_human(duration_ms - (tick + 1000 - start), left, sizeof(left));
+		engine_live(
+		        e,
+		        "%s: %s left | new %.0f rps %.1f%% 5xx %.0f ms | old %.0f rps %.1f%% 5xx "
+		        "%.0f ms | health %.0f ms",
+		        label, left, pair.new.rps, pair.new.err_pct, pair.new.rtime_ms,
+		        pair.old.rps, pair.old.err_pct, pair.old.rtime_ms, health);
+	}
+	r = 1;
+out:
+	traffic_stats_release(&prev);
+	traffic_stats_release(&cur);
+	trigger_window_release(&w);
+	return r;
+}

@@ -23,6 +23,8 @@ struct cmd_entry {
 
 static const struct cmd_entry commands[] = {
 	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
+	{ "report", cmd_report, "write the migration's HTML report from its journal",
+	  "ferry report PLAN -o FILE.html|- [--state PATH]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
 };
 

@@ -73,6 +73,7 @@ char *cmd_state_path(const char *plan_path, const char *override);
 int cmd_fail(const struct ferry_error *err);
 
 int cmd_help(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

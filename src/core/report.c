@@ -26,6 +26,7 @@
 #define DEFAULT_MAX_ROWS   2000
 #define FULL_W             1080 /* viewBox width of a full-width chart */
 #define HALF_W             520  /* ... and of a chart in a two-column grid */
+#define MAX_MARKS          8    /* cutover and rollback markers per chart */
 
 struct phase_entry {
 	char *name;
@@ -338,7 +339,7 @@ static void dur_str(int64_t ms, char *out, size_t outlen)
 	if (ms < 1000)
 		snprintf(out, outlen, "%lld ms", (long long)ms);
 	else if (ms < 10000)
-		snprintf(out, outlen, "%.2f s", (double)ms / 1000);
+		snprintf(out, outlen, "%.1f s", (double)ms / 1000);
 	else
 		duration_human(ms, out, outlen);
 }
@@ -387,12 +388,12 @@ static const char css[] =
         "main{max-width:1180px;margin:0 auto;padding:36px 28px 64px}\n"
         "code,.mono{font-family:ui-monospace,SFMono-Regular,'DejaVu Sans Mono',Menlo,Consolas,"
         "monospace;font-size:12.5px}\n"
-        "header.top{display:flex;flex-wrap:wrap;align-items:flex-end;justify-content:space-between;"
-        "gap:16px;margin-bottom:22px}\n"
+        "header.top{margin-bottom:22px}\n"
         ".eyebrow{color:var(--muted);font-size:12px;font-weight:600;letter-spacing:.08em;"
         "text-transform:uppercase}\n"
-        "h1{font-size:30px;line-height:1.15;margin:4px 0 "
-        "6px;font-weight:700;letter-spacing:-.01em}\n"
+        "h1{display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px;font-size:30px;"
+        "line-height:1.15;margin:4px 0 8px;font-weight:700;letter-spacing:-.01em}\n"
+        "h1 .status{font-size:14px;letter-spacing:0}\n"
         ".meta{color:var(--muted);font-size:13px}\n"
         ".meta code{color:var(--ink)}\n"
         ".status{display:inline-flex;align-items:center;gap:8px;padding:6px "
@@ -404,12 +405,12 @@ static const char css[] =
         ".st-rb{background:var(--bad-soft);color:var(--bad)}\n"
         ".st-run{background:var(--new-soft);color:var(--new)}\n"
         ".st-idle{background:var(--grid);color:var(--muted)}\n"
-        ".kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:14px;"
-        "margin:0 0 22px}\n"
+        ".kpis{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin:0 0 22px}\n"
+        "@media (max-width:760px){.kpis{grid-template-columns:repeat(2,1fr)}}\n"
         ".kpi{background:var(--card);border:1px solid var(--line);border-radius:12px;"
         "padding:14px 18px}\n"
         ".kpi dt{color:var(--muted);font-size:12.5px;margin-bottom:2px}\n"
-        ".kpi dd{margin:0;font-size:22px;font-weight:650;letter-spacing:-.01em;"
+        ".kpi dd{margin:0;font-size:22px;font-weight:650;letter-spacing:-.01em;white-space:nowrap;"
         "font-variant-numeric:tabular-nums}\n"
         ".kpi dd small{display:block;font-size:12.5px;font-weight:400;color:var(--muted);"
         "letter-spacing:0}\n"
@@ -451,7 +452,8 @@ static const char css[] =
         ".s-c4{stroke:var(--c4);fill:var(--c4);background:var(--c4)}\n"
         ".s-c5{stroke:var(--c5);fill:var(--c5);background:var(--c5)}\n"
         "svg path.ln{fill:none}svg .dot{stroke:#fff;stroke-width:1.5}\n"
-        "svg .ph{rx:4px}svg .ph-label{fill:#fff;font-size:11px;font-weight:600}\n"
+        "svg .ph{rx:4px}svg "
+        ".ph-label{fill:#fff;font-size:11px;font-weight:600;text-anchor:middle}\n"
         "svg .ph-out{fill:var(--muted);font-size:11px}\n"
         "svg .row-label{fill:var(--ink);font-size:12px;font-weight:550}\n"
         "svg .row-bg{fill:#f8f9fb}\n"
@@ -472,12 +474,14 @@ static const char css[] =
         ".pause .who{font-size:13px;color:var(--muted)}\n"
         "svg .track{fill:var(--grid)}svg .fill-ok{fill:var(--new)}svg .fill-bad{fill:var(--bad)}"
         "svg .fill-cli{fill:var(--c2)}\n"
-        "svg .budget{stroke:var(--ink);stroke-width:1.5;stroke-dasharray:4 3}\n"
+        "svg .budget{stroke:var(--ink);stroke-width:1.5;stroke-dasharray:4 3}"
+        "svg .pct{fill:var(--ink);font-size:12px}\n"
         "table{width:100%;border-collapse:collapse;font-size:13px}\n"
         "th{text-align:left;color:var(--muted);font-weight:600;font-size:12px;padding:6px 10px;"
         "border-bottom:1px solid var(--line);white-space:nowrap}\n"
         "td{padding:7px 10px;border-bottom:1px solid var(--grid);vertical-align:top}\n"
         "tr:last-child td{border-bottom:0}\n"
+        "tbody tr:hover td{background:#f9fafc}tr.lv-error td{background:#fffafa}\n"
         "td.t{white-space:nowrap;color:var(--muted);font-variant-numeric:tabular-nums}\n"
         "td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}\n"
         "td.ev{max-width:520px;overflow-wrap:anywhere}\n"
@@ -585,12 +589,31 @@ static void header(struct page *p, const char *title)
 	static const char *const st_cls[] = { "st-idle", "st-run", "st-done", "st-rb" };
 	char t0[32], t1[32], gen[32], d[32];
 	int64_t gen_ms = p->opt->generated_ms ? p->opt->generated_ms : time_wall_ms();
+	size_t i, nrb = 0;
+
+	for (i = 0; i < m->nphases; i++)
+		nrb += !strcmp(m->phases[i].name, "rolled_back") ||
+		       !strcmp(m->phases[i].name, "rollback");
 
 	time_rfc3339(gen_ms / 1000, gen, sizeof(gen));
-	out(p, "<header class=\"top\"><div><div class=\"eyebrow\">ferry &middot; migration "
-	       "report</div><h1>");
+	out(p, "<header class=\"top\"><div class=\"eyebrow\">ferry &middot; migration "
+	       "report</div><h1><span>");
 	esc(p, title);
-	out(p, "</h1><div class=\"meta\">");
+	out(p, "</span><span class=\"status %s\">", st_cls[st]);
+	switch (st) {
+	case ST_IDLE: out(p, "not started"); break;
+	case ST_DONE:
+		out(p, "done");
+		if (nrb)
+			out(p, " &middot; after %zu rollback%s", nrb, nrb > 1 ? "s" : "");
+		break;
+	case ST_ROLLED_BACK: out(p, "rolled back"); break;
+	case ST_RUNNING:
+		out(p, "in progress &middot; ");
+		esc(p, m->phases[m->nphases - 1].name);
+		break;
+	}
+	out(p, "</span></h1><div class=\"meta\">");
 	if (p->opt->plan_path) {
 		out(p, "plan <code>");
 		esc(p, p->opt->plan_path);
@@ -598,18 +621,7 @@ static void header(struct page *p, const char *title)
 	}
 	out(p, "journal <code>");
 	esc(p, journal_path(m->j));
-	out(p, "</code> &middot; generated %s</div></div>", gen);
-	out(p, "<div class=\"status %s\">", st_cls[st]);
-	switch (st) {
-	case ST_IDLE: out(p, "not started"); break;
-	case ST_DONE: out(p, "done"); break;
-	case ST_ROLLED_BACK: out(p, "rolled back"); break;
-	case ST_RUNNING:
-		out(p, "in progress &middot; ");
-		esc(p, m->phases[m->nphases - 1].name);
-		break;
-	}
-	out(p, "</div></header>\n");
+	out(p, "</code> &middot; generated %s</div></header>\n", gen);
 
 	/* Key figures. */
 	out(p, "<dl class=\"kpis\">");
@@ -665,7 +677,7 @@ static void header(struct page *p, const char *title)
 	    m->ngates && m->ngates == m->ngates_ok ? " good" : "", m->ngates, m->ngates_ok,
 	    m->ngates - m->ngates_ok);
 	{
-		size_t i, failed = 0;
+		size_t failed = 0;
 
 		for (i = 0; i < m->steps.n; i++)
 			failed += m->steps.v[i].state == JOURNAL_STEP_FAILED;
@@ -694,15 +706,26 @@ static void header(struct page *p, const char *title)
 	    m->rollback_plan ? "<a href=\"#rollback\">Rollback plan</a>" : "");
 }
 
-/* Markers common to the time charts: the cutover and the rollback. */
-static size_t vmarks(const struct model *m, struct report_vmark *v)
+/* Markers common to the time charts: every entry into the cutover phase
+ * and every rollback, from the phase history (the key/values hold only
+ * the last cutover).  v has room for max. */
+static size_t vmarks(const struct model *m, struct report_vmark *v, size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, i;
 
-	if (m->cutover_done)
-		v[n++] = (struct report_vmark){ "cutover", m->cutover_done };
-	else if (m->cutover_started)
-		v[n++] = (struct report_vmark){ "cutover", m->cutover_started };
+	for (i = 0; i < m->nphases && n < max; i++) {
+		if (!strcmp(m->phases[i].name, "cutover"))
+			v[n++] = (struct report_vmark){ "cutover", m->phases[i].t_ms };
+		else if (!strcmp(m->phases[i].name, "rolled_back") ||
+		         !strcmp(m->phases[i].name, "rollback"))
+			v[n++] = (struct report_vmark){ "rollback", m->phases[i].t_ms };
+	}
+	if (n > 0)
+		return n;
+	/* No phase history of them: the key/values, when present. */
+	if (m->cutover_started || m->cutover_done)
+		v[n++] = (struct report_vmark){ "cutover", m->cutover_started ? m->cutover_started
+			                                                      : m->cutover_done };
 	if (m->rollback_done)
 		v[n++] = (struct report_vmark){ "rollback", m->rollback_done };
 	return n;
@@ -764,11 +787,11 @@ static void timeline(struct page *p)
 	const struct model *m = p->m;
 	const char *rows[24];
 	size_t nrows, i, k;
-	const double lx = 120, rx = FULL_W - 16, top = 26, rh = 34, bh = 20;
+	const double lx = 120, rx = FULL_W - 16, top = 34, rh = 34, bh = 20;
 	double h, x0, x1, last_x[24][2];
 	struct report_scale xs;
 	struct report_ticks xt;
-	struct report_vmark vm[2];
+	struct report_vmark vm[MAX_MARKS];
 	size_t nvm;
 	int64_t t0 = m->t_first, t1 = m->t_last, span;
 	char label[64], a[32], b[32];
@@ -834,8 +857,8 @@ static void timeline(struct page *p)
 		out(p, ": %s to %s UTC (%s)</title></rect>", a, b, label);
 		/* The duration inside the bar when it fits, else after it. */
 		if (w > 7.0 * (double)strlen(label) + 12)
-			out(p, "<text class=\"ph-label\" x=\"%.1f\" y=\"%.1f\">%s</text>\n", x0 + 7,
-			    top + rh * (double)k + rh / 2 + 4, label);
+			out(p, "<text class=\"ph-label\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+			    x0 + w / 2, top + rh * (double)k + rh / 2 + 4, label);
 		else if (x0 + w + 7.0 * (double)strlen(label) + 8 < rx)
 			out(p, "<text class=\"ph-out\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
 			    x0 + w + 5, top + rh * (double)k + rh / 2 + 4, label);
@@ -864,15 +887,9 @@ static void timeline(struct page *p)
 		cut(p, g->evidence, 300);
 		out(p, "</title></line>\n");
 	}
-	nvm = vmarks(m, vm);
-	for (i = 0; i < nvm; i++) {
-		double x = report_scale_map(&xs, (double)vm[i].t_ms);
-
-		out(p,
-		    "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-		    "<text class=\"ml\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-		    x, x, top - 8, h - 26, x + 4, top - 12, vm[i].label);
-	}
+	nvm = vmarks(m, vm, MAX_MARKS);
+	if (p->r == 0)
+		p->r = report_marks_svg(p->b, vm, nvm, &xs, top - 8, h - 26, 10);
 	out(p, "</svg>\n</section>\n");
 }
 
@@ -905,8 +922,8 @@ static void ttl_section(struct page *p)
 	const struct model *m = p->m;
 	const char *obj[64];
 	size_t n = objects_of(m, "ttl", obj, 64), i;
-	struct report_vmark vm[2];
-	size_t nvm = vmarks(m, vm);
+	struct report_vmark vm[MAX_MARKS];
+	size_t nvm = vmarks(m, vm, MAX_MARKS);
 
 	section_open(
 	        p, "dns", "DNS TTL",
@@ -941,8 +958,8 @@ static void lag_section(struct page *p)
 	const struct model *m = p->m;
 	const char *obj[64], *more[64];
 	size_t n = objects_of(m, "lag_seconds", obj, 64), nb, i, k;
-	struct report_vmark vm[2];
-	size_t nvm = vmarks(m, vm);
+	struct report_vmark vm[MAX_MARKS];
+	size_t nvm = vmarks(m, vm, MAX_MARKS);
 
 	/* Databases with only a byte series count too. */
 	nb = objects_of(m, "lag_bytes", more, 64);
@@ -958,6 +975,7 @@ static void lag_section(struct page *p)
 	if (n == 0)
 		nodata(p, FULL_W, 140, "no replication samples");
 	for (i = 0; i < n; i++) {
+		struct report_hline gate = { "soak gate 1 s", 1 };
 		struct report_line lb =
 		        line_of(find_series(m, "lag_bytes", obj[i]), "lag (bytes)", "s-acc");
 		struct report_line ls =
@@ -976,13 +994,19 @@ static void lag_section(struct page *p)
 		cs.title = "replication lag in seconds";
 		cs.unit = REPORT_UNIT_SECONDS;
 		cs.lines = &ls;
+		/* Log scale: the initial copy (minutes behind) and the soak
+		 * (tenths of a second) on one chart; the line is the soak's gate
+		 * (DESIGN §1: lag < 1 s over the whole soak window). */
+		cs.flags = REPORT_CHART_LOG_Y;
+		cs.hlines = &gate;
+		cs.nhlines = 1;
 		out(p, "<h3 style=\"margin-top:%s\">database <span class=\"obj\">",
 		    i ? "18px" : "0");
 		esc(p, obj[i]);
 		out(p, "</span></h3><div class=\"grid2\"><div><div class=\"legend\">bytes "
 		       "behind</div>");
 		chart(p, &cb);
-		out(p, "</div><div><div class=\"legend\">seconds behind</div>");
+		out(p, "</div><div><div class=\"legend\">seconds behind, log scale</div>");
 		chart(p, &cs);
 		out(p, "</div></div>\n");
 	}
@@ -996,8 +1020,8 @@ static void traffic_section(struct page *p)
 	const char *obj[5];
 	size_t n = objects_of(m, "weight_new_pct", obj, 5), i;
 	struct report_line lw[5], rps[2];
-	struct report_vmark vm[2];
-	size_t nvm = vmarks(m, vm);
+	struct report_vmark vm[MAX_MARKS];
+	size_t nvm = vmarks(m, vm, MAX_MARKS);
 	struct report_chart cw = { .title = "traffic to the new servers",
 		                   .width = HALF_W,
 		                   .height = 220,
@@ -1046,8 +1070,8 @@ static void health_section(struct page *p)
 	const struct model *m = p->m;
 	struct report_line le[2], lr[2], lh;
 	struct report_hline he, hl;
-	struct report_vmark vm[2];
-	size_t nvm = vmarks(m, vm);
+	struct report_vmark vm[MAX_MARKS];
+	size_t nvm = vmarks(m, vm, MAX_MARKS);
 	char lbl_e[64], lbl_l[64], v[48];
 	struct report_chart ce = { .title = "error rate",
 		                   .width = HALF_W,
@@ -1100,45 +1124,52 @@ static void health_section(struct page *p)
 	out(p, "</div></div></section>\n");
 }
 
-static void pause_row(struct page *p, const char *who, const char *what, double ms, double scale,
+/* One row: the last pause of series s as a big number, a bar against the
+ * budget, and the pauses of earlier cutovers (after a rollback) in small. */
+static void pause_row(struct page *p, const struct series *s, const char *what, double scale,
                       double budget, const char *fill)
 {
 	const double w = FULL_W - 190, bh = 16;
 	struct report_scale xs = { 0, scale, 0, w, false };
 	char v[48], bud[48];
-	double x = report_scale_map(&xs, ms);
+	double ms = s->vlast, x = report_scale_map(&xs, ms);
+	const char *sp;
+	size_t i;
 
 	report_format_value(ms, REPORT_UNIT_MS, v, sizeof(v));
-	out(p, "<div class=\"pause\"><div><div class=\"big\">");
 	/* "42 ms" as a big number and a small unit. */
-	{
-		const char *sp = strrchr(v, ' ');
-
-		if (sp) {
-			out(p, "%.*s<small>%s</small>", (int)(sp - v), v, sp + 1);
-		} else {
-			out(p, "%s", v);
-		}
-	}
-	out(p, "</div><div class=\"who\">");
+	sp = strrchr(v, ' ');
+	out(p, "<div class=\"pause\"><div><div class=\"big\">%.*s<small>%s</small></div>",
+	    sp ? (int)(sp - v) : (int)strlen(v), v, sp ? sp + 1 : "");
+	out(p, "<div class=\"who\">");
 	esc(p, what);
 	out(p, " <b>");
-	esc(p, who);
-	out(p, "</b></div></div>");
+	esc(p, s->object);
+	out(p, "</b>");
+	if (s->pts.n > 1) {
+		out(p, "<br>earlier cutover%s: ", s->pts.n > 2 ? "s" : "");
+		for (i = 0; i + 1 < s->pts.n && i < 5; i++) {
+			report_format_value(s->pts.v[i].value, REPORT_UNIT_MS, v, sizeof(v));
+			out(p, "%s%s", i ? ", " : "", v);
+		}
+	}
+	out(p, "</div></div>");
 	out(p,
 	    "<svg class=\"bar\" viewBox=\"0 0 %.0f 40\" role=\"img\" aria-label=\"write pause "
 	    "against the budget\">"
 	    "<rect class=\"track\" x=\"0\" y=\"6\" width=\"%.1f\" height=\"%.0f\" rx=\"8\"/>"
 	    "<rect class=\"%s\" x=\"0\" y=\"6\" width=\"%.1f\" height=\"%.0f\" rx=\"8\"/>",
-	    w, w, bh, fill, x < 4 ? 4 : x, bh);
-	if (isfinite(budget)) {
-		double bx = report_scale_map(&xs, budget);
+	    w, w, bh, fill, x < bh ? bh : x, bh);
+	if (isfinite(budget) && budget > 0) {
+		double bx = report_scale_map(&xs, budget), pct = 100 * ms / budget;
 
 		report_format_value(budget, REPORT_UNIT_MS, bud, sizeof(bud));
+		report_format_value(pct, REPORT_UNIT_PERCENT, v, sizeof(v));
 		out(p,
+		    "<text class=\"pct\" x=\"%.1f\" y=\"18.5\">%s of the budget</text>"
 		    "<line class=\"budget\" x1=\"%.1f\" x2=\"%.1f\" y1=\"1\" y2=\"27\"/>"
 		    "<text x=\"%.1f\" y=\"38\" style=\"text-anchor:end\">budget %s</text>",
-		    bx, bx, bx - 2, bud);
+		    (x < bh ? bh : x) + 8, v, bx, bx, bx - 2, bud);
 	}
 	out(p, "<text x=\"0\" y=\"38\">0</text></svg></div>\n");
 }
@@ -1172,14 +1203,14 @@ static void pause_section(struct page *p)
 		nodata(p, FULL_W, 120, "no cutover yet");
 	for (i = 0; i < n; i++) {
 		s = find_series(m, "write_pause_ms", obj[i]);
-		pause_row(p, obj[i], "database", s->vlast, scale, m->pause_budget_ms,
+		pause_row(p, s, "database", scale, m->pause_budget_ms,
 		          isfinite(m->pause_budget_ms) && s->vlast > m->pause_budget_ms
 		                  ? "fill-bad"
 		                  : "fill-ok");
 	}
 	for (i = 0; i < nc; i++) {
 		s = find_series(m, "client_pause_ms", cli[i]);
-		pause_row(p, cli[i], "client", s->vlast, scale, m->pause_budget_ms, "fill-cli");
+		pause_row(p, s, "client", scale, m->pause_budget_ms, "fill-cli");
 	}
 	out(p, "</section>\n");
 }
@@ -1292,8 +1323,10 @@ static void event_row(struct page *p, const struct event_row *e)
 	char t[32];
 
 	clock_str(p->m, e->t_ms, t, sizeof(t));
-	out(p, "<tr><td class=\"t\">%s</td><td><span class=\"tag %s\">%s</span></td><td>", t,
-	    level_name(e->level), level_name(e->level));
+	out(p,
+	    "<tr class=\"lv-%s\"><td class=\"t\">%s</td><td><span class=\"tag %s\">%s</span>"
+	    "</td><td>",
+	    level_name(e->level), t, level_name(e->level), level_name(e->level));
 	esc(p, e->object);
 	out(p, "</td><td class=\"ev\">");
 	cut(p, e->message, 1000);

@@ -169,7 +169,8 @@ double report_nice_num(double x, bool round)
 	if (!isfinite(x) || x <= 0)
 		return 0;
 	e = floor(log10(x));
-	f = x / pow(10, e);
+	/* Rounded to 9 digits, so that 0.7 / 0.1 = 6.9999999999 counts as 7. */
+	f = nearbyint(x / pow(10, e) * 1e9) / 1e9;
 	if (round)
 		nf = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
 	else
@@ -179,7 +180,7 @@ double report_nice_num(double x, bool round)
 
 void report_ticks_nice(double lo, double hi, int target, struct report_ticks *t)
 {
-	double step, v;
+	double step, v, k, dec;
 
 	memset(t, 0, sizeof(*t));
 	if (target < 2)
@@ -207,15 +208,18 @@ void report_ticks_nice(double lo, double hi, int target, struct report_ticks *t)
 		}
 	}
 	step = report_nice_num(report_nice_num(hi - lo, false) / (target - 1), true);
-	if (step <= 0) {
+	if (step <= 0)
 		step = 1;
-	}
 	t->step = step;
-	t->lo = floor(lo / step) * step;
-	t->hi = ceil(hi / step) * step;
-	for (v = t->lo; v <= t->hi + step * 1e-9 && t->n < REPORT_TICKS_MAX; v += step)
-		/* Snap to the step so that 0.30000000000000004 prints as 0.3. */
-		t->v[t->n++] = round(v / step) * step;
+	/* Ticks as k * step, then (for fractional steps) rounded to the
+	 * step's decimals, so that 6 * 0.05 is 0.3 and not 0.30000000000000004. */
+	dec = step < 1 ? pow(10, 1 - floor(log10(step))) : 0;
+	for (k = floor(lo / step + 1e-9); k <= ceil(hi / step - 1e-9) && t->n < REPORT_TICKS_MAX;
+	     k++)
+		t->v[t->n++] = dec ? nearbyint(k * step * dec) / dec : k * step;
+	if (t->n == 0)
+		t->v[t->n++] = 0;
+	t->lo = t->v[0];
 	t->hi = t->v[t->n - 1];
 }
 
@@ -424,15 +428,29 @@ static void y_axis(const struct report_chart *c, struct report_scale *ys, struct
 	if (c->ymax > hi)
 		hi = c->ymax;
 	if (c->flags & REPORT_CHART_LOG_Y) {
+		double d;
+
 		memset(yt, 0, sizeof(*yt));
 		if (!isfinite(lo)) {
 			lo = 1;
 			hi = 10;
 		}
-		yt->n = distinct_values(c, yt->v, 8);
-		/* Half a decade of room above and below the extreme values. */
-		yt->lo = lo / 3.16;
-		yt->hi = hi * 3.16;
+		yt->n = distinct_values(c, yt->v, 9);
+		if (yt->n <= 8) {
+			/* Few values (TTL steps): tick exactly those, with half a
+			 * decade of room above and below. */
+			yt->lo = lo / 3.16;
+			yt->hi = hi * 3.16;
+		} else {
+			/* A measured series: whole decades. */
+			yt->n = 0;
+			yt->lo = pow(10, floor(log10(lo)));
+			yt->hi = pow(10, ceil(log10(hi)));
+			if (yt->hi <= yt->lo)
+				yt->hi = yt->lo * 10;
+			for (d = yt->lo; d <= yt->hi * 1.001 && yt->n < REPORT_TICKS_MAX; d *= 10)
+				yt->v[yt->n++] = d;
+		}
 		*ys = (struct report_scale){ yt->lo, yt->hi, 0, 0, true };
 		return;
 	}
@@ -449,27 +467,31 @@ static void y_axis(const struct report_chart *c, struct report_scale *ys, struct
 static int line_path(struct buf *b, const struct report_line *l, const struct report_scale *xs,
                      const struct report_scale *ys, bool step, double x_end)
 {
-	double x = 0, y = 0, py = 0;
+	double x = 0, y = 0;
+	int64_t gap;
 	size_t k;
 	int r = 0;
 
 	if (l->n == 0)
 		return 0;
+	/* A pause in sampling (nothing measured between two phases) is a gap
+	 * in the line, not a straight segment across it. */
+	gap = l->n > 1 ? 8 * (l->v[l->n - 1].t_ms - l->v[0].t_ms) / (int64_t)(l->n - 1) : 0;
+	if (gap < 30000)
+		gap = 30000;
 	r = buf_addf(b, "<path class=\"ln %s\" d=\"", l->cls);
 	for (k = 0; r == 0 && k < l->n; k++) {
 		x = report_scale_map(xs, (double)l->v[k].t_ms);
 		y = report_scale_map(ys, l->v[k].value);
-		if (k == 0)
+		if (k == 0 || (!step && l->v[k].t_ms - l->v[k - 1].t_ms > gap))
 			r = buf_addf(b, "M%.1f %.1f", x, y);
 		else if (step)
 			r = buf_addf(b, "H%.1fV%.1f", x, y);
 		else
 			r = buf_addf(b, "L%.1f %.1f", x, y);
-		py = y;
 	}
 	if (r == 0 && step && x_end > x)
 		r = buf_addf(b, "H%.1f", x_end);
-	(void)py;
 	if (r == 0)
 		r = buf_adds(b, "\"/>\n");
 	return r;
@@ -496,6 +518,65 @@ static int line_dots(struct buf *b, const struct report_chart *c, const struct r
 			r = report_html_escape(b, l->label);
 		if (r == 0)
 			r = buf_addf(b, " %s UTC: %s</title></circle>\n", when, val);
+	}
+	return r;
+}
+
+int report_marks_svg(struct buf *b, const struct report_vmark *v, size_t n,
+                     const struct report_scale *xs, double y0, double y1, double label_y)
+{
+	double lo = xs->d0 < xs->d1 ? xs->d0 : xs->d1, hi = xs->d0 < xs->d1 ? xs->d1 : xs->d0;
+	double last_end = -1e9, x, gx0, gx1, width;
+	size_t i = 0, j, k, nlab;
+	int r = 0, row = 0;
+	char label[128];
+
+	while (r == 0 && i < n) {
+		if ((double)v[i].t_ms < lo || (double)v[i].t_ms > hi) {
+			i++;
+			continue;
+		}
+		/* A group: marks closer than 70 units share one label. */
+		gx0 = gx1 = report_scale_map(xs, (double)v[i].t_ms);
+		label[0] = '\0';
+		nlab = 0;
+		for (j = i; j < n && r == 0; j++) {
+			if ((double)v[j].t_ms < lo || (double)v[j].t_ms > hi)
+				break;
+			x = report_scale_map(xs, (double)v[j].t_ms);
+			if (j > i && x - gx1 >= 70)
+				break;
+			gx1 = x;
+			r = buf_addf(b,
+			             "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
+			             "y2=\"%.1f\"><title>",
+			             x, x, y0, y1);
+			if (r == 0)
+				r = report_html_escape(b, v[j].label);
+			if (r == 0)
+				r = buf_adds(b, "</title></line>\n");
+			if (nlab < 4) {
+				k = strlen(label);
+				snprintf(label + k, sizeof(label) - k, "%s%s",
+				         nlab ? " \xc2\xb7 " : "", v[j].label);
+			}
+			nlab++;
+		}
+		i = j;
+		if (r < 0)
+			break;
+		width = 5.8 * (double)strlen(label);
+		x = gx0 + 4;
+		if (x + width > xs->r1)
+			x = gx1 - 4 - width;
+		/* Labels that would touch the previous one take the next row. */
+		row = x < last_end + 8 ? (row + 1) % 2 : 0;
+		last_end = x + width;
+		r = buf_addf(b, "<text class=\"ml\" x=\"%.1f\" y=\"%.1f\">", x, label_y + 12 * row);
+		if (r == 0)
+			r = report_html_escape(b, label);
+		if (r == 0)
+			r = buf_adds(b, "</text>\n");
 	}
 	return r;
 }
@@ -590,22 +671,8 @@ int report_chart_html(struct buf *b, const struct report_chart *c)
 		if (r == 0)
 			r = buf_adds(b, "</text>\n");
 	}
-	for (i = 0; r == 0 && i < c->nvmarks; i++) {
-		double x;
-
-		if (c->vmarks[i].t_ms < t0 || c->vmarks[i].t_ms > t1)
-			continue;
-		x = report_scale_map(&xs, (double)c->vmarks[i].t_ms);
-		r = buf_addf(
-		        b,
-		        "<line class=\"mark\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
-		        "<text class=\"ml\" x=\"%.1f\" y=\"%.1f\">",
-		        x, x, py0, py1, x + 4, py0 + 10);
-		if (r == 0)
-			r = report_html_escape(b, c->vmarks[i].label);
-		if (r == 0)
-			r = buf_adds(b, "</text>\n");
-	}
+	if (r == 0)
+		r = report_marks_svg(b, c->vmarks, c->nvmarks, &xs, py0, py1, py0 + 10);
 	for (i = 0; r == 0 && i < c->nlines; i++)
 		r = line_path(b, &c->lines[i], &xs, &ys, c->flags & REPORT_CHART_STEP, px1);
 	for (i = 0; r == 0 && i < c->nlines; i++)

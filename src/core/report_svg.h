@@ -157,6 +157,15 @@ struct report_chart {
  */
 int report_chart_html(struct buf *b, const struct report_chart *c);
 
+/*
+ * Appends a dashed vertical line from y0 to y1 for each mark whose time is
+ * inside xs's domain, and the labels at label_y: marks closer than 70
+ * units share one label ("cutover · rollback"), and a label that would
+ * touch the previous one moves one row down.
+ */
+int report_marks_svg(struct buf *b, const struct report_vmark *v, size_t n,
+                     const struct report_scale *xs, double y0, double y1, double label_y);
+
 /* Appends the "no data" placeholder for a chart of this size. */
 int report_nodata_html(struct buf *b, int width, int height, const char *what);
 

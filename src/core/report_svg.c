@@ -157,7 +157,7 @@ void report_format_clock(int64_t t_ms, int64_t span_ms, char *out, size_t outlen
 
 	gmtime_r(&tt, &tm);
 	if (span_ms < 86400000)
-		strftime(out, outlen, "%H:%M:%S", &tm);
+		strftime(out, outlen, span_ms > 7200000 ? "%H:%M" : "%H:%M:%S", &tm);
 	else
 		strftime(out, outlen, "%m-%d %H:%M", &tm);
 }
@@ -348,7 +348,7 @@ static int legend(struct buf *b, const struct report_chart *c)
 	size_t i;
 	int r;
 
-	if (c->nlines < 2 && c->nhlines == 0)
+	if (c->nlines < 2 && c->nhlines == 0 && !(c->flags & REPORT_CHART_LEGEND))
 		return 0;
 	r = buf_adds(b, "<div class=\"legend\">");
 	for (i = 0; r == 0 && i < c->nlines; i++) {
@@ -479,7 +479,10 @@ static int line_path(struct buf *b, const struct report_line *l, const struct re
 	gap = l->n > 1 ? 8 * (l->v[l->n - 1].t_ms - l->v[0].t_ms) / (int64_t)(l->n - 1) : 0;
 	if (gap < 30000)
 		gap = 30000;
-	r = buf_addf(b, "<path class=\"ln %s\" d=\"", l->cls);
+	/* More points than units of width: a thinner stroke keeps a noisy
+	 * series from reading as a solid band. */
+	r = buf_addf(b, "<path class=\"ln %s%s\" d=\"", l->cls,
+	             (double)l->n > (xs->r1 - xs->r0) ? " dense" : "");
 	for (k = 0; r == 0 && k < l->n; k++) {
 		x = report_scale_map(xs, (double)l->v[k].t_ms);
 		y = report_scale_map(ys, l->v[k].value);

@@ -99,7 +99,8 @@ enum report_unit {
 /* Formats v with its unit, with at most 2 decimals and no trailing zeros. */
 void report_format_value(double v, enum report_unit u, char *out, size_t outlen);
 
-/* "HH:MM:SS" (span under a day) or "MM-DD HH:MM" (UTC) for t_ms. */
+/* "HH:MM:SS" (span up to 2 h), "HH:MM" (up to a day) or "MM-DD HH:MM"
+ * (UTC) for t_ms. */
 void report_format_clock(int64_t t_ms, int64_t span_ms, char *out, size_t outlen);
 
 /* ---- charts ---- */
@@ -129,6 +130,7 @@ enum report_chart_flags {
 	REPORT_CHART_STEP = 1 << 0,   /* a value holds until the next (TTL, weight) */
 	REPORT_CHART_LOG_Y = 1 << 1,  /* log10 y axis, ticks at the values seen */
 	REPORT_CHART_ZERO_Y = 1 << 2, /* the y axis starts at 0 */
+	REPORT_CHART_LEGEND = 1 << 3, /* a legend even for one line */
 };
 
 struct report_chart {

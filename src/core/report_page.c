@@ -246,6 +246,10 @@ static void header(struct page *p, const char *title)
 			    "<div class=\"kpi %s\"><dt>Write pause</dt><dd>%s<small>budget %s"
 			    "</small></dd></div>",
 			    over ? "bad" : "good", v, bud);
+		} else {
+			out(p,
+			    "<div class=\"kpi\"><dt>Write pause</dt><dd>&ndash;<small>no cutover "
+			    "yet</small></dd></div>");
 		}
 	}
 	{
@@ -258,6 +262,10 @@ static void header(struct page *p, const char *title)
 			    "<div class=\"kpi\"><dt>Peak replication lag</dt><dd>%s<small>over "
 			    "the whole run</small></dd></div>",
 			    v);
+		} else {
+			out(p,
+			    "<div class=\"kpi\"><dt>Peak replication lag</dt><dd>&ndash;<small>no "
+			    "samples yet</small></dd></div>");
 		}
 	}
 	out(p,
@@ -533,7 +541,13 @@ static void ttl_section(struct page *p)
 			                  .nlines = 1,
 			                  .vmarks = vm,
 			                  .nvmarks = nvm };
+		const struct report_series *s = report_model_series(m, "ttl", obj[i]);
 
+		/* A TTL holds until the next change: draw it to the end. */
+		if (s && s->raw_n) {
+			c.t0_ms = s->t_first;
+			c.t1_ms = m->t_last;
+		}
 		out(p, "<div><h3>");
 		esc(p, obj[i]);
 		out(p, "</h3>");
@@ -631,13 +645,27 @@ static void traffic_section(struct page *p)
 		                   .vmarks = vm,
 		                   .nvmarks = nvm };
 
-	for (i = 0; i < n; i++)
-		lw[i] = line_of(report_model_series(m, "weight_new_pct", obj[i]), obj[i], cls[i]);
+	for (i = 0; i < n; i++) {
+		const struct report_series *s = report_model_series(m, "weight_new_pct", obj[i]);
+
+		lw[i] = line_of(s, obj[i], cls[i]);
+		/* A weight holds until the next change: draw it to the end. */
+		if (s && s->raw_n) {
+			if (cw.t1_ms == 0 || s->t_first < cw.t0_ms)
+				cw.t0_ms = s->t_first;
+			cw.t1_ms = m->t_last;
+		}
+	}
 	rps[0] = line_of(report_model_series(m, "rps", "old"), "old", "s-old");
 	rps[1] = line_of(report_model_series(m, "rps", "new"), "new", "s-new");
 	section_open(p, "traffic", "Traffic",
 	             "The share of requests the load balancer sends to the new servers, step by "
 	             "step, and the requests each side served.");
+	if (n == 0 && rps[0].n == 0 && rps[1].n == 0) {
+		nodata(p, FULL_W, 110, "the traffic split starts in the validate phase");
+		out(p, "</section>\n");
+		return;
+	}
 	out(p, "<div class=\"grid2\"><div><h3>weight to new <span class=\"obj\">per "
 	       "backend</span></h3>");
 	if (n == 1) {
@@ -702,6 +730,11 @@ static void health_section(struct page *p)
 	section_open(p, "health", "Errors and latency",
 	             "Old against new, per second, from the load balancer's statistics; dashed: "
 	             "the plan's rollback triggers.");
+	if (le[0].n + le[1].n + lr[0].n + lr[1].n + lh.n == 0) {
+		nodata(p, FULL_W, 110, "measured from the validate phase on");
+		out(p, "</section>\n");
+		return;
+	}
 	out(p,
 	    "<div class=\"grid2\"><div><h3>error rate <span class=\"obj\">5xx share</span></h3>");
 	chart(p, &ce);

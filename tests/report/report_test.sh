@@ -65,6 +65,20 @@ grep -Eqi '(src|href)="(https?:|//|file:)' "$tmp/report.html" && fail "the page 
 "$ferry" report "$tmp/shop.yaml" -o - >"$tmp/stdout.html" 2>/dev/null || fail "ferry report -o -"
 head -c 15 "$tmp/stdout.html" | grep -q '<!DOCTYPE html>' || fail "-o - writes the page to stdout"
 
+# A migration in progress (stopped in the first soak), with --state.
+"$mkjournal" "$tmp/partial.db" replicate || fail "mkjournal replicate"
+"$ferry" report "$tmp/shop.yaml" --state "$tmp/partial.db" -o "$tmp/partial.html" >/dev/null 2>&1 || fail "ferry report --state"
+for text in 'in progress &middot; replicate' 'no data &middot; no cutover yet' \
+	'no data &middot; the traffic split starts in the validate phase'; do
+	grep -qF "$text" "$tmp/partial.html" || fail "in progress: '$text' missing"
+done
+grep -q 'id="rollback"' "$tmp/partial.html" && fail "in progress: a rollback plan section without a plan"
+# A file that is not a journal: exit 1, naming it.
+echo "not a database" >"$tmp/junk.db"
+"$ferry" report "$tmp/shop.yaml" --state "$tmp/junk.db" -o "$tmp/junk.html" 2>"$tmp/junk.log"
+[ $? = 1 ] || fail "ferry report on a file that is not a journal: want exit 1"
+grep -q "$tmp/junk.db" "$tmp/junk.log" || fail "the message names the file: $(cat "$tmp/junk.log")"
+
 # 3. the browser
 url="file://$tmp/report.html"
 flags="--headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

@@ -71,7 +71,7 @@ const char report_css[] =
         "svg .grid{stroke:var(--grid);stroke-width:1}\n"
         "svg .axis{stroke:#d0d5dd;stroke-width:1}\n"
         "svg .ln{fill:none;stroke-width:1.8;stroke-linejoin:round;stroke-linecap:round}"
-        "svg .ln.dense{stroke-width:1;stroke-opacity:.6}\n"
+        "svg .ln.dense{stroke-width:1;stroke-opacity:.75}\n"
         "svg .thr{stroke:var(--bad);stroke-width:1.2;stroke-dasharray:5 4;opacity:.8}\n"
         "svg .thl{fill:var(--bad);text-anchor:end;font-size:10.5px}\n"
         "svg .mark{stroke:var(--ink);stroke-width:1;stroke-dasharray:3 3;opacity:.45}\n"

@@ -189,7 +189,8 @@ static int64_t kv_ms(struct report_model *m, const char *key, struct ferry_error
 {
 	double d = kv_number(m, key, err, rc);
 
-	return isfinite(d) && d > 0 ? (int64_t)d : 0;
+	/* A time in ms since the epoch; anything out of range is absent. */
+	return isfinite(d) && d > 0 && d < 9e15 ? (int64_t)d : 0;
 }
 
 static int model_load(struct report_model *m, struct ferry_error *err)

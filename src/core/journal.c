@@ -141,6 +141,7 @@ enum stmt_id {
 	ST_SERIES_GET,
 	ST_SAMPLE_INSERT,
 	ST_SAMPLES_RANGE,
+	ST_SERIES_ALL,
 	ST_GATE_INSERT,
 	ST_GATES_ALL,
 	ST_GATES_PHASE,
@@ -187,6 +188,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                     " JOIN samples s ON s.series_id = r.id"
 	                     " WHERE r.name = ?1 AND r.object = ?2"
 	                     " AND s.t_ms >= ?3 AND s.t_ms < ?4 ORDER BY s.t_ms, s.rowid",
+	[ST_SERIES_ALL] = "SELECT name, object FROM series ORDER BY name, object",
 	[ST_GATE_INSERT] = "INSERT INTO gates (t_ms, phase, gate, ok, evidence)"
 	                   " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_GATES_ALL] = "SELECT id, t_ms, phase, gate, ok, evidence FROM gates ORDER BY id",
@@ -1516,6 +1518,29 @@ int journal_samples_get(struct journal *j, const char *series, const char *objec
                         int64_t to_ms, struct journal_points *out, struct ferry_error *err)
 {
 	return journal_samples_foreach(j, series, object, from_ms, to_ms, points_append, out, err);
+}
+
+int journal_series_foreach(struct journal *j,
+                           int (*cb)(const char *series, const char *object, void *ctx), void *ctx,
+                           struct ferry_error *err)
+{
+	sqlite3_stmt *s;
+	int rc, r;
+
+	r = stmt(j, ST_SERIES_ALL, &s, err);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r = cb(col_text(s, 0), col_text(s, 1), ctx);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (r < 0)
+		return r;
+	if (rc != SQLITE_DONE)
+		return db_fail(j, rc, "reading series", err);
+	return 0;
 }
 
 /* ---- gates ---- */

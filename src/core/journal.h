@@ -308,6 +308,14 @@ int journal_samples_foreach(struct journal *j, const char *series, const char *o
 int journal_samples_get(struct journal *j, const char *series, const char *object, int64_t from_ms,
                         int64_t to_ms, struct journal_points *out, struct ferry_error *err);
 
+/* Calls cb for each (series, object) that has ever had a point, ordered by
+ * name then object, so a reader (the report) can find every database or
+ * record without the plan.  cb returns 0 to go on or a negative code that
+ * stops and is returned.  Returns 0 or FERRY_EIO. */
+int journal_series_foreach(struct journal *j,
+                           int (*cb)(const char *series, const char *object, void *ctx), void *ctx,
+                           struct ferry_error *err);
+
 /* ---- gates ---- */
 
 struct journal_gate {

@@ -32,6 +32,8 @@ static const struct cmd_entry commands[] = {
 	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] [--state PATH]" },
 	{ "report", cmd_report, "write the migration's HTML report from its journal",
 	  "ferry report PLAN -o FILE.html|- [--state PATH]" },
+	{ "status", cmd_status, "where the migration stands: phase, gates, lag, weights, triggers",
+	  "ferry status PLAN [--json] [--watch] [--state PATH]" },
 	{ "version", cmd_version, "print the version", "ferry version" },
 	{ "probe", cmd_probe, "print this machine's fingerprint as JSON (env values as hashes)",
 	  "ferry probe [--json] [--process NAME|--pidfile PATH|--unit UNIT] [--package NAME]... "

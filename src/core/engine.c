@@ -70,6 +70,10 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 		goto fail;
 	}
 	free(phase);
+	/* The report's title, for a journal read without its plan. */
+	r = journal_set(e->j, "plan.name", p->name, err);
+	if (r < 0)
+		goto fail;
 	*out = e;
 	return 0;
 fail:

@@ -173,6 +173,7 @@ int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error
 
 	if (rc <= 0)
 		return rc;
+	rc = 0;
 	/* CREATE SUBSCRIPTION manual: a subscription whose slot is NONE can
 	 * be dropped without reaching the publisher; it must be disabled
 	 * first.  The remote slot is dropped by the caller on its side. */

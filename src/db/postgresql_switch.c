@@ -71,6 +71,7 @@ struct run {
 	struct db_switch_report *rep;
 	enum db_direction dir;
 	int64_t deadline; /* end of the pause budget; 0 outside the pause */
+	int64_t step_t0;  /* when the current step started (us) */
 };
 
 static int hook(struct run *r, bool before, const char *step, struct ferry_error *err)
@@ -78,8 +79,14 @@ static int hook(struct run *r, bool before, const char *step, struct ferry_error
 	const struct db_step_hooks *h = r->hooks;
 	int rc = 0;
 
-	if (before)
+	if (before) {
 		snprintf(r->rep->last_step, sizeof(r->rep->last_step), "%s", step);
+		r->step_t0 = time_mono_us();
+	} else {
+		size_t len = strlen(r->rep->timings);
+		snprintf(r->rep->timings + len, sizeof(r->rep->timings) - len, "%s%s=%.1fms",
+		         len ? " " : "", step, (time_mono_us() - r->step_t0) / 1000.0);
+	}
 	if (!h)
 		return 0;
 	if (before && h->before)
@@ -217,41 +224,63 @@ static int pause_poolers(struct run *r, struct ferry_error *err)
 static int fence_database(struct run *r, struct ferry_error *err)
 {
 	struct pgsql_conn *c = r->n.from;
-	char ms[32], *failed = NULL;
-	const char *params[1] = { ms };
+	char ms[32], *ts = NULL, *left = NULL;
+	const char *params[2] = { ms, NULL };
 	int rc;
 
 	rc = pg_fence_set(c, true, r->deadline, err);
 	if (rc < 0)
 		return rc;
-	/* sessions opened before the ALTER keep their old default: end them
+	/* Sessions opened before the ALTER keep their old default: end them
 	 * (client backends only; walsenders and ferry's own stay).  PG 14+
-	 * waits for each to be gone (manual, pg_terminate_backend). */
-	snprintf(ms, sizeof(ms), "%lld", (long long)(r->deadline - time_mono_ms()));
-	if (r->deadline - time_mono_ms() <= 0)
-		return ferry_error_set(err, FERRY_ETIMEDOUT, NULL, "database %s: budget spent",
-		                       r->p->cfg->name);
-	if (pgsql_server_version(c) >= 140000)
+	 * waits for each to be gone (manual, pg_terminate_backend); a session
+	 * that ended by itself meanwhile answers false with a warning, so
+	 * success is judged by a second look: no client session that started
+	 * before the fence is left.  Each statement is its own transaction,
+	 * so each sees a fresh pg_stat_activity. */
+	for (;;) {
+		int64_t l = r->deadline - time_mono_ms();
+		if (l <= 0)
+			return ferry_error_set(
+			        err, FERRY_ETIMEDOUT, "find the session that does not end",
+			        "database %s: %s sessions on %s did not end in time",
+			        r->p->cfg->name, left ? left : "some", r->n.from_side);
+		snprintf(ms, sizeof(ms), "%lld", (long long)l);
+		free(ts);
+		ts = NULL;
 		rc = pgsql_query_value(
 		        c,
-		        "SELECT count(*) FILTER (WHERE NOT pg_terminate_backend(pid, "
-		        "$1::bigint)) FROM pg_stat_activity WHERE datname = "
-		        "current_database() AND pid <> pg_backend_pid() AND "
-		        "backend_type = 'client backend'",
-		        1, params, r->deadline, &failed, err);
-	else
-		rc = pgsql_query_value(
-		        c,
-		        "SELECT count(*) FILTER (WHERE NOT pg_terminate_backend(pid)) "
-		        "FROM pg_stat_activity WHERE datname = current_database() AND "
-		        "pid <> pg_backend_pid() AND backend_type = 'client backend' "
-		        "AND $1 <> ''",
-		        1, params, r->deadline, &failed, err);
-	if (rc == 0 && failed && strcmp(failed, "0"))
-		rc = ferry_error_set(err, FERRY_ETIMEDOUT, "find the session that does not end",
-		                     "database %s: %s sessions on %s did not end in time",
-		                     r->p->cfg->name, failed, r->n.from_side);
-	free(failed);
+		        pgsql_server_version(c) >= 140000
+		                ? "SELECT min(statement_timestamp())::text FROM "
+		                  "(SELECT pg_terminate_backend(pid, $1::bigint) FROM "
+		                  "pg_stat_activity WHERE datname = current_database() "
+		                  "AND pid <> pg_backend_pid() AND backend_type = "
+		                  "'client backend' UNION ALL SELECT true) t"
+		                : "SELECT min(statement_timestamp())::text FROM "
+		                  "(SELECT pg_terminate_backend(pid) FROM "
+		                  "pg_stat_activity WHERE datname = current_database() "
+		                  "AND pid <> pg_backend_pid() AND backend_type = "
+		                  "'client backend' AND $1 <> '' UNION ALL SELECT "
+		                  "true) t",
+		        1, params, r->deadline, &ts, err);
+		if (rc < 0)
+			break;
+		params[1] = ts;
+		free(left);
+		left = NULL;
+		rc = pgsql_query_value(c,
+		                       "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+		                       "current_database() AND pid <> pg_backend_pid() AND "
+		                       "backend_type = 'client backend' AND backend_start < "
+		                       "$2::timestamptz AND $1 <> ''",
+		                       2, params, r->deadline, &left, err);
+		params[1] = NULL;
+		if (rc < 0 || (left && !strcmp(left, "0")))
+			break;
+		poll(NULL, 0, 1);
+	}
+	free(ts);
+	free(left);
 	return rc;
 }
 
@@ -555,8 +584,8 @@ int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *ho
 	STEP("resume_poolers", resume_all(p, pg_deadline(10000), err));
 	rep->pause_ms = (time_mono_us() - t0 + 999) / 1000;
 	r.deadline = 0;
-	log_info("database %s: %s is the writer; pause %lld ms, fence at %s", p->cfg->name,
-	         r.n.to_side, (long long)rep->pause_ms, rep->fence_pos);
+	log_info("database %s: %s is the writer; pause %lld ms, fence at %s (%s)", p->cfg->name,
+	         r.n.to_side, (long long)rep->pause_ms, rep->fence_pos, rep->timings);
 
 	STEP("start_reverse", start_reverse(&r, err));
 	if (dir == DB_REVERSE)

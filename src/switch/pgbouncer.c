@@ -164,7 +164,7 @@ int pgbouncer_pause_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry
 	rc = pgsql_wait(pb->admin, deadline_ms, &r, err);
 	pgsql_result_release(&r);
 	/* "already in progress" / "already paused": the fence holds */
-	if (rc == FERRY_EREFUSED && strstr(err->msg, "already"))
+	if (rc < 0 && rc != FERRY_ETIMEDOUT && err && strstr(err->msg, "already"))
 		return 0;
 	if (rc == FERRY_ETIMEDOUT) {
 		/* the cancelled PAUSE may have left the pool paused */
@@ -183,7 +183,8 @@ int pgbouncer_resume(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_err
 	if (rc < 0)
 		return rc;
 	rc = pgsql_exec(pb->admin, sql, 0, NULL, deadline_ms, NULL, &e);
-	if (rc == FERRY_EREFUSED && strstr(e.msg, "not paused"))
+	/* pgbouncer answers 08P01 "database X is not paused" */
+	if (rc < 0 && strstr(e.msg, "is not paused"))
 		return 0;
 	if (rc < 0 && err)
 		*err = e;

@@ -70,8 +70,9 @@ struct run {
 	const struct db_step_hooks *hooks;
 	struct db_switch_report *rep;
 	enum db_direction dir;
-	int64_t deadline; /* end of the pause budget; 0 outside the pause */
-	int64_t step_t0;  /* when the current step started (us) */
+	int64_t deadline;  /* end of the pause budget; 0 outside the pause */
+	int64_t step_t0;   /* when the current step started (us) */
+	char slot_lsn[64]; /* where the reverse slot starts */
 };
 
 static int hook(struct run *r, bool before, const char *step, struct ferry_error *err)
@@ -224,57 +225,47 @@ static int pause_poolers(struct run *r, struct ferry_error *err)
 static int fence_database(struct run *r, struct ferry_error *err)
 {
 	struct pgsql_conn *c = r->n.from;
-	char ms[32], *ts = NULL, *left = NULL;
-	const char *params[2] = { ms, NULL };
+	char *ts = NULL, *again = NULL, *left = NULL;
 	int rc;
 
 	rc = pg_fence_set(c, true, r->deadline, err);
 	if (rc < 0)
 		return rc;
 	/* Sessions opened before the ALTER keep their old default: end them
-	 * (client backends only; walsenders and ferry's own stay).  PG 14+
-	 * waits for each to be gone (manual, pg_terminate_backend); a session
-	 * that ended by itself meanwhile answers false with a warning, so
-	 * success is judged by a second look: no client session that started
-	 * before the fence is left.  Each statement is its own transaction,
-	 * so each sees a fresh pg_stat_activity. */
+	 * (client backends only; walsenders and ferry's own stay).  Signal
+	 * only: pg_terminate_backend(pid, timeout) polls every 100 ms
+	 * (pg_wait_until_termination), we poll every millisecond.  Sessions
+	 * that start after the ALTER get the read-only default and may stay;
+	 * the first statement's timestamp tells them apart.  Each statement is
+	 * its own transaction and so sees a fresh pg_stat_activity. */
 	for (;;) {
 		int64_t l = r->deadline - time_mono_ms();
-		if (l <= 0)
-			return ferry_error_set(
-			        err, FERRY_ETIMEDOUT, "find the session that does not end",
-			        "database %s: %s sessions on %s did not end in time",
-			        r->p->cfg->name, left ? left : "some", r->n.from_side);
-		snprintf(ms, sizeof(ms), "%lld", (long long)l);
-		free(ts);
-		ts = NULL;
+		if (l <= 0) {
+			rc = ferry_error_set(err, FERRY_ETIMEDOUT,
+			                     "find the session that does not end",
+			                     "database %s: %s sessions on %s did not end in time",
+			                     r->p->cfg->name, left ? left : "some", r->n.from_side);
+			break;
+		}
 		rc = pgsql_query_value(
 		        c,
-		        pgsql_server_version(c) >= 140000
-		                ? "SELECT min(statement_timestamp())::text FROM "
-		                  "(SELECT pg_terminate_backend(pid, $1::bigint) FROM "
-		                  "pg_stat_activity WHERE datname = current_database() "
-		                  "AND pid <> pg_backend_pid() AND backend_type = "
-		                  "'client backend' UNION ALL SELECT true) t"
-		                : "SELECT min(statement_timestamp())::text FROM "
-		                  "(SELECT pg_terminate_backend(pid) FROM "
-		                  "pg_stat_activity WHERE datname = current_database() "
-		                  "AND pid <> pg_backend_pid() AND backend_type = "
-		                  "'client backend' AND $1 <> '' UNION ALL SELECT "
-		                  "true) t",
-		        1, params, r->deadline, &ts, err);
+		        "SELECT min(statement_timestamp())::text FROM (SELECT "
+		        "pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+		        "datname = current_database() AND pid <> pg_backend_pid() AND "
+		        "backend_type = 'client backend' UNION ALL SELECT true) t",
+		        0, NULL, r->deadline, ts ? &again : &ts, err);
+		free(again);
+		again = NULL;
 		if (rc < 0)
 			break;
-		params[1] = ts;
 		free(left);
 		left = NULL;
 		rc = pgsql_query_value(c,
 		                       "SELECT count(*) FROM pg_stat_activity WHERE datname = "
 		                       "current_database() AND pid <> pg_backend_pid() AND "
 		                       "backend_type = 'client backend' AND backend_start < "
-		                       "$2::timestamptz AND $1 <> ''",
-		                       2, params, r->deadline, &left, err);
-		params[1] = NULL;
+		                       "$1::timestamptz",
+		                       1, (const char *const *)&ts, r->deadline, &left, err);
 		if (rc < 0 || (left && !strcmp(left, "0")))
 			break;
 		poll(NULL, 0, 1);
@@ -361,9 +352,16 @@ static int sub_alter(struct pgsql_conn *c, const char *sub, const char *what, in
 static int create_reverse_slot(struct run *r, struct ferry_error *err)
 {
 	const char *params[1] = { r->n.new_slot };
+	char *lsn = NULL;
+	int rc;
 
-	return pgsql_exec(r->n.to, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", 1,
-	                  params, r->deadline, NULL, err);
+	rc = pgsql_query_value(r->n.to,
+	                       "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
+	                       1, params, r->deadline, &lsn, err);
+	if (rc == 0)
+		snprintf(r->slot_lsn, sizeof(r->slot_lsn), "%s", lsn ? lsn : "");
+	free(lsn);
+	return rc;
 }
 
 static int resume_all(struct pg *p, int64_t deadline, struct ferry_error *err)
@@ -449,7 +447,7 @@ static int start_reverse(struct run *r, struct ferry_error *err)
 	 * count; the catalog survives a crash of ferry */
 	q = pgsql_quote_ident(n->new_sub);
 	{
-		char *c = xasprintf("ferry: start=%s", r->rep->fence_pos);
+		char *c = xasprintf("ferry: start=%s", r->slot_lsn);
 		lit = pgsql_quote_literal(c);
 		free(c);
 	}
@@ -674,7 +672,7 @@ int pg_recover(void *h, enum db_direction dir, struct db_switch_report *rep,
 		if (rc == 0 && new_sub == 0) {
 			struct run r = { .p = p, .n = n, .rep = rep };
 			char *lsn = NULL;
-			/* the reverse slot's start stands in for the fence */
+			/* where the reverse slot starts, for the carried count */
 			const char *params[1] = { n.new_slot };
 			rc = pgsql_query_value(
 			        n.to,
@@ -682,8 +680,7 @@ int pg_recover(void *h, enum db_direction dir, struct db_switch_report *rep,
 			        "WHERE slot_name = $1",
 			        1, params, pg_deadline(PG_TIMEOUT_MS), &lsn, err);
 			if (rc == 0)
-				snprintf(rep->fence_pos, sizeof(rep->fence_pos), "%s",
-				         lsn ? lsn : "");
+				snprintf(r.slot_lsn, sizeof(r.slot_lsn), "%s", lsn ? lsn : "");
 			free(lsn);
 			if (rc == 0)
 				rc = start_reverse(&r, err);

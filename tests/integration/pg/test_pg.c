@@ -211,22 +211,26 @@ static void close_engine(void)
 	E.h = NULL;
 }
 
-/* Every acknowledged ledger id of l exists on ci. */
+/* How many of the writes l had acknowledged when called are not on ci
+ * (the writer may still be running: the later ones are not looked at). */
 static int64_t missing_acks(struct pgload *l, const char *ci)
 {
 	struct buf arr;
 	int64_t found;
-	size_t i;
+	size_t i, n;
 
 	buf_init(&arr, 64 << 20);
 	buf_addch(&arr, '{');
-	for (i = 0; i < l->nacks; i++)
+	pthread_mutex_lock(&l->lock);
+	n = l->nacks;
+	for (i = 0; i < n; i++)
 		buf_addf(&arr, "%s%lld", i ? "," : "", (long long)l->acks[i].ledger);
+	pthread_mutex_unlock(&l->lock);
 	buf_addch(&arr, '}');
 	found = val(ci, "SELECT count(DISTINCT ledger) FROM orders WHERE ledger = ANY ('%s')",
 	            arr.data);
 	buf_release(&arr);
-	return (int64_t)l->nacks - found;
+	return (int64_t)n - found;
 }
 
 static void wait_acks(struct pgload *l, size_t more)
@@ -242,17 +246,28 @@ static void wait_acks(struct pgload *l, size_t more)
 	}
 }
 
-/* Polls until ci has every ack of l (replication catching up). */
+/* Polls until ci has every write l had acknowledged when called
+ * (replication catching up). */
 static void wait_replicated(struct pgload *l, const char *ci)
 {
-	int64_t until = time_mono_ms() + 30000;
+	int64_t until = time_mono_ms() + 30000, missing;
+	struct pgload snap;
 
-	while (missing_acks(l, ci) > 0) {
+	/* a frozen copy of the ledger: the writer goes on meanwhile */
+	pthread_mutex_lock(&l->lock);
+	snap = *l;
+	snap.acks = xmalloc((l->nacks + 1) * sizeof(*l->acks));
+	memcpy(snap.acks, l->acks, l->nacks * sizeof(*l->acks));
+	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_init(&snap.lock, NULL);
+	while ((missing = missing_acks(&snap, ci)) > 0) {
 		if (time_mono_ms() > until)
 			fail_msg("%lld acknowledged writes never reached the other side",
-			         (long long)missing_acks(l, ci));
+			         (long long)missing);
 		usleep(20000);
 	}
+	pthread_mutex_destroy(&snap.lock);
+	free(snap.acks);
 }
 
 /* Runs this program as a child that kills itself with SIGKILL before

@@ -63,7 +63,9 @@ static void sql(const char *ci, const char *q)
 	struct ferry_error err = { 0 };
 	struct pgsql_conn *c = NULL;
 
+	/* the database may carry ferry's read-only fence */
 	if (pgsql_connect(&c, ci, pw, "bench", &err) < 0 ||
+	    pgsql_exec(c, "SET default_transaction_read_only = off", 0, NULL, 0, NULL, &err) < 0 ||
 	    pgsql_exec(c, q, 0, NULL, 0, NULL, &err) < 0)
 		die("%s: %s", q, err.msg);
 	pgsql_free(c);
@@ -345,6 +347,10 @@ int main(void)
 			die("runbook failed");
 		t1 = time_mono_us();
 		book_ms = load_finish(&r, t0, t1, new_ci, &lost_b);
+		/* the runbook ended every other session, ferry's included */
+		eng->close(h);
+		if (eng->open(&cfg, &h, &err) < 0)
+			die("reopen: %s", err.msg);
 		wait_lag(eng, h, DB_REVERSE);
 		if (eng->switch_run(h, DB_REVERSE, NULL, &rep, &err) < 0)
 			die("ferry rollback after the runbook: %s", err.msg);

@@ -364,20 +364,69 @@ static int create_reverse_slot(struct run *r, struct ferry_error *err)
 	return rc;
 }
 
-static int resume_all(struct pg *p, int64_t deadline, struct ferry_error *err)
+/* Runs send on every pooler, then wait on each of those sent: the
+ * poolers work at the same time.  Returns the first error. */
+static int all_poolers(struct pg *p, int (*send)(struct pgbouncer *, struct ferry_error *),
+                       int (*wait)(struct pgbouncer *, int64_t, struct ferry_error *),
+                       int64_t deadline, struct ferry_error *err)
 {
-	size_t i;
+	size_t i, sent = 0;
 	int rc = 0, rc2;
 
-	for (i = 0; i < p->npb; i++) {
+	for (i = 0; i < p->npb && rc == 0; i++) {
+		rc = send(p->pb[i], err);
+		if (rc == 0)
+			sent++;
+	}
+	for (i = 0; i < sent; i++) {
 		struct ferry_error e = { 0 };
-		rc2 = pgbouncer_resume(p->pb[i], deadline, &e);
+		rc2 = wait(p->pb[i], deadline, &e);
 		if (rc2 < 0 && rc == 0) {
 			rc = rc2;
 			if (err)
 				*err = e;
 		}
 	}
+	return rc;
+}
+
+static int resume_all(struct pg *p, int64_t deadline, struct ferry_error *err)
+{
+	return all_poolers(p, pgbouncer_resume_send, pgbouncer_resume_wait, deadline, err);
+}
+
+/* mv on every pooler host at once, then RELOAD on every pooler at once */
+static int repoint_all(struct pg *p, int64_t deadline, struct ferry_error *err)
+{
+	bool *reloading = xcalloc(p->npb + 1, sizeof(bool));
+	size_t i, sent = 0;
+	int rc = 0, rc2;
+
+	for (i = 0; i < p->npb && rc == 0; i++) {
+		rc = pgbouncer_commit_send(p->pb[i], err);
+		if (rc == 0)
+			sent++;
+	}
+	for (i = 0; i < sent; i++) {
+		struct ferry_error e = { 0 };
+		rc2 = pgbouncer_commit_reload(p->pb[i], deadline, &e);
+		reloading[i] = rc2 == 0;
+		if (rc2 < 0 && rc == 0) {
+			rc = rc2;
+			*err = e;
+		}
+	}
+	for (i = 0; i < sent; i++) {
+		struct ferry_error e = { 0 };
+		if (!reloading[i])
+			continue;
+		rc2 = pgbouncer_commit_wait(p->pb[i], deadline, &e);
+		if (rc2 < 0 && rc == 0) {
+			rc = rc2;
+			*err = e;
+		}
+	}
+	free(reloading);
 	return rc;
 }
 
@@ -570,12 +619,7 @@ int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *ho
 		STEP("unfence_target", pg_fence_set(r.n.to, false, r.deadline, err));
 	}
 	ps.repointed = true;
-	STEP("repoint_poolers", ({
-		     int rc_ = 0;
-		     for (i = 0; i < p->npb && rc_ == 0; i++)
-			     rc_ = pgbouncer_commit(p->pb[i], r.deadline, err);
-		     rc_;
-	     }));
+	STEP("repoint_poolers", repoint_all(p, r.deadline, err));
 	/* past this point the new writer takes writes: no undo any more, a
 	 * failure to resume is retried by recover() */
 	in_pause = false;

@@ -31,6 +31,7 @@ struct host_shell {
 	int fd;
 	bool broken;
 	unsigned long seq;
+	char token[64]; /* of the command in flight, "" if none */
 	char *what;
 	struct buf pending; /* bytes read past the last token */
 };
@@ -161,31 +162,54 @@ static long find_token(const struct buf *b, const char *token)
 	return -1;
 }
 
+int host_shell_send(struct host_shell *sh, const char *cmd, struct ferry_error *err)
+{
+	struct buf wire;
+	int rc;
+
+	if (sh->broken)
+		return ferry_error_set(err, FERRY_ESTATE, "reconnect to the host",
+		                       "%s: shell unusable after an earlier failure", sh->what);
+	if (sh->token[0])
+		return ferry_error_set(err, FERRY_ESTATE, NULL,
+		                       "%s: a command is already in flight", sh->what);
+	snprintf(sh->token, sizeof(sh->token), "ferry-done-%d-%lu", (int)getpid(), ++sh->seq);
+	buf_init(&wire, 1 << 24);
+	/* The braces keep the command's redirections to itself; stdin from
+	 * /dev/null so that a command cannot eat the next one. */
+	if (buf_addf(&wire, "{ %s\n} </dev/null 2>&1; echo \"\n%s $?\"\n", cmd, sh->token) < 0) {
+		buf_release(&wire);
+		sh->token[0] = '\0';
+		return ferry_error_set(err, FERRY_EINVAL, NULL, "%s: command too long", sh->what);
+	}
+	rc = send_all(sh, wire.data, wire.len, err);
+	buf_release(&wire);
+	return rc;
+}
+
 int host_shell_run(struct host_shell *sh, const char *cmd, int64_t deadline_ms, struct buf *out,
                    int *status, struct ferry_error *err)
 {
+	int rc = host_shell_send(sh, cmd, err);
+
+	return rc < 0 ? rc : host_shell_wait(sh, deadline_ms, out, status, err);
+}
+
+int host_shell_wait(struct host_shell *sh, int64_t deadline_ms, struct buf *out, int *status,
+                    struct ferry_error *err)
+{
 	char token[64], chunk[4096];
-	struct buf wire, got;
+	struct buf got;
 	struct pollfd pfd;
 	long at;
 	int rc, left;
 	ssize_t r;
 
-	if (sh->broken)
-		return ferry_error_set(err, FERRY_ESTATE, "reconnect to the host",
-		                       "%s: shell unusable after an earlier failure", sh->what);
-	snprintf(token, sizeof(token), "ferry-done-%d-%lu", (int)getpid(), ++sh->seq);
-	buf_init(&wire, 1 << 24);
-	/* The braces keep the command's redirections to itself; stdin from
-	 * /dev/null so that a command cannot eat the next one. */
-	if (buf_addf(&wire, "{ %s\n} </dev/null 2>&1; echo \"\n%s $?\"\n", cmd, token) < 0) {
-		buf_release(&wire);
-		return ferry_error_set(err, FERRY_EINVAL, NULL, "%s: command too long", sh->what);
-	}
-	rc = send_all(sh, wire.data, wire.len, err);
-	buf_release(&wire);
-	if (rc < 0)
-		return rc;
+	if (!sh->token[0])
+		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: no command in flight",
+		                       sh->what);
+	snprintf(token, sizeof(token), "%s", sh->token);
+	sh->token[0] = '\0';
 	buf_init(&got, 1 << 20);
 	buf_add(&got, sh->pending.data, sh->pending.len);
 	buf_reset(&sh->pending);

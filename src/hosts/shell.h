@@ -50,6 +50,13 @@ void host_shell_free(struct host_shell *sh);
 int host_shell_run(struct host_shell *sh, const char *cmd, int64_t deadline_ms, struct buf *out,
                    int *status, struct ferry_error *err);
 
+/* host_shell_run() in two halves, so that commands on several hosts run
+ * at the same time: send writes the command (one in flight per shell),
+ * wait reads its completion as host_shell_run() does. */
+int host_shell_send(struct host_shell *sh, const char *cmd, struct ferry_error *err);
+int host_shell_wait(struct host_shell *sh, int64_t deadline_ms, struct buf *out, int *status,
+                    struct ferry_error *err);
+
 /* Writes data to path on the host (through a here-document with a unique
  * delimiter), mode as octal text ("0644").  Returns 0 or an error; a
  * non-zero exit status is FERRY_EIO with the output in the message. */

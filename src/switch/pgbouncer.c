@@ -174,21 +174,34 @@ int pgbouncer_pause_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry
 	return rc;
 }
 
-int pgbouncer_resume(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
+int pgbouncer_resume_send(struct pgbouncer *pb, struct ferry_error *err)
 {
-	struct ferry_error e = { 0 };
 	char sql[300];
 	int rc = admin_cmd(pb, "RESUME", sql, sizeof(sql), err);
 
-	if (rc < 0)
-		return rc;
-	rc = pgsql_exec(pb->admin, sql, 0, NULL, deadline_ms, NULL, &e);
+	return rc < 0 ? rc : pgsql_send(pb->admin, sql, 0, NULL, err);
+}
+
+int pgbouncer_resume_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
+{
+	struct ferry_error e = { 0 };
+	struct pgsql_result r;
+	int rc = pgsql_wait(pb->admin, deadline_ms, &r, &e);
+
+	pgsql_result_release(&r);
 	/* pgbouncer answers 08P01 "database X is not paused" */
 	if (rc < 0 && strstr(e.msg, "is not paused"))
 		return 0;
 	if (rc < 0 && err)
 		*err = e;
 	return rc;
+}
+
+int pgbouncer_resume(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
+{
+	int rc = pgbouncer_resume_send(pb, err);
+
+	return rc < 0 ? rc : pgbouncer_resume_wait(pb, deadline_ms, err);
 }
 
 static int reload(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
@@ -243,14 +256,46 @@ static int shell_then_reload(struct pgbouncer *pb, const char *cmd, int64_t dead
 	return rc;
 }
 
-int pgbouncer_commit(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
+int pgbouncer_commit_send(struct pgbouncer *pb, struct ferry_error *err)
 {
 	/* idempotent: a second commit finds no staged file and only reloads */
 	char *cmd = xasprintf("if [ -e %s ]; then mv -f %s %s; fi", pb->next, pb->next, pb->path);
-	int rc = shell_then_reload(pb, cmd, deadline_ms, err);
+	int rc = host_shell_send(pb->sh, cmd, err);
 
 	free(cmd);
 	return rc;
+}
+
+int pgbouncer_commit_reload(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
+{
+	struct buf out;
+	int rc, status = 0;
+
+	buf_init(&out, 4096);
+	rc = host_shell_wait(pb->sh, deadline_ms, &out, &status, err);
+	if (rc == 0 && status != 0)
+		rc = ferry_error_set(err, FERRY_EIO, "check the include file on the host",
+		                     "%s: %.200s", pb->name, out.data);
+	buf_release(&out);
+	return rc < 0 ? rc : pgsql_send(pb->admin, "RELOAD", 0, NULL, err);
+}
+
+int pgbouncer_commit_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
+{
+	struct pgsql_result r;
+	int rc = pgsql_wait(pb->admin, deadline_ms, &r, err);
+
+	pgsql_result_release(&r);
+	return rc;
+}
+
+int pgbouncer_commit(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
+{
+	int rc = pgbouncer_commit_send(pb, err);
+
+	if (rc == 0)
+		rc = pgbouncer_commit_reload(pb, deadline_ms, err);
+	return rc < 0 ? rc : pgbouncer_commit_wait(pb, deadline_ms, err);
 }
 
 int pgbouncer_revert(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)

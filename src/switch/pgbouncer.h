@@ -81,6 +81,16 @@ int pgbouncer_stage(struct pgbouncer *pb, const char *connstr, int64_t deadline_
  * FERRY_ENOTFOUND (nothing staged and nothing to do is still 0: the move is
  * skipped when the staged file is gone), or an error. */
 int pgbouncer_commit(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err);
+/* pgbouncer_commit() and pgbouncer_resume() in parts, so that several
+ * poolers are repointed and resumed at once inside the pause:
+ *	commit_send (the mv goes out) -> commit_reload (mv done, RELOAD goes
+ *	out) -> commit_wait (RELOAD done);  resume_send -> resume_wait. */
+int pgbouncer_commit_send(struct pgbouncer *pb, struct ferry_error *err);
+int pgbouncer_commit_reload(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err);
+int pgbouncer_commit_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err);
+int pgbouncer_resume_send(struct pgbouncer *pb, struct ferry_error *err);
+int pgbouncer_resume_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err);
+
 /* Puts back the include file as it was when staged (PATH.ferry-prev) and
  * RELOADs: the undo of a commit inside a pause that overran its budget. */
 int pgbouncer_revert(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err);

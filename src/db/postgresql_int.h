@@ -1,8 +1,9 @@
 /*
  * postgresql_int.h - what the PostgreSQL engine's files share.
  *
- * postgresql.c holds open/close, readiness, replication, lag, verification
- * and teardown; postgresql_switch.c the switch and its recovery.  Both work
+ * postgresql.c holds open/close, replication, lag, verification and
+ * teardown; postgresql_check.c the readiness checks; postgresql_switch.c
+ * the switch and its recovery.  Both work
  * on a struct pg and name ferry's objects through struct pg_names, which
  * makes the rollback the cutover with the names swapped.
  *
@@ -79,6 +80,13 @@ int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferr
 
 /* Opens every pooler (admin console + host shell), if not yet open. */
 int pg_poolers_open(struct pg *p, struct ferry_error *err);
+
+/* current_setting(setting) (malloc'd), NULL on error. */
+char *pg_show(struct pgsql_conn *c, const char *setting, struct ferry_error *err);
+/* The integer a one-value query returns, -1 on error. */
+int64_t pg_count(struct pgsql_conn *c, const char *sql, struct ferry_error *err);
+
+int pg_check(void *h, struct db_checks *out, struct ferry_error *err);
 
 extern const char *const pg_switch_steps[];
 int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *hooks,

@@ -613,30 +613,114 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 
 /* ---- verification ----------------------------------------------------- */
 
+/* Every logged table: name, its primary key columns (quoted, in order;
+ * '' if none), and the key's type when it is a single column ('' if not). */
 static const char tables_sql[] =
         "SELECT format('%I.%I', n.nspname, c.relname), coalesce((SELECT "
         "string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM pg_index i, "
         "unnest(i.indkey) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attnum = "
-        "k.attnum WHERE i.indrelid = c.oid AND i.indisprimary AND a.attrelid = c.oid), '') "
+        "k.attnum WHERE i.indrelid = c.oid AND i.indisprimary AND a.attrelid = c.oid), ''), "
+        "coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_index i JOIN "
+        "pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] WHERE i.indrelid = "
+        "c.oid AND i.indisprimary AND i.indnkeyatts = 1), '') "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
         "AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog','information_schema') "
         "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1";
 
-static int table_sum(struct pgsql_conn *c, const char *table, const char *order, bool checksum,
-                     int64_t *rows, char sum[33], struct ferry_error *err)
+/* Rows per checksum chunk: string_agg holds 32 bytes per row of one
+ * chunk, so memory on the server stays bounded whatever the table. */
+#define VERIFY_CHUNK_ROWS 50000
+
+/* One chunk (pk in (lo, hi]; NULL = open) on conn: adds its row count to
+ * *rows and its hash to sums. */
+static int chunk_sum(struct pgsql_conn *c, const char *sql, const char *lo, const char *hi,
+                     int64_t *rows, struct buf *sums, struct ferry_error *err)
 {
-	char *sql, *ord;
+	const char *params[2] = { lo, hi };
 	struct pgsql_result r;
 	int rc;
 
-	/* an ordered hash of the rows' text forms; ordered by the primary
-	 * key (or the whole row) so that both sides hash the same sequence */
-	ord = *order ? xstrdup(order) : xstrdup("t::text");
+	rc = pgsql_exec(c, sql, 2, params, pg_deadline(600000), &r, err);
+	if (rc == 0 && r.nrows == 1) {
+		*rows += pgsql_result_int(&r, 0, 0, 0);
+		buf_adds(sums, pgsql_result_get(&r, 0, 1) ?: "");
+	}
+	pgsql_result_release(&r);
+	return rc;
+}
+
+/* The checksum of a table with a one-column primary key, in chunks of
+ * VERIFY_CHUNK_ROWS keys whose bounds come from the old side; both sides
+ * hash the same key ranges (a last open range catches rows only the new
+ * side has).  The table's sum is the md5 of the chunks' sums. */
+static int table_sum_chunked(struct pg *p, const char *table, const char *pk, const char *type,
+                             struct db_verify_table *t, struct ferry_error *err)
+{
+	struct buf so, sn;
+	char *bound_sql, *sum_sql, *lo = NULL, *hi = NULL, *v = NULL;
+	const char *params[1];
+	int rc;
+
+	buf_init(&so, 64 << 20);
+	buf_init(&sn, 64 << 20);
+	bound_sql = xasprintf("SELECT max(k)::text FROM (SELECT %s AS k FROM %s WHERE $1::text IS "
+	                      "NULL OR %s > $1::%s ORDER BY %s LIMIT %d) s",
+	                      pk, table, pk, type, pk, VERIFY_CHUNK_ROWS);
+	sum_sql = xasprintf("SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY "
+	                    "%s)), '') FROM %s t WHERE ($1::text IS NULL OR %s > $1::%s) AND "
+	                    "($2::text IS NULL OR %s <= $2::%s)",
+	                    pk, table, pk, type, pk, type);
+	for (;;) {
+		params[0] = lo;
+		rc = pgsql_query_value(p->old, bound_sql, 1, params, pg_deadline(600000), &hi, err);
+		if (rc == 0)
+			rc = chunk_sum(p->old, sum_sql, lo, hi, &t->rows_old, &so, err);
+		if (rc == 0)
+			rc = chunk_sum(p->new, sum_sql, lo, hi, &t->rows_new, &sn, err);
+		if (rc < 0 || !hi)
+			break;
+		free(lo);
+		lo = hi;
+		hi = NULL;
+	}
+	params[0] = so.data;
+	if (rc == 0)
+		rc = pgsql_query_value(p->old, "SELECT md5($1)", 1, params, pg_deadline(60000), &v,
+		                       err);
+	if (rc == 0)
+		snprintf(t->sum_old, sizeof(t->sum_old), "%s", v ? v : "");
+	free(v);
+	v = NULL;
+	params[0] = sn.data;
+	if (rc == 0)
+		rc = pgsql_query_value(p->old, "SELECT md5($1)", 1, params, pg_deadline(60000), &v,
+		                       err);
+	if (rc == 0)
+		snprintf(t->sum_new, sizeof(t->sum_new), "%s", v ? v : "");
+	free(v);
+	free(lo);
+	free(hi);
+	free(bound_sql);
+	free(sum_sql);
+	buf_release(&so);
+	buf_release(&sn);
+	return rc;
+}
+
+/* Row count, and with checksum the ordered hash of all rows in one go
+ * (tables without a one-column key: ordered by the key, or the row). */
+static int table_sum(struct pgsql_conn *c, const char *table, const char *order, bool checksum,
+                     int64_t *rows, char sum[33], struct ferry_error *err)
+{
+	char *sql;
+	struct pgsql_result r;
+	int rc;
+
 	if (checksum)
 		sql = xasprintf(
 		        "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY "
 		        "%s)), '') FROM %s t",
-		        ord, table);
+		        *order ? order : "t::text", table);
 	else
 		sql = xasprintf("SELECT count(*), '' FROM %s t", table);
 	rc = pgsql_exec(c, sql, 0, NULL, pg_deadline(600000), &r, err);
@@ -646,7 +730,6 @@ static int table_sum(struct pgsql_conn *c, const char *table, const char *order,
 	}
 	pgsql_result_release(&r);
 	free(sql);
-	free(ord);
 	return rc;
 }
 
@@ -664,14 +747,20 @@ static int pg_verify(void *h, bool checksum, struct db_verify *out, struct ferry
 		struct db_verify_table *t;
 		const char *name = pgsql_result_get(&r, i, 0);
 		const char *order = pgsql_result_get(&r, i, 1);
+		const char *type = pgsql_result_get(&r, i, 2);
 		XGROW(out->v, out->alloc, out->n + 1);
 		t = &out->v[out->n++];
 		memset(t, 0, sizeof(*t));
 		t->name = xstrdup(name);
-		rc = table_sum(p->old, name, order, checksum, &t->rows_old, t->sum_old, err);
-		if (rc == 0)
-			rc = table_sum(p->new, name, order, checksum, &t->rows_new, t->sum_new,
+		if (checksum && *type) {
+			rc = table_sum_chunked(p, name, order, type, t, err);
+		} else {
+			rc = table_sum(p->old, name, order, checksum, &t->rows_old, t->sum_old,
 			               err);
+			if (rc == 0)
+				rc = table_sum(p->new, name, order, checksum, &t->rows_new,
+				               t->sum_new, err);
+		}
 		if (rc < 0)
 			break;
 		t->equal = t->rows_old == t->rows_new && !strcmp(t->sum_old, t->sum_new);
@@ -679,7 +768,7 @@ static int pg_verify(void *h, bool checksum, struct db_verify *out, struct ferry
 			out->equal = false;
 	}
 	pgsql_result_release(&r);
-	return rc;
+	return rc < 0 ? ferry_error_prefix(err, "database %s: verify", p->cfg->name) : 0;
 }
 
 /* ---- teardown --------------------------------------------------------- */

@@ -424,6 +424,17 @@ static void test_replication_under_mixed_load_ends_equal(void **state)
 	assert_true(ver.n >= 3);
 	assert_true(ver.v[ver.n - 1].sum_old[0] != '\0'); /* orders */
 	db_verify_release(&ver);
+	/* a row changed on one side only is found, and only in its table */
+	sql(E.new_ci, "UPDATE items SET name = 'tampered' WHERE id = 5");
+	assert_int_equal(E.eng->verify(E.h, true, &ver, &err), 0);
+	assert_false(ver.equal);
+	for (i = 0; i < ver.n; i++)
+		assert_int_equal(ver.v[i].equal, strcmp(ver.v[i].name, "public.items") != 0);
+	db_verify_release(&ver);
+	sql(E.new_ci, "UPDATE items SET name = 'item5' WHERE id = 5");
+	assert_int_equal(E.eng->verify(E.h, true, &ver, &err), 0);
+	assert_true(ver.equal);
+	db_verify_release(&ver);
 	/* idempotent */
 	assert_int_equal(E.eng->replicate_start(E.h, &err), 0);
 }

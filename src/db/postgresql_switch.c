@@ -163,6 +163,24 @@ static int preflight(struct run *r, struct pause_state *ps, struct ferry_error *
 		}
 		free(wal);
 	}
+	/* the fence ends every other session of the writer: say whose */
+	{
+		char *who = NULL;
+		struct ferry_error e = { 0 };
+		if (pgsql_query_value(n->from,
+		                      "SELECT string_agg(DISTINCT format('%s@%s (%s)', usename, "
+		                      "coalesce(host(client_addr), 'local'), "
+		                      "coalesce(nullif(application_name, ''), '-')), ', ') FROM "
+		                      "pg_stat_activity WHERE datname = current_database() AND "
+		                      "backend_type = 'client backend' AND pid <> pg_backend_pid()",
+		                      0, NULL, pg_deadline(5000), &who, &e) == 0 &&
+		    who)
+			log_info("database %s: sessions the fence will end on %s (poolers and "
+			         "direct "
+			         "writers): %s",
+			         p->cfg->name, n->from_side, who);
+		free(who);
+	}
 	rc = pg_fence_get(n->from, &fence, err);
 	if (rc < 0)
 		return rc;

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,21 +135,31 @@ static void load_start(struct run *r, int rate, int64_t base)
 
 /* Stops the writers after 1 s more of writes; returns the longest gap
  * (ms) in [t0, t1] and the number of acknowledged writes missing on ci. */
+static double achieved; /* writes/s over the last run, all writers */
+
 static double load_finish(struct run *r, int64_t t0, int64_t t1, const char *ci, int64_t *lost)
 {
-	int64_t gap = 0, g;
+	int64_t gap = 0, g, first = INT64_MAX, last = 0, n = 0;
 	int i;
 
 	usleep(1000000);
 	*lost = 0;
 	for (i = 0; i < r->n; i++) {
 		pgload_stop(&r->load[i]);
+		if (r->load[i].nacks > 1) {
+			n += (int64_t)r->load[i].nacks;
+			if (r->load[i].acks[0].at_us < first)
+				first = r->load[i].acks[0].at_us;
+			if (r->load[i].acks[r->load[i].nacks - 1].at_us > last)
+				last = r->load[i].acks[r->load[i].nacks - 1].at_us;
+		}
 		g = pgload_max_gap_us(&r->load[i], t0 - 200000, t1 + 500000);
 		if (g > gap)
 			gap = g;
 		*lost += missing(&r->load[i], ci);
 		pgload_release(&r->load[i]);
 	}
+	achieved = last > first ? n * 1e6 / (double)(last - first) : 0;
 	return gap / 1000.0;
 }
 
@@ -334,6 +345,7 @@ int main(void)
 			die("ferry switch: %s", err.msg);
 		t1 = time_mono_us();
 		ferry_ms = load_finish(&r, t0, t1, new_ci, &lost_f);
+		fprintf(stderr, "  ferry run: %.0f writes/s acknowledged\n", achieved);
 		fprintf(stderr, "  ferry steps: %s\n", rep.timings);
 		wait_lag(eng, h, DB_REVERSE);
 		if (eng->switch_run(h, DB_REVERSE, NULL, &rep, &err) < 0)
@@ -347,6 +359,7 @@ int main(void)
 			die("runbook failed");
 		t1 = time_mono_us();
 		book_ms = load_finish(&r, t0, t1, new_ci, &lost_b);
+		fprintf(stderr, "  runbook run: %.0f writes/s acknowledged\n", achieved);
 		/* the runbook ended every other session, ferry's included */
 		eng->close(h);
 		if (eng->open(&cfg, &h, &err) < 0)

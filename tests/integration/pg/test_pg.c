@@ -652,6 +652,77 @@ static void test_crash_after_reverse_slot_is_completed(void **state)
 	assert_int_equal(E.eng->recover(E.h, DB_FORWARD, &rep, &err), 0);
 }
 
+/* Fault injection (SQLite's test6.c, STYLE "Tests"): kill -9 the switch
+ * before each of its steps in turn, recover, and check that the world is
+ * consistent: one writer, every pooler pointing at it and running, the
+ * other side fenced and fed by replication, and a write through the pooler
+ * reaching both. */
+static void test_kill_before_every_step_then_recover_is_consistent(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_switch_report rep;
+	enum db_direction dir = DB_REVERSE; /* new is the writer now */
+	const char *const *steps = E.eng->switch_steps;
+	int64_t ledger = 9000000;
+	size_t k;
+	int i;
+
+	(void)state;
+	for (k = 0; steps[k]; k++) {
+		bool paused = true, to_writer;
+		const char *writer, *other;
+		int writer_port, st;
+
+		st = crash_child(steps[k], dir);
+		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+			fail_msg("step %s: the switch did not reach it", steps[k]);
+		close_engine();
+		open_engine();
+		if (E.eng->recover(E.h, dir, &rep, &err) < 0)
+			fail_msg("step %s: recover: %s", steps[k], err.msg);
+		assert_true(rep.completed != rep.undone);
+		to_writer = rep.completed;
+		/* DB_FORWARD moves writes to new, DB_REVERSE to old */
+		if ((dir == DB_FORWARD) == to_writer) {
+			writer = E.new_ci;
+			other = E.old_ci;
+			writer_port = E.new_port;
+		} else {
+			writer = E.old_ci;
+			other = E.new_ci;
+			writer_port = E.old_port;
+		}
+		printf("  killed before %-20s -> %s, writer %s\n", steps[k],
+		       rep.completed ? "completed" : "undone", writer == E.new_ci ? "new" : "old");
+		for (i = 0; i < 2; i++) {
+			assert_int_equal(pooler_port(i, &paused), writer_port);
+			assert_false(paused);
+		}
+		assert_false(fenced(writer));
+		assert_true(fenced(other));
+		ledger++;
+		assert_int_equal(val(E.pgb_app[k % 2],
+		                     "INSERT INTO orders (ledger) VALUES (%lld) RETURNING 1",
+		                     (long long)ledger),
+		                 1);
+		assert_int_equal(val(writer, "SELECT count(*) FROM orders WHERE ledger = %lld",
+		                     (long long)ledger),
+		                 1);
+		{
+			int64_t until = time_mono_ms() + 20000;
+			while (val(other, "SELECT count(*) FROM orders WHERE ledger = %lld",
+			           (long long)ledger) != 1) {
+				if (time_mono_ms() > until)
+					fail_msg("step %s: the write never reached the other side",
+					         steps[k]);
+				usleep(10000);
+			}
+		}
+		if (rep.completed)
+			dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
+	}
+}
+
 static void test_teardown_leaves_no_replication_object(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -684,10 +755,51 @@ static void test_conninfo_scrubbed_of_password(void **state)
 	free(s);
 }
 
+static void test_wrong_password_is_refused_without_showing_it(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = NULL;
+	char *ci = xasprintf("%s password=hunter2-in-conninfo", E.old_ci);
+
+	(void)state;
+	assert_int_equal(pgsql_connect(&c, E.old_ci, "hunter2-wrong", "database main old", &err),
+	                 FERRY_EAUTH);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "database main old"));
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_null(strstr(err.hint, "hunter2"));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(pgsql_connect(&c, ci, NULL, "database main old", &err), FERRY_EAUTH);
+	assert_null(strstr(err.msg, "hunter2"));
+	free(ci);
+	/* the right one works, and the server knows ferry by name */
+	c = conn(E.old_ci, E.pw);
+	{
+		char *app = NULL;
+		assert_int_equal(pgsql_query_value(c, "SELECT current_setting('application_name')",
+		                                   0, NULL, time_mono_ms() + 5000, &app, &err),
+		                 0);
+		assert_string_equal(app, "ferry");
+		free(app);
+	}
+	/* the SQLSTATE is kept */
+	assert_int_equal(pgsql_exec(c, "SELECT 1/0", 0, NULL, time_mono_ms() + 5000, NULL, &err),
+	                 FERRY_EREFUSED);
+	assert_non_null(strstr(err.msg, "SQLSTATE 22012"));
+	assert_string_equal(pgsql_sqlstate(c), "22012");
+	/* a deadline cancels a query and leaves the connection usable */
+	assert_int_equal(
+	        pgsql_exec(c, "SELECT pg_sleep(5)", 0, NULL, time_mono_ms() + 100, NULL, &err),
+	        FERRY_ETIMEDOUT);
+	assert_int_equal(pgsql_exec(c, "SELECT 1", 0, NULL, time_mono_ms() + 5000, NULL, &err), 0);
+	pgsql_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conninfo_scrubbed_of_password),
+		cmocka_unit_test(test_wrong_password_is_refused_without_showing_it),
 		cmocka_unit_test(test_readiness_refuses_replica_wal_and_table_without_pk),
 		cmocka_unit_test(test_replication_under_mixed_load_ends_equal),
 		cmocka_unit_test(test_budget_overrun_leaves_old_writer_unchanged),
@@ -695,6 +807,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),
 		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),
+		cmocka_unit_test(test_kill_before_every_step_then_recover_is_consistent),
 		cmocka_unit_test(test_teardown_leaves_no_replication_object),
 	};
 	const char *dir;

@@ -1,0 +1,205 @@
+/*
+ * db.h - the database engine interface.
+ *
+ * The phase engine moves a database through the same stages whatever the
+ * engine (PostgreSQL now; MariaDB with GTID replication and Redis later):
+ *
+ *	eng = db_engine_find("postgresql");
+ *	eng->open(&cfg, &h, &err);              connects to both sides
+ *	eng->check(h, &checks, &err);           readiness rows (ferry check)
+ *	eng->replicate_start(h, &err);          schema copy + replication
+ *	eng->progress(h, &prog, &err);          initial sync, per table
+ *	eng->lag(h, DB_FORWARD, &lag, &err);    the soak, sampled every second
+ *	eng->verify(h, checksum, &ver, &err);   counts (+ checksums) compared
+ *	eng->switch_run(h, DB_FORWARD, &hooks, &rep, &err);   the cutover
+ *	eng->switch_run(h, DB_REVERSE, &hooks, &rep, &err);   a rollback
+ *	eng->recover(h, dir, &rep, &err);       after a crash inside a switch
+ *	eng->teardown(h, &err);                 decommission
+ *	eng->close(h);
+ *
+ * "old" and "new" are fixed by the plan (the old and the new server); a
+ * direction says which way writes move: DB_FORWARD makes new the writer,
+ * DB_REVERSE (a rollback) makes old the writer again.
+ *
+ * The switch (DESIGN §2 step 3) is a list of named steps (eng->switch_steps).
+ * Before and after each step, switch_run() calls the optional hooks with the
+ * step's name and the object it acts on, so that the journal can write an
+ * intent row before and a done row after; a hook that returns < 0 stops the
+ * switch before the step (a journal that cannot write must not let a side
+ * effect happen unrecorded), and inside the pause that means an undo.  Each
+ * step checks the world before acting, so recover() can finish or undo a
+ * switch that died anywhere: it inspects the world (paused poolers, fence,
+ * half-made slots and subscriptions), decides, and acts.
+ *
+ * Ownership: the config and the strings it points to are borrowed for the
+ * handle's life (passwords included: the caller wipes them after close()).
+ * Results (checks, progress, verify) own their strings; release them with
+ * their _release function.
+ */
+#ifndef FERRY_DB_DB_H
+#define FERRY_DB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+enum db_direction {
+	DB_FORWARD, /* old -> new: the cutover */
+	DB_REVERSE, /* new -> old: the rollback */
+};
+
+/* One pooler host that serves the application (every one of them is fenced
+ * and repointed). */
+struct db_pooler {
+	const char *name;           /* "pooler old" */
+	const char *admin;          /* admin console conninfo */
+	const char *admin_password; /* may be NULL */
+	const char *const *exec;    /* host exec prefix (may be empty) */
+	size_t nexec;
+	const char *include_path; /* include file ferry owns on that host */
+};
+
+struct db_config {
+	const char *name;         /* the plan's database name: "main" */
+	const char *old_conninfo; /* ferry's conninfo to each side, no password */
+	const char *new_conninfo;
+	const char *old_password; /* may be NULL */
+	const char *new_password;
+	/* How each side reaches the other for replication (a subscription's
+	 * CONNECTION); NULL: the conninfo above.  The password, if any, is
+	 * added, and then stored by PostgreSQL in pg_subscription. */
+	const char *old_from_new;
+	const char *new_from_old;
+	int64_t pause_budget_ms; /* 0: 5000 */
+	const char *dbalias;     /* pooler [databases] entry the app uses */
+	const char *pooler_old;  /* that entry's connstr for each side */
+	const char *pooler_new;
+	const struct db_pooler *poolers;
+	size_t npoolers;
+	int64_t max_lag_ms; /* preflight: 0 means 1000 */
+};
+
+enum db_check_status {
+	DB_CHECK_OK,
+	DB_CHECK_WARN,
+	DB_CHECK_FAIL,
+};
+
+struct db_check {
+	char *name; /* "wal_level" */
+	enum db_check_status status;
+	char *message;  /* what is wrong and how to fix it */
+	char *prevents; /* the migration failure it prevents */
+};
+
+struct db_checks {
+	struct db_check *v;
+	size_t n, alloc;
+};
+
+__attribute__((format(printf, 5, 6))) void db_checks_add(struct db_checks *c, const char *name,
+                                                         enum db_check_status st,
+                                                         const char *prevents, const char *fmt,
+                                                         ...);
+/* The first row named name, or NULL. */
+const struct db_check *db_checks_find(const struct db_checks *c, const char *name);
+/* The worst status of all rows. */
+enum db_check_status db_checks_worst(const struct db_checks *c);
+void db_checks_release(struct db_checks *c);
+const char *db_check_status_name(enum db_check_status st);
+
+struct db_table_progress {
+	char *name;    /* schema.table */
+	char state;    /* engine's code; PostgreSQL: srsubstate i d f s r */
+	bool ready;    /* copied and streaming */
+	int64_t bytes; /* copied so far while copying, -1 unknown */
+};
+
+struct db_progress {
+	struct db_table_progress *v;
+	size_t n, alloc;
+	size_t ready;
+};
+void db_progress_release(struct db_progress *p);
+
+struct db_lag {
+	int64_t bytes;        /* source WAL not yet confirmed by the target */
+	int64_t ms;           /* age of the last confirmed position, 0 when caught up */
+	int64_t apply_errors; /* apply + sync errors so far */
+	bool worker_running;  /* an apply worker exists */
+};
+
+struct db_verify_table {
+	char *name;
+	int64_t rows_old, rows_new;
+	char sum_old[33], sum_new[33]; /* "" unless checksums were asked */
+	bool equal;
+};
+
+struct db_verify {
+	struct db_verify_table *v;
+	size_t n, alloc;
+	bool equal; /* every table equal */
+};
+void db_verify_release(struct db_verify *v);
+
+struct db_step_hooks {
+	int (*before)(void *ctx, const char *step, const char *object);
+	int (*after)(void *ctx, const char *step, const char *object);
+	void *ctx;
+};
+
+struct db_switch_report {
+	int64_t pause_ms;      /* fence to resume, as ferry measured it */
+	char fence_pos[64];    /* the writer's position at the fence (LSN) */
+	int64_t sequences;     /* sequence values copied */
+	int64_t carried_txns;  /* DB_REVERSE: transactions carried back */
+	int64_t carried_bytes; /* DB_REVERSE: WAL carried back */
+	bool undone;           /* the switch was undone: old writer kept */
+	bool completed;        /* recover(): the switch was finished */
+	char last_step[48];    /* the last step started */
+	char timings[512];     /* "pause_poolers=0.4ms fence_database=2.1ms ..." */
+};
+
+struct db_engine {
+	const char *name;
+	/* NULL-terminated names of the switch steps, in order. */
+	const char *const *switch_steps;
+
+	int (*open)(const struct db_config *cfg, void **h, struct ferry_error *err);
+	void (*close)(void *h);
+	/* Readiness: appends rows to out.  Returns 0 when the checks ran
+	 * (whatever they found), an error when they could not run. */
+	int (*check)(void *h, struct db_checks *out, struct ferry_error *err);
+	/* Starts replication old -> new (schema, publication, subscription,
+	 * initial copy in the background).  Idempotent. */
+	int (*replicate_start)(void *h, struct ferry_error *err);
+	int (*progress)(void *h, struct db_progress *out, struct ferry_error *err);
+	/* Lag of the stream that carries dir's writes: DB_FORWARD old -> new
+	 * (before a cutover), DB_REVERSE new -> old (after it). */
+	int (*lag)(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err);
+	int (*verify)(void *h, bool checksum, struct db_verify *out, struct ferry_error *err);
+	/* The switch.  Returns 0 (done), FERRY_EBUDGET (the pause would have
+	 * overrun: undone, writes go on to the old writer), FERRY_ECHECK
+	 * (preflight refused: nothing changed), or another error (undone when
+	 * rep->undone is set; else recover() must be run). */
+	int (*switch_run)(void *h, enum db_direction dir, const struct db_step_hooks *hooks,
+	                  struct db_switch_report *rep, struct ferry_error *err);
+	/* After a crash during switch_run(h, dir): completes it when the new
+	 * writer was already made safe, else undoes it.  Leaves no pooler
+	 * paused.  rep->completed or rep->undone says which. */
+	int (*recover)(void *h, enum db_direction dir, struct db_switch_report *rep,
+	               struct ferry_error *err);
+	/* Removes every slot, publication and subscription ferry made on
+	 * either side.  Idempotent. */
+	int (*teardown)(void *h, struct ferry_error *err);
+};
+
+extern const struct db_engine db_engine_postgresql;
+
+/* The engine called name ("postgresql"), or NULL. */
+const struct db_engine *db_engine_find(const char *name);
+
+#endif

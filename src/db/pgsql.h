@@ -1,0 +1,125 @@
+/*
+ * pgsql.h - the libpq layer: the only code that talks to libpq.
+ *
+ * Every query of ferry, to PostgreSQL or to a pgbouncer admin console, goes
+ * through one path (pgsql_send() + pgsql_wait(), or pgsql_exec() which is
+ * both): asynchronous libpq calls waited on with poll() against a deadline,
+ * so that a query inside the cutover's write pause can never overrun the
+ * pause budget unnoticed.  A query without parameters is sent with the
+ * simple-query protocol (PQsendQuery), which pgbouncer's admin console
+ * requires; one with parameters uses PQsendQueryParams.
+ *
+ * Calling sequence:
+ *	struct pgsql_conn *c;
+ *	pgsql_connect(&c, "host=... dbname=shop user=ferry", pw, "database main source", &err);
+ *	struct pgsql_result r;
+ *	pgsql_exec(c, "SELECT $1::int", 1, params, deadline_ms, &r, &err);
+ *	pgsql_result_get(&r, 0, 0);  ... pgsql_result_release(&r);
+ *	pgsql_free(c);
+ *
+ * Connections carry application_name=ferry and a connect_timeout.  The
+ * password is handed over as a string the caller read from a secret file; it
+ * goes to libpq as a separate keyword, is never copied, never logged.
+ * Connection strings appear in messages only scrubbed (pgsql_conninfo_scrub).
+ * Errors keep the server's SQLSTATE (in the message, and pgsql_sqlstate()).
+ *
+ * Ownership: a struct pgsql_result owns copies of every cell it holds
+ * (callers never see a PGresult); pgsql_result_release() frees them.  A
+ * struct pgsql_conn is owned by whoever connected it; pgsql_free() is
+ * NULL-safe.  Deadlines are time_mono_ms() values; 0 means none.
+ */
+#ifndef FERRY_DB_PGSQL_H
+#define FERRY_DB_PGSQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+struct pgsql_conn;
+
+struct pgsql_result {
+	int nrows;
+	int ncols;
+	char **cells;     /* nrows * ncols, row-major; NULL for SQL NULL */
+	char **names;     /* ncols column names */
+	char cmdtag[64];  /* "INSERT 0 1", "PAUSE", ... */
+	char sqlstate[6]; /* "" on success */
+};
+
+/* Default connect timeout (seconds) when the conninfo sets none. */
+#define PGSQL_CONNECT_TIMEOUT_S 10
+
+/* Connects.  conninfo is a libpq keyword/value string or URI without a
+ * password; password may be NULL (none, or ~/.pgpass).  what names the
+ * endpoint in every message ("database main source").  Returns 0, or
+ * FERRY_EUNREACH (cannot connect), FERRY_EAUTH (credentials refused),
+ * FERRY_EINVAL (bad conninfo). */
+int pgsql_connect(struct pgsql_conn **out, const char *conninfo, const char *password,
+                  const char *what, struct ferry_error *err);
+void pgsql_free(struct pgsql_conn *c);
+
+/* The label given at connect, and the scrubbed conninfo. */
+const char *pgsql_what(const struct pgsql_conn *c);
+const char *pgsql_conninfo(const struct pgsql_conn *c);
+/* server_version_num (150004), or 0 for pgbouncer's console. */
+int pgsql_server_version(const struct pgsql_conn *c);
+/* The backend's pid (0 for pgbouncer). */
+int pgsql_backend_pid(const struct pgsql_conn *c);
+/* The SQLSTATE of the last failed query, "" if none. */
+const char *pgsql_sqlstate(const struct pgsql_conn *c);
+/* true if the connection is still usable. */
+bool pgsql_ok(const struct pgsql_conn *c);
+
+/* Sends one query (params: nparams text values, NULL entries are SQL NULL).
+ * Returns 0, FERRY_EUNREACH (connection lost), FERRY_ESTATE (a query is
+ * already in flight). */
+int pgsql_send(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,
+               struct ferry_error *err);
+/* Waits for the query sent by pgsql_send() until deadline_ms (monotonic ms,
+ * 0 = none).  On success fills res (which the caller releases) from the
+ * last result of the query.  Returns 0; FERRY_EREFUSED (the server's error,
+ * SQLSTATE kept in res->sqlstate and the message); FERRY_ETIMEDOUT (the query
+ * is cancelled and the connection drained, best effort, so it may be reused);
+ * FERRY_EUNREACH.  res is always initialised and must be released. */
+int pgsql_wait(struct pgsql_conn *c, int64_t deadline_ms, struct pgsql_result *res,
+               struct ferry_error *err);
+/* pgsql_send() + pgsql_wait().  res may be NULL when the rows are not
+ * wanted. */
+int pgsql_exec(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,
+               int64_t deadline_ms, struct pgsql_result *res, struct ferry_error *err);
+/* pgsql_exec() for a single value: *out is a copy (caller frees), NULL for
+ * SQL NULL.  Returns FERRY_EPROTO when the result is not one row. */
+int pgsql_query_value(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,
+                      int64_t deadline_ms, char **out, struct ferry_error *err);
+
+/* Runs `COPY (...) TO STDOUT` (sql is the whole COPY statement) and
+ * discards the data, stopping after max_bytes.  *bytes is what was read.
+ * Used to measure the copy rate of a pair.  Returns 0 or an error. */
+int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_bytes,
+                           int64_t deadline_ms, int64_t *bytes, struct ferry_error *err);
+
+/* Quoting for SQL text built by the caller.  Returns a malloc'd string. */
+char *pgsql_quote_ident(const char *s);
+char *pgsql_quote_literal(const char *s);
+
+/* A copy of conninfo with any password removed (and a libpq-normalised
+ * keyword=value form).  Returns a malloc'd string; never NULL (an
+ * unparsable conninfo becomes "<unparsable conninfo>"). */
+char *pgsql_conninfo_scrub(const char *conninfo);
+/* The value of keyword in conninfo (malloc'd), or NULL if absent. */
+char *pgsql_conninfo_get(const char *conninfo, const char *keyword);
+/* A copy of conninfo with keyword set to value (value NULL: removed).  The
+ * result may carry a secret when keyword is "password": wipe it with
+ * xfree_secret().  Returns NULL if conninfo does not parse. */
+char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value);
+
+void pgsql_result_init(struct pgsql_result *res);
+void pgsql_result_release(struct pgsql_result *res);
+/* Cell (row, col), NULL for SQL NULL; BUG() when out of range. */
+const char *pgsql_result_get(const struct pgsql_result *res, int row, int col);
+/* Integer of a cell (NULL and unparsable read as def). */
+int64_t pgsql_result_int(const struct pgsql_result *res, int row, int col, int64_t def);
+
+#endif

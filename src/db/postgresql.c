@@ -1,0 +1,810 @@
+/*
+ * postgresql.c - the PostgreSQL engine: logical replication,
+ * lag, verification and teardown (the switch is in postgresql_switch.c).
+ *
+ * Replication is PostgreSQL's own logical replication (manual, chapter
+ * "Logical Replication"): the schema is copied with pg_dump | psql (logical
+ * replication carries no DDL), a publication FOR ALL TABLES on the old
+ * database, a subscription on the new one that copies each table and then
+ * streams.  The subscription is created with synchronous_commit=on so that
+ * the position it confirms to the old side (the slot's confirmed_flush_lsn)
+ * is the position it has applied, without waiting for the WAL writer: the
+ * switch waits on exactly that.
+ *
+ * The subscription's CONNECTION holds a password when one is configured:
+ * PostgreSQL stores it in pg_subscription (readable only by superusers);
+ * there is no other place for it.  ferry never prints it, and wipes its own
+ * copies.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db/postgresql_int.h"
+#include "switch/pgbouncer.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+extern char **environ;
+
+int64_t pg_deadline(int64_t ms)
+{
+	return time_mono_ms() + ms;
+}
+
+void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n)
+{
+	const struct db_config *c = p->cfg;
+
+	memset(n, 0, sizeof(*n));
+	if (dir == DB_FORWARD) {
+		n->from = p->old;
+		n->to = p->new;
+		n->from_side = "old";
+		n->to_side = "new";
+		n->cur_pub = "ferry_pub";
+		n->cur_slot = "ferry_sub";
+		n->cur_sub = "ferry_sub";
+		n->new_pub = "ferry_rev_pub";
+		n->new_slot = "ferry_rev";
+		n->new_sub = "ferry_rev_sub";
+		n->to_from_from = c->new_from_old ? c->new_from_old : c->new_conninfo;
+		n->to_password = c->new_password;
+		n->to_pooler_connstr = c->pooler_new;
+		n->from_pooler_connstr = c->pooler_old;
+	} else {
+		n->from = p->new;
+		n->to = p->old;
+		n->from_side = "new";
+		n->to_side = "old";
+		n->cur_pub = "ferry_rev_pub";
+		n->cur_slot = "ferry_rev";
+		n->cur_sub = "ferry_rev_sub";
+		n->new_pub = "ferry_pub";
+		n->new_slot = "ferry_sub";
+		n->new_sub = "ferry_sub";
+		n->to_from_from = c->old_from_new ? c->old_from_new : c->old_conninfo;
+		n->to_password = c->old_password;
+		n->to_pooler_connstr = c->pooler_old;
+		n->from_pooler_connstr = c->pooler_new;
+	}
+}
+
+/* ---- small catalog helpers ------------------------------------------ */
+
+int pg_sub_exists(struct pgsql_conn *c, const char *name, bool *enabled, char **slot,
+                  struct ferry_error *err)
+{
+	const char *params[1] = { name };
+	struct pgsql_result r;
+	int rc;
+
+	if (slot)
+		*slot = NULL;
+	rc = pgsql_exec(c,
+	                "SELECT subenabled, subslotname FROM pg_subscription WHERE subname = $1 "
+	                "AND subdbid = (SELECT oid FROM pg_database WHERE datname = "
+	                "current_database())",
+	                1, params, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc == 0) {
+		rc = r.nrows > 0;
+		if (rc && enabled)
+			*enabled = !strcmp(pgsql_result_get(&r, 0, 0), "t");
+		if (rc && slot)
+			*slot = xstrdup(pgsql_result_get(&r, 0, 1));
+	}
+	pgsql_result_release(&r);
+	return rc;
+}
+
+int pg_slot_exists(struct pgsql_conn *c, const char *name, bool *active, struct ferry_error *err)
+{
+	const char *params[1] = { name };
+	struct pgsql_result r;
+	int rc;
+
+	rc = pgsql_exec(c, "SELECT active FROM pg_replication_slots WHERE slot_name = $1", 1,
+	                params, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc == 0) {
+		rc = r.nrows > 0;
+		if (rc && active)
+			*active = !strcmp(pgsql_result_get(&r, 0, 0), "t");
+	}
+	pgsql_result_release(&r);
+	return rc;
+}
+
+int pg_pub_exists(struct pgsql_conn *c, const char *name, struct ferry_error *err)
+{
+	const char *params[1] = { name };
+	struct pgsql_result r;
+	int rc;
+
+	rc = pgsql_exec(c, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params,
+	                pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc == 0)
+		rc = r.nrows > 0;
+	pgsql_result_release(&r);
+	return rc;
+}
+
+static int exec_fmt(struct pgsql_conn *c, int64_t deadline, struct ferry_error *err,
+                    const char *fmt, const char *ident)
+{
+	char *q = pgsql_quote_ident(ident);
+	char *sql = xasprintf(fmt, q);
+	int rc = pgsql_exec(c, sql, 0, NULL, deadline, NULL, err);
+
+	free(sql);
+	free(q);
+	return rc;
+}
+
+int pg_pub_ensure(struct pgsql_conn *c, const char *name, struct ferry_error *err)
+{
+	int rc = pg_pub_exists(c, name, err);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	return exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "CREATE PUBLICATION %s FOR ALL TABLES",
+	                name);
+}
+
+int pg_pub_drop(struct pgsql_conn *c, const char *name, struct ferry_error *err)
+{
+	return exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "DROP PUBLICATION IF EXISTS %s", name);
+}
+
+int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error *err)
+{
+	bool enabled = false;
+	char *slot = NULL;
+	int rc = pg_sub_exists(c, name, &enabled, &slot, err);
+
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	/* CREATE SUBSCRIPTION manual: a subscription whose slot is NONE can
+	 * be dropped without reaching the publisher; it must be disabled
+	 * first.  The remote slot is dropped by the caller on its side. */
+	if (enabled)
+		rc = exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "ALTER SUBSCRIPTION %s DISABLE",
+		              name);
+	if (rc == 0 && slot)
+		rc = exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err,
+		              "ALTER SUBSCRIPTION %s SET (slot_name = NONE)", name);
+	if (rc == 0)
+		rc = exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "DROP SUBSCRIPTION IF EXISTS %s",
+		              name);
+	free(slot);
+	return rc;
+}
+
+int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
+                 struct ferry_error *err)
+{
+	const char *params[1] = { name };
+	bool active = false;
+	int rc;
+
+	/* a walsender lingers a moment after its subscription is disabled */
+	for (;;) {
+		rc = pg_slot_exists(c, name, &active, err);
+		if (rc <= 0)
+			return rc;
+		if (!active)
+			break;
+		if (time_mono_ms() > deadline_ms)
+			return ferry_error_set(
+			        err, FERRY_ETIMEDOUT,
+			        "find the consumer in pg_stat_replication and stop it",
+			        "%s: replication slot %s is still in use", pgsql_what(c), name);
+		poll(NULL, 0, 10);
+	}
+	return pgsql_exec(c, "SELECT pg_drop_replication_slot($1)", 1, params, deadline_ms, NULL,
+	                  err);
+}
+
+int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
+                  const char *password, const char *pub, const char *opts, struct ferry_error *err)
+{
+	char *ci, *lit, *qn, *qp, *sql;
+	int rc;
+
+	ci = password ? pgsql_conninfo_set(conninfo, "password", password) : xstrdup(conninfo);
+	if (!ci)
+		return ferry_error_set(err, FERRY_EINVAL, "fix the conninfo in the plan",
+		                       "%s: cannot parse the replication conninfo", pgsql_what(c));
+	lit = pgsql_quote_literal(ci);
+	qn = pgsql_quote_ident(name);
+	qp = pgsql_quote_ident(pub);
+	sql = xasprintf("CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (%s)", qn, lit,
+	                qp, opts);
+	/* never logged: the statement holds the password */
+	rc = pgsql_exec(c, sql, 0, NULL, pg_deadline(120000), NULL, err);
+	xfree_secret(sql, 0);
+	xfree_secret(lit, 0);
+	xfree_secret(ci, 0);
+	free(qn);
+	free(qp);
+	return rc;
+}
+
+int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err)
+{
+	char *v = NULL;
+	int rc;
+
+	rc = pgsql_query_value(
+	        c,
+	        "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
+	        "s.setdatabase AND s.setrole = 0 WHERE d.datname = current_database() AND "
+	        "'default_transaction_read_only=on' = ANY (s.setconfig)",
+	        0, NULL, pg_deadline(PG_TIMEOUT_MS), &v, err);
+	if (rc == 0)
+		*on = v && strcmp(v, "0") != 0;
+	free(v);
+	return rc;
+}
+
+int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err)
+{
+	char *db = NULL, *q, *sql;
+	int rc;
+
+	rc = pgsql_query_value(c, "SELECT current_database()", 0, NULL, deadline_ms, &db, err);
+	if (rc < 0)
+		return rc;
+	q = pgsql_quote_ident(db);
+	sql = on ? xasprintf("ALTER DATABASE %s SET default_transaction_read_only = on", q)
+	         : xasprintf("ALTER DATABASE %s RESET default_transaction_read_only", q);
+	rc = pgsql_exec(c, sql, 0, NULL, deadline_ms, NULL, err);
+	free(sql);
+	free(q);
+	free(db);
+	return rc;
+}
+
+int pg_poolers_open(struct pg *p, struct ferry_error *err)
+{
+	const struct db_config *c = p->cfg;
+	struct pgbouncer_config pc;
+	size_t i;
+	int rc;
+
+	if (p->pb)
+		return 0;
+	p->pb = xcalloc(c->npoolers + 1, sizeof(*p->pb));
+	for (i = 0; i < c->npoolers; i++) {
+		memset(&pc, 0, sizeof(pc));
+		pc.name = c->poolers[i].name;
+		pc.admin = c->poolers[i].admin;
+		pc.admin_password = c->poolers[i].admin_password;
+		pc.exec = c->poolers[i].exec;
+		pc.nexec = c->poolers[i].nexec;
+		pc.include_path = c->poolers[i].include_path;
+		pc.dbalias = c->dbalias;
+		rc = pgbouncer_open(&p->pb[i], &pc, err);
+		if (rc < 0)
+			return ferry_error_prefix(err, "database %s", c->name);
+		p->npb = i + 1;
+	}
+	return 0;
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+static void pg_close(void *h)
+{
+	struct pg *p = h;
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->npb; i++)
+		pgbouncer_free(p->pb[i]);
+	free(p->pb);
+	pgsql_free(p->old);
+	pgsql_free(p->new);
+	free(p);
+}
+
+static int connect_side(struct pg *p, const char *side, const char *conninfo, const char *password,
+                        struct pgsql_conn **out, struct ferry_error *err)
+{
+	char what[256];
+	int rc;
+
+	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, side);
+	rc = pgsql_connect(out, conninfo, password, what, err);
+	if (rc < 0)
+		return rc;
+	/* ferry's own sessions are exempt from the fence it sets on a
+	 * database (ALTER DATABASE ... SET default_transaction_read_only):
+	 * a session-level SET overrides the per-database default. */
+	return pgsql_exec(*out, "SET default_transaction_read_only = off", 0, NULL,
+	                  pg_deadline(PG_TIMEOUT_MS), NULL, err);
+}
+
+static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *err)
+{
+	struct pg *p = xcalloc(1, sizeof(*p));
+	int rc;
+
+	*h = NULL;
+	p->cfg = cfg;
+	rc = connect_side(p, "old", cfg->old_conninfo, cfg->old_password, &p->old, err);
+	if (rc == 0)
+		rc = connect_side(p, "new", cfg->new_conninfo, cfg->new_password, &p->new, err);
+	if (rc < 0) {
+		pg_close(p);
+		return rc;
+	}
+	*h = p;
+	return 0;
+}
+
+/* ---- replication ------------------------------------------------------ */
+
+/* Runs pg_dump --schema-only of old piped into psql on new.  Passwords go
+ * in PGPASSWORD in each child's environment only, never on argv. */
+static int schema_copy(struct pg *p, struct ferry_error *err)
+{
+	const struct db_config *c = p->cfg;
+	char tmpl[] = "/tmp/ferry-schema-XXXXXX";
+	char *dump_argv[] = { (char *)"pg_dump",
+		              (char *)"--schema-only",
+		              (char *)"--no-owner",
+		              (char *)"--no-publications",
+		              (char *)"--no-subscriptions",
+		              (char *)"-d",
+		              (char *)c->old_conninfo,
+		              NULL };
+	char *psql_argv[] = { (char *)"psql",
+		              (char *)"-X",
+		              (char *)"-q",
+		              (char *)"-v",
+		              (char *)"ON_ERROR_STOP=1",
+		              (char *)"-d",
+		              (char *)c->new_conninfo,
+		              NULL };
+	posix_spawn_file_actions_t fa;
+	char **env_dump = NULL, **env_psql = NULL;
+	pid_t pd = 0, pp = 0;
+	int pfd[2] = { -1, -1 }, efd = -1, devnull = -1, st, rc = 0, sd = 0, sp = 0;
+	size_t n = 0, i;
+	struct buf errs;
+
+	buf_init(&errs, 8192);
+	while (environ[n])
+		n++;
+	env_dump = xcalloc(n + 3, sizeof(char *));
+	env_psql = xcalloc(n + 3, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		env_dump[i] = environ[i];
+		env_psql[i] = environ[i];
+	}
+	env_dump[n] = xstrdup("PGAPPNAME=ferry");
+	env_psql[n] = xstrdup("PGAPPNAME=ferry");
+	if (c->old_password)
+		env_dump[n + 1] = xasprintf("PGPASSWORD=%s", c->old_password);
+	if (c->new_password)
+		env_psql[n + 1] = xasprintf("PGPASSWORD=%s", c->new_password);
+
+	efd = mkstemp(tmpl);
+	if (efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
+		rc = ferry_error_set(err, FERRY_EIO, NULL, "database %s: schema copy: %s", c->name,
+		                     strerror(errno));
+		goto out;
+	}
+	unlink(tmpl);
+	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, efd, 2);
+	rc = posix_spawnp(&pd, "pg_dump", &fa, NULL, dump_argv, env_dump);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		pd = 0;
+		rc = ferry_error_set(err, FERRY_EIO, "install the PostgreSQL client (pg_dump)",
+		                     "database %s: cannot run pg_dump: %s", c->name, strerror(rc));
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+	posix_spawn_file_actions_adddup2(&fa, efd, 2);
+	rc = posix_spawnp(&pp, "psql", &fa, NULL, psql_argv, env_psql);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		pp = 0;
+		rc = ferry_error_set(err, FERRY_EIO, "install the PostgreSQL client (psql)",
+		                     "database %s: cannot run psql: %s", c->name, strerror(rc));
+		goto out;
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	pfd[0] = pfd[1] = -1;
+	waitpid(pd, &st, 0);
+	sd = st;
+	pd = 0;
+	waitpid(pp, &st, 0);
+	sp = st;
+	pp = 0;
+	if (!WIFEXITED(sd) || WEXITSTATUS(sd) || !WIFEXITED(sp) || WEXITSTATUS(sp)) {
+		char chunk[4096];
+		ssize_t got;
+		/* the head of the children's stderr: the first error is there */
+		lseek(efd, 0, SEEK_SET);
+		got = read(efd, chunk, sizeof(chunk));
+		if (got > 0)
+			buf_add(&errs, chunk, (size_t)got);
+		rc = ferry_error_set(
+		        err, FERRY_EREFUSED,
+		        "fix the cause on the new server, drop what was created, retry",
+		        "database %s: schema copy failed (pg_dump %d, psql %d): %.300s", c->name,
+		        WIFEXITED(sd) ? WEXITSTATUS(sd) : -1, WIFEXITED(sp) ? WEXITSTATUS(sp) : -1,
+		        errs.data);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	if (pd > 0) {
+		kill(pd, SIGTERM);
+		waitpid(pd, &st, 0);
+	}
+	if (pp > 0) {
+		kill(pp, SIGTERM);
+		waitpid(pp, &st, 0);
+	}
+	if (efd >= 0)
+		close(efd);
+	if (devnull >= 0)
+		close(devnull);
+	free(env_dump[n]);
+	free(env_psql[n]);
+	if (env_dump[n + 1])
+		xfree_secret(env_dump[n + 1], 0);
+	if (env_psql[n + 1])
+		xfree_secret(env_psql[n + 1], 0);
+	free(env_dump);
+	free(env_psql);
+	buf_release(&errs);
+	return rc;
+}
+
+static int pg_replicate_start(void *h, struct ferry_error *err)
+{
+	struct pg *p = h;
+	const struct db_config *c = p->cfg;
+	int64_t ntables;
+	int rc;
+
+	rc = pg_sub_exists(p->new, "ferry_sub", NULL, NULL, err);
+	if (rc != 0)
+		return rc < 0 ? rc : 0; /* already replicating */
+	ntables = pg_count(p->new,
+	                   "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+	                   "c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN "
+	                   "('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
+	                   err);
+	if (ntables < 0)
+		return err->code;
+	if (ntables == 0) {
+		log_info("database %s: copying the schema old -> new", c->name);
+		rc = schema_copy(p, err);
+		if (rc < 0)
+			return rc;
+	}
+	rc = pg_pub_ensure(p->old, "ferry_pub", err);
+	if (rc < 0)
+		return rc;
+	log_info("database %s: creating subscription ferry_sub on new", c->name);
+	return pg_sub_create(
+	        p->new, "ferry_sub", c->old_from_new ? c->old_from_new : c->old_conninfo,
+	        c->old_password, "ferry_pub",
+	        "copy_data = true, slot_name = 'ferry_sub', synchronous_commit = 'on'", err);
+}
+
+static int pg_progress(void *h, struct db_progress *out, struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct pgsql_result r;
+	int i, rc;
+	const char *sql14 =
+	        "SELECT r.srrelid::regclass::text, r.srsubstate, coalesce((SELECT "
+	        "bytes_processed FROM pg_stat_progress_copy pc WHERE pc.relid = r.srrelid), -1) "
+	        "FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE "
+	        "s.subname = 'ferry_sub' ORDER BY 1";
+	const char *sql10 = "SELECT r.srrelid::regclass::text, r.srsubstate, -1 FROM "
+	                    "pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid "
+	                    "WHERE s.subname = 'ferry_sub' ORDER BY 1";
+
+	rc = pgsql_exec(p->new, pgsql_server_version(p->new) >= 140000 ? sql14 : sql10, 0, NULL,
+	                pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < r.nrows; i++) {
+		struct db_table_progress *t;
+		XGROW(out->v, out->alloc, out->n + 1);
+		t = &out->v[out->n++];
+		t->name = xstrdup(pgsql_result_get(&r, i, 0));
+		t->state = pgsql_result_get(&r, i, 1)[0];
+		t->ready = t->state == 'r' || t->state == 's';
+		t->bytes = pgsql_result_int(&r, i, 2, -1);
+		if (t->ready)
+			out->ready++;
+	}
+	pgsql_result_release(&r);
+	return 0;
+}
+
+static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct pg_names n;
+	struct pgsql_result r;
+	const char *ps[1];
+	int rc;
+
+	/* the stream carrying dir's writes: forward before the cutover is
+	 * ferry_sub (old -> new); after it the reverse is ferry_rev_sub */
+	pg_names_get(p, dir == DB_FORWARD ? DB_FORWARD : DB_REVERSE, &n);
+	memset(out, 0, sizeof(*out));
+	out->bytes = -1;
+	ps[0] = n.cur_slot;
+	rc = pgsql_exec(n.from,
+	                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
+	                "FROM pg_replication_slots WHERE slot_name = $1",
+	                1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc < 0)
+		return rc;
+	if (r.nrows == 1)
+		out->bytes = pgsql_result_int(&r, 0, 0, -1);
+	pgsql_result_release(&r);
+	if (out->bytes < 0) {
+		return ferry_error_set(err, FERRY_ENOTFOUND, "start replication first",
+		                       "database %s: no replication slot %s on %s", p->cfg->name,
+		                       n.cur_slot, n.from_side);
+	}
+	ps[0] = n.cur_sub;
+	rc = pgsql_exec(n.to,
+	                "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
+	                "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE "
+	                "subname = $1 AND relid IS NULL",
+	                1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc < 0)
+		return rc;
+	if (r.nrows >= 1) {
+		out->worker_running = !strcmp(pgsql_result_get(&r, 0, 0) ?: "f", "t");
+		/* latest_end_time moves only with traffic or keepalives: when
+		 * nothing is pending the lag is zero whatever its age */
+		out->ms = out->bytes == 0 ? 0 : pgsql_result_int(&r, 0, 1, -1);
+	}
+	pgsql_result_release(&r);
+	if (pgsql_server_version(n.to) >= 150000) {
+		rc = pgsql_exec(n.to,
+		                "SELECT apply_error_count + sync_error_count FROM "
+		                "pg_stat_subscription_stats WHERE subname = $1",
+		                1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+		if (rc == 0 && r.nrows == 1)
+			out->apply_errors = pgsql_result_int(&r, 0, 0, 0);
+		pgsql_result_release(&r);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- verification ----------------------------------------------------- */
+
+/* Every logged table: name, its primary key columns (quoted, in order;
+ * '' if none), and the key's type when it is a single column ('' if not). */
+static const char tables_sql[] =
+        "SELECT format('%I.%I', n.nspname, c.relname), coalesce((SELECT "
+        "string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM pg_index i, "
+        "unnest(i.indkey) WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attnum = "
+        "k.attnum WHERE i.indrelid = c.oid AND i.indisprimary AND a.attrelid = c.oid), ''), "
+        "coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_index i JOIN "
+        "pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] WHERE i.indrelid = "
+        "c.oid AND i.indisprimary AND i.indnkeyatts = 1), '') "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+        "AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog','information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1";
+
+/* Rows per checksum chunk: string_agg holds 32 bytes per row of one
+ * chunk, so memory on the server stays bounded whatever the table. */
+#define VERIFY_CHUNK_ROWS 50000
+
+/* One chunk (pk in (lo, hi]; NULL = open) on conn: adds its row count to
+ * *rows and its hash to sums. */
+static int chunk_sum(struct pgsql_conn *c, const char *sql, const char *lo, const char *hi,
+                     int64_t *rows, struct buf *sums, struct ferry_error *err)
+{
+	const char *params[2] = { lo, hi };
+	struct pgsql_result r;
+	int rc;
+
+	rc = pgsql_exec(c, sql, 2, params, pg_deadline(600000), &r, err);
+	if (rc == 0 && r.nrows == 1) {
+		*rows += pgsql_result_int(&r, 0, 0, 0);
+		buf_adds(sums, pgsql_result_get(&r, 0, 1) ?: "");
+	}
+	pgsql_result_release(&r);
+	return rc;
+}
+
+/* The checksum of a table with a one-column primary key, in chunks of
+ * VERIFY_CHUNK_ROWS keys whose bounds come from the old side; both sides
+ * hash the same key ranges (a last open range catches rows only the new
+ * side has).  The table's sum is the md5 of the chunks' sums. */
+static int table_sum_chunked(struct pg *p, const char *table, const char *pk, const char *type,
+                             struct db_verify_table *t, struct ferry_error *err)
+{
+	struct buf so, sn;
+	char *bound_sql, *sum_sql, *lo = NULL, *hi = NULL, *v = NULL;
+	const char *params[1];
+	int rc;
+
+	buf_init(&so, 64 << 20);
+	buf_init(&sn, 64 << 20);
+	bound_sql = xasprintf("SELECT max(k)::text FROM (SELECT %s AS k FROM %s WHERE $1::text IS "
+	                      "NULL OR %s > $1::%s ORDER BY %s LIMIT %d) s",
+	                      pk, table, pk, type, pk, VERIFY_CHUNK_ROWS);
+	sum_sql = xasprintf("SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY "
+	                    "%s)), '') FROM %s t WHERE ($1::text IS NULL OR %s > $1::%s) AND "
+	                    "($2::text IS NULL OR %s <= $2::%s)",
+	                    pk, table, pk, type, pk, type);
+	for (;;) {
+		params[0] = lo;
+		rc = pgsql_query_value(p->old, bound_sql, 1, params, pg_deadline(600000), &hi, err);
+		if (rc == 0)
+			rc = chunk_sum(p->old, sum_sql, lo, hi, &t->rows_old, &so, err);
+		if (rc == 0)
+			rc = chunk_sum(p->new, sum_sql, lo, hi, &t->rows_new, &sn, err);
+		if (rc < 0 || !hi)
+			break;
+		free(lo);
+		lo = hi;
+		hi = NULL;
+	}
+	params[0] = so.data;
+	if (rc == 0)
+		rc = pgsql_query_value(p->old, "SELECT md5($1)", 1, params, pg_deadline(60000), &v,
+		                       err);
+	if (rc == 0)
+		snprintf(t->sum_old, sizeof(t->sum_old), "%s", v ? v : "");
+	free(v);
+	v = NULL;
+	params[0] = sn.data;
+	if (rc == 0)
+		rc = pgsql_query_value(p->old, "SELECT md5($1)", 1, params, pg_deadline(60000), &v,
+		                       err);
+	if (rc == 0)
+		snprintf(t->sum_new, sizeof(t->sum_new), "%s", v ? v : "");
+	free(v);
+	free(lo);
+	free(hi);
+	free(bound_sql);
+	free(sum_sql);
+	buf_release(&so);
+	buf_release(&sn);
+	return rc;
+}
+
+/* Row count, and with checksum the ordered hash of all rows in one go
+ * (tables without a one-column key: ordered by the key, or the row). */
+static int table_sum(struct pgsql_conn *c, const char *table, const char *order, bool checksum,
+                     int64_t *rows, char sum[33], struct ferry_error *err)
+{
+	char *sql;
+	struct pgsql_result r;
+	int rc;
+
+	if (checksum)
+		sql = xasprintf(
+		        "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY "
+		        "%s)), '') FROM %s t",
+		        *order ? order : "t::text", table);
+	else
+		sql = xasprintf("SELECT count(*), '' FROM %s t", table);
+	rc = pgsql_exec(c, sql, 0, NULL, pg_deadline(600000), &r, err);
+	if (rc == 0 && r.nrows == 1) {
+		*rows = pgsql_result_int(&r, 0, 0, -1);
+		snprintf(sum, 33, "%s", pgsql_result_get(&r, 0, 1) ?: "");
+	}
+	pgsql_result_release(&r);
+	free(sql);
+	return rc;
+}
+
+static int pg_verify(void *h, bool checksum, struct db_verify *out, struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct pgsql_result r;
+	int i, rc;
+
+	rc = pgsql_exec(p->old, tables_sql, 0, NULL, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc < 0)
+		return rc;
+	out->equal = true;
+	for (i = 0; i < r.nrows; i++) {
+		struct db_verify_table *t;
+		const char *name = pgsql_result_get(&r, i, 0);
+		const char *order = pgsql_result_get(&r, i, 1);
+		const char *type = pgsql_result_get(&r, i, 2);
+		XGROW(out->v, out->alloc, out->n + 1);
+		t = &out->v[out->n++];
+		memset(t, 0, sizeof(*t));
+		t->name = xstrdup(name);
+		if (checksum && *type) {
+			rc = table_sum_chunked(p, name, order, type, t, err);
+		} else {
+			rc = table_sum(p->old, name, order, checksum, &t->rows_old, t->sum_old,
+			               err);
+			if (rc == 0)
+				rc = table_sum(p->new, name, order, checksum, &t->rows_new,
+				               t->sum_new, err);
+		}
+		if (rc < 0)
+			break;
+		t->equal = t->rows_old == t->rows_new && !strcmp(t->sum_old, t->sum_new);
+		if (!t->equal)
+			out->equal = false;
+	}
+	pgsql_result_release(&r);
+	return rc < 0 ? ferry_error_prefix(err, "database %s: verify", p->cfg->name) : 0;
+}
+
+/* ---- teardown --------------------------------------------------------- */
+
+static int pg_teardown(void *h, struct ferry_error *err)
+{
+	struct pg *p = h;
+	int rc = 0;
+
+	/* subscriptions first (they hold the slots through their walsenders) */
+	if (rc == 0)
+		rc = pg_sub_drop_local(p->new, "ferry_sub", err);
+	if (rc == 0)
+		rc = pg_sub_drop_local(p->old, "ferry_rev_sub", err);
+	if (rc == 0)
+		rc = pg_slot_drop(p->old, "ferry_sub", pg_deadline(PG_TIMEOUT_MS), err);
+	if (rc == 0)
+		rc = pg_slot_drop(p->new, "ferry_rev", pg_deadline(PG_TIMEOUT_MS), err);
+	if (rc == 0)
+		rc = pg_pub_drop(p->old, "ferry_pub", err);
+	if (rc == 0)
+		rc = pg_pub_drop(p->new, "ferry_rev_pub", err);
+	return rc < 0 ? ferry_error_prefix(err, "database %s: teardown", p->cfg->name) : 0;
+}
+
+const struct db_engine db_engine_postgresql = {
+	.name = "postgresql",
+	.switch_steps = pg_switch_steps,
+	.open = pg_open,
+	.close = pg_close,
+	.check = pg_check,
+	.replicate_start = pg_replicate_start,
+	.progress = pg_progress,
+	.lag = pg_lag,
+	.verify = pg_verify,
+	.switch_run = pg_switch_run,
+	.recover = pg_recover,
+	.teardown = pg_teardown,
+};

@@ -1,0 +1,97 @@
+/*
+ * postgresql_int.h - what the PostgreSQL engine's files share.
+ *
+ * postgresql.c holds open/close, replication, lag, verification and
+ * teardown; postgresql_check.c the readiness checks; postgresql_switch.c
+ * the switch and its recovery.  Both work
+ * on a struct pg and name ferry's objects through struct pg_names, which
+ * makes the rollback the cutover with the names swapped.
+ *
+ * Object names (fixed, so that recovery can find them without a journal):
+ *	forward:  publication ferry_pub on old, slot ferry_sub on old,
+ *	          subscription ferry_sub on new
+ *	reverse:  publication ferry_rev_pub on new, slot ferry_rev on new,
+ *	          subscription ferry_rev_sub on old
+ */
+#ifndef FERRY_DB_POSTGRESQL_INT_H
+#define FERRY_DB_POSTGRESQL_INT_H
+
+#include "db/db.h"
+#include "db/pgsql.h"
+
+struct pgbouncer;
+
+struct pg {
+	const struct db_config *cfg;
+	struct pgsql_conn *old, *new;
+	struct pgbouncer **pb; /* opened by the switch's preflight */
+	size_t npb;
+};
+
+/* The names for a switch in direction dir: "from" is the writer being
+ * fenced, "to" the one becoming the writer. */
+struct pg_names {
+	struct pgsql_conn *from, *to;
+	const char *from_side, *to_side; /* "old", "new" */
+	const char *cur_pub;             /* on from, consumed by cur_sub */
+	const char *cur_slot;            /* on from */
+	const char *cur_sub;             /* on to */
+	const char *new_pub;             /* on to */
+	const char *new_slot;            /* on to */
+	const char *new_sub;             /* on from, created after the resume */
+	const char *to_from_from;        /* conninfo for new_sub (how from reaches to) */
+	const char *to_password;
+	const char *to_pooler_connstr;   /* pooler entry for the new writer */
+	const char *from_pooler_connstr; /* pooler entry for the old writer */
+};
+
+void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n);
+
+/* A deadline `ms` from now. */
+int64_t pg_deadline(int64_t ms);
+#define PG_TIMEOUT_MS 30000
+
+/* Does a subscription / slot / publication exist (on conn's database)?
+ * Return 1, 0, or a negative error. */
+int pg_sub_exists(struct pgsql_conn *c, const char *name, bool *enabled, char **slot,
+                  struct ferry_error *err);
+int pg_slot_exists(struct pgsql_conn *c, const char *name, bool *active, struct ferry_error *err);
+int pg_pub_exists(struct pgsql_conn *c, const char *name, struct ferry_error *err);
+
+/* CREATE PUBLICATION name FOR ALL TABLES if missing. */
+int pg_pub_ensure(struct pgsql_conn *c, const char *name, struct ferry_error *err);
+/* Drops the subscription without touching its remote slot (disable, slot
+ * NONE, drop), if it exists. */
+int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error *err);
+/* Drops the slot (waiting up to timeout for it to become inactive) and
+ * the publication, if they exist. */
+int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
+                 struct ferry_error *err);
+int pg_pub_drop(struct pgsql_conn *c, const char *name, struct ferry_error *err);
+/* CREATE SUBSCRIPTION name CONNECTION conninfo(+password) PUBLICATION pub
+ * WITH (...opts).  The statement carries the password: it is wiped and
+ * never logged. */
+int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
+                  const char *password, const char *pub, const char *opts, struct ferry_error *err);
+
+/* Is default_transaction_read_only set for conn's database (the fence)? */
+int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
+int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err);
+
+/* Opens every pooler (admin console + host shell), if not yet open. */
+int pg_poolers_open(struct pg *p, struct ferry_error *err);
+
+/* current_setting(setting) (malloc'd), NULL on error. */
+char *pg_show(struct pgsql_conn *c, const char *setting, struct ferry_error *err);
+/* The integer a one-value query returns, -1 on error. */
+int64_t pg_count(struct pgsql_conn *c, const char *sql, struct ferry_error *err);
+
+int pg_check(void *h, struct db_checks *out, struct ferry_error *err);
+
+extern const char *const pg_switch_steps[];
+int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *hooks,
+                  struct db_switch_report *rep, struct ferry_error *err);
+int pg_recover(void *h, enum db_direction dir, struct db_switch_report *rep,
+               struct ferry_error *err);
+
+#endif

@@ -1,0 +1,831 @@
+/*
+ * test_pg.c - the PostgreSQL engine and the pgbouncer switch against real
+ * servers: two PostgreSQL 15 clusters (old, new) and two pgbouncers (the old
+ * host's and the new host's), started by run.sh (cluster.sh).
+ *
+ * The cases run in order and share the servers' state, the way a migration
+ * does: readiness, replication, a switch that overruns its budget, a crash
+ * inside the pause (undone by recovery), the cutover under write load, a
+ * rollback that carries writes back, a crash after the point of no return
+ * (finished by recovery), and the teardown.
+ *
+ * A crash is a real kill -9: the test runs itself (/proc/self/exe
+ * --crash-at STEP DIR), and that child kills itself with SIGKILL from the
+ * step hook.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db/db.h"
+#include "db/pgsql.h"
+#include "pgload.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+extern char **environ;
+
+static struct {
+	char *dir;
+	char *pw;
+	char old_ci[256], new_ci[256], repl_ci[256];
+	char pgb_admin[2][256], pgb_app[2][256], inc[2][512];
+	char pooler_old[128], pooler_new[128];
+	int old_port, new_port;
+	struct db_pooler poolers[2];
+	struct db_config cfg;
+	const struct db_engine *eng;
+	void *h;
+} E;
+
+static int envint(const char *name, int def)
+{
+	const char *v = getenv(name);
+	return v ? (int)strtol(v, NULL, 10) : def;
+}
+
+static void setup_env(const char *dir)
+{
+	struct buf b;
+	int pgb[2];
+	int i;
+
+	E.dir = xstrdup(dir);
+	buf_init(&b, 4096);
+	{
+		char *path = xasprintf("%s/ferry.pw", dir);
+		if (buf_read_file(&b, path) < 0) {
+			fprintf(stderr, "cannot read %s\n", path);
+			exit(1);
+		}
+		free(path);
+	}
+	while (b.len && (b.data[b.len - 1] == '\n'))
+		b.data[--b.len] = '\0';
+	E.pw = xstrdup(b.data);
+	buf_release_secret(&b);
+	E.old_port = envint("PG_OLD_PORT", 15401);
+	E.new_port = envint("PG_NEW_PORT", 15402);
+	pgb[0] = envint("PGB_OLD_PORT", 15410);
+	pgb[1] = envint("PGB_NEW_PORT", 15411);
+	snprintf(E.old_ci, sizeof(E.old_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
+	         E.old_port);
+	snprintf(E.new_ci, sizeof(E.new_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
+	         E.new_port);
+	snprintf(E.repl_ci, sizeof(E.repl_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
+	         envint("PG_REPL_PORT", 15403));
+	snprintf(E.pooler_old, sizeof(E.pooler_old), "host=127.0.0.1 port=%d dbname=shop",
+	         E.old_port);
+	snprintf(E.pooler_new, sizeof(E.pooler_new), "host=127.0.0.1 port=%d dbname=shop",
+	         E.new_port);
+	for (i = 0; i < 2; i++) {
+		snprintf(E.pgb_admin[i], sizeof(E.pgb_admin[i]),
+		         "host=127.0.0.1 port=%d dbname=pgbouncer user=ferry", pgb[i]);
+		snprintf(E.pgb_app[i], sizeof(E.pgb_app[i]),
+		         "host=127.0.0.1 port=%d dbname=shop user=app", pgb[i]);
+		snprintf(E.inc[i], sizeof(E.inc[i]), "%s/%s.db.ini", dir,
+		         i ? "pgb_new" : "pgb_old");
+		E.poolers[i].name = i ? "pooler new" : "pooler old";
+		E.poolers[i].admin = E.pgb_admin[i];
+		E.poolers[i].include_path = E.inc[i];
+	}
+	E.cfg.name = "main";
+	E.cfg.old_conninfo = E.old_ci;
+	E.cfg.new_conninfo = E.new_ci;
+	E.cfg.old_password = E.pw;
+	E.cfg.new_password = E.pw;
+	E.cfg.pause_budget_ms = 5000;
+	E.cfg.dbalias = "shop";
+	E.cfg.pooler_old = E.pooler_old;
+	E.cfg.pooler_new = E.pooler_new;
+	E.cfg.poolers = E.poolers;
+	E.cfg.npoolers = 2;
+	E.eng = db_engine_find("postgresql");
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct pgsql_conn *conn(const char *ci, const char *pw)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = NULL;
+
+	if (pgsql_connect(&c, ci, pw, "test", &err) < 0)
+		fail_msg("connect: %s", err.msg);
+	return c;
+}
+
+static void sql(const char *ci, const char *fmt, ...)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = conn(ci, E.pw);
+	char *q;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&q, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (pgsql_exec(c, q, 0, NULL, time_mono_ms() + 120000, NULL, &err) < 0)
+		fail_msg("%s: %s", q, err.msg);
+	free(q);
+	pgsql_free(c);
+}
+
+static int64_t val(const char *ci, const char *fmt, ...)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = conn(ci, strstr(ci, "pgbouncer") ? NULL : E.pw);
+	char *q, *v = NULL;
+	int64_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&q, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (pgsql_query_value(c, q, 0, NULL, time_mono_ms() + 120000, &v, &err) < 0)
+		fail_msg("%s: %s", q, err.msg);
+	n = v ? strtoll(v, NULL, 10) : -1;
+	free(v);
+	free(q);
+	pgsql_free(c);
+	return n;
+}
+
+/* pgbouncer i's view of alias shop: its port, and *paused */
+static int pooler_port(int i, bool *paused)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = conn(E.pgb_admin[i], NULL);
+	struct pgsql_result r;
+	int port = -1, j, k;
+
+	if (pgsql_exec(c, "SHOW DATABASES", 0, NULL, time_mono_ms() + 5000, &r, &err) < 0)
+		fail_msg("SHOW DATABASES: %s", err.msg);
+	for (j = 0; j < r.nrows; j++) {
+		if (strcmp(pgsql_result_get(&r, j, 0), "shop"))
+			continue;
+		for (k = 0; k < r.ncols; k++) {
+			if (!strcmp(r.names[k], "port"))
+				port = (int)pgsql_result_int(&r, j, k, -1);
+			if (!strcmp(r.names[k], "paused") && paused)
+				*paused = pgsql_result_int(&r, j, k, 0) != 0;
+		}
+	}
+	pgsql_result_release(&r);
+	pgsql_free(c);
+	return port;
+}
+
+static bool fenced(const char *ci)
+{
+	return val(ci, "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
+	               "s.setdatabase WHERE d.datname = 'shop' AND "
+	               "'default_transaction_read_only=on' = ANY (s.setconfig)") > 0;
+}
+
+static void open_engine(void)
+{
+	struct ferry_error err = { 0 };
+
+	if (E.h)
+		return;
+	if (E.eng->open(&E.cfg, &E.h, &err) < 0)
+		fail_msg("open: %s", err.msg);
+}
+
+static void close_engine(void)
+{
+	E.eng->close(E.h);
+	E.h = NULL;
+}
+
+/* How many of the writes l had acknowledged when called are not on ci
+ * (the writer may still be running: the later ones are not looked at). */
+static int64_t missing_acks(struct pgload *l, const char *ci)
+{
+	struct buf arr;
+	int64_t found;
+	size_t i, n;
+
+	buf_init(&arr, 64 << 20);
+	buf_addch(&arr, '{');
+	pthread_mutex_lock(&l->lock);
+	n = l->nacks;
+	for (i = 0; i < n; i++)
+		buf_addf(&arr, "%s%lld", i ? "," : "", (long long)l->acks[i].ledger);
+	pthread_mutex_unlock(&l->lock);
+	buf_addch(&arr, '}');
+	found = val(ci, "SELECT count(DISTINCT ledger) FROM orders WHERE ledger = ANY ('%s')",
+	            arr.data);
+	buf_release(&arr);
+	return (int64_t)n - found;
+}
+
+static void wait_acks(struct pgload *l, size_t more)
+{
+	size_t start = pgload_count(l);
+	int64_t until = time_mono_ms() + 20000;
+
+	while (pgload_count(l) < start + more) {
+		if (time_mono_ms() > until)
+			fail_msg("writer stalled: %zu acks, %lld errors (%s)", pgload_count(l),
+			         (long long)l->errors, l->last_error);
+		usleep(2000);
+	}
+}
+
+/* Polls until ci has every write l had acknowledged when called
+ * (replication catching up). */
+static void wait_replicated(struct pgload *l, const char *ci)
+{
+	int64_t until = time_mono_ms() + 30000, missing;
+	struct pgload snap;
+
+	/* a frozen copy of the ledger: the writer goes on meanwhile */
+	pthread_mutex_lock(&l->lock);
+	snap = *l;
+	snap.acks = xmalloc((l->nacks + 1) * sizeof(*l->acks));
+	memcpy(snap.acks, l->acks, l->nacks * sizeof(*l->acks));
+	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_init(&snap.lock, NULL);
+	while ((missing = missing_acks(&snap, ci)) > 0) {
+		if (time_mono_ms() > until)
+			fail_msg("%lld acknowledged writes never reached the other side",
+			         (long long)missing);
+		usleep(20000);
+	}
+	pthread_mutex_destroy(&snap.lock);
+	free(snap.acks);
+}
+
+/* Runs this program as a child that kills itself with SIGKILL before
+ * step, during a switch in direction dir; returns its wait status. */
+static int crash_child(const char *step, enum db_direction dir)
+{
+	char *argv[] = { (char *)"/proc/self/exe",
+		         (char *)"--crash-at",
+		         (char *)step,
+		         (char *)(dir == DB_FORWARD ? "forward" : "reverse"),
+		         E.dir,
+		         NULL };
+	pid_t pid;
+	int st;
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	assert_true(n > 0);
+	exe[n] = '\0';
+	argv[0] = exe;
+	assert_int_equal(posix_spawn(&pid, exe, NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static int crash_hook(void *ctx, const char *step, const char *object)
+{
+	(void)object;
+	if (!strcmp(step, (const char *)ctx))
+		kill(getpid(), SIGKILL);
+	return 0;
+}
+
+static int crash_main(const char *step, const char *dirname, const char *dir)
+{
+	struct ferry_error err = { 0 };
+	struct db_step_hooks hooks = { .before = crash_hook, .ctx = (void *)step };
+	struct db_switch_report rep;
+
+	setup_env(dir);
+	if (E.eng->open(&E.cfg, &E.h, &err) < 0) {
+		fprintf(stderr, "crash child: %s\n", err.msg);
+		return 1;
+	}
+	E.eng->switch_run(E.h, strcmp(dirname, "forward") ? DB_REVERSE : DB_FORWARD, &hooks, &rep,
+	                  &err);
+	fprintf(stderr, "crash child: step %s never reached (%s)\n", step, err.msg);
+	return 1;
+}
+
+/* ---- the cases --------------------------------------------------------- */
+
+static void test_readiness_refuses_replica_wal_and_table_without_pk(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_checks checks = { 0 };
+	const struct db_check *k;
+	struct db_config cfg = E.cfg;
+	void *h = NULL;
+	size_t i;
+
+	(void)state;
+	sql(E.old_ci, "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL "
+	              "UNIQUE, note text, n int NOT NULL DEFAULT 0, at timestamptz DEFAULT now()); "
+	              "CREATE TABLE items (id serial PRIMARY KEY, name text, qty int); "
+	              "CREATE TABLE audit (id bigserial PRIMARY KEY, msg text); "
+	              "CREATE TABLE nopk_events (at timestamptz, msg text); "
+	              "GRANT ALL ON ALL TABLES IN SCHEMA public TO app; "
+	              "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app");
+	sql(E.old_ci, "INSERT INTO orders (ledger, note) SELECT -g, repeat('x', 200) FROM "
+	              "generate_series(1, 20000) g; INSERT INTO items (name, qty) SELECT 'item' || "
+	              "g, g FROM generate_series(1, 1000) g");
+	open_engine();
+	assert_int_equal(E.eng->check(E.h, &checks, &err), 0);
+	for (i = 0; i < checks.n; i++)
+		printf("  check %-28s %-4s %s\n", checks.v[i].name,
+		       db_check_status_name(checks.v[i].status), checks.v[i].message);
+	k = db_checks_find(&checks, "replica identity");
+	assert_non_null(k);
+	assert_int_equal(k->status, DB_CHECK_FAIL);
+	assert_non_null(strstr(k->message, "public.nopk_events"));
+	assert_null(strstr(k->message, "public.orders"));
+	k = db_checks_find(&checks, "old wal_level");
+	assert_int_equal(k->status, DB_CHECK_OK);
+	assert_non_null(db_checks_find(&checks, "size"));
+	assert_int_equal(db_checks_worst(&checks), DB_CHECK_FAIL);
+	db_checks_release(&checks);
+	sql(E.old_ci, "DROP TABLE nopk_events");
+
+	/* a source with wal_level=replica is refused, naming the setting */
+	cfg.old_conninfo = E.repl_ci;
+	assert_int_equal(E.eng->open(&cfg, &h, &err), 0);
+	assert_int_equal(E.eng->check(h, &checks, &err), 0);
+	k = db_checks_find(&checks, "old wal_level");
+	assert_non_null(k);
+	assert_int_equal(k->status, DB_CHECK_FAIL);
+	assert_non_null(strstr(k->message, "wal_level is 'replica'"));
+	assert_non_null(strstr(k->message, "wal_level=logical"));
+	db_checks_release(&checks);
+	E.eng->close(h);
+}
+
+static void test_replication_under_mixed_load_ends_equal(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_progress prog = { 0 };
+	struct db_verify ver = { 0 };
+	struct db_lag lag;
+	int64_t until;
+	size_t i;
+	int round;
+
+	(void)state;
+	open_engine();
+	assert_int_equal(E.eng->replicate_start(E.h, &err), 0);
+	/* a mix of inserts, updates and deletes while the copy runs */
+	for (round = 0; round < 40; round++) {
+		sql(E.old_ci,
+		    "INSERT INTO orders (ledger, note) SELECT -100000 - %d * 100 - g, 'mix' "
+		    "FROM generate_series(1, 50) g; UPDATE orders SET n = n + 1 WHERE id %% "
+		    "37 = %d; DELETE FROM orders WHERE id %% 101 = %d AND ledger < -100; "
+		    "UPDATE items SET qty = qty - 1 WHERE id %% 7 = %d",
+		    round, round, round, round % 7);
+	}
+	until = time_mono_ms() + 60000;
+	for (;;) {
+		db_progress_release(&prog);
+		assert_int_equal(E.eng->progress(E.h, &prog, &err), 0);
+		if (prog.n >= 3 && prog.ready == prog.n)
+			break;
+		if (time_mono_ms() > until)
+			fail_msg("initial sync not done: %zu of %zu tables", prog.ready, prog.n);
+		usleep(50000);
+	}
+	for (i = 0; i < prog.n; i++)
+		printf("  table %-20s state %c\n", prog.v[i].name, prog.v[i].state);
+	db_progress_release(&prog);
+	until = time_mono_ms() + 30000;
+	for (;;) {
+		assert_int_equal(E.eng->lag(E.h, DB_FORWARD, &lag, &err), 0);
+		if (lag.bytes == 0 && lag.worker_running)
+			break;
+		if (time_mono_ms() > until)
+			fail_msg("lag stays at %lld bytes", (long long)lag.bytes);
+		usleep(20000);
+	}
+	assert_int_equal(lag.apply_errors, 0);
+	assert_int_equal(E.eng->verify(E.h, true, &ver, &err), 0);
+	for (i = 0; i < ver.n; i++)
+		printf("  verify %-16s rows %lld/%lld sum %s/%s\n", ver.v[i].name,
+		       (long long)ver.v[i].rows_old, (long long)ver.v[i].rows_new, ver.v[i].sum_old,
+		       ver.v[i].sum_new);
+	assert_true(ver.equal);
+	assert_true(ver.n >= 3);
+	assert_true(ver.v[ver.n - 1].sum_old[0] != '\0'); /* orders */
+	db_verify_release(&ver);
+	/* a row changed on one side only is found, and only in its table */
+	sql(E.new_ci, "UPDATE items SET name = 'tampered' WHERE id = 5");
+	assert_int_equal(E.eng->verify(E.h, true, &ver, &err), 0);
+	assert_false(ver.equal);
+	for (i = 0; i < ver.n; i++)
+		assert_int_equal(ver.v[i].equal, strcmp(ver.v[i].name, "public.items") != 0);
+	db_verify_release(&ver);
+	sql(E.new_ci, "UPDATE items SET name = 'item5' WHERE id = 5");
+	assert_int_equal(E.eng->verify(E.h, true, &ver, &err), 0);
+	assert_true(ver.equal);
+	db_verify_release(&ver);
+	/* idempotent */
+	assert_int_equal(E.eng->replicate_start(E.h, &err), 0);
+}
+
+static void test_budget_overrun_leaves_old_writer_unchanged(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_switch_report rep;
+	struct pgload load;
+	bool paused = true;
+	int rc, i;
+
+	(void)state;
+	open_engine();
+	assert_int_equal(pgload_start(&load, E.pgb_app[0], 500, 1000000), 0);
+	wait_acks(&load, 100);
+	E.cfg.pause_budget_ms = 1;
+	rc = E.eng->switch_run(E.h, DB_FORWARD, NULL, &rep, &err);
+	E.cfg.pause_budget_ms = 5000;
+	printf("  budget 1 ms: %s (step %s, pause %lld ms)\n", err.msg, rep.last_step,
+	       (long long)rep.pause_ms);
+	assert_int_equal(rc, FERRY_EBUDGET);
+	assert_true(rep.undone);
+	wait_acks(&load, 100); /* writes go on */
+	pgload_stop(&load);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pooler_port(i, &paused), E.old_port);
+		assert_false(paused);
+	}
+	assert_false(fenced(E.old_ci));
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                               "'ferry_sub' AND subenabled"),
+	                 1);
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(missing_acks(&load, E.old_ci), 0);
+	wait_replicated(&load, E.new_ci);
+	pgload_release(&load);
+}
+
+static void test_crash_inside_pause_before_stop_is_undone(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_switch_report rep;
+	bool paused = false;
+	int st, i;
+
+	(void)state;
+	st = crash_child("copy_sequences", DB_FORWARD);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* the world as the crash left it: paused and fenced */
+	assert_int_equal(pooler_port(0, &paused), E.old_port);
+	assert_true(paused);
+	assert_true(fenced(E.old_ci));
+	close_engine();
+	open_engine();
+	assert_int_equal(E.eng->recover(E.h, DB_FORWARD, &rep, &err), 0);
+	assert_true(rep.undone);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pooler_port(i, &paused), E.old_port);
+		assert_false(paused);
+	}
+	assert_false(fenced(E.old_ci));
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                               "'ferry_sub' AND subenabled"),
+	                 1);
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(val(E.pgb_app[0], "INSERT INTO orders (ledger) VALUES (7) RETURNING 1"),
+	                 1);
+}
+
+static struct pgload load_a, load_b;
+
+static void test_switch_under_load_loses_no_acknowledged_write(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_switch_report rep;
+	int64_t t0, t1, gap_a, gap_b, max_before = 0, min_after = INT64_MAX;
+	bool paused = true;
+	size_t i;
+	int rc;
+
+	(void)state;
+	open_engine();
+	/* both poolers carry writes: the new host's app servers write to the
+	 * old database through their own pgbouncer until the switch */
+	assert_int_equal(pgload_start(&load_a, E.pgb_app[0], 500, 2000000), 0);
+	assert_int_equal(pgload_start(&load_b, E.pgb_app[1], 500, 3000000), 0);
+	wait_acks(&load_a, 300);
+	t0 = time_mono_us();
+	rc = E.eng->switch_run(E.h, DB_FORWARD, NULL, &rep, &err);
+	t1 = time_mono_us();
+	if (rc < 0)
+		fail_msg("switch: %s (hint: %s)", err.msg, err.hint);
+	printf("  cutover steps: %s\n", rep.timings);
+	wait_acks(&load_a, 300);
+	wait_acks(&load_b, 300);
+	pgload_stop(&load_a);
+	pgload_stop(&load_b);
+	gap_a = pgload_max_gap_us(&load_a, t0 - 1000000, t1 + 1000000);
+	gap_b = pgload_max_gap_us(&load_b, t0 - 1000000, t1 + 1000000);
+	printf("  cutover: ferry pause %lld ms, client-seen pause %.1f ms (old pooler) / %.1f ms "
+	       "(new pooler), fence %s, %lld sequences, %lld write errors\n",
+	       (long long)rep.pause_ms, gap_a / 1000.0, gap_b / 1000.0, rep.fence_pos,
+	       (long long)rep.sequences, (long long)(load_a.errors + load_b.errors));
+	assert_int_equal(missing_acks(&load_a, E.new_ci), 0);
+	assert_int_equal(missing_acks(&load_b, E.new_ci), 0);
+	assert_int_equal(load_a.dup_errors + load_b.dup_errors, 0);
+	/* the sequence continues above every id handed out before */
+	for (i = 0; i < load_a.nacks; i++) {
+		if (load_a.acks[i].at_us < t0 && load_a.acks[i].id > max_before)
+			max_before = load_a.acks[i].id;
+		if (load_a.acks[i].at_us > t1 && load_a.acks[i].id < min_after)
+			min_after = load_a.acks[i].id;
+	}
+	assert_true(min_after > max_before);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pooler_port(i, &paused), E.new_port);
+		assert_false(paused);
+	}
+	assert_true(fenced(E.old_ci));
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_publication"), 0);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                               "'ferry_rev_sub' AND subenabled"),
+	                 1);
+	assert_true(gap_a < 5000000);
+}
+
+static void test_rollback_carries_new_writes_back(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_switch_report rep;
+	struct db_lag lag;
+	struct pgload load;
+	int64_t t0, t1, before_old;
+	bool paused = true;
+	int rc, i;
+
+	(void)state;
+	open_engine();
+	/* writes on the new writer reach the fenced old database through
+	 * reverse replication: default_transaction_read_only does not stop
+	 * the apply worker */
+	before_old = val(E.old_ci, "SELECT count(*) FROM orders");
+	assert_int_equal(pgload_start(&load, E.pgb_app[0], 500, 4000000), 0);
+	wait_acks(&load, 300);
+	wait_replicated(&load, E.old_ci);
+	assert_int_equal(E.eng->lag(E.h, DB_REVERSE, &lag, &err), 0);
+	assert_int_equal(lag.apply_errors, 0);
+	t0 = time_mono_us();
+	rc = E.eng->switch_run(E.h, DB_REVERSE, NULL, &rep, &err);
+	t1 = time_mono_us();
+	if (rc < 0)
+		fail_msg("rollback: %s", err.msg);
+	printf("  rollback steps: %s\n", rep.timings);
+	wait_acks(&load, 200);
+	pgload_stop(&load);
+	printf("  rollback: pause %lld ms (client-seen %.1f ms), carried back %lld transactions, "
+	       "%lld bytes of WAL; old gained %lld rows\n",
+	       (long long)rep.pause_ms,
+	       pgload_max_gap_us(&load, t0 - 1000000, t1 + 1000000) / 1000.0,
+	       (long long)rep.carried_txns, (long long)rep.carried_bytes,
+	       (long long)(val(E.old_ci, "SELECT count(*) FROM orders") - before_old));
+	assert_true(rep.carried_txns > 0 || rep.carried_bytes > 0);
+	assert_int_equal(missing_acks(&load, E.old_ci), 0);
+	assert_int_equal(load.dup_errors, 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pooler_port(i, &paused), E.old_port);
+		assert_false(paused);
+	}
+	assert_false(fenced(E.old_ci));
+	assert_true(fenced(E.new_ci));
+	/* forward replication re-created without a copy: back to the soak */
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                               "'ferry_sub' AND subenabled"),
+	                 1);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	wait_replicated(&load, E.new_ci);
+	pgload_release(&load);
+	pgload_release(&load_a);
+	pgload_release(&load_b);
+}
+
+static void test_crash_after_reverse_slot_is_completed(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_switch_report rep;
+	bool paused = false;
+	int st, i;
+
+	(void)state;
+	st = crash_child("repoint_poolers", DB_FORWARD);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	assert_int_equal(pooler_port(1, &paused), E.old_port);
+	assert_true(paused);
+	close_engine();
+	open_engine();
+	assert_int_equal(E.eng->recover(E.h, DB_FORWARD, &rep, &err), 0);
+	assert_true(rep.completed);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pooler_port(i, &paused), E.new_port);
+		assert_false(paused);
+	}
+	assert_true(fenced(E.old_ci));
+	assert_false(fenced(E.new_ci));
+	assert_int_equal(val(E.pgb_app[1], "INSERT INTO orders (ledger) VALUES (8) RETURNING 1"),
+	                 1);
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM orders WHERE ledger = 8"), 1);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                               "'ferry_rev_sub'"),
+	                 1);
+	/* a second recovery finds nothing to do */
+	assert_int_equal(E.eng->recover(E.h, DB_FORWARD, &rep, &err), 0);
+}
+
+/* Fault injection (SQLite's test6.c, STYLE "Tests"): kill -9 the switch
+ * before each of its steps in turn, recover, and check that the world is
+ * consistent: one writer, every pooler pointing at it and running, the
+ * other side fenced and fed by replication, and a write through the pooler
+ * reaching both. */
+static void test_kill_before_every_step_then_recover_is_consistent(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_switch_report rep;
+	enum db_direction dir = DB_REVERSE; /* new is the writer now */
+	const char *const *steps = E.eng->switch_steps;
+	int64_t ledger = 9000000;
+	size_t k;
+	int i;
+
+	(void)state;
+	for (k = 0; steps[k]; k++) {
+		bool paused = true, to_writer;
+		const char *writer, *other;
+		int writer_port, st;
+
+		st = crash_child(steps[k], dir);
+		if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+			fail_msg("step %s: the switch did not reach it", steps[k]);
+		close_engine();
+		open_engine();
+		if (E.eng->recover(E.h, dir, &rep, &err) < 0)
+			fail_msg("step %s: recover: %s", steps[k], err.msg);
+		assert_true(rep.completed != rep.undone);
+		to_writer = rep.completed;
+		/* DB_FORWARD moves writes to new, DB_REVERSE to old */
+		if ((dir == DB_FORWARD) == to_writer) {
+			writer = E.new_ci;
+			other = E.old_ci;
+			writer_port = E.new_port;
+		} else {
+			writer = E.old_ci;
+			other = E.new_ci;
+			writer_port = E.old_port;
+		}
+		printf("  killed before %-20s -> %s, writer %s\n", steps[k],
+		       rep.completed ? "completed" : "undone", writer == E.new_ci ? "new" : "old");
+		for (i = 0; i < 2; i++) {
+			assert_int_equal(pooler_port(i, &paused), writer_port);
+			assert_false(paused);
+		}
+		assert_false(fenced(writer));
+		assert_true(fenced(other));
+		ledger++;
+		assert_int_equal(val(E.pgb_app[k % 2],
+		                     "INSERT INTO orders (ledger) VALUES (%lld) RETURNING 1",
+		                     (long long)ledger),
+		                 1);
+		assert_int_equal(val(writer, "SELECT count(*) FROM orders WHERE ledger = %lld",
+		                     (long long)ledger),
+		                 1);
+		{
+			int64_t until = time_mono_ms() + 20000;
+			while (val(other, "SELECT count(*) FROM orders WHERE ledger = %lld",
+			           (long long)ledger) != 1) {
+				if (time_mono_ms() > until)
+					fail_msg("step %s: the write never reached the other side",
+					         steps[k]);
+				usleep(10000);
+			}
+		}
+		if (rep.completed)
+			dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
+	}
+}
+
+static void test_teardown_leaves_no_replication_object(void **state)
+{
+	struct ferry_error err = { 0 };
+	const char *side[2] = { E.old_ci, E.new_ci };
+	int i;
+
+	(void)state;
+	open_engine();
+	if (E.eng->teardown(E.h, &err) < 0)
+		fail_msg("teardown: %s", err.msg);
+	assert_int_equal(E.eng->teardown(E.h, &err), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(val(side[i], "SELECT count(*) FROM pg_subscription"), 0);
+		assert_int_equal(val(side[i], "SELECT count(*) FROM pg_replication_slots"), 0);
+		assert_int_equal(val(side[i], "SELECT count(*) FROM pg_publication"), 0);
+	}
+	close_engine();
+}
+
+static void test_conninfo_scrubbed_of_password(void **state)
+{
+	char *s = pgsql_conninfo_scrub("host=h port=5 password=hunter2 dbname=shop");
+
+	(void)state;
+	assert_null(strstr(s, "hunter2"));
+	assert_non_null(strstr(s, "dbname=shop"));
+	free(s);
+	s = pgsql_conninfo_scrub("postgresql://u:hunter2@h/db");
+	assert_null(strstr(s, "hunter2"));
+	free(s);
+}
+
+static void test_wrong_password_is_refused_without_showing_it(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = NULL;
+	char *ci = xasprintf("%s password=hunter2-in-conninfo", E.old_ci);
+
+	(void)state;
+	assert_int_equal(pgsql_connect(&c, E.old_ci, "hunter2-wrong", "database main old", &err),
+	                 FERRY_EAUTH);
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "database main old"));
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_null(strstr(err.hint, "hunter2"));
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(pgsql_connect(&c, ci, NULL, "database main old", &err), FERRY_EAUTH);
+	assert_null(strstr(err.msg, "hunter2"));
+	free(ci);
+	/* the right one works, and the server knows ferry by name */
+	c = conn(E.old_ci, E.pw);
+	{
+		char *app = NULL;
+		assert_int_equal(pgsql_query_value(c, "SELECT current_setting('application_name')",
+		                                   0, NULL, time_mono_ms() + 5000, &app, &err),
+		                 0);
+		assert_string_equal(app, "ferry");
+		free(app);
+	}
+	/* the SQLSTATE is kept */
+	assert_int_equal(pgsql_exec(c, "SELECT 1/0", 0, NULL, time_mono_ms() + 5000, NULL, &err),
+	                 FERRY_EREFUSED);
+	assert_non_null(strstr(err.msg, "SQLSTATE 22012"));
+	assert_string_equal(pgsql_sqlstate(c), "22012");
+	/* a deadline cancels a query and leaves the connection usable */
+	assert_int_equal(
+	        pgsql_exec(c, "SELECT pg_sleep(5)", 0, NULL, time_mono_ms() + 100, NULL, &err),
+	        FERRY_ETIMEDOUT);
+	assert_int_equal(pgsql_exec(c, "SELECT 1", 0, NULL, time_mono_ms() + 5000, NULL, &err), 0);
+	pgsql_free(c);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conninfo_scrubbed_of_password),
+		cmocka_unit_test(test_wrong_password_is_refused_without_showing_it),
+		cmocka_unit_test(test_readiness_refuses_replica_wal_and_table_without_pk),
+		cmocka_unit_test(test_replication_under_mixed_load_ends_equal),
+		cmocka_unit_test(test_budget_overrun_leaves_old_writer_unchanged),
+		cmocka_unit_test(test_crash_inside_pause_before_stop_is_undone),
+		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
+		cmocka_unit_test(test_rollback_carries_new_writes_back),
+		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),
+		cmocka_unit_test(test_kill_before_every_step_then_recover_is_consistent),
+		cmocka_unit_test(test_teardown_leaves_no_replication_object),
+	};
+	const char *dir;
+	int rc;
+
+	if (argc == 5 && !strcmp(argv[1], "--crash-at"))
+		return crash_main(argv[2], argv[3], argv[4]);
+	dir = getenv("FERRY_PGTEST_DIR");
+	if (!dir) {
+		fprintf(stderr, "run through run.sh (FERRY_PGTEST_DIR unset)\n");
+		return 77;
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+	setup_env(dir);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (E.h)
+		close_engine();
+	xfree_secret(E.pw, 0);
+	free(E.dir);
+	return rc;
+}

@@ -58,7 +58,7 @@ int cmd_run(int argc, char **argv)
 		{ 0 },
 	};
 	struct progress pr = { .tty = isatty(STDERR_FILENO) };
-	struct engine_opts o = { .progress = progress, .ctx = &pr };
+	struct engine_opts o = { .progress = progress, .ctx = &pr, .progress_tty = pr.tty };
 	struct cmd_common c = { 0 };
 	struct ferry_error err = { 0 };
 	enum engine_outcome outcome;

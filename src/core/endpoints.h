@@ -10,7 +10,9 @@
 #define FERRY_CORE_ENDPOINTS_H
 
 #include "core/plan.h"
+#include "db/db.h"
 #include "dns/dns.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 /*
@@ -19,5 +21,30 @@
  * plan_secret_read() and dns_open(), prefixed "dns".
  */
 int endpoints_dns_open(const struct plan *p, struct dns_provider **out, struct ferry_error *err);
+
+/*
+ * One database of the plan, opened: its engine, the engine's handle, and
+ * everything the engine's config borrows (the password, the poolers, the
+ * pooler entries derived from the conninfos).  The password is wiped at
+ * endpoints_db_close().
+ */
+struct endpoints_db {
+	const struct plan_database *pd;
+	const struct db_engine *eng;
+	void *h;
+	struct db_config cfg;
+	struct db_pooler poolers[2];
+	struct buf password;
+	char *pooler_old, *pooler_new; /* "host=H port=P dbname=D" */
+};
+
+/*
+ * Opens database i of p: reads its password, connects to both sides
+ * through the engine.  Returns 0 and *out (close with endpoints_db_close),
+ * or an error naming the database.
+ */
+int endpoints_db_open(const struct plan *p, size_t i, struct endpoints_db **out,
+                      struct ferry_error *err);
+void endpoints_db_close(struct endpoints_db *d); /* NULL-safe */
 
 #endif

@@ -233,7 +233,7 @@ static int run_phase(struct engine *e, struct ferry_error *err)
 	switch (e->phase) {
 	case ENGINE_PREPARE: return phase_prepare(e, err);
 	case ENGINE_VALIDATE: return phase_validate(e, err);
-	case ENGINE_REPLICATE:
+	case ENGINE_REPLICATE: return phase_replicate(e, err);
 	case ENGINE_CUTOVER:
 	case ENGINE_DECOMMISSION:
 		/* Not built yet: a plan with those sections stops here. */

@@ -63,6 +63,7 @@ struct engine_opts {
 	bool no_wait;
 	bool dry_run;           /* print every action, change nothing */
 	const char *now_reason; /* --now: cut over outside the window (journaled) */
+	bool progress_tty;      /* live lines are shown (a terminal): fewer plain lines */
 	/* Progress for people: one line, replaced in place when `live`. */
 	void (*progress)(void *ctx, bool live, const char *line);
 	void *ctx;

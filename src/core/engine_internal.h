@@ -88,6 +88,7 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 
 /* The phases. */
 int phase_prepare(struct engine *e, struct ferry_error *err);
+int phase_replicate(struct engine *e, struct ferry_error *err);
 int phase_validate(struct engine *e, struct ferry_error *err);
 /* Resolves an open dns.* step left by a crashed run: checks the world and
  * records the step done or interrupted.  Returns 1 if it was a dns step. */

@@ -18,6 +18,7 @@
 
 #include "db/pgsql.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -241,6 +242,15 @@ static int sqlstate_code(const char *st)
 	return FERRY_EREFUSED;
 }
 
+static void notice(void *arg, const char *message)
+{
+	const struct pgsql_conn *c = arg;
+	char line[512];
+
+	first_line(line, sizeof(line), message);
+	log_info("%s: %s", c->what, line);
+}
+
 int pgsql_connect(struct pgsql_conn **out, const char *conninfo, const char *password,
                   const char *what, struct ferry_error *err)
 {
@@ -290,6 +300,9 @@ int pgsql_connect(struct pgsql_conn **out, const char *conninfo, const char *pas
 		pgsql_free(c);
 		return code;
 	}
+	/* Server notices ("created replication slot ...") are ferry's to
+	 * report, not libpq's to print on stderr. */
+	PQsetNoticeProcessor(c->pg, notice, c);
 	*out = c;
 	return 0;
 }

@@ -1,0 +1,228 @@
+/*
+ * phase_replicate.c - phase 2 (DESIGN §1): per database, readiness, then
+ * replication started (schema copy, publication, subscription with initial
+ * copy), the initial sync followed with progress, then a soak with lag
+ * sampled every second into the journal.
+ *
+ * The gate: every table synced, lag below 1 s over the whole soak window,
+ * no apply error, and the row counts equal.  A sample at or above 1 s
+ * starts the soak window over; an apply error fails the phase.  Counts are
+ * compared under live writes, so a table may differ by what the last
+ * second wrote (lag < 1 s): two counts a second apart tell how much that is,
+ * and only a larger difference fails.
+ *
+ * The soak is watched, not waited: a run that is interrupted starts the
+ * soak again, so unwatched time never counts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/endpoints.h"
+#include "core/engine_internal.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#define LAG_LIMIT_MS 1000
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Readiness: a failing row stops the phase before anything is made. */
+static int readiness(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	struct db_checks c = { 0 };
+	char evidence[768] = "";
+	size_t i, nfail = 0;
+	int r;
+
+	r = d->eng->check(d->h, &c, err);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < c.n; i++) {
+		if (c.v[i].status == DB_CHECK_WARN)
+			engine_say(e, d->pd->name, "warning: %s", c.v[i].message);
+		if (c.v[i].status != DB_CHECK_FAIL)
+			continue;
+		if (nfail++ == 0)
+			snprintf(evidence, sizeof(evidence), "%s: %s", c.v[i].name, c.v[i].message);
+	}
+	if (!e->opts.dry_run)
+		journal_gate_record(e->j, "replicate", "readiness", nfail == 0,
+		                    nfail ? evidence : "ready", NULL);
+	if (nfail)
+		r = ferry_error_set(
+		        err, FERRY_ECHECK, "'ferry check PLAN' lists every readiness check",
+		        "database %s: not ready for replication: %s", d->pd->name, evidence);
+out:
+	db_checks_release(&c);
+	return r;
+}
+
+static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	int64_t id;
+	int r;
+
+	if (!e->opts.dry_run &&
+	    journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
+		return 0;
+	r = engine_step_begin(e, "db.replicate_start", d->pd->name,
+	                      "schema copy, publication ferry_pub, subscription ferry_sub", &id,
+	                      err);
+	if (r == ENGINE_STEP_SKIP || r < 0)
+		return r;
+	engine_say(e, d->pd->name, "copying the schema and starting replication");
+	r = d->eng->replicate_start(d->h, err);
+	engine_step_done(e, id, "db.replicate_start", r == 0, r == 0 ? "started" : err->msg, NULL);
+	return r;
+}
+
+/* Follows the initial copy until every table streams. */
+static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	int64_t last_say = 0;
+	int r;
+
+	for (;;) {
+		struct db_progress p = { 0 };
+		int64_t bytes = 0;
+		size_t i;
+
+		r = d->eng->progress(d->h, &p, err);
+		if (r < 0)
+			return r;
+		for (i = 0; i < p.n; i++)
+			if (p.v[i].bytes > 0)
+				bytes += p.v[i].bytes;
+		if (p.ready == p.n) {
+			engine_say(e, d->pd->name, "initial sync done: %zu tables streaming", p.n);
+			db_progress_release(&p);
+			return 0;
+		}
+		engine_live(e, "%s: initial sync %zu/%zu tables ready, %.1f MB copied", d->pd->name,
+		            p.ready, p.n, (double)bytes / 1e6);
+		if (time_mono_ms() - last_say >= 10000 && !e->opts.progress_tty) {
+			engine_say(e, d->pd->name, "initial sync %zu/%zu tables ready", p.ready,
+			           p.n);
+			last_say = time_mono_ms();
+		}
+		db_progress_release(&p);
+		sleep_ms(500);
+	}
+}
+
+/* Lag under LAG_LIMIT_MS for the whole soak window. */
+static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	int64_t window = e->plan->schedule.replication_soak_ms, start = time_mono_ms(), tick;
+	char left[32];
+	int r;
+
+	for (tick = start;; tick += 1000) {
+		struct db_lag lag = { 0 };
+		int64_t wall = time_wall_ms(), now;
+
+		r = d->eng->lag(d->h, DB_FORWARD, &lag, err);
+		if (r < 0)
+			return r;
+		journal_samples_begin(e->j, NULL);
+		journal_sample_add(e->j, "lag_bytes", d->pd->name, wall, (double)lag.bytes, NULL);
+		journal_sample_add(e->j, "lag_seconds", d->pd->name, wall, lag.ms / 1000.0, NULL);
+		journal_samples_commit(e->j, NULL);
+		if (lag.apply_errors > 0 || !lag.worker_running)
+			return ferry_error_set(
+			        err, FERRY_ECHECK,
+			        "see the new server's log (pg_stat_subscription_stats) and fix the "
+			        "cause; 'ferry run' resumes",
+			        "database %s: replication %s", d->pd->name,
+			        lag.apply_errors ? "reports apply errors" : "has no apply worker");
+		now = time_mono_ms();
+		if (lag.ms >= LAG_LIMIT_MS) {
+			engine_say(e, d->pd->name, "lag %lld ms >= 1 s: the soak starts over",
+			           (long long)lag.ms);
+			start = now;
+		}
+		if (now - start >= window)
+			break;
+		duration_human(window - (now - start), left, sizeof(left));
+		engine_live(e, "%s: soak, lag %lld ms, %lld bytes, %s left", d->pd->name,
+		            (long long)lag.ms, (long long)lag.bytes, left);
+		while (time_mono_ms() < tick + 1000)
+			sleep_ms(tick + 1000 - time_mono_ms());
+	}
+	journal_gate_record(e->j, "replicate", "soak", true, "lag < 1 s over the soak window",
+	                    NULL);
+	return 0;
+}
+
+/* Counts equal, or apart by no more than one second of writes. */
+static int counts(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	struct db_verify a = { 0 }, b = { 0 };
+	char evidence[512] = "";
+	size_t i, bad = 0;
+	int r;
+
+	r = d->eng->verify(d->h, false, &a, err);
+	if (r == 0 && !a.equal) {
+		sleep_ms(1000);
+		r = d->eng->verify(d->h, d->pd->checksum, &b, err);
+	}
+	if (r < 0)
+		goto out;
+	for (i = 0; !a.equal && i < b.n && i < a.n; i++) {
+		int64_t moved = llabs(b.v[i].rows_old - a.v[i].rows_old) + 1;
+		int64_t apart = llabs(b.v[i].rows_old - b.v[i].rows_new);
+
+		if (b.v[i].equal || apart <= moved)
+			continue;
+		if (bad++ == 0)
+			snprintf(evidence, sizeof(evidence), "%s: %lld rows on old, %lld on new",
+			         b.v[i].name, (long long)b.v[i].rows_old,
+			         (long long)b.v[i].rows_new);
+	}
+	if (!bad)
+		snprintf(evidence, sizeof(evidence), "%zu tables, row counts equal%s", a.n,
+		         a.equal ? "" : " within one second of writes");
+	journal_gate_record(e->j, "replicate", "row_counts", bad == 0, evidence, NULL);
+	engine_say(e, d->pd->name, "%s", evidence);
+	if (bad)
+		r = ferry_error_set(err, FERRY_ECHECK,
+		                    "compare the two databases; replication may have skipped rows",
+		                    "database %s: %zu table%s differ: %s", d->pd->name, bad,
+		                    bad == 1 ? "" : "s", evidence);
+out:
+	db_verify_release(&a);
+	db_verify_release(&b);
+	return r;
+}
+
+int phase_replicate(struct engine *e, struct ferry_error *err)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < e->plan->ndatabases && r >= 0; i++) {
+		struct endpoints_db *d = NULL;
+
+		r = endpoints_db_open(e->plan, i, &d, err);
+		if (r == 0)
+			r = readiness(e, d, err);
+		if (r == 0)
+			r = start(e, d, err);
+		if (r == 0 && !e->opts.dry_run)
+			r = initial_sync(e, d, err);
+		if (r == 0 && !e->opts.dry_run)
+			r = soak(e, d, err);
+		if (r == 0 && !e->opts.dry_run)
+			r = counts(e, d, err);
+		endpoints_db_close(d);
+	}
+	return r < 0 ? r : PHASE_PASSED;
+}

@@ -32,6 +32,8 @@ static const struct cmd_entry commands[] = {
 	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] [--state PATH]" },
 	{ "report", cmd_report, "write the migration's HTML report from its journal",
 	  "ferry report PLAN -o FILE.html|- [--state PATH]" },
+	{ "rollback", cmd_rollback, "run the recorded rollback plan",
+	  "ferry rollback PLAN [--dry-run] [--reason TEXT] [--state PATH]" },
 	{ "status", cmd_status, "where the migration stands: phase, gates, lag, weights, triggers",
 	  "ferry status PLAN [--json] [--watch] [--state PATH]" },
 	{ "version", cmd_version, "print the version", "ferry version" },

@@ -93,6 +93,11 @@ void engine_close(struct engine *e)
 	free(e);
 }
 
+enum engine_phase engine_phase_now(const struct engine *e)
+{
+	return e->phase;
+}
+
 int64_t engine_waiting_until(const struct engine *e, const char **why)
 {
 	if (why)
@@ -109,7 +114,7 @@ int engine_dns(struct engine *e, struct ferry_error *err)
 
 /* FERRY_CRASH_AT=NAME or NAME:after: the fault injection of the crash tests
  * (STYLE: SQLite's test6.c).  SIGKILL, so nothing is flushed or cleaned. */
-static void crash_point(const char *name, bool after)
+void engine_crash_point(const char *name, bool after)
 {
 	const char *at = getenv("FERRY_CRASH_AT");
 	size_t n;
@@ -137,14 +142,14 @@ int engine_step_begin(struct engine *e, const char *name, const char *object, co
 	r = journal_step_begin(e->j, engine_phase_name(e->phase), name, object, detail, id, err);
 	if (r < 0)
 		return r;
-	crash_point(name, false);
+	engine_crash_point(name, false);
 	return ENGINE_STEP_GO;
 }
 
 int engine_step_done(struct engine *e, int64_t id, const char *name, bool ok, const char *result,
                      struct ferry_error *err)
 {
-	crash_point(name, true);
+	engine_crash_point(name, true);
 	return journal_step_done(e->j, id, ok, result, err);
 }
 
@@ -222,6 +227,8 @@ static int resolve_open_steps(struct engine *e, struct ferry_error *err)
 		           (long long)l.v[i].pid);
 		r = phase_prepare_resolve(e, &l.v[i], err);
 		if (r == 0)
+			r = phase_cutover_resolve(e, &l.v[i], err);
+		if (r == 0)
 			r = journal_step_interrupt(e->j, l.v[i].id, "redone by a later run", err);
 	}
 	journal_step_list_release(&l);
@@ -278,6 +285,16 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 		r = resolve_open_steps(e, err);
 		if (r < 0)
 			return r;
+		/* A rollback a crash interrupted is finished before anything
+		 * else: one writer first. */
+		if (journal_get(e->j, "rollback.pending", &started, NULL) == 0) {
+			r = engine_rollback(e, started, err);
+			free(started);
+			if (r < 0)
+				return r;
+			*outcome = ENGINE_ROLLED_BACK;
+			return 0;
+		}
 	}
 	for (;;) {
 		if (e->phase == ENGINE_DONE) {
@@ -291,6 +308,10 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 				                  engine_phase_name(e->phase), NULL, "%s",
 				                  err->msg);
 			return r;
+		}
+		if (r == PHASE_ROLLED_BACK) {
+			*outcome = ENGINE_ROLLED_BACK;
+			return 0;
 		}
 		if (r == PHASE_WAIT) {
 			if (e->opts.no_wait || e->opts.dry_run) {

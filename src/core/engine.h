@@ -82,6 +82,14 @@ void engine_close(struct engine *e); /* NULL-safe */
  * or the error of the step that failed. */
 int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err);
 
+/* Runs the rollback (DESIGN §2, in reverse: DNS, weights, then each
+ * database) now, and returns the plan to the replicate phase.  reason is
+ * journaled.  Also what `ferry rollback` runs. */
+int engine_rollback(struct engine *e, const char *reason, struct ferry_error *err);
+
+/* The phase the journal says the plan is in. */
+enum engine_phase engine_phase_now(const struct engine *e);
+
 /* When a run returned ENGINE_WAITING: the instant (seconds) it waits for and
  * why. */
 int64_t engine_waiting_until(const struct engine *e, const char **why);

@@ -24,8 +24,9 @@
 #include "traffic/traffic.h"
 
 enum {
+	PHASE_WAIT = 0,
 	PHASE_PASSED = 1,
-	PHASE_WAIT = 0
+	PHASE_ROLLED_BACK = 2,
 };
 enum {
 	ENGINE_STEP_GO = 0,
@@ -90,6 +91,14 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 int phase_prepare(struct engine *e, struct ferry_error *err);
 int phase_replicate(struct engine *e, struct ferry_error *err);
 int phase_validate(struct engine *e, struct ferry_error *err);
+int phase_cutover(struct engine *e, struct ferry_error *err);
+int phase_decommission(struct engine *e, struct ferry_error *err);
+/* Resolves an open db.switch / db.switch_back step (recover()).  Returns 1
+ * if it was one and the switch was completed, 0 to mark it interrupted. */
+int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct ferry_error *err);
+
+/* FERRY_CRASH_AT: kills the process at the named point (see engine.h). */
+void engine_crash_point(const char *name, bool after);
 /* Resolves an open dns.* step left by a crashed run: checks the world and
  * records the step done or interrupted.  Returns 1 if it was a dns step. */
 int phase_prepare_resolve(struct engine *e, const struct journal_step *s, struct ferry_error *err);

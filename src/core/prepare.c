@@ -62,12 +62,35 @@ int prepare_record_store(struct journal *j, const char *record, uint32_t prev_tt
 	char key[512], val[32];
 	int r;
 
-	snprintf(key, sizeof(key), "dns.%s.prev_ttl", record);
+	char *orig = NULL;
+
+	/* The TTL before ferry's first change, restored at decommission. */
+	snprintf(key, sizeof(key), "dns.%s.original_ttl", record);
 	snprintf(val, sizeof(val), "%u", prev_ttl);
+	r = journal_get(j, key, &orig, NULL);
+	free(orig);
+	if (r == FERRY_ENOTFOUND)
+		r = journal_set(j, key, val, err);
+	else if (r < 0)
+		return ferry_error_set(err, r, NULL, "journal: cannot read %s", key);
+	if (r < 0)
+		return r;
+	snprintf(key, sizeof(key), "dns.%s.prev_ttl", record);
 	r = journal_set(j, key, val, err);
 	if (r < 0)
 		return r;
 	snprintf(key, sizeof(key), "dns.%s.last_change", record);
 	snprintf(val, sizeof(val), "%lld", (long long)when);
 	return journal_set(j, key, val, err);
+}
+
+uint32_t prepare_restore_ttl(struct journal *j, const struct plan_dns *d, const char *record)
+{
+	int64_t v;
+
+	if (d->ttl.restore)
+		return d->ttl.restore;
+	if (get_i64(j, record, "original_ttl", &v, NULL) == 0 && v > 0 && v <= UINT32_MAX)
+		return (uint32_t)v;
+	return 3600;
 }

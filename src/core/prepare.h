@@ -6,6 +6,8 @@
  * old answer.  ferry keeps that in the journal under
  *	dns.RECORD.last_change   seconds since the epoch
  *	dns.RECORD.prev_ttl      the TTL before that change
+ *	dns.RECORD.original_ttl  the TTL before ferry's first change (restored
+ *	                         at decommission unless the plan says otherwise)
  * written by the TTL step (after the DNS server accepted it) and read by
  * `ferry plan`, `ferry status` and the prepare gate.
  */
@@ -25,8 +27,13 @@
 int prepare_record_load(struct journal *j, const char *record, uint32_t live_ttl,
                         struct schedule_record *out, struct ferry_error *err);
 
-/* Records that record's TTL changed from prev_ttl at `when` (seconds). */
+/* Records that record's TTL changed from prev_ttl at `when` (seconds), and
+ * remembers prev_ttl as the original TTL on the first change. */
 int prepare_record_store(struct journal *j, const char *record, uint32_t prev_ttl, int64_t when,
                          struct ferry_error *err);
+
+/* The TTL to restore at decommission: the plan's dns.ttl.restore, else the
+ * original TTL, else 3600. */
+uint32_t prepare_restore_ttl(struct journal *j, const struct plan_dns *d, const char *record);
 
 #endif

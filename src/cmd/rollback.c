@@ -1,0 +1,126 @@
+/*
+ * rollback.c - `ferry rollback PLAN`: run the recorded rollback plan by
+ * hand, any time from the validate phase until the rollback window closes
+ * (DESIGN §1, §2).
+ *
+ * In validate it sends no more traffic to the new server.  After a cutover
+ * it runs the cutover in reverse (DNS, weights, each database drained back
+ * through reverse replication) and returns the plan to the replicate
+ * phase.  --dry-run prints the recorded plan and every action, changing
+ * nothing.  Exit 0 when rolled back, 1 when it failed or is not possible
+ * any more, 2 for a usage or plan error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/engine.h"
+#include "core/journal.h"
+#include "util/timeutil.h"
+
+enum {
+	OPT_DRY_RUN = CMD_OPT_FIRST_PRIVATE,
+	OPT_REASON
+};
+
+static void say(void *ctx, bool live, const char *line)
+{
+	(void)ctx;
+	if (!live)
+		printf("%s\n", line);
+	fflush(stdout);
+}
+
+/* The rollback plan the cutover recorded, for --dry-run. */
+static void print_recorded(const char *state)
+{
+	struct journal *j = NULL;
+	char *plan = NULL;
+
+	if (journal_open(&j, state, JOURNAL_OPEN_READONLY, NULL) == 0 &&
+	    journal_get(j, "cutover.rollback_plan", &plan, NULL) == 0)
+		printf("recorded at the cutover:\n%s\n", plan);
+	free(plan);
+	journal_close(j);
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CMD_COMMON_LONGOPTS,
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "reason", required_argument, NULL, OPT_REASON },
+		{ 0 },
+	};
+	struct engine_opts o = { .progress = say };
+	struct cmd_common c = { 0 };
+	struct ferry_error err = { 0 };
+	const char *reason = "by hand (ferry rollback)";
+	struct engine *e = NULL;
+	struct plan *p = NULL;
+	char *state = NULL;
+	int opt, code = EXIT_DONE, r;
+
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (opt == OPT_DRY_RUN) {
+			o.dry_run = true;
+			continue;
+		}
+		if (opt == OPT_REASON) {
+			reason = optarg;
+			continue;
+		}
+		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
+		if (r < 0)
+			return code;
+		if (r == 0)
+			return EXIT_USAGE;
+	}
+	if (optind + 1 != argc) {
+		cmd_usage(argv[0], stderr);
+		return EXIT_USAGE;
+	}
+	code = cmd_load_plan(argv[optind], &p);
+	if (code != EXIT_DONE)
+		return code;
+	state = cmd_state_path(argv[optind], c.state);
+	if (o.dry_run)
+		print_recorded(state);
+	r = engine_open(&e, p, state, &o, &err);
+	if (r < 0)
+		goto fail;
+	switch (engine_phase_now(e)) {
+	case ENGINE_PREPARE:
+	case ENGINE_REPLICATE:
+		printf("ferry: plan %s is in %s: no traffic and no writes moved yet, nothing to "
+		       "roll back\n",
+		       p->name, engine_phase_name(engine_phase_now(e)));
+		code = EXIT_DONE;
+		goto out;
+	case ENGINE_DONE:
+		ferry_error_set(&err, FERRY_ESTATE,
+		                "the migration is complete; moving back is a new migration",
+		                "plan %s: the rollback window has closed and replication was "
+		                "removed",
+		                p->name);
+		goto fail;
+	case ENGINE_VALIDATE:
+	case ENGINE_CUTOVER:
+	case ENGINE_DECOMMISSION: break;
+	}
+	r = engine_rollback(e, reason, &err);
+	if (r < 0)
+		goto fail;
+	code = EXIT_DONE;
+	goto out;
+fail:
+	code = cmd_fail(&err);
+out:
+	engine_close(e);
+	free(state);
+	plan_free(p);
+	return code;
+}

@@ -1,0 +1,456 @@
+/*
+ * phase_cutover.c - phase 4 (DESIGN §2): the single-writer cutover, then
+ * the monitor period with automatic rollback; and the rollback itself,
+ * which `ferry rollback` runs too.
+ *
+ * The cutover, in order (nothing before step 3 changes anything):
+ *  1. the window: only inside the plan's cutover window, or with --now and
+ *     a reason (journaled);
+ *  2. preflight without side effects: the key, every record still on the
+ *     old address at the cutover TTL, the load balancer's runtime API;
+ *     each database's own preflight runs first inside its switch;
+ *  3. the rollback plan written to the journal and printed;
+ *  4. each database switched (db.h's switch_run, the write pause);
+ *  5. the load balancer: all traffic to new;
+ *  6. DNS: a compare-and-swap of each record from old to new;
+ *  7. monitor for schedule.monitor; a trigger rolls back at once.
+ *
+ * A cutover and its rollback form a round (journal key cutover.round):
+ * steps are journaled per round, so that after a rollback the next
+ * cutover starts afresh.  A rollback in progress is remembered
+ * (rollback.pending) and finished first by any later run.
+ *
+ * Inside the write pause ferry journals nothing (an fsync is not needed
+ * there): the switch's hooks only honour FERRY_CRASH_AT, and recover()
+ * inspects the world itself after a crash, which is why the switch is one
+ * journaled step whose open intent means "run recover()".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/endpoints.h"
+#include "core/engine_internal.h"
+#include "core/prepare.h"
+#include "core/schedule.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+/* "main (round 2)" */
+static void round_object(struct engine *e, const char *name, char *out, size_t len)
+{
+	char *round = NULL;
+
+	if (e->opts.dry_run || journal_get(e->j, "cutover.round", &round, NULL) < 0)
+		round = xstrdup("1");
+	snprintf(out, len, "%s (round %s)", name, round);
+	free(round);
+}
+
+static int bump(struct engine *e, const char *key, struct ferry_error *err)
+{
+	char *v = NULL, next[24];
+
+	if (journal_get(e->j, key, &v, NULL) < 0)
+		v = xstrdup("1");
+	snprintf(next, sizeof(next), "%ld", strtol(v, NULL, 10) + 1);
+	free(v);
+	return journal_set(e->j, key, next, err);
+}
+
+static int crash_hook(void *ctx, const char *step, const char *object)
+{
+	char name[64];
+
+	(void)ctx;
+	(void)object;
+	snprintf(name, sizeof(name), "db.%s", step);
+	engine_crash_point(name, false);
+	return 0;
+}
+
+static const struct db_step_hooks crash_hooks = { crash_hook, NULL, NULL };
+
+/* --- DNS ------------------------------------------------------------------ */
+
+/* Moves every record from `from` to `to` (one address each) at the cutover
+ * TTL; a record already on `to` is left alone. */
+static int dns_move(struct engine *e, const char *step, const char *from, const char *to,
+                    struct ferry_error *err)
+{
+	const struct plan_dns *d = &e->plan->dns;
+	char *const want[] = { (char *)to };
+	size_t i;
+	int r = 0;
+
+	if (!d->present)
+		return 0;
+	r = engine_dns(e, err);
+	for (i = 0; r >= 0 && i < d->records.n; i++) {
+		const char *name = d->records.v[i];
+		char *detail = engine_detail("{s:s, s:s, s:i}", "from", from, "to", to, "ttl",
+		                             (int)d->ttl.cutover);
+		struct dns_rrset rs;
+		int64_t id = 0;
+
+		dns_rrset_init(&rs);
+		r = dns_query(e->dns, name, &rs, err);
+		if (r == 0 && dns_addresses_equal(rs.addresses, rs.n, want, 1)) {
+			dns_rrset_release(&rs);
+			free(detail);
+			continue; /* already there (a resumed run) */
+		}
+		if (r == 0)
+			r = engine_step_begin(e, step, name, detail, &id, err);
+		free(detail);
+		if (r == 0) {
+			r = dns_cas(e->dns, name, rs.addresses, rs.n, want, 1, d->ttl.cutover, err);
+			engine_step_done(e, id, step, r == 0, r == 0 ? to : err->msg, NULL);
+			if (r == 0)
+				engine_say(e, name, "now points at %s (TTL %u)", to,
+				           d->ttl.cutover);
+		}
+		dns_rrset_release(&rs);
+		if (r == ENGINE_STEP_SKIP)
+			r = 0;
+	}
+	return r;
+}
+
+/* --- the rollback plan ---------------------------------------------------- */
+
+static int rollback_plan(struct engine *e, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	struct buf b;
+	size_t i;
+	int r;
+
+	buf_init(&b, 1 << 20);
+	buf_addf(&b, "rollback plan for %s (authority: %s)\n", p->name,
+	         p->rollback.authority ? p->rollback.authority : "not named");
+	if (p->dns.present)
+		for (i = 0; i < p->dns.records.n; i++)
+			buf_addf(&b, "  dns: %s from %s back to %s, TTL %u (compare-and-swap)\n",
+			         p->dns.records.v[i], p->host_new.address, p->host_old.address,
+			         p->dns.ttl.cutover);
+	if (p->traffic.present)
+		buf_addf(&b, "  traffic: %s at %s: %s weight 100, %s weight 0\n",
+		         p->traffic.backend, p->traffic.admin, p->traffic.server_old,
+		         p->traffic.server_new);
+	for (i = 0; i < p->ndatabases; i++)
+		buf_addf(&b,
+		         "  database %s: fence the poolers, fence the new database, drain it to "
+		         "the old through reverse replication, copy sequences, repoint the "
+		         "poolers at the old database, resume; forward replication re-created "
+		         "without copy\n",
+		         p->databases[i].name);
+	r = e->opts.dry_run ? 0 : journal_set(e->j, "cutover.rollback_plan", b.data, err);
+	if (r == 0)
+		engine_say(e, NULL, "%s", b.data);
+	buf_release(&b);
+	return r;
+}
+
+/* --- preflight ------------------------------------------------------------- */
+
+static int preflight(struct engine *e, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	size_t i;
+	int r;
+
+	if (p->dns.present) {
+		r = engine_dns(e, err);
+		if (r == 0)
+			r = dns_check_key(e->dns, err);
+		for (i = 0; r == 0 && i < p->dns.records.n; i++) {
+			struct dns_rrset rs;
+
+			dns_rrset_init(&rs);
+			r = dns_query(e->dns, p->dns.records.v[i], &rs, err);
+			if (r == 0 && rs.ttl > p->dns.ttl.cutover)
+				r = ferry_error_set(err, FERRY_ECHECK,
+				                    "the prepare phase lowers it; run 'ferry plan' "
+				                    "to see when",
+				                    "cutover refused: %s serves TTL %u, above the "
+				                    "cutover TTL %u",
+				                    p->dns.records.v[i], rs.ttl,
+				                    p->dns.ttl.cutover);
+			dns_rrset_release(&rs);
+		}
+		if (r < 0)
+			return r;
+	}
+	if (p->traffic.present) {
+		int w;
+
+		r = engine_traffic(e, err);
+		if (r == 0)
+			r = e->lb_drv->get_weight(e->lb, p->traffic.backend, p->traffic.server_new,
+			                          &w, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* --- databases ------------------------------------------------------------- */
+
+static int db_switch(struct engine *e, size_t i, enum db_direction dir, const char *step,
+                     struct ferry_error *err)
+{
+	const struct plan_database *pd = &e->plan->databases[i];
+	struct db_switch_report rep = { 0 };
+	struct endpoints_db *d = NULL;
+	char object[128], result[768];
+	int64_t id = 0;
+	int r;
+
+	round_object(e, pd->name, object, sizeof(object));
+	if (!e->opts.dry_run && journal_step_find_done(e->j, step, object, NULL, NULL) == 0)
+		return 0;
+	r = engine_step_begin(e, step, object,
+	                      dir == DB_FORWARD ? "old -> new: the write pause"
+	                                        : "new -> old: the write pause",
+	                      &id, err);
+	if (r == ENGINE_STEP_SKIP)
+		return 0;
+	if (r == 0)
+		r = endpoints_db_open(e->plan, i, &d, err);
+	if (r == 0)
+		r = d->eng->switch_run(d->h, dir, &crash_hooks, &rep, err);
+	if (r == 0) {
+		snprintf(result, sizeof(result), "pause %lld ms at %s; %s", (long long)rep.pause_ms,
+		         rep.fence_pos, rep.timings);
+		journal_sample_add(e->j, "write_pause_ms", pd->name, time_wall_ms(),
+		                   (double)rep.pause_ms, NULL);
+		if (dir == DB_FORWARD)
+			engine_say(e, pd->name, "switched to the new database; write pause %lld ms",
+			           (long long)rep.pause_ms);
+		else
+			engine_say(e, pd->name,
+			           "switched back to the old database; write pause %lld ms; %lld "
+			           "transactions made on the new side carried back",
+			           (long long)rep.pause_ms, (long long)rep.carried_txns);
+	}
+	if (id)
+		engine_step_done(e, id, step, r == 0, r == 0 ? result : err->msg, NULL);
+	endpoints_db_close(d);
+	return r;
+}
+
+/* Called by the engine for an open db.switch / db.switch_back step left by
+ * a crash: recover() finishes or undoes the switch. */
+int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct ferry_error *err)
+{
+	enum db_direction dir;
+	struct db_switch_report rep = { 0 };
+	struct endpoints_db *d = NULL;
+	char name[128], *paren;
+	size_t i;
+	int r;
+
+	if (!strcmp(s->name, "db.switch"))
+		dir = DB_FORWARD;
+	else if (!strcmp(s->name, "db.switch_back"))
+		dir = DB_REVERSE;
+	else
+		return 0;
+	snprintf(name, sizeof(name), "%s", s->object);
+	paren = strstr(name, " (round");
+	if (paren)
+		*paren = '\0';
+	for (i = 0; i < e->plan->ndatabases; i++)
+		if (!strcmp(e->plan->databases[i].name, name))
+			break;
+	if (i == e->plan->ndatabases)
+		return ferry_error_set(err, FERRY_ESTATE, "was the database renamed in the plan?",
+		                       "journal: interrupted switch of database %s, which the plan "
+		                       "does not have",
+		                       name);
+	r = endpoints_db_open(e->plan, i, &d, err);
+	if (r == 0)
+		r = d->eng->recover(d->h, dir, &rep, err);
+	endpoints_db_close(d);
+	if (r < 0)
+		return r;
+	engine_say(e, name, "interrupted switch %s by recovery: no pooler paused",
+	           rep.completed ? "completed" : "undone");
+	if (!rep.completed)
+		return 0; /* undone: the caller marks it interrupted, it is redone */
+	r = journal_step_done(e->j, s->id, true, "completed by recovery after a crash", err);
+	return r < 0 ? r : 1;
+}
+
+/* --- rollback ----------------------------------------------------------- */
+
+int engine_rollback(struct engine *e, const char *reason, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	size_t i;
+	int r;
+
+	for (i = 0; i < p->ndatabases; i++)
+		if (!e->opts.dry_run &&
+		    journal_step_find_done(e->j, "db.teardown", p->databases[i].name, NULL, NULL) ==
+		            0)
+			return ferry_error_set(err, FERRY_ESTATE,
+			                       "the old database no longer receives the new side's "
+			                       "writes; moving back is a new migration",
+			                       "rollback refused: replication of database %s was "
+			                       "removed at decommission",
+			                       p->databases[i].name);
+	if (!e->opts.dry_run) {
+		r = journal_set(e->j, "rollback.pending", reason, err);
+		if (r < 0)
+			return r;
+	}
+	engine_say(e, "rollback", "rolling back: %s", reason);
+	r = dns_move(e, "dns.cas_back", p->host_new.address, p->host_old.address, err);
+	if (r == 0 && p->traffic.present)
+		r = engine_split(e, 0, "rollback", err);
+	for (i = p->ndatabases; r == 0 && i-- > 0;) {
+		char object[128];
+
+		/* Only a database this round moved goes back. */
+		round_object(e, p->databases[i].name, object, sizeof(object));
+		if (e->opts.dry_run ||
+		    journal_step_find_done(e->j, "db.switch", object, NULL, NULL) == 0)
+			r = db_switch(e, i, DB_REVERSE, "db.switch_back", err);
+	}
+	if (r < 0 || e->opts.dry_run)
+		return r;
+	/* Back to the soak: the next cutover is a new round, validated
+	 * again. */
+	r = bump(e, "cutover.round", err);
+	if (r == 0)
+		r = bump(e, "validate.round", err);
+	if (r == 0)
+		r = journal_unset(e->j, "rollback.pending", err);
+	if (r == 0) {
+		char now[32];
+
+		time_rfc3339(time_now(), now, sizeof(now));
+		r = journal_set(e->j, "rollback.done", now, err);
+	}
+	if (r == 0)
+		r = journal_phase_set(e->j, engine_phase_name(ENGINE_REPLICATE), err);
+	if (r == 0) {
+		e->phase = ENGINE_REPLICATE;
+		engine_say(e, "rollback",
+		           "done: the old side serves everything again; the plan "
+		           "is back in the replicate phase");
+	}
+	return r;
+}
+
+/* --- the phase ----------------------------------------------------------- */
+
+static int window_gate(struct engine *e, struct ferry_error *err)
+{
+	const struct plan_window *w = &e->plan->schedule.cutover_window;
+	int64_t now = time_now(), start, end;
+	bool inside;
+	int r;
+
+	if (!w->present)
+		return PHASE_PASSED;
+	r = schedule_window_contains(w, now, &inside, err);
+	if (r < 0 || inside)
+		return r < 0 ? r : PHASE_PASSED;
+	if (e->opts.now_reason) {
+		engine_say(e, "cutover", "outside the cutover window, by --now: %s",
+		           e->opts.now_reason);
+		if (!e->opts.dry_run)
+			journal_set(e->j, "cutover.now_reason", e->opts.now_reason, NULL);
+		return PHASE_PASSED;
+	}
+	r = schedule_window_next(w, now, &start, &end, err);
+	if (r < 0)
+		return r;
+	return engine_wait(e, start, "the cutover window");
+}
+
+static int cutover(struct engine *e, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	char object[64];
+	size_t i;
+	int64_t id = 0;
+	int r;
+
+	round_object(e, "cutover", object, sizeof(object));
+	if (!e->opts.dry_run &&
+	    journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0)
+		return 0;
+	r = preflight(e, err);
+	if (r < 0)
+		return r;
+	r = rollback_plan(e, err);
+	if (r < 0)
+		return r;
+	r = engine_step_begin(e, "cutover.switched", object, NULL, &id, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < p->ndatabases; i++) {
+		r = db_switch(e, i, DB_FORWARD, "db.switch", err);
+		if (r < 0) {
+			struct ferry_error undo = { 0 };
+
+			/* The databases already moved go back: one writer. */
+			while (i-- > 0)
+				if (db_switch(e, i, DB_REVERSE, "db.switch_back", &undo) < 0)
+					engine_say(e, p->databases[i].name,
+					           "could not switch back: %s", undo.msg);
+			if (id)
+				engine_step_done(e, id, "cutover.switched", false, err->msg, NULL);
+			return ferry_error_prefix(err, "cutover failed, the old side still writes");
+		}
+	}
+	if (p->traffic.present) {
+		r = engine_split(e, 100, "cutover", err);
+		if (r < 0)
+			return r;
+	}
+	r = dns_move(e, "dns.cas", p->host_old.address, p->host_new.address, err);
+	if (r < 0)
+		return r;
+	if (id) {
+		char now[32];
+
+		time_rfc3339(time_now(), now, sizeof(now));
+		journal_set(e->j, "cutover.done", now, NULL);
+		r = engine_step_done(e, id, "cutover.switched", true, "done", err);
+	}
+	return r;
+}
+
+int phase_cutover(struct engine *e, struct ferry_error *err)
+{
+	char evidence[512], object[64];
+	int r;
+
+	r = window_gate(e, err);
+	if (r != PHASE_PASSED)
+		return r;
+	r = cutover(e, err);
+	if (r < 0)
+		return r;
+	round_object(e, "monitor", object, sizeof(object));
+	r = engine_monitor(e, e->plan->schedule.monitor_ms, object, evidence, sizeof(evidence),
+	                   err);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		if (!e->opts.dry_run)
+			journal_gate_record(e->j, "cutover", object, false, evidence, NULL);
+		r = engine_rollback(e, evidence, err);
+		return r < 0 ? r : PHASE_ROLLED_BACK;
+	}
+	if (!e->opts.dry_run)
+		journal_gate_record(e->j, "cutover", object, true,
+		                    "monitor period passed, no trigger", NULL);
+	return PHASE_PASSED;
+}

@@ -78,6 +78,7 @@ static void probe_health(struct engine *e, struct trigger_window *w, int64_t now
                          double *latency)
 {
 	const struct plan_checks *c = &e->plan->checks;
+	char *ca = plan_path(e->plan, c->tls.ca_file);
 	size_t i;
 
 	*latency = -1;
@@ -86,8 +87,8 @@ static void probe_health(struct engine *e, struct trigger_window *w, int64_t now
 		struct ferry_error err = { 0 };
 		bool ok;
 
-		if (hosts_http_check(c->health[i].url, e->plan->host_new.address, c->tls.ca_file,
-		                     1000, 2000, &res, &err) < 0)
+		if (hosts_http_check(c->health[i].url, e->plan->host_new.address, ca, 1000, 2000,
+		                     &res, &err) < 0)
 			res.status = 0;
 		ok = res.status == c->health[i].status;
 		trigger_add_health(w, now_ms, ok);
@@ -96,6 +97,7 @@ static void probe_health(struct engine *e, struct trigger_window *w, int64_t now
 			*latency = (double)res.latency_ms;
 		}
 	}
+	free(ca);
 }
 
 int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, char *evidence,

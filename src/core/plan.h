@@ -275,6 +275,10 @@ size_t plan_diags_errors(const struct plan_diags *d);
 int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct buf *out,
                      struct ferry_error *err);
 
+/* path resolved against the plan's folder when relative (as every file the
+ * plan names is); NULL for NULL.  Caller frees. */
+char *plan_path(const struct plan *p, const char *path);
+
 /* The starter plan `ferry init` writes (examples/shop.yaml, compiled in). */
 extern const char plan_example_yaml[];
 extern const size_t plan_example_yaml_len; /* its length, without the NUL */

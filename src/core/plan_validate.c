@@ -721,11 +721,7 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 		return ferry_error_set(err, FERRY_ENOTFOUND,
 		                       "name a file or an environment variable in the plan",
 		                       "secret: none configured");
-	if (s->file[0] == '/' || !p || !p->dir)
-		path = xstrdup(s->file);
-	else
-		path = xasprintf("%s/%s", p->dir, s->file);
-
+	path = plan_path(p, s->file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = ferry_error_set(err, errno == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO,
@@ -761,4 +757,13 @@ out:
 		close(fd);
 	free(path);
 	return r;
+}
+
+char *plan_path(const struct plan *p, const char *path)
+{
+	if (!path)
+		return NULL;
+	if (path[0] == '/' || !p || !p->dir)
+		return xstrdup(path);
+	return xasprintf("%s/%s", p->dir, path);
 }

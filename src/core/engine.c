@@ -239,14 +239,10 @@ static int run_phase(struct engine *e, struct ferry_error *err)
 {
 	switch (e->phase) {
 	case ENGINE_PREPARE: return phase_prepare(e, err);
-	case ENGINE_VALIDATE: return phase_validate(e, err);
 	case ENGINE_REPLICATE: return phase_replicate(e, err);
-	case ENGINE_CUTOVER:
-	case ENGINE_DECOMMISSION:
-		/* Not built yet: a plan with those sections stops here. */
-		return ferry_error_set(
-		        err, FERRY_ESTATE, "this ferry carries a plan through prepare only so far",
-		        "phase %s is not implemented yet", engine_phase_name(e->phase));
+	case ENGINE_VALIDATE: return phase_validate(e, err);
+	case ENGINE_CUTOVER: return phase_cutover(e, err);
+	case ENGINE_DECOMMISSION: return phase_decommission(e, err);
 	case ENGINE_DONE: return PHASE_PASSED;
 	}
 	BUG("phase %d", (int)e->phase);

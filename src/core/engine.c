@@ -87,8 +87,10 @@ void engine_close(struct engine *e)
 	if (!e)
 		return;
 	dns_close(e->dns);
-	if (e->lb_drv)
+	if (e->lb_drv) {
 		e->lb_drv->close(e->lb);
+		e->lb_drv->close(e->lb_new);
+	}
 	journal_close(e->j);
 	free(e);
 }

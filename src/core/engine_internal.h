@@ -40,8 +40,9 @@ struct engine {
 	enum engine_phase phase;
 	struct dns_provider *dns; /* opened on first use */
 	const struct traffic_driver *lb_drv;
-	struct traffic_lb *lb; /* opened on first use */
-	int64_t wait_until;    /* seconds, for PHASE_WAIT */
+	struct traffic_lb *lb;     /* opened on first use */
+	struct traffic_lb *lb_new; /* traffic.admin_new, opened by the monitor */
+	int64_t wait_until;        /* seconds, for PHASE_WAIT */
 	char wait_why[256];
 };
 

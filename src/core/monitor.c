@@ -100,12 +100,60 @@ static void probe_health(struct engine *e, struct trigger_window *w, int64_t now
 	free(ca);
 }
 
+static void swap(struct traffic_stats *a, struct traffic_stats *b)
+{
+	struct traffic_stats t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Adds what the new host's own balancer served (clients that followed the
+ * DNS change reach it directly) to the new side of pair. */
+static void add_new_side(struct engine *e, const struct traffic_stats *a,
+                         const struct traffic_stats *b, struct traffic_pair *pair)
+{
+	struct traffic_sample s;
+	int64_t req, errs;
+
+	if (!e->lb_new || traffic_sample_between(a, b, e->plan->traffic.server_new, &s, NULL) < 0)
+		return;
+	req = pair->new.requests + s.requests;
+	errs = pair->new.errors + s.errors;
+	pair->new.rps += s.rps;
+	if (req > 0) {
+		pair->new.rtime_ms = (pair->new.rtime_ms *(double)pair->new.requests +
+		                      s.rtime_ms *(double)s.requests) /
+		                     (double)req;
+		pair->new.err_pct = 100.0 * (double)errs / (double)req;
+	}
+	pair->new.requests = req;
+	pair->new.errors = errs;
+}
+
+/* One second's observation into the triggers and the journal. */
+static void record(struct engine *e, struct trigger_window *w, int64_t wall,
+                   const struct traffic_pair *pair)
+{
+	trigger_add_requests(w, wall, pair->new.requests, pair->new.errors, pair->old.requests,
+	                     pair->old.errors);
+	trigger_set_lb_rtime(w, pair->new.rtime_ms, pair->old.rtime_ms);
+	journal_samples_begin(e->j, NULL);
+	journal_sample_add(e->j, "rps", "new", wall, pair->new.rps, NULL);
+	journal_sample_add(e->j, "rps", "old", wall, pair->old.rps, NULL);
+	journal_sample_add(e->j, "err_pct", "new", wall, pair->new.err_pct, NULL);
+	journal_sample_add(e->j, "err_pct", "old", wall, pair->old.err_pct, NULL);
+	journal_sample_add(e->j, "rtime_ms", "new", wall, pair->new.rtime_ms, NULL);
+	journal_sample_add(e->j, "rtime_ms", "old", wall, pair->old.rtime_ms, NULL);
+	journal_samples_commit(e->j, NULL);
+}
+
 int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, char *evidence,
                    size_t evlen, struct ferry_error *err)
 {
 	const struct plan_traffic *t = &e->plan->traffic;
 	struct trigger_result res[TRIGGER_NKINDS];
-	struct traffic_stats prev, cur;
+	struct traffic_stats prev, cur, prev2, cur2;
 	struct trigger_config cfg;
 	struct trigger_window w;
 	int64_t start = time_mono_ms(), tick, wall;
@@ -121,8 +169,14 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	trigger_window_init(&w, &cfg);
 	traffic_stats_init(&prev);
 	traffic_stats_init(&cur);
+	traffic_stats_init(&prev2);
+	traffic_stats_init(&cur2);
 	if (t->present) {
+		struct traffic_options o = TRAFFIC_OPTIONS_INIT;
+
 		r = engine_traffic(e, err);
+		if (r == 0 && t->admin_new && !e->lb_new)
+			r = e->lb_drv->open(t->admin_new, &o, &e->lb_new, err);
 		if (r < 0)
 			goto out;
 	}
@@ -135,33 +189,17 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 		wall = time_wall_ms();
 		if (t->present) {
 			r = e->lb_drv->stats(e->lb, t->backend, &cur, err);
+			if (r == 0 && e->lb_new)
+				r = e->lb_drv->stats(e->lb_new, t->backend, &cur2, err);
 			if (r < 0)
 				goto out;
 			if (have_prev && traffic_sample_pair(&prev, &cur, t->server_old,
 			                                     t->server_new, &pair, NULL) == 0) {
-				trigger_add_requests(&w, wall, pair.new.requests, pair.new.errors,
-				                     pair.old.requests, pair.old.errors);
-				trigger_set_lb_rtime(&w, pair.new.rtime_ms, pair.old.rtime_ms);
-				journal_samples_begin(e->j, NULL);
-				journal_sample_add(e->j, "rps", "new", wall, pair.new.rps, NULL);
-				journal_sample_add(e->j, "rps", "old", wall, pair.old.rps, NULL);
-				journal_sample_add(e->j, "err_pct", "new", wall, pair.new.err_pct,
-				                   NULL);
-				journal_sample_add(e->j, "err_pct", "old", wall, pair.old.err_pct,
-				                   NULL);
-				journal_sample_add(e->j, "rtime_ms", "new", wall, pair.new.rtime_ms,
-				                   NULL);
-				journal_sample_add(e->j, "rtime_ms", "old", wall, pair.old.rtime_ms,
-				                   NULL);
-				journal_samples_commit(e->j, NULL);
+				add_new_side(e, &prev2, &cur2, &pair);
+				record(e, &w, wall, &pair);
 			}
-			/* cur becomes prev: swap, so no stats are copied */
-			{
-				struct traffic_stats tmp = prev;
-
-				prev = cur;
-				cur = tmp;
-			}
+			swap(&prev, &cur);
+			swap(&prev2, &cur2);
 			have_prev = true;
 		}
 		probe_health(e, &w, wall, &health);
@@ -187,6 +225,8 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 out:
 	traffic_stats_release(&prev);
 	traffic_stats_release(&cur);
+	traffic_stats_release(&prev2);
+	traffic_stats_release(&cur2);
 	trigger_window_release(&w);
 	return r;
 }

@@ -130,6 +130,10 @@ struct plan_traffic {
 	bool present;
 	char *via;   /* "haproxy" (the default and the only one) */
 	char *admin; /* "host:port" or a unix socket path */
+	/* Optional: the new host's balancer (same backend and server names).
+	 * After the DNS change clients reach it directly, so the monitor
+	 * counts its requests too. */
+	char *admin_new;
 	char *backend;
 	char *server_old; /* server names in the backend; not equal */
 	char *server_new;

@@ -384,8 +384,8 @@ static void pct_item(struct plan_walk *w, struct fy_node *n, const char *path, s
 
 static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 {
-	static const char *const keys[] = { "via",   "admin",     "backend", "servers",
-		                            "steps", "step_hold", NULL };
+	static const char *const keys[] = { "via",     "admin", "admin_new", "backend",
+		                            "servers", "steps", "step_hold", NULL };
 	static const char *const server_keys[] = { "old", "new", NULL };
 	static const char *const vias[] = { "haproxy", NULL };
 	static const double def_steps[] = { 1, 5, 25 };
@@ -411,6 +411,16 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 			plan_ctx_error(&w->c, pos,
 			               "HAProxy's 'stats socket' as ADDRESS:PORT or a socket path",
 			               "traffic.admin: '%.64s': %s", t->admin, why);
+		else
+			free(host);
+	}
+	t->admin_new = plan_get_str(&s, "admin_new", false, &pos);
+	if (t->admin_new && t->admin_new[0] != '/') {
+		if (!plan_hostport(t->admin_new, true, 0, &host, &port, &why))
+			plan_ctx_error(&w->c, pos,
+			               "the new host's HAProxy 'stats socket' as ADDRESS:PORT or a "
+			               "socket path",
+			               "traffic.admin_new: '%.64s': %s", t->admin_new, why);
 		else
 			free(host);
 	}

@@ -588,6 +588,7 @@ void plan_free(struct plan *p)
 
 	free(p->traffic.via);
 	free(p->traffic.admin);
+	free(p->traffic.admin_new);
 	free(p->traffic.backend);
 	free(p->traffic.server_old);
 	free(p->traffic.server_new);

@@ -357,14 +357,17 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 /* ---- replication ------------------------------------------------------ */
 
 /* Runs pg_dump --schema-only of old piped into psql on new.  Passwords go
- * in PGPASSWORD in each child's environment only, never on argv. */
+ * in PGPASSWORD in each child's environment only, never on argv.  Owners
+ * and privileges are copied too (no --no-owner): an application role that
+ * owned its tables on the old side must own them on the new one, or its
+ * first write after the cutover is "permission denied"; the readiness check
+ * "roles" makes sure every such role exists on the new server. */
 static int schema_copy(struct pg *p, struct ferry_error *err)
 {
 	const struct db_config *c = p->cfg;
 	char tmpl[] = "/tmp/ferry-schema-XXXXXX";
 	char *dump_argv[] = { (char *)"pg_dump",
 		              (char *)"--schema-only",
-		              (char *)"--no-owner",
 		              (char *)"--no-publications",
 		              (char *)"--no-subscriptions",
 		              (char *)"-d",

@@ -265,6 +265,61 @@ int pg_check(void *h, struct db_checks *out, struct ferry_error *err)
 		pgsql_result_release(&r);
 	}
 
+	/* Roles are global objects that pg_dump of one database does not copy:
+	 * every role that owns an object or holds a privilege in the old
+	 * database must exist on the new server, or the schema copy fails (or,
+	 * copied without owners, the application loses its privileges). */
+	{
+		struct pgsql_result have;
+		struct buf missing;
+		int j;
+
+		buf_init(&missing, 1 << 16);
+		pgsql_result_init(&have);
+		if (pgsql_exec(
+		            p->old,
+		            "SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.oid IN ("
+		            "SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = "
+		            "c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', "
+		            "'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+		            "UNION SELECT nspowner FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' "
+		            "AND nspname <> 'information_schema' "
+		            "UNION SELECT (aclexplode(c.relacl)).grantee FROM pg_class c "
+		            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relacl IS NOT "
+		            "NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')) "
+		            "ORDER BY 1",
+		            0, NULL, pg_deadline(PG_TIMEOUT_MS), &r, &e) == 0 &&
+		    pgsql_exec(p->new, "SELECT rolname FROM pg_roles", 0, NULL,
+		               pg_deadline(PG_TIMEOUT_MS), &have, &e) == 0) {
+			for (i = 0; i < (size_t)r.nrows; i++) {
+				const char *x = pgsql_result_get(&r, (int)i, 0);
+				bool found = false;
+
+				for (j = 0; j < have.nrows && !found; j++)
+					found = !strcmp(x, pgsql_result_get(&have, j, 0));
+				if (!found)
+					buf_addf(&missing, "%s%s", missing.len ? ", " : "", x);
+			}
+			if (missing.len)
+				db_checks_add(
+				        out, "roles", DB_CHECK_FAIL,
+				        "the schema copy fails, or the application loses its "
+				        "privileges on the new database",
+				        "roles that own objects or hold privileges on old do not "
+				        "exist on new: %s; create them on the new server "
+				        "(pg_dumpall --roles-only shows them)",
+				        missing.data);
+			else
+				db_checks_add(
+				        out, "roles", DB_CHECK_OK, NULL,
+				        "every role that owns or holds privileges on old exists "
+				        "on new");
+		}
+		buf_release(&missing);
+		pgsql_result_release(&have);
+		pgsql_result_release(&r);
+	}
+
 	n = pg_count(
 	        p->new,
 	        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "

@@ -1,0 +1,275 @@
+#!/bin/bash
+# scenarios.sh [SCENARIO...] - ferry's main job in the lab (suite 'lab'),
+# through the real command line against the real servers, every verdict on
+# writes taken from the load generator's ledger (lab/verify), never from
+# ferry's own view:
+#
+#   gates     the cutover waits while the cutover TTL is not yet in effect
+#             (exit 75, nothing moved), and outside the cutover window
+#             without --now; with --now REASON it cuts over and says why.
+#   full      a whole run under 500 writes/s: DNS and traffic on new, TTL
+#             restored, replication removed on both sides, 0 lost writes.
+#   rollback  the new application fails after the cutover: ferry rolls back
+#             by itself within seconds (exit 3), DNS and weights are back on
+#             old, and every write acknowledged on the new side is on the
+#             old database.
+#   crash     ferry is killed (SIGKILL) at every step in turn, inside the
+#             write pause too, and run again each time: the same end state,
+#             no pooler left paused, no orphaned slot, publication or
+#             subscription, 0 lost writes.
+#
+# Each scenario gets a fresh lab (lab/up) on a compressed schedule; lab/down
+# runs on every exit.  Needs root (exit 77 otherwise) and no other lab up.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export LAB_BUILD=${LAB_BUILD:-$top/build}
+export LAB_STATE=${LAB_STATE:-$LAB_BUILD/tests/lab/scenarios-state}
+export LAB_SEED_MB=${LAB_SEED_MB:-5}
+export LAB_TTL=6
+unset LAB_FAULTS LAB_KEEP_STATE
+ferry=$LAB_BUILD/src/ferry
+logs=$LAB_BUILD/tests/lab/scenarios-logs
+scenario=
+
+say() { printf 'scenarios: %s%s\n' "${scenario:+$scenario: }" "$*"; }
+fail() {
+	printf 'scenarios: %sFAIL: %s\n' "${scenario:+$scenario: }" "$*" >&2
+	exit 1
+}
+
+if [ "$(id -u)" != 0 ]; then
+	say "skipped: needs root (network namespaces)"
+	exit 77
+fi
+if ip netns list | grep -q '^ferry-' || [ -e /run/ferry-lab ]; then
+	say "skipped: a lab is already up ($(readlink /run/ferry-lab 2>/dev/null || echo '?'))"
+	exit 77
+fi
+
+load_pid=
+on_exit() {
+	rc=$?
+	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null
+	if [ $rc != 0 ]; then
+		say "failed ($rc); the last ferry output:"
+		tail -n 25 "$logs"/*.out 2>/dev/null | tail -n 60
+	fi
+	"$top/lab/down" >/dev/null 2>&1 || say "lab/down failed too"
+	exit $rc
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+rm -rf "$logs"
+mkdir -p "$logs"
+
+# --- helpers ----------------------------------------------------------------
+
+# wait_until DEADLINE_S WHAT CMD...: polls CMD every 0.2 s until it succeeds.
+wait_until() {
+	local deadline=$(($(date +%s) + $1)) what=$2
+	shift 2
+	until "$@"; do
+		[ "$(date +%s)" -lt $deadline ] || fail "timed out waiting for $what"
+		sleep 0.2
+	done
+}
+
+fresh_lab() {
+	"$top/lab/down" >/dev/null 2>&1 || true
+	"$top/lab/up" >"$logs/$scenario.lab-up" 2>&1 || fail "lab/up failed (see $logs)"
+	# shellcheck source=/dev/null
+	. "$LAB_STATE/env"
+	export PGPASSFILE=$LAB_PGPASSFILE
+	plan=$LAB_STATE/plan.yaml
+	# The lab's plan on a schedule of seconds, paths made absolute.
+	sed -e "s#state/#$LAB_STATE/#g" \
+	    -e 's/steps: \[10, 2\]/steps: [3, 1]/' -e 's/cutover: 2$/cutover: 1/' \
+	    -e 's/restore: 30/restore: 6/' -e 's/replication_soak: 10s/replication_soak: 3s/' \
+	    -e 's/validation: 15s/validation: 3s/' -e 's/step_hold: 5s/step_hold: 1s/' \
+	    -e "s/monitor: 10s/monitor: ${MONITOR:-3s}/" -e 's/window: 20s/window: 3s/' \
+	    "$top/lab/plan.yaml" >"$plan"
+}
+
+load_start() {
+	rm -f "$LAB_STATE/stop-load"
+	"$top/lab/load" --duration 15m --until-file "$LAB_STATE/stop-load" \
+		>"$logs/$scenario.load" 2>&1 &
+	load_pid=$!
+	wait_until 20 "the first acknowledged write" \
+		grep -q 'acked=[1-9]' "$logs/$scenario.load"
+}
+
+load_stop() {
+	touch "$LAB_STATE/stop-load"
+	wait "$load_pid" || true
+	load_pid=
+}
+
+# verify_lost_zero: the ledger against the current primary.
+verify_lost_zero() {
+	"$top/lab/verify" >"$logs/$scenario.verify" 2>&1 ||
+		{ cat "$logs/$scenario.verify"; fail "lab/verify: writes lost or unexpected"; }
+	grep -q 'lost=0 ' "$logs/$scenario.verify" || fail "lab/verify did not report lost=0"
+	say "$(tail -n 1 "$logs/$scenario.verify")"
+}
+
+# run NAME [ferry run options...]: ferry run, output in $logs; sets rc.
+run() {
+	local name=$1
+	shift
+	set +e
+	"$ferry" run "$plan" "$@" >"$logs/$scenario.$name.out" 2>&1
+	rc=$?
+	set -e
+}
+
+dns_of() { kdig @10.77.0.1 +short "$1" A 2>/dev/null | head -n 1; }
+ttl_of() { kdig @10.77.0.1 +noall +answer "$1" A 2>/dev/null | awk '{print $2; exit}'; }
+weight_of() { # SERVER: its weight in old's backend web
+	timeout 3 bash -c 'exec 3<>/dev/tcp/10.77.0.2/9999; printf "get weight web/%s\n" "$1" >&3;
+		cat <&3' _ "$1" | awk 'NR == 1 {print $1}'
+}
+sql() { psql "$1" -XAtqc "$2"; }
+replication_objects() { # DB: slots + publications + subscriptions
+	sql "$1" "SELECT (SELECT count(*) FROM pg_replication_slots) +
+		(SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_subscription)"
+}
+paused_poolers() { # how many of the two poolers have database shop paused
+	local n=0 admin
+	for admin in "$LAB_OLD_POOLER_ADMIN" "$LAB_NEW_POOLER_ADMIN"; do
+		psql "$admin" -XAtq -F '|' -c 'SHOW DATABASES' | awk -F '|' '$1 == "shop"' |
+			grep -q '|1|[01]$' && n=$((n + 1))
+	done
+	echo $n
+}
+phase_of() { "$ferry" status "$plan" --json | jq -r .phase; }
+
+# The end state of a completed migration.
+check_moved() {
+	[ "$(dns_of www.shop.test)" = 10.77.0.3 ] || fail "www.shop.test not on new"
+	[ "$(dns_of api.shop.test)" = 10.77.0.3 ] || fail "api.shop.test not on new"
+	[ "$(ttl_of www.shop.test)" = 6 ] || fail "TTL not restored (is $(ttl_of www.shop.test))"
+	[ "$(weight_of new)" = 100 ] || fail "new's weight is $(weight_of new), not 100"
+	[ "$(replication_objects "$LAB_OLD_DB")" = 0 ] || fail "replication left on old"
+	[ "$(replication_objects "$LAB_NEW_DB")" = 0 ] || fail "replication left on new"
+	[ "$(paused_poolers)" = 0 ] || fail "a pooler is left paused"
+	[ "$(phase_of)" = done ] || fail "phase is $(phase_of), not done"
+}
+
+# --- the scenarios ------------------------------------------------------------
+
+scenario_gates() {
+	# A cutover window on a day that is not today or tomorrow (UTC).
+	local day
+	day=$(date -u -d '+3 days' +%a | tr 'A-Z' 'a-z')
+	fresh_lab
+	cat >>"$plan" <<EOF
+  cutover_window: { days: [$day], from: "00:00", to: "23:59", zone: UTC }
+EOF
+	run early --no-wait
+	[ $rc = 75 ] || fail "a run before the cutover TTL is in effect exit $rc, want 75"
+	[ "$(phase_of)" = prepare ] || fail "phase $(phase_of) before the TTL gate held"
+	[ "$(sql "$LAB_NEW_DB" 'SELECT count(*) FROM pg_subscription')" = 0 ] ||
+		fail "replication started before the prepare gate held"
+	[ "$(dns_of www.shop.test)" = 10.77.0.2 ] || fail "DNS moved during prepare"
+	say "refused while the cutover TTL is not in effect (exit 75, nothing moved)"
+
+	run to-validate --until validate
+	[ $rc = 0 ] || fail "run --until validate exit $rc"
+	run outside --no-wait
+	[ $rc = 75 ] || fail "a cutover outside the window exit $rc, want 75"
+	grep -q 'cutover window' "$logs/gates.outside.out" || fail "the wait does not name the window"
+	[ "$(dns_of www.shop.test)" = 10.77.0.2 ] || fail "DNS moved outside the window"
+	[ "$(sql "$LAB_NEW_DB" 'SELECT count(*) FROM pg_subscription')" = 1 ] ||
+		fail "the database moved outside the window"
+	say "refused outside the cutover window without --now (exit 75, nothing moved)"
+
+	run now --now "scenario test: emergency move" --until cutover
+	[ $rc = 0 ] || fail "run --now exit $rc"
+	grep -q 'by --now: scenario test: emergency move' "$logs/gates.now.out" ||
+		fail "the reason for --now is not reported"
+	[ "$(dns_of www.shop.test)" = 10.77.0.3 ] || fail "no cutover with --now"
+	say "cut over outside the window with --now, reason reported"
+}
+
+scenario_full() {
+	fresh_lab
+	load_start
+	run all
+	[ $rc = 0 ] || fail "ferry run exit $rc"
+	load_stop
+	check_moved
+	verify_lost_zero
+	grep -q '"primary".*10.77.0.3\|host=10.77.0.3 port=5432: writable' "$logs/full.verify" ||
+		fail "the primary is not the new database"
+}
+
+scenario_rollback() {
+	MONITOR=40s fresh_lab
+	load_start
+	run_bg() {
+		"$ferry" run "$plan" >"$logs/rollback.run.out" 2>&1
+		echo $? >"$logs/rollback.rc"
+	}
+	run_bg &
+	local ferry_job=$!
+	wait_until 180 "the cutover (DNS on new)" test "$(dns_of www.shop.test)" = 10.77.0.3
+	"$top/lab/fault" on orders500 >/dev/null
+	local t_fault
+	t_fault=$(date +%s)
+	wait "$ferry_job" || true
+	local took=$(($(date +%s) - t_fault))
+	rc=$(cat "$logs/rollback.rc")
+	[ "$rc" = 3 ] || fail "ferry run exit $rc after the new app failed, want 3 (rolled back)"
+	[ $took -le 30 ] || fail "the rollback took ${took}s after the fault"
+	grep -q 'rollback trigger\|rolling back' "$logs/rollback.run.out" || fail "no rollback said"
+	[ "$(dns_of www.shop.test)" = 10.77.0.2 ] || fail "www.shop.test not back on old"
+	[ "$(weight_of new)" = 0 ] || fail "new's weight is $(weight_of new), not 0"
+	[ "$(phase_of)" = replicate ] || fail "phase $(phase_of) after the rollback, not replicate"
+	"$top/lab/fault" off orders500 >/dev/null
+	load_stop
+	# Every write acknowledged by the new side before the fault must be on
+	# the old database, which is the primary again.
+	verify_lost_zero
+	grep -q 'host=10.77.0.2 port=5432: writable' "$logs/rollback.verify" ||
+		fail "the old database is not the primary after the rollback"
+	awk -F '\t' '$4 ~ /^2/ && $5 == "new"' "$LAB_STATE/ledger.tsv" | grep -q . ||
+		fail "no write was acknowledged by the new side: the scenario proved nothing"
+	say "rolled back ${took}s after the fault; writes made on new are on old"
+}
+
+scenario_crash() {
+	local points="dns.set_ttl dns.set_ttl:after db.replicate_start db.replicate_start:after
+		traffic.split traffic.split:after traffic.hold cutover.switched db.switch
+		db.pause_poolers db.fence_database db.note_position db.wait_applied
+		db.copy_sequences db.stop_forward db.create_reverse_slot db.unfence_target
+		db.repoint_poolers db.resume_poolers db.start_reverse db.drop_forward
+		dns.cas dns.cas:after db.teardown dns.restore_ttl traffic.drain"
+	local pt n=0
+	fresh_lab
+	load_start
+	for pt in $points; do
+		n=$((n + 1))
+		set +e
+		FERRY_CRASH_AT=$pt "$ferry" run "$plan" >"$logs/crash.$n.out" 2>&1
+		rc=$?
+		set -e
+		[ $rc = 137 ] || fail "FERRY_CRASH_AT=$pt: exit $rc, want 137 (the point was not reached)"
+	done
+	run final
+	[ $rc = 0 ] || fail "the run after $n crashes exit $rc"
+	load_stop
+	check_moved
+	verify_lost_zero
+	say "$n crashes, each resumed: migration complete"
+}
+
+all="gates full rollback crash"
+for scenario in ${*:-$all}; do
+	t0=$(date +%s)
+	"scenario_$scenario"
+	say "ok ($(($(date +%s) - t0))s)"
+done
+scenario=
+"$top/lab/down" >/dev/null
+say "$(echo ${*:-$all} | wc -w) passed, 0 failed"

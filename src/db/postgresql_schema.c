@@ -64,14 +64,14 @@ static const char schema_sql[] =
         " SELECT 'schema'::text, nspname, ''::text, NULL::text, true FROM ns"
         " UNION ALL"
         " SELECT 'table', r.name,"
-        "  CASE r.relkind WHEN 'p' THEN 'partitioned ' WHEN 'f' THEN 'foreign ' ELSE '' END"
-        "  || CASE r.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END"
+        "  ltrim(CASE r.relkind WHEN 'p' THEN 'partitioned' WHEN 'f' THEN 'foreign' ELSE '' END"
+        "  || CASE r.relpersistence WHEN 'u' THEN ' unlogged' ELSE '' END"
         "  || CASE WHEN r.relrowsecurity THEN ' row security' ELSE '' END"
         "  || CASE WHEN r.relispartition THEN ' partition of ' || coalesce((SELECT p.name FROM"
         "   pg_inherits i JOIN rel p ON p.oid = i.inhparent WHERE i.inhrelid = r.oid LIMIT 1), '?')"
         "   || ' ' || coalesce(pg_get_expr(r.relpartbound, r.oid), '') ELSE '' END"
         "  || CASE WHEN r.relkind = 'p' THEN ' partition by ' || pg_get_partkeydef(r.oid)"
-        "   ELSE '' END,"
+        "   ELSE '' END),"
         "  NULL, true FROM rel r WHERE r.relkind IN ('r', 'p', 'f')"
         " UNION ALL"
         " SELECT 'column', r.name || '.' || a.attname, format_type(a.atttypid, a.atttypmod)"
@@ -214,8 +214,8 @@ static int side_read(struct pg *p, struct pgsql_conn *c, struct side *s, char fp
 	}
 	if (s->r.ncols != 6 || s->r.nrows < 1) {
 		rc = ferry_error_set(err, FERRY_EPROTO, NULL,
-		                     "%d columns, %d rows from the schema query", s->r.ncols,
-		                     s->r.nrows);
+		                     "database %s %s: %d columns, %d rows from the schema query",
+		                     p->cfg->name, s->name, s->r.ncols, s->r.nrows);
 		goto fail;
 	}
 	v = pgsql_result_get(&s->r, 0, 0);
@@ -238,7 +238,8 @@ static int side_read(struct pg *p, struct pgsql_conn *c, struct side *s, char fp
 	xqsort(s->v, s->n, sizeof(*s->v), line_qcmp);
 	return 0;
 fail:
-	return ferry_error_prefix(err, "database %s: %s schema", p->cfg->name, s->name);
+	/* the libpq layer's messages name the database and the side */
+	return ferry_error_prefix(err, "schema drift check");
 }
 
 /* The DDL that makes an object of kind: the operator's next step. */

@@ -15,7 +15,8 @@
  *     pg_catalog, so that every user name is schema-qualified whatever
  *     the session's search_path.  The same query hashes the lines with
  *     md5() into the side's fingerprint (no hash code on the client).
- *   - side_read() runs it in a read-only transaction (SET LOCAL needs one).
+ *   - sides_query() runs it on both sides at once, each in a read-only
+ *     transaction (SET LOCAL needs one); side_lines() sorts the result.
  *   - pg_schema_diff() sorts both sides' lines by (kind, name) and merges
  *     them in one pass: a name on one side only is a missing object, the
  *     same name with another definition a different one.  Children of a
@@ -167,6 +168,7 @@ struct line {
 
 struct side {
 	const char *name; /* "old", "new" */
+	struct pgsql_conn *c;
 	struct pgsql_result r;
 	struct line *v;
 	size_t n;
@@ -192,36 +194,63 @@ static int str_qcmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Runs schema_sql on one side and sorts its lines (sorting here, not with
- * ORDER BY, so the merge never depends on a server collation). */
-static int side_read(struct pg *p, struct pgsql_conn *c, struct side *s, char fp[33],
-                     struct ferry_error *err)
+/* Runs schema_sql on both sides at once (send both, then wait both: the
+ * check costs the slower side, not the sum), each in a read-only
+ * transaction because SET LOCAL needs one.  Fills sd[k].r. */
+static int sides_query(struct side sd[2], struct ferry_error *err)
 {
 	struct ferry_error ignored = { 0 };
-	const char *v;
 	int64_t deadline = pg_deadline(PG_TIMEOUT_MS);
-	int rc, i;
+	bool began[2] = { false, false }, sent[2] = { false, false };
+	int rc = 0, k;
 
-	pgsql_result_init(&s->r);
-	rc = pgsql_exec(c, "BEGIN READ ONLY", 0, NULL, deadline, NULL, err);
-	if (rc < 0)
-		goto fail;
-	/* deparsed expressions name user objects relative to search_path */
-	rc = pgsql_exec(c, "SET LOCAL search_path = pg_catalog", 0, NULL, deadline, NULL, err);
-	if (rc == 0)
-		rc = pgsql_exec(c, schema_sql, 0, NULL, deadline, &s->r, err);
-	if (rc == 0)
-		rc = pgsql_exec(c, "COMMIT", 0, NULL, deadline, NULL, err);
-	if (rc < 0) {
-		pgsql_exec(c, "ROLLBACK", 0, NULL, pg_deadline(5000), NULL, &ignored);
-		goto fail;
+	for (k = 0; k < 2 && rc == 0; k++) {
+		rc = pgsql_exec(sd[k].c, "BEGIN READ ONLY", 0, NULL, deadline, NULL, err);
+		began[k] = rc == 0;
+		/* deparsed expressions name user objects relative to search_path */
+		if (rc == 0)
+			rc = pgsql_exec(sd[k].c, "SET LOCAL search_path = pg_catalog", 0, NULL,
+			                deadline, NULL, err);
 	}
-	if (s->r.ncols != 6 || s->r.nrows < 1) {
-		rc = ferry_error_set(err, FERRY_EPROTO, NULL,
-		                     "database %s %s: %d columns, %d rows from the schema query",
-		                     p->cfg->name, s->name, s->r.ncols, s->r.nrows);
-		goto fail;
+	for (k = 0; k < 2 && rc == 0; k++) {
+		rc = pgsql_send(sd[k].c, schema_sql, 0, NULL, err);
+		sent[k] = rc == 0;
 	}
+	for (k = 0; k < 2; k++) {
+		int r2;
+
+		if (!sent[k])
+			continue;
+		/* a query in flight is always waited for: it leaves the
+		 * connection reusable (cancelled on the deadline) */
+		r2 = pgsql_wait(sd[k].c, deadline, &sd[k].r, rc == 0 ? err : &ignored);
+		if (rc == 0)
+			rc = r2;
+	}
+	for (k = 0; k < 2; k++) {
+		if (!began[k])
+			continue;
+		if (rc == 0)
+			rc = pgsql_exec(sd[k].c, "COMMIT", 0, NULL, deadline, NULL, err);
+		else
+			pgsql_exec(sd[k].c, "ROLLBACK", 0, NULL, pg_deadline(5000), NULL, &ignored);
+	}
+	/* the libpq layer's messages name the database and the side */
+	return rc < 0 ? ferry_error_prefix(err, "schema drift check") : 0;
+}
+
+/* The lines of one side's result, sorted here rather than with ORDER BY
+ * so that the merge never depends on a server collation. */
+static int side_lines(struct pg *p, struct side *s, char fp[33], struct ferry_error *err)
+{
+	const char *v;
+	int i;
+
+	if (s->r.ncols != 6 || s->r.nrows < 1)
+		return ferry_error_set(err, FERRY_EPROTO, NULL,
+		                       "schema drift check: database %s %s: %d columns, %d rows "
+		                       "from the schema query",
+		                       p->cfg->name, s->name, s->r.ncols, s->r.nrows);
 	v = pgsql_result_get(&s->r, 0, 0);
 	snprintf(fp, 33, "%s", v ? v : "");
 	s->v = xcalloc((size_t)s->r.nrows, sizeof(*s->v));
@@ -241,9 +270,6 @@ static int side_read(struct pg *p, struct pgsql_conn *c, struct side *s, char fp
 	}
 	xqsort(s->v, s->n, sizeof(*s->v), line_qcmp);
 	return 0;
-fail:
-	/* the libpq layer's messages name the database and the side */
-	return ferry_error_prefix(err, "schema drift check");
 }
 
 /* The DDL that makes an object of kind: the operator's next step. */
@@ -357,23 +383,28 @@ struct pair {
 int pg_schema_diff(void *h, struct db_schema_diff *out, struct ferry_error *err)
 {
 	struct pg *p = h;
-	struct side so = { .name = "old" }, sn = { .name = "new" };
+	struct side sd[2] = { { .name = "old", .c = p->old }, { .name = "new", .c = p->new } };
+	struct side *so = &sd[0], *sn = &sd[1];
 	struct pair *pairs = NULL;
 	const char **gone_new = NULL, **gone_old = NULL, **col_drift = NULL;
 	size_t npairs = 0, alloc = 0, ngn = 0, ngo = 0, ncd = 0, i, j;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = side_read(p, p->old, &so, out->fingerprint_old, err);
+	pgsql_result_init(&so->r);
+	pgsql_result_init(&sn->r);
+	rc = sides_query(sd, err);
 	if (rc == 0)
-		rc = side_read(p, p->new, &sn, out->fingerprint_new, err);
+		rc = side_lines(p, so, out->fingerprint_old, err);
+	if (rc == 0)
+		rc = side_lines(p, sn, out->fingerprint_new, err);
 	if (rc < 0)
 		goto out;
 
 	/* the merge: both sides sorted by (kind, name) */
-	for (i = 0, j = 0; i < so.n || j < sn.n;) {
-		int c = i == so.n ? 1 : j == sn.n ? -1 : line_cmp(&so.v[i], &sn.v[j]);
-		struct pair pr = { c <= 0 ? &so.v[i] : NULL, c >= 0 ? &sn.v[j] : NULL };
+	for (i = 0, j = 0; i < so->n || j < sn->n;) {
+		int c = i == so->n ? 1 : j == sn->n ? -1 : line_cmp(&so->v[i], &sn->v[j]);
+		struct pair pr = { c <= 0 ? &so->v[i] : NULL, c >= 0 ? &sn->v[j] : NULL };
 
 		i += c <= 0;
 		j += c >= 0;
@@ -421,9 +452,9 @@ out:
 	free(gone_old);
 	free(gone_new);
 	free(pairs);
-	free(sn.v);
-	free(so.v);
-	pgsql_result_release(&sn.r);
-	pgsql_result_release(&so.r);
+	free(sn->v);
+	free(so->v);
+	pgsql_result_release(&sn->r);
+	pgsql_result_release(&so->r);
 	return rc;
 }

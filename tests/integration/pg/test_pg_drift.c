@@ -85,6 +85,23 @@ static void sql(const char *ci, const char *fmt, ...)
 	pgsql_free(c);
 }
 
+static int64_t val(const char *ci, const char *q)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = NULL;
+	char *v = NULL;
+	int64_t n;
+
+	if (pgsql_connect(&c, ci, E.pw, "test", &err) < 0)
+		fail_msg("connect: %s", err.msg);
+	if (pgsql_query_value(c, q, 0, NULL, time_mono_ms() + 60000, &v, &err) < 0)
+		fail_msg("%s: %s", q, err.msg);
+	n = v ? strtoll(v, NULL, 10) : -1;
+	free(v);
+	pgsql_free(c);
+	return n;
+}
+
 static void both(const char *fmt)
 {
 	sql(E.old_ci, "%s", fmt);
@@ -336,6 +353,13 @@ static void test_lost_connection_is_an_error_naming_the_side(void **state)
 	assert_true(E.eng->schema_diff(E.h, &d, &err) < 0);
 	printf("  error: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "schema drift check: database main new"));
+	/* the old side's transaction was ended: its connection is idle */
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                               "application_name = 'ferry' AND state <> 'active'"),
+	                 1);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                               "application_name = 'ferry' AND state LIKE 'idle in%'"),
+	                 0);
 	db_schema_diff_release(&d);
 }
 

@@ -105,3 +105,17 @@ void db_verify_release(struct db_verify *v)
 	free(v->v);
 	memset(v, 0, sizeof(*v));
 }
+
+void db_schema_diff_release(struct db_schema_diff *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].object);
+		free(d->v[i].old);
+		free(d->v[i].new);
+		free(d->v[i].message);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}

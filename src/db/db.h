@@ -10,6 +10,7 @@
  *	eng->replicate_start(h, &err);          schema copy + replication
  *	eng->progress(h, &prog, &err);          initial sync, per table
  *	eng->lag(h, DB_FORWARD, &lag, &err);    the soak, sampled every second
+ *	eng->schema_diff(h, &diff, &err);       schema drift, every minute
  *	eng->verify(h, checksum, &ver, &err);   counts (+ checksums) compared
  *	eng->switch_run(h, DB_FORWARD, &hooks, &rep, &err);   the cutover
  *	eng->switch_run(h, DB_REVERSE, &hooks, &rep, &err);   a rollback
@@ -145,6 +146,32 @@ struct db_verify {
 };
 void db_verify_release(struct db_verify *v);
 
+/* Schema drift (DESIGN §1 phase 2): DDL run on one side after the schema
+ * copy, which logical replication does not carry.  Each side's schema is
+ * a set of canonical lines, one per object ("column public.orders.note
+ * text NOT NULL"); a row is an object missing on one side or defined
+ * differently.  Warning rows (column order, extension version) are
+ * reported but are not drift: replication maps columns by name, and an
+ * extension's version may differ between hosts from the start. */
+struct db_schema_diff_row {
+	char *object;  /* "column public.orders.note", "index public.orders_note_idx" */
+	char *old;     /* its definition on old, NULL when missing there */
+	char *new;     /* its definition on new, NULL when missing there */
+	char *message; /* what differs, the likely cause and what to do */
+	bool warning;  /* not drift (see above) */
+};
+
+struct db_schema_diff {
+	struct db_schema_diff_row *v; /* sorted by kind, then name */
+	size_t n, alloc;
+	size_t drift;                    /* rows that are not warnings: the gate wants 0 */
+	size_t objects_old, objects_new; /* objects compared on each side */
+	/* md5 (hex) of each side's canonical lines, warnings excluded: equal
+	 * exactly when drift is 0 */
+	char fingerprint_old[33], fingerprint_new[33];
+};
+void db_schema_diff_release(struct db_schema_diff *d);
+
 struct db_step_hooks {
 	int (*before)(void *ctx, const char *step, const char *object);
 	int (*after)(void *ctx, const char *step, const char *object);
@@ -181,6 +208,13 @@ struct db_engine {
 	 * (before a cutover), DB_REVERSE new -> old (after it). */
 	int (*lag)(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err);
 	int (*verify)(void *h, bool checksum, struct db_verify *out, struct ferry_error *err);
+	/* Compares the schemas of both sides (catalogs only: no table data,
+	 * no sequence values, no owners or privileges).  Fills out (which the
+	 * caller releases, also on error) and returns 0 whatever it found; an
+	 * error only when the catalogs could not be read.  Read-only: one
+	 * catalog query per side, both sides at once, in a read-only
+	 * transaction; meant to run every minute (1000 tables: ~0.25 s). */
+	int (*schema_diff)(void *h, struct db_schema_diff *out, struct ferry_error *err);
 	/* The switch.  Returns 0 (done), FERRY_EBUDGET (the pause would have
 	 * overrun: undone, writes go on to the old writer), FERRY_ECHECK
 	 * (preflight refused: nothing changed), or another error (undone when

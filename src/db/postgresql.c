@@ -807,6 +807,7 @@ const struct db_engine db_engine_postgresql = {
 	.progress = pg_progress,
 	.lag = pg_lag,
 	.verify = pg_verify,
+	.schema_diff = pg_schema_diff,
 	.switch_run = pg_switch_run,
 	.recover = pg_recover,
 	.teardown = pg_teardown,

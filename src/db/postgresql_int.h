@@ -2,7 +2,8 @@
  * postgresql_int.h - what the PostgreSQL engine's files share.
  *
  * postgresql.c holds open/close, replication, lag, verification and
- * teardown; postgresql_check.c the readiness checks; postgresql_switch.c
+ * teardown; postgresql_check.c the readiness checks; postgresql_schema.c
+ * the schema drift check; postgresql_switch.c
  * the switch and its recovery.  Both work
  * on a struct pg and name ferry's objects through struct pg_names, which
  * makes the rollback the cutover with the names swapped.
@@ -87,6 +88,8 @@ char *pg_show(struct pgsql_conn *c, const char *setting, struct ferry_error *err
 int64_t pg_count(struct pgsql_conn *c, const char *sql, struct ferry_error *err);
 
 int pg_check(void *h, struct db_checks *out, struct ferry_error *err);
+/* postgresql_schema.c: the schema fingerprints and their differences. */
+int pg_schema_diff(void *h, struct db_schema_diff *out, struct ferry_error *err);
 
 extern const char *const pg_switch_steps[];
 int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *hooks,

@@ -1,0 +1,460 @@
+/*
+ * postgresql_schema.c - schema drift: DDL run on one side after the schema
+ * copy, which logical replication does not carry (manual, "Logical
+ * Replication", Restrictions: "The database schema and DDL commands are not
+ * replicated").  The replicate phase runs it every minute; its gate wants
+ * no drift.
+ *
+ * How the parts fit:
+ *   - schema_sql, run on each side, turns the catalogs into canonical
+ *     lines (kind, name, definition), one per object in the user schemas
+ *     (not pg_catalog, information_schema, pg_toast*, pg_temp*, nor the
+ *     members of an extension, which its extension line stands for).  The
+ *     definitions come from the server's own deparsers (format_type,
+ *     pg_get_indexdef, pg_get_constraintdef, ...) under search_path =
+ *     pg_catalog, so that every user name is schema-qualified whatever
+ *     the session's search_path.  The same query hashes the lines with
+ *     md5() into the side's fingerprint (no hash code on the client).
+ *   - sides_query() runs it on both sides at once, each in a read-only
+ *     transaction (SET LOCAL needs one); side_lines() sorts the result.
+ *   - pg_schema_diff() sorts both sides' lines by (kind, name) and merges
+ *     them in one pass: a name on one side only is a missing object, the
+ *     same name with another definition a different one.  Children of a
+ *     table missing on one side (its columns, indexes, constraints) are
+ *     folded into the table's row.
+ *
+ * Not schema, so not compared: table data, sequence values, owners and
+ * privileges (the copy is made with pg_dump --no-owner), statistics.
+ * ferry itself makes no schema objects on either side (its publications,
+ * slots and subscriptions are not in these catalogs' user objects).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/postgresql_int.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+/* Columns: fingerprint, kind, name, definition, parent table, counted in
+ * the fingerprint.  fp=false lines are the warnings (column order,
+ * extension version).  Kept as one statement: one catalog snapshot. */
+static const char schema_sql[] =
+        "WITH ns AS ("
+        " SELECT n.oid, n.nspname::text AS nspname FROM pg_namespace n"
+        " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        " AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass"
+        "  AND d.objid = n.oid AND d.deptype = 'e')),"
+        " rel AS ("
+        " SELECT c.oid, c.relname::text AS relname, c.relkind, c.relpersistence,"
+        "  c.relispartition, c.relpartbound, c.relrowsecurity, ns.nspname,"
+        "  ns.nspname || '.' || c.relname AS name"
+        " FROM pg_class c JOIN ns ON ns.oid = c.relnamespace"
+        " WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
+        "  AND d.objid = c.oid AND d.deptype = 'e')),"
+        " typ AS ("
+        " SELECT t.oid, ns.nspname || '.' || t.typname AS name, t.typtype, t.typrelid,"
+        "  t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault"
+        " FROM pg_type t JOIN ns ON ns.oid = t.typnamespace"
+        " WHERE t.typtype IN ('e', 'd', 'r', 'c')"
+        " AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass"
+        "  AND d.objid = t.oid AND d.deptype = 'e')),"
+        " l(kind, key, def, parent, fp) AS ("
+        " SELECT 'schema'::text, nspname, ''::text, NULL::text, true FROM ns"
+        " UNION ALL"
+        " SELECT 'table', r.name,"
+        "  ltrim(CASE r.relkind WHEN 'p' THEN 'partitioned' WHEN 'f' THEN 'foreign' ELSE '' END"
+        "  || CASE r.relpersistence WHEN 'u' THEN ' unlogged' ELSE '' END"
+        "  || CASE WHEN r.relrowsecurity THEN ' row security' ELSE '' END"
+        "  || CASE WHEN r.relispartition THEN ' partition of ' || coalesce((SELECT"
+        "   pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid ="
+        "   i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace"
+        "   WHERE i.inhrelid = r.oid LIMIT 1), '?')"
+        "   || ' ' || coalesce(pg_get_expr(r.relpartbound, r.oid), '') ELSE '' END"
+        "  || CASE WHEN r.relkind = 'p' THEN ' partition by ' || pg_get_partkeydef(r.oid)"
+        "   ELSE '' END),"
+        "  NULL, true FROM rel r WHERE r.relkind IN ('r', 'p', 'f')"
+        " UNION ALL"
+        " SELECT 'column', r.name || '.' || a.attname, format_type(a.atttypid, a.atttypmod)"
+        "  || coalesce((SELECT ' COLLATE ' || quote_ident(co.collname) FROM pg_collation co"
+        "   WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation), '')"
+        "  || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END"
+        "  || CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY'"
+        "   WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END"
+        "  || coalesce(CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS ('"
+        "   || pg_get_expr(ad.adbin, ad.adrelid) || ') STORED'"
+        "   ELSE ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid) END, ''),"
+        "  r.name, true"
+        " FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0"
+        "  AND NOT a.attisdropped"
+        " JOIN pg_type t ON t.oid = a.atttypid"
+        " LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum"
+        " WHERE r.relkind IN ('r', 'p', 'f')"
+        " UNION ALL"
+        " SELECT 'column order', r.name, string_agg(a.attname::text, ', ' ORDER BY a.attnum),"
+        "  r.name, false"
+        " FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0"
+        "  AND NOT a.attisdropped"
+        " WHERE r.relkind IN ('r', 'p', 'f') GROUP BY r.name"
+        " UNION ALL"
+        " SELECT 'index', r.name, pg_get_indexdef(r.oid), t.name, true"
+        " FROM rel r JOIN pg_index i ON i.indexrelid = r.oid JOIN rel t ON t.oid = i.indrelid"
+        " UNION ALL"
+        " SELECT 'constraint', r.name || '.' || c.conname, pg_get_constraintdef(c.oid), r.name,"
+        "  true FROM pg_constraint c JOIN rel r ON r.oid = c.conrelid"
+        " UNION ALL"
+        " SELECT 'constraint', t.name || '.' || c.conname, pg_get_constraintdef(c.oid), t.name,"
+        "  true FROM pg_constraint c JOIN typ t ON t.oid = c.contypid"
+        " UNION ALL"
+        " SELECT 'trigger', r.name || '.' || tg.tgname, pg_get_triggerdef(tg.oid), r.name, true"
+        " FROM pg_trigger tg JOIN rel r ON r.oid = tg.tgrelid WHERE NOT tg.tgisinternal"
+        " UNION ALL"
+        " SELECT 'sequence', r.name, format_type(s.seqtypid, NULL)"
+        "  || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax"
+        "  || ' start ' || s.seqstart || ' cache ' || s.seqcache"
+        "  || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END,"
+        "  (SELECT tn.nspname || '.' || tc.relname FROM pg_depend d"
+        "   JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = "
+        "tc.relnamespace"
+        "   WHERE d.classid = 'pg_class'::regclass AND d.objid = r.oid"
+        "   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1),"
+        "  true FROM rel r JOIN pg_sequence s ON s.seqrelid = r.oid"
+        " UNION ALL"
+        " SELECT CASE r.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END, r.name,"
+        "  btrim(regexp_replace(pg_get_viewdef(r.oid), '\\s+', ' ', 'g')), NULL, true"
+        " FROM rel r WHERE r.relkind IN ('v', 'm')"
+        " UNION ALL"
+        " SELECT 'type', t.name, CASE t.typtype"
+        "  WHEN 'e' THEN 'enum (' || coalesce((SELECT string_agg(quote_literal(e.enumlabel),"
+        "   ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '') || ')'"
+        "  WHEN 'd' THEN 'domain ' || format_type(t.typbasetype, t.typtypmod)"
+        "   || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END"
+        "   || coalesce(' DEFAULT ' || t.typdefault, '')"
+        "  WHEN 'r' THEN 'range of ' || (SELECT format_type(rg.rngsubtype, NULL)"
+        "   FROM pg_range rg WHERE rg.rngtypid = t.oid)"
+        "  ELSE 'composite (' || coalesce((SELECT string_agg(a.attname || ' '"
+        "   || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) FROM pg_attribute a"
+        "   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'"
+        "  END, NULL, true FROM typ t"
+        " UNION ALL"
+        " SELECT 'function', ns.nspname || '.' || p.proname || '('"
+        "  || pg_get_function_identity_arguments(p.oid) || ')',"
+        "  CASE p.prokind WHEN 'a' THEN 'aggregate' WHEN 'p' THEN 'procedure'"
+        "   WHEN 'w' THEN 'window function' ELSE 'function' END"
+        "  || coalesce(' returns ' || pg_get_function_result(p.oid), '')"
+        "  || CASE WHEN p.prokind <> 'a' THEN ', definition md5 ' || md5(pg_get_functiondef(p.oid))"
+        "   ELSE '' END,"
+        "  NULL, true FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace"
+        " WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass"
+        "  AND d.objid = p.oid AND d.deptype = 'e')"
+        " UNION ALL"
+        " SELECT 'extension', e.extname::text, 'in schema ' || n.nspname, NULL, true"
+        " FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " UNION ALL"
+        " SELECT 'extension version', e.extname::text, e.extversion, NULL, false"
+        " FROM pg_extension e),"
+        " f AS (SELECT md5(coalesce(string_agg(kind || ' ' || key || ' ' || coalesce(def, ''),"
+        "  E'\\n' ORDER BY kind COLLATE \"C\", key COLLATE \"C\", def COLLATE \"C\"), '')) AS md5"
+        "  FROM l WHERE fp)"
+        " SELECT f.md5, l.kind, l.key, coalesce(l.def, ''), l.parent, l.fp"
+        " FROM f LEFT JOIN l ON true";
+
+struct line {
+	const char *kind, *key, *def, *parent; /* borrowed from the side's result */
+	bool fp;                               /* in the fingerprint: not a warning */
+};
+
+struct side {
+	const char *name; /* "old", "new" */
+	struct pgsql_conn *c;
+	struct pgsql_result r;
+	struct line *v;
+	size_t n;
+};
+
+static int line_cmp(const struct line *a, const struct line *b)
+{
+	int c = strcmp(a->kind, b->kind);
+
+	return c ? c : strcmp(a->key, b->key);
+}
+
+static int line_qcmp(const void *a, const void *b)
+{
+	const struct line *x = a, *y = b;
+	int c = line_cmp(x, y);
+
+	return c ? c : strcmp(x->def, y->def);
+}
+
+static int str_qcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Runs schema_sql on both sides at once (send both, then wait both: the
+ * check costs the slower side, not the sum), each in a read-only
+ * transaction because SET LOCAL needs one.  Fills sd[k].r. */
+static int sides_query(struct side sd[2], struct ferry_error *err)
+{
+	struct ferry_error ignored = { 0 };
+	int64_t deadline = pg_deadline(PG_TIMEOUT_MS);
+	bool began[2] = { false, false }, sent[2] = { false, false };
+	int rc = 0, k;
+
+	for (k = 0; k < 2 && rc == 0; k++) {
+		rc = pgsql_exec(sd[k].c, "BEGIN READ ONLY", 0, NULL, deadline, NULL, err);
+		began[k] = rc == 0;
+		/* deparsed expressions name user objects relative to search_path */
+		if (rc == 0)
+			rc = pgsql_exec(sd[k].c, "SET LOCAL search_path = pg_catalog", 0, NULL,
+			                deadline, NULL, err);
+	}
+	for (k = 0; k < 2 && rc == 0; k++) {
+		rc = pgsql_send(sd[k].c, schema_sql, 0, NULL, err);
+		sent[k] = rc == 0;
+	}
+	for (k = 0; k < 2; k++) {
+		int r2;
+
+		if (!sent[k])
+			continue;
+		/* a query in flight is always waited for: it leaves the
+		 * connection reusable (cancelled on the deadline) */
+		r2 = pgsql_wait(sd[k].c, deadline, &sd[k].r, rc == 0 ? err : &ignored);
+		if (rc == 0)
+			rc = r2;
+	}
+	for (k = 0; k < 2; k++) {
+		if (!began[k])
+			continue;
+		if (rc == 0)
+			rc = pgsql_exec(sd[k].c, "COMMIT", 0, NULL, deadline, NULL, err);
+		else
+			pgsql_exec(sd[k].c, "ROLLBACK", 0, NULL, pg_deadline(5000), NULL, &ignored);
+	}
+	/* the libpq layer's messages name the database and the side */
+	return rc < 0 ? ferry_error_prefix(err, "schema drift check") : 0;
+}
+
+/* The lines of one side's result, sorted here rather than with ORDER BY
+ * so that the merge never depends on a server collation. */
+static int side_lines(struct pg *p, struct side *s, char fp[33], struct ferry_error *err)
+{
+	const char *v;
+	int i;
+
+	if (s->r.ncols != 6 || s->r.nrows < 1)
+		return ferry_error_set(err, FERRY_EPROTO, NULL,
+		                       "schema drift check: database %s %s: %d columns, %d rows "
+		                       "from the schema query",
+		                       p->cfg->name, s->name, s->r.ncols, s->r.nrows);
+	v = pgsql_result_get(&s->r, 0, 0);
+	snprintf(fp, 33, "%s", v ? v : "");
+	s->v = xcalloc((size_t)s->r.nrows, sizeof(*s->v));
+	for (i = 0; i < s->r.nrows; i++) {
+		struct line *ln = &s->v[s->n];
+
+		if (!pgsql_result_get(&s->r, i, 1))
+			continue; /* no object at all: the one row of the LEFT JOIN */
+		ln->kind = pgsql_result_get(&s->r, i, 1);
+		ln->key = pgsql_result_get(&s->r, i, 2);
+		ln->def = pgsql_result_get(&s->r, i, 3);
+		ln->parent = pgsql_result_get(&s->r, i, 4);
+		ln->fp = !strcmp(pgsql_result_get(&s->r, i, 5), "t");
+		if (!ln->key || !ln->def)
+			continue;
+		s->n++;
+	}
+	xqsort(s->v, s->n, sizeof(*s->v), line_qcmp);
+	return 0;
+}
+
+/* The DDL that makes an object of kind: the operator's next step. */
+static const char *kind_ddl(const char *kind, bool create)
+{
+	static const struct {
+		const char *kind, *create, *alter;
+	} t[] = {
+		{ "schema", "CREATE SCHEMA", "CREATE SCHEMA" },
+		{ "table", "CREATE TABLE", "ALTER TABLE" },
+		{ "column", "ALTER TABLE ... ADD COLUMN", "ALTER TABLE ... ALTER COLUMN" },
+		{ "index", "CREATE INDEX", "DROP INDEX + CREATE INDEX" },
+		{ "constraint", "ALTER TABLE ... ADD CONSTRAINT",
+		  "ALTER TABLE ... DROP CONSTRAINT + ADD CONSTRAINT" },
+		{ "trigger", "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER" },
+		{ "sequence", "CREATE SEQUENCE", "ALTER SEQUENCE" },
+		{ "view", "CREATE VIEW", "CREATE OR REPLACE VIEW" },
+		{ "materialized view", "CREATE MATERIALIZED VIEW",
+		  "DROP + CREATE MATERIALIZED VIEW" },
+		{ "type", "CREATE TYPE", "ALTER TYPE" },
+		{ "function", "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION" },
+		{ "extension", "CREATE EXTENSION", "ALTER EXTENSION" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(t[i].kind, kind))
+			return create ? t[i].create : t[i].alter;
+	return "DDL";
+}
+
+/* def in parentheses for a message, when short enough to read there
+ * (the row's old/new fields always hold it whole). */
+static void add_def(struct buf *b, const char *def)
+{
+	if (def[0] && strlen(def) <= 160)
+		buf_addf(b, " (%s)", def);
+}
+
+static void row_add(struct db_schema_diff *out, const struct line *o, const struct line *n)
+{
+	const struct line *x = o ? o : n;
+	struct db_schema_diff_row *row;
+	struct buf m;
+
+	buf_init(&m, 1 << 16);
+	if (!strcmp(x->kind, "column order")) {
+		buf_addf(&m,
+		         "columns of table %s are in another order (old: %s; new: %s): replication "
+		         "maps columns by name, but SELECT * and INSERT without a column list see "
+		         "the difference; recreate the table in the same order if the application "
+		         "relies on it",
+		         x->key, o->def, n->def);
+	} else if (!strcmp(x->kind, "extension version")) {
+		buf_addf(&m,
+		         "extension %s is at version %s on old and %s on new: the packages differ "
+		         "between the hosts; ALTER EXTENSION %s UPDATE on the side that is behind "
+		         "if the application depends on the difference",
+		         x->key, o->def, n->def, x->key);
+	} else if (!n) {
+		buf_addf(&m, "%s %s", x->kind, x->key);
+		add_def(&m, x->def);
+		buf_addf(&m,
+		         " exists on old only: DDL run on the source after the schema copy; run "
+		         "the same %s on the new database",
+		         kind_ddl(x->kind, true));
+		if (!strcmp(x->kind, "table"))
+			buf_adds(&m,
+			         ", then ALTER SUBSCRIPTION ferry_sub REFRESH PUBLICATION there so "
+			         "that its rows are copied");
+	} else if (!o) {
+		buf_addf(&m, "%s %s", x->kind, x->key);
+		add_def(&m, x->def);
+		buf_addf(&m,
+		         " exists on new only: DDL run on the new database after the schema copy; "
+		         "drop it there, or run the same %s on the old database",
+		         kind_ddl(x->kind, true));
+	} else {
+		buf_addf(&m, "%s %s differs:", x->kind, x->key);
+		if (strlen(o->def) + strlen(n->def) <= 240)
+			buf_addf(&m, " old %s, new %s:", o->def[0] ? o->def : "''",
+			         n->def[0] ? n->def : "''");
+		else
+			buf_adds(&m, " the definitions on old and new are not the same:");
+		buf_addf(&m,
+		         " DDL run on one side only after the schema copy; run the same %s on "
+		         "the side that is behind",
+		         kind_ddl(x->kind, false));
+	}
+	XGROW(out->v, out->alloc, out->n + 1);
+	row = &out->v[out->n++];
+	row->object = xasprintf("%s %s", x->kind, x->key);
+	row->old = o ? xstrdup(o->def) : NULL;
+	row->new = n ? xstrdup(n->def) : NULL;
+	row->message = buf_detach(&m, NULL);
+	row->warning = !x->fp;
+	if (!row->warning)
+		out->drift++;
+	buf_release(&m);
+}
+
+static bool in_set(const char *const *set, size_t n, const char *s)
+{
+	return s && n && bsearch(&s, set, n, sizeof(*set), str_qcmp);
+}
+
+struct pair {
+	const struct line *o, *n;
+};
+
+int pg_schema_diff(void *h, struct db_schema_diff *out, struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct side sd[2] = { { .name = "old", .c = p->old }, { .name = "new", .c = p->new } };
+	struct side *so = &sd[0], *sn = &sd[1];
+	struct pair *pairs = NULL;
+	const char **gone_new = NULL, **gone_old = NULL, **col_drift = NULL;
+	size_t npairs = 0, alloc = 0, ngn = 0, ngo = 0, ncd = 0, i, j;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pgsql_result_init(&so->r);
+	pgsql_result_init(&sn->r);
+	rc = sides_query(sd, err);
+	if (rc == 0)
+		rc = side_lines(p, so, out->fingerprint_old, err);
+	if (rc == 0)
+		rc = side_lines(p, sn, out->fingerprint_new, err);
+	if (rc < 0)
+		goto out;
+
+	/* the merge: both sides sorted by (kind, name) */
+	for (i = 0, j = 0; i < so->n || j < sn->n;) {
+		int c = i == so->n ? 1 : j == sn->n ? -1 : line_cmp(&so->v[i], &sn->v[j]);
+		struct pair pr = { c <= 0 ? &so->v[i] : NULL, c >= 0 ? &sn->v[j] : NULL };
+
+		i += c <= 0;
+		j += c >= 0;
+		if (pr.o && pr.o->fp)
+			out->objects_old++;
+		if (pr.n && pr.n->fp)
+			out->objects_new++;
+		if (pr.o && pr.n && !strcmp(pr.o->def, pr.n->def))
+			continue;
+		if ((!pr.o || !pr.n) && !(pr.o ? pr.o : pr.n)->fp)
+			continue; /* a warning line of an object missing: its own row says it */
+		XGROW(pairs, alloc, npairs + 1);
+		pairs[npairs++] = pr;
+	}
+	/* tables missing on one side and tables whose columns differ; the
+	 * merge met them in name order, and the lists are kept sorted */
+	gone_new = xcalloc(npairs + 1, sizeof(*gone_new));
+	gone_old = xcalloc(npairs + 1, sizeof(*gone_old));
+	col_drift = xcalloc(npairs + 1, sizeof(*col_drift));
+	for (i = 0; i < npairs; i++) {
+		const struct line *x = pairs[i].o ? pairs[i].o : pairs[i].n;
+
+		if (!strcmp(x->kind, "table") && !pairs[i].n)
+			gone_new[ngn++] = x->key;
+		else if (!strcmp(x->kind, "table") && !pairs[i].o)
+			gone_old[ngo++] = x->key;
+		else if (!strcmp(x->kind, "column") && x->parent)
+			col_drift[ncd++] = x->parent;
+	}
+	xqsort(col_drift, ncd, sizeof(*col_drift), str_qcmp);
+	for (i = 0; i < npairs; i++) {
+		const struct line *x = pairs[i].o ? pairs[i].o : pairs[i].n;
+
+		if (!pairs[i].n && in_set(gone_new, ngn, x->parent))
+			continue; /* part of a table that exists on old only */
+		if (!pairs[i].o && in_set(gone_old, ngo, x->parent))
+			continue;
+		if (!strcmp(x->kind, "column order") && in_set(col_drift, ncd, x->key))
+			continue; /* the column rows explain it */
+		row_add(out, pairs[i].o, pairs[i].n);
+	}
+	rc = 0;
+out:
+	free(col_drift);
+	free(gone_old);
+	free(gone_new);
+	free(pairs);
+	free(sn->v);
+	free(so->v);
+	pgsql_result_release(&sn->r);
+	pgsql_result_release(&so->r);
+	return rc;
+}

@@ -117,10 +117,43 @@ static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_e
 	}
 }
 
+/* DDL run on the source after the schema copy, which logical replication
+ * does not carry (DESIGN §1): a drift fails the phase, naming the objects. */
+static int drift(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	struct db_schema_diff diff = { 0 };
+	char evidence[512] = "";
+	size_t i;
+	int r;
+
+	if (!d->eng->schema_diff)
+		return 0;
+	r = d->eng->schema_diff(d->h, &diff, err);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < diff.n && !evidence[0]; i++)
+		if (!diff.v[i].warning)
+			snprintf(evidence, sizeof(evidence), "%s", diff.v[i].message);
+	if (!evidence[0])
+		snprintf(evidence, sizeof(evidence), "schema fingerprints equal (%s)",
+		         diff.fingerprint_old);
+	journal_gate_record(e->j, "replicate", "schema_drift", diff.drift == 0, evidence, NULL);
+	if (diff.drift)
+		r = ferry_error_set(err, FERRY_ECHECK,
+		                    "apply the same DDL on the new database, then 'ferry run' "
+		                    "again",
+		                    "database %s: schema drift (%zu object%s): %s", d->pd->name,
+		                    diff.drift, diff.drift == 1 ? "" : "s", evidence);
+out:
+	db_schema_diff_release(&diff);
+	return r;
+}
+
 /* Lag under LAG_LIMIT_MS for the whole soak window. */
 static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
 {
 	int64_t window = e->plan->schedule.replication_soak_ms, start = time_mono_ms(), tick;
+	int64_t drift_at = start; /* schema fingerprints compared every minute */
 	char left[32];
 	int r;
 
@@ -143,13 +176,23 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 			        "database %s: replication %s", d->pd->name,
 			        lag.apply_errors ? "reports apply errors" : "has no apply worker");
 		now = time_mono_ms();
+		if (now >= drift_at) {
+			r = drift(e, d, err);
+			if (r < 0)
+				return r;
+			drift_at = now + 60000;
+		}
 		if (lag.ms >= LAG_LIMIT_MS) {
 			engine_say(e, d->pd->name, "lag %lld ms >= 1 s: the soak starts over",
 			           (long long)lag.ms);
 			start = now;
 		}
-		if (now - start >= window)
+		if (now - start >= window) {
+			r = drift(e, d, err); /* and once more at the end */
+			if (r < 0)
+				return r;
 			break;
+		}
 		duration_human(window - (now - start), left, sizeof(left));
 		engine_live(e, "%s: soak, lag %lld ms, %lld bytes, %s left", d->pd->name,
 		            (long long)lag.ms, (long long)lag.bytes, left);

@@ -124,6 +124,7 @@ run() {
 }
 
 dns_of() { kdig @10.77.0.1 +short "$1" A 2>/dev/null | head -n 1; }
+dns_is() { [ "$(dns_of "$1")" = "$2" ]; } # for wait_until: evaluated at each poll
 ttl_of() { kdig @10.77.0.1 +noall +answer "$1" A 2>/dev/null | awk '{print $2; exit}'; }
 weight_of() { # SERVER: its weight in old's backend web
 	timeout 3 bash -c 'exec 3<>/dev/tcp/10.77.0.2/9999; printf "get weight web/%s\n" "$1" >&3;
@@ -213,7 +214,7 @@ scenario_rollback() {
 	}
 	run_bg &
 	local ferry_job=$!
-	wait_until 180 "the cutover (DNS on new)" test "$(dns_of www.shop.test)" = 10.77.0.3
+	wait_until 180 "the cutover (DNS on new)" dns_is www.shop.test 10.77.0.3
 	"$top/lab/fault" on orders500 >/dev/null
 	local t_fault
 	t_fault=$(date +%s)

@@ -113,6 +113,18 @@ char *journal_col_dup(struct sqlite3_stmt *s, int i);
 /* Column i as text borrowed from s until its next step or reset; "" for NULL. */
 const char *journal_col_text(struct sqlite3_stmt *s, int i);
 
+/* Ends a loop over the rows of s that stopped at step result rc, with r
+ * the last callback's return: resets s, then returns r if negative,
+ * 0 if every row was read, or the SQLite error (what names the rows). */
+int journal_rows_end(struct journal *j, struct sqlite3_stmt *s, int rc, int r, const char *what,
+                     struct ferry_error *err);
+
+/* Ends a lookup of at most one row, once its columns are read: resets s,
+ * then returns 0 for a row, FERRY_ENOTFOUND (err untouched) for none, or
+ * the SQLite error. */
+int journal_row_end(struct journal *j, struct sqlite3_stmt *s, int rc, const char *what,
+                    struct ferry_error *err);
+
 /* ---- journal_sql.c: transactions ---- */
 
 /* Forgets the cached series ids (their rows may have been rolled back). */

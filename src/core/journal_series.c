@@ -88,12 +88,7 @@ int journal_events_foreach(struct journal *j, int64_t from_ms, int64_t to_ms,
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(s);
-	if (r < 0)
-		return r;
-	if (rc != SQLITE_DONE)
-		return journal_db_fail(j, rc, "reading events", err);
-	return 0;
+	return journal_rows_end(j, s, rc, r, "reading events", err);
 }
 
 /* ---- samples ---- */
@@ -252,12 +247,7 @@ int journal_samples_foreach(struct journal *j, const char *series, const char *o
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(s);
-	if (r < 0)
-		return r;
-	if (rc != SQLITE_DONE)
-		return journal_db_fail(j, rc, "reading samples", err);
-	return 0;
+	return journal_rows_end(j, s, rc, r, "reading samples", err);
 }
 
 static int points_append(int64_t t_ms, double value, void *ctx)
@@ -292,12 +282,7 @@ int journal_series_foreach(struct journal *j,
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(s);
-	if (r < 0)
-		return r;
-	if (rc != SQLITE_DONE)
-		return journal_db_fail(j, rc, "reading series", err);
-	return 0;
+	return journal_rows_end(j, s, rc, r, "reading series", err);
 }
 
 /* ---- gates ---- */
@@ -355,10 +340,5 @@ int journal_gates_foreach(struct journal *j, const char *phase,
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(s);
-	if (r < 0)
-		return r;
-	if (rc != SQLITE_DONE)
-		return journal_db_fail(j, rc, "reading gates", err);
-	return 0;
+	return journal_rows_end(j, s, rc, r, "reading gates", err);
 }

@@ -191,6 +191,28 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
+int journal_rows_end(struct journal *j, sqlite3_stmt *s, int rc, int r, const char *what,
+                     struct ferry_error *err)
+{
+	sqlite3_reset(s);
+	if (r < 0)
+		return r;
+	if (rc != SQLITE_DONE)
+		return journal_db_fail(j, rc, what, err);
+	return 0;
+}
+
+int journal_row_end(struct journal *j, sqlite3_stmt *s, int rc, const char *what,
+                    struct ferry_error *err)
+{
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return FERRY_ENOTFOUND;
+	return journal_db_fail(j, rc, what, err);
+}
+
 /* ---- transactions ---- */
 
 void journal_series_cache_clear(struct journal *j)

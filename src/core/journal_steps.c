@@ -165,10 +165,7 @@ static int steps_collect(struct journal *j, sqlite3_stmt *s, struct journal_step
 		step_from_row(s, &out->v[out->n]);
 		out->n++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return journal_db_fail(j, rc, "reading steps", err);
-	return 0;
+	return journal_rows_end(j, s, rc, 0, "reading steps", err);
 }
 
 int journal_steps_open(struct journal *j, struct journal_step_list *out, struct ferry_error *err)
@@ -201,12 +198,7 @@ static int step_one(struct journal *j, sqlite3_stmt *s, struct journal_step *out
 		memset(out, 0, sizeof(*out));
 		step_from_row(s, out);
 	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return FERRY_ENOTFOUND;
-	return journal_db_fail(j, rc, "reading a step", err);
+	return journal_row_end(j, s, rc, "reading a step", err);
 }
 
 int journal_step_find_done(struct journal *j, const char *name, const char *object,
@@ -277,12 +269,7 @@ int journal_phase_get(struct journal *j, char **phase, int64_t *entered_ms, stru
 		if (entered_ms)
 			*entered_ms = sqlite3_column_int64(s, 1);
 	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return FERRY_ENOTFOUND;
-	return journal_db_fail(j, rc, "reading the phase", err);
+	return journal_row_end(j, s, rc, "reading the phase", err);
 }
 
 int journal_phases_foreach(struct journal *j,
@@ -300,12 +287,7 @@ int journal_phases_foreach(struct journal *j,
 		if (r < 0)
 			break;
 	}
-	sqlite3_reset(s);
-	if (r < 0)
-		return r;
-	if (rc != SQLITE_DONE)
-		return journal_db_fail(j, rc, "reading the phases", err);
-	return 0;
+	return journal_rows_end(j, s, rc, r, "reading the phases", err);
 }
 
 /* ---- key/value ---- */
@@ -355,12 +337,7 @@ int journal_get(struct journal *j, const char *key, char **value, struct ferry_e
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*value = journal_col_dup(s, 0);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return FERRY_ENOTFOUND;
-	return journal_db_fail(j, rc, "reading a value", err);
+	return journal_row_end(j, s, rc, "reading a value", err);
 }
 
 int journal_unset(struct journal *j, const char *key, struct ferry_error *err)

@@ -9,6 +9,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 export PG_OLD_PORT=15421 PG_NEW_PORT=15422 PG_REPL_PORT=15423 PGB_OLD_PORT=15430 PGB_NEW_PORT=15431
+. "$here/../../tests/lib.sh"
 . "$here/../../tests/integration/pg/cluster.sh"
 dir=$(mktemp -d /tmp/ferry-pgbench.XXXXXX)
 trap 'cluster_stop "$dir"' EXIT INT TERM

@@ -22,6 +22,7 @@
 #include "core/plan_internal.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/port.h"
 
 /* A secret is a password or a key: 64 KiB is far more than any. */
 #define SECRET_MAX (64 * 1024)
@@ -240,24 +241,6 @@ bool plan_is_ip(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
-static bool parse_port(const char *s, uint16_t *port)
-{
-	long v = 0;
-	const char *p;
-
-	if (!*s || strlen(s) > 5)
-		return false;
-	for (p = s; *p; p++) {
-		if (!isdigit((unsigned char)*p))
-			return false;
-		v = v * 10 + (*p - '0');
-	}
-	if (v < 1 || v > 65535)
-		return false;
-	*port = (uint16_t)v;
-	return true;
-}
-
 static bool host_name_ok(const char *s)
 {
 	const char *why;
@@ -302,7 +285,7 @@ bool plan_hostport(const char *s, bool need_ip, uint16_t defport, char **host, u
 		*why = "missing the port";
 		return false;
 	}
-	if (colon && !parse_port(colon + 1, port)) {
+	if (colon && !port_parse(colon + 1, port)) {
 		*why = "not a valid port (1..65535)";
 		return false;
 	}

@@ -9,6 +9,7 @@
 #include "hosts/egress.h"
 #include "hosts/probe.h"
 #include "util/mem.h"
+#include "util/port.h"
 
 static const char *const state_words[] = {
 	[HOSTS_EGRESS_OK] = "ok",           [HOSTS_EGRESS_REFUSED] = "refused",
@@ -53,16 +54,9 @@ bool hosts_endpoint_valid(const char *s)
 {
 	const char *colon = strrchr(s, ':'), *p;
 	size_t hl;
-	unsigned long port = 0;
+	uint16_t port;
 
-	if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5)
-		return false;
-	for (p = colon + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (port == 0 || port > 65535)
+	if (!colon || colon == s || !port_parse(colon + 1, &port))
 		return false;
 	hl = (size_t)(colon - s);
 	if (hl > 253 + 2)

@@ -40,6 +40,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/port.h"
 #include "util/timeutil.h"
 
 struct traffic_lb {
@@ -59,6 +60,7 @@ static int parse_admin(struct traffic_lb *lb, const char *admin, struct ferry_er
 	char host[256];
 	const char *port, *h = admin;
 	size_t hlen;
+	uint16_t portnum; /* checked here; getaddrinfo() takes the text */
 	int rc;
 
 	if (admin[0] == '/') {
@@ -88,9 +90,7 @@ static int parse_admin(struct traffic_lb *lb, const char *admin, struct ferry_er
 		hlen = (size_t)(colon - h);
 		port = colon + 1;
 	}
-	if (hlen == 0 || hlen >= sizeof(host) || strlen(port) > 5 ||
-	    strspn(port, "0123456789") != strlen(port) || strtol(port, NULL, 10) < 1 ||
-	    strtol(port, NULL, 10) > 65535)
+	if (hlen == 0 || hlen >= sizeof(host) || !port_parse(port, &portnum))
 		goto bad;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';

@@ -31,6 +31,7 @@ app=$1
 load=$2
 verify=$3
 PGBIN=/usr/lib/postgresql/15/bin
+. "$(dirname "$0")/../lib.sh" # wait_for
 PGPORT=15580
 PAYPORT=15581
 APPPORT=15582
@@ -73,16 +74,6 @@ trap 'exit 1' INT TERM
 fail() {
 	echo "FAIL: $*"
 	exit 1
-}
-# wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds.
-wait_until() {
-	limit=$1
-	shift
-	end=$(($(date +%s) + limit))
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.05
-	done
 }
 psql_shop() {
 	psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $PGPORT -U postgres -d shop "$@"
@@ -136,7 +127,7 @@ backend web
 EOF
 haproxy -db -f "$dir/pay.cfg" >"$dir/pay.log" 2>&1 &
 pids="$pids $!"
-wait_until 10 curl -sf --cacert "$dir/pay.crt" -d '{}' "https://127.0.0.1:$PAYPORT/charge" \
+wait_for 10 curl -sf --cacert "$dir/pay.crt" -d '{}' "https://127.0.0.1:$PAYPORT/charge" \
 	-o /dev/null || fail "payments endpoint did not come up"
 
 # --- the app
@@ -145,7 +136,7 @@ DATABASE_URL="host=127.0.0.1 port=$PGPORT dbname=shop user=postgres" \
 	APP_HOST=old LISTEN="127.0.0.1:$APPPORT" SHOP_API_KEY=test-key \
 	PIDFILE="$dir/app.pid" "$app" >"$dir/app.log" 2>&1 &
 app_pid=$!
-wait_until 10 healthz_is 200 || fail "app /healthz never answered 200"
+wait_for 10 healthz_is 200 || fail "app /healthz never answered 200"
 grep -qx ok "$dir/body" || fail "healthz body: $(cat "$dir/body")"
 [ "$(cat "$dir/app.pid")" = "$app_pid" ] || fail "PIDFILE does not hold the app's pid"
 
@@ -179,7 +170,7 @@ bad=$(awk -F'\t' '$4 != 0' "$dir/ledger-tls2" | head -3)
 	--ledger "$dir/ledger" --prefix tA 2>"$dir/load.log" &
 load_pid=$!
 has_lines() { [ -s "$dir/ledger" ]; }
-wait_until 5 has_lines || fail "no ledger line after 5 s"
+wait_for 5 has_lines || fail "no ledger line after 5 s"
 psql_shop -c 'BEGIN; LOCK TABLE orders IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;' >/dev/null
 wait "$load_pid" || fail "load exited $?"
 load_pid=
@@ -274,7 +265,7 @@ EOF
 /usr/sbin/knotd -c "$knot/knot.conf" >"$dir/knot.log" 2>&1 &
 pids="$pids $!"
 knotc() { command knotc -c "$knot/knot.conf" "$@" >/dev/null 2>&1; }
-wait_until 10 knotc zone-status shop.test || fail "knotd did not load shop.test"
+wait_for 10 knotc zone-status shop.test || fail "knotd did not load shop.test"
 DATABASE_URL="host=127.0.0.1 port=$PGPORT dbname=shop user=postgres" \
 	PAYMENTS_URL="https://127.0.0.1:$PAYPORT/charge" PAYMENTS_CA="$dir/pay.crt" \
 	APP_HOST=new LISTEN="127.0.0.2:$APPPORT" \
@@ -283,7 +274,7 @@ pids="$pids $!"
 new_up() {
 	[ "$(curl -s -o "$dir/body" -w '%{http_code}' "http://127.0.0.2:$APPPORT/healthz")" = 200 ]
 }
-wait_until 10 new_up || fail "app new on 127.0.0.2 did not come up"
+wait_for 10 new_up || fail "app new on 127.0.0.2 did not come up"
 # the lab's deliberate fault: started without SHOP_API_KEY, it says so and
 # still takes orders (below)
 grep -qx 'degraded: SHOP_API_KEY missing' "$dir/body" || fail "new healthz: $(cat "$dir/body")"
@@ -295,12 +286,12 @@ served() { # HOST ADDRESS-SUFFIX: at least 50 writes served by HOST at that addr
 	[ "$(awk -F'\t' -v h="$1" -v a="127.0.0.$2:$APPPORT" '$5 == h && $6 == a' \
 		"$dir/ledger-d" | wc -l)" -ge 50 ]
 }
-wait_until 10 served old 1 || fail "load through DNS: no writes served by old"
+wait_for 10 served old 1 || fail "load through DNS: no writes served by old"
 knotc zone-begin shop.test
 knotc zone-unset shop.test www A
 knotc zone-set shop.test www 1 A 127.0.0.2
 knotc zone-commit shop.test || fail "knotc could not change www"
-wait_until 10 served new 2 || fail "load did not follow www to 127.0.0.2"
+wait_for 10 served new 2 || fail "load did not follow www to 127.0.0.2"
 touch "$dir/stop"
 wait "$load_pid" || fail "load exited $?"
 load_pid=
@@ -316,7 +307,7 @@ grep -q '^served by   old [1-9][0-9]* ([0-9]*%), new [1-9]' "$dir/v4" ||
 # --- fault mode
 kill -USR1 "$app_pid"
 fault_on() { [ "$(http_status POST /orders '{"id":"f-1","amount_cents":1}')" = 500 ]; }
-wait_until 5 fault_on || fail "SIGUSR1 did not make POST /orders answer 500"
+wait_for 5 fault_on || fail "SIGUSR1 did not make POST /orders answer 500"
 "$load" --rate 50 --duration 1s --address "127.0.0.1:$APPPORT" --plain \
 	--ledger "$dir/ledger-f" --prefix tF 2>>"$dir/load.log"
 bad=$(awk -F'\t' '$4 != 500' "$dir/ledger-f" | head -3)
@@ -325,13 +316,13 @@ bad=$(awk -F'\t' '$4 != 500' "$dir/ledger-f" | head -3)
 	fail "a ledger of 500s must have nothing acknowledged"
 kill -USR2 "$app_pid"
 fault_off() { [ "$(http_status POST /orders '{"id":"f-2","amount_cents":1}')" = 201 ]; }
-wait_until 5 fault_off || fail "SIGUSR2 did not restore POST /orders"
+wait_for 5 fault_off || fail "SIGUSR2 did not restore POST /orders"
 
 # --- healthz follows the database
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null
-wait_until 10 healthz_is 503 || fail "/healthz not 503 with the database stopped"
+wait_for 10 healthz_is 503 || fail "/healthz not 503 with the database stopped"
 pg_start
-wait_until 10 healthz_is 200 || fail "/healthz not 200 after the database came back"
+wait_for 10 healthz_is 200 || fail "/healthz not 200 after the database came back"
 
 # --- clean exit
 kill "$app_pid"

@@ -1,5 +1,6 @@
 /*
- * test_util.c - the bounded buffer, durations, percentages, RFC 3339.
+ * test_util.c - the bounded buffer, durations, percentages, RFC 3339,
+ * port numbers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/port.h"
 #include "util/timeutil.h"
 
 static void test_buf_appends_and_stays_terminated(void **state)
@@ -128,6 +130,32 @@ static void test_rfc3339_round_trip(void **state)
 	assert_int_equal(time_parse_rfc3339("2026-11-26 05:38:00", &t), FERRY_EINVAL);
 }
 
+static void test_port_parse(void **state)
+{
+	uint16_t port = 7;
+
+	(void)state;
+	assert_true(port_parse("1", &port));
+	assert_int_equal(port, 1);
+	assert_true(port_parse("443", &port));
+	assert_int_equal(port, 443);
+	assert_true(port_parse("65535", &port));
+	assert_int_equal(port, 65535);
+	assert_true(port_parse("00053", &port));
+	assert_int_equal(port, 53);
+	/* refused, and *port left alone */
+	assert_false(port_parse("", &port));
+	assert_false(port_parse("0", &port));
+	assert_false(port_parse("65536", &port));
+	assert_false(port_parse("000053", &port));
+	assert_false(port_parse("+53", &port));
+	assert_false(port_parse(" 53", &port));
+	assert_false(port_parse("53 ", &port));
+	assert_false(port_parse("5x", &port));
+	assert_false(port_parse("-1", &port));
+	assert_int_equal(port, 53);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_duration_format_round_trips),
 		cmocka_unit_test(test_percent_parse),
 		cmocka_unit_test(test_rfc3339_round_trip),
+		cmocka_unit_test(test_port_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,21 +21,14 @@ for tool in knotd kdig knsupdate; do
 	fi
 done
 PATH=$PATH:/usr/sbin
+. "$(dirname "$0")/../../lib.sh" # stop_pid
 
 dir=$(mktemp -d /tmp/ferry-knot.XXXXXX)
 knot_pid=
 cleanup() {
-	if [ -n "$knot_pid" ] && kill -0 "$knot_pid" 2>/dev/null; then
-		kill "$knot_pid" 2>/dev/null || true
-		# knotd exits within a second on SIGTERM; wait for it so that no
-		# server outlives the test.
-		i=0
-		while kill -0 "$knot_pid" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -9 "$knot_pid" 2>/dev/null || true
-	fi
+	# knotd exits within a second on SIGTERM; stop_pid waits for it so
+	# that no server outlives the test.
+	[ -z "$knot_pid" ] || stop_pid "$knot_pid"
 	rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -9,7 +9,8 @@
 # Role ferry (superuser, password in $DIR/ferry.pw) is what ferry uses; the
 # application connects through pgbouncer as role app (trust on loopback).
 #
-# Usage: . cluster.sh; cluster_start DIR [with_repl]; ...; cluster_stop DIR
+# Usage: . tests/lib.sh; . cluster.sh; cluster_start DIR [with_repl]; ...;
+# cluster_stop DIR  (wait_for and stop_pid come from tests/lib.sh)
 set -u
 PGBIN=/usr/lib/postgresql/15/bin
 : "${PG_OLD_PORT:=15401}" "${PG_NEW_PORT:=15402}" "${PG_REPL_PORT:=15403}"
@@ -17,15 +18,6 @@ PGBIN=/usr/lib/postgresql/15/bin
 export PG_OLD_PORT PG_NEW_PORT PG_REPL_PORT PGB_OLD_PORT PGB_NEW_PORT
 
 asuser() { runuser -u postgres -- "$@"; }
-
-wait_for() { # wait_for SECONDS CMD...: polls CMD until it succeeds
-	t=$1; shift
-	end=$(($(date +%s) + t))
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$end" ] && { echo "timeout waiting for: $*" >&2; return 1; }
-		sleep 0.05
-	done
-}
 
 pg_start() { # pg_start DIR NAME PORT WAL_LEVEL
 	pd=$1/$2
@@ -102,13 +94,7 @@ cluster_stop() { # cluster_stop DIR: never leaves a server behind
 	d=$1
 	[ -d "$d" ] || return 0
 	for p in pgb_old pgb_new; do
-		if [ -f "$d/$p.pid" ]; then
-			pid=$(cat "$d/$p.pid")
-			kill "$pid" 2>/dev/null
-			i=0
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-			kill -9 "$pid" 2>/dev/null
-		fi
+		[ -f "$d/$p.pid" ] && stop_pid "$(cat "$d/$p.pid")"
 	done
 	for c in old new repl; do
 		[ -f "$d/$c/postmaster.pid" ] && asuser $PGBIN/pg_ctl -D "$d/$c" -m immediate -w stop >/dev/null 2>&1

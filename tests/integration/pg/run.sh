@@ -4,6 +4,7 @@
 # (trap), and returns the program's status.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../lib.sh"
 . "$here/cluster.sh"
 dir=$(mktemp -d /tmp/ferry-pgtest.XXXXXX)
 # FERRY_PGTEST_KEEP=1 keeps the servers after a failure, for a look

@@ -22,23 +22,13 @@ if [ -z "$haproxy" ]; then
 	exit 77
 fi
 
+. "$(dirname "$0")/../../lib.sh" # stop_pid
 tmp=$(mktemp -d /tmp/ferry-traffic.XXXXXX)
 pidfile=$tmp/haproxy.pid
 
 stop_haproxy() {
 	[ -s "$pidfile" ] || return 0
-	pid=$(cat "$pidfile")
-	kill "$pid" 2>/dev/null || true
-	# wait on the condition (the process gone), with a deadline
-	i=0
-	while kill -0 "$pid" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 100 ]; then
-			kill -9 "$pid" 2>/dev/null || true
-			break
-		fi
-		sleep 0.05
-	done
+	stop_pid "$(cat "$pidfile")" # waits on the process gone, with a deadline
 	rm -f "$pidfile"
 }
 

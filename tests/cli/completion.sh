@@ -37,10 +37,15 @@ complete_line() {
 	printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort
 }
 
+# A newline-separated list on one line, for messages.
+flat() {
+	printf '%s' "$1" | tr '\n' ' '
+}
+
 # expect NAME WANT GOT: WANT and GOT are newline-separated sorted lists.
 expect() {
 	if [ "$2" != "$3" ]; then
-		bad "$1: want [$(echo $2)], got [$(echo $3)]"
+		bad "$1: want [$(flat "$2")], got [$(flat "$3")]"
 	fi
 }
 
@@ -48,7 +53,7 @@ help=$("$ferry" help) || bad "ferry help failed"
 
 # The commands, from `ferry help`: the indented lines after "commands:".
 want=$(echo "$help" | sed -n '/^commands:/,/^$/{/^  [a-z]/s/^  \([a-z-]*\).*/\1/p}' | sort)
-[ "$(echo "$want" | wc -l)" -ge 10 ] || bad "ferry help lists only: $(echo $want)"
+[ "$(echo "$want" | wc -l)" -ge 10 ] || bad "ferry help lists only: $(flat "$want")"
 expect "ferry <TAB>" "$want" "$(complete_line ferry '')"
 expect "ferry -v <TAB>" "$want" "$(complete_line ferry -v '')"
 expect "ferry ro<TAB>" "rollback" "$(complete_line ferry ro)"
@@ -57,7 +62,7 @@ expect "ferry help <TAB>" "$want" "$(complete_line ferry help '')"
 # The phases, from the overview's "prepare, replicate, ..., decommission."
 phases=$(echo "$help" | grep -A1 'in five phases' | tail -1 | tr -d '.' | tr ',' '\n' |
 	sed 's/^ *//' | sort)
-[ "$(echo "$phases" | wc -l)" = 5 ] || bad "ferry help names these phases: $(echo $phases)"
+[ "$(echo "$phases" | wc -l)" = 5 ] || bad "ferry help names these phases: $(flat "$phases")"
 expect "ferry run --until <TAB>" "$phases" "$(complete_line ferry run --until '')"
 expect "ferry run shop.yaml --until c<TAB>" "cutover" \
 	"$(complete_line ferry run shop.yaml --until c)"
@@ -84,5 +89,5 @@ expect "ferry status --state <TAB>" "$(printf '%s\n' shop.ferry.db sub | sort)" 
 	"$(complete_line ferry status --state '')"
 expect "ferry version <TAB>" "" "$(complete_line ferry version '')"
 
-[ $fail = 0 ] && echo "completion: ok ($(echo $want | wc -w) commands, 5 phases)"
+[ $fail = 0 ] && echo "completion: ok ($(echo "$want" | wc -l) commands, 5 phases)"
 exit $fail

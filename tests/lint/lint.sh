@@ -3,6 +3,9 @@
 #  1. banned functions (curl's list): atoi, sscanf, strcpy, sprintf, ...
 #  2. one foreign library, one file: only the named file includes its header.
 #  3. clang-format clean, where clang-format is installed.
+#  4. every command of src/main.c's table is documented: a man page
+#     docs/ferry-NAME.1.scd and a README.md section (a heading) naming
+#     `ferry NAME` (src/cmd/cmd.h, "Adding a command").
 set -u
 root=${1:-.}
 cd "$root" || exit 1
@@ -54,5 +57,22 @@ if command -v clang-format >/dev/null 2>&1; then
 	done
 fi
 
-[ $fail = 0 ] && echo "lint: ok ($(echo "$files" | wc -l) files)"
+# The command table's rows look like: { "name", cmd_name, "summary", ...
+cmds=$(sed -n 's/^[[:space:]]*{[[:space:]]*"\([a-z][a-z0-9-]*\)",[[:space:]]*cmd_.*/\1/p' src/main.c)
+if [ -z "$cmds" ]; then
+	echo "lint: no command found in src/main.c's table (has its form changed?)"
+	fail=1
+fi
+for c in $cmds; do
+	if [ ! -f "docs/ferry-$c.1.scd" ]; then
+		echo "lint: command '$c' has no man page: write docs/ferry-$c.1.scd"
+		fail=1
+	fi
+	if ! grep -E '^#+ ' README.md 2>/dev/null | grep -qF "\`ferry $c\`"; then
+		echo "lint: command '$c' has no README.md section: add a heading naming \`ferry $c\`"
+		fail=1
+	fi
+done
+
+[ $fail = 0 ] && echo "lint: ok ($(echo "$files" | wc -l) files, $(echo $cmds | wc -w) commands documented)"
 exit $fail

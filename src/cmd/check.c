@@ -19,6 +19,7 @@
 #include "cmd/cmd.h"
 #include "core/check.h"
 #include "core/endpoints.h"
+#include "db/db.h"
 #include "core/plan.h"
 #include "dns/dns.h"
 #include "hosts/checks.h"
@@ -113,6 +114,36 @@ static void dns_checks(const struct plan *p, struct check_rows *rows)
 	dns_close(dns);
 }
 
+/* Each database's readiness for replication (db.h's check), as rows. */
+static void db_checks(const struct plan *p, struct check_rows *rows)
+{
+	static const enum check_status map[] = {
+		[DB_CHECK_OK] = CHECK_OK, [DB_CHECK_WARN] = CHECK_WARN, [DB_CHECK_FAIL] = CHECK_FAIL
+	};
+	size_t i, k;
+
+	for (i = 0; i < p->ndatabases; i++) {
+		struct ferry_error err = { 0 };
+		struct endpoints_db *d = NULL;
+		struct db_checks c = { 0 };
+		char object[128];
+
+		if (endpoints_db_open(p, i, &d, &err) < 0 || d->eng->check(d->h, &c, &err) < 0) {
+			check_rows_add(rows, "db", p->databases[i].name, CHECK_FAIL,
+			               "a migration that cannot reach its database", "%s", err.msg);
+		} else {
+			for (k = 0; k < c.n; k++) {
+				snprintf(object, sizeof(object), "%s %s", p->databases[i].name,
+				         c.v[k].name);
+				check_rows_add(rows, "db", object, map[c.v[k].status],
+				               c.v[k].prevents, "%s", c.v[k].message);
+			}
+		}
+		db_checks_release(&c);
+		endpoints_db_close(d);
+	}
+}
+
 static int print_json(const struct plan *p, const struct check_rows *rows)
 {
 	json_t *o = json_object(), *a = json_array();
@@ -188,6 +219,7 @@ int cmd_check(int argc, char **argv)
 	check_rows_init(&rows);
 	if (p->dns.present)
 		dns_checks(p, &rows);
+	db_checks(p, &rows);
 	if (p->host_old.present && p->host_new.present && hosts_checks_run(p, &rows, &err) < 0) {
 		code = cmd_fail(&err);
 		goto out;

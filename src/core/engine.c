@@ -267,7 +267,7 @@ static void wait_for(struct engine *e, int64_t until)
 
 int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
 {
-	char now[32], *started = NULL;
+	char now[32], *started = NULL, event[64];
 	int r;
 
 	if (!e->opts.dry_run) {
@@ -299,6 +299,12 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 			*outcome = ENGINE_FINISHED;
 			return 0;
 		}
+		if (e->phase != ENGINE_CUTOVER) { /* its hook runs just before the switch */
+			snprintf(event, sizeof(event), "before_%s", engine_phase_name(e->phase));
+			r = engine_hooks(e, event, err);
+			if (r < 0)
+				return r;
+		}
 		r = run_phase(e, err);
 		if (r < 0) {
 			if (!e->opts.dry_run)
@@ -320,6 +326,10 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 			continue;
 		}
 		engine_say(e, engine_phase_name(e->phase), "gate holds; phase complete");
+		snprintf(event, sizeof(event), "after_%s", engine_phase_name(e->phase));
+		r = engine_hooks(e, event, err);
+		if (r < 0)
+			return r;
 		if (e->opts.until_set && e->phase == e->opts.until) {
 			*outcome = ENGINE_STOPPED;
 			return 0;

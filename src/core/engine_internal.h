@@ -98,6 +98,10 @@ int phase_decommission(struct engine *e, struct ferry_error *err);
  * if it was one and the switch was completed, 0 to mark it interrupted. */
 int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct ferry_error *err);
 
+/* Runs the plan's hooks for event (hooks.c): once per cutover round, each a
+ * journaled step; a failing before_* hook returns FERRY_ECHECK. */
+int engine_hooks(struct engine *e, const char *event, struct ferry_error *err);
+
 /* FERRY_CRASH_AT: kills the process at the named point (see engine.h). */
 void engine_crash_point(const char *name, bool after);
 /* Resolves an open dns.* step left by a crashed run: checks the world and

@@ -308,6 +308,7 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 			return r;
 	}
 	engine_say(e, "rollback", "rolling back: %s", reason);
+	engine_hooks(e, "on_rollback", NULL); /* reported; never blocks a rollback */
 	r = dns_move(e, "dns.cas_back", p->host_new.address, p->host_old.address, err);
 	if (r == 0 && p->traffic.present)
 		r = engine_split(e, 0, "rollback", err);
@@ -386,6 +387,8 @@ static int cutover(struct engine *e, struct ferry_error *err)
 	    journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0)
 		return 0;
 	r = preflight(e, err);
+	if (r == 0)
+		r = engine_hooks(e, "before_cutover", err);
 	if (r < 0)
 		return r;
 	r = rollback_plan(e, err);

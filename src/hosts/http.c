@@ -101,3 +101,38 @@ out:
 	curl_url_cleanup(u);
 	return rc;
 }
+
+int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, long *status,
+                         struct ferry_error *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr = NULL;
+	CURLcode cc;
+	CURL *c;
+
+	c = curl_easy_init();
+	if (!c)
+		return ferry_error_set(err, FERRY_EIO, NULL, "webhook %s: cannot set up libcurl",
+		                       url);
+	hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ferry-hook");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cc = curl_easy_perform(c);
+	*status = 0;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(c);
+	if (cc != CURLE_OK)
+		return ferry_error_set(err, FERRY_EUNREACH, "check the hook's URL in the plan",
+		                       "webhook %s: %s", url,
+		                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	return 0;
+}

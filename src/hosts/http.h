@@ -39,4 +39,13 @@ int hosts_http_check(const char *url, const char *address, const char *ca_file,
                      int64_t connect_timeout_ms, int64_t timeout_ms, struct hosts_http_result *res,
                      struct ferry_error *err);
 
+/*
+ * POSTs body (JSON) to url, for the plan's webhooks.  Sets *status to the
+ * HTTP status.  Returns 0 whenever a response came (the caller judges the
+ * status), FERRY_EUNREACH when none did (err says why), FERRY_EIO when
+ * curl cannot be set up.
+ */
+int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, long *status,
+                         struct ferry_error *err);
+
 #endif

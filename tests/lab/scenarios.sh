@@ -209,6 +209,7 @@ scenario_rollback() {
 	MONITOR=40s fresh_lab
 	load_start
 	run_bg() {
+		set +e
 		"$ferry" run "$plan" >"$logs/rollback.run.out" 2>&1
 		echo $? >"$logs/rollback.rc"
 	}

@@ -73,6 +73,22 @@ if grep -qF "$(cat "$dir/wrong.secret")" "$dir/wrong.txt" ||
 	fail "a secret reached the output"
 fi
 
+# --- hooks: a failing before_prepare hook blocks the phase, changing nothing
+write_plan "$dir/hooked.yaml" "$FERRY_TEST_DNS_KEY_FILE"
+cat >>"$dir/hooked.yaml" <<YAML
+hooks:
+  before_prepare: [sh, -c, "echo change freeze in effect; exit 3"]
+YAML
+set +e
+FERRY_NOW=$T0 "$ferry" run "$dir/hooked.yaml" --no-wait >"$dir/hook.txt" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || fail "a failing before_prepare hook: exit $rc, want 1"
+grep -q 'before_prepare blocked by its hook' "$dir/hook.txt" || fail "the block is not explained"
+grep -q 'change freeze in effect' "$dir/hook.txt" || fail "the hook's output line is not shown"
+[ "$(ttl_of www.shop.test)" = 3600 ] || fail "a blocked prepare changed a TTL"
+rm -f "$dir/hooked.ferry.db"*
+
 # --- ferry run --until prepare, with a crash after the first TTL change
 set +e
 FERRY_NOW=$T0 FERRY_CRASH_AT=dns.set_ttl:after "$ferry" run "$dir/p.yaml" --no-wait >"$dir/run1.txt" 2>&1

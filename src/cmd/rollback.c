@@ -41,7 +41,7 @@ static void print_recorded(const char *state)
 	char *plan = NULL;
 
 	if (journal_open(&j, state, JOURNAL_OPEN_READONLY, NULL) == 0 &&
-	    journal_get(j, "cutover.rollback_plan", &plan, NULL) == 0)
+	    journal_get(j, "rollback.plan", &plan, NULL) == 0)
 		printf("recorded at the cutover:\n%s\n", plan);
 	free(plan);
 	journal_close(j);

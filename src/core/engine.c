@@ -47,7 +47,7 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
                 const struct engine_opts *opts, struct ferry_error *err)
 {
 	struct engine *e = xcalloc(1, sizeof(*e));
-	char *phase = NULL;
+	char *phase = NULL, v[32];
 	int64_t entered;
 	int r;
 
@@ -70,10 +70,19 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 		goto fail;
 	}
 	free(phase);
-	/* The report's title, for a journal read without its plan. */
+	/* For the report, which reads the journal without the plan: its
+	 * title and the trigger thresholds it draws. */
 	r = journal_set(e->j, "plan.name", p->name, err);
 	if (r < 0)
 		goto fail;
+	if (p->rollback.error_rate >= 0) {
+		snprintf(v, sizeof(v), "%g", p->rollback.error_rate);
+		journal_set(e->j, "trigger.error_rate", v, NULL);
+	}
+	if (p->rollback.latency_p99_ms >= 0) {
+		snprintf(v, sizeof(v), "%lld", (long long)p->rollback.latency_p99_ms);
+		journal_set(e->j, "trigger.latency_p99_ms", v, NULL);
+	}
 	*out = e;
 	return 0;
 fail:

@@ -48,6 +48,15 @@ static void round_object(struct engine *e, const char *name, char *out, size_t l
 	free(round);
 }
 
+/* A time for the report (journal key KEY, milliseconds). */
+static void set_ms(struct engine *e, const char *key, int64_t ms)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%lld", (long long)ms);
+	journal_set(e->j, key, v, NULL);
+}
+
 static int bump(struct engine *e, const char *key, struct ferry_error *err)
 {
 	char *v = NULL, next[24];
@@ -146,7 +155,7 @@ static int rollback_plan(struct engine *e, struct ferry_error *err)
 		         "poolers at the old database, resume; forward replication re-created "
 		         "without copy\n",
 		         p->databases[i].name);
-	r = e->opts.dry_run ? 0 : journal_set(e->j, "cutover.rollback_plan", b.data, err);
+	r = e->opts.dry_run ? 0 : journal_set(e->j, "rollback.plan", b.data, err);
 	if (r == 0)
 		engine_say(e, NULL, "%s", b.data);
 	buf_release(&b);
@@ -330,12 +339,8 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 		r = bump(e, "validate.round", err);
 	if (r == 0)
 		r = journal_unset(e->j, "rollback.pending", err);
-	if (r == 0) {
-		char now[32];
-
-		time_rfc3339(time_now(), now, sizeof(now));
-		r = journal_set(e->j, "rollback.done", now, err);
-	}
+	if (r == 0)
+		set_ms(e, "rollback.done_ms", time_wall_ms());
 	if (r == 0)
 		r = journal_phase_set(e->j, engine_phase_name(ENGINE_REPLICATE), err);
 	if (r == 0) {
@@ -397,6 +402,11 @@ static int cutover(struct engine *e, struct ferry_error *err)
 	r = engine_step_begin(e, "cutover.switched", object, NULL, &id, err);
 	if (r < 0)
 		return r;
+	if (id) {
+		set_ms(e, "cutover.started_ms", time_wall_ms());
+		if (p->ndatabases)
+			set_ms(e, "cutover.pause_budget_ms", p->databases[0].pause_budget_ms);
+	}
 	for (i = 0; i < p->ndatabases; i++) {
 		r = db_switch(e, i, DB_FORWARD, "db.switch", err);
 		if (r < 0) {
@@ -421,10 +431,7 @@ static int cutover(struct engine *e, struct ferry_error *err)
 	if (r < 0)
 		return r;
 	if (id) {
-		char now[32];
-
-		time_rfc3339(time_now(), now, sizeof(now));
-		journal_set(e->j, "cutover.done", now, NULL);
+		set_ms(e, "cutover.done_ms", time_wall_ms());
 		r = engine_step_done(e, id, "cutover.switched", true, "done", err);
 	}
 	return r;

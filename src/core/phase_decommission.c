@@ -104,8 +104,8 @@ int phase_decommission(struct engine *e, struct ferry_error *err)
 	size_t i;
 	int r = 0;
 
-	if (!e->opts.dry_run && journal_get(e->j, "cutover.done", &done, NULL) == 0)
-		time_parse_rfc3339(done, &cut);
+	if (!e->opts.dry_run && journal_get(e->j, "cutover.done_ms", &done, NULL) == 0)
+		cut = strtoll(done, NULL, 10) / 1000;
 	free(done);
 	end = cut + (p->rollback.window_ms + 999) / 1000;
 	if (time_now() < end && !e->opts.dry_run)

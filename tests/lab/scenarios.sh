@@ -243,8 +243,9 @@ scenario_rollback() {
 scenario_crash() {
 	local points="dns.set_ttl dns.set_ttl:after db.replicate_start db.replicate_start:after
 		traffic.split traffic.split:after traffic.hold cutover.switched db.switch
+		db.preflight db.prepare_reverse db.stage_poolers
 		db.pause_poolers db.fence_database db.note_position db.wait_applied
-		db.copy_sequences db.stop_forward db.create_reverse_slot db.unfence_target
+		db.copy_sequences db.stop_forward db.create_reverse_slot
 		db.repoint_poolers db.resume_poolers db.start_reverse db.drop_forward
 		dns.cas dns.cas:after db.teardown dns.restore_ttl traffic.drain"
 	local pt n=0

@@ -111,6 +111,11 @@ int cmd_rollback(int argc, char **argv)
 	case ENGINE_CUTOVER:
 	case ENGINE_DECOMMISSION: break;
 	}
+	if (!o.dry_run) {
+		r = engine_resolve(e, &err);
+		if (r < 0)
+			goto fail;
+	}
 	r = engine_rollback(e, reason, &err);
 	if (r < 0)
 		goto fail;

@@ -223,7 +223,7 @@ int engine_wait(struct engine *e, int64_t until, const char *fmt, ...)
 }
 
 /* Steps a crashed run left open: their owners check the world. */
-static int resolve_open_steps(struct engine *e, struct ferry_error *err)
+int engine_resolve(struct engine *e, struct ferry_error *err)
 {
 	struct journal_step_list l = { 0 };
 	size_t i;
@@ -289,7 +289,7 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 				return r;
 		}
 		free(started);
-		r = resolve_open_steps(e, err);
+		r = engine_resolve(e, err);
 		if (r < 0)
 			return r;
 		/* A rollback a crash interrupted is finished before anything

@@ -82,6 +82,11 @@ void engine_close(struct engine *e); /* NULL-safe */
  * or the error of the step that failed. */
 int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err);
 
+/* Resolves the steps a crashed run left open (each owner checks the world
+ * and completes or undoes).  engine_run() does it first; `ferry rollback`
+ * calls it before engine_rollback(). */
+int engine_resolve(struct engine *e, struct ferry_error *err);
+
 /* Runs the rollback (DESIGN §2, in reverse: DNS, weights, then each
  * database) now, and returns the plan to the replicate phase.  reason is
  * journaled.  Also what `ferry rollback` runs. */

@@ -4,6 +4,10 @@
 # writes taken from the load generator's ledger (lab/verify), never from
 # ferry's own view:
 #
+#   checks    `ferry check` names each deliberate fault (the variable, the
+#             name, the endpoint) with the failure it prevents, exits 1, and
+#             passes once they are fixed; a canary secret in the
+#             application's environment appears in nothing ferry writes.
 #   gates     the cutover waits while the cutover TTL is not yet in effect
 #             (exit 75, nothing moved), and outside the cutover window
 #             without --now; with --now REASON it cuts over and says why.
@@ -159,6 +163,43 @@ check_moved() {
 
 # --- the scenarios ------------------------------------------------------------
 
+scenario_checks() {
+	LAB_FAULTS="env cert egress" fresh_lab
+	set +e
+	"$ferry" check "$plan" >"$logs/checks.faulty.out" 2>&1
+	rc=$?
+	"$ferry" check "$plan" --json >"$logs/checks.faulty.json" 2>&1
+	set -e
+	[ $rc = 1 ] || fail "ferry check with three faults exit $rc, want 1"
+	jq -e '.ok == false' "$logs/checks.faulty.json" >/dev/null || fail "--json says ok"
+	local want
+	for want in 'fail  env +SHOP_API_KEY +missing on new' \
+		'fail  egress +payments.shop.test:443 +new host cannot reach' \
+		'fail  tls +www.shop.test +new host 10.77.0.3 serves no certificate'; do
+		grep -Eq "$want" "$logs/checks.faulty.out" ||
+			{ cat "$logs/checks.faulty.out"; fail "not reported: $want"; }
+	done
+	grep -q 'prevents: the app starts on the new host without this variable' \
+		"$logs/checks.faulty.out" || fail "the env row does not name the failure it prevents"
+	say "the three faults reported, each with the failure it prevents"
+	for f in env cert egress; do "$top/lab/fault" off "$f" >/dev/null; done
+	"$ferry" check "$plan" >"$logs/checks.fixed.out" 2>&1 ||
+		{ cat "$logs/checks.fixed.out"; fail "ferry check after the fixes exit $?"; }
+	say "passes once they are fixed"
+	# The canary: in the application's environment on both hosts, so the
+	# probe hashed it; it must appear nowhere ferry wrote.
+	local canary
+	canary=$(cat "$LAB_STATE/secrets/canary.secret")
+	[ ${#canary} -ge 16 ] || fail "no canary secret in the lab"
+	run prepare --until prepare
+	"$ferry" status "$plan" --json >"$logs/checks.status.json"
+	"$ferry" report "$plan" -o "$logs/checks.report.html"
+	if grep -rqF "$canary" "$logs" "$LAB_STATE"/plan.ferry.db*; then
+		fail "the canary secret reached ferry's output, journal or report"
+	fi
+	say "the canary secret appears in no output, journal or report"
+}
+
 scenario_gates() {
 	# A cutover window on a day that is not today or tomorrow (UTC).
 	local day
@@ -241,33 +282,68 @@ scenario_rollback() {
 }
 
 scenario_crash() {
-	local points="dns.set_ttl dns.set_ttl:after db.replicate_start db.replicate_start:after
+	# The first cutover round: every step up to the pause, and inside it
+	# until the switch is past its point of no return (recovery then
+	# completes it), then the DNS change.
+	local first="dns.set_ttl dns.set_ttl:after db.replicate_start db.replicate_start:after
 		traffic.split traffic.split:after traffic.hold cutover.switched db.switch
-		db.preflight db.prepare_reverse db.stage_poolers
-		db.pause_poolers db.fence_database db.note_position db.wait_applied
-		db.copy_sequences db.stop_forward db.create_reverse_slot
-		db.repoint_poolers db.resume_poolers db.start_reverse db.drop_forward
-		dns.cas dns.cas:after db.teardown dns.restore_ttl traffic.drain"
-	local pt n=0
-	fresh_lab
-	load_start
-	for pt in $points; do
+		db.preflight db.prepare_reverse db.stage_poolers db.pause_poolers
+		db.fence_database db.note_position db.wait_applied db.copy_sequences
+		db.stop_forward db.create_reverse_slot db.repoint_poolers dns.cas dns.cas:after"
+	# Later rounds, each reached by a crash during the monitor period and a
+	# rollback (itself crashed once inside its pause): the rest of the pause.
+	local later="db.resume_poolers db.start_reverse db.drop_forward"
+	local last="db.teardown dns.restore_ttl traffic.drain"
+	local pt n=0 round=1
+	crash_run() { # POINT: a run that must die there
 		n=$((n + 1))
 		set +e
-		FERRY_CRASH_AT=$pt "$ferry" run "$plan" >"$logs/crash.$n.out" 2>&1
+		FERRY_CRASH_AT=$1 "$ferry" run "$plan" >"$logs/crash.$n.out" 2>&1
 		rc=$?
 		set -e
-		[ $rc = 137 ] || fail "FERRY_CRASH_AT=$pt: exit $rc, want 137 (the point was not reached)"
+		[ $rc = 137 ] || fail "FERRY_CRASH_AT=$1: exit $rc, want 137 (the point was not reached)"
+	}
+	MONITOR=20s fresh_lab
+	load_start
+	for pt in $first; do
+		crash_run "$pt"
+	done
+	for pt in $later; do
+		# Resume (recovery, the monitor), crash during the monitor.
+		"$ferry" run "$plan" >"$logs/crash.monitor.$round.out" 2>&1 &
+		local job=$!
+		wait_until 120 "the monitor period of round $round" \
+			grep -q 'now points at 10.77.0.3\|cutover.*phase complete\|switched to the new' \
+			"$logs/crash.monitor.$round.out"
+		kill -9 $job
+		wait $job 2>/dev/null || true
+		if [ $round = 1 ]; then
+			set +e
+			FERRY_CRASH_AT=db.fence_database "$ferry" rollback "$plan" \
+				>"$logs/crash.rollback-crash.out" 2>&1
+			rc=$?
+			set -e
+			[ $rc = 137 ] || fail "a rollback with FERRY_CRASH_AT=db.fence_database exit $rc"
+		fi
+		"$ferry" rollback "$plan" >"$logs/crash.rollback.$round.out" 2>&1 ||
+			fail "ferry rollback in round $round exit $?"
+		[ "$(dns_of www.shop.test)" = 10.77.0.2 ] || fail "rollback $round left DNS on new"
+		[ "$(paused_poolers)" = 0 ] || fail "rollback $round left a pooler paused"
+		round=$((round + 1))
+		crash_run "$pt"
+	done
+	for pt in $last; do
+		crash_run "$pt"
 	done
 	run final
 	[ $rc = 0 ] || fail "the run after $n crashes exit $rc"
 	load_stop
 	check_moved
 	verify_lost_zero
-	say "$n crashes, each resumed: migration complete"
+	say "$n crashes and $((round - 1)) rollbacks (one crashed), each resumed: migration complete"
 }
 
-all="gates full rollback crash"
+all="checks gates full rollback crash"
 for scenario in ${*:-$all}; do
 	t0=$(date +%s)
 	"scenario_$scenario"

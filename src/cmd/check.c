@@ -200,21 +200,9 @@ int cmd_check(int argc, char **argv)
 	struct ferry_error err = { 0 };
 	struct check_rows rows;
 	struct plan *p = NULL;
-	int opt, code = EXIT_DONE, r;
+	int code = EXIT_DONE;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
-		if (r < 0)
-			return code;
-		if (r == 0)
-			return EXIT_USAGE;
-	}
-	if (optind + 1 != argc) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
-	code = cmd_load_plan(argv[optind], &p);
-	if (code != EXIT_DONE)
+	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &p, NULL, &code))
 		return code;
 	check_rows_init(&rows);
 	if (p->dns.present)

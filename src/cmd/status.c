@@ -146,6 +146,15 @@ static void print_table(const json_t *o)
 		       (long long)json_integer_value(json_object_get(json_array_get(v, i), "pid")));
 }
 
+static int own_option(int opt, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (opt != OPT_WATCH)
+		return 1;
+	*(bool *)ctx = true;
+	return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -158,27 +167,10 @@ int cmd_status(int argc, char **argv)
 	struct plan *p = NULL;
 	bool watch = false;
 	char *state = NULL;
-	int opt, code = EXIT_DONE, r;
+	int code = EXIT_DONE, r;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		if (opt == OPT_WATCH) {
-			watch = true;
-			continue;
-		}
-		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
-		if (r < 0)
-			return code;
-		if (r == 0)
-			return EXIT_USAGE;
-	}
-	if (optind + 1 != argc) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
-	code = cmd_load_plan(argv[optind], &p);
-	if (code != EXIT_DONE)
+	if (!cmd_start(argc, argv, longopts, own_option, &watch, &c, &p, &state, &code))
 		return code;
-	state = cmd_state_path(argv[optind], c.state);
 	for (;;) {
 		struct journal *j = NULL;
 		json_t *o;

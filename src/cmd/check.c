@@ -208,7 +208,7 @@ int cmd_check(int argc, char **argv)
 	if (p->dns.present)
 		dns_checks(p, &rows);
 	db_checks(p, &rows);
-	if (p->host_old.present && p->host_new.present && hosts_checks_run(p, &rows, &err) < 0) {
+	if (hosts_checks_wanted(p) && hosts_checks_run(p, &rows, &err) < 0) {
 		code = cmd_fail(&err);
 		goto out;
 	}

@@ -171,6 +171,15 @@ schedule:
 YAML
 }
 
+no_secret() { # no_secret SECRET FILE...: the password is in none of them
+	_s=$1
+	shift
+	for _f in "$@"; do
+		[ -f "$_f" ] || fail "no_secret: $_f is missing"
+		! grep -aqF "$_s" "$_f" || fail "the password reached $_f"
+	done
+}
+
 run_ferry() { # run_ferry OUT CMD...: sets rc
 	_out=$top/$1
 	shift
@@ -182,18 +191,18 @@ run_ferry() { # run_ferry OUT CMD...: sets rc
 
 fresh_servers
 secret=$(cat "$srv/ferry.pw")
-cp "$srv/ferry.pw" "$top/ferry.pw.copy"
 
 # --- a. readiness ----------------------------------------------------------
 step=a
 write_plan "$top/p.yaml" shop
 run_ferry check.txt "$ferry" check "$top/p.yaml"
 [ $rc = 0 ] || { show "$top/check.txt"; fail "ferry check exit $rc, want 0"; }
-grep -q 'main' "$top/check.txt" || fail "no row names the database"
-grep -Eiq 'ok +(db|database)' "$top/check.txt" || { show "$top/check.txt"; fail "no database readiness row passed"; }
-grep -Eiq 'primary|key' "$top/check.txt" || { show "$top/check.txt"; fail "no primary key readiness row"; }
+for row in 'old wal_level' 'new wal_level' 'old role' 'replica identity' 'roles' 'target empty' 'direct sessions'; do
+	grep -Eq "^ok +db +main $row " "$top/check.txt" || { show "$top/check.txt"; fail "no passing readiness row '$row'"; }
+done
 "$ferry" check "$top/p.yaml" --json >"$top/check.json" 2>&1 || fail "check --json exit $?"
 jq -e '.ok == true' "$top/check.json" >/dev/null || { show "$top/check.json"; fail "check --json not ok"; }
+grep -q 'replica identity' "$top/check.json" || fail "check --json has no database rows"
 
 # A second database whose table has no primary key: logical replication
 # cannot carry its UPDATEs and DELETEs.
@@ -205,7 +214,8 @@ mkdir "$top/nopk"
 write_plan "$top/nopk/p.yaml" nopk
 run_ferry nopk.check "$ferry" check "$top/nopk/p.yaml"
 [ $rc = 1 ] || { show "$top/nopk.check"; fail "check with a table without a key: exit $rc, want 1"; }
-grep -q 'audit_trail' "$top/nopk.check" || { show "$top/nopk.check"; fail "the table is not named"; }
+grep -Eq '^fail +db +main replica identity .*public\.audit_trail' "$top/nopk.check" ||
+	{ show "$top/nopk.check"; fail "the replica identity row does not fail naming the table"; }
 before=$(repl_objects)
 run_ferry nopk.run "$ferry" run "$top/nopk/p.yaml" --until replicate
 [ $rc = 1 ] || { show "$top/nopk.run"; fail "run --until replicate: exit $rc, want 1"; }
@@ -213,6 +223,8 @@ grep -q 'audit_trail' "$top/nopk.run" || { show "$top/nopk.run"; fail "the run d
 [ "$(sql old nopk 'SELECT count(*) FROM pg_publication')" = 0 ] || fail "a publication was created on nopk"
 no_repl_objects || { repl_objects; fail "replication objects were created"; }
 [ "$(repl_objects)" = "$before" ] || fail "replication objects changed"
+[ "$(sql new nopk "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ] ||
+	fail "the schema was copied to new although the source is not ready"
 echo "db_cli: a ok (readiness)"
 
 # --- b. the whole run under load -------------------------------------------
@@ -222,8 +234,14 @@ wait_for 30 acks_at_least 50 || fail "the writer does not write through the old 
 run_ferry run.b "$ferry" run "$top/p.yaml"
 [ $rc = 0 ] || { show "$top/run.b"; fail "ferry run exit $rc, want 0"; }
 for ph in prepare replicate validate cutover decommission; do
-	grep -q "$ph" "$top/run.b" || { show "$top/run.b"; fail "phase $ph not in the output"; }
+	grep -q "^$ph: gate holds; phase complete" "$top/run.b" || { show "$top/run.b"; fail "phase $ph did not complete"; }
 done
+grep -q 'migration dbonly complete' "$top/run.b" || fail "the run does not say the migration is complete"
+pause=$(sed -n 's/.*switched to the new database; write pause \([0-9.]*\) ms.*/\1/p' "$top/run.b")
+[ -n "$pause" ] || { show "$top/run.b"; fail "no write pause reported"; }
+# Old's sequences as the switch left them (nothing writes to old after it).
+sql old shop "SELECT schemaname || '.' || sequencename, coalesce(last_value, 0) FROM pg_sequences ORDER BY 1" |
+	tr '|' ' ' >"$top/seq.old"
 # Writes still flow after the move, now on new.
 n=$(acks)
 wait_for 30 acks_at_least $((n + 50)) || fail "no writes after the move"
@@ -239,12 +257,14 @@ done
 no_repl_objects || { repl_objects; fail "replication objects left behind"; }
 lost=$(lost_writes)
 [ "$lost" = 0 ] || fail "$lost acknowledged writes are not on new"
-# Sequences: new's are past every value old handed out before the fence.
-old_max=$(sql old shop 'SELECT max(id) FROM orders')
-new_seq=$(sql new shop 'SELECT last_value FROM orders_id_seq')
-[ "$new_seq" -ge "$old_max" ] || fail "orders_id_seq on new is $new_seq, old's max id $old_max"
+# Sequences: each one on new is at or past where old left it.
+[ "$(wc -l <"$top/seq.old")" = 3 ] || fail "old has $(wc -l <"$top/seq.old") sequences, want 3"
+while read -r seq oldv; do
+	newv=$(sql new shop "SELECT coalesce(last_value, 0) FROM pg_sequences WHERE schemaname || '.' || sequencename = '$seq'")
+	[ -n "$newv" ] && [ "$newv" -ge "$oldv" ] || fail "sequence $seq: new at '$newv', old at $oldv"
+done <"$top/seq.old"
 [ "$(sql new shop 'SELECT last_value FROM invoice_no')" -ge 6000 ] || fail "invoice_no not copied"
-[ "$(sql new shop 'SELECT last_value FROM customers_id_seq')" -ge 50 ] || fail "customers_id_seq not copied"
+old_max=$(sql old shop 'SELECT max(id) FROM orders')
 id=$(asuser $PGBIN/psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGB_NEW_PORT" -U app -d shop \
 	-c "INSERT INTO orders (ledger, note) VALUES (999999999, 'after') RETURNING id") ||
 	fail "an insert through the new pooler after the move failed"
@@ -255,8 +275,10 @@ grep -q 'dup 0 ' "$ledger" || fail "the writer met duplicate keys: $(tail -n 1 "
 "$ferry" report "$top/p.yaml" -o "$top/report.html" >"$top/report.out" 2>&1 ||
 	{ show "$top/report.out"; fail "report exit $?"; }
 grep -qi '<html' "$top/report.html" || fail "the report is not a page"
-grep -q 'main' "$top/report.html" || fail "the report does not name the database"
-echo "db_cli: b ok ($(grep -vc '^#' "$ledger") acknowledged writes, 0 lost; $(tail -n 1 "$ledger"))"
+grep -q 'write pause' "$top/report.html" || fail "the report does not show the write pause"
+no_secret "$secret" "$top"/p.ferry.db* "$top"/nopk/p.ferry.db* "$top"/run.b "$top"/nopk.* "$top"/check.* \
+	"$top"/status.json "$top"/report.*
+echo "db_cli: b ok ($(grep -vc '^#' "$ledger") acknowledged writes, 0 lost; write pause $pause ms; $(tail -n 1 "$ledger" | cut -c3-))"
 
 # --- d. dry runs on fresh servers: at prepare, and at the cutover ---------
 # The cutover window opens in three hours, so that the run stops at the
@@ -342,13 +364,10 @@ lost=$(lost_writes)
 grep -q 'dup 0 ' "$ledger" || fail "duplicate keys after the crash: $(tail -n 1 "$ledger")"
 [ "$(jq -r .phase "$("$ferry" status "$top/p.yaml" --json >"$top/status.c.json" && echo "$top/status.c.json")")" = done ] ||
 	fail "status after the crash and the resume is not done"
-echo "db_cli: c ok ($(grep -vc '^#' "$ledger") acknowledged writes, 0 lost)"
+pause=$(sed -n 's/.*switched to the new database; write pause \([0-9.]*\) ms.*/\1/p' "$top/resume.c")
+echo "db_cli: c ok ($(grep -vc '^#' "$ledger") acknowledged writes, 0 lost; write pause after recovery $pause ms)"
 
-# No secret in anything ferry wrote.
 step=secrets
-for f in "$top"/*.b "$top"/*.c "$top"/dry.* "$top"/nowait.c "$top"/*.txt "$top"/*.json "$top"/*.check "$top"/*.run "$top/report.html"; do
-	[ -f "$f" ] || continue
-	grep -qF "$secret" "$f" && fail "the password reached $f"
-	grep -qF "$secret2" "$f" && fail "the password reached $f"
-done
+no_secret "$secret2" "$top"/p.ferry.db* "$top"/dry.* "$top"/nowait.c "$top"/crash.c "$top"/resume.c \
+	"$top"/status.c.json
 echo "db_cli: ok"

@@ -237,6 +237,8 @@ for ph in prepare replicate validate cutover decommission; do
 	grep -q "^$ph: gate holds; phase complete" "$top/run.b" || { show "$top/run.b"; fail "phase $ph did not complete"; }
 done
 grep -q 'migration dbonly complete' "$top/run.b" || fail "the run does not say the migration is complete"
+# A plan without dns and traffic touches neither.
+! grep -Eiq 'dns|ttl|traffic|haproxy|weight' "$top/run.b" || { show "$top/run.b"; fail "a database-only run spoke of DNS or traffic"; }
 pause=$(sed -n 's/.*switched to the new database; write pause \([0-9.]*\) ms.*/\1/p' "$top/run.b")
 [ -n "$pause" ] || { show "$top/run.b"; fail "no write pause reported"; }
 # Old's sequences as the switch left them (nothing writes to old after it).

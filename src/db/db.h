@@ -241,11 +241,14 @@ struct db_engine {
 	 * is made and nothing changes, so a dry run works while a server is
 	 * down.  The texts come from the code the real steps run.  A line is
 	 *	STEP [pause] TARGET: ACTION
-	 * STEP a name of switch_steps (or "schema_copy", "publish",
-	 * "subscribe", "drop"), "[pause]" when the action falls inside the
-	 * write pause, TARGET "old" / "new" (a database side), "pooler NAME
-	 * console" or "pooler NAME host" (its shell through the exec prefix),
-	 * "local" (a process ferry spawns); ACTION the exact SQL, console
+	 * STEP "open" (what open() does: each description starts with it),
+	 * a name of switch_steps, "undo" (what the switch does only when a
+	 * step inside the pause fails: the last lines), or for replicate and
+	 * teardown "subscribe", "schema_copy", "publish", "drop"; "[pause]"
+	 * when the action falls inside the write pause; TARGET "old" / "new"
+	 * (a database side), "pooler NAME console" or "pooler NAME host" (its
+	 * shell, started through the exec prefix), "local" (a process ferry
+	 * spawns), "ferry" (a note on the pause); ACTION the exact SQL, console
 	 * command or shell line, with "  -- " and a note where the real run
 	 * depends on what it finds ($1 values, "if it exists", "for each
 	 * sequence").  No password appears: conninfos are scrubbed, and a

@@ -36,19 +36,15 @@ static const char cmd_show[] = "SHOW DATABASES";
 static const char cmd_reload[] = "RELOAD";
 static const char include_mode[] = "0644";
 
-/* The include file's path and its two siblings, shell-quoted; unq_next
- * (may be NULL) gets the unquoted staged path. */
-static void paths_make(const char *raw, char **path, char **next, char **prev, char **unq_next)
+/* The include file's path and its two siblings, shell-quoted. */
+static void paths_make(const char *raw, char **path, char **next, char **prev)
 {
 	char *tmp;
 
 	*path = host_shell_quote(raw);
 	tmp = xasprintf("%s.ferry-next", raw);
 	*next = host_shell_quote(tmp);
-	if (unq_next)
-		*unq_next = tmp;
-	else
-		free(tmp);
+	free(tmp);
 	tmp = xasprintf("%s.ferry-prev", raw);
 	*prev = host_shell_quote(tmp);
 	free(tmp);
@@ -131,7 +127,7 @@ int pgbouncer_open(struct pgbouncer **out, const struct pgbouncer_config *cfg,
 	pb->name = xstrdup(cfg->name);
 	pb->alias = xstrdup(cfg->dbalias);
 	pb->raw = xstrdup(cfg->include_path);
-	paths_make(cfg->include_path, &pb->path, &pb->next, &pb->prev, NULL);
+	paths_make(cfg->include_path, &pb->path, &pb->next, &pb->prev);
 	rc = pgsql_connect(&pb->admin, cfg->admin, cfg->admin_password, cfg->name, err);
 	if (rc < 0)
 		goto out;
@@ -409,7 +405,7 @@ int pgbouncer_describe(const struct pgbouncer_config *cfg, enum pgbouncer_action
                        const char *connstr, const char *prefix, struct buf *out,
                        struct ferry_error *err)
 {
-	char *path = NULL, *next = NULL, *prev = NULL, *unq_next = NULL, *data = NULL, *cmd = NULL;
+	char *path = NULL, *next = NULL, *prev = NULL, *data = NULL, *cmd = NULL;
 	const char *const sh_argv[] = { "sh" };
 	char sql[300];
 	struct buf o;
@@ -418,14 +414,14 @@ int pgbouncer_describe(const struct pgbouncer_config *cfg, enum pgbouncer_action
 	if (!cfg->dbalias || !*cfg->dbalias || !cfg->include_path || !*cfg->include_path)
 		return ferry_error_set(err, FERRY_EINVAL, "set switch.dbalias and the include path",
 		                       "%s: no database alias or include file", cfg->name);
-	paths_make(cfg->include_path, &path, &next, &prev, &unq_next);
+	paths_make(cfg->include_path, &path, &next, &prev);
 	/* built apart, then appended whole: a full out fails cleanly */
 	buf_init(&o, 1 << 20);
 	switch (act) {
 	case PGBOUNCER_OPEN: {
 		char *admin = pgsql_conninfo_scrub(cfg->admin);
 		buf_addf(&o, "%s %s console: connect %s%s\n", prefix, cfg->name, admin,
-		         cfg->admin_password ? " (password from its secret)" : "");
+		         cfg->admin_password ? "  -- password from its secret" : "");
 		free(admin);
 		buf_addf(&o, "%s %s host: start ", prefix, cfg->name);
 		add_argv(&o, cfg->exec, cfg->nexec);
@@ -473,7 +469,6 @@ int pgbouncer_describe(const struct pgbouncer_config *cfg, enum pgbouncer_action
 	}
 	free(cmd);
 	free(data);
-	free(unq_next);
 	free(path);
 	free(next);
 	free(prev);

@@ -708,8 +708,16 @@ static int run(struct load *l)
 				why = "until-file exists";
 			}
 		}
-		if (sending && now >= end_us)
+		if (sending && now >= end_us) {
+			/* The schedule, not the clock, decides what a run sends:
+			 * every request due before the end, even one a slow
+			 * loop reaches late. */
+			while (due_us(l, n) < end_us) {
+				req_new(l, n + 1, due_us(l, n));
+				n++;
+			}
 			sending = false;
+		}
 		if (!sending && signals_seen > 1 && !aborted) {
 			aborted = true;
 			fprintf(stderr, "load: second signal: aborting %" PRIu64 " requests\n",
@@ -719,7 +727,7 @@ static int run(struct load *l)
 		if (sending) {
 			target_refresh(l, now);
 			/* Request n+1 is due at t0 + n/rate (open loop). */
-			while (due_us(l, n) <= now) {
+			while (due_us(l, n) <= now && due_us(l, n) < end_us) {
 				req_new(l, n + 1, due_us(l, n));
 				n++;
 			}

@@ -200,27 +200,15 @@ int cmd_check(int argc, char **argv)
 	struct ferry_error err = { 0 };
 	struct check_rows rows;
 	struct plan *p = NULL;
-	int opt, code = EXIT_DONE, r;
+	int code = EXIT_DONE;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
-		if (r < 0)
-			return code;
-		if (r == 0)
-			return EXIT_USAGE;
-	}
-	if (optind + 1 != argc) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
-	code = cmd_load_plan(argv[optind], &p);
-	if (code != EXIT_DONE)
+	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &p, NULL, &code))
 		return code;
 	check_rows_init(&rows);
 	if (p->dns.present)
 		dns_checks(p, &rows);
 	db_checks(p, &rows);
-	if (p->host_old.present && p->host_new.present && hosts_checks_run(p, &rows, &err) < 0) {
+	if (hosts_checks_wanted(p) && hosts_checks_run(p, &rows, &err) < 0) {
 		code = cmd_fail(&err);
 		goto out;
 	}

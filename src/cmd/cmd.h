@@ -77,6 +77,21 @@ int cmd_fail(const struct ferry_error *err);
  * warnings) on stderr.  Returns EXIT_DONE and *out, or EXIT_USAGE. */
 int cmd_load_plan(const char *path, struct plan **out);
 
+struct option;
+/*
+ * The prologue of a command that takes one PLAN: parses argv with
+ * getopt_long(longopts), giving each option first to own (may be NULL),
+ * which returns 0 when it took the option, 1 when it is not its own, or -1
+ * for a bad value (it printed why); then the common options; then exactly
+ * one PLAN, which it loads (printing every diagnostic) into *p, with the
+ * journal's path in *state (when state is not NULL; caller frees).
+ * Returns true to go on, or false with the exit code in *exit_code (usage
+ * printed, or --help done).
+ */
+bool cmd_start(int argc, char **argv, const struct option *longopts,
+               int (*own)(int opt, const char *arg, void *ctx), void *ctx, struct cmd_common *c,
+               struct plan **p, char **state, int *exit_code);
+
 int cmd_help(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_init(int argc, char **argv);

@@ -2,6 +2,7 @@
  * common.c - what every command shares: common options, the journal path,
  * printing an error.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,4 +50,40 @@ int cmd_fail(const struct ferry_error *err)
 {
 	ferry_error_print(err, stderr);
 	return err->code == FERRY_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+}
+
+bool cmd_start(int argc, char **argv, const struct option *longopts,
+               int (*own)(int opt, const char *arg, void *ctx), void *ctx, struct cmd_common *c,
+               struct plan **p, char **state, int *exit_code)
+{
+	int opt, r;
+
+	*exit_code = EXIT_DONE;
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		r = own ? own(opt, optarg, ctx) : 1;
+		if (r < 0) {
+			*exit_code = EXIT_USAGE;
+			return false;
+		}
+		if (r == 0)
+			continue;
+		r = cmd_common_option(argv[0], opt, optarg, c, exit_code);
+		if (r < 0)
+			return false;
+		if (r == 0) {
+			*exit_code = EXIT_USAGE;
+			return false;
+		}
+	}
+	if (optind + 1 != argc) {
+		cmd_usage(argv[0], stderr);
+		*exit_code = EXIT_USAGE;
+		return false;
+	}
+	*exit_code = cmd_load_plan(argv[optind], p);
+	if (*exit_code != EXIT_DONE)
+		return false;
+	if (state)
+		*state = cmd_state_path(argv[optind], c->state);
+	return true;
 }

@@ -272,23 +272,10 @@ int cmd_plan(int argc, char **argv)
 	struct ferry_error err = { 0 };
 	struct plan_view v = { 0 };
 	char *state = NULL;
-	int opt, code = EXIT_DONE, r;
+	int code = EXIT_DONE, r;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
-		if (r < 0)
-			return code;
-		if (r == 0)
-			return EXIT_USAGE;
-	}
-	if (optind + 1 != argc) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
-	code = cmd_load_plan(argv[optind], &v.plan);
-	if (code != EXIT_DONE)
+	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &v.plan, &state, &code))
 		return code;
-	state = cmd_state_path(argv[optind], c.state);
 	r = view_build(&v, state, &err);
 	if (r < 0)
 		code = cmd_fail(&err);

@@ -47,6 +47,24 @@ static void print_recorded(const char *state)
 	journal_close(j);
 }
 
+struct rollback_opts {
+	struct engine_opts *eo;
+	const char *reason;
+};
+
+static int own_option(int opt, const char *arg, void *ctx)
+{
+	struct rollback_opts *ro = ctx;
+
+	if (opt == OPT_DRY_RUN)
+		ro->eo->dry_run = true;
+	else if (opt == OPT_REASON)
+		ro->reason = arg;
+	else
+		return 1;
+	return 0;
+}
+
 int cmd_rollback(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -58,35 +76,14 @@ int cmd_rollback(int argc, char **argv)
 	struct engine_opts o = { .progress = say };
 	struct cmd_common c = { 0 };
 	struct ferry_error err = { 0 };
-	const char *reason = "by hand (ferry rollback)";
+	struct rollback_opts ro = { &o, "by hand (ferry rollback)" };
 	struct engine *e = NULL;
 	struct plan *p = NULL;
 	char *state = NULL;
-	int opt, code = EXIT_DONE, r;
+	int code = EXIT_DONE, r;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		if (opt == OPT_DRY_RUN) {
-			o.dry_run = true;
-			continue;
-		}
-		if (opt == OPT_REASON) {
-			reason = optarg;
-			continue;
-		}
-		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
-		if (r < 0)
-			return code;
-		if (r == 0)
-			return EXIT_USAGE;
-	}
-	if (optind + 1 != argc) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
-	code = cmd_load_plan(argv[optind], &p);
-	if (code != EXIT_DONE)
+	if (!cmd_start(argc, argv, longopts, own_option, &ro, &c, &p, &state, &code))
 		return code;
-	state = cmd_state_path(argv[optind], c.state);
 	if (o.dry_run)
 		print_recorded(state);
 	r = engine_open(&e, p, state, &o, &err);
@@ -116,7 +113,7 @@ int cmd_rollback(int argc, char **argv)
 		if (r < 0)
 			goto fail;
 	}
-	r = engine_rollback(e, reason, &err);
+	r = engine_rollback(e, ro.reason, &err);
 	if (r < 0)
 		goto fail;
 	code = EXIT_DONE;

@@ -47,6 +47,28 @@ static void progress(void *ctx, bool live, const char *line)
 	fflush(stdout);
 }
 
+static int own_option(int opt, const char *arg, void *ctx)
+{
+	struct engine_opts *o = ctx;
+
+	switch (opt) {
+	case OPT_UNTIL:
+		if (engine_phase_parse(arg, &o->until) < 0) {
+			fprintf(stderr,
+			        "ferry run: --until %s: not a phase (prepare, replicate, validate, "
+			        "cutover, decommission)\n",
+			        arg);
+			return -1;
+		}
+		o->until_set = true;
+		return 0;
+	case OPT_NO_WAIT: o->no_wait = true; return 0;
+	case OPT_DRY_RUN: o->dry_run = true; return 0;
+	case OPT_NOW: o->now_reason = arg; return 0;
+	}
+	return 1;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -66,39 +88,10 @@ int cmd_run(int argc, char **argv)
 	struct plan *p = NULL;
 	char *state = NULL, at[32];
 	const char *why;
-	int opt, code = EXIT_DONE, r;
+	int code = EXIT_DONE, r;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_UNTIL:
-			if (engine_phase_parse(optarg, &o.until) < 0) {
-				fprintf(stderr,
-				        "ferry run: --until %s: not a phase (prepare, replicate, "
-				        "validate, cutover, decommission)\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			o.until_set = true;
-			break;
-		case OPT_NO_WAIT: o.no_wait = true; break;
-		case OPT_DRY_RUN: o.dry_run = true; break;
-		case OPT_NOW: o.now_reason = optarg; break;
-		default:
-			r = cmd_common_option(argv[0], opt, optarg, &c, &code);
-			if (r < 0)
-				return code;
-			if (r == 0)
-				return EXIT_USAGE;
-		}
-	}
-	if (optind + 1 != argc) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
-	code = cmd_load_plan(argv[optind], &p);
-	if (code != EXIT_DONE)
+	if (!cmd_start(argc, argv, longopts, own_option, &o, &c, &p, &state, &code))
 		return code;
-	state = cmd_state_path(argv[optind], c.state);
 	r = engine_open(&e, p, state, &o, &err);
 	if (r == 0)
 		r = engine_run(e, &outcome, &err);

@@ -74,6 +74,27 @@ static int collect_series(const char *series, const char *object, void *vctx)
 	return 0;
 }
 
+/* Each database's initial sync, as the replicate phase last recorded it. */
+static json_t *progress(const struct plan *p, struct journal *j)
+{
+	json_t *o = json_object();
+	char key[160], *v = NULL;
+	size_t i;
+
+	for (i = 0; i < p->ndatabases; i++) {
+		json_t *tables;
+
+		snprintf(key, sizeof(key), "replicate.progress.%s", p->databases[i].name);
+		if (journal_get(j, key, &v, NULL) < 0)
+			continue;
+		tables = json_loads(v, 0, NULL);
+		free(v);
+		if (tables)
+			json_object_set_new(o, p->databases[i].name, tables);
+	}
+	return o;
+}
+
 static json_t *build(const struct plan *p, struct journal *j, struct ferry_error *err)
 {
 	json_t *o = json_object(), *gates = json_object(), *series = json_object(), *open;
@@ -105,6 +126,7 @@ static json_t *build(const struct plan *p, struct journal *j, struct ferry_error
 			                                (json_int_t)steps.v[i].pid));
 	journal_step_list_release(&steps);
 	json_object_set_new(o, "open_steps", open);
+	json_object_set_new(o, "initial_sync", progress(p, j));
 	json_object_set_new(o, "thresholds",
 	                    json_pack("{s:f, s:I, s:i}", "error_rate_pct", p->rollback.error_rate,
 	                              "latency_p99_ms", (json_int_t)p->rollback.latency_p99_ms,
@@ -138,12 +160,29 @@ static void print_table(const json_t *o)
 	       json_real_value(json_object_get(v, "error_rate_pct")),
 	       (long long)json_integer_value(json_object_get(v, "latency_p99_ms")),
 	       (int)json_integer_value(json_object_get(v, "health_failures")));
+	json_object_foreach(json_object_get(o, "initial_sync"), key, v)
+	{
+		size_t ready = 0, n = json_array_size(v);
+
+		for (i = 0; i < n; i++)
+			ready += json_is_true(json_object_get(json_array_get(v, i), "ready"));
+		printf("initial sync of %s: %zu/%zu tables ready\n", key, ready, n);
+	}
 	v = json_object_get(o, "open_steps");
 	for (i = 0; i < json_array_size(v); i++)
 		printf("open step (a run was interrupted): %s %s (pid %lld)\n",
 		       json_string_value(json_object_get(json_array_get(v, i), "step")),
 		       json_string_value(json_object_get(json_array_get(v, i), "object")),
 		       (long long)json_integer_value(json_object_get(json_array_get(v, i), "pid")));
+}
+
+static int own_option(int opt, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (opt != OPT_WATCH)
+		return 1;
+	*(bool *)ctx = true;
+	return 0;
 }
 
 int cmd_status(int argc, char **argv)
@@ -158,27 +197,10 @@ int cmd_status(int argc, char **argv)
 	struct plan *p = NULL;
 	bool watch = false;
 	char *state = NULL;
-	int opt, code = EXIT_DONE, r;
+	int code = EXIT_DONE, r;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		if (opt == OPT_WATCH) {
-			watch = true;
-			continue;
-		}
-		r = cmd_common_option(argv[0], opt, optarg, &c, &code);
-		if (r < 0)
-			return code;
-		if (r == 0)
-			return EXIT_USAGE;
-	}
-	if (optind + 1 != argc) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
-	code = cmd_load_plan(argv[optind], &p);
-	if (code != EXIT_DONE)
+	if (!cmd_start(argc, argv, longopts, own_option, &watch, &c, &p, &state, &code))
 		return code;
-	state = cmd_state_path(argv[optind], c.state);
 	for (;;) {
 		struct journal *j = NULL;
 		json_t *o;

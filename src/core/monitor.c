@@ -20,6 +20,7 @@
 #include "core/engine_internal.h"
 #include "core/trigger.h"
 #include "hosts/http.h"
+#include "hosts/prometheus.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -203,6 +204,18 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 			have_prev = true;
 		}
 		probe_health(e, &w, wall, &health);
+		if (e->plan->rollback.prometheus.present) {
+			const struct plan_rollback *rb = &e->plan->rollback;
+			double v;
+
+			/* A failed query leaves the last value to age out of the
+			 * window: the trigger is then not judged, never breached. */
+			if (prometheus_query(rb->prometheus.url, rb->prometheus.query, 800, &v,
+			                     NULL) == 0) {
+				trigger_set_prometheus(&w, wall, v);
+				journal_sample_add(e->j, "prometheus", "query", wall, v, NULL);
+			}
+		}
 		if (health >= 0)
 			journal_sample_add(e->j, "health_ms", "new", wall, health, NULL);
 		trigger_evaluate(&w, wall, res);

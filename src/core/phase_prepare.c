@@ -73,6 +73,8 @@ static int set_ttl(struct engine *e, const char *name, const struct dns_rrset *r
 		return r;
 	snprintf(result, sizeof(result), "ttl %u", st->ttl);
 	engine_say(e, name, "TTL %u -> %u", st->from_ttl, st->ttl);
+	/* The TTL before and after, so that the report draws the step. */
+	journal_sample_add(e->j, "ttl", name, time_wall_ms() - 1, st->from_ttl, NULL);
 	journal_sample_add(e->j, "ttl", name, time_wall_ms(), st->ttl, NULL);
 	return engine_step_done(e, id, "dns.set_ttl", true, result, err);
 }

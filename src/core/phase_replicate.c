@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
 #include "util/mem.h"
@@ -83,6 +85,27 @@ static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *e
 	return r;
 }
 
+/* The initial sync per table, for `ferry status --json`: journal key
+ * replicate.progress.DB holds [{"table", "state", "ready", "bytes"}...]. */
+static void record_progress(struct engine *e, struct endpoints_db *d, const struct db_progress *p)
+{
+	json_t *a = json_array();
+	char key[160], *text;
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		json_array_append_new(a,
+		                      json_pack("{s:s, s:s#, s:b, s:I}", "table", p->v[i].name,
+		                                "state", &p->v[i].state, (size_t)1, "ready",
+		                                p->v[i].ready, "bytes", (json_int_t)p->v[i].bytes));
+	text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	snprintf(key, sizeof(key), "replicate.progress.%s", d->pd->name);
+	if (text)
+		journal_set(e->j, key, text, NULL);
+	free(text);
+}
+
 /* Follows the initial copy until every table streams. */
 static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
 {
@@ -100,13 +123,22 @@ static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_e
 		for (i = 0; i < p.n; i++)
 			if (p.v[i].bytes > 0)
 				bytes += p.v[i].bytes;
+		record_progress(e, d, &p);
 		if (p.ready == p.n) {
 			engine_say(e, d->pd->name, "initial sync done: %zu tables streaming", p.n);
 			db_progress_release(&p);
 			return 0;
 		}
-		engine_live(e, "%s: initial sync %zu/%zu tables ready, %.1f MB copied", d->pd->name,
-		            p.ready, p.n, (double)bytes / 1e6);
+		{
+			char bar[31];
+			size_t k, fill = p.n ? p.ready * 30 / p.n : 0;
+
+			for (k = 0; k < 30; k++)
+				bar[k] = k < fill ? '#' : '.';
+			bar[30] = '\0';
+			engine_live(e, "%s: initial sync [%s] %zu/%zu tables ready, %.1f MB copied",
+			            d->pd->name, bar, p.ready, p.n, (double)bytes / 1e6);
+		}
 		if (time_mono_ms() - last_say >= 10000 && !e->opts.progress_tty) {
 			engine_say(e, d->pd->name, "initial sync %zu/%zu tables ready", p.ready,
 			           p.n);

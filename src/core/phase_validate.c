@@ -31,7 +31,7 @@ static int host_gate(struct engine *e, struct ferry_error *err)
 	size_t i, nfail = 0;
 	int r;
 
-	if (!e->plan->host_old.present || !e->plan->host_new.present)
+	if (!hosts_checks_wanted(e->plan))
 		return 0;
 	check_rows_init(&rows);
 	r = hosts_checks_run(e->plan, &rows, err);

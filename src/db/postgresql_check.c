@@ -144,7 +144,8 @@ static int64_t measure_copy_rate(struct pgsql_conn *c, const char *table, struct
 	rc = pgsql_copy_out_discard(c, sql, 32 << 20, pg_deadline(10000), &bytes, err);
 	ms = (time_mono_us() - t0) / 1000;
 	free(sql);
-	if (rc < 0 || bytes <= 0)
+	/* Under a megabyte the timing is all setup: no rate worth quoting. */
+	if (rc < 0 || bytes < (1 << 20))
 		return -1;
 	return bytes * 1000 / (ms > 0 ? ms : 1);
 }
@@ -357,18 +358,27 @@ int pg_check(void *h, struct db_checks *out, struct ferry_error *err)
 		const char *largest = pgsql_result_get(&r, 0, 1);
 		int64_t lsize = pgsql_result_int(&r, 0, 2, 0);
 		int64_t rate = largest ? measure_copy_rate(p->old, largest, &e) : -1;
-		char dump[32] = "?";
-		if (rate > 0)
+		char dump[32] = "?", cost[160];
+
+		if (rate > 0) {
 			/* dump and restore each move every byte once; restore
 			 * also builds the indexes: 2x is the optimistic bound */
 			duration_human(2 * size * 1000 / rate, dump, sizeof(dump));
+			snprintf(cost, sizeof(cost),
+			         "copy rate measured %lld MB/s: a dump and restore would stop "
+			         "writes for about %s",
+			         (long long)(rate >> 20), dump);
+		} else {
+			snprintf(cost, sizeof(cost),
+			         "too little data to measure a copy rate: a dump and restore would "
+			         "stop writes for seconds");
+		}
 		db_checks_add(
 		        out, "size", DB_CHECK_OK, NULL,
-		        "database %lld MB, largest table %s (%lld MB); copy rate measured "
-		        "%lld MB/s: a dump and restore would stop writes for about %s; "
-		        "replication needs a write pause under %lld ms",
+		        "database %lld MB, largest table %s (%lld MB); %s; replication "
+		        "needs a write pause under %lld ms",
 		        (long long)(size >> 20), largest ? largest : "-", (long long)(lsize >> 20),
-		        (long long)(rate > 0 ? rate >> 20 : -1), dump,
+		        cost,
 		        (long long)(p->cfg->pause_budget_ms ? p->cfg->pause_budget_ms : 5000));
 	}
 	pgsql_result_release(&r);

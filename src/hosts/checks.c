@@ -311,3 +311,9 @@ int hosts_checks_run_opts(const struct plan *p, const struct hosts_checks_opts *
 	free(ca_file);
 	return 0;
 }
+
+bool hosts_checks_wanted(const struct plan *p)
+{
+	return p->checks.present && p->host_old.present && p->host_old.address &&
+	       p->host_new.present && p->host_new.address;
+}

@@ -19,6 +19,7 @@
 #ifndef FERRY_HOSTS_CHECKS_H
 #define FERRY_HOSTS_CHECKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,11 @@
 #include "util/error.h"
 
 struct plan;
+
+/* Whether p asks for host checks: a `checks` section, and both hosts with
+ * an address (a database-only plan names its hosts for the poolers' files
+ * only, and gets no host checks unless it has a `checks` section). */
+bool hosts_checks_wanted(const struct plan *p);
 
 /* Knobs for tests and for ferry check's options; zero means the default. */
 struct hosts_checks_opts {

@@ -136,3 +136,119 @@ int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, 
 		                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	return 0;
 }
+
+/* The URL for messages: user and password removed (a Prometheus URL may
+ * carry basic-auth credentials), the original when curl cannot parse it
+ * (it then has none that curl would use). */
+static void display_url(const char *url, char *out, size_t size)
+{
+	CURLU *u = curl_url();
+	char *s = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK)
+		snprintf(out, size, "%s", s);
+	else
+		snprintf(out, size, "%s", url);
+	curl_free(s);
+	curl_url_cleanup(u);
+}
+
+struct get_sink {
+	struct buf *body;
+	bool too_big;
+};
+
+/* Returning less than size * n makes curl stop with CURLE_WRITE_ERROR. */
+static size_t keep(char *p, size_t size, size_t n, void *ctx)
+{
+	struct get_sink *sink = ctx;
+
+	if (buf_add(sink->body, p, size * n) < 0) {
+		sink->too_big = true;
+		return 0;
+	}
+	return size * n;
+}
+
+int hosts_http_get(const char *url, int64_t timeout_ms, long *status, struct buf *body,
+                   struct ferry_error *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char shown[512];
+	struct get_sink sink = { body, false };
+	const char *why;
+	CURLcode cc;
+	CURL *c;
+	int code;
+
+	*status = 0;
+	display_url(url, shown, sizeof(shown));
+	c = curl_easy_init();
+	if (!c)
+		return ferry_error_set(err, FERRY_EIO, NULL, "GET %s: cannot set up libcurl",
+		                       shown);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "ferry");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(c);
+	if (cc == CURLE_OK)
+		return 0;
+	why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+	if (sink.too_big)
+		return ferry_error_set(err, FERRY_EPROTO, "is this the right URL?",
+		                       "GET %s: the reply is larger than %zu bytes", shown,
+		                       body->max);
+	switch (cc) {
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return ferry_error_set(err, FERRY_EINVAL, "write a full URL: http://HOST:PORT",
+		                       "GET %s: %s", shown, why);
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT: code = FERRY_EUNREACH; break;
+	case CURLE_OPERATION_TIMEDOUT: code = FERRY_ETIMEDOUT; break;
+	default: code = FERRY_EPROTO; break;
+	}
+	return ferry_error_set(err, code, "check that the server runs and the URL in the plan",
+	                       "GET %s: %s", shown, why);
+}
+
+char *hosts_http_url_query(const char *url, const char *name, const char *value,
+                           struct ferry_error *err)
+{
+	CURLU *u = curl_url();
+	char *param = xasprintf("%s=%s", name, value);
+	char *s = NULL, *out = NULL;
+
+	/* With CURLU_APPENDQUERY, CURLU_URLENCODE leaves the first '=' alone
+	 * and encodes the rest (curl_url_set(3)). */
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_QUERY, param, CURLU_APPENDQUERY | CURLU_URLENCODE) !=
+	            CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
+		char shown[512];
+
+		display_url(url, shown, sizeof(shown));
+		ferry_error_set(err, FERRY_EINVAL, "write a full URL: http://HOST:PORT",
+		                "%s: not a URL", shown);
+		goto out;
+	}
+	out = xstrdup(s);
+out:
+	curl_free(s);
+	curl_url_cleanup(u);
+	free(param);
+	return out;
+}

@@ -12,6 +12,10 @@
  * environment are not used; the body is read and discarded.  TLS is
  * verified against ca_file or the system store.  This is the only file
  * that includes libcurl headers.
+ *
+ * hosts_http_get() is the other read: a bounded GET whose body the caller
+ * wants (the Prometheus API, hosts/prometheus.c), and hosts_http_url_query()
+ * builds its URL with a query parameter encoded by curl (RFC 3986 2.1).
  */
 #ifndef FERRY_HOSTS_HTTP_H
 #define FERRY_HOSTS_HTTP_H
@@ -19,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/error.h"
 
 struct hosts_http_result {
@@ -47,5 +52,30 @@ int hosts_http_check(const char *url, const char *address, const char *ca_file,
  */
 int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, long *status,
                          struct ferry_error *err);
+
+/*
+ * GETs url (http or https; no redirects, no proxy, TLS verified against the
+ * system store) and appends the response body to body, whose max bounds it.
+ * timeout_ms bounds the whole request, connecting included.  Sets *status
+ * to the HTTP status (0 when no response came).  Returns 0 whenever a whole
+ * response came, whatever its status (the caller judges it);
+ * FERRY_EINVAL for a URL curl cannot parse or a scheme other than http(s);
+ * FERRY_EUNREACH when the server could not be reached (refused, no route,
+ * name unknown); FERRY_ETIMEDOUT when timeout_ms passed; FERRY_EPROTO when
+ * the body would pass body->max (body then holds what fit) or the
+ * exchange broke; FERRY_EIO when curl cannot be set up.  Messages name the
+ * URL without its user and password.
+ */
+int hosts_http_get(const char *url, int64_t timeout_ms, long *status, struct buf *body,
+                   struct ferry_error *err);
+
+/*
+ * Returns url with "name=value" appended to its query ('&' between
+ * parameters), value percent-encoded by curl (CURLU_URLENCODE), in a new
+ * string the caller frees.  NULL when url cannot be parsed (err says so,
+ * FERRY_EINVAL).
+ */
+char *hosts_http_url_query(const char *url, const char *name, const char *value,
+                           struct ferry_error *err);
 
 #endif

@@ -203,20 +203,27 @@ static void test_database_only_plan_is_valid(void **state)
 	struct plan *p;
 
 	(void)state;
+	/* The poolers' include files live on the hosts: a database-only
+	 * plan names the hosts (their exec prefixes), nothing else. */
 	expect_valid("name: db-only\n"
+	             "hosts: {old: {address: 10.0.0.2}, new: {address: 10.0.0.3}}\n"
 	             "databases:\n"
 	             "  - name: main\n"
 	             "    engine: postgresql\n"
 	             "    source: \"host=10.0.0.2 dbname=shop\"\n"
 	             "    target: \"host=10.0.0.3 dbname=shop\"\n"
-	             "    password: {env: PGPASSWORD}\n",
+	             "    password: {env: PGPASSWORD}\n"
+	             "    switch:\n"
+	             "      via: pgbouncer\n"
+	             "      admin: {old: \"host=10.0.0.2 port=6432 dbname=pgbouncer\"}\n"
+	             "      include: {old: /etc/pgbouncer/ferry.ini}\n",
 	             &p);
 	assert_false(p->dns.present);
 	assert_false(p->traffic.present);
-	assert_false(p->host_old.present);
+	assert_false(p->checks.present);
 	assert_int_equal(p->ndatabases, 1);
 	assert_string_equal(p->databases[0].password.env, "PGPASSWORD");
-	assert_int_equal(p->databases[0].sw.via, PLAN_SWITCH_NONE);
+	assert_int_equal(p->databases[0].sw.via, PLAN_SWITCH_PGBOUNCER);
 	plan_free(p);
 }
 
@@ -617,11 +624,14 @@ static void test_secret_read(void **state)
 	open_path = xasprintf("%s/open.password", dir);
 	write_file(plan_path,
 	           "name: s\n"
+	           "hosts: {old: {address: 10.0.0.2}, new: {address: 10.0.0.3}}\n"
 	           "databases:\n"
 	           "  - {name: a, engine: postgresql, source: \"host=a\", target: \"host=b\",\n"
-	           "     password: {file: pg.password}}\n"
+	           "     password: {file: pg.password}, switch: {via: pgbouncer,\n"
+	           "     admin: {old: \"host=a port=6432\"}, include: {old: /etc/a.ini}}}\n"
 	           "  - {name: b, engine: postgresql, source: \"host=a\", target: \"host=b\",\n"
-	           "     password: {file: open.password}}\n",
+	           "     password: {file: open.password}, switch: {via: pgbouncer,\n"
+	           "     admin: {old: \"host=a port=6432\"}, include: {old: /etc/b.ini}}}\n",
 	           0644);
 	write_file(secret_path, "s3cret-value\n\n", 0600);
 	write_file(open_path, "x", 0644);
@@ -630,7 +640,7 @@ static void test_secret_read(void **state)
 	/* the file others can read is a warning, the private one is not */
 	assert_int_equal(d.n, 1);
 	assert_true(d.v[0].warning);
-	assert_int_equal(d.v[0].line, 6);
+	assert_int_equal(d.v[0].line, 8);
 	assert_non_null(strstr(d.v[0].msg, "open.password can be read by group or others"));
 
 	buf_init(&out, 0);

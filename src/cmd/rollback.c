@@ -19,6 +19,7 @@
 #include "cmd/cmd.h"
 #include "core/engine.h"
 #include "core/journal.h"
+#include "util/buf.h"
 #include "util/timeutil.h"
 
 enum {
@@ -108,11 +109,22 @@ int cmd_rollback(int argc, char **argv)
 	case ENGINE_CUTOVER:
 	case ENGINE_DECOMMISSION: break;
 	}
-	if (!o.dry_run) {
-		r = engine_resolve(e, &err);
+	if (o.dry_run) {
+		struct buf text;
+
+		buf_init(&text, 16 << 20);
+		r = engine_describe(e, true, &text, &err);
+		if (r == 0)
+			printf("%s", text.data);
+		buf_release(&text);
 		if (r < 0)
 			goto fail;
+		code = EXIT_DONE;
+		goto out;
 	}
+	r = engine_resolve(e, &err);
+	if (r < 0)
+		goto fail;
 	r = engine_rollback(e, ro.reason, &err);
 	if (r < 0)
 		goto fail;

@@ -15,6 +15,7 @@
 
 #include "cmd/cmd.h"
 #include "core/engine.h"
+#include "util/buf.h"
 #include "util/timeutil.h"
 
 enum {
@@ -93,6 +94,20 @@ int cmd_run(int argc, char **argv)
 	if (!cmd_start(argc, argv, longopts, own_option, &o, &c, &p, &state, &code))
 		return code;
 	r = engine_open(&e, p, state, &o, &err);
+	if (r == 0 && o.dry_run) {
+		struct buf out;
+
+		buf_init(&out, 16 << 20);
+		r = engine_describe(e, false, &out, &err);
+		if (r == 0)
+			printf("dry run of plan %s: every action, in order; nothing is "
+			       "changed\n\n%s",
+			       p->name, out.data);
+		buf_release(&out);
+		if (r < 0)
+			code = cmd_fail(&err);
+		goto out;
+	}
 	if (r == 0)
 		r = engine_run(e, &outcome, &err);
 	if (r < 0) {

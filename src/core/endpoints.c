@@ -63,17 +63,17 @@ static void pooler_init(struct db_pooler *po, const char *name, const char *admi
 	po->include_path = include;
 }
 
-int endpoints_db_open(const struct plan *p, size_t i, struct endpoints_db **out,
-                      struct ferry_error *err)
+int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endpoints_db **out,
+                        struct ferry_error *err)
 {
 	const struct plan_database *pd = &p->databases[i];
 	struct endpoints_db *d = xcalloc(1, sizeof(*d));
 	const char *pw = NULL;
-	int r;
+	int r = 0;
 
 	d->pd = pd;
 	buf_init(&d->password, 4096);
-	if (pd->password.file || pd->password.env) {
+	if (secret && (pd->password.file || pd->password.env)) {
 		r = plan_secret_read(p, &pd->password, &d->password, err);
 		if (r < 0) {
 			ferry_error_prefix(err, "database %s", pd->name);
@@ -107,14 +107,28 @@ int endpoints_db_open(const struct plan *p, size_t i, struct endpoints_db **out,
 		d->cfg.pooler_old = d->pooler_old;
 		d->cfg.pooler_new = d->pooler_new;
 	}
-	r = d->eng->open(&d->cfg, &d->h, err);
-	if (r < 0)
-		goto fail;
 	*out = d;
 	return 0;
 fail:
 	endpoints_db_close(d);
 	return r;
+}
+
+int endpoints_db_open(const struct plan *p, size_t i, struct endpoints_db **out,
+                      struct ferry_error *err)
+{
+	struct endpoints_db *d = NULL;
+	int r;
+
+	r = endpoints_db_config(p, i, true, &d, err);
+	if (r == 0)
+		r = d->eng->open(&d->cfg, &d->h, err);
+	if (r < 0) {
+		endpoints_db_close(d);
+		return r;
+	}
+	*out = d;
+	return 0;
 }
 
 void endpoints_db_close(struct endpoints_db *d)

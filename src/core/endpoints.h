@@ -9,6 +9,8 @@
 #ifndef FERRY_CORE_ENDPOINTS_H
 #define FERRY_CORE_ENDPOINTS_H
 
+#include <stdbool.h>
+
 #include "core/plan.h"
 #include "db/db.h"
 #include "dns/dns.h"
@@ -45,6 +47,10 @@ struct endpoints_db {
  */
 int endpoints_db_open(const struct plan *p, size_t i, struct endpoints_db **out,
                       struct ferry_error *err);
+/* The same without connecting (d->h stays NULL), for a dry run; the
+ * password is read only when secret is true. */
+int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endpoints_db **out,
+                        struct ferry_error *err);
 void endpoints_db_close(struct endpoints_db *d); /* NULL-safe */
 
 #endif

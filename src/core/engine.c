@@ -53,10 +53,20 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 
 	e->plan = p;
 	e->opts = *opts;
-	r = journal_open(&e->j, state, JOURNAL_OPEN_CREATE, err);
-	if (r < 0)
-		goto fail;
-	r = journal_lock(e->j, err);
+	if (opts->dry_run) {
+		/* A dry run reads the journal if there is one, and writes
+		 * nothing, not even a journal. */
+		r = journal_open(&e->j, state, JOURNAL_OPEN_READONLY, err);
+		if (r == FERRY_ENOTFOUND) {
+			e->phase = ENGINE_PREPARE;
+			*out = e;
+			return 0;
+		}
+	} else {
+		r = journal_open(&e->j, state, JOURNAL_OPEN_CREATE, err);
+		if (r == 0)
+			r = journal_lock(e->j, err);
+	}
 	if (r < 0)
 		goto fail;
 	r = journal_phase_get(e->j, &phase, &entered, err);
@@ -70,6 +80,11 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 		goto fail;
 	}
 	free(phase);
+	phase = NULL;
+	if (opts->dry_run) {
+		*out = e;
+		return 0;
+	}
 	/* For the report, which reads the journal without the plan: its
 	 * title and the trigger thresholds it draws. */
 	r = journal_set(e->j, "plan.name", p->name, err);

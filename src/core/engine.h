@@ -92,6 +92,16 @@ int engine_resolve(struct engine *e, struct ferry_error *err);
  * journaled.  Also what `ferry rollback` runs. */
 int engine_rollback(struct engine *e, const char *reason, struct ferry_error *err);
 
+/*
+ * Appends to out every action from the current phase to the end (or, with
+ * rollback, every action of the rollback), in order, with the exact DNS
+ * updates, SQL statements, pooler and runtime API commands (dryrun.c).
+ * Reads the DNS records; changes nothing.  For an engine opened with
+ * opts.dry_run.
+ */
+struct buf;
+int engine_describe(struct engine *e, bool rollback, struct buf *out, struct ferry_error *err);
+
 /* The phase the journal says the plan is in. */
 enum engine_phase engine_phase_now(const struct engine *e);
 

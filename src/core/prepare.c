@@ -90,7 +90,7 @@ uint32_t prepare_restore_ttl(struct journal *j, const struct plan_dns *d, const 
 
 	if (d->ttl.restore)
 		return d->ttl.restore;
-	if (get_i64(j, record, "original_ttl", &v, NULL) == 0 && v > 0 && v <= UINT32_MAX)
+	if (j && get_i64(j, record, "original_ttl", &v, NULL) == 0 && v > 0 && v <= UINT32_MAX)
 		return (uint32_t)v;
 	return 3600;
 }

@@ -18,6 +18,9 @@
  *	eng->teardown(h, &err);                 decommission
  *	eng->close(h);
  *
+ * A dry run needs no handle: eng->describe_switch(&cfg, dir, &buf, &err)
+ * and its siblings append what the calls above would send.
+ *
  * "old" and "new" are fixed by the plan (the old and the new server); a
  * direction says which way writes move: DB_FORWARD makes new the writer,
  * DB_REVERSE (a rollback) makes old the writer again.
@@ -45,6 +48,8 @@
 #include <stdint.h>
 
 #include "util/error.h"
+
+struct buf;
 
 enum db_direction {
 	DB_FORWARD, /* old -> new: the cutover */
@@ -229,6 +234,34 @@ struct db_engine {
 	/* Removes every slot, publication and subscription ferry made on
 	 * either side.  Idempotent. */
 	int (*teardown)(void *h, struct ferry_error *err);
+
+	/* The dry run (DESIGN §5): what replicate_start, switch_run(dir) and
+	 * teardown would send, appended to out one action per line, in the
+	 * order they run.  They take the config, not a handle: no connection
+	 * is made and nothing changes, so a dry run works while a server is
+	 * down.  The texts come from the code the real steps run.  A line is
+	 *	STEP [pause] TARGET: ACTION
+	 * STEP "open" (what open() does: each description starts with it),
+	 * a name of switch_steps, "undo" (what the switch does only when a
+	 * step inside the pause fails: the last lines), or for replicate and
+	 * teardown "subscribe", "schema_copy", "publish", "drop"; "[pause]"
+	 * when the action falls inside the write pause; TARGET "old" / "new"
+	 * (a database side), "pooler NAME console" or "pooler NAME host" (its
+	 * shell, started through the exec prefix), "local" (a process ferry
+	 * spawns), "ferry" (a note on the pause); ACTION the exact SQL, console
+	 * command or shell line, with "  -- " and a note where the real run
+	 * depends on what it finds ($1 values, "if it exists", "for each
+	 * sequence").  No password appears: conninfos are scrubbed, and a
+	 * password that the real statement carries is said to be added.
+	 * out is the caller's (give it a max of at least 1 MiB).  Return 0,
+	 * FERRY_EINVAL (the config cannot be run: the message says why, and
+	 * switch_run would refuse it the same way), FERRY_EPROTO (out full). */
+	int (*describe_replicate)(const struct db_config *cfg, struct buf *out,
+	                          struct ferry_error *err);
+	int (*describe_switch)(const struct db_config *cfg, enum db_direction dir, struct buf *out,
+	                       struct ferry_error *err);
+	int (*describe_teardown)(const struct db_config *cfg, struct buf *out,
+	                         struct ferry_error *err);
 };
 
 extern const struct db_engine db_engine_postgresql;

@@ -91,11 +91,7 @@ int pg_sub_exists(struct pgsql_conn *c, const char *name, bool *enabled, char **
 
 	if (slot)
 		*slot = NULL;
-	rc = pgsql_exec(c,
-	                "SELECT subenabled, subslotname FROM pg_subscription WHERE subname = $1 "
-	                "AND subdbid = (SELECT oid FROM pg_database WHERE datname = "
-	                "current_database())",
-	                1, params, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	rc = pgsql_exec(c, pg_sql_sub_exists, 1, params, pg_deadline(PG_TIMEOUT_MS), &r, err);
 	if (rc == 0) {
 		rc = r.nrows > 0;
 		if (rc && enabled)
@@ -113,8 +109,7 @@ int pg_slot_exists(struct pgsql_conn *c, const char *name, bool *active, struct 
 	struct pgsql_result r;
 	int rc;
 
-	rc = pgsql_exec(c, "SELECT active FROM pg_replication_slots WHERE slot_name = $1", 1,
-	                params, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	rc = pgsql_exec(c, pg_sql_slot_exists, 1, params, pg_deadline(PG_TIMEOUT_MS), &r, err);
 	if (rc == 0) {
 		rc = r.nrows > 0;
 		if (rc && active)
@@ -130,23 +125,20 @@ int pg_pub_exists(struct pgsql_conn *c, const char *name, struct ferry_error *er
 	struct pgsql_result r;
 	int rc;
 
-	rc = pgsql_exec(c, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params,
-	                pg_deadline(PG_TIMEOUT_MS), &r, err);
+	rc = pgsql_exec(c, pg_sql_pub_exists, 1, params, pg_deadline(PG_TIMEOUT_MS), &r, err);
 	if (rc == 0)
 		rc = r.nrows > 0;
 	pgsql_result_release(&r);
 	return rc;
 }
 
-static int exec_fmt(struct pgsql_conn *c, int64_t deadline, struct ferry_error *err,
-                    const char *fmt, const char *ident)
+/* Runs sql (built by postgresql_sql.c, which the dry run prints too) and
+ * frees it. */
+static int exec_built(struct pgsql_conn *c, char *sql, int64_t deadline, struct ferry_error *err)
 {
-	char *q = pgsql_quote_ident(ident);
-	char *sql = xasprintf(fmt, q);
 	int rc = pgsql_exec(c, sql, 0, NULL, deadline, NULL, err);
 
 	free(sql);
-	free(q);
 	return rc;
 }
 
@@ -156,13 +148,12 @@ int pg_pub_ensure(struct pgsql_conn *c, const char *name, struct ferry_error *er
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	return exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "CREATE PUBLICATION %s FOR ALL TABLES",
-	                name);
+	return exec_built(c, pg_sql_pub_create(name), pg_deadline(PG_TIMEOUT_MS), err);
 }
 
 int pg_pub_drop(struct pgsql_conn *c, const char *name, struct ferry_error *err)
 {
-	return exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "DROP PUBLICATION IF EXISTS %s", name);
+	return exec_built(c, pg_sql_pub_drop(name), pg_deadline(PG_TIMEOUT_MS), err);
 }
 
 int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error *err)
@@ -178,14 +169,13 @@ int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error
 	 * be dropped without reaching the publisher; it must be disabled
 	 * first.  The remote slot is dropped by the caller on its side. */
 	if (enabled)
-		rc = exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "ALTER SUBSCRIPTION %s DISABLE",
-		              name);
+		rc = exec_built(c, pg_sql_sub_alter(name, "DISABLE"), pg_deadline(PG_TIMEOUT_MS),
+		                err);
 	if (rc == 0 && slot)
-		rc = exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err,
-		              "ALTER SUBSCRIPTION %s SET (slot_name = NONE)", name);
+		rc = exec_built(c, pg_sql_sub_alter(name, "SET (slot_name = NONE)"),
+		                pg_deadline(PG_TIMEOUT_MS), err);
 	if (rc == 0)
-		rc = exec_fmt(c, pg_deadline(PG_TIMEOUT_MS), err, "DROP SUBSCRIPTION IF EXISTS %s",
-		              name);
+		rc = exec_built(c, pg_sql_sub_drop(name), pg_deadline(PG_TIMEOUT_MS), err);
 	free(slot);
 	return rc;
 }
@@ -211,32 +201,24 @@ int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
 			        "%s: replication slot %s is still in use", pgsql_what(c), name);
 		poll(NULL, 0, 10);
 	}
-	return pgsql_exec(c, "SELECT pg_drop_replication_slot($1)", 1, params, deadline_ms, NULL,
-	                  err);
+	return pgsql_exec(c, pg_sql_slot_drop, 1, params, deadline_ms, NULL, err);
 }
 
 int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
                   const char *password, const char *pub, const char *opts, struct ferry_error *err)
 {
-	char *ci, *lit, *qn, *qp, *sql;
+	char *ci, *sql;
 	int rc;
 
 	ci = password ? pgsql_conninfo_set(conninfo, "password", password) : xstrdup(conninfo);
 	if (!ci)
 		return ferry_error_set(err, FERRY_EINVAL, "fix the conninfo in the plan",
 		                       "%s: cannot parse the replication conninfo", pgsql_what(c));
-	lit = pgsql_quote_literal(ci);
-	qn = pgsql_quote_ident(name);
-	qp = pgsql_quote_ident(pub);
-	sql = xasprintf("CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (%s)", qn, lit,
-	                qp, opts);
+	sql = pg_sql_sub_create(name, ci, pub, opts);
 	/* never logged: the statement holds the password */
 	rc = pgsql_exec(c, sql, 0, NULL, pg_deadline(120000), NULL, err);
 	xfree_secret(sql, 0);
-	xfree_secret(lit, 0);
 	xfree_secret(ci, 0);
-	free(qn);
-	free(qp);
 	return rc;
 }
 
@@ -245,12 +227,7 @@ int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err)
 	char *v = NULL;
 	int rc;
 
-	rc = pgsql_query_value(
-	        c,
-	        "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
-	        "s.setdatabase AND s.setrole = 0 WHERE d.datname = current_database() AND "
-	        "'default_transaction_read_only=on' = ANY (s.setconfig)",
-	        0, NULL, pg_deadline(PG_TIMEOUT_MS), &v, err);
+	rc = pgsql_query_value(c, pg_sql_fence_get, 0, NULL, pg_deadline(PG_TIMEOUT_MS), &v, err);
 	if (rc == 0)
 		*on = v && strcmp(v, "0") != 0;
 	free(v);
@@ -259,20 +236,27 @@ int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err)
 
 int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err)
 {
-	char *db = NULL, *q, *sql;
+	char *db = NULL;
 	int rc;
 
-	rc = pgsql_query_value(c, "SELECT current_database()", 0, NULL, deadline_ms, &db, err);
+	rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline_ms, &db, err);
 	if (rc < 0)
 		return rc;
-	q = pgsql_quote_ident(db);
-	sql = on ? xasprintf("ALTER DATABASE %s SET default_transaction_read_only = on", q)
-	         : xasprintf("ALTER DATABASE %s RESET default_transaction_read_only", q);
-	rc = pgsql_exec(c, sql, 0, NULL, deadline_ms, NULL, err);
-	free(sql);
-	free(q);
+	rc = exec_built(c, pg_sql_fence(db ? db : "", on), deadline_ms, err);
 	free(db);
 	return rc;
+}
+
+void pg_pooler_config(const struct db_config *c, size_t i, struct pgbouncer_config *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->name = c->poolers[i].name;
+	pc->admin = c->poolers[i].admin;
+	pc->admin_password = c->poolers[i].admin_password;
+	pc->exec = c->poolers[i].exec;
+	pc->nexec = c->poolers[i].nexec;
+	pc->include_path = c->poolers[i].include_path;
+	pc->dbalias = c->dbalias;
 }
 
 int pg_poolers_open(struct pg *p, struct ferry_error *err)
@@ -286,14 +270,7 @@ int pg_poolers_open(struct pg *p, struct ferry_error *err)
 		return 0;
 	p->pb = xcalloc(c->npoolers + 1, sizeof(*p->pb));
 	for (i = 0; i < c->npoolers; i++) {
-		memset(&pc, 0, sizeof(pc));
-		pc.name = c->poolers[i].name;
-		pc.admin = c->poolers[i].admin;
-		pc.admin_password = c->poolers[i].admin_password;
-		pc.exec = c->poolers[i].exec;
-		pc.nexec = c->poolers[i].nexec;
-		pc.include_path = c->poolers[i].include_path;
-		pc.dbalias = c->dbalias;
+		pg_pooler_config(c, i, &pc);
 		rc = pgbouncer_open(&p->pb[i], &pc, err);
 		if (rc < 0)
 			return ferry_error_prefix(err, "database %s", c->name);
@@ -332,8 +309,7 @@ static int connect_side(struct pg *p, const char *side, const char *conninfo, co
 	/* ferry's own sessions are exempt from the fence it sets on a
 	 * database (ALTER DATABASE ... SET default_transaction_read_only):
 	 * a session-level SET overrides the per-database default. */
-	return pgsql_exec(*out, "SET default_transaction_read_only = off", 0, NULL,
-	                  pg_deadline(PG_TIMEOUT_MS), NULL, err);
+	return pgsql_exec(*out, pg_sql_session_rw, 0, NULL, pg_deadline(PG_TIMEOUT_MS), NULL, err);
 }
 
 static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *err)
@@ -366,21 +342,7 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 {
 	const struct db_config *c = p->cfg;
 	char tmpl[] = "/tmp/ferry-schema-XXXXXX";
-	char *dump_argv[] = { (char *)"pg_dump",
-		              (char *)"--schema-only",
-		              (char *)"--no-publications",
-		              (char *)"--no-subscriptions",
-		              (char *)"-d",
-		              (char *)c->old_conninfo,
-		              NULL };
-	char *psql_argv[] = { (char *)"psql",
-		              (char *)"-X",
-		              (char *)"-q",
-		              (char *)"-v",
-		              (char *)"ON_ERROR_STOP=1",
-		              (char *)"-d",
-		              (char *)c->new_conninfo,
-		              NULL };
+	char *dump_argv[8], *psql_argv[9];
 	posix_spawn_file_actions_t fa;
 	char **env_dump = NULL, **env_psql = NULL;
 	pid_t pd = 0, pp = 0;
@@ -388,6 +350,15 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 	size_t n = 0, i;
 	struct buf errs;
 
+	/* the argv the dry run prints (postgresql_sql.c), then the conninfo */
+	for (i = 0; pg_dump_argv[i]; i++)
+		dump_argv[i] = (char *)pg_dump_argv[i];
+	dump_argv[i++] = (char *)c->old_conninfo;
+	dump_argv[i] = NULL;
+	for (i = 0; pg_psql_argv[i]; i++)
+		psql_argv[i] = (char *)pg_psql_argv[i];
+	psql_argv[i++] = (char *)c->new_conninfo;
+	psql_argv[i] = NULL;
 	buf_init(&errs, 8192);
 	while (environ[n])
 		n++;
@@ -501,11 +472,7 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 	rc = pg_sub_exists(p->new, "ferry_sub", NULL, NULL, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0; /* already replicating */
-	ntables = pg_count(p->new,
-	                   "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
-	                   "c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN "
-	                   "('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
-	                   err);
+	ntables = pg_count(p->new, pg_sql_count_tables, err);
 	if (ntables < 0)
 		return err->code;
 	if (ntables == 0) {
@@ -518,10 +485,9 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 	if (rc < 0)
 		return rc;
 	log_info("database %s: creating subscription ferry_sub on new", c->name);
-	return pg_sub_create(
-	        p->new, "ferry_sub", c->old_from_new ? c->old_from_new : c->old_conninfo,
-	        c->old_password, "ferry_pub",
-	        "copy_data = true, slot_name = 'ferry_sub', synchronous_commit = 'on'", err);
+	return pg_sub_create(p->new, "ferry_sub",
+	                     c->old_from_new ? c->old_from_new : c->old_conninfo, c->old_password,
+	                     "ferry_pub", pg_sub_opts_forward, err);
 }
 
 static int pg_progress(void *h, struct db_progress *out, struct ferry_error *err)
@@ -571,10 +537,7 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 	memset(out, 0, sizeof(*out));
 	out->bytes = -1;
 	ps[0] = n.cur_slot;
-	rc = pgsql_exec(n.from,
-	                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
-	                "FROM pg_replication_slots WHERE slot_name = $1",
-	                1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	rc = pgsql_exec(n.from, pg_sql_lag_slot, 1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
 	if (rc < 0)
 		return rc;
 	if (r.nrows == 1)
@@ -586,11 +549,7 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 		                       n.cur_slot, n.from_side);
 	}
 	ps[0] = n.cur_sub;
-	rc = pgsql_exec(n.to,
-	                "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
-	                "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE "
-	                "subname = $1 AND relid IS NULL",
-	                1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	rc = pgsql_exec(n.to, pg_sql_lag_sub, 1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
 	if (rc < 0)
 		return rc;
 	if (r.nrows >= 1) {
@@ -601,10 +560,8 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 	}
 	pgsql_result_release(&r);
 	if (pgsql_server_version(n.to) >= 150000) {
-		rc = pgsql_exec(n.to,
-		                "SELECT apply_error_count + sync_error_count FROM "
-		                "pg_stat_subscription_stats WHERE subname = $1",
-		                1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+		rc = pgsql_exec(n.to, pg_sql_lag_errors, 1, ps, pg_deadline(PG_TIMEOUT_MS), &r,
+		                err);
 		if (rc == 0 && r.nrows == 1)
 			out->apply_errors = pgsql_result_int(&r, 0, 0, 0);
 		pgsql_result_release(&r);
@@ -779,21 +736,20 @@ static int pg_verify(void *h, bool checksum, struct db_verify *out, struct ferry
 static int pg_teardown(void *h, struct ferry_error *err)
 {
 	struct pg *p = h;
+	const struct pg_teardown_item *t;
 	int rc = 0;
 
-	/* subscriptions first (they hold the slots through their walsenders) */
-	if (rc == 0)
-		rc = pg_sub_drop_local(p->new, "ferry_sub", err);
-	if (rc == 0)
-		rc = pg_sub_drop_local(p->old, "ferry_rev_sub", err);
-	if (rc == 0)
-		rc = pg_slot_drop(p->old, "ferry_sub", pg_deadline(PG_TIMEOUT_MS), err);
-	if (rc == 0)
-		rc = pg_slot_drop(p->new, "ferry_rev", pg_deadline(PG_TIMEOUT_MS), err);
-	if (rc == 0)
-		rc = pg_pub_drop(p->old, "ferry_pub", err);
-	if (rc == 0)
-		rc = pg_pub_drop(p->new, "ferry_rev_pub", err);
+	/* the order of pg_teardown_order, which the dry run prints too */
+	for (t = pg_teardown_order; t->name && rc == 0; t++) {
+		struct pgsql_conn *c = t->on_new ? p->new : p->old;
+		switch (t->kind) {
+		case PG_OBJ_SUB: rc = pg_sub_drop_local(c, t->name, err); break;
+		case PG_OBJ_SLOT:
+			rc = pg_slot_drop(c, t->name, pg_deadline(PG_TIMEOUT_MS), err);
+			break;
+		case PG_OBJ_PUB: rc = pg_pub_drop(c, t->name, err); break;
+		}
+	}
 	return rc < 0 ? ferry_error_prefix(err, "database %s: teardown", p->cfg->name) : 0;
 }
 
@@ -811,4 +767,7 @@ const struct db_engine db_engine_postgresql = {
 	.switch_run = pg_switch_run,
 	.recover = pg_recover,
 	.teardown = pg_teardown,
+	.describe_replicate = pg_describe_replicate,
+	.describe_switch = pg_describe_switch,
+	.describe_teardown = pg_describe_teardown,
 };

@@ -4,7 +4,9 @@
  * postgresql.c holds open/close, replication, lag, verification and
  * teardown; postgresql_check.c the readiness checks; postgresql_schema.c
  * the schema drift check; postgresql_switch.c
- * the switch and its recovery.  Both work
+ * the switch and its recovery; postgresql_sql.c the statement texts all of
+ * them send; postgresql_describe.c the dry run, which prints those same
+ * texts without a connection.  Both work
  * on a struct pg and name ferry's objects through struct pg_names, which
  * makes the rollback the cutover with the names swapped.
  *
@@ -79,6 +81,9 @@ int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
 int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
 int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err);
 
+/* The pgbouncer config of the config's pooler i (strings borrowed). */
+struct pgbouncer_config;
+void pg_pooler_config(const struct db_config *c, size_t i, struct pgbouncer_config *pc);
 /* Opens every pooler (admin console + host shell), if not yet open. */
 int pg_poolers_open(struct pg *p, struct ferry_error *err);
 
@@ -90,6 +95,53 @@ int64_t pg_count(struct pgsql_conn *c, const char *sql, struct ferry_error *err)
 int pg_check(void *h, struct db_checks *out, struct ferry_error *err);
 /* postgresql_schema.c: the schema fingerprints and their differences. */
 int pg_schema_diff(void *h, struct db_schema_diff *out, struct ferry_error *err);
+
+/* postgresql_sql.c: the statement texts (see there).  Builders return a
+ * malloc'd string; pg_sql_sub_create()'s result holds whatever conninfo
+ * it was given (a password too): the caller wipes it (xfree_secret). */
+struct buf;
+extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[],
+        pg_sql_pub_exists[], pg_sql_slot_drop[], pg_sql_current_db[], pg_sql_fence_get[],
+        pg_sql_setting[], pg_sql_lag_slot[], pg_sql_lag_sub[], pg_sql_lag_errors[],
+        pg_sql_sessions_who[], pg_sql_terminate[], pg_sql_sessions_left[], pg_sql_wal_lsn[],
+        pg_sql_wait_applied[], pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[],
+        pg_sub_opts_forward[], pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[];
+extern const char *const pg_dump_argv[]; /* NULL-terminated; "-d CONNINFO" follows */
+extern const char *const pg_psql_argv[];
+char *pg_sql_pub_create(const char *pub);
+char *pg_sql_pub_drop(const char *pub);
+char *pg_sql_sub_drop(const char *sub);
+/* ALTER SUBSCRIPTION sub WHAT ("DISABLE", "ENABLE", "SET (slot_name = NONE)") */
+char *pg_sql_sub_alter(const char *sub, const char *what);
+char *pg_sql_sub_create(const char *sub, const char *conninfo, const char *pub, const char *opts);
+char *pg_sub_opts_reverse(const char *slot);
+char *pg_sql_sub_comment(const char *sub, const char *start_lsn);
+/* The fence (on) or its removal on database dbname (quoted here). */
+char *pg_sql_fence(const char *dbname, bool on);
+/* Appends one sequence to a batched SELECT setval(...), ... statement. */
+void pg_sql_setval_add(struct buf *sql, bool first, const char *name_lit, const char *value);
+/* What teardown drops, in order: subscriptions first (they hold the
+ * slots through their walsenders), then slots, then publications. */
+enum pg_obj_kind {
+	PG_OBJ_SUB,
+	PG_OBJ_SLOT,
+	PG_OBJ_PUB,
+};
+struct pg_teardown_item {
+	enum pg_obj_kind kind;
+	bool on_new; /* on the new server, else the old one */
+	const char *name;
+};
+extern const struct pg_teardown_item pg_teardown_order[]; /* ends with name NULL */
+
+/* The setvals of one round trip (a select list holds at most 1664). */
+#define PG_SETVAL_BATCH 1000
+
+/* postgresql_describe.c: the dry run (db.h) */
+int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
+int pg_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
+                       struct ferry_error *err);
+int pg_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
 
 extern const char *const pg_switch_steps[];
 int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *hooks,

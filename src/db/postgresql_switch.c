@@ -148,8 +148,8 @@ static int preflight(struct run *r, struct pause_state *ps, struct ferry_error *
 	/* the new writer must be able to publish (reverse replication) */
 	{
 		const char *params[1] = { "wal_level" };
-		rc = pgsql_query_value(n->to, "SELECT current_setting($1)", 1, params,
-		                       pg_deadline(PG_TIMEOUT_MS), &wal, err);
+		rc = pgsql_query_value(n->to, pg_sql_setting, 1, params, pg_deadline(PG_TIMEOUT_MS),
+		                       &wal, err);
 		if (rc < 0)
 			return rc;
 		if (!wal || strcmp(wal, "logical")) {
@@ -167,13 +167,8 @@ static int preflight(struct run *r, struct pause_state *ps, struct ferry_error *
 	{
 		char *who = NULL;
 		struct ferry_error e = { 0 };
-		if (pgsql_query_value(n->from,
-		                      "SELECT string_agg(DISTINCT format('%s@%s (%s)', usename, "
-		                      "coalesce(host(client_addr), 'local'), "
-		                      "coalesce(nullif(application_name, ''), '-')), ', ') FROM "
-		                      "pg_stat_activity WHERE datname = current_database() AND "
-		                      "backend_type = 'client backend' AND pid <> pg_backend_pid()",
-		                      0, NULL, pg_deadline(5000), &who, &e) == 0 &&
+		if (pgsql_query_value(n->from, pg_sql_sessions_who, 0, NULL, pg_deadline(5000),
+		                      &who, &e) == 0 &&
 		    who)
 			log_info("database %s: sessions the fence will end on %s (poolers and "
 			         "direct "
@@ -265,25 +260,16 @@ static int fence_database(struct run *r, struct ferry_error *err)
 			                     r->p->cfg->name, left ? left : "some", r->n.from_side);
 			break;
 		}
-		rc = pgsql_query_value(
-		        c,
-		        "SELECT min(statement_timestamp())::text FROM (SELECT "
-		        "pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-		        "datname = current_database() AND pid <> pg_backend_pid() AND "
-		        "backend_type = 'client backend' UNION ALL SELECT true) t",
-		        0, NULL, r->deadline, ts ? &again : &ts, err);
+		rc = pgsql_query_value(c, pg_sql_terminate, 0, NULL, r->deadline, ts ? &again : &ts,
+		                       err);
 		free(again);
 		again = NULL;
 		if (rc < 0)
 			break;
 		free(left);
 		left = NULL;
-		rc = pgsql_query_value(c,
-		                       "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-		                       "current_database() AND pid <> pg_backend_pid() AND "
-		                       "backend_type = 'client backend' AND backend_start < "
-		                       "$1::timestamptz",
-		                       1, (const char *const *)&ts, r->deadline, &left, err);
+		rc = pgsql_query_value(c, pg_sql_sessions_left, 1, (const char *const *)&ts,
+		                       r->deadline, &left, err);
 		if (rc < 0 || (left && !strcmp(left, "0")))
 			break;
 		poll(NULL, 0, 1);
@@ -300,11 +286,8 @@ static int wait_applied(struct run *r, struct ferry_error *err)
 	int rc;
 
 	for (;;) {
-		rc = pgsql_query_value(
-		        r->n.from,
-		        "SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), "
-		        "false) FROM pg_replication_slots WHERE slot_name = $2",
-		        2, params, r->deadline, &ok, err);
+		rc = pgsql_query_value(r->n.from, pg_sql_wait_applied, 2, params, r->deadline, &ok,
+		                       err);
 		if (rc < 0)
 			return rc;
 		if (ok && !strcmp(ok, "t")) {
@@ -328,21 +311,17 @@ static int copy_sequences(struct run *r, struct ferry_error *err)
 	struct buf sql;
 	int rc, i, inbatch = 0;
 
-	rc = pgsql_exec(r->n.from,
-	                "SELECT format('%I.%I', schemaname, sequencename), last_value FROM "
-	                "pg_sequences WHERE last_value IS NOT NULL",
-	                0, NULL, r->deadline, &res, err);
+	rc = pgsql_exec(r->n.from, pg_sql_sequences, 0, NULL, r->deadline, &res, err);
 	if (rc < 0)
 		return rc;
 	buf_init(&sql, 64 << 20);
 	for (i = 0; i < res.nrows && rc == 0; i++) {
 		char *lit = pgsql_quote_literal(pgsql_result_get(&res, i, 0));
-		buf_addf(&sql, "%s setval(%s::regclass, %s, true)", inbatch ? "," : "SELECT", lit,
-		         pgsql_result_get(&res, i, 1));
+		pg_sql_setval_add(&sql, inbatch == 0, lit, pgsql_result_get(&res, i, 1));
 		free(lit);
 		/* one round trip for up to 1000 sequences (a select list holds
 		 * at most 1664 entries) */
-		if (++inbatch == 1000 || i == res.nrows - 1) {
+		if (++inbatch == PG_SETVAL_BATCH || i == res.nrows - 1) {
 			rc = pgsql_exec(r->n.to, sql.data, 0, NULL, r->deadline, NULL, err);
 			buf_reset(&sql);
 			inbatch = 0;
@@ -358,12 +337,10 @@ static int copy_sequences(struct run *r, struct ferry_error *err)
 static int sub_alter(struct pgsql_conn *c, const char *sub, const char *what, int64_t deadline,
                      struct ferry_error *err)
 {
-	char *q = pgsql_quote_ident(sub);
-	char *sql = xasprintf("ALTER SUBSCRIPTION %s %s", q, what);
+	char *sql = pg_sql_sub_alter(sub, what);
 	int rc = pgsql_exec(c, sql, 0, NULL, deadline, NULL, err);
 
 	free(sql);
-	free(q);
 	return rc;
 }
 
@@ -373,9 +350,7 @@ static int create_reverse_slot(struct run *r, struct ferry_error *err)
 	char *lsn = NULL;
 	int rc;
 
-	rc = pgsql_query_value(r->n.to,
-	                       "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
-	                       1, params, r->deadline, &lsn, err);
+	rc = pgsql_query_value(r->n.to, pg_sql_create_slot, 1, params, r->deadline, &lsn, err);
 	if (rc == 0)
 		snprintf(r->slot_lsn, sizeof(r->slot_lsn), "%s", lsn ? lsn : "");
 	free(lsn);
@@ -495,16 +470,13 @@ static int undo(struct run *r, const struct pause_state *ps, struct ferry_error 
 static int start_reverse(struct run *r, struct ferry_error *err)
 {
 	struct pg_names *n = &r->n;
-	char *opts, *q, *lit, *sql;
+	char *opts, *sql;
 	int rc;
 
 	rc = pg_sub_exists(n->from, n->new_sub, NULL, NULL, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	opts = xasprintf(
-	        "create_slot = false, copy_data = false, enabled = true, slot_name = '%s', "
-	        "synchronous_commit = 'on'",
-	        n->new_slot);
+	opts = pg_sub_opts_reverse(n->new_slot);
 	rc = pg_sub_create(n->from, n->new_sub, n->to_from_from, n->to_password, n->new_pub, opts,
 	                   err);
 	free(opts);
@@ -512,17 +484,9 @@ static int start_reverse(struct run *r, struct ferry_error *err)
 		return rc;
 	/* keep where the stream started, for the rollback's "carried back"
 	 * count; the catalog survives a crash of ferry */
-	q = pgsql_quote_ident(n->new_sub);
-	{
-		char *c = xasprintf("ferry: start=%s", r->slot_lsn);
-		lit = pgsql_quote_literal(c);
-		free(c);
-	}
-	sql = xasprintf("COMMENT ON SUBSCRIPTION %s IS %s", q, lit);
+	sql = pg_sql_sub_comment(n->new_sub, r->slot_lsn);
 	rc = pgsql_exec(n->from, sql, 0, NULL, pg_deadline(PG_TIMEOUT_MS), NULL, err);
 	free(sql);
-	free(lit);
-	free(q);
 	return rc;
 }
 
@@ -535,24 +499,20 @@ static void count_carried(struct run *r)
 	char *start = NULL;
 
 	/* the comment written by start_reverse on the old side */
-	if (pgsql_query_value(r->n.to,
-	                      "SELECT substring(obj_description(oid, 'pg_subscription') FROM "
-	                      "'start=([0-9A-F/]+)') FROM pg_subscription WHERE subname = $1",
-	                      1, params, pg_deadline(5000), &start, &e) == 0 &&
+	if (pgsql_query_value(r->n.to, pg_sql_carried_start, 1, params, pg_deadline(5000), &start,
+	                      &e) == 0 &&
 	    start) {
 		const char *p2[2] = { r->rep->fence_pos, start };
 		char *d = NULL;
-		if (pgsql_query_value(r->n.from, "SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)",
-		                      2, p2, pg_deadline(5000), &d, &e) == 0 &&
+		if (pgsql_query_value(r->n.from, pg_sql_lsn_diff, 2, p2, pg_deadline(5000), &d,
+		                      &e) == 0 &&
 		    d)
 			r->rep->carried_bytes = strtoll(d, NULL, 10);
 		free(d);
 	}
 	free(start);
-	if (pgsql_exec(r->n.from,
-	               "SELECT total_txns FROM pg_stat_replication_slots WHERE slot_name = $3 "
-	               "AND $1 <> '' AND $2 <> ''",
-	               3, params, pg_deadline(5000), &res, &e) == 0 &&
+	if (pgsql_exec(r->n.from, pg_sql_carried_txns, 3, params, pg_deadline(5000), &res, &e) ==
+	            0 &&
 	    res.nrows == 1)
 		r->rep->carried_txns = pgsql_result_int(&res, 0, 0, 0);
 	pgsql_result_release(&res);
@@ -619,8 +579,8 @@ int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *ho
 	STEP("fence_database", fence_database(&r, err));
 	STEP("note_position", ({
 		     char *lsn = NULL;
-		     int rc_ = pgsql_query_value(r.n.from, "SELECT pg_current_wal_lsn()", 0, NULL,
-		                                 r.deadline, &lsn, err);
+		     int rc_ = pgsql_query_value(r.n.from, pg_sql_wal_lsn, 0, NULL, r.deadline,
+		                                 &lsn, err);
 		     if (rc_ == 0)
 			     snprintf(rep->fence_pos, sizeof(rep->fence_pos), "%s", lsn);
 		     free(lsn);

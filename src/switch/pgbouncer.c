@@ -6,6 +6,10 @@
  * include file is handled through hosts/shell.c so that inside the write
  * pause nothing is spawned by ferry: the `mv` runs in the shell opened
  * before the pause.
+ *
+ * Every text sent (console commands, shell lines, the include file) is
+ * built by one of the small builders below, which pgbouncer_describe()
+ * uses too: the dry run prints what the switch sends.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,68 @@ struct pgbouncer {
 	struct pgsql_conn *admin;
 	struct host_shell *sh;
 };
+
+/* ---- the texts, shared by the real calls and pgbouncer_describe() ---- */
+
+static const char cmd_show[] = "SHOW DATABASES";
+static const char cmd_reload[] = "RELOAD";
+static const char include_mode[] = "0644";
+
+/* The include file's path and its two siblings, shell-quoted. */
+static void paths_make(const char *raw, char **path, char **next, char **prev)
+{
+	char *tmp;
+
+	*path = host_shell_quote(raw);
+	tmp = xasprintf("%s.ferry-next", raw);
+	*next = host_shell_quote(tmp);
+	free(tmp);
+	tmp = xasprintf("%s.ferry-prev", raw);
+	*prev = host_shell_quote(tmp);
+	free(tmp);
+}
+
+/* pgbouncer's admin console does not take parameters: the alias goes into
+ * the text.  It was checked to be a plain name. */
+static int admin_cmd(const char *name, const char *alias, const char *verb, char *sql, size_t len,
+                     struct ferry_error *err)
+{
+	const char *p;
+
+	for (p = alias; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return ferry_error_set(err, FERRY_EINVAL, "use a plain database alias",
+			                       "%s: alias '%s' has characters ferry will not "
+			                       "send to the admin console",
+			                       name, alias);
+	snprintf(sql, len, "%s %s", verb, alias);
+	return 0;
+}
+
+/* The include file for alias -> connstr, or NULL with err set when
+ * connstr holds a password (pgbouncer reads it from its auth_file). */
+static char *include_data(const char *name, const char *alias, const char *connstr,
+                          struct ferry_error *err)
+{
+	if (strstr(connstr, "password")) {
+		ferry_error_set(err, FERRY_EINVAL, "use pgbouncer's auth_file",
+		                "%s: refusing to write a password into the include file", name);
+		return NULL;
+	}
+	return xasprintf("[databases]\n%s = %s\n", alias, connstr);
+}
+
+static char *copy_cmd(const char *from, const char *to)
+{
+	return xasprintf("cp -f %s %s", from, to);
+}
+
+/* idempotent: a second commit finds no staged file and only reloads */
+static char *commit_cmd(const char *next, const char *path)
+{
+	return xasprintf("if [ -e %s ]; then mv -f %s %s; fi", next, next, path);
+}
 
 const char *pgbouncer_name(const struct pgbouncer *pb)
 {
@@ -61,13 +127,7 @@ int pgbouncer_open(struct pgbouncer **out, const struct pgbouncer_config *cfg,
 	pb->name = xstrdup(cfg->name);
 	pb->alias = xstrdup(cfg->dbalias);
 	pb->raw = xstrdup(cfg->include_path);
-	pb->path = host_shell_quote(cfg->include_path);
-	tmp = xasprintf("%s.ferry-next", cfg->include_path);
-	pb->next = host_shell_quote(tmp);
-	free(tmp);
-	tmp = xasprintf("%s.ferry-prev", cfg->include_path);
-	pb->prev = host_shell_quote(tmp);
-	free(tmp);
+	paths_make(cfg->include_path, &pb->path, &pb->next, &pb->prev);
 	rc = pgsql_connect(&pb->admin, cfg->admin, cfg->admin_password, cfg->name, err);
 	if (rc < 0)
 		goto out;
@@ -92,7 +152,7 @@ int pgbouncer_show(struct pgbouncer *pb, char **host, int *port, char **dbname, 
 	*host = *dbname = NULL;
 	*port = 0;
 	*paused = false;
-	rc = pgsql_exec(pb->admin, "SHOW DATABASES", 0, NULL, deadline_ms, &r, err);
+	rc = pgsql_exec(pb->admin, cmd_show, 0, NULL, deadline_ms, &r, err);
 	if (rc < 0)
 		goto out;
 	for (j = 0; j < r.ncols; j++) {
@@ -130,28 +190,10 @@ out:
 	return rc;
 }
 
-/* pgbouncer's admin console does not take parameters: the alias goes into
- * the text.  It was checked to be a plain name. */
-static int admin_cmd(struct pgbouncer *pb, const char *verb, char *sql, size_t len,
-                     struct ferry_error *err)
-{
-	const char *p;
-
-	for (p = pb->alias; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-			return ferry_error_set(err, FERRY_EINVAL, "use a plain database alias",
-			                       "%s: alias '%s' has characters ferry will not "
-			                       "send to the admin console",
-			                       pb->name, pb->alias);
-	snprintf(sql, len, "%s %s", verb, pb->alias);
-	return 0;
-}
-
 int pgbouncer_pause_send(struct pgbouncer *pb, struct ferry_error *err)
 {
 	char sql[300];
-	int rc = admin_cmd(pb, "PAUSE", sql, sizeof(sql), err);
+	int rc = admin_cmd(pb->name, pb->alias, "PAUSE", sql, sizeof(sql), err);
 
 	return rc < 0 ? rc : pgsql_send(pb->admin, sql, 0, NULL, err);
 }
@@ -177,7 +219,7 @@ int pgbouncer_pause_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry
 int pgbouncer_resume_send(struct pgbouncer *pb, struct ferry_error *err)
 {
 	char sql[300];
-	int rc = admin_cmd(pb, "RESUME", sql, sizeof(sql), err);
+	int rc = admin_cmd(pb->name, pb->alias, "RESUME", sql, sizeof(sql), err);
 
 	return rc < 0 ? rc : pgsql_send(pb->admin, sql, 0, NULL, err);
 }
@@ -206,7 +248,7 @@ int pgbouncer_resume(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_err
 
 static int reload(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
 {
-	return pgsql_exec(pb->admin, "RELOAD", 0, NULL, deadline_ms, NULL, err);
+	return pgsql_exec(pb->admin, cmd_reload, 0, NULL, deadline_ms, NULL, err);
 }
 
 int pgbouncer_stage(struct pgbouncer *pb, const char *connstr, int64_t deadline_ms,
@@ -216,19 +258,17 @@ int pgbouncer_stage(struct pgbouncer *pb, const char *connstr, int64_t deadline_
 	struct buf out;
 	int rc, status = 0;
 
-	if (strstr(connstr, "password"))
-		return ferry_error_set(err, FERRY_EINVAL, "use pgbouncer's auth_file",
-		                       "%s: refusing to write a password into the include file",
-		                       pb->name);
-	data = xasprintf("[databases]\n%s = %s\n", pb->alias, connstr);
+	data = include_data(pb->name, pb->alias, connstr, err);
+	if (!data)
+		return err ? err->code : FERRY_EINVAL;
 	unq = xasprintf("%s.ferry-next", pb->raw);
-	rc = host_shell_write_file(pb->sh, unq, data, "0644", deadline_ms, err);
+	rc = host_shell_write_file(pb->sh, unq, data, include_mode, deadline_ms, err);
 	free(unq);
 	free(data);
 	if (rc < 0)
 		return rc;
 	buf_init(&out, 4096);
-	cmd = xasprintf("cp -f %s %s", pb->path, pb->prev);
+	cmd = copy_cmd(pb->path, pb->prev);
 	rc = host_shell_run(pb->sh, cmd, deadline_ms, &out, &status, err);
 	if (rc == 0 && status != 0)
 		rc = ferry_error_set(err, FERRY_EIO, "check the include file on the host",
@@ -258,8 +298,7 @@ static int shell_then_reload(struct pgbouncer *pb, const char *cmd, int64_t dead
 
 int pgbouncer_commit_send(struct pgbouncer *pb, struct ferry_error *err)
 {
-	/* idempotent: a second commit finds no staged file and only reloads */
-	char *cmd = xasprintf("if [ -e %s ]; then mv -f %s %s; fi", pb->next, pb->next, pb->path);
+	char *cmd = commit_cmd(pb->next, pb->path);
 	int rc = host_shell_send(pb->sh, cmd, err);
 
 	free(cmd);
@@ -277,7 +316,7 @@ int pgbouncer_commit_reload(struct pgbouncer *pb, int64_t deadline_ms, struct fe
 		rc = ferry_error_set(err, FERRY_EIO, "check the include file on the host",
 		                     "%s: %.200s", pb->name, out.data);
 	buf_release(&out);
-	return rc < 0 ? rc : pgsql_send(pb->admin, "RELOAD", 0, NULL, err);
+	return rc < 0 ? rc : pgsql_send(pb->admin, cmd_reload, 0, NULL, err);
 }
 
 int pgbouncer_commit_wait(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
@@ -300,7 +339,7 @@ int pgbouncer_commit(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_err
 
 int pgbouncer_revert(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_error *err)
 {
-	char *cmd = xasprintf("cp -f %s %s", pb->prev, pb->path);
+	char *cmd = copy_cmd(pb->prev, pb->path);
 	int rc = shell_then_reload(pb, cmd, deadline_ms, err);
 
 	free(cmd);
@@ -313,16 +352,129 @@ int pgbouncer_point(struct pgbouncer *pb, const char *connstr, int64_t deadline_
 	char *data, *unq;
 	int rc;
 
-	if (strstr(connstr, "password"))
-		return ferry_error_set(err, FERRY_EINVAL, "use pgbouncer's auth_file",
-		                       "%s: refusing to write a password into the include file",
-		                       pb->name);
-	data = xasprintf("[databases]\n%s = %s\n", pb->alias, connstr);
+	data = include_data(pb->name, pb->alias, connstr, err);
+	if (!data)
+		return err ? err->code : FERRY_EINVAL;
 	unq = xstrdup(pb->raw);
-	rc = host_shell_write_file(pb->sh, unq, data, "0644", deadline_ms, err);
+	rc = host_shell_write_file(pb->sh, unq, data, include_mode, deadline_ms, err);
 	free(unq);
 	free(data);
 	if (rc == 0)
 		rc = reload(pb, deadline_ms, err);
+	return rc;
+}
+
+/* ---- the dry run -------------------------------------------------------- */
+
+/* argv joined for reading: words with anything but [A-Za-z0-9_./=:@%+,-]
+ * are shell-quoted, so the line is the command as a shell would take it */
+static void add_argv(struct buf *out, const char *const *argv, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *w = argv[i];
+		bool plain = *w != '\0';
+		const char *p;
+		for (p = w; *p && plain; p++)
+			plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			        (*p >= '0' && *p <= '9') || strchr("_./=:@%+,-", *p);
+		if (i)
+			buf_addch(out, ' ');
+		if (plain) {
+			buf_adds(out, w);
+		} else {
+			char *q = host_shell_quote(w);
+			buf_adds(out, q);
+			free(q);
+		}
+	}
+}
+
+/* data with its newlines written as \n, on one line */
+static void add_oneline(struct buf *out, const char *data)
+{
+	for (; *data; data++)
+		if (*data == '\n')
+			buf_adds(out, "\\n");
+		else
+			buf_addch(out, *data);
+}
+
+int pgbouncer_describe(const struct pgbouncer_config *cfg, enum pgbouncer_action act,
+                       const char *connstr, const char *prefix, struct buf *out,
+                       struct ferry_error *err)
+{
+	char *path = NULL, *next = NULL, *prev = NULL, *data = NULL, *cmd = NULL;
+	const char *const sh_argv[] = { "sh" };
+	char sql[300];
+	struct buf o;
+	int rc = 0;
+
+	if (!cfg->dbalias || !*cfg->dbalias || !cfg->include_path || !*cfg->include_path)
+		return ferry_error_set(err, FERRY_EINVAL, "set switch.dbalias and the include path",
+		                       "%s: no database alias or include file", cfg->name);
+	paths_make(cfg->include_path, &path, &next, &prev);
+	/* built apart, then appended whole: a full out fails cleanly */
+	buf_init(&o, 1 << 20);
+	switch (act) {
+	case PGBOUNCER_OPEN: {
+		char *admin = pgsql_conninfo_scrub(cfg->admin);
+		buf_addf(&o, "%s %s console: connect %s%s\n", prefix, cfg->name, admin,
+		         cfg->admin_password ? "  -- password from its secret" : "");
+		free(admin);
+		buf_addf(&o, "%s %s host: start ", prefix, cfg->name);
+		add_argv(&o, cfg->exec, cfg->nexec);
+		if (cfg->nexec)
+			buf_addch(&o, ' ');
+		add_argv(&o, sh_argv, 1);
+		buf_adds(&o, "  -- kept open: no spawn inside the pause\n");
+		break;
+	}
+	case PGBOUNCER_SHOW:
+		buf_addf(&o, "%s %s console: %s  -- alias %s must be listed\n", prefix, cfg->name,
+		         cmd_show, cfg->dbalias);
+		break;
+	case PGBOUNCER_STAGE:
+	case PGBOUNCER_POINT:
+		data = include_data(cfg->name, cfg->dbalias, connstr ? connstr : "", err);
+		if (!data) {
+			rc = err ? err->code : FERRY_EINVAL;
+			break;
+		}
+		buf_addf(&o, "%s %s host: write %s (mode %s): ", prefix, cfg->name,
+		         act == PGBOUNCER_STAGE ? next : path, include_mode);
+		add_oneline(&o, data);
+		buf_addch(&o, '\n');
+		if (act == PGBOUNCER_STAGE) {
+			cmd = copy_cmd(path, prev);
+			buf_addf(&o, "%s %s host: %s\n", prefix, cfg->name, cmd);
+		} else {
+			buf_addf(&o, "%s %s console: %s\n", prefix, cfg->name, cmd_reload);
+		}
+		break;
+	case PGBOUNCER_PAUSE:
+	case PGBOUNCER_RESUME:
+		rc = admin_cmd(cfg->name, cfg->dbalias, act == PGBOUNCER_PAUSE ? "PAUSE" : "RESUME",
+		               sql, sizeof(sql), err);
+		if (rc == 0)
+			buf_addf(&o, "%s %s console: %s\n", prefix, cfg->name, sql);
+		break;
+	case PGBOUNCER_COMMIT:
+	case PGBOUNCER_REVERT:
+		cmd = act == PGBOUNCER_COMMIT ? commit_cmd(next, path) : copy_cmd(prev, path);
+		buf_addf(&o, "%s %s host: %s\n", prefix, cfg->name, cmd);
+		buf_addf(&o, "%s %s console: %s\n", prefix, cfg->name, cmd_reload);
+		break;
+	}
+	free(cmd);
+	free(data);
+	free(path);
+	free(next);
+	free(prev);
+	if (rc == 0 && buf_add(out, o.data, o.len) < 0)
+		rc = ferry_error_set(err, FERRY_EPROTO, "give the buffer more room",
+		                     "%s: the description does not fit", cfg->name);
+	buf_release(&o);
 	return rc;
 }

@@ -98,4 +98,33 @@ int pgbouncer_revert(struct pgbouncer *pb, int64_t deadline_ms, struct ferry_err
 int pgbouncer_point(struct pgbouncer *pb, const char *connstr, int64_t deadline_ms,
                     struct ferry_error *err);
 
+/* The dry run: what a call would send to the pooler cfg, appended to out
+ * without connecting, one line per command:
+ *	"PREFIX NAME console: RELOAD" or "PREFIX NAME host: SHELL LINE"
+ * NAME is cfg->name.  The texts come from the builders the calls use.
+ *	PGBOUNCER_OPEN    pgbouncer_open(): the console (conninfo scrubbed)
+ *	                  and the host shell (exec prefix + sh)
+ *	PGBOUNCER_SHOW    pgbouncer_show()
+ *	PGBOUNCER_STAGE   pgbouncer_stage(connstr): the staged file's content
+ *	                  and the copy of the current one
+ *	PGBOUNCER_PAUSE / _RESUME / _COMMIT / _REVERT / _POINT(connstr)
+ * connstr is used by STAGE and POINT only.  Returns 0, FERRY_EINVAL
+ * (what the real call would refuse: no alias or include path, an alias
+ * that is not a plain name, a password in connstr), FERRY_EPROTO (out
+ * reached its max). */
+enum pgbouncer_action {
+	PGBOUNCER_OPEN,
+	PGBOUNCER_SHOW,
+	PGBOUNCER_STAGE,
+	PGBOUNCER_PAUSE,
+	PGBOUNCER_COMMIT,
+	PGBOUNCER_RESUME,
+	PGBOUNCER_REVERT,
+	PGBOUNCER_POINT,
+};
+struct buf;
+int pgbouncer_describe(const struct pgbouncer_config *cfg, enum pgbouncer_action act,
+                       const char *connstr, const char *prefix, struct buf *out,
+                       struct ferry_error *err);
+
 #endif

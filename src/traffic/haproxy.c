@@ -422,10 +422,11 @@ static int run_expect_empty(struct traffic_lb *lb, const char *backend, const ch
 	return haproxy_check_empty_reply(lb->reply.data, what, cmd, err);
 }
 
-static int hap_set_weight(struct traffic_lb *lb, const char *backend, const char *server,
-                          int weight, struct ferry_error *err)
+/* The `set weight` command, checked: what hap_set_weight() sends and the
+ * dry run prints. */
+static int hap_format_set_weight(const char *backend, const char *server, int weight,
+                                 struct buf *out, struct ferry_error *err)
 {
-	char cmd[256];
 	int rc = check_target(backend, server, err);
 
 	if (rc < 0)
@@ -434,10 +435,25 @@ static int hap_set_weight(struct traffic_lb *lb, const char *backend, const char
 		return ferry_error_set(err, FERRY_EINVAL, NULL,
 		                       "haproxy %s/%s: weight %d outside 0..%d", backend, server,
 		                       weight, TRAFFIC_WEIGHT_MAX);
-	snprintf(cmd, sizeof(cmd), "set weight %s/%s %d", backend, server, weight);
-	rc = run_expect_empty(lb, backend, server, cmd, err);
+	if (buf_addf(out, "set weight %s/%s %d", backend, server, weight) < 0)
+		return ferry_error_set(err, FERRY_EPROTO, NULL, "haproxy %s/%s: command too long",
+		                       backend, server);
+	return 0;
+}
+
+static int hap_set_weight(struct traffic_lb *lb, const char *backend, const char *server,
+                          int weight, struct ferry_error *err)
+{
+	struct buf cmd;
+	int rc;
+
+	buf_init(&cmd, 1024);
+	rc = hap_format_set_weight(backend, server, weight, &cmd, err);
+	if (rc == 0)
+		rc = run_expect_empty(lb, backend, server, cmd.data, err);
 	if (rc == 0)
 		log_info("haproxy %s: %s/%s weight %d", lb->admin, backend, server, weight);
+	buf_release(&cmd);
 	return rc;
 }
 
@@ -528,6 +544,7 @@ const struct traffic_driver traffic_haproxy = {
 	.open = hap_open,
 	.close = hap_close,
 	.set_weight = hap_set_weight,
+	.format_set_weight = hap_format_set_weight,
 	.get_weight = hap_get_weight,
 	.drain = hap_drain,
 	.ready = hap_ready,

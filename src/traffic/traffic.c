@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "traffic/traffic.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/mem.h"
 
@@ -59,41 +60,85 @@ out:
 	return 0;
 }
 
+/* The two `set weight` actions of a split, in the order they are sent.
+ * Raise before lowering: with new at 0 set old first, otherwise new
+ * first, so that the backend always has a server with weight.  The split
+ * and its dry run both take the order from here. */
+struct split_plan {
+	const char *server[2];
+	int weight[2];
+	double effective;
+};
+
+static int split_plan(const char *backend, const char *server_old, const char *server_new,
+                      double pct, struct split_plan *sp, struct ferry_error *err)
+{
+	int w_old, w_new;
+
+	if (traffic_split_weights(pct, &w_old, &w_new, &sp->effective) < 0)
+		return ferry_error_set(err, FERRY_EINVAL, "give a percentage between 0% and 100%",
+		                       "backend %s: split of %g %% to %s is out of range", backend,
+		                       pct, server_new);
+	if (w_new == 0) {
+		sp->server[0] = server_old, sp->weight[0] = w_old;
+		sp->server[1] = server_new, sp->weight[1] = w_new;
+	} else {
+		sp->server[0] = server_new, sp->weight[0] = w_new;
+		sp->server[1] = server_old, sp->weight[1] = w_old;
+	}
+	return 0;
+}
+
 int traffic_split(const struct traffic_driver *drv, struct traffic_lb *lb, const char *backend,
                   const char *server_old, const char *server_new, double pct, double *effective,
                   struct ferry_error *err)
 {
-	int w_old, w_new, rc;
-	double eff;
-	const char *first, *second;
-	int w_first, w_second;
+	struct split_plan sp;
+	int rc;
 
-	if (traffic_split_weights(pct, &w_old, &w_new, &eff) < 0)
-		return ferry_error_set(err, FERRY_EINVAL, "give a percentage between 0% and 100%",
-		                       "backend %s: split of %g %% to %s is out of range", backend,
-		                       pct, server_new);
-	/* Raise before lowering: with new at 0 set old first, otherwise new
-	 * first, so that the backend always has a server with weight. */
-	if (w_new == 0) {
-		first = server_old, w_first = w_old;
-		second = server_new, w_second = w_new;
-	} else {
-		first = server_new, w_first = w_new;
-		second = server_old, w_second = w_old;
-	}
-	rc = drv->set_weight(lb, backend, first, w_first, err);
+	rc = split_plan(backend, server_old, server_new, pct, &sp, err);
 	if (rc < 0)
 		return rc;
-	rc = drv->set_weight(lb, backend, second, w_second, err);
+	rc = drv->set_weight(lb, backend, sp.server[0], sp.weight[0], err);
+	if (rc < 0)
+		return rc;
+	rc = drv->set_weight(lb, backend, sp.server[1], sp.weight[1], err);
 	if (rc < 0) {
 		if (err)
 			ferry_error_prefix(err, "split %g %%: %s/%s already set to %d, then", pct,
-			                   backend, first, w_first);
+			                   backend, sp.server[0], sp.weight[0]);
 		return rc;
 	}
 	if (effective)
-		*effective = eff;
+		*effective = sp.effective;
 	return 0;
+}
+
+int traffic_describe_split(const struct traffic_driver *drv, const char *backend,
+                           const char *server_old, const char *server_new, double pct,
+                           struct buf *out, struct ferry_error *err)
+{
+	struct split_plan sp;
+	struct buf o;
+	int rc, i;
+
+	rc = split_plan(backend, server_old, server_new, pct, &sp, err);
+	if (rc < 0)
+		return rc;
+	/* built apart, then appended whole: a full out is left as it was */
+	buf_init(&o, 1 << 16);
+	for (i = 0; i < 2 && rc == 0; i++) {
+		rc = drv->format_set_weight(backend, sp.server[i], sp.weight[i], &o, err);
+		if (rc == 0)
+			rc = buf_addch(&o, '\n');
+	}
+	if (rc == 0 && buf_add(out, o.data, o.len) < 0)
+		rc = FERRY_EPROTO;
+	if (rc == FERRY_EPROTO)
+		rc = ferry_error_set(err, FERRY_EPROTO, "give the buffer more room",
+		                     "backend %s: the split's commands do not fit", backend);
+	buf_release(&o);
+	return rc;
 }
 
 void traffic_stats_init(struct traffic_stats *s)

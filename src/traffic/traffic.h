@@ -45,6 +45,8 @@
 
 #include "util/error.h"
 
+struct buf;
+
 /* Weights are what HAProxy accepts for `set weight`: 0..256. */
 #define TRAFFIC_WEIGHT_MAX 256
 
@@ -118,6 +120,12 @@ struct traffic_driver {
 	/* weight 0..TRAFFIC_WEIGHT_MAX; anything else is FERRY_EINVAL. */
 	int (*set_weight)(struct traffic_lb *lb, const char *backend, const char *server,
 	                  int weight, struct ferry_error *err);
+	/* The dry run: appends to out the exact command set_weight sends
+	 * (HAProxy: "set weight BACKEND/SERVER N"), no newline, without a
+	 * connection; refuses what set_weight refuses (FERRY_EINVAL), and
+	 * FERRY_EPROTO when out is full.  set_weight sends the same text. */
+	int (*format_set_weight)(const char *backend, const char *server, int weight,
+	                         struct buf *out, struct ferry_error *err);
 	/* *current and *initial (either may be NULL). */
 	int (*get_weight)(struct traffic_lb *lb, const char *backend, const char *server,
 	                  int *current, int *initial, struct ferry_error *err);
@@ -163,6 +171,20 @@ int traffic_split_weights(double pct, int *w_old, int *w_new, double *effective)
 int traffic_split(const struct traffic_driver *drv, struct traffic_lb *lb, const char *backend,
                   const char *server_old, const char *server_new, double pct, double *effective,
                   struct ferry_error *err);
+
+/*
+ * The dry run of traffic_split(): appends to out the runtime API commands
+ * it would send, one per line, in the order it sends them (from the same
+ * code: the order and weights of traffic_split(), the text of the
+ * driver's format_set_weight()):
+ *	set weight web/new 25
+ *	set weight web/old 75
+ * No connection.  Returns 0, FERRY_EINVAL (pct out of range, a name the
+ * driver refuses), FERRY_EPROTO (out full: left as it was).
+ */
+int traffic_describe_split(const struct traffic_driver *drv, const char *backend,
+                           const char *server_old, const char *server_new, double pct,
+                           struct buf *out, struct ferry_error *err);
 
 void traffic_stats_init(struct traffic_stats *s);
 void traffic_stats_release(struct traffic_stats *s);

@@ -73,6 +73,19 @@ if grep -qF "$(cat "$dir/wrong.secret")" "$dir/wrong.txt" ||
 	fail "a secret reached the output"
 fi
 
+# --- ferry run --dry-run: every action with the exact UPDATE, nothing changed
+FERRY_NOW=$T0 "$ferry" run "$dir/p.yaml" --dry-run >"$dir/dry.txt" 2>&1 ||
+	{ cat "$dir/dry.txt"; fail "dry run exit $?"; }
+grep -q '^== prepare (the current phase)' "$dir/dry.txt" || fail "dry run: no prepare phase"
+grep -q 'www.shop.test TTL 3600 -> 2 (now)' "$dir/dry.txt" || fail "dry run: first step"
+grep -q 'update add www.shop.test.* 2 IN A 10.77.0.2' "$dir/dry.txt" ||
+	{ cat "$dir/dry.txt"; fail "dry run: the exact UPDATE is not shown"; }
+grep -q '^== decommission' "$dir/dry.txt" || fail "dry run stops before the last phase"
+grep -q 'www.shop.test from 10.77.0.2 to 10.77.0.3' "$dir/dry.txt" || fail "dry run: no cutover CAS"
+[ "$(ttl_of www.shop.test)" = 3600 ] || fail "a dry run changed a TTL"
+[ ! -e "$dir/p.ferry.db" ] || fail "a dry run created a journal"
+grep -qF "$(cat "$FERRY_TEST_DNS_KEY_FILE")" "$dir/dry.txt" && fail "the dry run shows the key"
+
 # --- hooks: a failing before_prepare hook blocks the phase, changing nothing
 write_plan "$dir/hooked.yaml" "$FERRY_TEST_DNS_KEY_FILE"
 cat >>"$dir/hooked.yaml" <<YAML

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -507,6 +508,86 @@ static void test_crash_inside_pause_before_stop_is_undone(void **state)
 
 static struct pgload load_a, load_b;
 
+/* ---- the dry run against what ran ------------------------------------- */
+
+/* Logs every statement of role ferry from its next session on (both
+ * servers), and notes where each server's log ends now. */
+static void log_ferry_statements(bool on, off_t mark[2])
+{
+	const char *side[2] = { "old", "new" };
+	int port[2] = { E.old_port, E.new_port };
+	int i;
+
+	/* through database postgres: shop may carry the fence */
+	for (i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s.log", E.dir, side[i]);
+		char *ci = xasprintf("host=127.0.0.1 port=%d dbname=postgres user=ferry", port[i]);
+		struct stat st;
+		sql(ci, "ALTER ROLE ferry %s",
+		    on ? "SET log_statement = 'all'" : "RESET log_statement");
+		mark[i] = stat(path, &st) == 0 ? st.st_size : 0;
+		free(ci);
+		free(path);
+	}
+}
+
+/* Every statement eng->describe_switch(dir) lists for old or new is in
+ * that server's log after mark, except those it marks as conditional
+ * ("if ...", "only if ...") and those with a placeholder (<...>) or a
+ * CONNECTION (the logged one carries the password).  The dry run says
+ * what the switch sends. */
+static void assert_described_ran(enum db_direction dir, const off_t mark[2])
+{
+	const char *side[2] = { "old", "new" };
+	struct ferry_error err = { 0 };
+	struct buf d, log[2];
+	const char *line;
+	int i, checked = 0;
+
+	buf_init(&d, 1 << 20);
+	assert_int_equal(E.eng->describe_switch(&E.cfg, dir, &d, &err), 0);
+	for (i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s.log", E.dir, side[i]);
+		buf_init(&log[i], 256 << 20);
+		assert_int_equal(buf_read_file(&log[i], path), 0);
+		assert_true((size_t)mark[i] <= log[i].len);
+		free(path);
+	}
+	for (line = d.data; *line; line = strchr(line, '\n') + 1) {
+		char *l = xstrndup(line, strcspn(line, "\n"));
+		char *target = strchr(l, ' ') + 1, *text, *note, *last;
+		if (!strncmp(l, "open ", 5) || !strncmp(l, "undo ", 5)) {
+			free(l);
+			continue;
+		}
+		if (!strncmp(target, "[pause] ", 8))
+			target += 8;
+		text = strstr(target, ": ");
+		*text = '\0';
+		text += 2;
+		note = strstr(text, "  -- ");
+		if (note) {
+			*note = '\0';
+			note += 5;
+		}
+		last = note && strrchr(note, ';') ? strrchr(note, ';') + 2 : note;
+		if ((!strcmp(target, "old") || !strcmp(target, "new")) && !strchr(text, '<') &&
+		    !strstr(text, "CONNECTION") &&
+		    !(last && (!strncmp(last, "if ", 3) || !strncmp(last, "only if", 7)))) {
+			i = !strcmp(target, "new");
+			if (!strstr(log[i].data + mark[i], text))
+				fail_msg("described but not run on %s: %s", target, text);
+			checked++;
+		}
+		free(l);
+	}
+	printf("  dry run: %d described statements found in the servers' logs\n", checked);
+	assert_true(checked >= 20);
+	buf_release(&log[0]);
+	buf_release(&log[1]);
+	buf_release(&d);
+}
+
 static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -516,7 +597,13 @@ static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 	size_t i;
 	int rc;
 
+	off_t mark[2];
+
 	(void)state;
+	/* the engine's sessions from here on log their statements */
+	log_ferry_statements(true, mark);
+	if (E.h)
+		close_engine();
 	open_engine();
 	/* both poolers carry writes: the new host's app servers write to the
 	 * old database through their own pgbouncer until the switch */
@@ -529,6 +616,7 @@ static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 	if (rc < 0)
 		fail_msg("switch: %s (hint: %s)", err.msg, err.hint);
 	printf("  cutover steps: %s\n", rep.timings);
+	assert_described_ran(DB_FORWARD, mark);
 	wait_acks(&load_a, 300);
 	wait_acks(&load_b, 300);
 	pgload_stop(&load_a);
@@ -572,10 +660,14 @@ static void test_rollback_carries_new_writes_back(void **state)
 	struct pgload load;
 	int64_t t0, t1, before_old;
 	bool paused = true;
+	off_t mark[2];
 	int rc, i;
 
 	(void)state;
 	open_engine();
+	/* the engine's sessions were opened with log_statement = all (the
+	 * cutover test); the ALTER ROLE is undone at once for later ones */
+	log_ferry_statements(false, mark);
 	/* writes on the new writer reach the fenced old database through
 	 * reverse replication: default_transaction_read_only does not stop
 	 * the apply worker */
@@ -591,6 +683,7 @@ static void test_rollback_carries_new_writes_back(void **state)
 	if (rc < 0)
 		fail_msg("rollback: %s", err.msg);
 	printf("  rollback steps: %s\n", rep.timings);
+	assert_described_ran(DB_REVERSE, mark);
 	wait_acks(&load, 200);
 	pgload_stop(&load);
 	printf("  rollback: pause %lld ms (client-seen %.1f ms), carried back %lld transactions, "

@@ -1,0 +1,329 @@
+/*
+ * dryrun.c - `ferry run --dry-run` and `ferry rollback --dry-run` (DESIGN
+ * §5): every action the remaining phases, or the rollback, would take, in
+ * order, with the exact DNS updates (dns_change_format), SQL statements and
+ * pooler commands (the database engine's describe_*), and load balancer
+ * runtime API commands (traffic_describe_split).
+ *
+ * It reads (the journal's phase, the records as the DNS server serves them
+ * now) and changes nothing: none of the phases' step functions runs, and the
+ * texts come from the same builders the real steps send, so what is shown
+ * is what would be sent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/endpoints.h"
+#include "core/engine_internal.h"
+#include "core/prepare.h"
+#include "core/schedule.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+/* Appends text with each line indented by four spaces. */
+static void indent(struct buf *out, const char *text)
+{
+	const char *p = text, *nl;
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		buf_addf(out, "    %.*s\n", (int)(nl - p), p);
+		p = *nl ? nl + 1 : nl;
+	}
+}
+
+static void dns_cfg(const struct plan *p, struct dns_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->server_host = p->dns.server_host;
+	c->server_port = p->dns.server_port;
+	c->zone = p->dns.zone;
+	c->key_name = p->dns.key.name;
+	c->algorithm = p->dns.key.algorithm;
+}
+
+/* The one UPDATE that moves name from `from` to `to` at ttl. */
+static int dns_update(const struct plan *p, const char *name, char *const *from, size_t nfrom,
+                      char *const *to, size_t nto, uint32_t ttl, struct buf *out,
+                      struct ferry_error *err)
+{
+	struct dns_change c = { 0 };
+	struct dns_config cfg;
+	struct buf text;
+	int r;
+
+	dns_cfg(p, &cfg);
+	buf_init(&text, 1 << 16);
+	r = dns_change_build(&c, p->dns.zone, name, from, nfrom, to, nto, ttl, err);
+	if (r == 0)
+		r = dns_change_format(&c, &cfg, &text);
+	if (r == 0)
+		indent(out, text.data);
+	dns_change_release(&c);
+	buf_release(&text);
+	return r;
+}
+
+static void when(int64_t t, int64_t now, char *s, size_t len)
+{
+	char at[32], rel[32];
+
+	time_rfc3339(t, at, sizeof(at));
+	if (t <= now) {
+		snprintf(s, len, "now");
+		return;
+	}
+	duration_human((t - now) * 1000, rel, sizeof(rel));
+	snprintf(s, len, "in %s, %s", rel, at);
+}
+
+static int describe_prepare(struct engine *e, struct buf *out, struct ferry_error *err)
+{
+	const struct plan_dns *d = &e->plan->dns;
+	int64_t now = time_now();
+	size_t i, k, n;
+	int r;
+
+	if (!d->present)
+		return 0;
+	r = engine_dns(e, err);
+	for (i = 0; r == 0 && i < d->records.n; i++) {
+		struct schedule_ttl_step *st = xcalloc(d->ttl.nsteps, sizeof(*st));
+		struct schedule_record rec;
+		struct dns_rrset rs;
+		char at[64];
+
+		dns_rrset_init(&rs);
+		r = dns_query(e->dns, d->records.v[i], &rs, err);
+		if (r == 0)
+			r = prepare_record_load(e->j, d->records.v[i], rs.ttl, &rec, err);
+		if (r == 0)
+			r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, st, &n, err);
+		for (k = 0; r == 0 && k < n; k++) {
+			when(st[k].not_before, now, at, sizeof(at));
+			buf_addf(out, "  dns: %s TTL %u -> %u (%s):\n", d->records.v[i],
+			         st[k].from_ttl, st[k].ttl, at);
+			r = dns_update(e->plan, d->records.v[i], rs.addresses, rs.n, rs.addresses,
+			               rs.n, st[k].ttl, out, err);
+		}
+		dns_rrset_release(&rs);
+		free(st);
+	}
+	if (r == 0)
+		buf_addf(out,
+		         "  gate: every record at TTL %u for one old TTL; watched resolvers "
+		         "agree\n",
+		         d->ttl.cutover);
+	return r;
+}
+
+static int each_db(struct engine *e,
+                   int (*fn)(struct endpoints_db *d, struct buf *text, struct ferry_error *err),
+                   const char *what, bool reverse_order, struct buf *out, struct ferry_error *err)
+{
+	size_t k, i;
+	int r = 0;
+
+	for (k = 0; r == 0 && k < e->plan->ndatabases; k++) {
+		struct endpoints_db *d = NULL;
+		struct buf text;
+
+		i = reverse_order ? e->plan->ndatabases - 1 - k : k;
+		buf_init(&text, 1 << 20);
+		r = endpoints_db_config(e->plan, i, false, &d, err);
+		if (r == 0)
+			r = fn(d, &text, err);
+		if (r == 0) {
+			buf_addf(out, "  database %s: %s:\n", d->pd->name, what);
+			indent(out, text.data);
+		}
+		buf_release(&text);
+		endpoints_db_close(d);
+	}
+	return r;
+}
+
+static int replicate_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
+{
+	return d->eng->describe_replicate(&d->cfg, t, err);
+}
+
+static int forward_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
+{
+	return d->eng->describe_switch(&d->cfg, DB_FORWARD, t, err);
+}
+
+static int reverse_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
+{
+	return d->eng->describe_switch(&d->cfg, DB_REVERSE, t, err);
+}
+
+static int teardown_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
+{
+	return d->eng->describe_teardown(&d->cfg, t, err);
+}
+
+static int split(struct engine *e, double pct, struct buf *out, struct ferry_error *err)
+{
+	const struct plan_traffic *t = &e->plan->traffic;
+	const struct traffic_driver *drv = traffic_driver_find(t->via);
+	struct buf text;
+	int r;
+
+	if (!drv)
+		return ferry_error_set(err, FERRY_EINVAL, NULL, "traffic: unknown balancer '%s'",
+		                       t->via);
+	buf_init(&text, 1 << 16);
+	r = traffic_describe_split(drv, t->backend, t->server_old, t->server_new, pct, &text, err);
+	if (r == 0) {
+		buf_addf(out, "  traffic: %g %% to %s, runtime API %s:\n", pct, t->server_new,
+		         t->admin);
+		indent(out, text.data);
+	}
+	buf_release(&text);
+	return r;
+}
+
+/* Every record moved between the hosts' addresses at the cutover TTL. */
+static int dns_move(struct engine *e, bool back, struct buf *out, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	char *const oldv[] = { p->host_old.address }, *const newv[] = { p->host_new.address };
+	size_t i;
+	int r = 0;
+
+	if (!p->dns.present)
+		return 0;
+	for (i = 0; r == 0 && i < p->dns.records.n; i++) {
+		buf_addf(out, "  dns: %s from %s to %s, TTL %u (compare-and-swap):\n",
+		         p->dns.records.v[i], back ? newv[0] : oldv[0], back ? oldv[0] : newv[0],
+		         p->dns.ttl.cutover);
+		r = dns_update(p, p->dns.records.v[i], back ? newv : oldv, 1, back ? oldv : newv, 1,
+		               p->dns.ttl.cutover, out, err);
+	}
+	return r;
+}
+
+static void hooks(struct engine *e, const char *event, struct buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < e->plan->nhooks; i++)
+		if (!strcmp(e->plan->hooks[i].event, event))
+			buf_addf(out, "  hook %s: %s\n", event,
+			         e->plan->hooks[i].url ? e->plan->hooks[i].url
+			                               : e->plan->hooks[i].argv.v[0]);
+}
+
+static int describe_rollback(struct engine *e, struct buf *out, struct ferry_error *err)
+{
+	int r;
+
+	hooks(e, "on_rollback", out);
+	r = dns_move(e, true, out, err);
+	if (r == 0 && e->plan->traffic.present)
+		r = split(e, 0, out, err);
+	if (r == 0)
+		r = each_db(e, reverse_text, "the reverse switch (its own write pause)", true, out,
+		            err);
+	if (r == 0)
+		buf_addf(out, "  then: back to the replicate phase (forward replication without "
+		              "copy)\n");
+	return r;
+}
+
+int engine_describe(struct engine *e, bool rollback, struct buf *out, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	char d1[32], d2[32];
+	size_t i;
+	int r = 0;
+
+	if (rollback) {
+		buf_addf(out, "== rollback (nothing below is done: --dry-run)\n");
+		return describe_rollback(e, out, err);
+	}
+	for (i = e->phase; r == 0 && i < ENGINE_DONE; i++) {
+		char before[64];
+
+		buf_addf(out, "== %s%s\n", engine_phase_name(i),
+		         i == e->phase ? " (the current phase)" : "");
+		snprintf(before, sizeof(before), "before_%s", engine_phase_name(i));
+		if (i != ENGINE_CUTOVER)
+			hooks(e, before, out);
+		switch ((enum engine_phase)i) {
+		case ENGINE_PREPARE: r = describe_prepare(e, out, err); break;
+		case ENGINE_REPLICATE:
+			r = each_db(e, replicate_text, "start replication", false, out, err);
+			duration_format(p->schedule.replication_soak_ms, d1, sizeof(d1));
+			buf_addf(out,
+			         "  soak: lag sampled every second for %s (< 1 s throughout), "
+			         "schema fingerprints compared every minute, row counts "
+			         "compared\n",
+			         d1);
+			break;
+		case ENGINE_VALIDATE:
+			if (p->checks.present)
+				buf_addf(out, "  host checks (read only): the gate; 'ferry check' "
+				              "runs them now\n");
+			for (size_t k = 0; r == 0 && p->traffic.present && k < p->traffic.nsteps;
+			     k++) {
+				r = split(e, p->traffic.steps[k], out, err);
+				duration_format(p->traffic.step_hold_ms, d1, sizeof(d1));
+				buf_addf(out, "  hold %s, rollback triggers every second\n", d1);
+			}
+			break;
+		case ENGINE_CUTOVER:
+			if (p->schedule.cutover_window.present)
+				buf_addf(out, "  only inside the cutover window (or with --now "
+				              "REASON)\n");
+			buf_addf(out, "  preflight (read only): DNS key and records, the runtime "
+			              "API, replication lag\n");
+			hooks(e, "before_cutover", out);
+			buf_addf(out, "  the rollback plan is journaled and printed; it is:\n");
+			r = describe_rollback(e, out, err);
+			if (r == 0)
+				r = each_db(e, forward_text, "the switch (the write pause)", false,
+				            out, err);
+			if (r == 0 && p->traffic.present)
+				r = split(e, 100, out, err);
+			if (r == 0)
+				r = dns_move(e, false, out, err);
+			duration_format(p->schedule.monitor_ms, d1, sizeof(d1));
+			buf_addf(out, "  monitor %s: on a rollback trigger, the rollback above\n",
+			         d1);
+			hooks(e, "after_cutover", out);
+			break;
+		case ENGINE_DECOMMISSION:
+			duration_format(p->rollback.window_ms, d2, sizeof(d2));
+			buf_addf(out, "  after the rollback window (%s from the cutover):\n", d2);
+			r = each_db(e, teardown_text, "remove replication", false, out, err);
+			for (size_t k = 0; r == 0 && p->dns.present && k < p->dns.records.n; k++) {
+				char *const nv[] = { p->host_new.address };
+				uint32_t ttl =
+				        prepare_restore_ttl(e->j, &p->dns, p->dns.records.v[k]);
+
+				buf_addf(out, "  dns: %s TTL restored to %u:\n",
+				         p->dns.records.v[k], ttl);
+				r = dns_update(p, p->dns.records.v[k], nv, 1, nv, 1, ttl, out, err);
+			}
+			if (r == 0 && p->traffic.present)
+				buf_addf(out,
+				         "  traffic: drain %s in %s (runtime API: set server %s/%s "
+				         "state drain)\n",
+				         p->traffic.server_old, p->traffic.backend,
+				         p->traffic.backend, p->traffic.server_old);
+			break;
+		case ENGINE_DONE: break;
+		}
+		if (i != ENGINE_CUTOVER) {
+			snprintf(before, sizeof(before), "after_%s", engine_phase_name(i));
+			hooks(e, before, out);
+		}
+	}
+	return r;
+}

@@ -1,0 +1,172 @@
+/*
+ * postgresql_sql.c - every statement text the PostgreSQL engine sends to
+ * the servers in a replication, a switch or a teardown, built in one place.
+ *
+ * The engine's steps (postgresql.c, postgresql_switch.c) run these texts and
+ * the dry run (postgresql_describe.c) prints them: both take them from here,
+ * so what `ferry run --dry-run` shows cannot drift from what `ferry run`
+ * sends (DESIGN §5).  The texts are constants where the statement takes
+ * parameters ($1...) and small builders where an identifier has to be
+ * quoted into the text (DDL takes no parameters).  Pure: no connection.
+ */
+#include <stdlib.h>
+
+#include "db/postgresql_int.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+const char pg_sql_session_rw[] = "SET default_transaction_read_only = off";
+
+const char pg_sql_sub_exists[] =
+        "SELECT subenabled, subslotname FROM pg_subscription WHERE subname = $1 "
+        "AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())";
+const char pg_sql_slot_exists[] = "SELECT active FROM pg_replication_slots WHERE slot_name = $1";
+const char pg_sql_pub_exists[] = "SELECT 1 FROM pg_publication WHERE pubname = $1";
+const char pg_sql_slot_drop[] = "SELECT pg_drop_replication_slot($1)";
+const char pg_sql_current_db[] = "SELECT current_database()";
+const char pg_sql_fence_get[] =
+        "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
+        "s.setdatabase AND s.setrole = 0 WHERE d.datname = current_database() AND "
+        "'default_transaction_read_only=on' = ANY (s.setconfig)";
+const char pg_sql_setting[] = "SELECT current_setting($1)";
+
+const char pg_sql_lag_slot[] =
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
+        "FROM pg_replication_slots WHERE slot_name = $1";
+const char pg_sql_lag_sub[] = "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
+                              "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE "
+                              "subname = $1 AND relid IS NULL";
+const char pg_sql_lag_errors[] = "SELECT apply_error_count + sync_error_count FROM "
+                                 "pg_stat_subscription_stats WHERE subname = $1";
+
+const char pg_sql_sessions_who[] = "SELECT string_agg(DISTINCT format('%s@%s (%s)', usename, "
+                                   "coalesce(host(client_addr), 'local'), "
+                                   "coalesce(nullif(application_name, ''), '-')), ', ') FROM "
+                                   "pg_stat_activity WHERE datname = current_database() AND "
+                                   "backend_type = 'client backend' AND pid <> pg_backend_pid()";
+const char pg_sql_terminate[] = "SELECT min(statement_timestamp())::text FROM (SELECT "
+                                "pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                "datname = current_database() AND pid <> pg_backend_pid() AND "
+                                "backend_type = 'client backend' UNION ALL SELECT true) t";
+const char pg_sql_sessions_left[] = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                    "current_database() AND pid <> pg_backend_pid() AND "
+                                    "backend_type = 'client backend' AND backend_start < "
+                                    "$1::timestamptz";
+const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_lsn()";
+const char pg_sql_wait_applied[] = "SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), "
+                                   "false) FROM pg_replication_slots WHERE slot_name = $2";
+const char pg_sql_sequences[] = "SELECT format('%I.%I', schemaname, sequencename), last_value FROM "
+                                "pg_sequences WHERE last_value IS NOT NULL";
+const char pg_sql_create_slot[] =
+        "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')";
+const char pg_sql_count_tables[] =
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+        "c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN "
+        "('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'";
+
+/* a rollback's "carried back" count (postgresql_switch.c: count_carried) */
+const char pg_sql_carried_start[] = "SELECT substring(obj_description(oid, 'pg_subscription') FROM "
+                                    "'start=([0-9A-F/]+)') FROM pg_subscription WHERE subname = $1";
+const char pg_sql_lsn_diff[] = "SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)";
+const char pg_sql_carried_txns[] =
+        "SELECT total_txns FROM pg_stat_replication_slots WHERE slot_name = $3 "
+        "AND $1 <> '' AND $2 <> ''";
+
+const char pg_sub_opts_forward[] =
+        "copy_data = true, slot_name = 'ferry_sub', synchronous_commit = 'on'";
+
+/* pg_dump --schema-only of old piped into psql on new; "-d CONNINFO" goes
+ * last (postgresql.c: schema_copy) */
+const char *const pg_dump_argv[] = {
+	"pg_dump", "--schema-only", "--no-publications", "--no-subscriptions", "-d", NULL
+};
+const char *const pg_psql_argv[] = { "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", NULL };
+
+const struct pg_teardown_item pg_teardown_order[] = {
+	{ PG_OBJ_SUB, true, "ferry_sub" },   { PG_OBJ_SUB, false, "ferry_rev_sub" },
+	{ PG_OBJ_SLOT, false, "ferry_sub" }, { PG_OBJ_SLOT, true, "ferry_rev" },
+	{ PG_OBJ_PUB, false, "ferry_pub" },  { PG_OBJ_PUB, true, "ferry_rev_pub" },
+	{ PG_OBJ_SUB, false, NULL },
+};
+
+/* fmt with one %s: the quoted identifier */
+static char *ident_stmt(const char *fmt, const char *ident)
+{
+	char *q = pgsql_quote_ident(ident);
+	char *sql = xasprintf(fmt, q);
+
+	free(q);
+	return sql;
+}
+
+char *pg_sql_pub_create(const char *pub)
+{
+	return ident_stmt("CREATE PUBLICATION %s FOR ALL TABLES", pub);
+}
+
+char *pg_sql_pub_drop(const char *pub)
+{
+	return ident_stmt("DROP PUBLICATION IF EXISTS %s", pub);
+}
+
+char *pg_sql_sub_drop(const char *sub)
+{
+	return ident_stmt("DROP SUBSCRIPTION IF EXISTS %s", sub);
+}
+
+char *pg_sql_sub_alter(const char *sub, const char *what)
+{
+	char *q = pgsql_quote_ident(sub);
+	char *sql = xasprintf("ALTER SUBSCRIPTION %s %s", q, what);
+
+	free(q);
+	return sql;
+}
+
+char *pg_sql_sub_create(const char *sub, const char *conninfo, const char *pub, const char *opts)
+{
+	char *lit = pgsql_quote_literal(conninfo);
+	char *qn = pgsql_quote_ident(sub);
+	char *qp = pgsql_quote_ident(pub);
+	char *sql = xasprintf("CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (%s)", qn,
+	                      lit, qp, opts);
+
+	/* the literal may hold the password */
+	xfree_secret(lit, 0);
+	free(qn);
+	free(qp);
+	return sql;
+}
+
+char *pg_sub_opts_reverse(const char *slot)
+{
+	return xasprintf(
+	        "create_slot = false, copy_data = false, enabled = true, slot_name = '%s', "
+	        "synchronous_commit = 'on'",
+	        slot);
+}
+
+char *pg_sql_sub_comment(const char *sub, const char *start_lsn)
+{
+	char *q = pgsql_quote_ident(sub);
+	char *c = xasprintf("ferry: start=%s", start_lsn);
+	char *lit = pgsql_quote_literal(c);
+	char *sql = xasprintf("COMMENT ON SUBSCRIPTION %s IS %s", q, lit);
+
+	free(lit);
+	free(c);
+	free(q);
+	return sql;
+}
+
+char *pg_sql_fence(const char *dbname, bool on)
+{
+	return ident_stmt(on ? "ALTER DATABASE %s SET default_transaction_read_only = on"
+	                     : "ALTER DATABASE %s RESET default_transaction_read_only",
+	                  dbname);
+}
+
+void pg_sql_setval_add(struct buf *sql, bool first, const char *name_lit, const char *value)
+{
+	buf_addf(sql, "%s setval(%s::regclass, %s, true)", first ? "SELECT" : ",", name_lit, value);
+}

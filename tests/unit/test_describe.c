@@ -1,0 +1,293 @@
+/*
+ * test_describe.c - the dry run's driver half (DESIGN §5): the exact
+ * actions the PostgreSQL engine's replicate_start, switch_run (both ways)
+ * and teardown would send, and the runtime API commands of a traffic
+ * split, all produced without a connection.  The expected texts are
+ * written out in full so that a change to what the switch sends shows up
+ * here; every description is also searched for the passwords the config
+ * holds (in its secrets and inside its conninfos), which must never appear.
+ */
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "db/db.h"
+#include "traffic/traffic.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+static const char *const exec_old[] = { "ip", "netns", "exec", "ferry-old" };
+
+static const struct db_pooler poolers[] = {
+	{ "pooler old",
+	  "host=127.0.0.1 port=6432 dbname=pgbouncer user=pgbouncer password=PwAdminCi",
+	  "PwAdminSecret", exec_old, 4, "/etc/pgbouncer/ferry db.ini" },
+	{ "pooler new", "host=127.0.0.1 port=6433 dbname=pgbouncer user=pgbouncer", NULL, NULL, 0,
+	  "/etc/pgbouncer/ferry.ini" },
+};
+
+static const struct db_config cfg = {
+	.name = "main",
+	.old_conninfo = "host=10.77.0.2 port=5432 dbname=shop user=ferry password=PwOldCi",
+	.new_conninfo = "host=10.77.0.3 port=5432 dbname=shop user=ferry",
+	.old_password = "PwOldSecret",
+	.new_password = "PwNewSecret",
+	.new_from_old = "host=10.77.0.3 dbname=shop user=repl password=PwReplCi",
+	.pause_budget_ms = 2000,
+	.dbalias = "shop",
+	.pooler_old = "host=10.77.0.2 port=5432 dbname=shop",
+	.pooler_new = "host=10.77.0.3 port=5432 dbname=shop",
+	.poolers = poolers,
+	.npoolers = 2,
+};
+
+static const char *const secrets[] = { "PwAdminCi",   "PwAdminSecret", "PwOldCi",  "PwOldSecret",
+	                               "PwNewSecret", "PwReplCi",      "password=" };
+
+static void assert_no_secret(const char *text)
+{
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (strstr(text, secrets[i])) {
+			fprintf(stderr, "found '%s' in:\n%s", secrets[i], text);
+			fail();
+		}
+}
+
+/* Reads the expected text tests/unit/describe/NAME (the test runs in
+ * tests/unit); FERRY_TEST_PRINT=1 prints what was produced instead of
+ * comparing, to review and update a file after a deliberate change. */
+static void assert_golden(const char *name, const char *got)
+{
+	char path[256];
+	struct buf want;
+
+	if (getenv("FERRY_TEST_PRINT")) {
+		fprintf(stderr, "==> %s\n%s", name, got);
+		return;
+	}
+	snprintf(path, sizeof(path), "describe/%s", name);
+	buf_init(&want, 1 << 20);
+	assert_int_equal(buf_read_file(&want, path), 0);
+	if (strcmp(got, want.data)) {
+		size_t i = 0;
+		while (got[i] && got[i] == want.data[i])
+			i++;
+		fprintf(stderr, "%s differs at byte %zu:\n got: %.300s\nwant: %.300s\n", name, i,
+		        got + i, want.data + i);
+		buf_release(&want);
+		fail();
+	}
+	buf_release(&want);
+}
+
+/* Every line is "STEP [pause] TARGET: ACTION"; the steps come in the
+ * order of eng->switch_steps (after "open", before "undo"); exactly the
+ * lines from pause_poolers through resume_poolers, and undo's, are
+ * marked [pause]. */
+static void assert_switch_shape(const struct db_engine *eng, const char *text)
+{
+	const char *line = text;
+	size_t k = 0; /* index in switch_steps of the current step */
+	bool seen_open = false, seen_undo = false;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t n = strcspn(line, " ");
+		bool pause = !strncmp(line + n, " [pause] ", 9);
+		bool in_pause = false;
+
+		assert_non_null(nl);
+		assert_non_null(memchr(line, ':', (size_t)(nl - line)));
+		if (n == 4 && !strncmp(line, "open", 4)) {
+			assert_int_equal(k, 0);
+			seen_open = true;
+		} else if (n == 4 && !strncmp(line, "undo", 4)) {
+			seen_undo = true;
+			in_pause = true;
+		} else {
+			assert_false(seen_undo);
+			/* the same step, or a later one */
+			while (eng->switch_steps[k] && (strlen(eng->switch_steps[k]) != n ||
+			                                strncmp(line, eng->switch_steps[k], n)))
+				k++;
+			if (!eng->switch_steps[k]) {
+				fprintf(stderr, "step out of order or unknown: %.*s\n", (int)n,
+				        line);
+				fail();
+			}
+			in_pause = k >= 3 && k <= 12; /* pause_poolers .. resume_poolers */
+		}
+		if (pause != in_pause) {
+			fprintf(stderr, "pause mark wrong on: %.*s\n", (int)(nl - line), line);
+			fail();
+		}
+		line = nl + 1;
+	}
+	assert_true(seen_open);
+	assert_true(seen_undo);
+	assert_string_equal(eng->switch_steps[k], "drop_forward");
+}
+
+static void test_switch_forward(void **state)
+{
+	const struct db_engine *eng = db_engine_find("postgresql");
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	assert_string_equal(eng->switch_steps[3], "pause_poolers");
+	assert_string_equal(eng->switch_steps[12], "resume_poolers");
+	buf_init(&b, 1 << 20);
+	assert_int_equal(eng->describe_switch(&cfg, DB_FORWARD, &b, &err), 0);
+	assert_no_secret(b.data);
+	assert_switch_shape(eng, b.data);
+	/* the key actions, whatever else the golden file holds */
+	assert_non_null(strstr(b.data, "fence_database [pause] old: ALTER DATABASE \"shop\" SET "
+	                               "default_transaction_read_only = on\n"));
+	assert_non_null(strstr(b.data, "pause_poolers [pause] pooler old console: PAUSE shop\n"));
+	assert_non_null(strstr(b.data, "stop_forward [pause] new: ALTER SUBSCRIPTION \"ferry_sub\" "
+	                               "DISABLE\n"));
+	assert_non_null(strstr(b.data, "CONNECTION E'user=''repl'' dbname=''shop'' "
+	                               "host=''10.77.0.3''' PUBLICATION \"ferry_rev_pub\""));
+	assert_golden("switch_forward.txt", b.data);
+	buf_release(&b);
+}
+
+static void test_switch_reverse(void **state)
+{
+	const struct db_engine *eng = db_engine_find("postgresql");
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(eng->describe_switch(&cfg, DB_REVERSE, &b, &err), 0);
+	assert_no_secret(b.data);
+	assert_switch_shape(eng, b.data);
+	/* the rollback fences new, repoints the poolers at old, and removes
+	 * the fence the cutover left on old */
+	assert_non_null(strstr(b.data, "fence_database [pause] new: ALTER DATABASE \"shop\" SET "
+	                               "default_transaction_read_only = on\n"));
+	assert_non_null(strstr(b.data, "shop = host=10.77.0.2 port=5432 dbname=shop\\n\n"));
+	assert_non_null(strstr(b.data, "unfence_target [pause] old: ALTER DATABASE \"shop\" RESET "
+	                               "default_transaction_read_only"));
+	assert_golden("switch_reverse.txt", b.data);
+	buf_release(&b);
+}
+
+static void test_replicate_and_teardown(void **state)
+{
+	const struct db_engine *eng = db_engine_find("postgresql");
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(eng->describe_replicate(&cfg, &b, &err), 0);
+	assert_no_secret(b.data);
+	assert_golden("replicate.txt", b.data);
+	buf_reset(&b);
+	assert_int_equal(eng->describe_teardown(&cfg, &b, &err), 0);
+	assert_no_secret(b.data);
+	assert_golden("teardown.txt", b.data);
+	buf_release(&b);
+}
+
+/* What the switch would refuse, the description refuses; a caller's
+ * buffer is either given the whole text or left as it was. */
+static void test_refusals(void **state)
+{
+	const struct db_engine *eng = db_engine_find("postgresql");
+	struct ferry_error err = { 0 };
+	struct db_config c = cfg;
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	buf_adds(&b, "kept\n");
+	c.dbalias = "shop; RELOAD";
+	assert_int_equal(eng->describe_switch(&c, DB_FORWARD, &b, &err), FERRY_EINVAL);
+	assert_non_null(strstr(err.msg, "pooler old"));
+	assert_string_equal(b.data, "kept\n");
+
+	c = cfg;
+	c.pooler_new = "host=10.77.0.3 dbname=shop password=PwPooler";
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(eng->describe_switch(&c, DB_FORWARD, &b, &err), FERRY_EINVAL);
+	assert_null(strstr(err.msg, "PwPooler"));
+	assert_string_equal(b.data, "kept\n");
+
+	c = cfg;
+	c.pooler_new = NULL;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(eng->describe_switch(&c, DB_FORWARD, &b, &err), FERRY_EINVAL);
+	assert_string_equal(b.data, "kept\n");
+	/* the rollback needs pooler_old only */
+	assert_int_equal(eng->describe_switch(&c, DB_REVERSE, &b, &err), 0);
+	buf_release(&b);
+
+	buf_init(&b, 64);
+	buf_adds(&b, "kept\n");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(eng->describe_switch(&cfg, DB_FORWARD, &b, &err), FERRY_EPROTO);
+	assert_string_equal(b.data, "kept\n");
+	buf_release(&b);
+}
+
+static void split(double pct, const char *want)
+{
+	const struct traffic_driver *drv = traffic_driver_find("haproxy");
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	buf_init(&b, 4096);
+	assert_int_equal(traffic_describe_split(drv, "web", "old", "new", pct, &b, &err), 0);
+	assert_string_equal(b.data, want);
+	buf_release(&b);
+}
+
+static void test_split_commands(void **state)
+{
+	const struct traffic_driver *drv = traffic_driver_find("haproxy");
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	/* the server whose weight is not 0 first: never both at 0 */
+	split(0, "set weight web/old 100\nset weight web/new 0\n");
+	split(25, "set weight web/new 25\nset weight web/old 75\n");
+	split(100, "set weight web/new 100\nset weight web/old 0\n");
+	split(0.5, "set weight web/new 1\nset weight web/old 199\n");
+
+	buf_init(&b, 4096);
+	assert_int_equal(traffic_describe_split(drv, "web", "old", "new", 100.5, &b, &err),
+	                 FERRY_EINVAL);
+	assert_int_equal(traffic_describe_split(drv, "web", "old", "new server", 5, &b, &err),
+	                 FERRY_EINVAL);
+	assert_int_equal(b.len, 0);
+	buf_release(&b);
+	buf_init(&b, 30);
+	assert_int_equal(traffic_describe_split(drv, "web", "old", "new", 5, &b, &err),
+	                 FERRY_EPROTO);
+	assert_int_equal(b.len, 0);
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_switch_forward),
+		cmocka_unit_test(test_switch_reverse),
+		cmocka_unit_test(test_replicate_and_teardown),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_split_commands),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -406,13 +406,21 @@ static void cancel_and_drain(struct pgsql_conn *c)
 		PQcancel(cn, ebuf, sizeof(ebuf));
 		PQfreeCancel(cn);
 	}
-	/* drain, bounded: a cancelled query ends quickly */
-	while (PQisBusy(c->pg)) {
-		if (wait_readable(c, until) < 0 || !PQconsumeInput(c->pg))
-			break;
-	}
-	while (!PQisBusy(c->pg) && (r = PQgetResult(c->pg)) != NULL)
+	/* Drain, bounded: a cancelled query ends quickly.  Every result up to
+	 * the NULL that follows ReadyForQuery must be read; libpq can be busy
+	 * again between the error result and ReadyForQuery, and a connection
+	 * left there refuses the next query ("another command is already in
+	 * progress"). */
+	for (;;) {
+		while (PQisBusy(c->pg)) {
+			if (wait_readable(c, until) < 0 || !PQconsumeInput(c->pg))
+				return;
+		}
+		r = PQgetResult(c->pg);
+		if (!r)
+			return;
 		PQclear(r);
+	}
 }
 
 int pgsql_wait(struct pgsql_conn *c, int64_t deadline_ms, struct pgsql_result *res,

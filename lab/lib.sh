@@ -24,6 +24,14 @@ if [ -z "${LAB_STATE:-}" ] && [ "${LAB_FOLLOW_LINK:-0}" = 1 ] && [ -L "$LAB_LINK
 fi
 LAB_STATE=${LAB_STATE:-$LAB_TOP/lab/state}
 case $LAB_STATE in /*) ;; *) LAB_STATE=$PWD/$LAB_STATE ;; esac
+# A state folder out of the postgres user's reach (a checkout under /root)
+# is kept under /var/lib/ferry-lab by lab/up and linked from here: every
+# script uses the real path, which PostgreSQL and pgbouncer can enter.
+LAB_STATE_LINK=
+if [ -L "$LAB_STATE" ]; then
+	LAB_STATE_LINK=$LAB_STATE
+	LAB_STATE=$(readlink -f "$LAB_STATE")
+fi
 # The build folder the lab app came from, for a lab started elsewhere.
 if [ -z "${LAB_BUILD:-}" ] && [ -f "$LAB_STATE/env" ]; then
 	LAB_BUILD=$(sed -n "s/^LAB_BUILD='\(.*\)'$/\1/p" "$LAB_STATE/env")

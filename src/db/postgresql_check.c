@@ -150,6 +150,34 @@ static int64_t measure_copy_rate(struct pgsql_conn *c, const char *table, struct
 	return bytes * 1000 / (ms > 0 ? ms : 1);
 }
 
+/* The names q_old lists on old that q_new does not list on new, comma
+ * separated into missing.  Returns 0, or the error of either query (then
+ * the check is left out, not guessed). */
+static int missing_on_new(struct pg *p, const char *q_old, const char *q_new, struct buf *missing,
+                          struct ferry_error *err)
+{
+	struct pgsql_result o, n;
+	int i, j, r;
+
+	pgsql_result_init(&o);
+	pgsql_result_init(&n);
+	r = pgsql_exec(p->old, q_old, 0, NULL, pg_deadline(PG_TIMEOUT_MS), &o, err);
+	if (r == 0)
+		r = pgsql_exec(p->new, q_new, 0, NULL, pg_deadline(PG_TIMEOUT_MS), &n, err);
+	for (i = 0; r == 0 && i < o.nrows; i++) {
+		const char *x = pgsql_result_get(&o, i, 0);
+		bool found = false;
+
+		for (j = 0; j < n.nrows && !found; j++)
+			found = !strcmp(x, pgsql_result_get(&n, j, 0));
+		if (!found)
+			buf_addf(missing, "%s%s", missing->len ? ", " : "", x);
+	}
+	pgsql_result_release(&o);
+	pgsql_result_release(&n);
+	return r;
+}
+
 int pg_check(void *h, struct db_checks *out, struct ferry_error *err)
 {
 	struct pg *p = h;
@@ -232,38 +260,23 @@ int pg_check(void *h, struct db_checks *out, struct ferry_error *err)
 
 	/* extensions in use on old that new cannot install */
 	{
-		struct pgsql_result avail;
 		struct buf missing;
-		int j;
+
 		buf_init(&missing, 1 << 16);
-		if (pgsql_exec(p->old, "SELECT extname FROM pg_extension ORDER BY 1", 0, NULL,
-		               pg_deadline(PG_TIMEOUT_MS), &r, &e) == 0 &&
-		    pgsql_exec(p->new, "SELECT name FROM pg_available_extensions", 0, NULL,
-		               pg_deadline(PG_TIMEOUT_MS), &avail, &e) == 0) {
-			for (i = 0; i < (size_t)r.nrows; i++) {
-				const char *x = pgsql_result_get(&r, (int)i, 0);
-				bool found = false;
-				for (j = 0; j < avail.nrows && !found; j++)
-					found = !strcmp(x, pgsql_result_get(&avail, j, 0));
-				if (!found)
-					buf_addf(&missing, "%s%s", missing.len ? ", " : "", x);
-			}
-		} else {
-			pgsql_result_init(&avail);
+		if (missing_on_new(p, "SELECT extname FROM pg_extension ORDER BY 1",
+		                   "SELECT name FROM pg_available_extensions", &missing, &e) == 0) {
+			if (missing.len)
+				db_checks_add(
+				        out, "extensions", DB_CHECK_FAIL,
+				        "the schema copy fails on the new server",
+				        "extensions used on old are not available on new: %s; "
+				        "install their packages on the new server",
+				        missing.data);
+			else
+				db_checks_add(out, "extensions", DB_CHECK_OK, NULL,
+				              "every extension is available on new");
 		}
-		if (missing.len)
-			db_checks_add(
-			        out, "extensions", DB_CHECK_FAIL,
-			        "the schema copy fails on the new server",
-			        "extensions used on old are not available on new: %s; install "
-			        "their packages on the new server",
-			        missing.data);
-		else
-			db_checks_add(out, "extensions", DB_CHECK_OK, NULL,
-			              "every extension is available on new");
 		buf_release(&missing);
-		pgsql_result_release(&avail);
-		pgsql_result_release(&r);
 	}
 
 	/* Roles are global objects that pg_dump of one database does not copy:
@@ -271,14 +284,11 @@ int pg_check(void *h, struct db_checks *out, struct ferry_error *err)
 	 * database must exist on the new server, or the schema copy fails (or,
 	 * copied without owners, the application loses its privileges). */
 	{
-		struct pgsql_result have;
 		struct buf missing;
-		int j;
 
 		buf_init(&missing, 1 << 16);
-		pgsql_result_init(&have);
-		if (pgsql_exec(
-		            p->old,
+		if (missing_on_new(
+		            p,
 		            "SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.oid IN ("
 		            "SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = "
 		            "c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', "
@@ -289,18 +299,7 @@ int pg_check(void *h, struct db_checks *out, struct ferry_error *err)
 		            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relacl IS NOT "
 		            "NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')) "
 		            "ORDER BY 1",
-		            0, NULL, pg_deadline(PG_TIMEOUT_MS), &r, &e) == 0 &&
-		    pgsql_exec(p->new, "SELECT rolname FROM pg_roles", 0, NULL,
-		               pg_deadline(PG_TIMEOUT_MS), &have, &e) == 0) {
-			for (i = 0; i < (size_t)r.nrows; i++) {
-				const char *x = pgsql_result_get(&r, (int)i, 0);
-				bool found = false;
-
-				for (j = 0; j < have.nrows && !found; j++)
-					found = !strcmp(x, pgsql_result_get(&have, j, 0));
-				if (!found)
-					buf_addf(&missing, "%s%s", missing.len ? ", " : "", x);
-			}
+		            "SELECT rolname FROM pg_roles", &missing, &e) == 0) {
 			if (missing.len)
 				db_checks_add(
 				        out, "roles", DB_CHECK_FAIL,
@@ -317,8 +316,6 @@ int pg_check(void *h, struct db_checks *out, struct ferry_error *err)
 				        "on new");
 		}
 		buf_release(&missing);
-		pgsql_result_release(&have);
-		pgsql_result_release(&r);
 	}
 
 	n = pg_count(

@@ -123,7 +123,7 @@ int cmd_run(int argc, char **argv)
 	case ENGINE_WAITING:
 		time_rfc3339(engine_waiting_until(e, &why), at, sizeof(at));
 		printf("ferry: waiting until %s: %s\n", at, why);
-		code = o.dry_run ? EXIT_DONE : EXIT_WAITING;
+		code = EXIT_WAITING;
 		break;
 	case ENGINE_ROLLED_BACK: code = EXIT_ROLLED_BACK; break;
 	}

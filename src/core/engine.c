@@ -161,15 +161,11 @@ int engine_step_begin(struct engine *e, const char *name, const char *object, co
 {
 	int r;
 
-	if (e->opts.dry_run) {
-		engine_say(e, object, "would %s: %s", name, detail ? detail : "");
-		return ENGINE_STEP_SKIP;
-	}
 	r = journal_step_begin(e->j, engine_phase_name(e->phase), name, object, detail, id, err);
 	if (r < 0)
 		return r;
 	engine_crash_point(name, false);
-	return ENGINE_STEP_GO;
+	return 0;
 }
 
 int engine_step_done(struct engine *e, int64_t id, const char *name, bool ok, const char *result,
@@ -210,8 +206,7 @@ void engine_say(struct engine *e, const char *object, const char *fmt, ...)
 	va_end(ap);
 	if (e->opts.progress)
 		e->opts.progress(e->opts.ctx, false, line);
-	if (!e->opts.dry_run)
-		journal_event_add(e->j, LOG_LEVEL_INFO, object, NULL, "%s", line);
+	journal_event_add(e->j, LOG_LEVEL_INFO, object, NULL, "%s", line);
 }
 
 void engine_live(struct engine *e, const char *fmt, ...)
@@ -294,29 +289,30 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 	char now[32], *started = NULL, event[64];
 	int r;
 
-	if (!e->opts.dry_run) {
-		if (journal_get(e->j, "prepare.started", &started, NULL) == FERRY_ENOTFOUND) {
-			time_rfc3339(time_now(), now, sizeof(now));
-			r = journal_phase_set(e->j, engine_phase_name(e->phase), err);
-			if (r == 0)
-				r = journal_set(e->j, "prepare.started", now, err);
-			if (r < 0)
-				return r;
-		}
-		free(started);
-		r = engine_resolve(e, err);
+	if (e->opts.dry_run)
+		BUG("a dry run describes (engine_describe), it does not run");
+
+	if (journal_get(e->j, "prepare.started", &started, NULL) == FERRY_ENOTFOUND) {
+		time_rfc3339(time_now(), now, sizeof(now));
+		r = journal_phase_set(e->j, engine_phase_name(e->phase), err);
+		if (r == 0)
+			r = journal_set(e->j, "prepare.started", now, err);
 		if (r < 0)
 			return r;
-		/* A rollback a crash interrupted is finished before anything
-		 * else: one writer first. */
-		if (journal_get(e->j, "rollback.pending", &started, NULL) == 0) {
-			r = engine_rollback(e, started, err);
-			free(started);
-			if (r < 0)
-				return r;
-			*outcome = ENGINE_ROLLED_BACK;
-			return 0;
-		}
+	}
+	free(started);
+	r = engine_resolve(e, err);
+	if (r < 0)
+		return r;
+	/* A rollback a crash interrupted is finished before anything
+	 * else: one writer first. */
+	if (journal_get(e->j, "rollback.pending", &started, NULL) == 0) {
+		r = engine_rollback(e, started, err);
+		free(started);
+		if (r < 0)
+			return r;
+		*outcome = ENGINE_ROLLED_BACK;
+		return 0;
 	}
 	for (;;) {
 		if (e->phase == ENGINE_DONE) {
@@ -331,10 +327,8 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 		}
 		r = run_phase(e, err);
 		if (r < 0) {
-			if (!e->opts.dry_run)
-				journal_event_add(e->j, LOG_LEVEL_ERROR,
-				                  engine_phase_name(e->phase), NULL, "%s",
-				                  err->msg);
+			journal_event_add(e->j, LOG_LEVEL_ERROR, engine_phase_name(e->phase), NULL,
+			                  "%s", err->msg);
 			return r;
 		}
 		if (r == PHASE_ROLLED_BACK) {
@@ -342,7 +336,7 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 			return 0;
 		}
 		if (r == PHASE_WAIT) {
-			if (e->opts.no_wait || e->opts.dry_run) {
+			if (e->opts.no_wait) {
 				*outcome = ENGINE_WAITING;
 				return 0;
 			}
@@ -355,10 +349,6 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 		if (r < 0)
 			return r;
 		if (e->opts.until_set && e->phase == e->opts.until) {
-			*outcome = ENGINE_STOPPED;
-			return 0;
-		}
-		if (e->opts.dry_run) {
 			*outcome = ENGINE_STOPPED;
 			return 0;
 		}

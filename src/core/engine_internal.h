@@ -10,7 +10,6 @@
  *
  * A step:
  *	r = engine_step_begin(e, "dns.set_ttl", rec, detail, &id, err);
- *	if (r == ENGINE_STEP_SKIP) ... (dry run: printed, not done)
  *	... the side effect ...
  *	engine_step_done(e, id, r == 0, result, err);
  * The step's intent is durable before the side effect starts.
@@ -28,10 +27,6 @@ enum {
 	PHASE_PASSED = 1,
 	PHASE_ROLLED_BACK = 2,
 };
-enum {
-	ENGINE_STEP_GO = 0,
-	ENGINE_STEP_SKIP = 1
-};
 
 struct engine {
 	const struct plan *plan;
@@ -47,9 +42,8 @@ struct engine {
 };
 
 /* Writes the intent of step name on object (NULL for none) in the current
- * phase.  In a dry run prints "would: NAME OBJECT: DETAIL" and returns
- * ENGINE_STEP_SKIP; otherwise returns ENGINE_STEP_GO with *id set, or the
- * journal's error.  Honours FERRY_CRASH_AT=name. */
+ * phase, durably.  Returns 0 with *id set, or the journal's error.  Honours
+ * FERRY_CRASH_AT=name.  (A dry run never gets here: dryrun.c describes.) */
 int engine_step_begin(struct engine *e, const char *name, const char *object, const char *detail,
                       int64_t *id, struct ferry_error *err);
 /* Records the step's completion.  Honours FERRY_CRASH_AT=name:after (a crash

@@ -80,7 +80,7 @@ int engine_hooks(struct engine *e, const char *event, struct ferry_error *err)
 
 	if (!err)
 		err = &local;
-	if (!e->opts.dry_run && journal_get(e->j, "cutover.round", &round, NULL) < 0)
+	if (journal_get(e->j, "cutover.round", &round, NULL) < 0)
 		round = NULL;
 	for (i = 0; i < e->plan->nhooks && r == 0; i++) {
 		const struct plan_hook *h = &e->plan->hooks[i];
@@ -92,14 +92,9 @@ int engine_hooks(struct engine *e, const char *event, struct ferry_error *err)
 			continue;
 		snprintf(object, sizeof(object), "%s %s (round %s)", event,
 		         h->url ? h->url : h->argv.v[0], round ? round : "1");
-		if (!e->opts.dry_run &&
-		    journal_step_find_done(e->j, "hook", object, NULL, NULL) == 0)
+		if (journal_step_find_done(e->j, "hook", object, NULL, NULL) == 0)
 			continue;
 		r = engine_step_begin(e, "hook", object, NULL, &id, err);
-		if (r == ENGINE_STEP_SKIP) {
-			r = 0;
-			continue;
-		}
 		if (r < 0)
 			break;
 		ctx = json_pack("{s:s, s:s, s:s, s:s}", "plan", e->plan->name, "event", event,

@@ -48,7 +48,7 @@ int engine_split(struct engine *e, double pct, const char *why, struct ferry_err
 
 	r = engine_step_begin(e, "traffic.split", t->backend, detail, &id, err);
 	free(detail);
-	if (r == ENGINE_STEP_SKIP || r < 0)
+	if (r < 0)
 		return r;
 	r = engine_traffic(e, err);
 	if (r == 0)
@@ -161,11 +161,6 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	bool have_prev = false;
 	int k, r = 1;
 
-	if (e->opts.dry_run) {
-		engine_say(e, label, "would watch for %lld s, rolling back on a trigger",
-		           (long long)(duration_ms / 1000));
-		return 1;
-	}
 	trigger_config_from_plan(&cfg, &e->plan->rollback);
 	trigger_window_init(&w, &cfg);
 	traffic_stats_init(&prev);

@@ -42,7 +42,7 @@ static void round_object(struct engine *e, const char *name, char *out, size_t l
 {
 	char *round = NULL;
 
-	if (e->opts.dry_run || journal_get(e->j, "cutover.round", &round, NULL) < 0)
+	if (journal_get(e->j, "cutover.round", &round, NULL) < 0)
 		round = xstrdup("1");
 	snprintf(out, len, "%s (round %s)", name, round);
 	free(round);
@@ -121,8 +121,6 @@ static int dns_move(struct engine *e, const char *step, const char *from, const 
 				           d->ttl.cutover);
 		}
 		dns_rrset_release(&rs);
-		if (r == ENGINE_STEP_SKIP)
-			r = 0;
 	}
 	return r;
 }
@@ -155,7 +153,7 @@ static int rollback_plan(struct engine *e, struct ferry_error *err)
 		         "poolers at the old database, resume; forward replication re-created "
 		         "without copy\n",
 		         p->databases[i].name);
-	r = e->opts.dry_run ? 0 : journal_set(e->j, "rollback.plan", b.data, err);
+	r = journal_set(e->j, "rollback.plan", b.data, err);
 	if (r == 0)
 		engine_say(e, NULL, "%s", b.data);
 	buf_release(&b);
@@ -218,14 +216,12 @@ static int db_switch(struct engine *e, size_t i, enum db_direction dir, const ch
 	int r;
 
 	round_object(e, pd->name, object, sizeof(object));
-	if (!e->opts.dry_run && journal_step_find_done(e->j, step, object, NULL, NULL) == 0)
+	if (journal_step_find_done(e->j, step, object, NULL, NULL) == 0)
 		return 0;
 	r = engine_step_begin(e, step, object,
 	                      dir == DB_FORWARD ? "old -> new: the write pause"
 	                                        : "new -> old: the write pause",
 	                      &id, err);
-	if (r == ENGINE_STEP_SKIP)
-		return 0;
 	if (r == 0)
 		r = endpoints_db_open(e->plan, i, &d, err);
 	if (r == 0)
@@ -302,20 +298,19 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 	int r;
 
 	for (i = 0; i < p->ndatabases; i++)
-		if (!e->opts.dry_run &&
-		    journal_step_find_done(e->j, "db.teardown", p->databases[i].name, NULL, NULL) ==
-		            0)
+		if (journal_step_find_done(e->j, "db.teardown", p->databases[i].name, NULL, NULL) ==
+		    0)
 			return ferry_error_set(err, FERRY_ESTATE,
 			                       "the old database no longer receives the new side's "
 			                       "writes; moving back is a new migration",
 			                       "rollback refused: replication of database %s was "
 			                       "removed at decommission",
 			                       p->databases[i].name);
-	if (!e->opts.dry_run) {
-		r = journal_set(e->j, "rollback.pending", reason, err);
-		if (r < 0)
-			return r;
-	}
+	if (e->opts.dry_run)
+		BUG("a dry run describes the rollback (engine_describe), it does not run it");
+	r = journal_set(e->j, "rollback.pending", reason, err);
+	if (r < 0)
+		return r;
 	engine_say(e, "rollback", "rolling back: %s", reason);
 	engine_hooks(e, "on_rollback", NULL); /* reported; never blocks a rollback */
 	r = dns_move(e, "dns.cas_back", p->host_new.address, p->host_old.address, err);
@@ -326,11 +321,10 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 
 		/* Only a database this round moved goes back. */
 		round_object(e, p->databases[i].name, object, sizeof(object));
-		if (e->opts.dry_run ||
-		    journal_step_find_done(e->j, "db.switch", object, NULL, NULL) == 0)
+		if (journal_step_find_done(e->j, "db.switch", object, NULL, NULL) == 0)
 			r = db_switch(e, i, DB_REVERSE, "db.switch_back", err);
 	}
-	if (r < 0 || e->opts.dry_run)
+	if (r < 0)
 		return r;
 	/* Back to the soak: the next cutover is a new round, validated
 	 * again. */
@@ -369,8 +363,7 @@ static int window_gate(struct engine *e, struct ferry_error *err)
 	if (e->opts.now_reason) {
 		engine_say(e, "cutover", "outside the cutover window, by --now: %s",
 		           e->opts.now_reason);
-		if (!e->opts.dry_run)
-			journal_set(e->j, "cutover.now_reason", e->opts.now_reason, NULL);
+		journal_set(e->j, "cutover.now_reason", e->opts.now_reason, NULL);
 		return PHASE_PASSED;
 	}
 	r = schedule_window_next(w, now, &start, &end, err);
@@ -388,8 +381,7 @@ static int cutover(struct engine *e, struct ferry_error *err)
 	int r;
 
 	round_object(e, "cutover", object, sizeof(object));
-	if (!e->opts.dry_run &&
-	    journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0)
+	if (journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0)
 		return 0;
 	r = preflight(e, err);
 	if (r == 0)
@@ -454,13 +446,11 @@ int phase_cutover(struct engine *e, struct ferry_error *err)
 	if (r < 0)
 		return r;
 	if (r == 0) {
-		if (!e->opts.dry_run)
-			journal_gate_record(e->j, "cutover", object, false, evidence, NULL);
+		journal_gate_record(e->j, "cutover", object, false, evidence, NULL);
 		r = engine_rollback(e, evidence, err);
 		return r < 0 ? r : PHASE_ROLLED_BACK;
 	}
-	if (!e->opts.dry_run)
-		journal_gate_record(e->j, "cutover", object, true,
-		                    "monitor period passed, no trigger", NULL);
+	journal_gate_record(e->j, "cutover", object, true, "monitor period passed, no trigger",
+	                    NULL);
 	return PHASE_PASSED;
 }

@@ -22,13 +22,10 @@ static int teardown(struct engine *e, size_t i, struct ferry_error *err)
 	int64_t id = 0;
 	int r;
 
-	if (!e->opts.dry_run &&
-	    journal_step_find_done(e->j, "db.teardown", pd->name, NULL, NULL) == 0)
+	if (journal_step_find_done(e->j, "db.teardown", pd->name, NULL, NULL) == 0)
 		return 0;
 	r = engine_step_begin(e, "db.teardown", pd->name,
 	                      "drop every slot, publication and subscription ferry made", &id, err);
-	if (r == ENGINE_STEP_SKIP)
-		return 0;
 	if (r == 0)
 		r = endpoints_db_open(e->plan, i, &d, err);
 	if (r == 0)
@@ -56,10 +53,6 @@ static int restore_ttl(struct engine *e, const char *name, struct ferry_error *e
 	detail = engine_detail("{s:i, s:i}", "from_ttl", (int)rs.ttl, "ttl", (int)ttl);
 	r = engine_step_begin(e, "dns.restore_ttl", name, detail, &id, err);
 	free(detail);
-	if (r == ENGINE_STEP_SKIP) {
-		r = 0;
-		goto out;
-	}
 	if (r == 0)
 		r = dns_set_ttl(e->dns, name, rs.addresses, rs.n, ttl, err);
 	if (id)
@@ -78,12 +71,9 @@ static int drain_old(struct engine *e, struct ferry_error *err)
 	int64_t id = 0;
 	int r;
 
-	if (!e->opts.dry_run &&
-	    journal_step_find_done(e->j, "traffic.drain", t->server_old, NULL, NULL) == 0)
+	if (journal_step_find_done(e->j, "traffic.drain", t->server_old, NULL, NULL) == 0)
 		return 0;
 	r = engine_step_begin(e, "traffic.drain", t->server_old, "state drain", &id, err);
-	if (r == ENGINE_STEP_SKIP)
-		return 0;
 	if (r == 0)
 		r = engine_traffic(e, err);
 	if (r == 0)
@@ -104,11 +94,11 @@ int phase_decommission(struct engine *e, struct ferry_error *err)
 	size_t i;
 	int r = 0;
 
-	if (!e->opts.dry_run && journal_get(e->j, "cutover.done_ms", &done, NULL) == 0)
+	if (journal_get(e->j, "cutover.done_ms", &done, NULL) == 0)
 		cut = strtoll(done, NULL, 10) / 1000;
 	free(done);
 	end = cut + (p->rollback.window_ms + 999) / 1000;
-	if (time_now() < end && !e->opts.dry_run)
+	if (time_now() < end)
 		return engine_wait(e, end, "the rollback window");
 	for (i = 0; r == 0 && i < p->ndatabases; i++)
 		r = teardown(e, i, err);
@@ -121,8 +111,7 @@ int phase_decommission(struct engine *e, struct ferry_error *err)
 		r = drain_old(e, err);
 	if (r < 0)
 		return r;
-	if (!e->opts.dry_run)
-		journal_gate_record(e->j, "decommission", "cleanup", true,
-		                    "replication removed, TTL restored, old server drained", NULL);
+	journal_gate_record(e->j, "decommission", "cleanup", true,
+	                    "replication removed, TTL restored, old server drained", NULL);
 	return PHASE_PASSED;
 }

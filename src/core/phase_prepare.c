@@ -61,7 +61,7 @@ static int set_ttl(struct engine *e, const char *name, const struct dns_rrset *r
 
 	r = engine_step_begin(e, "dns.set_ttl", name, detail, &id, err);
 	free(detail);
-	if (r == ENGINE_STEP_SKIP || r < 0)
+	if (r < 0)
 		return r;
 	r = dns_set_ttl(e->dns, name, rs->addresses, rs->n, st->ttl, err);
 	if (r < 0) {
@@ -109,20 +109,13 @@ static int prepare_record(struct engine *e, const char *name, int64_t now, int64
 		r = set_ttl(e, name, &rs, &steps[0], err);
 		if (r < 0)
 			goto out;
-		if (r == ENGINE_STEP_GO) {
-			/* The world moved: the rest follows from the new state. */
-			rec.live_ttl = steps[0].ttl;
-			rec.prev_ttl = steps[0].from_ttl;
-			rec.last_change = now;
-			r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, steps, &n,
-			                       err);
-			if (r < 0)
-				goto out;
-		} else {
-			/* Dry run: show the rest as if the step had been taken. */
-			memmove(steps, steps + 1, (n - 1) * sizeof(*steps));
-			n--;
-		}
+		/* The world moved: the rest follows from the new state. */
+		rec.live_ttl = steps[0].ttl;
+		rec.prev_ttl = steps[0].from_ttl;
+		rec.last_change = now;
+		r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, steps, &n, err);
+		if (r < 0)
+			goto out;
 	}
 	if (n > 0)
 		*next = steps[0].not_before;
@@ -200,15 +193,13 @@ int phase_prepare(struct engine *e, struct ferry_error *err)
 	if (r < 0)
 		return r;
 	if (res > now) {
-		if (!e->opts.dry_run)
-			journal_gate_record(e->j, "prepare", "resolvers", false, evidence, NULL);
+		journal_gate_record(e->j, "prepare", "resolvers", false, evidence, NULL);
 		return engine_wait(e, res, "%s", evidence);
 	}
 	snprintf(evidence, sizeof(evidence),
 	         "%zu record(s) at TTL %u for at least one old TTL; %zu resolver(s) agree",
 	         d->records.n, d->ttl.cutover, d->resolvers.n);
-	if (!e->opts.dry_run)
-		journal_gate_record(e->j, "prepare", "cutover_ttl", true, evidence, NULL);
+	journal_gate_record(e->j, "prepare", "cutover_ttl", true, evidence, NULL);
 	return PHASE_PASSED;
 }
 

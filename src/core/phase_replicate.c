@@ -54,9 +54,8 @@ static int readiness(struct engine *e, struct endpoints_db *d, struct ferry_erro
 		if (nfail++ == 0)
 			snprintf(evidence, sizeof(evidence), "%s: %s", c.v[i].name, c.v[i].message);
 	}
-	if (!e->opts.dry_run)
-		journal_gate_record(e->j, "replicate", "readiness", nfail == 0,
-		                    nfail ? evidence : "ready", NULL);
+	journal_gate_record(e->j, "replicate", "readiness", nfail == 0, nfail ? evidence : "ready",
+	                    NULL);
 	if (nfail)
 		r = ferry_error_set(
 		        err, FERRY_ECHECK, "'ferry check PLAN' lists every readiness check",
@@ -71,13 +70,12 @@ static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *e
 	int64_t id;
 	int r;
 
-	if (!e->opts.dry_run &&
-	    journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
+	if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
 		return 0;
 	r = engine_step_begin(e, "db.replicate_start", d->pd->name,
 	                      "schema copy, publication ferry_pub, subscription ferry_sub", &id,
 	                      err);
-	if (r == ENGINE_STEP_SKIP || r < 0)
+	if (r < 0)
 		return r;
 	engine_say(e, d->pd->name, "copying the schema and starting replication");
 	r = d->eng->replicate_start(d->h, err);
@@ -291,11 +289,11 @@ int phase_replicate(struct engine *e, struct ferry_error *err)
 			r = readiness(e, d, err);
 		if (r == 0)
 			r = start(e, d, err);
-		if (r == 0 && !e->opts.dry_run)
+		if (r == 0)
 			r = initial_sync(e, d, err);
-		if (r == 0 && !e->opts.dry_run)
+		if (r == 0)
 			r = soak(e, d, err);
-		if (r == 0 && !e->opts.dry_run)
+		if (r == 0)
 			r = counts(e, d, err);
 		endpoints_db_close(d);
 	}

@@ -46,9 +46,8 @@ static int host_gate(struct engine *e, struct ferry_error *err)
 		engine_say(e, rows.v[i].object, "host check %s failed: %s", rows.v[i].check,
 		           rows.v[i].message);
 	}
-	if (!e->opts.dry_run)
-		journal_gate_record(e->j, "validate", "host_checks", nfail == 0,
-		                    nfail ? evidence : "every host check passed", NULL);
+	journal_gate_record(e->j, "validate", "host_checks", nfail == 0,
+	                    nfail ? evidence : "every host check passed", NULL);
 	if (nfail)
 		r = ferry_error_set(
 		        err, FERRY_ECHECK,
@@ -71,7 +70,7 @@ int phase_validate(struct engine *e, struct ferry_error *err)
 	int r;
 
 	/* A breach starts the steps over: holds count within one round. */
-	if (!e->opts.dry_run && journal_get(e->j, "validate.round", &round, NULL) < 0)
+	if (journal_get(e->j, "validate.round", &round, NULL) < 0)
 		round = xstrdup("1");
 	r = host_gate(e, err);
 	if (r < 0 || !t->present)
@@ -81,8 +80,7 @@ int phase_validate(struct engine *e, struct ferry_error *err)
 
 		snprintf(object, sizeof(object), "%s %g%% (round %s)", t->backend, t->steps[i],
 		         round ? round : "1");
-		if (!e->opts.dry_run &&
-		    journal_step_find_done(e->j, "traffic.hold", object, NULL, NULL) == 0)
+		if (journal_step_find_done(e->j, "traffic.hold", object, NULL, NULL) == 0)
 			continue; /* held in an earlier run */
 		r = engine_split(e, t->steps[i], "validation step", err);
 		if (r < 0)

@@ -65,6 +65,16 @@ need_root() {
 	[ "$(id -u)" = 0 ] || die "must run as root (network namespaces, daemons in them)"
 }
 
+# Why this machine cannot host the lab's network namespaces, or nothing.
+# `ip netns exec` makes / a slave mount in a new mount namespace, which
+# needs / to be a mount point: in a chroot (../shared/tools/fresh-machine)
+# it is not, and every daemon start would fail.
+lab_netns_unusable() {
+	if ! mountpoint -q / 2>/dev/null; then
+		echo "/ is not a mount point (a chroot?): 'ip netns exec' cannot set up its mount namespace; the lab needs a real machine or VM"
+	fi
+}
+
 # need PROGRAM PACKAGE: fail with the package to install when PROGRAM is missing.
 need() {
 	command -v "$1" >/dev/null 2>&1 || [ -x "$1" ] ||

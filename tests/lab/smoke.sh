@@ -26,6 +26,12 @@ if [ "$(id -u)" != 0 ]; then
 	say "skipped: needs root (network namespaces)"
 	exit 77
 fi
+# shellcheck source=/dev/null
+why=$(LAB_STATE=/nonexistent . "$top/lab/lib.sh" && lab_netns_unusable)
+if [ -n "$why" ]; then
+	say "skipped: $why"
+	exit 77
+fi
 if ip netns list | grep -q '^ferry-' || [ -e /run/ferry-lab ]; then
 	say "skipped: a lab is already up ($(readlink /run/ferry-lab 2>/dev/null || echo '?')); run its lab/down first"
 	exit 77

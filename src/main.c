@@ -22,24 +22,24 @@ struct cmd_entry {
 };
 
 static const struct cmd_entry commands[] = {
-	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
-	{ "check", cmd_check, "run every check now, change nothing",
-	  "ferry check PLAN [--json] [--state PATH]" },
 	{ "init", cmd_init, "write a commented starter plan", "ferry init [--force] [FILE]" },
 	{ "plan", cmd_plan, "validate a plan and print its timeline",
 	  "ferry plan PLAN [--json] [--state PATH]" },
+	{ "check", cmd_check, "run every check now, change nothing",
+	  "ferry check PLAN [--json] [--state PATH]" },
 	{ "run", cmd_run, "advance the migration as far as the gates allow",
 	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] [--state PATH]" },
-	{ "report", cmd_report, "write the migration's HTML report from its journal",
-	  "ferry report PLAN -o FILE.html|- [--state PATH]" },
-	{ "rollback", cmd_rollback, "run the recorded rollback plan",
-	  "ferry rollback PLAN [--dry-run] [--reason TEXT] [--state PATH]" },
 	{ "status", cmd_status, "where the migration stands: phase, gates, lag, weights, triggers",
 	  "ferry status PLAN [--json] [--watch] [--state PATH]" },
-	{ "version", cmd_version, "print the version", "ferry version" },
+	{ "rollback", cmd_rollback, "run the recorded rollback plan",
+	  "ferry rollback PLAN [--dry-run] [--reason TEXT] [--state PATH]" },
+	{ "report", cmd_report, "write the migration's HTML report from its journal",
+	  "ferry report PLAN -o FILE.html|- [--state PATH]" },
 	{ "probe", cmd_probe, "print this machine's fingerprint as JSON (env values as hashes)",
 	  "ferry probe [--json] [--process NAME|--pidfile PATH|--unit UNIT] [--package NAME]... "
 	  "[--salt HEX]" },
+	{ "help", cmd_help, "show help for ferry or a command", "ferry help [COMMAND]" },
+	{ "version", cmd_version, "print the version", "ferry version" },
 };
 
 static const struct cmd_entry *find(const char *name)

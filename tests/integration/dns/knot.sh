@@ -21,7 +21,7 @@ for tool in knotd kdig knsupdate; do
 	fi
 done
 PATH=$PATH:/usr/sbin
-. "$(dirname "$0")/../../lib.sh" # stop_pid
+. "$(dirname "$0")/../../lib.sh" # stop_pid, start_on_free_port
 
 dir=$(mktemp -d /tmp/ferry-knot.XXXXXX)
 knot_pid=
@@ -69,11 +69,6 @@ while [ $i -le 40 ]; do
 	echo "big     A   10.77.1.$i" >>"$dir/zones/shop.test.zone"
 	i=$((i + 1))
 done
-
-# A port nobody listens on (TCP or UDP) in our range.
-in_use() {
-	ss -Hlntu 2>/dev/null | awk '{print $5}' | grep -Eq "[:.]$1\$"
-}
 
 start_knot() {
 	port=$1
@@ -132,16 +127,9 @@ EOF
 	return 1
 }
 
-started=
-for try in 1 2 3 4 5 6 7 8; do
-	port=$((15300 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 100))
-	in_use "$port" && continue
-	if start_knot "$port"; then
-		started=$port
-		break
-	fi
-done
-if [ -z "$started" ]; then
+if start_on_free_port 15300 100 start_knot; then
+	started=$free_port
+else
 	echo "knot.sh: could not start knotd on a free port in 15300-15399; its log:" >&2
 	tail -n 20 "$dir/knot.log" >&2 || true
 	exit 1

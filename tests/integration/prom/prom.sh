@@ -22,7 +22,7 @@ for tool in prometheus curl; do
 		exit 77
 	fi
 done
-. "$(dirname "$0")/../../lib.sh" # wait_for, stop_pid
+. "$(dirname "$0")/../../lib.sh" # wait_for, stop_pid, start_on_free_port
 
 dir=$(mktemp -d /tmp/ferry-prom.XXXXXX)
 prom_pid=
@@ -34,10 +34,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 token=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-
-in_use() {
-	ss -Hlnt 2>/dev/null | awk '{print $4}' | grep -Eq "[:.]$1\$"
-}
 
 # Our server answers with our token in its config.
 ours() {
@@ -81,16 +77,9 @@ EOF2
 	return 1
 }
 
-started=
-for try in 1 2 3 4 5 6 7 8; do
-	port=$((15800 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 50))
-	in_use "$port" && continue
-	if start_prom "$port"; then
-		started=$port
-		break
-	fi
-done
-if [ -z "$started" ]; then
+if start_on_free_port 15800 50 start_prom; then
+	started=$free_port
+else
 	echo "prom.sh: could not start prometheus on a free port in 15800-15849; its log:" >&2
 	tail -n 20 "$dir/prometheus.log" >&2 || true
 	exit 1
@@ -101,12 +90,9 @@ if ! wait_for 20 scraped "$started"; then
 	exit 1
 fi
 
-dead=
-for try in 1 2 3 4 5 6 7 8; do
-	p=$((15850 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 50))
-	in_use "$p" || { dead=$p; break; }
-done
-[ -n "$dead" ] || { echo "prom.sh: no free port in 15850-15899" >&2; exit 1; }
+no_server() { ! port_in_use "$1"; }
+start_on_free_port 15850 50 no_server || { echo "prom.sh: no free port in 15850-15899" >&2; exit 1; }
+dead=$free_port
 
 export FERRY_TEST_PROM_URL="http://127.0.0.1:$started"
 export FERRY_TEST_PROM_DEAD_URL="http://127.0.0.1:$dead"

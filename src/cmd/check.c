@@ -17,12 +17,12 @@
 #include <jansson.h>
 
 #include "cmd/cmd.h"
-#include "core/check.h"
+#include "util/check.h"
 #include "core/endpoints.h"
 #include "db/db.h"
-#include "core/plan.h"
+#include "plan/plan.h"
 #include "dns/dns.h"
-#include "hosts/checks.h"
+#include "core/host_checks.h"
 
 static const char prevents_exists[] =
         "moving a name that does not exist, or a typo in the plan that leaves the real name "

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "core/plan.h"
+#include "plan/plan.h"
 #include "util/error.h"
 
 /* Exit codes (DESIGN §5); tests assert them. */

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "core/plan.h"
+#include "plan/plan.h"
 #include "util/mem.h"
 
 enum {

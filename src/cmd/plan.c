@@ -17,8 +17,8 @@
 
 #include "cmd/cmd.h"
 #include "core/endpoints.h"
-#include "core/journal.h"
-#include "core/plan.h"
+#include "journal/journal.h"
+#include "plan/plan.h"
 #include "core/prepare.h"
 #include "core/schedule.h"
 #include "dns/dns.h"

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "core/journal.h"
-#include "core/report.h"
+#include "journal/journal.h"
+#include "report/report.h"
 #include "util/buf.h"
 #include "util/mem.h"
 

@@ -18,7 +18,7 @@
 
 #include "cmd/cmd.h"
 #include "core/engine.h"
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 

@@ -16,8 +16,8 @@
 #include <jansson.h>
 
 #include "cmd/cmd.h"
-#include "core/journal.h"
-#include "core/plan.h"
+#include "journal/journal.h"
+#include "plan/plan.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

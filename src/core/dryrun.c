@@ -43,7 +43,7 @@ static void dns_cfg(const struct plan *p, struct dns_config *c)
 	c->server_port = p->dns.server_port;
 	c->zone = p->dns.zone;
 	c->key_name = p->dns.key.name;
-	c->algorithm = p->dns.key.algorithm;
+	c->algorithm = plan_tsig_alg_name(p->dns.key.algorithm);
 }
 
 /* The one UPDATE that moves name from `from` to `to` at ttl. */

@@ -28,7 +28,7 @@ int endpoints_dns_open(const struct plan *p, struct dns_provider **out, struct f
 	cfg.server_port = p->dns.server_port;
 	cfg.zone = p->dns.zone;
 	cfg.key_name = p->dns.key.name;
-	cfg.algorithm = p->dns.key.algorithm;
+	cfg.algorithm = plan_tsig_alg_name(p->dns.key.algorithm);
 	cfg.secret = secret.data;
 	r = dns_open(p->dns.provider, &cfg, out, err);
 out:

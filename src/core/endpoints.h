@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "core/plan.h"
+#include "plan/plan.h"
 #include "db/db.h"
 #include "dns/dns.h"
 #include "util/buf.h"

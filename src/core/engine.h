@@ -34,7 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/plan.h"
+#include "plan/plan.h"
 #include "util/error.h"
 
 enum engine_phase {

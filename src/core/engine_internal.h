@@ -18,7 +18,7 @@
 #define FERRY_CORE_ENGINE_INTERNAL_H
 
 #include "core/engine.h"
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "dns/dns.h"
 #include "traffic/traffic.h"
 

@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/check.h"
+#include "util/check.h"
 #include "core/engine_internal.h"
-#include "hosts/checks.h"
+#include "core/host_checks.h"
 #include "util/mem.h"
 
 /* The host checks (env, egress, TLS, health, host diff): every row must

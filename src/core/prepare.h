@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "core/schedule.h"
 
 /*

@@ -50,7 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/plan.h"
+#include "plan/plan.h"
 #include "util/error.h"
 
 /* An instant that is not known (no journal entry yet). */

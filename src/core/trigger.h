@@ -55,7 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/plan.h"
+#include "plan/plan.h"
 
 #define TRIGGER_WINDOW_MS_DEFAULT           10000
 #define TRIGGER_MIN_REQUESTS_DEFAULT        20

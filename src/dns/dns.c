@@ -191,16 +191,11 @@ int dns_change_build(struct dns_change *c, const char *zone, const char *name, c
 
 int dns_change_format(const struct dns_change *c, const struct dns_config *cfg, struct buf *out)
 {
-	static const char *const algs[] = {
-		[PLAN_TSIG_HMAC_SHA256] = "hmac-sha256", [PLAN_TSIG_HMAC_SHA384] = "hmac-sha384",
-		[PLAN_TSIG_HMAC_SHA512] = "hmac-sha512", [PLAN_TSIG_HMAC_SHA1] = "hmac-sha1",
-		[PLAN_TSIG_HMAC_MD5] = "hmac-md5",
-	};
 	size_t i;
 	int rc;
 
 	rc = buf_addf(out, "; signed with TSIG key %s (%s)\nserver %s %u\nzone %s.\n",
-	              cfg->key_name, algs[cfg->algorithm], cfg->server_host,
+	              cfg->key_name, cfg->algorithm, cfg->server_host,
 	              cfg->server_port ? cfg->server_port : 53, cfg->zone);
 	for (i = 0; i < c->nrr && rc == 0; i++) {
 		const struct dns_change_rr *rr = &c->rr[i];

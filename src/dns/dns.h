@@ -57,7 +57,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/plan.h" /* enum plan_tsig_alg only */
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -68,9 +67,9 @@ struct dns_config {
 	uint16_t server_port;    /* 0 means 53 */
 	const char *zone;        /* "shop.test" */
 	const char *key_name;    /* TSIG key name, "ferry-key" */
-	enum plan_tsig_alg algorithm;
-	const char *secret; /* base64 TSIG secret, borrowed: copied by open */
-	int timeout_ms;     /* per operation; <= 0 means DNS_TIMEOUT_DEFAULT_MS */
+	const char *algorithm;   /* "hmac-sha256" (the plan checked the name) */
+	const char *secret;      /* base64 TSIG secret, borrowed: copied by open */
+	int timeout_ms;          /* per operation; <= 0 means DNS_TIMEOUT_DEFAULT_MS */
 };
 
 /* A and AAAA records of one name, as served by the authoritative server. */

@@ -138,15 +138,21 @@ static void push(ldns_rr_list *l, ldns_rr *rr)
 		BUG("ldns_rr_list_push_rr failed");
 }
 
-static const char *tsig_alg_name(enum plan_tsig_alg a, const char **label)
+/* The plan's algorithm name and the owner name ldns signs with. */
+static const char *tsig_alg_name(const char *a, const char **label)
 {
-	switch (a) {
-	case PLAN_TSIG_HMAC_SHA256: *label = "hmac-sha256"; return "hmac-sha256.";
-	case PLAN_TSIG_HMAC_SHA384: *label = "hmac-sha384"; return "hmac-sha384.";
-	case PLAN_TSIG_HMAC_SHA512: *label = "hmac-sha512"; return "hmac-sha512.";
-	case PLAN_TSIG_HMAC_SHA1: *label = "hmac-sha1"; return "hmac-sha1.";
-	case PLAN_TSIG_HMAC_MD5: *label = "hmac-md5"; return "hmac-md5.sig-alg.reg.int.";
-	}
+	static const char *const names[][2] = {
+		{ "hmac-sha256", "hmac-sha256." },           { "hmac-sha384", "hmac-sha384." },
+		{ "hmac-sha512", "hmac-sha512." },           { "hmac-sha1", "hmac-sha1." },
+		{ "hmac-md5", "hmac-md5.sig-alg.reg.int." },
+	};
+	size_t i;
+
+	for (i = 0; a && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(a, names[i][0])) {
+			*label = names[i][0];
+			return names[i][1];
+		}
 	return NULL;
 }
 
@@ -243,8 +249,12 @@ static int rfc2136_open(const struct dns_config *cfg, struct dns_provider **out,
 		goto out;
 	}
 	r->alg = tsig_alg_name(cfg->algorithm, &r->alg_label);
-	if (!r->alg)
-		BUG("TSIG algorithm %d", (int)cfg->algorithm);
+	if (!r->alg) {
+		rc = fail(r, err, FERRY_EINVAL, NULL,
+		          "use hmac-sha256, -sha384, -sha512, -sha1 or -md5",
+		          "TSIG algorithm '%s' is unknown", cfg->algorithm ? cfg->algorithm : "");
+		goto out;
+	}
 	kl = strlen(cfg->key_name);
 	r->key_label = xstrndup(cfg->key_name, cfg->key_name[kl - 1] == '.' ? kl - 1 : kl);
 	r->key_name = xasprintf("%s.", r->key_label);

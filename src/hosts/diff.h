@@ -41,7 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "hosts/checks.h"
+#include "util/check.h"
 #include "hosts/probe.h"
 
 enum hosts_change {

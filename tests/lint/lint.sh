@@ -23,8 +23,8 @@ fi
 
 # header regex | the only files (regex) that may include it
 rules='
-libfyaml\.h|^src/core/plan\.c$
-sqlite3\.h|^src/core/journal(_[a-z]+)?\.c$
+libfyaml\.h|^src/plan/plan\.c$
+sqlite3\.h|^src/journal/journal(_[a-z]+)?\.c$
 ldns/|^src/dns/rfc2136\.c$|^lab/
 libpq-fe\.h|^src/db/pgsql\.c$|^lab/
 curl/|^src/hosts/http\.c$|^lab/

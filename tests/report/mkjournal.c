@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "util/error.h"
 #include "util/timeutil.h"
 

@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "util/error.h"
 #include "util/mem.h"
 #include "util/timeutil.h"

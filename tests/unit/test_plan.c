@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/plan.h"
-#include "core/plan_internal.h"
+#include "plan/plan.h"
+#include "plan/plan_internal.h"
 #include "util/mem.h"
 
 #define BAD_DIR "../plans/bad"

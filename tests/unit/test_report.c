@@ -23,9 +23,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/journal.h"
-#include "core/report.h"
-#include "core/report_svg.h"
+#include "journal/journal.h"
+#include "report/report.h"
+#include "report/report_svg.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/mem.h"

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "core/plan.h"
+#include "plan/plan.h"
 #include "core/schedule.h"
 #include "util/error.h"
 #include "util/timeutil.h"

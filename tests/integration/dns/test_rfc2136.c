@@ -83,7 +83,7 @@ static struct dns_config config(void)
 		.server_port = port,
 		.zone = "shop.test",
 		.key_name = "ferry-key",
-		.algorithm = PLAN_TSIG_HMAC_SHA256,
+		.algorithm = "hmac-sha256",
 		.secret = secret,
 		.timeout_ms = 2000,
 	};

@@ -33,8 +33,8 @@
 
 #include <cmocka.h>
 
-#include "core/plan.h"
-#include "hosts/checks.h"
+#include "plan/plan.h"
+#include "core/host_checks.h"
 #include "hosts/diff.h"
 #include "hosts/egress.h"
 #include "hosts/exec.h"

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/plan_internal.h"
+#include "plan/plan_internal.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/port.h"

@@ -1,5 +1,5 @@
 /*
- * checks.h - the host checks as rows, for `ferry check` and the gates.
+ * host_checks.h - the host checks as rows, for `ferry check` and the gates.
  *
  * hosts_checks_run() runs, for a plan, every host check: the fingerprint
  * diff old against new (diff.h), egress from both hosts (egress.h), TLS
@@ -14,16 +14,16 @@
  * cannot use at all.  No row ever holds a secret: environment values appear
  * as hash prefixes only.
  *
- * The rows are core/check.h's, shared with the DNS and database checks.
+ * The rows are util/check.h's, shared with the DNS and database checks.
  */
-#ifndef FERRY_HOSTS_CHECKS_H
-#define FERRY_HOSTS_CHECKS_H
+#ifndef FERRY_CORE_HOST_CHECKS_H
+#define FERRY_CORE_HOST_CHECKS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/check.h"
+#include "util/check.h"
 #include "util/error.h"
 
 struct plan;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/report_page_internal.h"
-#include "core/report_svg.h"
+#include "report/report_page_internal.h"
+#include "report/report_svg.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

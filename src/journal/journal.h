@@ -76,8 +76,8 @@
  * A struct journal is used from one thread at a time; a forked child must
  * open its own.
  */
-#ifndef FERRY_CORE_JOURNAL_H
-#define FERRY_CORE_JOURNAL_H
+#ifndef FERRY_JOURNAL_JOURNAL_H
+#define FERRY_JOURNAL_JOURNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -16,13 +16,13 @@
  * the key, e.g. "dns.ttl.steps[2]", and its place) and return NULL/false/-1;
  * callers just go on.
  */
-#ifndef FERRY_CORE_PLAN_INTERNAL_H
-#define FERRY_CORE_PLAN_INTERNAL_H
+#ifndef FERRY_PLAN_PLAN_INTERNAL_H
+#define FERRY_PLAN_PLAN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/plan.h"
+#include "plan/plan.h"
 
 /* One loading run: where diagnostics go and how many errors were found. */
 struct plan_ctx {

@@ -6,15 +6,15 @@
  * A struct report_model owns every string and array it points to;
  * report_model_release() frees them.  The page writer only reads it.
  */
-#ifndef FERRY_CORE_REPORT_MODEL_H
-#define FERRY_CORE_REPORT_MODEL_H
+#ifndef FERRY_REPORT_REPORT_MODEL_H
+#define FERRY_REPORT_REPORT_MODEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/journal.h"
-#include "core/report.h"
+#include "journal/journal.h"
+#include "report/report.h"
 #include "util/buf.h"
 #include "util/log.h"
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/plan.h"
-#include "hosts/checks.h"
+#include "plan/plan.h"
+#include "core/host_checks.h"
 #include "hosts/diff.h"
 #include "hosts/egress.h"
 #include "hosts/http.h"

@@ -6,7 +6,7 @@
  * colours are classes ("s-new", "s-old", ...) that report_svg.c puts on
  * its lines; the system font stack keeps the page native everywhere.
  */
-#include "core/report_model.h"
+#include "report/report_model.h"
 
 const char report_css[] =
         ":root{--bg:#f5f6f8;--card:#fff;--ink:#1d2230;--muted:#667085;--faint:#98a2b3;"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/plan_internal.h"
+#include "plan/plan_internal.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

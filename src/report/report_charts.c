@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/report_page_internal.h"
-#include "core/report_svg.h"
+#include "report/report_page_internal.h"
+#include "report/report_svg.h"
 
 static void chart(struct page *p, const struct report_chart *c)
 {

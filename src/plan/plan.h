@@ -24,8 +24,8 @@
  * Lists hold at most 1000 entries; a value at most 4096 bytes; a file at
  * most 4 MiB; at most 100 errors are kept (and the rest counted).
  */
-#ifndef FERRY_CORE_PLAN_H
-#define FERRY_CORE_PLAN_H
+#ifndef FERRY_PLAN_PLAN_H
+#define FERRY_PLAN_PLAN_H
 
 #include <stdbool.h>
 #include <stddef.h>

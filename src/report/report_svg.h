@@ -16,14 +16,14 @@
  * the buffer then holds a partial page, which the caller discards.
  * Arguments are borrowed for the duration of the call.
  */
-#ifndef FERRY_CORE_REPORT_SVG_H
-#define FERRY_CORE_REPORT_SVG_H
+#ifndef FERRY_REPORT_REPORT_SVG_H
+#define FERRY_REPORT_REPORT_SVG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "util/buf.h"
 
 /* Appends s with & < > " ' replaced by entities, so that any journal text

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/report.h"
-#include "core/report_model.h"
-#include "core/report_svg.h"
+#include "report/report.h"
+#include "report/report_model.h"
+#include "report/report_svg.h"
 #include "util/mem.h"
 
 #define DEFAULT_MAX_POINTS 2000

@@ -6,14 +6,14 @@
  * The first failing append (the page's size limit) is kept in p->r and
  * turns every later append into a no-op, so sections need no error paths.
  */
-#ifndef FERRY_CORE_REPORT_PAGE_INTERNAL_H
-#define FERRY_CORE_REPORT_PAGE_INTERNAL_H
+#ifndef FERRY_REPORT_REPORT_PAGE_INTERNAL_H
+#define FERRY_REPORT_REPORT_PAGE_INTERNAL_H
 
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "core/report_model.h"
-#include "core/report_svg.h"
+#include "report/report_model.h"
+#include "report/report_svg.h"
 #include "util/buf.h"
 
 #define FULL_W    1080 /* viewBox width of a full-width chart */

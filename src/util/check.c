@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/check.h"
+#include "util/check.h"
 #include "util/buf.h"
 #include "util/mem.h"
 

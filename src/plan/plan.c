@@ -31,7 +31,7 @@
 
 #include <libfyaml.h>
 
-#include "core/plan_internal.h"
+#include "plan/plan_internal.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

@@ -13,7 +13,7 @@
 
 #include <sqlite3.h>
 
-#include "core/journal_internal.h"
+#include "journal/journal_internal.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

@@ -9,14 +9,14 @@
  * Conventions of the helpers: they return 0 or a negative ferry code and
  * fill err (which may be NULL) with a message naming the journal's file.
  */
-#ifndef FERRY_CORE_JOURNAL_INTERNAL_H
-#define FERRY_CORE_JOURNAL_INTERNAL_H
+#ifndef FERRY_JOURNAL_JOURNAL_INTERNAL_H
+#define FERRY_JOURNAL_JOURNAL_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "util/error.h"
 
 struct sqlite3;

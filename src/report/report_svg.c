@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/report_svg.h"
+#include "report/report_svg.h"
 #include "util/error.h"
 #include "util/mem.h"
 

@@ -10,8 +10,8 @@
  * Ownership: struct check_rows owns its rows and their strings;
  * check_rows_release() frees them.
  */
-#ifndef FERRY_CORE_CHECK_H
-#define FERRY_CORE_CHECK_H
+#ifndef FERRY_UTIL_CHECK_H
+#define FERRY_UTIL_CHECK_H
 
 #include <stddef.h>
 

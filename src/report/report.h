@@ -31,13 +31,13 @@
  * keep their first and last rows past a cap, so the page stays small (a
  * few hundred KiB for a week-long migration).
  */
-#ifndef FERRY_CORE_REPORT_H
-#define FERRY_CORE_REPORT_H
+#ifndef FERRY_REPORT_REPORT_H
+#define FERRY_REPORT_REPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/journal.h"
+#include "journal/journal.h"
 #include "util/buf.h"
 #include "util/error.h"
 

@@ -1,6 +1,6 @@
 /*
  * report.c - `ferry report PLAN [-o FILE.html|-]`: the migration's story as
- * one self-contained HTML page, made from the journal alone (core/report.h).
+ * one self-contained HTML page, made from the journal alone (report/report.h).
  *
  * The plan file is only used for its path: the journal sits beside it (or
  * at --state).  The journal is opened read-only, so a report can be made

@@ -1,6 +1,6 @@
 /*
  * plan_internal.h - what the files of the plan module share; not for
- * use outside src/core/plan*.c.
+ * use outside src/plan/plan*.c.
  *
  *  plan.c           the only user of libfyaml: loads the document and offers
  *                   a typed reader over it (struct plan_sect, plan_get_*);

@@ -3,7 +3,7 @@
  * the story of a migration from its journal (DESIGN §5, §6).
  *
  * The page needs nothing but itself: inline CSS, SVG charts drawn here
- * (core/report_svg.c), no script, no font or image from outside, so it can
+ * (report/report_svg.c), no script, no font or image from outside, so it can
  * be mailed, attached to a ticket or archived as it is.  It shows, top to
  * bottom: the header (plan, status, start, end, duration) with key
  * figures; the phase timeline with every gate evaluation as a tick; TTL

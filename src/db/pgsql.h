@@ -115,6 +115,21 @@ char *pgsql_conninfo_get(const char *conninfo, const char *keyword);
  * xfree_secret().  Returns NULL if conninfo does not parse. */
 char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value);
 
+/* A libpq password file for a child (pg_dump, psql, pg_restore): a
+ * password must never reach a child's environment (PGPASSWORD shows in
+ * /proc/PID/environ) or argv.  pgsql_passfile_create() makes a private
+ * folder (0700) holding one file (0600) with the line "*:*:*:*:PASSWORD"
+ * (libpq manual, "The Password File": ':' and '\' escaped), and fills
+ * pf->path: give the child PGPASSFILE=pf->path.  pgsql_passfile_remove()
+ * wipes the file's content, removes both and frees pf's strings;
+ * NULL-safe and idempotent.  Returns 0 or FERRY_EIO. */
+struct pgsql_passfile {
+	char *dir;
+	char *path;
+};
+int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err);
+void pgsql_passfile_remove(struct pgsql_passfile *pf);
+
 void pgsql_result_init(struct pgsql_result *res);
 void pgsql_result_release(struct pgsql_result *res);
 /* Cell (row, col), NULL for SQL NULL; BUG() when out of range. */

@@ -333,7 +333,8 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 /* ---- replication ------------------------------------------------------ */
 
 /* Runs pg_dump --schema-only of old piped into psql on new.  Passwords go
- * in PGPASSWORD in each child's environment only, never on argv.  Owners
+ * to each child in a password file of its own (PGPASSFILE), never in its
+ * environment or argv.  Owners
  * and privileges are copied too (no --no-owner): an application role that
  * owned its tables on the old side must own them on the new one, or its
  * first write after the cutover is "permission denied"; the readiness check
@@ -345,6 +346,7 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 	char *dump_argv[8], *psql_argv[9];
 	posix_spawn_file_actions_t fa;
 	char **env_dump = NULL, **env_psql = NULL;
+	struct pgsql_passfile pf_old = { 0 }, pf_new = { 0 };
 	pid_t pd = 0, pp = 0;
 	int pfd[2] = { -1, -1 }, efd = -1, devnull = -1, st, rc = 0, sd = 0, sp = 0;
 	size_t n = 0, i;
@@ -360,20 +362,34 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 	psql_argv[i++] = (char *)c->new_conninfo;
 	psql_argv[i] = NULL;
 	buf_init(&errs, 8192);
-	while (environ[n])
-		n++;
-	env_dump = xcalloc(n + 3, sizeof(char *));
-	env_psql = xcalloc(n + 3, sizeof(char *));
-	for (i = 0; i < n; i++) {
-		env_dump[i] = environ[i];
-		env_psql[i] = environ[i];
+	for (i = 0; environ[i]; i++)
+		;
+	env_dump = xcalloc(i + 3, sizeof(char *));
+	env_psql = xcalloc(i + 3, sizeof(char *));
+	/* the first of two equal names wins (getenv): ferry's own come last,
+	 * so the operator's PGPASSWORD, PGPASSFILE, PGAPPNAME are left out */
+	for (i = 0; environ[i]; i++) {
+		if (!strncmp(environ[i], "PGPASSWORD=", 11) ||
+		    !strncmp(environ[i], "PGPASSFILE=", 11) ||
+		    !strncmp(environ[i], "PGAPPNAME=", 10))
+			continue;
+		env_dump[n] = environ[i];
+		env_psql[n++] = environ[i];
 	}
 	env_dump[n] = xstrdup("PGAPPNAME=ferry");
 	env_psql[n] = xstrdup("PGAPPNAME=ferry");
-	if (c->old_password)
-		env_dump[n + 1] = xasprintf("PGPASSWORD=%s", c->old_password);
-	if (c->new_password)
-		env_psql[n + 1] = xasprintf("PGPASSWORD=%s", c->new_password);
+	if (c->old_password) {
+		rc = pgsql_passfile_create(&pf_old, c->old_password, err);
+		if (rc < 0)
+			goto out;
+		env_dump[n + 1] = xasprintf("PGPASSFILE=%s", pf_old.path);
+	}
+	if (c->new_password) {
+		rc = pgsql_passfile_create(&pf_new, c->new_password, err);
+		if (rc < 0)
+			goto out;
+		env_psql[n + 1] = xasprintf("PGPASSFILE=%s", pf_new.path);
+	}
 
 	efd = mkstemp(tmpl);
 	if (efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
@@ -452,10 +468,10 @@ out:
 		close(devnull);
 	free(env_dump[n]);
 	free(env_psql[n]);
-	if (env_dump[n + 1])
-		xfree_secret(env_dump[n + 1], 0);
-	if (env_psql[n + 1])
-		xfree_secret(env_psql[n + 1], 0);
+	free(env_dump[n + 1]);
+	free(env_psql[n + 1]);
+	pgsql_passfile_remove(&pf_old);
+	pgsql_passfile_remove(&pf_new);
 	free(env_dump);
 	free(env_psql);
 	buf_release(&errs);

@@ -19,6 +19,9 @@
 #include "cmd/cmd.h"
 #include "util/check.h"
 #include "core/endpoints.h"
+#include "core/orchestrator.h"
+#include "journal/journal.h"
+#include "util/mem.h"
 #include "db/db.h"
 #include "plan/plan.h"
 #include "dns/dns.h"
@@ -114,8 +117,34 @@ static void dns_checks(const struct plan *p, struct check_rows *rows)
 	dns_close(dns);
 }
 
-/* Each database's readiness for replication (db.h's check), as rows. */
-static void db_checks(const struct plan *p, struct check_rows *rows)
+/* Where the switch endpoints should point now: at old until the cutover
+ * of the journal's current round is done (then new), read-only. */
+static enum db_direction next_switch(const char *state)
+{
+	struct journal *j = NULL;
+	char *round = NULL, *phase = NULL, object[64];
+	enum db_direction dir = DB_FORWARD;
+
+	if (!state || journal_open(&j, state, JOURNAL_OPEN_READONLY, NULL) < 0)
+		return DB_FORWARD;
+	if (journal_phase_get(j, &phase, NULL, NULL) == 0 &&
+	    (!strcmp(phase, "decommission") || !strcmp(phase, "done")))
+		dir = DB_REVERSE;
+	if (journal_get(j, "cutover.round", &round, NULL) < 0)
+		round = xstrdup("1");
+	snprintf(object, sizeof(object), "cutover (round %s)", round);
+	if (journal_step_find_done(j, "cutover.switched", object, NULL, NULL) == 0)
+		dir = DB_REVERSE;
+	free(round);
+	free(phase);
+	journal_close(j);
+	return dir;
+}
+
+/* Each database's readiness for replication (db.h's check), and its
+ * switch endpoints read-only (they answer, point where the next switch
+ * expects, are not paused, what ferry writes can be written), as rows. */
+static void db_checks(const struct plan *p, const char *state, struct check_rows *rows)
 {
 	static const enum check_status map[] = {
 		[DB_CHECK_OK] = CHECK_OK, [DB_CHECK_WARN] = CHECK_WARN, [DB_CHECK_FAIL] = CHECK_FAIL
@@ -138,6 +167,7 @@ static void db_checks(const struct plan *p, struct check_rows *rows)
 				check_rows_add(rows, "db", object, map[c.v[k].status],
 				               c.v[k].prevents, "%s", c.v[k].message);
 			}
+			orch_check(&d, 1, next_switch(state), rows, &err);
 		}
 		db_checks_release(&c);
 		endpoints_db_close(d);
@@ -200,14 +230,15 @@ int cmd_check(int argc, char **argv)
 	struct ferry_error err = { 0 };
 	struct check_rows rows;
 	struct plan *p = NULL;
+	char *state = NULL;
 	int code = EXIT_DONE;
 
-	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &p, NULL, &code))
+	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &p, &state, &code))
 		return code;
 	check_rows_init(&rows);
 	if (p->dns.present)
 		dns_checks(p, &rows);
-	db_checks(p, &rows);
+	db_checks(p, state, &rows);
 	if (hosts_checks_wanted(p) && hosts_checks_run(p, &rows, &err) < 0) {
 		code = cmd_fail(&err);
 		goto out;
@@ -220,5 +251,6 @@ int cmd_check(int argc, char **argv)
 out:
 	check_rows_release(&rows);
 	plan_free(p);
+	free(state);
 	return code;
 }

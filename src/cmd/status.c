@@ -95,6 +95,44 @@ static json_t *progress(const struct plan *p, struct journal *j)
 	return o;
 }
 
+/* Each database's way back after a cutover: what the last sample said
+ * (wayback.DATABASE), and whether the reverse stream was started and the
+ * forward one dropped in this round (the after-switch steps, retried by
+ * every run while missing). */
+static json_t *way_back(const struct plan *p, struct journal *j)
+{
+	json_t *o = json_object();
+	char *round = NULL, object[160];
+	size_t i;
+
+	if (journal_get(j, "cutover.round", &round, NULL) < 0)
+		round = xstrdup("1");
+	snprintf(object, sizeof(object), "databases (round %s)", round);
+	if (journal_step_find_done(j, "db.switch", object, NULL, NULL) < 0) {
+		free(round);
+		return o; /* no cutover in this round: no way back to watch */
+	}
+	for (i = 0; i < p->ndatabases; i++) {
+		const char *name = p->databases[i].name;
+		char key[160], *state = NULL;
+		bool started, dropped;
+
+		snprintf(key, sizeof(key), "wayback.%s", name);
+		journal_get(j, key, &state, NULL);
+		snprintf(object, sizeof(object), "%s (round %s)", name, round);
+		started = journal_step_find_done(j, "db.start_reverse", object, NULL, NULL) == 0;
+		dropped = journal_step_find_done(j, "db.drop_forward", object, NULL, NULL) == 0;
+		json_object_set_new(
+		        o, name,
+		        json_pack("{s:s?, s:b, s:b, s:b}", "sampled", state, "reverse_started",
+		                  started, "forward_dropped", dropped, "alarm",
+		                  !started || !dropped || (state && strcmp(state, "ok"))));
+		free(state);
+	}
+	free(round);
+	return o;
+}
+
 static json_t *build(const struct plan *p, struct journal *j, struct ferry_error *err)
 {
 	json_t *o = json_object(), *gates = json_object(), *series = json_object(), *open;
@@ -127,6 +165,7 @@ static json_t *build(const struct plan *p, struct journal *j, struct ferry_error
 	journal_step_list_release(&steps);
 	json_object_set_new(o, "open_steps", open);
 	json_object_set_new(o, "initial_sync", progress(p, j));
+	json_object_set_new(o, "way_back", way_back(p, j));
 	json_object_set_new(o, "thresholds",
 	                    json_pack("{s:f, s:I, s:i}", "error_rate_pct", p->rollback.error_rate,
 	                              "latency_p99_ms", (json_int_t)p->rollback.latency_p99_ms,
@@ -167,6 +206,25 @@ static void print_table(const json_t *o)
 		for (i = 0; i < n; i++)
 			ready += json_is_true(json_object_get(json_array_get(v, i), "ready"));
 		printf("initial sync of %s: %zu/%zu tables ready\n", key, ready, n);
+	}
+	json_object_foreach(json_object_get(o, "way_back"), key, v)
+	{
+		const char *st = json_string_value(json_object_get(v, "sampled"));
+		if (!json_is_true(json_object_get(v, "alarm"))) {
+			printf("way back of %s: ok (reverse stream runs)\n", key);
+			continue;
+		}
+		printf("ALARM way back of %s:%s%s%s%s\n", key,
+		       json_is_true(json_object_get(v, "reverse_started"))
+		               ? ""
+		               : " the reverse stream was not started;",
+		       json_is_true(json_object_get(v, "forward_dropped"))
+		               ? ""
+		               : " the forward stream was not dropped;",
+		       st && strcmp(st, "ok") ? " last sample: " : "",
+		       st && strcmp(st, "ok") ? st : "");
+		printf("      `ferry run` retries the missing steps; a rollback needs the reverse "
+		       "stream\n");
 	}
 	v = json_object_get(o, "open_steps");
 	for (i = 0; i < json_array_size(v); i++)

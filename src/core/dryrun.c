@@ -16,6 +16,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/orchestrator.h"
 #include "core/prepare.h"
 #include "core/schedule.h"
 #include "util/buf.h"
@@ -152,14 +153,38 @@ static int replicate_text(struct endpoints_db *d, struct buf *t, struct ferry_er
 	return d->eng->describe_replicate(&d->cfg, t, err);
 }
 
-static int forward_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
+/* The switch of every database (one transaction, one write pause). */
+static int switch_text(struct engine *e, enum db_direction dir, const char *what, struct buf *out,
+                       struct ferry_error *err)
 {
-	return d->eng->describe_switch(&d->cfg, DB_FORWARD, t, err);
-}
+	struct endpoints_db **dbs;
+	size_t i, n = 0;
+	struct buf text;
+	int r = 0;
 
-static int reverse_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
-{
-	return d->eng->describe_switch(&d->cfg, DB_REVERSE, t, err);
+	if (!e->plan->ndatabases)
+		return 0;
+	dbs = xcalloc(e->plan->ndatabases + 1, sizeof(*dbs));
+	for (i = 0; r == 0 && i < e->plan->ndatabases; i++) {
+		r = endpoints_db_config(e->plan, i, false, &dbs[i], err);
+		if (r == 0)
+			n++;
+	}
+	buf_init(&text, 16 << 20);
+	if (r == 0)
+		r = orch_describe(dbs, n, dir, &text, err);
+	if (r == 0) {
+		buf_addf(out, "  databases");
+		for (i = 0; i < n; i++)
+			buf_addf(out, "%s %s", i ? "," : "", dbs[i]->pd->name);
+		buf_addf(out, ": %s:\n", what);
+		indent(out, text.data);
+	}
+	buf_release(&text);
+	for (i = 0; i < n; i++)
+		endpoints_db_close(dbs[i]);
+	free(dbs);
+	return r;
 }
 
 static int teardown_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
@@ -228,8 +253,8 @@ static int describe_rollback(struct engine *e, struct buf *out, struct ferry_err
 	if (r == 0 && e->plan->traffic.present)
 		r = split(e, 0, out, err);
 	if (r == 0)
-		r = each_db(e, reverse_text, "the reverse switch (its own write pause)", true, out,
-		            err);
+		r = switch_text(e, DB_REVERSE, "the reverse switch, all together (one write pause)",
+		                out, err);
 	if (r == 0)
 		buf_addf(out, "  then: back to the replicate phase (forward replication without "
 		              "copy)\n");
@@ -287,8 +312,9 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 			buf_addf(out, "  the rollback plan is journaled and printed; it is:\n");
 			r = describe_rollback(e, out, err);
 			if (r == 0)
-				r = each_db(e, forward_text, "the switch (the write pause)", false,
-				            out, err);
+				r = switch_text(e, DB_FORWARD,
+				                "the switch, all together (one write pause)", out,
+				                err);
 			if (r == 0 && p->traffic.present)
 				r = split(e, 100, out, err);
 			if (r == 0)

@@ -15,6 +15,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -110,6 +111,10 @@ void engine_close(struct engine *e)
 {
 	if (!e)
 		return;
+	for (size_t i = 0; i < e->nwb; i++)
+		endpoints_db_close(e->wb[i]);
+	free(e->wb);
+	free(e->wb_broken);
 	dns_close(e->dns);
 	if (e->lb_drv) {
 		e->lb_drv->close(e->lb);
@@ -138,22 +143,10 @@ int engine_dns(struct engine *e, struct ferry_error *err)
 	return endpoints_dns_open(e->plan, &e->dns, err);
 }
 
-/* FERRY_CRASH_AT=NAME or NAME:after: the fault injection of the crash tests
- * (STYLE: SQLite's test6.c).  SIGKILL, so nothing is flushed or cleaned. */
+/* FERRY_CRASH_AT=NAME or NAME:after (util/fault.h). */
 void engine_crash_point(const char *name, bool after)
 {
-	const char *at = getenv("FERRY_CRASH_AT");
-	size_t n;
-
-	if (!at || !*at)
-		return;
-	n = strlen(name);
-	if (strncmp(at, name, n) != 0)
-		return;
-	if ((!after && at[n] == '\0') || (after && !strcmp(at + n, ":after"))) {
-		fprintf(stderr, "ferry: FERRY_CRASH_AT=%s: crashing now\n", at);
-		kill(getpid(), SIGKILL);
-	}
+	fault_crash(name, after);
 }
 
 int engine_step_begin(struct engine *e, const char *name, const char *object, const char *detail,
@@ -280,6 +273,9 @@ static void wait_for(struct engine *e, int64_t until)
 
 		duration_human((until - now) * 1000, left, sizeof(left));
 		engine_live(e, "%s: waiting %s", e->wait_why, left);
+		/* the rollback window: the way back is watched while waited for */
+		if (e->phase == ENGINE_DECOMMISSION)
+			engine_way_back(e);
 		nanosleep(&ts, NULL);
 	}
 }

@@ -39,6 +39,13 @@ struct engine {
 	struct traffic_lb *lb_new; /* traffic.admin_new, opened by the monitor */
 	int64_t wait_until;        /* seconds, for PHASE_WAIT */
 	char wait_why[256];
+	/* The way back (monitor.c: engine_way_back): after a cutover, the
+	 * reverse streams are sampled while ferry watches. */
+	bool watch_way_back;
+	struct endpoints_db **wb; /* opened on first use */
+	size_t nwb;
+	int64_t wb_next_ms; /* the next sample, time_mono_ms() */
+	bool *wb_broken;    /* per database, the last state said */
 };
 
 /* Writes the intent of step name on object (NULL for none) in the current
@@ -81,6 +88,17 @@ int engine_split(struct engine *e, double pct, const char *why, struct ferry_err
  */
 int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, char *evidence,
                    size_t evlen, struct ferry_error *err);
+
+/*
+ * Samples the way back of every database (its reverse stream: lag, apply
+ * errors, a worker) at most every 5 s, into the journal (reverse_lag_ms,
+ * reverse_lag_bytes) and the key wayback.DATABASE ("ok" or what is wrong).
+ * A broken way back, or one that cannot be read, is said once when it
+ * breaks and once when it heals; it does not roll back (a rollback needs
+ * that very stream), it makes the operator see it before a rollback is
+ * refused.
+ */
+void engine_way_back(struct engine *e);
 
 /* The phases. */
 int phase_prepare(struct engine *e, struct ferry_error *err);

@@ -17,11 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/endpoints.h"
 #include "core/engine_internal.h"
 #include "core/trigger.h"
 #include "hosts/http.h"
 #include "hosts/prometheus.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/timeutil.h"
 
 int engine_traffic(struct engine *e, struct ferry_error *err)
@@ -62,6 +64,70 @@ int engine_split(struct engine *e, double pct, const char *why, struct ferry_err
 	engine_say(e, t->backend, "%g %% of requests to %s (%s)", eff, t->server_new, why);
 	snprintf(result, sizeof(result), "effective %g %%", eff);
 	return engine_step_done(e, id, "traffic.split", true, result, err);
+}
+
+void engine_way_back(struct engine *e)
+{
+	const struct plan *p = e->plan;
+	int64_t now = time_mono_ms(), wall = time_wall_ms();
+	size_t i;
+
+	if (!p->ndatabases || now < e->wb_next_ms)
+		return;
+	e->wb_next_ms = now + 5000;
+	if (!e->wb) {
+		e->wb = xcalloc(p->ndatabases + 1, sizeof(*e->wb));
+		e->wb_broken = xcalloc(p->ndatabases + 1, sizeof(*e->wb_broken));
+	}
+	for (i = 0; i < p->ndatabases; i++) {
+		const char *name = p->databases[i].name;
+		struct ferry_error err = { 0 };
+		struct db_lag lag;
+		char key[160], why[600];
+		bool broken;
+		int r = 0;
+
+		if (!e->wb[i]) {
+			r = endpoints_db_open(p, i, &e->wb[i], &err);
+			if (r == 0)
+				e->nwb = i + 1 > e->nwb ? i + 1 : e->nwb;
+		}
+		if (r == 0)
+			r = e->wb[i]->eng->lag(e->wb[i]->h, DB_REVERSE, &lag, &err);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "cannot tell: %s", err.msg);
+			/* a connection lost is opened again next time */
+			endpoints_db_close(e->wb[i]);
+			e->wb[i] = NULL;
+		} else if (!lag.worker_running || lag.apply_errors > 0) {
+			snprintf(why, sizeof(why),
+			         "broken: %s, %lld apply errors, %lld bytes behind",
+			         lag.worker_running ? "the reverse apply runs"
+			                            : "no reverse apply worker",
+			         (long long)lag.apply_errors, (long long)lag.bytes);
+		} else {
+			snprintf(why, sizeof(why), "ok");
+			journal_samples_begin(e->j, NULL);
+			journal_sample_add(e->j, "reverse_lag_ms", name, wall, (double)lag.ms,
+			                   NULL);
+			journal_sample_add(e->j, "reverse_lag_bytes", name, wall, (double)lag.bytes,
+			                   NULL);
+			journal_samples_commit(e->j, NULL);
+		}
+		broken = strcmp(why, "ok") != 0;
+		snprintf(key, sizeof(key), "wayback.%s", name);
+		journal_set(e->j, key, why, NULL);
+		if (broken != e->wb_broken[i]) {
+			if (broken)
+				engine_say(e, name,
+				           "the way back is %s; a rollback now would be refused or "
+				           "lose writes: fix it (ferry status shows it)",
+				           why);
+			else
+				engine_say(e, name, "the way back works again");
+			e->wb_broken[i] = broken;
+		}
+	}
 }
 
 static void sleep_until_ms(int64_t mono_ms)
@@ -158,7 +224,8 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	struct trigger_config cfg;
 	struct trigger_window w;
 	int64_t start = time_mono_ms(), tick, wall;
-	bool have_prev = false;
+	bool have_prev = false, blind;
+	char why[300];
 	int k, r = 1;
 
 	trigger_config_from_plan(&cfg, &e->plan->rollback);
@@ -183,34 +250,50 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 
 		sleep_until_ms(tick + 1000);
 		wall = time_wall_ms();
+		blind = false;
 		if (t->present) {
-			r = e->lb_drv->stats(e->lb, t->backend, &cur, err);
-			if (r == 0 && e->lb_new)
-				r = e->lb_drv->stats(e->lb_new, t->backend, &cur2, err);
-			if (r < 0)
-				goto out;
-			if (have_prev && traffic_sample_pair(&prev, &cur, t->server_old,
-			                                     t->server_new, &pair, NULL) == 0) {
-				add_new_side(e, &prev2, &cur2, &pair);
-				record(e, &w, wall, &pair);
+			struct ferry_error se = { 0 };
+			int rs = e->lb_drv->stats(e->lb, t->backend, &cur, &se);
+			if (rs == 0 && e->lb_new)
+				rs = e->lb_drv->stats(e->lb_new, t->backend, &cur2, &se);
+			if (rs < 0) {
+				/* cannot tell: counted, and too many in a row breach */
+				blind = true;
+				snprintf(why, sizeof(why), "balancer stats: %s", se.msg);
+				have_prev = false;
+			} else {
+				if (have_prev &&
+				    traffic_sample_pair(&prev, &cur, t->server_old, t->server_new,
+				                        &pair, NULL) == 0) {
+					add_new_side(e, &prev2, &cur2, &pair);
+					record(e, &w, wall, &pair);
+				}
+				swap(&prev, &cur);
+				swap(&prev2, &cur2);
+				have_prev = true;
 			}
-			swap(&prev, &cur);
-			swap(&prev2, &cur2);
-			have_prev = true;
 		}
 		probe_health(e, &w, wall, &health);
 		if (e->plan->rollback.prometheus.present) {
 			const struct plan_rollback *rb = &e->plan->rollback;
 			double v;
 
+			struct ferry_error pe = { 0 };
+
 			/* A failed query leaves the last value to age out of the
-			 * window: the trigger is then not judged, never breached. */
+			 * window, and the second is blind */
 			if (prometheus_query(rb->prometheus.url, rb->prometheus.query, 800, &v,
-			                     NULL) == 0) {
+			                     &pe) == 0) {
 				trigger_set_prometheus(&w, wall, v);
 				journal_sample_add(e->j, "prometheus", "query", wall, v, NULL);
+			} else {
+				blind = true;
+				snprintf(why, sizeof(why), "prometheus: %s", pe.msg);
 			}
 		}
+		trigger_note_blind(&w, blind, why);
+		if (e->watch_way_back)
+			engine_way_back(e);
 		if (health >= 0)
 			journal_sample_add(e->j, "health_ms", "new", wall, health, NULL);
 		trigger_evaluate(&w, wall, res);

@@ -31,6 +31,7 @@ struct pgsql_conn {
 	char *conninfo; /* scrubbed */
 	char sqlstate[6];
 	bool busy;
+	bool hard; /* a deadline closes the connection (pgsql_set_hard_deadlines) */
 };
 
 void pgsql_result_init(struct pgsql_result *res)
@@ -333,12 +334,12 @@ const char *pgsql_conninfo(const struct pgsql_conn *c)
 
 int pgsql_server_version(const struct pgsql_conn *c)
 {
-	return PQserverVersion(c->pg);
+	return c->pg ? PQserverVersion(c->pg) : 0;
 }
 
 int pgsql_backend_pid(const struct pgsql_conn *c)
 {
-	return PQbackendPID(c->pg);
+	return c->pg ? PQbackendPID(c->pg) : 0;
 }
 
 const char *pgsql_sqlstate(const struct pgsql_conn *c)
@@ -351,12 +352,30 @@ bool pgsql_ok(const struct pgsql_conn *c)
 	return c && c->pg && PQstatus(c->pg) == CONNECTION_OK;
 }
 
+void pgsql_set_hard_deadlines(struct pgsql_conn *c, bool on)
+{
+	c->hard = on;
+}
+
+/* Closes the connection at once: what a hard deadline does instead of a
+ * cancel, which would open a new connection and wait for the server. */
+static void abandon(struct pgsql_conn *c)
+{
+	if (c->pg)
+		PQfinish(c->pg);
+	c->pg = NULL;
+	c->busy = false;
+}
+
 int pgsql_send(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,
                struct ferry_error *err)
 {
 	int ok;
 	char msg[400];
 
+	if (!c->pg)
+		return ferry_error_set(err, FERRY_EUNREACH, "retry: the next run reconnects",
+		                       "%s: the connection was closed at a deadline", c->what);
 	if (c->busy)
 		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: a query is already in flight",
 		                       c->what);
@@ -435,11 +454,19 @@ int pgsql_wait(struct pgsql_conn *c, int64_t deadline_ms, struct pgsql_result *r
 	bool got = false;
 
 	pgsql_result_init(res);
-	if (!c->busy)
+	if (!c->busy || !c->pg)
 		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: no query in flight", c->what);
 	for (;;) {
 		while (PQisBusy(c->pg)) {
 			rc = wait_readable(c, deadline_ms);
+			if (rc == FERRY_ETIMEDOUT && c->hard) {
+				abandon(c);
+				return ferry_error_set(err, FERRY_ETIMEDOUT,
+				                       "the server or the pooler is slow; retry, "
+				                       "or raise the budget",
+				                       "%s: no answer in time; connection closed",
+				                       c->what);
+			}
 			if (rc == FERRY_ETIMEDOUT) {
 				cancel_and_drain(c);
 				c->busy = false;

@@ -72,6 +72,13 @@ const char *pgsql_sqlstate(const struct pgsql_conn *c);
 /* true if the connection is still usable. */
 bool pgsql_ok(const struct pgsql_conn *c);
 
+/* Hard deadlines (for the write pause): when on, a pgsql_wait() that
+ * reaches its deadline closes the connection instead of cancelling the
+ * query (PQcancel opens a new connection and blocks), and returns
+ * FERRY_ETIMEDOUT; every later call on c fails with FERRY_EUNREACH and the
+ * caller uses another connection.  Off by default. */
+void pgsql_set_hard_deadlines(struct pgsql_conn *c, bool on);
+
 /* Sends one query (params: nparams text values, NULL entries are SQL NULL).
  * Returns 0, FERRY_EUNREACH (connection lost), FERRY_ESTATE (a query is
  * already in flight). */

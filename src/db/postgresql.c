@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "db/postgresql_int.h"
-#include "switch/pgbouncer.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -42,41 +41,60 @@ int64_t pg_deadline(int64_t ms)
 	return time_mono_ms() + ms;
 }
 
+void pg_slot_names(const struct db_config *cfg, char fwd[64], char rev[64])
+{
+	char db[40];
+	size_t i;
+
+	/* the plan's names are [A-Za-z0-9._-]: a slot takes [a-z0-9_] */
+	for (i = 0; cfg->name[i] && i < sizeof(db) - 1; i++) {
+		char ch = cfg->name[i];
+		db[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a')
+		        : ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch
+		                                                                 : '_';
+	}
+	db[i] = '\0';
+	snprintf(fwd, 64, "ferry_sub_%s", db);
+	snprintf(rev, 64, "ferry_rev_%s", db);
+}
+
 void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n)
 {
 	const struct db_config *c = p->cfg;
 
 	memset(n, 0, sizeof(*n));
+	if (!p->slot_fwd[0])
+		pg_slot_names(c, p->slot_fwd, p->slot_rev);
 	if (dir == DB_FORWARD) {
 		n->from = p->old;
 		n->to = p->new;
+		n->from_id = DB_OLD;
+		n->to_id = DB_NEW;
 		n->from_side = "old";
 		n->to_side = "new";
 		n->cur_pub = "ferry_pub";
-		n->cur_slot = "ferry_sub";
+		n->cur_slot = p->slot_fwd;
 		n->cur_sub = "ferry_sub";
 		n->new_pub = "ferry_rev_pub";
-		n->new_slot = "ferry_rev";
+		n->new_slot = p->slot_rev;
 		n->new_sub = "ferry_rev_sub";
 		n->to_from_from = c->new_from_old ? c->new_from_old : c->new_conninfo;
 		n->to_password = c->new_password;
-		n->to_pooler_connstr = c->pooler_new;
-		n->from_pooler_connstr = c->pooler_old;
 	} else {
 		n->from = p->new;
 		n->to = p->old;
+		n->from_id = DB_NEW;
+		n->to_id = DB_OLD;
 		n->from_side = "new";
 		n->to_side = "old";
 		n->cur_pub = "ferry_rev_pub";
-		n->cur_slot = "ferry_rev";
+		n->cur_slot = p->slot_rev;
 		n->cur_sub = "ferry_rev_sub";
 		n->new_pub = "ferry_pub";
-		n->new_slot = "ferry_sub";
+		n->new_slot = p->slot_fwd;
 		n->new_sub = "ferry_sub";
 		n->to_from_from = c->old_from_new ? c->old_from_new : c->old_conninfo;
 		n->to_password = c->old_password;
-		n->to_pooler_connstr = c->pooler_old;
-		n->from_pooler_connstr = c->pooler_new;
 	}
 }
 
@@ -234,49 +252,21 @@ int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err)
 	return rc;
 }
 
-int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err)
+int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t deadline_ms,
+                 struct ferry_error *err)
 {
 	char *db = NULL;
 	int rc;
 
-	rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline_ms, &db, err);
-	if (rc < 0)
-		return rc;
-	rc = exec_built(c, pg_sql_fence(db ? db : "", on), deadline_ms, err);
+	if (!dbname) {
+		rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline_ms, &db, err);
+		if (rc < 0)
+			return rc;
+		dbname = db ? db : "";
+	}
+	rc = exec_built(c, pg_sql_fence(dbname, on), deadline_ms, err);
 	free(db);
 	return rc;
-}
-
-void pg_pooler_config(const struct db_config *c, size_t i, struct pgbouncer_config *pc)
-{
-	memset(pc, 0, sizeof(*pc));
-	pc->name = c->poolers[i].name;
-	pc->admin = c->poolers[i].admin;
-	pc->admin_password = c->poolers[i].admin_password;
-	pc->exec = c->poolers[i].exec;
-	pc->nexec = c->poolers[i].nexec;
-	pc->include_path = c->poolers[i].include_path;
-	pc->dbalias = c->dbalias;
-}
-
-int pg_poolers_open(struct pg *p, struct ferry_error *err)
-{
-	const struct db_config *c = p->cfg;
-	struct pgbouncer_config pc;
-	size_t i;
-	int rc;
-
-	if (p->pb)
-		return 0;
-	p->pb = xcalloc(c->npoolers + 1, sizeof(*p->pb));
-	for (i = 0; i < c->npoolers; i++) {
-		pg_pooler_config(c, i, &pc);
-		rc = pgbouncer_open(&p->pb[i], &pc, err);
-		if (rc < 0)
-			return ferry_error_prefix(err, "database %s", c->name);
-		p->npb = i + 1;
-	}
-	return 0;
 }
 
 /* ---- open / close ----------------------------------------------------- */
@@ -284,15 +274,15 @@ int pg_poolers_open(struct pg *p, struct ferry_error *err)
 static void pg_close(void *h)
 {
 	struct pg *p = h;
-	size_t i;
 
 	if (!p)
 		return;
-	for (i = 0; i < p->npb; i++)
-		pgbouncer_free(p->pb[i]);
-	free(p->pb);
 	pgsql_free(p->old);
 	pgsql_free(p->new);
+	pgsql_free(p->old_spare);
+	pgsql_free(p->new_spare);
+	free(p->dbname[DB_OLD]);
+	free(p->dbname[DB_NEW]);
 	free(p);
 }
 
@@ -312,6 +302,20 @@ static int connect_side(struct pg *p, const char *side, const char *conninfo, co
 	return pgsql_exec(*out, pg_sql_session_rw, 0, NULL, pg_deadline(PG_TIMEOUT_MS), NULL, err);
 }
 
+int pg_reconnect(struct pg *p, enum db_side side, struct ferry_error *err)
+{
+	const struct db_config *c = p->cfg;
+	struct pgsql_conn **conn = side == DB_OLD ? &p->old : &p->new;
+
+	if (pgsql_ok(*conn))
+		return 0;
+	pgsql_free(*conn);
+	*conn = NULL;
+	return connect_side(p, db_side_name(side),
+	                    side == DB_OLD ? c->old_conninfo : c->new_conninfo,
+	                    side == DB_OLD ? c->old_password : c->new_password, conn, err);
+}
+
 static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *err)
 {
 	struct pg *p = xcalloc(1, sizeof(*p));
@@ -319,6 +323,7 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 	*h = NULL;
 	p->cfg = cfg;
+	pg_slot_names(cfg, p->slot_fwd, p->slot_rev);
 	rc = connect_side(p, "old", cfg->old_conninfo, cfg->old_password, &p->old, err);
 	if (rc == 0)
 		rc = connect_side(p, "new", cfg->new_conninfo, cfg->new_password, &p->new, err);
@@ -501,9 +506,14 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 	if (rc < 0)
 		return rc;
 	log_info("database %s: creating subscription ferry_sub on new", c->name);
-	return pg_sub_create(p->new, "ferry_sub",
-	                     c->old_from_new ? c->old_from_new : c->old_conninfo, c->old_password,
-	                     "ferry_pub", pg_sub_opts_forward, err);
+	{
+		char *opts = pg_sub_opts_forward(p->slot_fwd);
+		rc = pg_sub_create(p->new, "ferry_sub",
+		                   c->old_from_new ? c->old_from_new : c->old_conninfo,
+		                   c->old_password, "ferry_pub", opts, err);
+		free(opts);
+	}
+	return rc;
 }
 
 static int pg_progress(void *h, struct db_progress *out, struct ferry_error *err)
@@ -756,14 +766,15 @@ static int pg_teardown(void *h, struct ferry_error *err)
 	int rc = 0;
 
 	/* the order of pg_teardown_order, which the dry run prints too */
-	for (t = pg_teardown_order; t->name && rc == 0; t++) {
+	for (t = pg_teardown_order; !t->last && rc == 0; t++) {
 		struct pgsql_conn *c = t->on_new ? p->new : p->old;
+		const char *name = pg_teardown_name(p, t);
 		switch (t->kind) {
-		case PG_OBJ_SUB: rc = pg_sub_drop_local(c, t->name, err); break;
+		case PG_OBJ_SUB: rc = pg_sub_drop_local(c, name, err); break;
 		case PG_OBJ_SLOT:
-			rc = pg_slot_drop(c, t->name, pg_deadline(PG_TIMEOUT_MS), err);
+			rc = pg_slot_drop(c, name, pg_deadline(PG_TIMEOUT_MS), err);
 			break;
-		case PG_OBJ_PUB: rc = pg_pub_drop(c, t->name, err); break;
+		case PG_OBJ_PUB: rc = pg_pub_drop(c, name, err); break;
 		}
 	}
 	return rc < 0 ? ferry_error_prefix(err, "database %s: teardown", p->cfg->name) : 0;
@@ -771,7 +782,6 @@ static int pg_teardown(void *h, struct ferry_error *err)
 
 const struct db_engine db_engine_postgresql = {
 	.name = "postgresql",
-	.switch_steps = pg_switch_steps,
 	.open = pg_open,
 	.close = pg_close,
 	.check = pg_check,
@@ -780,10 +790,9 @@ const struct db_engine db_engine_postgresql = {
 	.lag = pg_lag,
 	.verify = pg_verify,
 	.schema_diff = pg_schema_diff,
-	.switch_run = pg_switch_run,
-	.recover = pg_recover,
+	.target = pg_target,
 	.teardown = pg_teardown,
 	.describe_replicate = pg_describe_replicate,
-	.describe_switch = pg_describe_switch,
 	.describe_teardown = pg_describe_teardown,
+	.sw = &pg_switch_ops,
 };

@@ -11,10 +11,13 @@
  * makes the rollback the cutover with the names swapped.
  *
  * Object names (fixed, so that recovery can find them without a journal):
- *	forward:  publication ferry_pub on old, slot ferry_sub on old,
+ *	forward:  publication ferry_pub on old, slot ferry_sub_DB on old,
  *	          subscription ferry_sub on new
- *	reverse:  publication ferry_rev_pub on new, slot ferry_rev on new,
+ *	reverse:  publication ferry_rev_pub on new, slot ferry_rev_DB on new,
  *	          subscription ferry_rev_sub on old
+ * Publications and subscriptions belong to a database; slots to the whole
+ * server, so theirs carry DB, the plan's name of the database (lower case,
+ * other characters '_'): two databases of one server move side by side.
  */
 #ifndef FERRY_DB_POSTGRESQL_INT_H
 #define FERRY_DB_POSTGRESQL_INT_H
@@ -22,19 +25,23 @@
 #include "db/db.h"
 #include "db/pgsql.h"
 
-struct pgbouncer;
-
 struct pg {
 	const struct db_config *cfg;
+	char slot_fwd[64], slot_rev[64]; /* pg_slot_names() */
 	struct pgsql_conn *old, *new;
-	struct pgbouncer **pb; /* opened by the switch's preflight */
-	size_t npb;
+	/* Spares for the write pause, opened by the switch's prepare step: a
+	 * step after a hard deadline closed the main connection uses them
+	 * (postgresql_switch.c: conn_pause). */
+	struct pgsql_conn *old_spare, *new_spare;
+	char *dbname[2];   /* current_database() of each side, read once */
+	char slot_lsn[64]; /* where the reverse slot of this switch starts */
 };
 
 /* The names for a switch in direction dir: "from" is the writer being
  * fenced, "to" the one becoming the writer. */
 struct pg_names {
-	struct pgsql_conn *from, *to;
+	struct pgsql_conn *from, *to; /* the main connections */
+	enum db_side from_id, to_id;
 	const char *from_side, *to_side; /* "old", "new" */
 	const char *cur_pub;             /* on from, consumed by cur_sub */
 	const char *cur_slot;            /* on from */
@@ -44,11 +51,11 @@ struct pg_names {
 	const char *new_sub;             /* on from, created after the resume */
 	const char *to_from_from;        /* conninfo for new_sub (how from reaches to) */
 	const char *to_password;
-	const char *to_pooler_connstr;   /* pooler entry for the new writer */
-	const char *from_pooler_connstr; /* pooler entry for the old writer */
 };
 
 void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n);
+/* The slots of database cfg->name: "ferry_sub_main", "ferry_rev_main". */
+void pg_slot_names(const struct db_config *cfg, char fwd[64], char rev[64]);
 
 /* A deadline `ms` from now. */
 int64_t pg_deadline(int64_t ms);
@@ -79,13 +86,12 @@ int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
 
 /* Is default_transaction_read_only set for conn's database (the fence)? */
 int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
-int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err);
-
-/* The pgbouncer config of the config's pooler i (strings borrowed). */
-struct pgbouncer_config;
-void pg_pooler_config(const struct db_config *c, size_t i, struct pgbouncer_config *pc);
-/* Opens every pooler (admin console + host shell), if not yet open. */
-int pg_poolers_open(struct pg *p, struct ferry_error *err);
+/* Sets or removes the fence on database dbname (NULL: asks the server for
+ * its current database first). */
+int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t deadline_ms,
+                 struct ferry_error *err);
+/* (Re)connects side's main connection if it is closed (outside a pause). */
+int pg_reconnect(struct pg *p, enum db_side side, struct ferry_error *err);
 
 /* current_setting(setting) (malloc'd), NULL on error. */
 char *pg_show(struct pgsql_conn *c, const char *setting, struct ferry_error *err);
@@ -105,7 +111,8 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_setting[], pg_sql_lag_slot[], pg_sql_lag_sub[], pg_sql_lag_errors[],
         pg_sql_sessions_who[], pg_sql_terminate[], pg_sql_sessions_left[], pg_sql_wal_lsn[],
         pg_sql_wait_applied[], pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[],
-        pg_sub_opts_forward[], pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[];
+        pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[], pg_sql_slot_state[],
+        pg_sql_pending_changes[], pg_sql_slot_start[];
 extern const char *const pg_dump_argv[]; /* NULL-terminated; "-d CONNINFO" follows */
 extern const char *const pg_psql_argv[];
 char *pg_sql_pub_create(const char *pub);
@@ -115,6 +122,7 @@ char *pg_sql_sub_drop(const char *sub);
 char *pg_sql_sub_alter(const char *sub, const char *what);
 char *pg_sql_sub_create(const char *sub, const char *conninfo, const char *pub, const char *opts);
 char *pg_sub_opts_reverse(const char *slot);
+char *pg_sub_opts_forward(const char *slot);
 char *pg_sql_sub_comment(const char *sub, const char *start_lsn);
 /* The fence (on) or its removal on database dbname (quoted here). */
 char *pg_sql_fence(const char *dbname, bool on);
@@ -129,24 +137,26 @@ enum pg_obj_kind {
 };
 struct pg_teardown_item {
 	enum pg_obj_kind kind;
-	bool on_new; /* on the new server, else the old one */
-	const char *name;
+	bool on_new;      /* on the new server, else the old one */
+	const char *name; /* a slot's: NULL, then pg_teardown_name() */
+	bool last;
 };
-extern const struct pg_teardown_item pg_teardown_order[]; /* ends with name NULL */
+extern const struct pg_teardown_item pg_teardown_order[]; /* ends with last */
+/* The object's name (a slot's from p's names). */
+const char *pg_teardown_name(const struct pg *p, const struct pg_teardown_item *t);
 
 /* The setvals of one round trip (a select list holds at most 1664). */
 #define PG_SETVAL_BATCH 1000
 
 /* postgresql_describe.c: the dry run (db.h) */
 int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
-int pg_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
-                       struct ferry_error *err);
+int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,
+                     struct buf *out, struct ferry_error *err);
 int pg_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
 
-extern const char *const pg_switch_steps[];
-int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *hooks,
-                  struct db_switch_report *rep, struct ferry_error *err);
-int pg_recover(void *h, enum db_direction dir, struct db_switch_report *rep,
-               struct ferry_error *err);
+/* postgresql_switch.c: the switch's steps (db.h, struct db_switch_ops) */
+extern const struct db_switch_ops pg_switch_ops;
+int pg_target(const struct db_config *cfg, enum db_side side, char **host, int *port, char **dbname,
+              struct ferry_error *err);
 
 #endif

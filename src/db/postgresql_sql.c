@@ -52,7 +52,20 @@ const char pg_sql_sessions_left[] = "SELECT count(*) FROM pg_stat_activity WHERE
                                     "current_database() AND pid <> pg_backend_pid() AND "
                                     "backend_type = 'client backend' AND backend_start < "
                                     "$1::timestamptz";
-const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_lsn()";
+/* the insert pointer: past every record written so far, flushed or not */
+const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_insert_lsn()";
+/* inspect(): a slot in use says whether its consumer confirmed everything
+ * up to now; one not in use is peeked for changes it holds (pgoutput's
+ * message types: Insert, Update, Delete, Truncate) */
+const char pg_sql_slot_state[] = "SELECT active, confirmed_flush_lsn >= "
+                                 "pg_current_wal_insert_lsn() FROM pg_replication_slots "
+                                 "WHERE slot_name = $1";
+const char pg_sql_pending_changes[] =
+        "SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, "
+        "'proto_version', '1', 'publication_names', $2) WHERE get_byte(data, 0) IN "
+        "(73, 85, 68, 84)";
+const char pg_sql_slot_start[] =
+        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1";
 const char pg_sql_wait_applied[] = "SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), "
                                    "false) FROM pg_replication_slots WHERE slot_name = $2";
 const char pg_sql_sequences[] = "SELECT format('%I.%I', schemaname, sequencename), last_value FROM "
@@ -72,9 +85,6 @@ const char pg_sql_carried_txns[] =
         "SELECT total_txns FROM pg_stat_replication_slots WHERE slot_name = $3 "
         "AND $1 <> '' AND $2 <> ''";
 
-const char pg_sub_opts_forward[] =
-        "copy_data = true, slot_name = 'ferry_sub', synchronous_commit = 'on'";
-
 /* pg_dump --schema-only of old piped into psql on new; "-d CONNINFO" goes
  * last (postgresql.c: schema_copy) */
 const char *const pg_dump_argv[] = {
@@ -83,11 +93,19 @@ const char *const pg_dump_argv[] = {
 const char *const pg_psql_argv[] = { "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", NULL };
 
 const struct pg_teardown_item pg_teardown_order[] = {
-	{ PG_OBJ_SUB, true, "ferry_sub" },   { PG_OBJ_SUB, false, "ferry_rev_sub" },
-	{ PG_OBJ_SLOT, false, "ferry_sub" }, { PG_OBJ_SLOT, true, "ferry_rev" },
-	{ PG_OBJ_PUB, false, "ferry_pub" },  { PG_OBJ_PUB, true, "ferry_rev_pub" },
-	{ PG_OBJ_SUB, false, NULL },
+	{ PG_OBJ_SUB, true, "ferry_sub", false },  { PG_OBJ_SUB, false, "ferry_rev_sub", false },
+	{ PG_OBJ_SLOT, false, NULL, false },       { PG_OBJ_SLOT, true, NULL, false },
+	{ PG_OBJ_PUB, false, "ferry_pub", false }, { PG_OBJ_PUB, true, "ferry_rev_pub", false },
+	{ PG_OBJ_SUB, false, NULL, true },
 };
+
+const char *pg_teardown_name(const struct pg *p, const struct pg_teardown_item *t)
+{
+	if (t->kind != PG_OBJ_SLOT)
+		return t->name;
+	/* the forward slot lives on old, the reverse one on new */
+	return t->on_new ? p->slot_rev : p->slot_fwd;
+}
 
 /* fmt with one %s: the quoted identifier */
 static char *ident_stmt(const char *fmt, const char *ident)
@@ -136,6 +154,11 @@ char *pg_sql_sub_create(const char *sub, const char *conninfo, const char *pub, 
 	free(qn);
 	free(qp);
 	return sql;
+}
+
+char *pg_sub_opts_forward(const char *slot)
+{
+	return xasprintf("copy_data = true, slot_name = '%s', synchronous_commit = 'on'", slot);
 }
 
 char *pg_sub_opts_reverse(const char *slot)

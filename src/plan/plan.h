@@ -114,7 +114,8 @@ struct plan_database {
 	int64_t pause_budget_ms;     /* default 5000 */
 	struct {
 		enum plan_switch_via via;
-		/* pgbouncer: admin console conninfo on each host */
+		/* pgbouncer: admin console conninfo on each host; haproxy:
+		 * the runtime API ("IP:PORT" or a unix socket path) */
 		char *admin_old;
 		char *admin_new;
 		/* pgbouncer: the include file ferry owns on each host, and the
@@ -122,6 +123,19 @@ struct plan_database {
 		char *include_old;
 		char *include_new;
 		char *dbalias; /* default: the database's name */
+		/* haproxy: the TCP backend in front of the database, its server */
+		char *backend;
+		char *server;
+		/* hook: commands (point and show required), run on this machine
+		 * or through the exec prefix of host ("old"/"new") */
+		struct plan_strv point;
+		struct plan_strv show;
+		struct plan_strv revert;
+		char *host; /* NULL, "old" or "new" */
+		/* where the applications reach each side ("HOST:PORT"), when it
+		 * is not where source/target say; NULL: from the conninfo */
+		char *address_old;
+		char *address_new;
 	} sw;
 	struct plan_pos pos;
 };

@@ -566,6 +566,14 @@ void plan_free(struct plan *p)
 		free(db->sw.include_old);
 		free(db->sw.include_new);
 		free(db->sw.dbalias);
+		free(db->sw.backend);
+		free(db->sw.server);
+		plan_strv_release(&db->sw.point);
+		plan_strv_release(&db->sw.show);
+		plan_strv_release(&db->sw.revert);
+		free(db->sw.host);
+		free(db->sw.address_old);
+		free(db->sw.address_new);
 	}
 	free(p->databases);
 

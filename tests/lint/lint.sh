@@ -3,7 +3,12 @@
 #  1. banned functions (curl's list): atoi, sscanf, strcpy, sprintf, ...
 #  2. one foreign library, one file: only the named file includes its header.
 #  3. clang-format clean, where clang-format is installed.
-#  4. every command of src/main.c's table is documented: a man page
+#  4. includes point one way (DESIGN §3): util <- {plan, journal} <- report;
+#     util <- drivers (dns, db, switch, traffic, hosts) <- core <- cmd.  A
+#     driver includes util/, its own family, and the shared transports
+#     only (the one libpq layer, commands on a host, the one libcurl file,
+#     HAProxy's runtime API connection); never core/, plan/ or cmd/.
+#  5. every command of src/main.c's table is documented: a man page
 #     docs/ferry-NAME.1.scd and a README.md section (a heading) naming
 #     `ferry NAME` (src/cmd/cmd.h, "Adding a command").
 set -u
@@ -55,6 +60,33 @@ if command -v clang-format >/dev/null 2>&1; then
 			fail=1
 		fi
 	done
+fi
+
+# 4. the direction of includes (one awk over every file)
+bad_includes=$(awk '
+	BEGIN {
+		split("db/pgsql.h hosts/shell.h hosts/exec.h hosts/http.h traffic/haproxy_api.h", t, " ")
+		for (i in t) transport[t[i]] = 1
+		allow["util"] = "util"
+		allow["plan"] = "util plan"
+		allow["journal"] = "util journal"
+		allow["report"] = "util journal report"
+		allow["core"] = "util plan journal report dns db switch traffic hosts core"
+		n = split("dns db switch traffic hosts", d, " ")
+		for (i = 1; i <= n; i++) { allow[d[i]] = "util " d[i]; driver[d[i]] = 1 }
+	}
+	FNR == 1 { split(FILENAME, parts, "/"); dir = parts[2] }
+	/^#include "[a-z]+\/[a-z_0-9]+\.h"/ {
+		if (!(dir in allow)) next
+		inc = $2; gsub(/"/, "", inc)
+		fam = inc; sub(/\/.*/, "", fam)
+		if ((dir in driver) && (inc in transport)) next
+		if (index(" " allow[dir] " ", " " fam " ")) next
+		print "lint: " FILENAME " includes " inc ": includes point util <- drivers <- core <- cmd (DESIGN §3)"
+	}' $(find src -name '*.[ch]' | sort))
+if [ -n "$bad_includes" ]; then
+	echo "$bad_includes"
+	fail=1
 fi
 
 # The command table's rows look like: { "name", cmd_name, "summary", ...

@@ -345,7 +345,7 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 	char tmpl[] = "/tmp/ferry-schema-XXXXXX";
 	char *dump_argv[8], *psql_argv[9];
 	posix_spawn_file_actions_t fa;
-	char **env_dump = NULL, **env_psql = NULL;
+	char **env_dump = NULL, **env_psql = NULL, *ci_old, *ci_new;
 	struct pgsql_passfile pf_old = { 0 }, pf_new = { 0 };
 	pid_t pd = 0, pp = 0;
 	int pfd[2] = { -1, -1 }, efd = -1, devnull = -1, st, rc = 0, sd = 0, sp = 0;
@@ -355,11 +355,14 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 	/* the argv the dry run prints (postgresql_sql.c), then the conninfo */
 	for (i = 0; pg_dump_argv[i]; i++)
 		dump_argv[i] = (char *)pg_dump_argv[i];
-	dump_argv[i++] = (char *)c->old_conninfo;
+	/* scrubbed as the dry run prints it: argv shows in ps */
+	ci_old = pgsql_conninfo_scrub(c->old_conninfo);
+	ci_new = pgsql_conninfo_scrub(c->new_conninfo);
+	dump_argv[i++] = ci_old;
 	dump_argv[i] = NULL;
 	for (i = 0; pg_psql_argv[i]; i++)
 		psql_argv[i] = (char *)pg_psql_argv[i];
-	psql_argv[i++] = (char *)c->new_conninfo;
+	psql_argv[i++] = ci_new;
 	psql_argv[i] = NULL;
 	buf_init(&errs, 8192);
 	for (i = 0; environ[i]; i++)
@@ -474,6 +477,8 @@ out:
 	pgsql_passfile_remove(&pf_new);
 	free(env_dump);
 	free(env_psql);
+	free(ci_old);
+	free(ci_new);
 	buf_release(&errs);
 	return rc;
 }

@@ -115,10 +115,11 @@ static void poolers(struct desc *d, enum pgbouncer_action act, const char *conns
 	free(prefix);
 }
 
-/* A conninfo as it may be printed: without any password. */
+/* A conninfo as it may be printed: without any password (sslpassword
+ * too). */
 static char *ci_print(const char *conninfo)
 {
-	char *s = pgsql_conninfo_set(conninfo, "password", NULL);
+	char *s = pgsql_conninfo_unsecret(conninfo);
 
 	return s ? s : pgsql_conninfo_scrub(conninfo);
 }
@@ -263,8 +264,8 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	buf_adds(&cmd, " | ");
 	add_argv(&cmd, pg_psql_argv, ci_new);
 	line(&d, "local", cmd.data, "environment PGAPPNAME=ferry%s%s",
-	     cfg->old_password ? ", PGPASSWORD of old for pg_dump" : "",
-	     cfg->new_password ? ", PGPASSWORD of new for psql" : "");
+	     cfg->old_password ? ", PGPASSFILE (0600) with old's password for pg_dump" : "",
+	     cfg->new_password ? ", PGPASSFILE (0600) with new's password for psql" : "");
 	buf_release(&cmd);
 	free(ci_old);
 	free(ci_new);

@@ -438,24 +438,51 @@ const char *plan_weekday_name(enum plan_weekday d)
 
 /* ---- inline secrets ---- */
 
+/* Whether the word ending at end (exclusive) that starts at or after s
+ * ends in "password" (password, sslpassword, ...): every such keyword of
+ * libpq holds a secret (libpq §34.1.2). */
+static bool ends_in_password(const char *start, const char *end)
+{
+	return end - start >= 8 && !strncasecmp(end - 8, "password", 8);
+}
+
+static bool keyword_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
 bool plan_conninfo_has_password(const char *s)
 {
-	const char *p;
+	const char *p, *q;
 
-	/* libpq §34.1.1: "password = x" with optional spaces around '=' */
+	/* libpq §34.1.1: "keyword = value" with optional spaces around '=';
+	 * a keyword starts the string or follows a blank */
 	for (p = s; (p = strcasestr(p, "password")) != NULL; p += 8) {
-		const char *q = p + 8;
+		const char *k = p;
 
-		if (p != s && !isspace((unsigned char)p[-1]))
+		while (k > s && keyword_char(k[-1]))
+			k--;
+		if (k != s && !isspace((unsigned char)k[-1]))
 			continue;
+		q = p + 8;
 		while (isspace((unsigned char)*q))
 			q++;
 		if (*q == '=')
 			return true;
 	}
-	/* the URI form, postgresql://user:secret@host/db (libpq §34.1.1.2) */
-	return plan_url_has_password(s) || strcasestr(s, "?password=") ||
-	       strcasestr(s, "&password=");
+	/* the URI form, postgresql://user:secret@host/db?sslpassword=x
+	 * (libpq §34.1.1.2): a userinfo password, or a query parameter */
+	if (plan_url_has_password(s))
+		return true;
+	p = strstr(s, "://") ? strchr(s, '?') : NULL;
+	while (p) {
+		p++;
+		q = p + strcspn(p, "=&#");
+		if (*q == '=' && ends_in_password(p, q))
+			return true;
+		p = strchr(q, '&');
+	}
+	return false;
 }
 
 bool plan_url_has_password(const char *s)
@@ -473,10 +500,13 @@ bool plan_url_has_password(const char *s)
 
 bool plan_key_is_secret(const char *key)
 {
-	static const char *const words[] = { "secret", "password", "passwd",
-		                             "token",  "apikey",   "api_key" };
+	static const char *const words[] = { "secret", "token", "apikey", "api_key" };
 	size_t i, lk = strlen(key);
 
+	/* "password", "sslpassword", "db-password", "passwd": any key that
+	 * ends in one of these names a password, as libpq's keywords do */
+	if (ends_in_password(key, key + lk) || (lk >= 6 && !strcasecmp(key + lk - 6, "passwd")))
+		return true;
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		size_t lw = strlen(words[i]);
 

@@ -567,12 +567,22 @@ static void test_value_checks(void **state)
 	assert_true(plan_conninfo_has_password("postgresql://h/db?password=x"));
 	assert_false(plan_conninfo_has_password("host=a passfile=/x user=password"));
 	assert_false(plan_conninfo_has_password("postgresql://u@h:5432/db"));
+	/* every libpq keyword that ends in "password" holds a secret */
+	assert_true(plan_conninfo_has_password("host=a sslpassword=x"));
+	assert_true(plan_conninfo_has_password("sslpassword = x host=a"));
+	assert_true(plan_conninfo_has_password("postgresql://h/db?sslmode=require&sslpassword=x"));
+	assert_false(plan_conninfo_has_password("host=a sslkey=/password"));
+	assert_false(plan_conninfo_has_password("postgresql://h/db?user=password"));
 
 	assert_true(plan_key_is_secret("secret"));
 	assert_true(plan_key_is_secret("tsig_secret"));
 	assert_true(plan_key_is_secret("api-token"));
 	assert_false(plan_key_is_secret("secret_file"));
 	assert_false(plan_key_is_secret("tokens"));
+	assert_true(plan_key_is_secret("sslpassword"));
+	assert_true(plan_key_is_secret("adminpassword"));
+	assert_true(plan_key_is_secret("db_passwd"));
+	assert_false(plan_key_is_secret("password_file"));
 
 	assert_true(plan_time_zone_ok("UTC", &why));
 	assert_true(plan_time_zone_ok("Europe/Berlin", &why));

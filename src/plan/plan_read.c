@@ -16,6 +16,7 @@
 
 #include "plan/plan_internal.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
 
 char *plan_get_str(struct plan_sect *s, const char *key, bool required, struct plan_pos *posp)
@@ -235,6 +236,9 @@ void plan_get_secret_ref(struct plan_sect *s, const char *file_key, const char *
 		plan_ctx_error(&s->w->c, epos, NULL,
 		               "%s.%s: '%.64s' is not an environment variable name", s->path,
 		               env_key, out->env);
+	} else {
+		/* from now on no child of ferry inherits it (util/secret.h) */
+		secret_env_mark(out->env);
 	}
 }
 

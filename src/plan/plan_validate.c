@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/port.h"
+#include "util/secret.h"
 
 /* A secret is a password or a key: 64 KiB is far more than any. */
 #define SECRET_MAX (64 * 1024)
@@ -716,14 +717,13 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 	if (out->max == 0)
 		out->max = SECRET_MAX;
 	if (s->env) {
-		const char *v = getenv(s->env);
-
-		if (!v || !*v)
+		/* taken out of the environment: no child inherits it */
+		r = secret_env_take(s->env, out);
+		if (r == FERRY_ENOTFOUND)
 			return ferry_error_set(err, FERRY_ENOTFOUND,
 			                       "export it before running ferry, or use a file",
 			                       "secret: environment variable %s is not set",
 			                       s->env);
-		r = buf_adds(out, v);
 		if (r < 0)
 			return ferry_error_set(err, FERRY_EINVAL, NULL,
 			                       "secret: environment variable %s is too long",

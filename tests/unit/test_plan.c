@@ -26,6 +26,7 @@
 #include "plan/plan.h"
 #include "plan/plan_internal.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #define BAD_DIR "../plans/bad"
 
@@ -223,6 +224,8 @@ static void test_database_only_plan_is_valid(void **state)
 	assert_false(p->checks.present);
 	assert_int_equal(p->ndatabases, 1);
 	assert_string_equal(p->databases[0].password.env, "PGPASSWORD");
+	/* named by the plan: no child of ferry inherits it */
+	assert_true(secret_env_is_marked("PGPASSWORD"));
 	assert_int_equal(p->databases[0].sw.via, PLAN_SWITCH_PGBOUNCER);
 	plan_free(p);
 }
@@ -664,11 +667,18 @@ static void test_secret_read(void **state)
 	assert_int_equal(plan_secret_read(p, &s, &out, &err), 0);
 	assert_string_equal(out.data, "from-env");
 	buf_release_secret(&out);
+	/* read once, it has left the environment (no child inherits it),
+	 * and a second read in the same run still has it */
+	assert_null(getenv(s.env));
+	buf_init(&out, 0);
+	assert_int_equal(plan_secret_read(p, &s, &out, &err), 0);
+	assert_string_equal(out.data, "from-env");
+	buf_release_secret(&out);
 
-	unsetenv(s.env);
+	s.env = "FERRY_TEST_PLAN_SECRET_UNSET";
 	buf_init(&out, 0);
 	assert_int_equal(plan_secret_read(p, &s, &out, &err), FERRY_ENOTFOUND);
-	assert_non_null(strstr(err.msg, "FERRY_TEST_PLAN_SECRET"));
+	assert_non_null(strstr(err.msg, "FERRY_TEST_PLAN_SECRET_UNSET"));
 	buf_release_secret(&out);
 
 	s.env = NULL;

@@ -499,6 +499,38 @@ bool plan_url_has_password(const char *s)
 	return colon && memchr(colon, '@', (size_t)(end - colon)) != NULL;
 }
 
+bool plan_url_has_secret(const char *s)
+{
+	/* names services give a token in a query: ?key= (Google APIs),
+	 * ?code= (Azure Functions), ?sig= / ?signature= (signed URLs) */
+	static const char *const names[] = { "key", "auth", "sig", "signature", "code" };
+	const char *p, *q;
+	char name[65];
+	size_t i, len;
+
+	if (plan_url_has_password(s))
+		return true;
+	p = strchr(s, '?');
+	while (p) {
+		p++;
+		len = strcspn(p, "=&#");
+		q = p + len;
+		if (len > 0 && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			if (plan_key_is_secret(name))
+				return true;
+			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+				if (!strcasecmp(name, names[i]))
+					return true;
+		}
+		if (*q == '#')
+			break;
+		p = strchr(q, '&');
+	}
+	return false;
+}
+
 bool plan_key_is_secret(const char *key)
 {
 	static const char *const words[] = { "secret", "token", "apikey", "api_key" };
@@ -623,6 +655,7 @@ void plan_free(struct plan *p)
 
 	free(p->rollback.authority);
 	free(p->rollback.prometheus.url);
+	secret_release(&p->rollback.prometheus.url_ref);
 	free(p->rollback.prometheus.query);
 
 	free(p->schedule.cutover_window.zone);
@@ -631,6 +664,7 @@ void plan_free(struct plan *p)
 		free(p->hooks[i].event);
 		plan_strv_release(&p->hooks[i].argv);
 		free(p->hooks[i].url);
+		secret_release(&p->hooks[i].url_ref);
 	}
 	free(p->hooks);
 	free(p);

@@ -19,7 +19,8 @@
 # secret variable has been read: it must be wiped).  While ferry runs a
 # sampler saves `ps -eww -o pid,ppid,args` and the environ of every
 # descendant of ferry.  Then no canary may be in: the commands' output
-# (check, run, status --json, report), the journal, the report, the ps
+# (plan, run --dry-run, check, run, status --json, report), the journal,
+# the report, the ps
 # samples, any recorded environment or argv.  And the test can fail: the
 # recordings must exist and hold a plain variable ferry passes on, and the
 # receiver must have been called with the tokens.
@@ -191,6 +192,12 @@ ferry_run() {
 }
 
 # --- the run ---------------------------------------------------------------
+ferry_run plan.txt plan "$top/p.yaml"
+[ $rc = 0 ] || { show "$top/plan.txt"; fail "ferry plan exit $rc, want 0"; }
+ferry_run dry.txt run --dry-run "$top/p.yaml"
+[ $rc = 0 ] || { show "$top/dry.txt"; fail "ferry run --dry-run exit $rc, want 0"; }
+grep -q 'hook before_replicate: webhook url_env FERRY_CANARY_HOOK_URL' "$top/dry.txt" ||
+	{ show "$top/dry.txt"; fail "the dry run does not name the webhook by where its URL is kept"; }
 ferry_run check.txt check "$top/p.yaml"
 [ $rc = 0 ] || { show "$top/check.txt"; fail "ferry check exit $rc, want 0"; }
 ferry_run run.txt run "$top/p.yaml"

@@ -238,10 +238,12 @@ static void hooks(struct engine *e, const char *event, struct buf *out)
 	size_t i;
 
 	for (i = 0; i < e->plan->nhooks; i++)
-		if (!strcmp(e->plan->hooks[i].event, event))
-			buf_addf(out, "  hook %s: %s\n", event,
-			         e->plan->hooks[i].url ? e->plan->hooks[i].url
-			                               : e->plan->hooks[i].argv.v[0]);
+		if (!strcmp(e->plan->hooks[i].event, event)) {
+			char label[300];
+
+			engine_hook_label(&e->plan->hooks[i], label, sizeof(label));
+			buf_addf(out, "  hook %s: %s\n", event, label);
+		}
 }
 
 static int describe_rollback(struct engine *e, struct buf *out, struct ferry_error *err)

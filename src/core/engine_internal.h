@@ -113,6 +113,11 @@ int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct
 /* Runs the plan's hooks for event (hooks.c): once per cutover round, each a
  * journaled step; a failing before_* hook returns FERRY_ECHECK. */
 int engine_hooks(struct engine *e, const char *event, struct ferry_error *err);
+/* How a hook is named in the journal, messages, the dry run and the
+ * report: its command's name, a webhook's origin only (scheme://host: the
+ * path and query may hold a token), or where its URL is kept ("url_env
+ * NAME", "url_file PATH"). */
+void engine_hook_label(const struct plan_hook *h, char *out, size_t len);
 
 /* FERRY_CRASH_AT: kills the process at the named point (see engine.h). */
 void engine_crash_point(const char *name, bool after);

@@ -221,14 +221,31 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	const struct plan_traffic *t = &e->plan->traffic;
 	struct trigger_result res[TRIGGER_NKINDS];
 	struct traffic_stats prev, cur, prev2, cur2;
+	const struct plan_rollback *rb = &e->plan->rollback;
 	struct trigger_config cfg;
 	struct trigger_window w;
+	struct buf prom_url;
 	int64_t start = time_mono_ms(), tick, wall;
 	bool have_prev = false, blind;
 	char why[300];
 	int k, r = 1;
 
-	trigger_config_from_plan(&cfg, &e->plan->rollback);
+	/* The API's URL may be kept in a file or a variable (it may hold a
+	 * token); one that cannot be read leaves the trigger unjudged, as a
+	 * failed query does, and says so once. */
+	buf_init(&prom_url, 64 << 10);
+	if (rb->prometheus.present) {
+		struct ferry_error perr = { 0 };
+
+		if (rb->prometheus.url)
+			buf_adds(&prom_url, rb->prometheus.url);
+		else if (plan_secret_read(e->plan, &rb->prometheus.url_ref, &prom_url, &perr) < 0)
+			engine_say(e, "prometheus",
+			           "the query's URL cannot be read (%s): the "
+			           "prometheus trigger is not judged",
+			           perr.msg);
+	}
+	trigger_config_from_plan(&cfg, rb);
 	trigger_window_init(&w, &cfg);
 	traffic_stats_init(&prev);
 	traffic_stats_init(&cur);
@@ -274,16 +291,15 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 			}
 		}
 		probe_health(e, &w, wall, &health);
-		if (e->plan->rollback.prometheus.present) {
-			const struct plan_rollback *rb = &e->plan->rollback;
+		if (prom_url.len) {
 			double v;
 
 			struct ferry_error pe = { 0 };
 
 			/* A failed query leaves the last value to age out of the
 			 * window, and the second is blind */
-			if (prometheus_query(rb->prometheus.url, rb->prometheus.query, 800, &v,
-			                     &pe) == 0) {
+			if (prometheus_query(prom_url.data, rb->prometheus.query, 800, &v, &pe) ==
+			    0) {
 				trigger_set_prometheus(&w, wall, v);
 				journal_sample_add(e->j, "prometheus", "query", wall, v, NULL);
 			} else {
@@ -319,5 +335,6 @@ out:
 	traffic_stats_release(&prev2);
 	traffic_stats_release(&cur2);
 	trigger_window_release(&w);
+	buf_release_secret(&prom_url);
 	return r;
 }

@@ -110,6 +110,15 @@ static void first_line(char *out, size_t outlen, const char *msg)
 	out[n] = '\0';
 }
 
+/* libpq's keywords that hold a secret: "password", "sslpassword" (the
+ * client key's passphrase), and any later one named so. */
+static bool secret_keyword(const char *k)
+{
+	size_t n = strlen(k);
+
+	return n >= 8 && !strcmp(k + n - 8, "password");
+}
+
 char *pgsql_conninfo_scrub(const char *conninfo)
 {
 	PQconninfoOption *opts, *o;
@@ -123,7 +132,7 @@ char *pgsql_conninfo_scrub(const char *conninfo)
 	}
 	buf_init(&b, 1 << 16);
 	for (o = opts; o->keyword; o++) {
-		if (!o->val || !strcmp(o->keyword, "password"))
+		if (!o->val || secret_keyword(o->keyword))
 			continue;
 		/* values are shown as given: they are not secrets once the
 		 * password is gone; quote the ones with spaces. */
@@ -178,7 +187,10 @@ static void add_kv(struct buf *b, const char *k, const char *v)
 	buf_addch(b, '\'');
 }
 
-char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value)
+/* conninfo in the quoted keyword='value' form, without keyword (NULL:
+ * without every secret keyword), with keyword=value added when value is
+ * given.  NULL when conninfo does not parse. */
+static char *conninfo_rewrite(const char *conninfo, const char *keyword, const char *value)
 {
 	PQconninfoOption *opts, *o;
 	struct buf b;
@@ -191,18 +203,28 @@ char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *
 	}
 	buf_init(&b, 1 << 16);
 	for (o = opts; o->keyword; o++)
-		if (o->val && strcmp(o->keyword, keyword))
+		if (o->val && (keyword ? strcmp(o->keyword, keyword) : !secret_keyword(o->keyword)))
 			add_kv(&b, o->keyword, o->val);
-	if (value)
+	if (keyword && value)
 		add_kv(&b, keyword, value);
 	/* the options may have held a password: wipe libpq's copy too */
 	for (o = opts; o->keyword; o++)
-		if (o->val && !strcmp(o->keyword, "password"))
+		if (o->val && secret_keyword(o->keyword))
 			explicit_bzero(o->val, strlen(o->val));
 	PQconninfoFree(opts);
 	out = xstrndup(b.data, b.len);
 	buf_release_secret(&b);
 	return out;
+}
+
+char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value)
+{
+	return conninfo_rewrite(conninfo, keyword, value);
+}
+
+char *pgsql_conninfo_unsecret(const char *conninfo)
+{
+	return conninfo_rewrite(conninfo, NULL, NULL);
 }
 
 char *pgsql_quote_ident(const char *s)

@@ -111,8 +111,9 @@ int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_by
 char *pgsql_quote_ident(const char *s);
 char *pgsql_quote_literal(const char *s);
 
-/* A copy of conninfo with any password removed (and a libpq-normalised
- * keyword=value form).  Returns a malloc'd string; never NULL (an
+/* A copy of conninfo with every keyword that ends in "password" removed
+ * (password, sslpassword; the URI form too), in libpq's normalised
+ * keyword=value form.  Returns a malloc'd string; never NULL (an
  * unparsable conninfo becomes "<unparsable conninfo>"). */
 char *pgsql_conninfo_scrub(const char *conninfo);
 /* The value of keyword in conninfo (malloc'd), or NULL if absent. */
@@ -121,6 +122,9 @@ char *pgsql_conninfo_get(const char *conninfo, const char *keyword);
  * result may carry a secret when keyword is "password": wipe it with
  * xfree_secret().  Returns NULL if conninfo does not parse. */
 char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value);
+/* A copy of conninfo in the same quoted form as pgsql_conninfo_set()'s,
+ * without any keyword that ends in "password".  NULL if it does not parse. */
+char *pgsql_conninfo_unsecret(const char *conninfo);
 
 /* A libpq password file for a child (pg_dump, psql, pg_restore): a
  * password must never reach a child's environment (PGPASSWORD shows in

@@ -32,9 +32,8 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 int64_t pg_deadline(int64_t ms)
 {
@@ -339,7 +338,8 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 /* Runs pg_dump --schema-only of old piped into psql on new.  Passwords go
  * to each child in a password file of its own (PGPASSFILE), never in its
- * environment or argv.  Owners
+ * environment or argv; the plan's secret variables are not passed on
+ * either (util/secret.h).  Owners
  * and privileges are copied too (no --no-owner): an application role that
  * owned its tables on the old side must own them on the new one, or its
  * first write after the cutover is "permission denied"; the readiness check
@@ -350,7 +350,7 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 	char tmpl[] = "/tmp/ferry-schema-XXXXXX";
 	char *dump_argv[8], *psql_argv[9];
 	posix_spawn_file_actions_t fa;
-	char **env_dump = NULL, **env_psql = NULL;
+	char **env_dump = NULL, **env_psql = NULL, **base, *ci_old, *ci_new;
 	struct pgsql_passfile pf_old = { 0 }, pf_new = { 0 };
 	pid_t pd = 0, pp = 0;
 	int pfd[2] = { -1, -1 }, efd = -1, devnull = -1, st, rc = 0, sd = 0, sp = 0;
@@ -360,26 +360,30 @@ static int schema_copy(struct pg *p, struct ferry_error *err)
 	/* the argv the dry run prints (postgresql_sql.c), then the conninfo */
 	for (i = 0; pg_dump_argv[i]; i++)
 		dump_argv[i] = (char *)pg_dump_argv[i];
-	dump_argv[i++] = (char *)c->old_conninfo;
+	/* scrubbed as the dry run prints it: argv shows in ps */
+	ci_old = pgsql_conninfo_scrub(c->old_conninfo);
+	ci_new = pgsql_conninfo_scrub(c->new_conninfo);
+	dump_argv[i++] = ci_old;
 	dump_argv[i] = NULL;
 	for (i = 0; pg_psql_argv[i]; i++)
 		psql_argv[i] = (char *)pg_psql_argv[i];
-	psql_argv[i++] = (char *)c->new_conninfo;
+	psql_argv[i++] = ci_new;
 	psql_argv[i] = NULL;
 	buf_init(&errs, 8192);
-	for (i = 0; environ[i]; i++)
+	/* ferry's environment without the plan's secret variables */
+	base = secret_env_child();
+	for (i = 0; base[i]; i++)
 		;
 	env_dump = xcalloc(i + 3, sizeof(char *));
 	env_psql = xcalloc(i + 3, sizeof(char *));
 	/* the first of two equal names wins (getenv): ferry's own come last,
 	 * so the operator's PGPASSWORD, PGPASSFILE, PGAPPNAME are left out */
-	for (i = 0; environ[i]; i++) {
-		if (!strncmp(environ[i], "PGPASSWORD=", 11) ||
-		    !strncmp(environ[i], "PGPASSFILE=", 11) ||
-		    !strncmp(environ[i], "PGAPPNAME=", 10))
+	for (i = 0; base[i]; i++) {
+		if (!strncmp(base[i], "PGPASSWORD=", 11) || !strncmp(base[i], "PGPASSFILE=", 11) ||
+		    !strncmp(base[i], "PGAPPNAME=", 10))
 			continue;
-		env_dump[n] = environ[i];
-		env_psql[n++] = environ[i];
+		env_dump[n] = base[i];
+		env_psql[n++] = base[i];
 	}
 	env_dump[n] = xstrdup("PGAPPNAME=ferry");
 	env_psql[n] = xstrdup("PGAPPNAME=ferry");
@@ -479,6 +483,9 @@ out:
 	pgsql_passfile_remove(&pf_new);
 	free(env_dump);
 	free(env_psql);
+	free(base);
+	free(ci_old);
+	free(ci_new);
 	buf_release(&errs);
 	return rc;
 }

@@ -96,10 +96,11 @@ __attribute__((format(printf, 4, 5))) static void line_built(struct desc *d, con
 	buf_addch(&d->o, '\n');
 }
 
-/* A conninfo as it may be printed: without any password. */
+/* A conninfo as it may be printed: without any password (sslpassword
+ * too). */
 static char *ci_print(const char *conninfo)
 {
-	char *s = pgsql_conninfo_set(conninfo, "password", NULL);
+	char *s = pgsql_conninfo_unsecret(conninfo);
 
 	return s ? s : pgsql_conninfo_scrub(conninfo);
 }
@@ -238,8 +239,8 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	buf_adds(&cmd, " | ");
 	add_argv(&cmd, pg_psql_argv, ci_new);
 	line(&d, "local", cmd.data, "environment PGAPPNAME=ferry%s%s",
-	     cfg->old_password ? ", PGPASSFILE (a 0600 file) for pg_dump" : "",
-	     cfg->new_password ? ", PGPASSFILE (a 0600 file) for psql" : "");
+	     cfg->old_password ? ", PGPASSFILE (0600) with old's password for pg_dump" : "",
+	     cfg->new_password ? ", PGPASSFILE (0600) with new's password for psql" : "");
 	buf_release(&cmd);
 	free(ci_old);
 	free(ci_new);

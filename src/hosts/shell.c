@@ -5,7 +5,9 @@
  * parent keeps the other end.  A socket rather than pipes so that a write to
  * a shell that died fails with EPIPE (send with MSG_NOSIGNAL) instead of
  * killing ferry with SIGPIPE.  Replies are read into a bounded buffer until
- * the command's completion token appears at the start of a line.
+ * the command's completion token appears at the start of a line.  The
+ * shell's environment is ferry's without the plan's secret variables
+ * (util/secret.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +24,8 @@
 
 #include "hosts/shell.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 struct host_shell {
 	pid_t pid;
@@ -89,7 +90,7 @@ int host_shell_open(struct host_shell **out, const char *const *prefix, size_t n
 	posix_spawnattr_t attr;
 	sigset_t none, defsigs;
 	struct host_shell *sh;
-	char **argv;
+	char **argv, **envp;
 	int sv[2], rc;
 	size_t i;
 
@@ -124,7 +125,9 @@ int host_shell_open(struct host_shell **out, const char *const *prefix, size_t n
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	                                        POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&sh->pid, argv[0], &fa, &attr, argv, environ);
+	envp = secret_env_child();
+	rc = posix_spawnp(&sh->pid, argv[0], &fa, &attr, argv, envp);
+	free(envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);

@@ -490,8 +490,7 @@ static void parse_hooks(struct plan_walk *w, struct plan_sect *top)
 		vpos = node_pos(fy_node_pair_value(pr), kpos);
 		if (is_null(fy_node_pair_value(pr))) {
 			plan_ctx_error(&w->c, kpos, NULL,
-			               "%s: expected a command list or an URL, found nothing",
-			               path);
+			               "%s: expected a command list or a URL, found nothing", path);
 			continue;
 		}
 		v = resolve(w, fy_node_pair_value(pr), vpos);
@@ -526,13 +525,21 @@ static void parse_hooks(struct plan_walk *w, struct plan_sect *top)
 				plan_ctx_error(
 				        &w->c, vpos,
 				        "a command is a list: [/usr/local/bin/notify, --phase, x]",
-				        "%s: '%.64s' is not an http:// or https:// URL", path,
-				        h->url);
-			else if (h->url && plan_url_has_password(h->url))
-				plan_inline_secret(w, vpos, path);
+				        "%s: not an http:// or https:// URL", path);
+			else if (h->url)
+				plan_url_check(w, h->url, path, vpos, true);
+		} else if (fy_node_is_mapping(v)) {
+			/* {url_file: PATH} / {url_env: NAME}: a URL with a token */
+			static const char *const url_keys[] = { "url", "url_file", "url_env",
+				                                NULL };
+			struct plan_sect hs;
+
+			if (plan_sect_open(w, &hs, v, vpos, path, url_keys))
+				plan_get_url_or_ref(&hs, true, &h->url, &h->url_ref);
 		} else {
-			plan_ctx_error(&w->c, vpos, NULL,
-			               "%s: expected a command list or an URL, found %s", path,
+			plan_ctx_error(&w->c, vpos,
+			               "{url_file: PATH} or {url_env: NAME} for a URL with a token",
+			               "%s: expected a command list or a URL, found %s", path,
 			               kind(v));
 		}
 	}

@@ -192,7 +192,8 @@ struct plan_rollback {
 	int health_failures;    /* < 0 when not set */
 	struct {
 		bool present;
-		char *url;
+		char *url;                  /* the API's base URL, or */
+		struct plan_secret url_ref; /* where it is kept (url_file, url_env) */
 		char *query;
 		double threshold;
 	} prometheus;
@@ -228,7 +229,10 @@ struct plan_schedule {
 struct plan_hook {
 	char *event;           /* before_cutover, after_cutover, on_rollback, ... */
 	struct plan_strv argv; /* a command (n > 0), or */
-	char *url;             /* a webhook URL, http:// or https:// */
+	char *url;             /* a webhook URL, http:// or https://, or */
+	/* where the webhook URL is kept when it holds a token (url_file,
+	 * url_env): read with plan_secret_read() when the hook runs */
+	struct plan_secret url_ref;
 };
 
 struct plan {

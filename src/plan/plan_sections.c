@@ -596,7 +596,8 @@ static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 	static const char *const keys[] = { "authority", "when", "window", NULL };
 	static const char *const when_keys[] = { "error_rate", "latency_p99", "health_failures",
 		                                 "prometheus", NULL };
-	static const char *const prom_keys[] = { "url", "query", "threshold", NULL };
+	static const char *const prom_keys[] = { "url",   "url_file",  "url_env",
+		                                 "query", "threshold", NULL };
 	struct plan_rollback *rb = &w->p->rollback;
 	struct plan_sect s, when, prom;
 	long v;
@@ -617,7 +618,8 @@ static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 			rb->health_failures = (int)v;
 		if (plan_get_map(&when, "prometheus", false, &prom, prom_keys)) {
 			rb->prometheus.present = true;
-			rb->prometheus.url = plan_get_url(&prom, "url", true);
+			plan_get_url_or_ref(&prom, true, &rb->prometheus.url,
+			                    &rb->prometheus.url_ref);
 			rb->prometheus.query = plan_get_str(&prom, "query", true, NULL);
 			rb->prometheus.threshold = plan_get_number(w, &prom, "threshold", &ok);
 		}

@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/port.h"
+#include "util/secret.h"
 
 /* A secret is a password or a key: 64 KiB is far more than any. */
 #define SECRET_MAX (64 * 1024)
@@ -438,24 +439,51 @@ const char *plan_weekday_name(enum plan_weekday d)
 
 /* ---- inline secrets ---- */
 
+/* Whether the word ending at end (exclusive) that starts at or after s
+ * ends in "password" (password, sslpassword, ...): every such keyword of
+ * libpq holds a secret (libpq §34.1.2). */
+static bool ends_in_password(const char *start, const char *end)
+{
+	return end - start >= 8 && !strncasecmp(end - 8, "password", 8);
+}
+
+static bool keyword_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
 bool plan_conninfo_has_password(const char *s)
 {
-	const char *p;
+	const char *p, *q;
 
-	/* libpq §34.1.1: "password = x" with optional spaces around '=' */
+	/* libpq §34.1.1: "keyword = value" with optional spaces around '=';
+	 * a keyword starts the string or follows a blank */
 	for (p = s; (p = strcasestr(p, "password")) != NULL; p += 8) {
-		const char *q = p + 8;
+		const char *k = p;
 
-		if (p != s && !isspace((unsigned char)p[-1]))
+		while (k > s && keyword_char(k[-1]))
+			k--;
+		if (k != s && !isspace((unsigned char)k[-1]))
 			continue;
+		q = p + 8;
 		while (isspace((unsigned char)*q))
 			q++;
 		if (*q == '=')
 			return true;
 	}
-	/* the URI form, postgresql://user:secret@host/db (libpq §34.1.1.2) */
-	return plan_url_has_password(s) || strcasestr(s, "?password=") ||
-	       strcasestr(s, "&password=");
+	/* the URI form, postgresql://user:secret@host/db?sslpassword=x
+	 * (libpq §34.1.1.2): a userinfo password, or a query parameter */
+	if (plan_url_has_password(s))
+		return true;
+	p = strstr(s, "://") ? strchr(s, '?') : NULL;
+	while (p) {
+		p++;
+		q = p + strcspn(p, "=&#");
+		if (*q == '=' && ends_in_password(p, q))
+			return true;
+		p = strchr(q, '&');
+	}
+	return false;
 }
 
 bool plan_url_has_password(const char *s)
@@ -471,12 +499,47 @@ bool plan_url_has_password(const char *s)
 	return colon && memchr(colon, '@', (size_t)(end - colon)) != NULL;
 }
 
+bool plan_url_has_secret(const char *s)
+{
+	/* names services give a token in a query: ?key= (Google APIs),
+	 * ?code= (Azure Functions), ?sig= / ?signature= (signed URLs) */
+	static const char *const names[] = { "key", "auth", "sig", "signature", "code" };
+	const char *p, *q;
+	char name[65];
+	size_t i, len;
+
+	if (plan_url_has_password(s))
+		return true;
+	p = strchr(s, '?');
+	while (p) {
+		p++;
+		len = strcspn(p, "=&#");
+		q = p + len;
+		if (len > 0 && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			if (plan_key_is_secret(name))
+				return true;
+			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+				if (!strcasecmp(name, names[i]))
+					return true;
+		}
+		if (*q == '#')
+			break;
+		p = strchr(q, '&');
+	}
+	return false;
+}
+
 bool plan_key_is_secret(const char *key)
 {
-	static const char *const words[] = { "secret", "password", "passwd",
-		                             "token",  "apikey",   "api_key" };
+	static const char *const words[] = { "secret", "token", "apikey", "api_key" };
 	size_t i, lk = strlen(key);
 
+	/* "password", "sslpassword", "db-password", "passwd": any key that
+	 * ends in one of these names a password, as libpq's keywords do */
+	if (ends_in_password(key, key + lk) || (lk >= 6 && !strcasecmp(key + lk - 6, "passwd")))
+		return true;
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		size_t lw = strlen(words[i]);
 
@@ -600,6 +663,7 @@ void plan_free(struct plan *p)
 
 	free(p->rollback.authority);
 	free(p->rollback.prometheus.url);
+	secret_release(&p->rollback.prometheus.url_ref);
 	free(p->rollback.prometheus.query);
 
 	free(p->schedule.cutover_window.zone);
@@ -608,6 +672,7 @@ void plan_free(struct plan *p)
 		free(p->hooks[i].event);
 		plan_strv_release(&p->hooks[i].argv);
 		free(p->hooks[i].url);
+		secret_release(&p->hooks[i].url_ref);
 	}
 	free(p->hooks);
 	free(p);
@@ -694,14 +759,13 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 	if (out->max == 0)
 		out->max = SECRET_MAX;
 	if (s->env) {
-		const char *v = getenv(s->env);
-
-		if (!v || !*v)
+		/* taken out of the environment: no child inherits it */
+		r = secret_env_take(s->env, out);
+		if (r == FERRY_ENOTFOUND)
 			return ferry_error_set(err, FERRY_ENOTFOUND,
 			                       "export it before running ferry, or use a file",
 			                       "secret: environment variable %s is not set",
 			                       s->env);
-		r = buf_adds(out, v);
 		if (r < 0)
 			return ferry_error_set(err, FERRY_EINVAL, NULL,
 			                       "secret: environment variable %s is too long",

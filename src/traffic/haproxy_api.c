@@ -201,7 +201,8 @@ static bool prompt_done(const struct buf *b, int n)
 	if (b->len < 2 || memcmp(b->data + b->len - 2, "> ", 2) != 0)
 		return false;
 	for (i = 0; i + 1 < b->len; i++)
-		if ((i == 0 || b->data[i - 1] == '\n') && b->data[i] == '>' && b->data[i + 1] == ' ')
+		if ((i == 0 || b->data[i - 1] == '\n') && b->data[i] == '>' &&
+		    b->data[i + 1] == ' ')
 			seen++;
 	return seen >= n;
 }

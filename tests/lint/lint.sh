@@ -11,6 +11,9 @@
 #  5. every command of src/main.c's table is documented: a man page
 #     docs/ferry-NAME.1.scd and a README.md section (a heading) naming
 #     `ferry NAME` (src/cmd/cmd.h, "Adding a command").
+#  5. a child's environment comes from secret_env_child() (util/secret.h):
+#     only src/util/secret.c reads `environ`, and no child is handed
+#     PGPASSWORD (a password file instead: pgsql_passfile_create).
 set -u
 root=${1:-.}
 cd "$root" || exit 1
@@ -105,6 +108,20 @@ for c in $cmds; do
 		fail=1
 	fi
 done
+
+hits=$(grep -nE '\<environ\>' $(echo "$files" | grep -v '^src/util/secret\.c$') 2>/dev/null |
+	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)')
+if [ -n "$hits" ]; then
+	echo "lint: a spawn path passes \`environ\`; pass secret_env_child() (util/secret.h):"
+	echo "$hits"
+	fail=1
+fi
+hits=$(grep -nE '"PGPASSWORD=' $files 2>/dev/null | grep -v 'strncmp')
+if [ -n "$hits" ]; then
+	echo "lint: PGPASSWORD for a child shows in /proc/PID/environ; use pgsql_passfile_create():"
+	echo "$hits"
+	fail=1
+fi
 
 [ $fail = 0 ] && echo "lint: ok ($(echo "$files" | wc -l) files, $(echo $cmds | wc -w) commands documented)"
 exit $fail

@@ -93,7 +93,7 @@ int cmd_init(int argc, char **argv)
 	int opt, r, code = EXIT_DONE;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS "f", longopts, NULL)) != -1) {
+	while ((opt = cmd_getopt(argc, argv, "f", longopts)) != -1) {
 		if (opt == OPT_FORCE || opt == 'f') {
 			force = true;
 			continue;
@@ -103,13 +103,10 @@ int cmd_init(int argc, char **argv)
 			return code;
 		if (r > 0)
 			continue;
-		cmd_usage(argv[0], stderr);
 		return EXIT_USAGE;
 	}
-	if (argc - optind > 1) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
+	if (argc - optind > 1)
+		return cmd_usage_error(argv[0], "expected at most one FILE", NULL);
 	if (optind < argc)
 		path = argv[optind];
 	if (write_plan(path, force, &err) < 0)

@@ -238,33 +238,6 @@ static int print_table(const struct plan_view *v)
 	return EXIT_DONE;
 }
 
-/* Prints the plan's diagnostics (errors and warnings) to stderr. */
-static void print_diags(const struct plan_diags *d)
-{
-	struct buf out;
-
-	buf_init(&out, 1 << 20);
-	plan_diags_format(d, &out);
-	fputs(out.data, stderr);
-	buf_release(&out);
-}
-
-int cmd_load_plan(const char *path, struct plan **out)
-{
-	struct ferry_error err = { 0 };
-	struct plan_diags diags = { 0 };
-	int r;
-
-	r = plan_load(path, out, &diags, &err);
-	print_diags(&diags);
-	plan_diags_release(&diags);
-	if (r < 0) {
-		ferry_error_print(&err, stderr);
-		return EXIT_USAGE; /* DESIGN §5: a plan error is a usage error */
-	}
-	return EXIT_DONE;
-}
-
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option longopts[] = { CMD_COMMON_LONGOPTS, { 0 } };

@@ -57,6 +57,10 @@ static int own_option(int opt, const char *arg, void *ctx)
 {
 	struct rollback_opts *ro = ctx;
 
+	if (opt == OPT_REASON && (!*arg || strspn(arg, " \t") == strlen(arg))) {
+		cmd_usage_error("rollback", "--reason needs a text: it is journaled", NULL);
+		return -1;
+	}
 	if (opt == OPT_DRY_RUN)
 		ro->eo->dry_run = true;
 	else if (opt == OPT_REASON)

@@ -16,6 +16,7 @@
 #include "cmd/cmd.h"
 #include "core/engine.h"
 #include "util/buf.h"
+#include "util/suggest.h"
 #include "util/timeutil.h"
 
 enum {
@@ -54,18 +55,37 @@ static int own_option(int opt, const char *arg, void *ctx)
 
 	switch (opt) {
 	case OPT_UNTIL:
-		if (engine_phase_parse(arg, &o->until) < 0) {
-			fprintf(stderr,
-			        "ferry run: --until %s: not a phase (prepare, replicate, validate, "
-			        "cutover, decommission)\n",
-			        arg);
+		if (engine_phase_parse(arg, &o->until) < 0 || o->until == ENGINE_DONE) {
+			const char *phases[ENGINE_DONE + 1], *s;
+			char msg[160];
+			int i;
+
+			for (i = 0; i < ENGINE_DONE; i++)
+				phases[i] = engine_phase_name((enum engine_phase)i);
+			phases[ENGINE_DONE] = NULL;
+			s = suggest(arg, phases);
+
+			snprintf(msg, sizeof(msg), "--until %.32s: not a phase%s%s%s", arg,
+			         s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
+			cmd_usage_error("run", msg,
+			                "the phases: prepare, replicate, validate, cutover, "
+			                "decommission");
 			return -1;
 		}
 		o->until_set = true;
 		return 0;
 	case OPT_NO_WAIT: o->no_wait = true; return 0;
 	case OPT_DRY_RUN: o->dry_run = true; return 0;
-	case OPT_NOW: o->now_reason = arg; return 0;
+	case OPT_NOW:
+		if (!*arg || strspn(arg, " \t") == strlen(arg)) {
+			cmd_usage_error("run",
+			                "--now needs a reason: it is journaled and shown in "
+			                "the report",
+			                "--now \"window missed; approved by NAME\"");
+			return -1;
+		}
+		o->now_reason = arg;
+		return 0;
 	}
 	return 1;
 }

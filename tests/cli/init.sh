@@ -7,17 +7,7 @@ ferry=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 src=$(cd "$2" && pwd)
 tmp=$(mktemp -d /tmp/ferry-init-test.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
-fail=0
-check() { # check DESCRIPTION COMMAND...
-	desc=$1
-	shift
-	if "$@"; then
-		echo "ok - $desc"
-	else
-		echo "not ok - $desc"
-		fail=1
-	fi
-}
+. "$(dirname "$0")/check.sh"
 
 cd "$tmp" || exit 1
 umask 077 # the mode must not depend on the umask

@@ -37,6 +37,9 @@ enum ferry_exit {
 struct cmd_common {
 	bool json;
 	const char *state; /* --state PATH, NULL for the default */
+	/* Set by a command that reads no secret (status): a missing secret
+	 * file is then a warning, not a plan error. */
+	bool secrets_optional;
 };
 
 enum {
@@ -128,9 +131,10 @@ int cmd_fail_exit(const struct ferry_error *err, int exit_code);
 /* Loads and validates the plan at path, printing every diagnostic (and
  * warnings) on stderr (and under --json the error object with every
  * diagnostic on stdout).  Also refuses a value that names something this
- * ferry does not have (core/support.h).  Returns EXIT_DONE and *out, or
+ * ferry does not have (core/support.h), and, unless secrets_optional, a
+ * secret file that does not exist.  Returns EXIT_DONE and *out, or
  * EXIT_USAGE. */
-int cmd_load_plan(const char *path, struct plan **out);
+int cmd_load_plan(const char *path, bool secrets_optional, struct plan **out);
 
 /*
  * The prologue of a command that takes one PLAN: parses argv with

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cmd/cmd.h"
+#include "core/support.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/suggest.h"
@@ -269,16 +270,22 @@ static json_t *diags_json(const struct plan_diags *d, bool warnings)
 	return a;
 }
 
-int cmd_load_plan(const char *path, struct plan **out)
+int cmd_load_plan(const char *path, bool secrets_optional, struct plan **out)
 {
 	struct ferry_error err = { 0 };
 	struct plan_diags diags = { 0 };
 	char where[1024] = "";
 	struct buf text;
-	size_t i;
+	size_t i, n;
 	int r;
 
-	r = plan_load(path, out, &diags, &err);
+	r = plan_load_flags(path, secrets_optional ? 0 : PLAN_LOAD_SECRET_FILES, out, &diags, &err);
+	if (r == 0 && (n = support_check_plan(*out, &diags)) > 0) {
+		r = ferry_error_set(&err, FERRY_EINVAL, "fix them and run 'ferry plan' again",
+		                    "plan %s: %zu error%s", path, n, n == 1 ? "" : "s");
+		plan_free(*out);
+		*out = NULL;
+	}
 	buf_init(&text, 1 << 20);
 	plan_diags_format(&diags, &text);
 	fputs(text.data, stderr);
@@ -328,7 +335,7 @@ bool cmd_start(int argc, char **argv, const struct option *longopts,
 		                             NULL);
 		return false;
 	}
-	*exit_code = cmd_load_plan(argv[optind], p);
+	*exit_code = cmd_load_plan(argv[optind], c->secrets_optional, p);
 	if (*exit_code != EXIT_DONE)
 		return false;
 	if (state)

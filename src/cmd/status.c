@@ -192,7 +192,7 @@ int cmd_status(int argc, char **argv)
 		{ "watch", no_argument, NULL, OPT_WATCH },
 		{ 0 },
 	};
-	struct cmd_common c = { 0 };
+	struct cmd_common c = { .secrets_optional = true };
 	struct ferry_error err = { 0 };
 	struct plan *p = NULL;
 	bool watch = false;

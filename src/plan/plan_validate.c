@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "plan/plan_internal.h"
-#include "util/log.h"
 #include "util/mem.h"
 #include "util/port.h"
 #include "util/suggest.h"
@@ -548,7 +547,31 @@ void plan_free(struct plan *p)
 		free(p->hooks[i].url);
 	}
 	free(p->hooks);
+	for (i = 0; i < p->nwhere; i++)
+		free(p->where[i].path);
+	free(p->where);
 	free(p);
+}
+
+struct plan_pos plan_value_pos(const struct plan *p, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < p->nwhere; i++)
+		if (!strcmp(p->where[i].path, path))
+			return p->where[i].pos;
+	return (struct plan_pos){ 0, 0 };
+}
+
+void plan_diags_add(struct plan_diags *d, const struct plan *p, bool warning, struct plan_pos pos,
+                    const char *hint, const char *fmt, ...)
+{
+	struct plan_ctx c = { .file = p->path, .diags = d, .first = d->n };
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_add(&c, pos, warning, hint, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- names and look-ups ---- */
@@ -664,10 +687,8 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 		                    path);
 		goto out;
 	}
-	/* Not an error (a shared bastion may rely on group access), but worth
-	 * saying; plan_load() also reports it in the plan's diagnostics. */
-	if (st.st_mode & 077)
-		log_warn("secret file %s: readable by group or others; chmod 600 it", path);
+	/* Not an error (a shared bastion may rely on group access): the
+	 * plan's diagnostics have said it, once (plan_read.c). */
 	r = buf_read_fd(out, fd);
 	if (r < 0) {
 		r = ferry_error_set(err, r == FERRY_EPROTO ? FERRY_EINVAL : FERRY_EIO, NULL,

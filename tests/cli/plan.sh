@@ -1,0 +1,87 @@
+#!/bin/sh
+# plan.sh FERRY - `ferry plan` without servers: a value naming something
+# this ferry has not built is refused at plan time (FILE:LINE:COLUMN, a
+# hint, exit 2); a missing secret file is a plan error reported once, a
+# too-open one a warning reported once.
+set -u
+ferry=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+tmp=$(mktemp -d /tmp/ferry-plan-test.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+. "$(dirname "$0")/check.sh"
+cd "$tmp" || exit 1
+unset FERRY_NOW FERRY_CRASH_AT FERRY_FAIL_AT
+# Nothing listens here (the test's own range): an unreachable DNS server.
+dead=127.0.0.1:16499
+
+mkdir secrets
+echo c2VjcmV0 >secrets/tsig.secret
+echo pw >secrets/pg.password
+chmod 600 secrets/*
+
+# db_plan FILE ENGINE VIA
+db_plan() {
+	cat >"$1" <<YAML
+name: shop
+hosts: {old: {address: 10.77.0.2}, new: {address: 10.77.0.3}}
+databases:
+  - name: main
+    engine: $2
+    source: "host=127.0.0.1 port=16401 dbname=shop user=ferry"
+    target: "host=127.0.0.1 port=16402 dbname=shop user=ferry"
+    password: {file: secrets/pg.password}
+    switch:
+      via: $3
+      admin: {old: "host=127.0.0.1 port=16403 dbname=pgbouncer"}
+      include: {old: /tmp/ferry-plan-test-include.ini}
+YAML
+}
+
+# --- not built: refused at plan time, by every command that loads the plan
+db_plan m.yaml mariadb pgbouncer
+"$ferry" plan m.yaml >o 2>e
+check "engine: mariadb (not built) exits 2" test $? -eq 2
+check "the error has FILE:LINE:COLUMN of the value" grep -q "^m.yaml:5:13: databases\[main\].engine: this ferry has no 'mariadb' engine" e
+check "the hint names what is built" grep -q "hint: this ferry moves: postgresql" e
+"$ferry" check m.yaml >o 2>e
+check "check refuses it too (exit 2)" test $? -eq 2
+"$ferry" run m.yaml --dry-run >o 2>e
+check "run --dry-run refuses it too (exit 2)" test $? -eq 2
+db_plan h.yaml postgresql hook
+"$ferry" plan h.yaml --json >o 2>e
+check "switch via: hook (not built) exits 2" test $? -eq 2
+check "under --json: where and hint" jq -e '.errors[0].where == "h.yaml:10:12" and (.errors[0].message | test("no .hook. switch")) and (.errors[0].hint | test("pgbouncer"))' o
+db_plan r.yaml redis haproxy
+"$ferry" plan r.yaml >o 2>e
+check "both errors at once" test "$(grep -c 'not built yet' e)" -eq 2
+check "summary counts them" grep -q "plan r.yaml: 2 errors" e
+
+# --- secret files: missing is a plan error, once; too open a warning, once
+cat >s.yaml <<YAML
+name: shop
+hosts:
+  old: { address: 10.77.0.2 }
+  new: { address: 10.77.0.3 }
+dns:
+  server: $dead
+  zone: shop.test
+  key: { name: ferry-key, secret_file: secrets/none.secret }
+  records: [www.shop.test]
+YAML
+"$ferry" plan s.yaml >o 2>e
+check "a missing secret file: plan exits 2" test $? -eq 2
+check "reported with its place" grep -q "^s.yaml:8:40: secret file ./secrets/none.secret does not exist" e
+check "reported once" test "$(grep -c 'none.secret' e)" -eq 1
+check "as an error, not a warning" test "$(grep -c 'warning' e)" -eq 0
+"$ferry" check s.yaml >o 2>e
+check "check: exit 2, once" sh -c "test $? -eq 2 && test \$(grep -c none.secret e) -eq 1"
+"$ferry" status s.yaml >o 2>e
+check "status reads no secret: only a warning, then no journal (exit 1)" sh -c "test $? -eq 1 && grep -q 'warning: secret file' e"
+
+sed -i 's/none.secret/tsig.secret/' s.yaml
+chmod 644 secrets/tsig.secret
+"$ferry" check s.yaml >o 2>e
+check "a too-open secret file is reported once" test "$(grep -c 'tsig.secret' e)" -eq 1
+check "in the plan's format, as a warning" grep -q "^s.yaml:8:40: warning: secret file ./secrets/tsig.secret can be read by group or others" e
+chmod 600 secrets/tsig.secret
+
+exit $fail

@@ -40,9 +40,11 @@ static const struct cmd_entry commands[] = {
 	  "  -f, --force\treplace FILE if it exists (default: refuse)\n",
 	  "  $ ferry init shop.yaml\n" },
 	{ "plan", cmd_plan, "validate a plan and print its timeline",
-	  "ferry plan PLAN [--json] [--state PATH]", JSON_OPT STATE_OPT,
+	  "ferry plan PLAN [--offline] [--json] [--state PATH]",
+	  "  --offline\tvalidate without the network; TTLs from the plan's dns.ttl.steps\n" JSON_OPT
+	          STATE_OPT,
 	  "  $ ferry plan shop.yaml\n"
-	  "  $ ferry plan shop.yaml --json | jq .earliest_cutover\n" },
+	  "  $ ferry plan shop.yaml --offline --json | jq .earliest_cutover\n" },
 	{ "check", cmd_check, "run every check now, change nothing",
 	  "ferry check PLAN [--json] [--state PATH]", JSON_OPT STATE_OPT,
 	  "  $ ferry check shop.yaml\n"

@@ -123,6 +123,10 @@ int cmd_run(int argc, char **argv)
 			printf("dry run of plan %s: every action, in order; nothing is "
 			       "changed\n\n%s",
 			       p->name, out.data);
+		if (r == 0 && strstr(out.data, "\n== not read"))
+			fprintf(stderr, "ferry: the dry run could not read everything (listed "
+			                "under '== not read' at its end); it shows the plan's "
+			                "values there\n");
 		buf_release(&out);
 		if (r < 0)
 			code = cmd_fail(&err);

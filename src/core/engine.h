@@ -96,8 +96,11 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
  * Appends to out every action from the current phase to the end (or, with
  * rollback, every action of the rollback), in order, with the exact DNS
  * updates, SQL statements, pooler and runtime API commands (dryrun.c).
- * Reads the DNS records; changes nothing.  For an engine opened with
- * opts.dry_run.
+ * Reads the DNS records; changes nothing.  What it cannot read (the DNS
+ * server unreachable: offline, or its key missing) it takes from the plan
+ * (the longest TTL it states, hosts.old.address), says so where it is
+ * used, and lists at the end under "== not read".  For an engine opened
+ * with opts.dry_run.
  */
 struct buf;
 int engine_describe(struct engine *e, bool rollback, struct buf *out, struct ferry_error *err);

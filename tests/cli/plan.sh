@@ -55,8 +55,9 @@ db_plan r.yaml redis haproxy
 check "both errors at once" test "$(grep -c 'not built yet' e)" -eq 2
 check "summary counts them" grep -q "plan r.yaml: 2 errors" e
 
-# --- secret files: missing is a plan error, once; too open a warning, once
-cat >s.yaml <<YAML
+# dns_plan FILE SECRET_FILE: a DNS plan against the dead server
+dns_plan() {
+	cat >"$1" <<YAML
 name: shop
 hosts:
   old: { address: 10.77.0.2 }
@@ -64,9 +65,15 @@ hosts:
 dns:
   server: $dead
   zone: shop.test
-  key: { name: ferry-key, secret_file: secrets/none.secret }
-  records: [www.shop.test]
+  key: { name: ferry-key, secret_file: $2 }
+  records: [www.shop.test, api.shop.test]
+  ttl: { cutover: 60, steps: [3600, 300, 60] }
+schedule: { replication_soak: 1h, validation: 1h }
 YAML
+}
+
+# --- secret files: missing is a plan error, once; too open a warning, once
+dns_plan s.yaml secrets/none.secret
 "$ferry" plan s.yaml >o 2>e
 check "a missing secret file: plan exits 2" test $? -eq 2
 check "reported with its place" grep -q "^s.yaml:8:40: secret file ./secrets/none.secret does not exist" e
@@ -83,5 +90,38 @@ chmod 644 secrets/tsig.secret
 check "a too-open secret file is reported once" test "$(grep -c 'tsig.secret' e)" -eq 1
 check "in the plan's format, as a warning" grep -q "^s.yaml:8:40: warning: secret file ./secrets/tsig.secret can be read by group or others" e
 chmod 600 secrets/tsig.secret
+
+# --- offline: the DNS server cannot be asked
+dns_plan o.yaml secrets/tsig.secret
+T0=2026-11-26T06:00:00Z
+FERRY_NOW=$T0 "$ferry" plan o.yaml >o 2>e
+check "unreachable DNS: plan exits 1" test $? -eq 1
+check "the plan is said valid first" grep -q "^plan shop (o.yaml): valid" o
+check "then what could not be asked" grep -q "^ferry: dns www.shop.test: server $dead" e
+check "with the hint to use --offline" grep -q "hint: 'ferry plan o.yaml --offline' validates without the network" e
+FERRY_NOW=$T0 "$ferry" plan o.yaml --json >o 2>e
+check "unreachable under --json: the error object" jq -e '.error == "unreachable" and (.hint | test("--offline"))' o
+
+FERRY_NOW=$T0 "$ferry" plan o.yaml --offline >o 2>e
+check "--offline: exit 0 for a valid plan" test $? -eq 0
+check "--offline: says the server was not asked" grep -q "not asked" o
+check "--offline: the TTL is the plan's longest" grep -Eq "^  www.shop.test +\(not asked\) +3600" o
+check "--offline: the timeline from the plan's TTLs" grep -Eq "^  www.shop.test +300 -> 60 +in 1h 00m" o
+FERRY_NOW=$T0 "$ferry" plan o.yaml --offline --json >o 2>e
+check "--offline --json: offline, steps from the plan" jq -e '.offline == true and .records[0].ttl_from == "plan" and .records[0].ttl_now == 3600 and ([.ttl_steps[] | select(.record == "www.shop.test") | .ttl] == [300, 60]) and .ttl_steps[1].not_before == "2026-11-26T07:00:00Z" and .cutover_ttl_effective == "2026-11-26T07:05:00Z"' o
+"$ferry" plan bad-none.yaml --offline >o 2>e
+check "--offline still needs a plan (exit 2)" test $? -eq 2
+printf 'name: shop\nhosts: {old: {adress: 1.2.3.4}}\n' >t.yaml
+"$ferry" plan t.yaml --offline >o 2>e
+check "--offline still validates (exit 2, did you mean)" sh -c "test $? -eq 2 && grep -q \"did you mean 'address'\" e"
+
+FERRY_NOW=$T0 "$ferry" run o.yaml --dry-run >o 2>e
+check "run --dry-run offline: exit 0" test $? -eq 0
+check "run --dry-run offline: the TTL steps from the plan" grep -q "www.shop.test TTL 3600 -> 300 (now)" o
+check "run --dry-run offline: says what it assumed" grep -q "www.shop.test not read: TTL assumed 3600" o
+check "run --dry-run offline: lists what it could not read" sh -c "grep -A1 '^== not read' o | grep -q 'server $dead'"
+check "run --dry-run offline: and says so on stderr" grep -q "could not read everything" e
+test ! -e o.ferry.db
+check "run --dry-run offline: no journal" test $? -eq 0
 
 exit $fail

@@ -168,20 +168,16 @@ static int print_json(const struct plan *p, const struct check_rows *rows)
 
 static void print_table(const struct plan *p, const struct check_rows *rows)
 {
-	bool color = isatty(STDOUT_FILENO);
 	size_t i, nfail = 0, nwarn = 0;
 
 	printf("checks of plan %s (changes nothing)\n\n", p->name);
 	for (i = 0; i < rows->n; i++) {
 		const struct check_row *r = &rows->v[i];
-		const char *on = "", *off = "";
+		const char *on = cmd_sgr(stdout, r->status == CHECK_OK     ? "green"
+		                                 : r->status == CHECK_WARN ? "yellow"
+		                                                           : "red"),
+		           *off = cmd_sgr(stdout, "reset");
 
-		if (color) {
-			on = r->status == CHECK_OK     ? "\033[32m"
-			     : r->status == CHECK_WARN ? "\033[33m"
-			                               : "\033[1;31m";
-			off = "\033[0m";
-		}
 		nfail += r->status == CHECK_FAIL;
 		nwarn += r->status == CHECK_WARN;
 		printf("%s%-4s%s  %-13s %-26s %s\n", on, check_status_name(r->status), off,
@@ -189,8 +185,9 @@ static void print_table(const struct plan *p, const struct check_rows *rows)
 		if (r->status != CHECK_OK && r->prevents[0])
 			printf("      %-13s %-26s prevents: %s\n", "", "", r->prevents);
 	}
-	printf("\n%zu checks: %zu ok, %zu warning%s, %zu failed\n", rows->n,
-	       rows->n - nfail - nwarn, nwarn, nwarn == 1 ? "" : "s", nfail);
+	printf("\n%zu check%s: %zu ok, %zu warning%s, %zu failed\n", rows->n,
+	       rows->n == 1 ? "" : "s", rows->n - nfail - nwarn, nwarn, nwarn == 1 ? "" : "s",
+	       nfail);
 }
 
 int cmd_check(int argc, char **argv)

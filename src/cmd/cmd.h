@@ -121,12 +121,19 @@ const char *cmd_sgr(FILE *fp, const char *name);
  * DIR/NAME.yaml (or .yml).  Caller frees. */
 char *cmd_state_path(const char *plan_path, const char *override);
 
+/* A journal for the next migration of the same plan once one is complete:
+ * STATE's name with today's date, "shop-20261126.ferry.db".  Caller frees. */
+char *cmd_state_path_next(const char *state);
+
 /* Prints err the one way ferry prints errors (stderr; under --json also
  * the object {"error": CODE, "message", "hint", "where", "exit"} on stdout);
  * returns EXIT_USAGE for FERRY_EINVAL and EXIT_FAILED otherwise. */
 int cmd_fail(const struct ferry_error *err);
 /* The same with the exit code given. */
 int cmd_fail_exit(const struct ferry_error *err, int exit_code);
+/* hint with the word PLAN replaced by the plan's path as the command was
+ * given it (cmd_start), so a hint is a command to copy. */
+void cmd_hint_expand(const char *hint, char *out, size_t len);
 
 /* Loads and validates the plan at path, printing every diagnostic (and
  * warnings) on stderr (and under --json the error object with every

@@ -4,6 +4,7 @@
  * printing an error (as text on stderr, and under --json as one object on
  * stdout, so that a script never reads an empty stdout).
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/suggest.h"
+#include "util/timeutil.h"
 
 enum color_mode {
 	COLOR_AUTO,
@@ -25,6 +27,7 @@ enum color_mode {
 };
 
 static bool json_mode, json_lines;
+static const char *plan_arg; /* the PLAN the command was given, for hints */
 static enum color_mode color_mode = COLOR_AUTO;
 
 void cmd_json_set(bool on)
@@ -225,13 +228,46 @@ char *cmd_state_path(const char *plan_path, const char *override)
 	return xasprintf("%.*s.ferry.db", (int)n, plan_path);
 }
 
+void cmd_hint_expand(const char *hint, char *out, size_t len)
+{
+	const char *p = hint, *at;
+	size_t used = 0;
+
+	out[0] = '\0';
+	while (plan_arg && (at = strstr(p, "PLAN")) != NULL) {
+		bool word = (at == hint || !isalnum((unsigned char)at[-1])) &&
+		            !isalnum((unsigned char)at[4]) && at[4] != '_';
+		int n = snprintf(out + used, len > used ? len - used : 0, "%.*s%s", (int)(at - p),
+		                 p, word ? plan_arg : "PLAN");
+
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+		p = at + 4;
+	}
+	snprintf(out + used, len > used ? len - used : 0, "%s", p);
+}
+
+char *cmd_state_path_next(const char *state)
+{
+	size_t n = strlen(state);
+	char day[32];
+
+	time_rfc3339(time_now(), day, sizeof(day));
+	if (n > 9 && !strcmp(state + n - 9, ".ferry.db"))
+		n -= 9;
+	return xasprintf("%.*s-%.4s%.2s%.2s.ferry.db", (int)n, state, day, day + 5, day + 8);
+}
+
 int cmd_fail_exit(const struct ferry_error *err, int exit_code)
 {
-	ferry_error_print(err, stderr);
+	struct ferry_error e = *err;
+
+	cmd_hint_expand(err->hint, e.hint, sizeof(e.hint));
+	ferry_error_print(&e, stderr);
 	if (json_mode)
-		json_error(ferry_error_id(err->code),
-		           err->msg[0] ? err->msg : ferry_strerror(err->code), err->hint, NULL,
-		           exit_code, NULL, NULL);
+		json_error(ferry_error_id(e.code), e.msg[0] ? e.msg : ferry_strerror(e.code),
+		           e.hint, NULL, exit_code, NULL, NULL);
 	return exit_code;
 }
 
@@ -335,6 +371,7 @@ bool cmd_start(int argc, char **argv, const struct option *longopts,
 		                             NULL);
 		return false;
 	}
+	plan_arg = argv[optind];
 	*exit_code = cmd_load_plan(argv[optind], c->secrets_optional, p);
 	if (*exit_code != EXIT_DONE)
 		return false;

@@ -90,6 +90,25 @@ static int own_option(int opt, const char *arg, void *ctx)
 	return 1;
 }
 
+/* A fresh run of a finished migration: when it finished, and how to start
+ * another (a new journal), not "migration complete" as if it had just
+ * happened. */
+static int already_done(const struct plan *p, const char *state, const char *state_opt,
+                        int64_t since_ms)
+{
+	char at[32], *next = cmd_state_path_next(state);
+
+	time_rfc3339(since_ms / 1000, at, sizeof(at));
+	printf("ferry: migration %s already finished at %s (journal %s); nothing to do\n"
+	       "  'ferry status %s%s%s' compares its end state with the world;\n"
+	       "  to start another migration of this plan, give it a new journal:\n"
+	       "  ferry run %s --state %s\n",
+	       p->name, at, state, p->path, state_opt ? " --state " : "",
+	       state_opt ? state_opt : "", p->path, next);
+	free(next);
+	return EXIT_DONE;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -130,6 +149,10 @@ int cmd_run(int argc, char **argv)
 		buf_release(&out);
 		if (r < 0)
 			code = cmd_fail(&err);
+		goto out;
+	}
+	if (r == 0 && engine_phase_now(e) == ENGINE_DONE) {
+		code = already_done(p, state, c.state, engine_phase_since(e));
 		goto out;
 	}
 	if (r == 0)

@@ -74,7 +74,9 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 		e->phase = ENGINE_PREPARE;
 	} else if (r < 0) {
 		goto fail;
-	} else if (engine_phase_parse(phase, &e->phase) < 0) {
+	} else if (engine_phase_parse(phase, &e->phase) == 0) {
+		e->phase_since_ms = entered;
+	} else {
 		r = ferry_error_set(err, FERRY_ESTATE, "was the journal written by a newer ferry?",
 		                    "journal %s: unknown phase '%s'", state, phase);
 		goto fail;
@@ -122,6 +124,11 @@ void engine_close(struct engine *e)
 enum engine_phase engine_phase_now(const struct engine *e)
 {
 	return e->phase;
+}
+
+int64_t engine_phase_since(const struct engine *e)
+{
+	return e->phase_since_ms;
 }
 
 int64_t engine_waiting_until(const struct engine *e, const char **why)
@@ -284,7 +291,7 @@ static void wait_for(struct engine *e, int64_t until)
 	}
 }
 
-int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
+static int run_loop(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
 {
 	char now[32], *started = NULL, event[64];
 	int r;
@@ -357,4 +364,23 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 		if (r < 0)
 			return r;
 	}
+}
+
+/* The error that stopped the last run, for `ferry status` (ENGINE_LAST_ERROR:
+ * at, phase, code, message, hint); a new run clears it. */
+int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
+{
+	char *v;
+	int r;
+
+	journal_unset(e->j, ENGINE_LAST_ERROR, NULL);
+	r = run_loop(e, outcome, err);
+	if (r < 0) {
+		v = engine_detail("{s:I, s:s, s:s, s:s, s:s}", "at_ms", (json_int_t)time_wall_ms(),
+		                  "phase", engine_phase_name(e->phase), "code", ferry_error_id(r),
+		                  "message", err->msg, "hint", err->hint);
+		journal_set(e->j, ENGINE_LAST_ERROR, v, NULL);
+		free(v);
+	}
+	return r;
 }

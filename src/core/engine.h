@@ -79,7 +79,10 @@ void engine_close(struct engine *e); /* NULL-safe */
 
 /* Advances as far as the gates allow.  Returns 0 and *outcome, or a
  * negative code: FERRY_ECHECK for a failed gate (err holds the evidence),
- * or the error of the step that failed. */
+ * or the error of the step that failed.  That error is also journaled
+ * under the key ENGINE_LAST_ERROR as a JSON object (at_ms, phase, code,
+ * message, hint), for `ferry status`; a run clears it when it starts. */
+#define ENGINE_LAST_ERROR "run.last_error"
 int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err);
 
 /* Resolves the steps a crashed run left open (each owner checks the world
@@ -105,8 +108,10 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 struct buf;
 int engine_describe(struct engine *e, bool rollback, struct buf *out, struct ferry_error *err);
 
-/* The phase the journal says the plan is in. */
+/* The phase the journal says the plan is in, and when it was entered
+ * (milliseconds; 0 when no phase was entered yet). */
 enum engine_phase engine_phase_now(const struct engine *e);
+int64_t engine_phase_since(const struct engine *e);
 
 /* When a run returned ENGINE_WAITING: the instant (seconds) it waits for and
  * why. */

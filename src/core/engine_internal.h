@@ -33,6 +33,7 @@ struct engine {
 	struct journal *j;
 	struct engine_opts opts;
 	enum engine_phase phase;
+	int64_t phase_since_ms;   /* when the journal entered it (0: not yet) */
 	struct dns_provider *dns; /* opened on first use */
 	const struct traffic_driver *lb_drv;
 	struct traffic_lb *lb;     /* opened on first use */

@@ -50,11 +50,16 @@ static const struct cmd_entry commands[] = {
 	  "  $ ferry check shop.yaml\n"
 	  "  $ ferry check shop.yaml --json | jq '.checks[] | select(.status != \"ok\")'\n" },
 	{ "run", cmd_run, "advance the migration as far as the gates allow",
-	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] [--state PATH]",
+	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] "
+	  "[--heartbeat DURATION] [--json] [--state PATH]",
 	  "  --until PHASE\tstop after PHASE (prepare replicate validate cutover decommission)\n"
 	  "  --no-wait\texit 75 instead of waiting at a time gate (for cron)\n"
 	  "  --dry-run\tprint every action from here to the end; change nothing\n"
-	  "  --now REASON\tcut over outside the window; REASON is journaled\n" STATE_OPT,
+	  "  --now REASON\tcut over outside the window; REASON is journaled\n"
+	  "  --heartbeat DURATION\twithout a terminal, a line this often while waiting (default "
+	  "1m; 0: none)\n"
+	  "  --json\tone JSON object per line: each event, then the outcome or the "
+	  "error\n" STATE_OPT,
 	  "  $ ferry run shop.yaml --until prepare\n"
 	  "  $ ferry run shop.yaml --now \"window missed, approved by Dana\"\n" },
 	{ "status", cmd_status, "where the migration stands: phase, gates, lag, weights, triggers",
@@ -63,9 +68,11 @@ static const struct cmd_entry commands[] = {
 	  "  $ ferry status shop.yaml\n"
 	  "  $ ferry status shop.yaml --json | jq .phase\n" },
 	{ "rollback", cmd_rollback, "run the recorded rollback plan",
-	  "ferry rollback PLAN [--dry-run] [--reason TEXT] [--state PATH]",
+	  "ferry rollback PLAN [--dry-run] [--reason TEXT] [--json] [--state PATH]",
 	  "  --dry-run\tprint the recorded plan and every action; change nothing\n"
-	  "  --reason TEXT\twhy, for the journal and the report\n" STATE_OPT,
+	  "  --reason TEXT\twhy, for the journal and the report\n"
+	  "  --json\tone JSON object per line: each event, then the outcome or the "
+	  "error\n" STATE_OPT,
 	  "  $ ferry rollback shop.yaml --dry-run\n"
 	  "  $ ferry rollback shop.yaml --reason \"checkout errors after cutover\"\n" },
 	{ "report", cmd_report, "write the migration's HTML report from its journal",

@@ -117,6 +117,26 @@ bool cmd_color(FILE *fp);
  * "reset"), or "" when fp gets no colour. */
 const char *cmd_sgr(FILE *fp, const char *name);
 
+/*
+ * Shows a run's events (core/engine.h, engine_opts.progress with ctx a
+ * struct cmd_progress): lines on stdout; live lines replaced in place on
+ * a terminal (stderr), dropped elsewhere, where heartbeats stand in for
+ * them; under --json one compact JSON object per line, {"t", "event":
+ * "say"|"heartbeat", "phase", "object", "message", "waiting_for",
+ * "until"}.
+ */
+struct engine_event;
+struct cmd_progress {
+	bool tty;  /* stderr is a terminal (and not --json): live lines shown */
+	bool json; /* JSON lines on stdout */
+	bool live_shown;
+};
+void cmd_progress_init(struct cmd_progress *pr, bool json);
+void cmd_progress(void *ctx, const struct engine_event *ev);
+/* One JSON line {"t", "event": EVENT, ...} from a jansson pack format of
+ * the rest (stolen), for the outcome of run and rollback. */
+void cmd_json_event(const char *event, const char *fmt, ...);
+
 /* The default journal path for a plan: "DIR/NAME.ferry.db" where the plan is
  * DIR/NAME.yaml (or .yml).  Caller frees. */
 char *cmd_state_path(const char *plan_path, const char *override);

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <jansson.h>
 
 #include "cmd/cmd.h"
+#include "core/engine.h"
 #include "core/support.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -45,6 +47,14 @@ void cmd_json_lines_set(bool on)
 	json_lines = on;
 }
 
+static json_t *json_now(void)
+{
+	char t[32];
+
+	time_rfc3339(time_now(), t, sizeof(t));
+	return json_string(t);
+}
+
 /* Prints o on stdout (compact for JSON lines) and frees it. */
 static void json_put(json_t *o)
 {
@@ -61,6 +71,10 @@ static void json_error(const char *code, const char *msg, const char *hint, cons
 {
 	json_t *o = json_object();
 
+	if (json_lines) {
+		json_object_set_new(o, "t", json_now());
+		json_object_set_new(o, "event", json_string("error"));
+	}
 	json_object_set_new(o, "error", json_string(code));
 	json_object_set_new(o, "message", json_string(msg));
 	json_object_set_new(o, "hint", hint && *hint ? json_string(hint) : json_null());
@@ -71,6 +85,71 @@ static void json_error(const char *code, const char *msg, const char *hint, cons
 	if (warnings)
 		json_object_set_new(o, "warnings", warnings);
 	json_put(o);
+}
+
+void cmd_progress_init(struct cmd_progress *pr, bool json)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->json = json;
+	pr->tty = !json && isatty(STDERR_FILENO);
+	if (json)
+		cmd_json_lines_set(true);
+}
+
+void cmd_json_event(const char *event, const char *fmt, ...)
+{
+	json_t *o = json_object(), *rest;
+	va_list ap;
+
+	json_object_set_new(o, "t", json_now());
+	json_object_set_new(o, "event", json_string(event));
+	va_start(ap, fmt);
+	rest = json_vpack_ex(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (!rest)
+		BUG("bad pack format %s", fmt);
+	json_object_update(o, rest);
+	json_decref(rest);
+	json_put(o);
+}
+
+void cmd_progress(void *ctx, const struct engine_event *ev)
+{
+	struct cmd_progress *pr = ctx;
+	char until[32];
+	json_t *o;
+
+	if (pr->json) {
+		if (ev->kind == ENGINE_EVENT_LIVE)
+			return; /* the heartbeats carry them, at a pace a log can take */
+		o = json_object();
+		json_object_set_new(o, "t", json_now());
+		json_object_set_new(
+		        o, "event",
+		        json_string(ev->kind == ENGINE_EVENT_HEARTBEAT ? "heartbeat" : "say"));
+		json_object_set_new(o, "phase", json_string(ev->phase));
+		json_object_set_new(o, "object", json_string(ev->object));
+		json_object_set_new(o, "message", json_string(ev->message));
+		if (ev->waiting_for) {
+			time_rfc3339(ev->until, until, sizeof(until));
+			json_object_set_new(o, "waiting_for", json_string(ev->waiting_for));
+			json_object_set_new(o, "until", json_string(until));
+		}
+		json_put(o);
+		return;
+	}
+	if (ev->kind == ENGINE_EVENT_LIVE) {
+		if (!pr->tty)
+			return; /* countdowns only on a terminal; heartbeats elsewhere */
+		fprintf(stderr, "\r\033[K%s", ev->line);
+		pr->live_shown = true;
+		return;
+	}
+	if (pr->live_shown)
+		fputs("\r\033[K", stderr);
+	pr->live_shown = false;
+	printf("%s\n", ev->line);
+	fflush(stdout);
 }
 
 int cmd_usage_error(const char *cmd, const char *msg, const char *hint)

@@ -24,30 +24,10 @@ enum {
 	OPT_NO_WAIT,
 	OPT_DRY_RUN,
 	OPT_NOW,
+	OPT_HEARTBEAT,
 };
 
-struct progress {
-	bool tty;
-	bool live_shown; /* a live line is on the screen, to be overwritten */
-};
-
-static void progress(void *ctx, bool live, const char *line)
-{
-	struct progress *pr = ctx;
-
-	if (live) {
-		if (!pr->tty)
-			return; /* countdowns only on a terminal */
-		fprintf(stderr, "\r\033[K%s", line);
-		pr->live_shown = true;
-		return;
-	}
-	if (pr->live_shown)
-		fputs("\r\033[K", stderr);
-	pr->live_shown = false;
-	printf("%s\n", line);
-	fflush(stdout);
-}
+#define HEARTBEAT_DEFAULT_MS 60000
 
 static int own_option(int opt, const char *arg, void *ctx)
 {
@@ -86,8 +66,46 @@ static int own_option(int opt, const char *arg, void *ctx)
 		}
 		o->now_reason = arg;
 		return 0;
+	case OPT_HEARTBEAT:
+		if (strcmp(arg, "0") &&
+		    (duration_parse(arg, &o->heartbeat_ms) < 0 || o->heartbeat_ms < 1000)) {
+			cmd_usage_error("run",
+			                "--heartbeat: expected a duration of 1s or more, or 0",
+			                "--heartbeat 5m; 0 for none");
+			return -1;
+		}
+		if (!strcmp(arg, "0"))
+			o->heartbeat_ms = 0;
+		return 0;
 	}
 	return 1;
+}
+
+/* --dry-run: the text of engine_describe(), or under --json one object
+ * {"event": "dry_run", "plan", "actions", "not_read"}. */
+static int dry_run(struct engine *e, const struct plan *p, bool json, struct ferry_error *err)
+{
+	struct buf out;
+	bool unread;
+	int r;
+
+	buf_init(&out, 16 << 20);
+	r = engine_describe(e, false, &out, err);
+	if (r < 0)
+		goto done;
+	unread = strstr(out.data, "\n== not read") != NULL;
+	if (json)
+		cmd_json_event("dry_run", "{s:s, s:s, s:b}", "plan", p->name, "actions", out.data,
+		               "not_read", unread);
+	else
+		printf("dry run of plan %s: every action, in order; nothing is changed\n\n%s",
+		       p->name, out.data);
+	if (unread)
+		fprintf(stderr, "ferry: the dry run could not read everything (listed under '== "
+		                "not read' at its end); it shows the plan's values there\n");
+done:
+	buf_release(&out);
+	return r;
 }
 
 /* A fresh run of a finished migration: when it finished, and how to start
@@ -99,6 +117,13 @@ static int already_done(const struct plan *p, const char *state, const char *sta
 	char at[32], *next = cmd_state_path_next(state);
 
 	time_rfc3339(since_ms / 1000, at, sizeof(at));
+	if (cmd_json()) {
+		cmd_json_event("outcome", "{s:s, s:s, s:s, s:s, s:i}", "outcome",
+		               "already_finished", "plan", p->name, "finished", at, "next_state",
+		               next, "exit", EXIT_DONE);
+		free(next);
+		return EXIT_DONE;
+	}
 	printf("ferry: migration %s already finished at %s (journal %s); nothing to do\n"
 	       "  'ferry status %s%s%s' compares its end state with the world;\n"
 	       "  to start another migration of this plan, give it a new journal:\n"
@@ -117,10 +142,13 @@ int cmd_run(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "now", required_argument, NULL, OPT_NOW },
+		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 		{ 0 },
 	};
-	struct progress pr = { .tty = isatty(STDERR_FILENO) };
-	struct engine_opts o = { .progress = progress, .ctx = &pr, .progress_tty = pr.tty };
+	struct cmd_progress pr;
+	struct engine_opts o = { .progress = cmd_progress,
+		                 .ctx = &pr,
+		                 .heartbeat_ms = HEARTBEAT_DEFAULT_MS };
 	struct cmd_common c = { 0 };
 	struct ferry_error err = { 0 };
 	enum engine_outcome outcome;
@@ -132,21 +160,11 @@ int cmd_run(int argc, char **argv)
 
 	if (!cmd_start(argc, argv, longopts, own_option, &o, &c, &p, &state, &code))
 		return code;
+	cmd_progress_init(&pr, c.json);
+	o.progress_tty = pr.tty;
 	r = engine_open(&e, p, state, &o, &err);
 	if (r == 0 && o.dry_run) {
-		struct buf out;
-
-		buf_init(&out, 16 << 20);
-		r = engine_describe(e, false, &out, &err);
-		if (r == 0)
-			printf("dry run of plan %s: every action, in order; nothing is "
-			       "changed\n\n%s",
-			       p->name, out.data);
-		if (r == 0 && strstr(out.data, "\n== not read"))
-			fprintf(stderr, "ferry: the dry run could not read everything (listed "
-			                "under '== not read' at its end); it shows the plan's "
-			                "values there\n");
-		buf_release(&out);
+		r = dry_run(e, p, c.json, &err);
 		if (r < 0)
 			code = cmd_fail(&err);
 		goto out;
@@ -163,16 +181,36 @@ int cmd_run(int argc, char **argv)
 	}
 	switch (outcome) {
 	case ENGINE_FINISHED:
-		printf("ferry: migration %s complete\n", p->name);
 		code = EXIT_DONE;
+		if (c.json)
+			cmd_json_event("outcome", "{s:s, s:s, s:i}", "outcome", "finished", "plan",
+			               p->name, "exit", code);
+		else
+			printf("ferry: migration %s complete\n", p->name);
 		break;
-	case ENGINE_STOPPED: code = EXIT_DONE; break;
+	case ENGINE_STOPPED:
+		code = EXIT_DONE;
+		if (c.json)
+			cmd_json_event("outcome", "{s:s, s:s, s:s, s:i}", "outcome", "stopped",
+			               "plan", p->name, "after", engine_phase_name(o.until), "exit",
+			               code);
+		break;
 	case ENGINE_WAITING:
 		time_rfc3339(engine_waiting_until(e, &why), at, sizeof(at));
-		printf("ferry: waiting until %s: %s\n", at, why);
 		code = EXIT_WAITING;
+		if (c.json)
+			cmd_json_event("outcome", "{s:s, s:s, s:s, s:s, s:i}", "outcome", "waiting",
+			               "plan", p->name, "until", at, "waiting_for", why, "exit",
+			               code);
+		else
+			printf("ferry: waiting until %s: %s\n", at, why);
 		break;
-	case ENGINE_ROLLED_BACK: code = EXIT_ROLLED_BACK; break;
+	case ENGINE_ROLLED_BACK:
+		code = EXIT_ROLLED_BACK;
+		if (c.json)
+			cmd_json_event("outcome", "{s:s, s:s, s:i}", "outcome", "rolled_back",
+			               "plan", p->name, "exit", code);
+		break;
 	}
 out:
 	engine_close(e);

@@ -200,6 +200,23 @@ char *engine_detail(const char *fmt, ...)
 	return s;
 }
 
+static void emit(struct engine *e, enum engine_event_kind kind, const char *object,
+                 const char *message, const char *line)
+{
+	struct engine_event ev = {
+		.kind = kind,
+		.phase = engine_phase_name(e->phase),
+		.object = object ? object : "",
+		.message = message,
+		.line = line,
+		.waiting_for = e->waiting ? e->wait_why : NULL,
+		.until = e->waiting ? e->wait_until : 0,
+	};
+
+	if (e->opts.progress)
+		e->opts.progress(e->opts.ctx, &ev);
+}
+
 void engine_say(struct engine *e, const char *object, const char *fmt, ...)
 {
 	char line[1024];
@@ -211,9 +228,34 @@ void engine_say(struct engine *e, const char *object, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	if (e->opts.progress)
-		e->opts.progress(e->opts.ctx, false, line);
+	emit(e, ENGINE_EVENT_SAY, object, line + n, line);
 	journal_event_add(e->j, LOG_LEVEL_INFO, object, NULL, "%s", line);
+}
+
+/* Without a terminal nothing shows a live line: every heartbeat_ms (and at
+ * the first live line of a run) it goes out as a heartbeat, with the phase
+ * and, in a time gate, what is waited for and until when. */
+static void heartbeat(struct engine *e, const char *live)
+{
+	char line[1024], until[32], left[32];
+	int64_t now = time_mono_ms();
+
+	if (e->opts.progress_tty || e->opts.heartbeat_ms <= 0)
+		return;
+	if (e->heartbeat_last_ms && now - e->heartbeat_last_ms < e->opts.heartbeat_ms)
+		return;
+	e->heartbeat_last_ms = now;
+	if (e->waiting) {
+		time_rfc3339(e->wait_until, until, sizeof(until));
+		duration_human((e->wait_until - time_now()) * 1000, left, sizeof(left));
+		snprintf(line, sizeof(line),
+		         "heartbeat: phase %s, waiting for %s until %s, %s left",
+		         engine_phase_name(e->phase), e->wait_why, until, left);
+	} else {
+		snprintf(line, sizeof(line), "heartbeat: phase %s: %s", engine_phase_name(e->phase),
+		         live);
+	}
+	emit(e, ENGINE_EVENT_HEARTBEAT, NULL, live, line);
 }
 
 void engine_live(struct engine *e, const char *fmt, ...)
@@ -224,8 +266,8 @@ void engine_live(struct engine *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (e->opts.progress)
-		e->opts.progress(e->opts.ctx, true, line);
+	emit(e, ENGINE_EVENT_LIVE, NULL, line, line);
+	heartbeat(e, line);
 }
 
 int engine_wait(struct engine *e, int64_t until, const char *fmt, ...)
@@ -282,6 +324,7 @@ static void wait_for(struct engine *e, int64_t until)
 	char left[32];
 	int64_t now;
 
+	e->waiting = true;
 	while ((now = time_now()) < until) {
 		struct timespec ts = { .tv_sec = 1 };
 
@@ -289,6 +332,7 @@ static void wait_for(struct engine *e, int64_t until)
 		engine_live(e, "%s: waiting %s", e->wait_why, left);
 		nanosleep(&ts, NULL);
 	}
+	e->waiting = false;
 }
 
 static int run_loop(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)

@@ -57,6 +57,34 @@ enum engine_outcome {
 	ENGINE_ROLLED_BACK,
 };
 
+/*
+ * What a run tells its command, as it happens:
+ *	ENGINE_EVENT_SAY        a line for the output and the journal's events;
+ *	ENGINE_EVENT_LIVE       a progress line (a countdown, the soak's lag),
+ *	                        about every second, replaced in place on a
+ *	                        terminal and not journaled;
+ *	ENGINE_EVENT_HEARTBEAT  without a terminal (opts.progress_tty false),
+ *	                        the latest live line every opts.heartbeat_ms
+ *	                        (and at the first one), so that a log shows a
+ *	                        long wait is alive: phase, what it waits for.
+ * Strings are borrowed for the call.
+ */
+enum engine_event_kind {
+	ENGINE_EVENT_SAY,
+	ENGINE_EVENT_LIVE,
+	ENGINE_EVENT_HEARTBEAT,
+};
+
+struct engine_event {
+	enum engine_event_kind kind;
+	const char *phase;
+	const char *object;      /* "" when none */
+	const char *message;     /* the text after "OBJECT: " */
+	const char *line;        /* "OBJECT: MESSAGE", as people read it */
+	const char *waiting_for; /* a time gate being waited for, or NULL */
+	int64_t until;           /* and when it is due (seconds), 0 otherwise */
+};
+
 struct engine_opts {
 	bool until_set;
 	enum engine_phase until; /* stop after this phase */
@@ -64,8 +92,8 @@ struct engine_opts {
 	bool dry_run;           /* print every action, change nothing */
 	const char *now_reason; /* --now: cut over outside the window (journaled) */
 	bool progress_tty;      /* live lines are shown (a terminal): fewer plain lines */
-	/* Progress for people: one line, replaced in place when `live`. */
-	void (*progress)(void *ctx, bool live, const char *line);
+	int64_t heartbeat_ms;   /* without a terminal: a heartbeat this often (0: none) */
+	void (*progress)(void *ctx, const struct engine_event *ev);
 	void *ctx;
 };
 

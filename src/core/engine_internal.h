@@ -40,6 +40,8 @@ struct engine {
 	struct traffic_lb *lb_new; /* traffic.admin_new, opened by the monitor */
 	int64_t wait_until;        /* seconds, for PHASE_WAIT */
 	char wait_why[256];
+	bool waiting;              /* inside a time gate's wait (wait_for) */
+	int64_t heartbeat_last_ms; /* monotonic; 0: none yet */
 };
 
 /* Writes the intent of step name on object (NULL for none) in the current

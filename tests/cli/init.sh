@@ -5,11 +5,9 @@
 set -u
 ferry=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 src=$(cd "$2" && pwd)
-tmp=$(mktemp -d /tmp/ferry-init-test.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-. "$(dirname "$0")/check.sh"
+. "$(dirname "$0")/cli.sh"
+cli_tmp init
 
-cd "$tmp" || exit 1
 umask 077 # the mode must not depend on the umask
 
 "$ferry" init >out 2>err

@@ -5,11 +5,8 @@
 # too-open one a warning reported once.
 set -u
 ferry=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-tmp=$(mktemp -d /tmp/ferry-plan-test.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-. "$(dirname "$0")/check.sh"
-cd "$tmp" || exit 1
-unset FERRY_NOW FERRY_CRASH_AT FERRY_FAIL_AT
+. "$(dirname "$0")/cli.sh"
+cli_tmp plan
 # Nothing listens here (the test's own range): an unreachable DNS server.
 dead=127.0.0.1:16499
 

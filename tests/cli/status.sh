@@ -9,30 +9,13 @@
 set -u
 ferry=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d /tmp/ferry-status-test.XXXXXX) || exit 1
-bg=
-cleanup() {
-	[ -n "$bg" ] && kill "$bg" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-. "$(dirname "$0")/check.sh"
+. "$(dirname "$0")/cli.sh"
 . "$top/tests/lib.sh"
-cd "$tmp" || exit 1
-unset FERRY_NOW FERRY_CRASH_AT FERRY_FAIL_AT NO_COLOR
+cli_tmp status
 mkdir plans
 
 # --- a run that fails at the host checks (nothing listens on 16498)
-cat >plans/f.yaml <<YAML
-name: fail
-hosts:
-  old: { address: 127.0.0.1 }
-  new: { address: 127.0.0.2 }
-checks:
-  health:
-    - url: "http://127.0.0.1:16498/healthz"
-schedule: { replication_soak: 1s, validation: 1s, monitor: 1s }
-YAML
+plan_fail plans/f.yaml
 "$ferry" run plans/f.yaml >o 2>e
 check "the failing run exits 1" test $? -eq 1
 "$ferry" status plans/f.yaml >o 2>e
@@ -90,14 +73,7 @@ check "the next command says why" grep -q "a run was interrupted; the next one c
 check "and is the run" grep -q "^next: ferry run plans/h.yaml$" o
 
 # --- an active run: status sees it and says to watch
-now=$(date -u +%H:%M)
-cat >plans/w.yaml <<YAML
-name: wait
-schedule:
-  replication_soak: 1s
-  validation: 1s
-  cutover_window: { from: "$(date -u -d '+3 hours' +%H:00)", to: "$(date -u -d '+4 hours' +%H:00)" }
-YAML
+plan_wait plans/w.yaml
 "$ferry" run plans/w.yaml >run.out 2>&1 &
 bg=$!
 wait_for 20 grep -q "validate: gate holds" run.out

@@ -6,11 +6,8 @@
 # environment variables, and an empty --now / --reason refused.
 set -u
 ferry=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-tmp=$(mktemp -d /tmp/ferry-usage-test.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-. "$(dirname "$0")/check.sh"
-cd "$tmp" || exit 1
-unset FERRY_NOW FERRY_CRASH_AT FERRY_FAIL_AT
+. "$(dirname "$0")/cli.sh"
+cli_tmp usage
 printf 'name: u\n' >u.yaml
 
 # --- every command's --help: usage, options one line each, an example

@@ -5,7 +5,10 @@
  * whether a run is active, the error that stopped the last run, the latest
  * evaluation of each gate with its evidence, the latest value of every
  * series (lag, weights, error rate, latency) against the plan's
- * thresholds, steps that a crash left open, and the exact next command.
+ * thresholds, steps that a crash left open, after the cutover whether the
+ * world (DNS answers, traffic weights, the databases' writers) still is
+ * as the journal says the migration left it (core/world.h), and the exact
+ * next command.
  *
  * build() makes one JSON object of it all; the text is printed from that
  * object, so the two never say different things.
@@ -21,6 +24,7 @@
 
 #include "cmd/cmd.h"
 #include "core/engine.h"
+#include "core/world.h"
 #include "journal/journal.h"
 #include "plan/plan.h"
 #include "util/buf.h"
@@ -150,6 +154,41 @@ static json_t *command(const struct status_view *sv, const char *cmd, const char
 	return s;
 }
 
+/* After the cutover the journal says where everything points: compare it
+ * with the world (core/world.h), read only.  null before the cutover. */
+static json_t *world(const struct plan *p, struct journal *j, const char *phase)
+{
+	struct check_rows rows;
+	json_t *a;
+	size_t i;
+
+	if (!phase || (strcmp(phase, "decommission") && strcmp(phase, "done")))
+		return json_null();
+	check_rows_init(&rows);
+	world_compare(p, j, &rows);
+	a = json_array();
+	for (i = 0; i < rows.n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "check", rows.v[i].check,
+		                                   "object", rows.v[i].object, "status",
+		                                   check_status_name(rows.v[i].status), "message",
+		                                   rows.v[i].message));
+	check_rows_release(&rows);
+	return a;
+}
+
+/* Whether a world row disagrees with the journal. */
+static bool world_disagrees(const json_t *o)
+{
+	const json_t *w = json_object_get(o, "world");
+	size_t i;
+
+	for (i = 0; i < json_array_size(w); i++)
+		if (!strcmp(json_string_value(json_object_get(json_array_get(w, i), "status")),
+		            "fail"))
+			return true;
+	return false;
+}
+
 /* What to type next, and why (DESIGN §5: every state says its way on). */
 static json_t *next_step(const struct status_view *sv, const json_t *o)
 {
@@ -180,6 +219,11 @@ static json_t *next_step(const struct status_view *sv, const json_t *o)
 		         hint && *hint ? "first: " : "fix what it says, then run again",
 		         hint && *hint ? hint : "");
 		json_object_set_new(n, "command", command(sv, "run", NULL, NULL));
+	} else if (world_disagrees(o)) {
+		snprintf(why, sizeof(why),
+		         "the world disagrees with the journal's end state "
+		         "(above): find out who changed it; check shows the rest");
+		json_object_set_new(n, "command", command(sv, "check", NULL, NULL));
 	} else if (phase && !strcmp(phase, "done")) {
 		snprintf(why, sizeof(why),
 		         "the migration is complete; another one of this plan "
@@ -273,6 +317,8 @@ static json_t *build(const struct status_view *sv, struct journal *j, struct fer
 	                              threshold(p->rollback.error_rate), "latency_p99_ms",
 	                              threshold((double)p->rollback.latency_p99_ms),
 	                              "health_failures", threshold(p->rollback.health_failures)));
+	json_object_set_new(o, "world",
+	                    world(p, j, json_string_value(json_object_get(o, "phase"))));
 	json_object_set_new(o, "next", next_step(sv, o));
 	return o;
 }
@@ -359,6 +405,24 @@ static void print_table(const json_t *o)
 		       json_string_value(json_object_get(json_array_get(v, i), "step")),
 		       json_string_value(json_object_get(json_array_get(v, i), "object")),
 		       (long long)json_integer_value(json_object_get(json_array_get(v, i), "pid")));
+	v = json_object_get(o, "world");
+	if (json_array_size(v))
+		printf("\nthe world, asked now, against the journal's end state\n");
+	for (i = 0; i < json_array_size(v); i++) {
+		const json_t *r = json_array_get(v, i);
+		const char *st = json_string_value(json_object_get(r, "status"));
+
+		printf("  %s%-4s%s %-14s %-20s %s\n",
+		       !strcmp(st, "ok")     ? ok
+		       : !strcmp(st, "fail") ? bad
+		                             : "",
+		       !strcmp(st, "ok")     ? "ok"
+		       : !strcmp(st, "fail") ? "DIFF"
+		                             : "?",
+		       off, json_string_value(json_object_get(r, "check")),
+		       json_string_value(json_object_get(r, "object")),
+		       json_string_value(json_object_get(r, "message")));
+	}
 	v = json_object_get(o, "next");
 	printf("\n%snext:%s %s\n  (%s)\n", bold, off,
 	       json_string_value(json_object_get(v, "command")),

@@ -11,28 +11,10 @@
 set -u
 ferry=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
-if [ ! -x "$haproxy" ]; then
-	echo "haproxy not installed"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
 . "$top/tests/lib.sh"
 . "$top/tests/cli/cli.sh"
 cli_tmp haproxy-check
-pidfile=$cli_dir/haproxy.pid
-trap 'stop_pid "$(cat "$pidfile" 2>/dev/null)"; cli_cleanup' EXIT INT TERM
-
-cat >haproxy.cfg <<CFG
-global
-    stats socket ipv4@127.0.0.1:16415 level admin
-    stats socket ipv4@127.0.0.1:16416 level operator
-    stats timeout 30s
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
+haproxy_up 16415 16416 <<CFG
 frontend fe
     bind 127.0.0.1:16410
     default_backend web
@@ -41,17 +23,6 @@ backend web
     server old 127.0.0.1:16411 weight 100
     server new 127.0.0.1:16412 weight 0
 CFG
-"$haproxy" -q -c -f haproxy.cfg || exit 1
-"$haproxy" -f haproxy.cfg -D -p "$pidfile" || exit 1
-
-# api PORT CMD: one runtime API command, its reply on stdout
-api() {
-	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-	printf '%s\n' "$2" >&3
-	cat <&3
-	exec 3<&-
-}
-wait_for 10 api 16415 "show info"
 
 # plan FILE ADMIN BACKEND NEW_SERVER
 plan() {
@@ -63,7 +34,7 @@ traffic:
   servers: {old: old, new: $4}
 YAML
 }
-weights() { api 16415 "get weight web/old"; api 16415 "get weight web/new"; }
+weights() { lb_api "get weight web/old"; lb_api "get weight web/new"; }
 before=$(weights)
 
 plan ok.yaml 127.0.0.1:16415 web new

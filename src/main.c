@@ -233,6 +233,8 @@ int main(int argc, char **argv)
 			                            : LOG_LEVEL_DEBUG;
 		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
 			log_level_current = LOG_LEVEL_ERROR;
+		else if (!strcmp(argv[i], "--json"))
+			continue; /* noted above, for the errors */
 		else if (!strncmp(argv[i], "--color=", 8)) {
 			if (cmd_color_set(argv[i] + 8) < 0)
 				return EXIT_USAGE;
@@ -244,6 +246,8 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc) {
 		overview(stderr);
+		if (cmd_json())
+			return cmd_usage_error(NULL, "no command given", "'ferry help' lists them");
 		return EXIT_USAGE;
 	}
 	c = find(argv[i]);

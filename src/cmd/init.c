@@ -191,6 +191,16 @@ int cmd_init(int argc, char **argv)
 		path = argv[optind];
 	if (write_plan(path, force, &err) < 0)
 		return cmd_fail(&err);
+	if (common.json) {
+		char *journal = cmd_state_path(path, NULL);
+		char *next = xasprintf("ferry plan %s --offline", path);
+
+		cmd_json_event("wrote", "{s:s, s:s, s:s}", "file", path, "journal", journal, "next",
+		               next);
+		free(next);
+		free(journal);
+		return EXIT_DONE;
+	}
 	printf("wrote %s: a commented starter plan.\n"
 	       "Edit it for your servers, then run 'ferry plan %s'.\n",
 	       path, path);

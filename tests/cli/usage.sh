@@ -69,6 +69,11 @@ check "no journal under --json: an object with a hint" jq -e '.error == "not_fou
 "$ferry" report u.yaml -o x.html --json >o 2>e
 check "report --json is refused as JSON" jq -e '.error == "usage"' o
 
+"$ferry" --json >o 2>e
+check "no command under --json: an object, exit 2" sh -c "test $? -eq 2 && jq -e '.error == \"usage\"' o >/dev/null"
+"$ferry" init n.yaml --json >o 2>e
+check "init --json: what it wrote" jq -e '.event == "wrote" and .file == "n.yaml" and .journal == "n.ferry.db" and .next == "ferry plan n.yaml --offline"' o
+
 # --- version --json
 "$ferry" version --json >o
 check "version --json" jq -e '.version | test("^[0-9]+\\.[0-9]+")' o

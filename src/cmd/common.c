@@ -132,6 +132,7 @@ void cmd_progress(void *ctx, const struct engine_event *ev)
 		json_object_set_new(o, "message", json_string(ev->message));
 		if (ev->waiting_for) {
 			time_rfc3339(ev->until, until, sizeof(until));
+			json_object_set_new(o, "gate", json_string(ev->gate));
 			json_object_set_new(o, "waiting_for", json_string(ev->waiting_for));
 			json_object_set_new(o, "until", json_string(until));
 		}

@@ -200,6 +200,13 @@ char *engine_detail(const char *fmt, ...)
 	return s;
 }
 
+/* The time gate each phase can wait at (engine_wait), for the heartbeat. */
+static const char *const time_gates[] = {
+	[ENGINE_PREPARE] = "cutover_ttl",          [ENGINE_REPLICATE] = "soak",
+	[ENGINE_VALIDATE] = "traffic steps",       [ENGINE_CUTOVER] = "cutover window",
+	[ENGINE_DECOMMISSION] = "rollback window", [ENGINE_DONE] = "-",
+};
+
 static void emit(struct engine *e, enum engine_event_kind kind, const char *object,
                  const char *message, const char *line)
 {
@@ -210,6 +217,7 @@ static void emit(struct engine *e, enum engine_event_kind kind, const char *obje
 		.message = message,
 		.line = line,
 		.waiting_for = e->waiting ? e->wait_why : NULL,
+		.gate = e->waiting ? time_gates[e->phase] : NULL,
 		.until = e->waiting ? e->wait_until : 0,
 	};
 
@@ -249,8 +257,9 @@ static void heartbeat(struct engine *e, const char *live)
 		time_rfc3339(e->wait_until, until, sizeof(until));
 		duration_human((e->wait_until - time_now()) * 1000, left, sizeof(left));
 		snprintf(line, sizeof(line),
-		         "heartbeat: phase %s, waiting for %s until %s, %s left",
-		         engine_phase_name(e->phase), e->wait_why, until, left);
+		         "heartbeat: phase %s, gate %s, waiting for %s until %s, %s left",
+		         engine_phase_name(e->phase), time_gates[e->phase], e->wait_why, until,
+		         left);
 	} else {
 		snprintf(line, sizeof(line), "heartbeat: phase %s: %s", engine_phase_name(e->phase),
 		         live);

@@ -82,6 +82,7 @@ struct engine_event {
 	const char *message;     /* the text after "OBJECT: " */
 	const char *line;        /* "OBJECT: MESSAGE", as people read it */
 	const char *waiting_for; /* a time gate being waited for, or NULL */
+	const char *gate;        /* and its gate ("cutover window"), or NULL */
 	int64_t until;           /* and when it is due (seconds), 0 otherwise */
 };
 

@@ -21,7 +21,7 @@ plan_wait w.yaml
 bg=$!
 wait_for 30 sh -c "test \$(grep -c '^heartbeat: ' log) -ge 3"
 check "a heartbeat every second (--heartbeat 1s)" test $? -eq 0
-check "it names the phase, what it waits for and until when" grep -Eq "^heartbeat: phase cutover, waiting for the cutover window until 20[0-9-]+T[0-9:]+Z, [0-9hm ]+ left$" log
+check "it names the phase, what it waits for and until when" grep -Eq "^heartbeat: phase cutover, gate cutover window, waiting for the cutover window until 20[0-9-]+T[0-9:]+Z, [0-9hm ]+ left$" log
 check "no countdown escape codes in the log" sh -c "! grep -q \"$(printf '\033')\" log err"
 kill "$bg"
 wait "$bg" 2>/dev/null
@@ -38,7 +38,7 @@ wait "$bg" 2>/dev/null
 bg=
 check "--json: every line is one JSON object" sh -c "jq -e -c . log >/dev/null"
 check "--json: phase events" sh -c "jq -e -s '[.[] | select(.event == \"say\" and .phase == \"validate\" and .message == \"gate holds; phase complete\")] | length == 1' log >/dev/null"
-check "--json: a heartbeat names what it waits for" sh -c "jq -e -s '[.[] | select(.event == \"heartbeat\")][0] | .phase == \"cutover\" and .waiting_for == \"the cutover window\" and (.until | test(\"Z\$\")) and (.t | test(\"Z\$\"))' log >/dev/null"
+check "--json: a heartbeat names what it waits for" sh -c "jq -e -s '[.[] | select(.event == \"heartbeat\")][0] | .phase == \"cutover\" and .gate == \"cutover window\" and .waiting_for == \"the cutover window\" and (.until | test(\"Z\$\")) and (.t | test(\"Z\$\"))' log >/dev/null"
 "$ferry" run w.yaml --heartbeat soon >o 2>e
 check "a bad --heartbeat is a usage error" sh -c "test $? -eq 2 && grep -q 'heartbeat' e"
 

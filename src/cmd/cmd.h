@@ -146,7 +146,8 @@ char *cmd_state_path(const char *plan_path, const char *override);
 char *cmd_state_path_next(const char *state);
 
 /* Prints err the one way ferry prints errors (stderr; under --json also
- * the object {"error": CODE, "message", "hint", "where", "exit"} on stdout);
+ * the object {"ok": false, "code", "message", "hint", "where", "exit"} on
+ * stdout);
  * returns EXIT_USAGE for FERRY_EINVAL and EXIT_FAILED otherwise. */
 int cmd_fail(const struct ferry_error *err);
 /* The same with the exit code given. */

@@ -64,8 +64,9 @@ static void json_put(json_t *o)
 	json_decref(o);
 }
 
-/* {"error": CODE, "message": ..., "hint": ..., "where": ..., "exit": N}, plus
- * "errors"/"warnings" (stolen) when given. */
+/* {"ok": false, "code": CODE, "message": ..., "hint": ..., "where": ...,
+ * "exit": N}, plus "errors"/"warnings" (stolen) when given; in JSON lines
+ * also "t" and "event": "error". */
 static void json_error(const char *code, const char *msg, const char *hint, const char *where,
                        int exit_code, json_t *errors, json_t *warnings)
 {
@@ -75,7 +76,8 @@ static void json_error(const char *code, const char *msg, const char *hint, cons
 		json_object_set_new(o, "t", json_now());
 		json_object_set_new(o, "event", json_string("error"));
 	}
-	json_object_set_new(o, "error", json_string(code));
+	json_object_set_new(o, "ok", json_false());
+	json_object_set_new(o, "code", json_string(code));
 	json_object_set_new(o, "message", json_string(msg));
 	json_object_set_new(o, "hint", hint && *hint ? json_string(hint) : json_null());
 	json_object_set_new(o, "where", where && *where ? json_string(where) : json_null());

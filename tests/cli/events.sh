@@ -52,7 +52,7 @@ plan_fail f.yaml
 "$ferry" run f.yaml --json >o 2>e
 check "--json failure: exit 1" test $? -eq 1
 check "--json failure: every line JSON" sh -c "jq -e -c . o >/dev/null"
-check "--json failure: the last line is the error" sh -c "tail -1 o | jq -e '.event == \"error\" and .error == \"check_failed\" and (.hint | test(\"ferry check f.yaml\")) and .exit == 1' >/dev/null"
+check "--json failure: the last line is the error" sh -c "tail -1 o | jq -e '.event == \"error\" and .ok == false and .code == \"check_failed\" and (.hint | test(\"ferry check f.yaml\")) and .exit == 1' >/dev/null"
 
 # --- rollback --json: events and the outcome
 "$ferry" rollback f.yaml --json >o 2>e

@@ -97,7 +97,7 @@ check "the plan is said valid first" grep -q "^plan shop (o.yaml): valid" o
 check "then what could not be asked" grep -q "^ferry: dns www.shop.test: server $dead" e
 check "with the hint to use --offline" grep -q "hint: 'ferry plan o.yaml --offline' validates without the network" e
 FERRY_NOW=$T0 "$ferry" plan o.yaml --json >o 2>e
-check "unreachable under --json: the error object" jq -e '.error == "unreachable" and (.hint | test("--offline"))' o
+check "unreachable under --json: the error object" jq -e '.ok == false and .code == "unreachable" and (.hint | test("--offline"))' o
 
 FERRY_NOW=$T0 "$ferry" plan o.yaml --offline >o 2>e
 check "--offline: exit 0 for a valid plan" test $? -eq 0

@@ -53,24 +53,24 @@ check "a global typo gets a suggestion" grep -q "did you mean '--verbose'" e
 # --- --json: failures are JSON objects on stdout, never an empty stdout
 "$ferry" plan u.yaml --json --jsn >o 2>e
 check "usage error under --json exits 2" test $? -eq 2
-check "usage error under --json: an object on stdout" jq -e '.error == "usage" and .exit == 2 and (.message | test("did you mean"))' o
+check "usage error under --json: an object on stdout" jq -e '.ok == false and .code == "usage" and .exit == 2 and (.message | test("did you mean"))' o
 "$ferry" --json plna >o 2>e
-check "an unknown command under --json: an object" jq -e '.error == "usage"' o
+check "an unknown command under --json: an object" jq -e '.ok == false and .code == "usage"' o
 printf 'name: u\nhosts:\n  old: {exce: [ssh]}\n' >bad.yaml
 "$ferry" plan bad.yaml --json >o 2>e
 check "a plan error under --json exits 2" test $? -eq 2
-check "a plan error under --json: code, message, hint, where" jq -e '.error == "plan" and .where == "bad.yaml:3:9" and (.errors[0].message | test("did you mean .exec.")) and (.errors[0].hint | type == "string") and (.message | type == "string")' o
+check "a plan error under --json: code, message, hint, where" jq -e '.ok == false and .code == "plan" and .where == "bad.yaml:3:9" and (.errors[0].message | test("did you mean .exec.")) and (.errors[0].hint | type == "string") and (.message | type == "string")' o
 check "the text errors still reach stderr" grep -q "bad.yaml:3:9:" e
 "$ferry" status nothere.yaml --json >o 2>e
-check "a missing plan under --json: an object" jq -e '.error == "not_found" and .exit == 2' o
+check "a missing plan under --json: an object" jq -e '.ok == false and .code == "not_found" and .exit == 2' o
 "$ferry" status u.yaml --json >o 2>e
 check "no journal under --json: exit 1" test $? -eq 1
-check "no journal under --json: an object with a hint" jq -e '.error == "not_found" and (.hint | test("ferry run"))' o
+check "no journal under --json: an object with a hint" jq -e '.ok == false and .code == "not_found" and (.hint | test("ferry run"))' o
 "$ferry" report u.yaml -o x.html --json >o 2>e
-check "report --json is refused as JSON" jq -e '.error == "usage"' o
+check "report --json is refused as JSON" jq -e '.ok == false and .code == "usage"' o
 
 "$ferry" --json >o 2>e
-check "no command under --json: an object, exit 2" sh -c "test $? -eq 2 && jq -e '.error == \"usage\"' o >/dev/null"
+check "no command under --json: an object, exit 2" sh -c "test $? -eq 2 && jq -e '.ok == false and .code == \"usage\"' o >/dev/null"
 "$ferry" init n.yaml --json >o 2>e
 check "init --json: what it wrote" jq -e '.event == "wrote" and .file == "n.yaml" and .journal == "n.ferry.db" and .next == "ferry plan n.yaml --offline"' o
 

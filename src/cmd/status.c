@@ -86,7 +86,9 @@ static int collect_series(const char *series, const char *object, void *vctx)
 		s = json_object();
 		json_object_set_new(c->out, series, s);
 	}
-	json_object_set_new(s, object[0] ? object : "-", json_real(last));
+	/* no series is negative but where a driver could not tell (-1):
+	 * unknown, never a -1 in the output */
+	json_object_set_new(s, object[0] ? object : "-", last < 0 ? json_null() : json_real(last));
 	return 0;
 }
 
@@ -385,8 +387,16 @@ static void print_table(const json_t *o)
 	printf("\nlatest values (last minute)\n");
 	if (!json_object_size(json_object_get(o, "latest")))
 		printf("  none\n");
-	json_object_foreach(json_object_get(o, "latest"), key, v) json_object_foreach(v, k2, v2)
-	        printf("  %-16s %-24s %.3g\n", key, k2, json_real_value(v2));
+	json_object_foreach(json_object_get(o, "latest"), key, v)
+	{
+		json_object_foreach(v, k2, v2)
+		{
+			if (json_is_null(v2))
+				printf("  %-16s %-24s unknown\n", key, k2);
+			else
+				printf("  %-16s %-24s %.3g\n", key, k2, json_real_value(v2));
+		}
+	}
 	triggers_text(json_object_get(o, "thresholds"), text, sizeof(text));
 	printf("\nrollback triggers: %s\n", text);
 	json_object_foreach(json_object_get(o, "initial_sync"), key, v)

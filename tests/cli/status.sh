@@ -32,6 +32,16 @@ check "--json: last_error with code" jq -e '.last_error.code == "check_failed" a
 check "--json: next" jq -e '.next.command == "ferry run plans/f.yaml"' o
 check "--json: unset thresholds are null, never -1" jq -e '.thresholds | [.[]] == [null, null, null]' o
 check "--json: no -1 anywhere" sh -c "! grep -Eq -- '(: |\\[)-1([^0-9]|\$)' o"
+# A value a driver could not tell (-1, HAProxy's empty rtime) is "unknown"
+# (written into the journal with sqlite3, scripts/deps installs it).
+sqlite3 plans/f.ferry.db "INSERT INTO series (name, object) VALUES ('rtime_ms', 'new');
+	INSERT INTO samples SELECT id, CAST(strftime('%s', 'now') AS INTEGER) * 1000, -1
+	FROM series WHERE name = 'rtime_ms'"
+check "a -1 sample written" test $? -eq 0
+"$ferry" status plans/f.yaml >o
+check "an unknown sample is 'unknown', not -1" grep -Eq "^  rtime_ms +new +unknown$" o
+"$ferry" status plans/f.yaml --json >o
+check "--json: an unknown sample is null" jq -e '.latest.rtime_ms.new == null' o
 "$ferry" status plans/f.yaml --state plans/f.ferry.db --json >o
 check "--state is kept in the next command" jq -e '.next.command == "ferry run plans/f.yaml --state plans/f.ferry.db"' o
 "$ferry" run plans/f.yaml >o 2>e

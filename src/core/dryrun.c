@@ -82,34 +82,63 @@ static void when(int64_t t, int64_t now, char *s, size_t len)
 	snprintf(s, len, "in %s, %s", rel, at);
 }
 
-static int describe_prepare(struct engine *e, struct buf *out, struct ferry_error *err)
+/* What a dry run could not read goes to unread, one line each, and the
+ * description goes on with what the plan states. */
+static void not_read(struct buf *unread, const struct ferry_error *err)
+{
+	buf_addf(unread, "  %s\n", err->msg);
+}
+
+static int describe_prepare(struct engine *e, struct buf *out, struct buf *unread,
+                            struct ferry_error *err)
 {
 	const struct plan_dns *d = &e->plan->dns;
+	char *const planned[] = { e->plan->host_old.address };
+	struct ferry_error rerr = { 0 };
 	int64_t now = time_now();
+	bool reach;
 	size_t i, k, n;
-	int r;
+	int r = 0;
 
 	if (!d->present)
 		return 0;
-	r = engine_dns(e, err);
+	reach = engine_dns(e, &rerr) == 0;
+	if (!reach)
+		not_read(unread, &rerr);
 	for (i = 0; r == 0 && i < d->records.n; i++) {
 		struct schedule_ttl_step *st = xcalloc(d->ttl.nsteps, sizeof(*st));
 		struct schedule_record rec;
 		struct dns_rrset rs;
+		char *const *addrs;
+		size_t naddrs;
 		char at[64];
 
 		dns_rrset_init(&rs);
-		r = dns_query(e->dns, d->records.v[i], &rs, err);
-		if (r == 0)
-			r = prepare_record_load(e->j, d->records.v[i], rs.ttl, &rec, err);
+		if (reach && dns_query(e->dns, d->records.v[i], &rs, &rerr) < 0) {
+			not_read(unread, &rerr);
+			reach = false;
+		}
+		if (!reach) {
+			/* the plan's word for it: its longest TTL, on the old host */
+			dns_rrset_release(&rs);
+			dns_rrset_init(&rs);
+			rs.ttl = prepare_assumed_ttl(d);
+			buf_addf(out,
+			         "  dns: %s not read: TTL assumed %u (the plan's longest), "
+			         "address hosts.old.address\n",
+			         d->records.v[i], rs.ttl);
+		}
+		addrs = rs.n ? rs.addresses : planned;
+		naddrs = rs.n ? rs.n : 1;
+		r = prepare_record_load(e->j, d->records.v[i], rs.ttl, &rec, err);
 		if (r == 0)
 			r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, st, &n, err);
 		for (k = 0; r == 0 && k < n; k++) {
 			when(st[k].not_before, now, at, sizeof(at));
 			buf_addf(out, "  dns: %s TTL %u -> %u (%s):\n", d->records.v[i],
 			         st[k].from_ttl, st[k].ttl, at);
-			r = dns_update(e->plan, d->records.v[i], rs.addresses, rs.n, rs.addresses,
-			               rs.n, st[k].ttl, out, err);
+			r = dns_update(e->plan, d->records.v[i], addrs, naddrs, addrs, naddrs,
+			               st[k].ttl, out, err);
 		}
 		dns_rrset_release(&rs);
 		free(st);
@@ -267,6 +296,7 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 {
 	const struct plan *p = e->plan;
 	char d1[32], d2[32];
+	struct buf unread;
 	size_t i;
 	int r = 0;
 
@@ -274,6 +304,7 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 		buf_addf(out, "== rollback (nothing below is done: --dry-run)\n");
 		return describe_rollback(e, out, err);
 	}
+	buf_init(&unread, 1 << 16);
 	for (i = e->phase; r == 0 && i < ENGINE_DONE; i++) {
 		char before[64];
 
@@ -283,7 +314,7 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 		if (i != ENGINE_CUTOVER)
 			hooks(e, before, out);
 		switch ((enum engine_phase)i) {
-		case ENGINE_PREPARE: r = describe_prepare(e, out, err); break;
+		case ENGINE_PREPARE: r = describe_prepare(e, out, &unread, err); break;
 		case ENGINE_REPLICATE:
 			r = each_db(e, replicate_text, "start replication", false, out, err);
 			duration_format(p->schedule.replication_soak_ms, d1, sizeof(d1));
@@ -353,5 +384,11 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 			hooks(e, before, out);
 		}
 	}
+	if (r == 0 && unread.len)
+		buf_addf(out,
+		         "== not read (the description above takes the plan's values "
+		         "instead)\n%s",
+		         unread.data);
+	buf_release(&unread);
 	return r;
 }

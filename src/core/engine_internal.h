@@ -33,6 +33,7 @@ struct engine {
 	struct journal *j;
 	struct engine_opts opts;
 	enum engine_phase phase;
+	int64_t phase_since_ms;   /* when the journal entered it (0: not yet) */
 	struct dns_provider *dns; /* opened on first use */
 	const struct traffic_driver *lb_drv;
 	struct traffic_lb *lb;     /* opened on first use */
@@ -44,8 +45,10 @@ struct engine {
 	bool watch_way_back;
 	struct endpoints_db **wb; /* opened on first use */
 	size_t nwb;
-	int64_t wb_next_ms; /* the next sample, time_mono_ms() */
-	bool *wb_broken;    /* per database, the last state said */
+	int64_t wb_next_ms;        /* the next sample, time_mono_ms() */
+	bool *wb_broken;           /* per database, the last state said */
+	bool waiting;              /* inside a time gate's wait (wait_for) */
+	int64_t heartbeat_last_ms; /* monotonic; 0: none yet */
 };
 
 /* Writes the intent of step name on object (NULL for none) in the current

@@ -263,7 +263,7 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	for (tick = start; tick - start < duration_ms; tick += 1000) {
 		struct traffic_pair pair = { 0 };
 		double health = -1;
-		char left[32];
+		char left[32], htext[32];
 
 		sleep_until_ms(tick + 1000);
 		wall = time_wall_ms();
@@ -321,12 +321,17 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 			goto out;
 		}
 		duration_human(duration_ms - (tick + 1000 - start), left, sizeof(left));
+		/* no health check: say so, never "-1 ms" */
+		if (health >= 0)
+			snprintf(htext, sizeof(htext), "%.0f ms", health);
+		else
+			snprintf(htext, sizeof(htext), "not checked");
 		engine_live(
 		        e,
 		        "%s: %s left | new %.0f rps %.1f%% 5xx %.0f ms | old %.0f rps %.1f%% 5xx "
-		        "%.0f ms | health %.0f ms",
+		        "%.0f ms | health %s",
 		        label, left, pair.new.rps, pair.new.err_pct, pair.new.rtime_ms,
-		        pair.old.rps, pair.old.err_pct, pair.old.rtime_ms, health);
+		        pair.old.rps, pair.old.err_pct, pair.old.rtime_ms, htext);
 	}
 	r = 1;
 out:

@@ -774,12 +774,13 @@ out:
 	fy_diag_destroy(diag);
 }
 
-static int load(const char *name, const char *dir, const char *text, size_t len, struct plan **out,
-                struct plan_diags *diags, struct ferry_error *err)
+static int load(const char *name, const char *dir, unsigned flags, const char *text, size_t len,
+                struct plan **out, struct plan_diags *diags, struct ferry_error *err)
 {
 	struct plan_walk w;
 
 	memset(&w, 0, sizeof(w));
+	w.flags = flags;
 	w.c.file = name;
 	w.c.diags = diags;
 	w.c.first = diags->n;
@@ -808,11 +809,17 @@ static int load(const char *name, const char *dir, const char *text, size_t len,
 int plan_load_string(const char *name, const char *text, size_t len, struct plan **out,
                      struct plan_diags *diags, struct ferry_error *err)
 {
-	return load(name, NULL, text, len, out, diags, err);
+	return load(name, NULL, 0, text, len, out, diags, err);
 }
 
 int plan_load(const char *path, struct plan **out, struct plan_diags *diags,
               struct ferry_error *err)
+{
+	return plan_load_flags(path, 0, out, diags, err);
+}
+
+int plan_load_flags(const char *path, unsigned flags, struct plan **out, struct plan_diags *diags,
+                    struct ferry_error *err)
 {
 	struct buf b;
 	char *tmp;
@@ -828,13 +835,13 @@ int plan_load(const char *path, struct plan **out, struct plan_diags *diags,
 	else if (r == FERRY_EIO)
 		r = ferry_error_set(err, r, NULL, "plan %s: cannot read it: %s", path, strerror(e));
 	else if (r == FERRY_EPROTO)
-		r = load(path, ".", "", PLAN_FILE_MAX + 1, out, diags, err);
+		r = load(path, ".", flags, "", PLAN_FILE_MAX + 1, out, diags, err);
 	if (r < 0) {
 		buf_release(&b);
 		return r;
 	}
 	tmp = xstrdup(path);
-	r = load(path, dirname(tmp), b.data, b.len, out, diags, err);
+	r = load(path, dirname(tmp), flags, b.data, b.len, out, diags, err);
 	free(tmp);
 	buf_release(&b);
 	return r;

@@ -235,6 +235,13 @@ struct plan_hook {
 	struct plan_secret url_ref;
 };
 
+/* Where an enumerated value (an engine, a provider, a driver) was written,
+ * for the checks made after loading (plan_value_pos). */
+struct plan_where {
+	char *path; /* "dns.provider", "databases[main].engine" */
+	struct plan_pos pos;
+};
+
 struct plan {
 	char *path; /* the file it was loaded from (the name, for plan_load_string) */
 	char *dir;  /* its folder, for resolving relative paths; NULL from a string */
@@ -250,6 +257,8 @@ struct plan {
 	struct plan_schedule schedule;
 	struct plan_hook *hooks;
 	size_t nhooks;
+	struct plan_where *where; /* every enumerated value read, in file order */
+	size_t nwhere, awhere;
 };
 
 /* One problem found in a plan file.  Warnings do not make a plan invalid
@@ -275,6 +284,16 @@ struct plan_diags {
  */
 int plan_load(const char *path, struct plan **out, struct plan_diags *diags,
               struct ferry_error *err);
+enum plan_load_flags {
+	/* A secret file the plan names must exist (an error, not a warning):
+	 * for every command that is about to use the secrets, and `ferry plan`.
+	 * Without it the plan is valid wherever its secrets are not (a laptop,
+	 * the tests), with a warning. */
+	PLAN_LOAD_SECRET_FILES = 1 << 0,
+};
+/* plan_load() with flags (enum plan_load_flags). */
+int plan_load_flags(const char *path, unsigned flags, struct plan **out, struct plan_diags *diags,
+                    struct ferry_error *err);
 /* Same, from memory; name is used in messages. */
 int plan_load_string(const char *name, const char *text, size_t len, struct plan **out,
                      struct plan_diags *diags, struct ferry_error *err);
@@ -287,6 +306,19 @@ void plan_diags_release(struct plan_diags *d);
 int plan_diags_format(const struct plan_diags *d, struct buf *out);
 /* How many diags are errors (not warnings). */
 size_t plan_diags_errors(const struct plan_diags *d);
+
+/* Appends an error (or a warning) about p's file at pos, for the checks
+ * made after loading: a value that names a driver this ferry does not have
+ * (core/support.c).  hint may be NULL. */
+__attribute__((format(printf, 6, 7))) void plan_diags_add(struct plan_diags *d,
+                                                          const struct plan *p, bool warning,
+                                                          struct plan_pos pos, const char *hint,
+                                                          const char *fmt, ...);
+
+/* Where the enumerated value at path ("dns.provider", "traffic.via",
+ * "databases[main].engine", "databases[main].switch.via") was written;
+ * {0, 0} when it was not (a default). */
+struct plan_pos plan_value_pos(const struct plan *p, const char *path);
 
 /* Reads a secret into out (which the caller releases with
  * buf_release_secret; initialised with max 0 it gets a 64 KiB limit).

@@ -50,6 +50,7 @@ struct fy_node; /* a libfyaml node: opaque outside plan.c */
 struct plan_walk {
 	struct plan_ctx c;
 	struct plan *p;
+	unsigned flags;  /* enum plan_load_flags */
 	size_t budget;   /* nodes left to visit, aliases counted each time */
 	bool budget_hit; /* reported once */
 	struct plan_pos hosts_pos, dns_pos, checks_pos;

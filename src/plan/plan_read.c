@@ -184,9 +184,13 @@ static void check_secret_file(struct plan_walk *w, const char *file, struct plan
 	        file[0] == '/' || !w->p->dir ? xstrdup(file) : xasprintf("%s/%s", w->p->dir, file);
 	struct stat st;
 
-	/* Only warnings: the file may be put in place after `ferry plan`, and
-	 * `ferry check` reads it for real. */
-	if (stat(path, &st) < 0)
+	/* Where the secrets are not (a laptop, the tests) a missing file is
+	 * a warning; the commands that use them load with
+	 * PLAN_LOAD_SECRET_FILES, and this is the one report of it. */
+	if (stat(path, &st) < 0 && (w->flags & PLAN_LOAD_SECRET_FILES))
+		plan_ctx_error(&w->c, pos, "create it (mode 0600), or correct the path",
+		               "secret file %s does not exist", path);
+	else if (stat(path, &st) < 0)
 		plan_ctx_warn(&w->c, pos, "create it before 'ferry check' or 'ferry run'",
 		              "secret file %s does not exist", path);
 	else if (!S_ISREG(st.st_mode))
@@ -333,13 +337,18 @@ int plan_get_enum(struct plan_sect *s, const char *key, bool required, const cha
 
 	if (!v)
 		return plan_sect_has(s, key) ? -1 : def;
+	plan_join_path(path, sizeof(path), s->path, key);
 	for (i = 0; names[i]; i++) {
 		if (!strcmp(names[i], v)) {
+			struct plan *p = s->w->p;
+
+			XGROW(p->where, p->awhere, p->nwhere + 1);
+			p->where[p->nwhere].path = xstrdup(path);
+			p->where[p->nwhere++].pos = pos;
 			free(v);
 			return i;
 		}
 	}
-	plan_join_path(path, sizeof(path), s->path, key);
 	plan_join(names, list, sizeof(list));
 	sugg = plan_suggest(v, names);
 	if (sugg)

@@ -251,6 +251,7 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 		return;
 	via = plan_get_enum(&s, "via", true, "switch", vias, -1);
 	db->sw.via = via < 0 ? PLAN_SWITCH_NONE : (enum plan_switch_via)(via + 1);
+	/* whether this ferry has the driver: core/support.c asks its table */
 	pgb = db->sw.via == PLAN_SWITCH_PGBOUNCER;
 	hap = db->sw.via == PLAN_SWITCH_HAPROXY;
 	hook = db->sw.via == PLAN_SWITCH_HOOK;

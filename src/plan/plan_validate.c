@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "plan/plan_internal.h"
-#include "util/log.h"
 #include "util/mem.h"
 #include "util/port.h"
 #include "util/secret.h"
+#include "util/suggest.h"
 
 /* A secret is a password or a key: 64 KiB is far more than any. */
 #define SECRET_MAX (64 * 1024)
@@ -157,64 +157,9 @@ int plan_diags_format(const struct plan_diags *d, struct buf *out)
 
 /* ---- suggestions ---- */
 
-/* Optimal string alignment distance (Levenshtein plus adjacent
- * transpositions, the commonest typo), case-insensitive. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, r;
-	size_t *d;
-
-	if (la > 64 || lb > 64)
-		return (size_t)-1;
-	d = xcalloc((la + 1) * (lb + 1), sizeof(*d));
-#define D(x, y) d[(x) * (lb + 1) + (y)]
-	for (i = 0; i <= la; i++)
-		D(i, 0) = i;
-	for (j = 0; j <= lb; j++)
-		D(0, j) = j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			size_t cost = tolower((unsigned char)a[i - 1]) !=
-			              tolower((unsigned char)b[j - 1]);
-			size_t v = D(i - 1, j) + 1;
-
-			if (D(i, j - 1) + 1 < v)
-				v = D(i, j - 1) + 1;
-			if (D(i - 1, j - 1) + cost < v)
-				v = D(i - 1, j - 1) + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    D(i - 2, j - 2) + 1 < v)
-				v = D(i - 2, j - 2) + 1;
-			D(i, j) = v;
-		}
-	}
-	r = D(la, lb);
-#undef D
-	free(d);
-	return r;
-}
-
 const char *plan_suggest(const char *word, const char *const *cands)
 {
-	const char *best = NULL;
-	size_t bestd = (size_t)-1, limit, i;
-
-	/* A third of the word's length, at least 1 and at most 3: "sever" finds
-	 * "server", "zoen" finds "zone", "xyz" finds nothing. */
-	limit = strlen(word) / 3;
-	if (limit < 1)
-		limit = 1;
-	if (limit > 3)
-		limit = 3;
-	for (i = 0; cands[i]; i++) {
-		size_t dist = edit_distance(word, cands[i]);
-
-		if (dist < bestd) {
-			bestd = dist;
-			best = cands[i];
-		}
-	}
-	return bestd <= limit ? best : NULL;
+	return suggest(word, cands);
 }
 
 void plan_join(const char *const *cands, char *out, size_t outlen)
@@ -675,7 +620,31 @@ void plan_free(struct plan *p)
 		secret_release(&p->hooks[i].url_ref);
 	}
 	free(p->hooks);
+	for (i = 0; i < p->nwhere; i++)
+		free(p->where[i].path);
+	free(p->where);
 	free(p);
+}
+
+struct plan_pos plan_value_pos(const struct plan *p, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < p->nwhere; i++)
+		if (!strcmp(p->where[i].path, path))
+			return p->where[i].pos;
+	return (struct plan_pos){ 0, 0 };
+}
+
+void plan_diags_add(struct plan_diags *d, const struct plan *p, bool warning, struct plan_pos pos,
+                    const char *hint, const char *fmt, ...)
+{
+	struct plan_ctx c = { .file = p->path, .diags = d, .first = d->n };
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_add(&c, pos, warning, hint, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- names and look-ups ---- */
@@ -790,10 +759,8 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 		                    path);
 		goto out;
 	}
-	/* Not an error (a shared bastion may rely on group access), but worth
-	 * saying; plan_load() also reports it in the plan's diagnostics. */
-	if (st.st_mode & 077)
-		log_warn("secret file %s: readable by group or others; chmod 600 it", path);
+	/* Not an error (a shared bastion may rely on group access): the
+	 * plan's diagnostics have said it, once (plan_read.c). */
 	r = buf_read_fd(out, fd);
 	if (r < 0) {
 		r = ferry_error_set(err, r == FERRY_EPROTO ? FERRY_EINVAL : FERRY_EIO, NULL,

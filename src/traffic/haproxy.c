@@ -178,6 +178,30 @@ static int hap_stats(struct traffic_lb *lb, const char *backend, struct traffic_
 	return 0;
 }
 
+/* Management guide: "show cli level" answers the level of this CLI
+ * connection; `set weight` and `set server` need "admin". */
+static int hap_access(struct traffic_lb *lb, bool *can_change, char *level, size_t len,
+                      struct ferry_error *err)
+{
+	const char *cmd = "show cli level", *rest, *reply = NULL;
+	char first[16];
+	size_t n;
+	int rc = haproxy_api_run(lb->api, cmd, &reply, err);
+
+	if (rc < 0)
+		return rc;
+	/* one line, one of the three levels; anything else is an error text */
+	n = strcspn(reply, "\n");
+	rest = reply + n;
+	snprintf(first, sizeof(first), "%.*s", (int)(n < sizeof(first) ? n : 0), reply);
+	if ((strcmp(first, "admin") && strcmp(first, "operator") && strcmp(first, "user")) ||
+	    strspn(rest, "\n") != strlen(rest))
+		return haproxy_reply_error(reply, haproxy_api_admin(lb->api), cmd, err);
+	snprintf(level, len, "%s", first);
+	*can_change = !strcmp(first, "admin");
+	return 0;
+}
+
 const struct traffic_driver traffic_haproxy = {
 	.name = "haproxy",
 	.open = hap_open,
@@ -188,4 +212,5 @@ const struct traffic_driver traffic_haproxy = {
 	.drain = hap_drain,
 	.ready = hap_ready,
 	.stats = hap_stats,
+	.access = hap_access,
 };

@@ -8,8 +8,6 @@
 
 #include "util/fault.h"
 
-const char *const fault_test_vars[] = { "FERRY_CRASH_AT", "FERRY_FAIL_AT", "FERRY_NOW", NULL };
-
 /* How often each name has been reached, for NAME:N.  A handful of names
  * per process is all a test uses. */
 #define FAULT_NAMES 64
@@ -120,22 +118,4 @@ int fault_point(const char *name, struct ferry_error *err)
 {
 	fault_crash(name, false);
 	return fault_fail(name, err);
-}
-
-int fault_warn(FILE *fp)
-{
-	const char *const *v;
-	int n = 0;
-
-	for (v = fault_test_vars; *v; v++) {
-		const char *val = getenv(*v);
-		if (!val || !*val)
-			continue;
-		fprintf(fp,
-		        "ferry: WARNING: %s=%s is set: a test variable that changes what ferry "
-		        "does; unset it outside a test\n",
-		        *v, val);
-		n++;
-	}
-	return n;
 }

@@ -18,7 +18,7 @@
  * "db.undo.resume", "db.recover.point").
  *
  * These variables change what a production binary does, so ferry warns on
- * stderr when one is set (fault_warn()).
+ * stderr when one is set (core/testenv.c).
  */
 #ifndef FERRY_UTIL_FAULT_H
 #define FERRY_UTIL_FAULT_H
@@ -44,13 +44,5 @@ int fault_point(const char *name, struct ferry_error *err);
  * the pause).  fault_reset() forgets the calls counted for NAME:N. */
 void fault_set_hook(void (*fn)(const char *name, void *ctx), void *ctx);
 void fault_reset(void);
-
-/* The test-only variables (NULL-terminated): FERRY_CRASH_AT,
- * FERRY_FAIL_AT, FERRY_NOW. */
-extern const char *const fault_test_vars[];
-
-/* Writes one loud line to fp for each test-only variable that is set.
- * Returns how many are set. */
-int fault_warn(FILE *fp);
 
 #endif

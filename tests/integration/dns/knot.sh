@@ -2,7 +2,8 @@
 # knot.sh PROGRAM [ARGS...] - runs PROGRAM against a private Knot DNS server.
 #
 # Starts knotd as a plain foreground process on 127.0.0.1 at a free port in
-# 15300-15399, authoritative for shop.test (www and api: A 10.77.0.2, TTL
+# 15300-15399 (or KNOT_PORT_LO and the KNOT_PORT_SPAN ports above it: a test
+# on its own range needs no server lock), authoritative for shop.test (www and api: A 10.77.0.2, TTL
 # 3600, plus one record per test), with two TSIG keys: ferry-key, allowed to
 # update the zone, and other-key, known to the server but not in the zone's
 # ACL.  Everything lives in one mktemp -d folder; a trap stops knotd and
@@ -127,10 +128,10 @@ EOF
 	return 1
 }
 
-if start_on_free_port 15300 100 start_knot; then
+if start_on_free_port "${KNOT_PORT_LO:-15300}" "${KNOT_PORT_SPAN:-100}" start_knot; then
 	started=$free_port
 else
-	echo "knot.sh: could not start knotd on a free port in 15300-15399; its log:" >&2
+	echo "knot.sh: could not start knotd on a free port from ${KNOT_PORT_LO:-15300}; its log:" >&2
 	tail -n 20 "$dir/knot.log" >&2 || true
 	exit 1
 fi

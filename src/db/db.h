@@ -85,6 +85,10 @@ struct db_config {
 	const struct db_pooler *poolers;
 	size_t npoolers;
 	int64_t max_lag_ms; /* preflight: 0 means 1000 */
+	/* How long the source's log must outlive the copy (MariaDB binlog
+	 * retention): the replication soak and the rollback window. */
+	int64_t soak_ms;
+	int64_t rollback_window_ms;
 };
 
 enum db_check_status {
@@ -135,6 +139,9 @@ struct db_lag {
 	int64_t ms;           /* age of the last confirmed position, 0 when caught up */
 	int64_t apply_errors; /* apply + sync errors so far */
 	bool worker_running;  /* an apply worker exists */
+	int64_t events;       /* transactions not yet applied (MariaDB: GTID
+	                       * sequence distance summed over domains), 0
+	                       * where the engine does not count them */
 };
 
 struct db_verify_table {

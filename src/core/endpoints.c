@@ -83,9 +83,9 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	}
 	d->eng = db_engine_find(plan_db_engine_name(pd->engine));
 	if (!d->eng) {
-		r = ferry_error_set(err, FERRY_EINVAL, "ferry moves postgresql databases so far",
-		                    "database %s: no engine for %s", pd->name,
-		                    plan_db_engine_name(pd->engine));
+		r = ferry_error_set(
+		        err, FERRY_EINVAL, "ferry moves postgresql and mariadb databases so far",
+		        "database %s: no engine for %s", pd->name, plan_db_engine_name(pd->engine));
 		goto fail;
 	}
 	d->pooler_old = pooler_entry(pd->source);
@@ -96,6 +96,8 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	d->cfg.old_password = pw;
 	d->cfg.new_password = pw;
 	d->cfg.pause_budget_ms = pd->pause_budget_ms;
+	d->cfg.soak_ms = p->schedule.replication_soak_ms;
+	d->cfg.rollback_window_ms = p->rollback.window_ms;
 	if (pd->sw.via == PLAN_SWITCH_PGBOUNCER) {
 		pooler_init(&d->poolers[0], "pooler old", pd->sw.admin_old, pw, &p->host_old,
 		            pd->sw.include_old);

@@ -490,6 +490,7 @@ static int mdb_progress(void *h, struct db_progress *out, struct ferry_error *er
 	struct mdb *m = h;
 	struct mdb_result r;
 	char *state = NULL;
+	bool streaming;
 	int i, rc;
 
 	if (m->copy) {
@@ -516,6 +517,14 @@ static int mdb_progress(void *h, struct db_progress *out, struct ferry_error *er
 		mdb_copy_progress(m, out);
 		goto out;
 	}
+	/* streaming once the replica's threads both run ('s' until then) */
+	rc = mdb_slave_status(m->new.q, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
+	if (rc < 0)
+		goto out;
+	streaming = r.nrows > 0 &&
+	            !strcmp(mdb_result_named(&r, 0, "Slave_IO_Running") ?: "", "Yes") &&
+	            !strcmp(mdb_result_named(&r, 0, "Slave_SQL_Running") ?: "", "Yes");
+	mdb_result_release(&r);
 	rc = list_tables(m, m->old.q, &r, err);
 	if (rc < 0)
 		goto out;
@@ -524,10 +533,10 @@ static int mdb_progress(void *h, struct db_progress *out, struct ferry_error *er
 		XGROW(out->v, out->alloc, out->n + 1);
 		t = &out->v[out->n++];
 		t->name = xasprintf("%s.%s", m->dbname, mdb_result_get(&r, i, 0));
-		t->state = 'r';
-		t->ready = true;
+		t->state = streaming ? 'r' : 's';
+		t->ready = streaming;
 		t->bytes = -1;
-		out->ready++;
+		out->ready += streaming;
 	}
 	mdb_result_release(&r);
 out:
@@ -574,8 +583,10 @@ static int mdb_lag(void *h, enum db_direction dir, struct db_lag *out, struct fe
 		                     to->name, from->name);
 		goto out;
 	}
+	/* "Connecting": (re)connecting to the source, which the errno
+	 * below reports when it fails */
 	v = mdb_result_named(&st, 0, "Slave_IO_Running");
-	out->worker_running = v && !strcmp(v, "Yes");
+	out->worker_running = v && (!strcmp(v, "Yes") || !strcmp(v, "Connecting"));
 	v = mdb_result_named(&st, 0, "Slave_SQL_Running");
 	out->worker_running = out->worker_running && v && !strcmp(v, "Yes");
 	v = mdb_result_named(&st, 0, "Last_IO_Errno");

@@ -227,10 +227,17 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 		return;
 	via = plan_get_enum(&s, "via", true, "switch", vias, -1);
 	db->sw.via = via < 0 ? PLAN_SWITCH_NONE : (enum plan_switch_via)(via + 1);
-	if (db->sw.via == PLAN_SWITCH_HAPROXY || db->sw.via == PLAN_SWITCH_HOOK)
+	/* PostgreSQL switches through pgbouncer; the haproxy and hook drivers
+	 * (issue 11) are what the other engines name until they land */
+	if ((db->sw.via == PLAN_SWITCH_HAPROXY || db->sw.via == PLAN_SWITCH_HOOK) &&
+	    db->engine == PLAN_DB_POSTGRESQL)
 		plan_ctx_error(&w->c, s.pos,
 		               "switch the database through pgbouncer (via: pgbouncer)",
 		               "%s.via: '%s' is not supported yet", s.path, vias[via]);
+	if (db->sw.via == PLAN_SWITCH_PGBOUNCER && db->engine != PLAN_DB_POSTGRESQL)
+		plan_ctx_error(&w->c, s.pos, "switch it through haproxy or a hook",
+		               "%s.via: pgbouncer speaks PostgreSQL's protocol, not %s's", s.path,
+		               plan_db_engine_name(db->engine));
 	if (plan_get_map(&s, "admin", db->sw.via == PLAN_SWITCH_PGBOUNCER, &admin, sides)) {
 		db->sw.admin_old = plan_get_conninfo(&admin, "old", false);
 		db->sw.admin_new = plan_get_conninfo(&admin, "new", false);

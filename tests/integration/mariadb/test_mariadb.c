@@ -125,6 +125,14 @@ __attribute__((format(printf, 2, 3))) static char *val(const char *ci, const cha
 	return v ? v : xstrdup("");
 }
 
+static void assert_val(const char *ci, const char *q, const char *want)
+{
+	char *v = val(ci, "%s", q);
+
+	assert_string_equal(v, want);
+	free(v);
+}
+
 static int64_t ival(const char *ci, const char *q)
 {
 	char *v = val(ci, "%s", q);
@@ -483,8 +491,8 @@ static void test_copy_and_replication_under_writes_end_equal(void **state)
 		sleep_ms(20);
 	}
 	(void)seen_copy;
-	assert_string_equal(val(E.new_ci, "SELECT @@read_only"), "1");
-	assert_string_equal(val(E.new_ci, "SELECT @@event_scheduler"), "OFF");
+	assert_val(E.new_ci, "SELECT @@read_only", "1");
+	assert_val(E.new_ci, "SELECT @@event_scheduler", "OFF");
 	/* the trigger, the view and the event came along */
 	assert_int_equal(ival(E.new_ci, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE "
 	                                "TRIGGER_SCHEMA = 'shop'"),
@@ -534,6 +542,7 @@ static void test_copy_and_replication_under_writes_end_equal(void **state)
 	db_verify_release(&v);
 	sql(E.new_ci, "SET STATEMENT sql_log_bin=0 FOR UPDATE shop.orders SET note = 'n7' WHERE "
 	              "id = 7");
+	free(w.keys);
 }
 
 static void test_apply_error_shows_in_lag(void **state)
@@ -584,7 +593,7 @@ static void test_fence_against_a_held_lock_stops_at_its_deadline(void **state)
 	mdb_free(locker);
 	/* the killed statement did not land later */
 	sleep_ms(300);
-	assert_string_equal(val(E.old_ci, "SELECT @@read_only"), "0");
+	assert_val(E.old_ci, "SELECT @@read_only", "0");
 	/* the step can be retried (its connection is replaced outside the pause) */
 	if (E.eng->lag(E.h, DB_FORWARD, &(struct db_lag){ 0 }, &err) < 0)
 		fail_msg("lag: %s", err.msg);
@@ -605,7 +614,7 @@ static void test_fence_refuses_writes_and_unfence_undoes_it(void **state)
 		fail_msg("fence: %s", err.msg);
 	if (mariadb_fence(E.h, DB_FORWARD, time_mono_ms() + 2000, &err) < 0)
 		fail_msg("fence again: %s", err.msg);
-	assert_string_equal(val(E.old_ci, "SELECT @@read_only"), "1");
+	assert_val(E.old_ci, "SELECT @@read_only", "1");
 	/* the app's session was killed; a new one cannot write */
 	assert_int_not_equal(mdb_exec(app, "INSERT INTO orders (amount) VALUES (2)",
 	                              time_mono_ms() + 5000, NULL, &err),
@@ -768,6 +777,7 @@ static void test_switch_and_rollback_under_writes_lose_nothing(void **state)
 		fail_msg("verify: %s", err.msg);
 	assert_true(v.equal);
 	db_verify_release(&v);
+	free(w.keys);
 }
 
 static void test_teardown_leaves_no_replication(void **state)
@@ -791,7 +801,7 @@ static void test_teardown_leaves_no_replication(void **state)
 	assert_int_equal(ival(E.old_ci, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE "
 	                                "SCHEMA_NAME = '_ferry'"),
 	                 0);
-	assert_string_equal(val(E.new_ci, "SELECT @@replicate_wild_do_table"), "");
+	assert_val(E.new_ci, "SELECT @@replicate_wild_do_table", "");
 	E.eng->close(E.h);
 	E.h = NULL;
 }

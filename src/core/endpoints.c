@@ -139,9 +139,9 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	}
 	d->eng = db_engine_find(plan_db_engine_name(pd->engine));
 	if (!d->eng) {
-		r = ferry_error_set(err, FERRY_EINVAL, "ferry moves postgresql databases so far",
-		                    "database %s: no engine for %s", pd->name,
-		                    plan_db_engine_name(pd->engine));
+		r = ferry_error_set(
+		        err, FERRY_EINVAL, "ferry moves postgresql and mariadb databases so far",
+		        "database %s: no engine for %s", pd->name, plan_db_engine_name(pd->engine));
 		goto fail;
 	}
 	d->cfg.name = pd->name;
@@ -151,6 +151,8 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	d->cfg.new_password = pw;
 	d->budget_ms = pd->pause_budget_ms;
 	d->cfg.pause_budget_ms = pd->pause_budget_ms;
+	d->cfg.soak_ms = p->schedule.replication_soak_ms;
+	d->cfg.rollback_window_ms = p->rollback.window_ms;
 	r = target_init(d, DB_OLD, pd->sw.address_old, err);
 	if (r == 0)
 		r = target_init(d, DB_NEW, pd->sw.address_new, err);

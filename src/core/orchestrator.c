@@ -298,6 +298,12 @@ int orch_open(struct endpoints_db *const *dbs, size_t n, struct ferry_error *err
 
 	for (i = 0; i < n; i++) {
 		struct endpoints_db *d = dbs[i];
+		if (!d->eng->sw)
+			return ferry_error_set(
+			        err, FERRY_EINVAL,
+			        "move it with 'ferry run --until validate' for now",
+			        "database %s: this ferry's %s engine cannot switch yet",
+			        d->pd->name, d->eng->name);
 		for (j = 0; j < d->nsw; j++) {
 			if (d->swep[j])
 				continue;
@@ -1174,6 +1180,13 @@ static void desc_db(struct desc *x, const char *label, const char *s, bool pause
 		struct buf t;
 		const char *p, *nl;
 
+		if (!d->eng->sw) {
+			if (!strcmp(s, DB_SW_OPEN))
+				buf_addf(&x->o,
+				         "%s %s ferry: this ferry's %s engine cannot switch yet\n",
+				         label, d->pd->name, d->eng->name);
+			continue;
+		}
 		buf_init(&t, 1 << 20);
 		x->rc = d->eng->sw->describe(&d->cfg, x->dir, s, &t, x->err);
 		for (p = t.data; x->rc == 0 && p && *p; p = *nl ? nl + 1 : nl) {

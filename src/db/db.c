@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/mariadb.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 static const struct db_engine *const engines[] = {
 	&db_engine_postgresql,
+	&db_engine_mariadb,
 };
 
 const struct db_engine *db_engine_find(const char *name)

@@ -87,6 +87,10 @@ struct db_config {
 	const char *new_from_old;
 	int64_t pause_budget_ms; /* the switch's budget (for messages); 0: 5000 */
 	int64_t max_lag_ms;      /* preflight: 0 means 1000 */
+	/* How long the source's log must outlive the copy (MariaDB binlog
+	 * retention): the replication soak and the rollback window. */
+	int64_t soak_ms;
+	int64_t rollback_window_ms;
 };
 
 enum db_check_status {
@@ -135,11 +139,12 @@ void db_progress_release(struct db_progress *p);
 struct db_lag {
 	int64_t bytes;        /* source changes (WAL, binlog, offset) not yet confirmed
 	                       * by the target; -1 unknown */
-	int64_t events;       /* transactions (GTID sequence numbers) behind; -1 when
-	                       * the engine does not count them */
 	int64_t ms;           /* age of the last confirmed position, 0 when caught up */
 	int64_t apply_errors; /* apply + sync errors so far */
 	bool worker_running;  /* an apply worker exists */
+	int64_t events;       /* transactions not yet applied (MariaDB: GTID
+	                       * sequence distance summed over domains), 0
+	                       * where the engine does not count them */
 };
 
 struct db_verify_table {

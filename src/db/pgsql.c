@@ -23,6 +23,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secretfile.h"
 #include "util/timeutil.h"
 
 struct pgsql_conn {
@@ -636,22 +637,12 @@ int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_by
 
 int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err)
 {
-	const char *tmp = getenv("TMPDIR");
+	struct secretfile sf;
 	struct buf line;
 	const char *p;
-	int fd = -1, rc = 0;
+	int rc;
 
 	memset(pf, 0, sizeof(*pf));
-	pf->dir = xasprintf("%s/ferry-pass-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(pf->dir)) {
-		rc = ferry_error_set(err, FERRY_EIO, "check TMPDIR",
-		                     "cannot make a private folder for a password file: %s",
-		                     strerror(errno));
-		free(pf->dir);
-		pf->dir = NULL;
-		return rc;
-	}
-	pf->path = xasprintf("%s/pgpass", pf->dir);
 	buf_init(&line, 64 << 10);
 	buf_adds(&line, "*:*:*:*:");
 	for (p = password; *p; p++) {
@@ -660,39 +651,23 @@ int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struc
 		buf_addch(&line, *p);
 	}
 	buf_addch(&line, '\n');
-	fd = open(pf->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line.data, line.len) != (ssize_t)line.len)
-		rc = ferry_error_set(err, FERRY_EIO, "check TMPDIR",
-		                     "cannot write a password file in %s: %s", pf->dir,
-		                     strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	rc = secretfile_create(&sf, "ferry-pass", "pgpass", line.data, line.len, err);
 	buf_release_secret(&line);
-	if (rc < 0)
-		pgsql_passfile_remove(pf);
+	if (rc == 0) {
+		pf->dir = sf.dir;
+		pf->path = sf.path;
+	}
 	return rc;
 }
 
 void pgsql_passfile_remove(struct pgsql_passfile *pf)
 {
+	struct secretfile sf;
+
 	if (!pf)
 		return;
-	if (pf->path) {
-		int fd = open(pf->path, O_WRONLY | O_CLOEXEC);
-		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-			char *zero = xcalloc(1, (size_t)st.st_size);
-			if (write(fd, zero, (size_t)st.st_size) < 0)
-				log_debug("password file: cannot wipe: %s", strerror(errno));
-			free(zero);
-		}
-		if (fd >= 0)
-			close(fd);
-		unlink(pf->path);
-	}
-	if (pf->dir)
-		rmdir(pf->dir);
-	free(pf->path);
-	free(pf->dir);
+	sf.dir = pf->dir;
+	sf.path = pf->path;
+	secretfile_remove(&sf);
 	pf->path = pf->dir = NULL;
 }

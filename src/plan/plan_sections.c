@@ -252,6 +252,10 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 	via = plan_get_enum(&s, "via", true, "switch", vias, -1);
 	db->sw.via = via < 0 ? PLAN_SWITCH_NONE : (enum plan_switch_via)(via + 1);
 	/* whether this ferry has the driver: core/support.c asks its table */
+	if (db->sw.via == PLAN_SWITCH_PGBOUNCER && db->engine != PLAN_DB_POSTGRESQL)
+		plan_ctx_error(&w->c, s.pos, "switch it through haproxy or a hook",
+		               "%s.via: pgbouncer speaks PostgreSQL's protocol, not %s's", s.path,
+		               plan_db_engine_name(db->engine));
 	pgb = db->sw.via == PLAN_SWITCH_PGBOUNCER;
 	hap = db->sw.via == PLAN_SWITCH_HAPROXY;
 	hook = db->sw.via == PLAN_SWITCH_HOOK;

@@ -38,7 +38,7 @@ libpq-fe\.h|^src/db/pgsql\.c$|^lab/
 curl/|^src/hosts/http\.c$|^lab/
 openssl/|^src/hosts/tls\.c$|^lab/
 hiredis|^src/db/redis\.c$
-mysql\.h|^src/db/mariadb\.c$
+mysql\.h|^src/db/mariadb_conn\.c$
 microhttpd\.h|^lab/
 '
 echo "$rules" | while IFS='|' read -r hdr allowed rest; do

@@ -11,6 +11,7 @@
 
 static const struct db_engine *const engines[] = {
 	&db_engine_postgresql,
+	&db_engine_redis,
 };
 
 const struct db_engine *db_engine_find(const char *name)

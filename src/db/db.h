@@ -135,6 +135,10 @@ struct db_lag {
 	int64_t ms;           /* age of the last confirmed position, 0 when caught up */
 	int64_t apply_errors; /* apply + sync errors so far */
 	bool worker_running;  /* an apply worker exists */
+	/* What the engine says about the stream when something is wrong
+	 * ("link down for 12 s", "2 full resyncs: ..."), for messages; "" when
+	 * it has nothing to say.  (Redis) */
+	char detail[256];
 };
 
 struct db_verify_table {
@@ -265,6 +269,7 @@ struct db_engine {
 };
 
 extern const struct db_engine db_engine_postgresql;
+extern const struct db_engine db_engine_redis;
 
 /* The engine called name ("postgresql"), or NULL. */
 const struct db_engine *db_engine_find(const char *name);

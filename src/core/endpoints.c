@@ -83,13 +83,11 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	}
 	d->eng = db_engine_find(plan_db_engine_name(pd->engine));
 	if (!d->eng) {
-		r = ferry_error_set(err, FERRY_EINVAL, "ferry moves postgresql databases so far",
-		                    "database %s: no engine for %s", pd->name,
-		                    plan_db_engine_name(pd->engine));
+		r = ferry_error_set(
+		        err, FERRY_EINVAL, "ferry moves postgresql and redis databases so far",
+		        "database %s: no engine for %s", pd->name, plan_db_engine_name(pd->engine));
 		goto fail;
 	}
-	d->pooler_old = pooler_entry(pd->source);
-	d->pooler_new = pooler_entry(pd->target);
 	d->cfg.name = pd->name;
 	d->cfg.old_conninfo = pd->source;
 	d->cfg.new_conninfo = pd->target;
@@ -97,6 +95,8 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	d->cfg.new_password = pw;
 	d->cfg.pause_budget_ms = pd->pause_budget_ms;
 	if (pd->sw.via == PLAN_SWITCH_PGBOUNCER) {
+		d->pooler_old = pooler_entry(pd->source);
+		d->pooler_new = pooler_entry(pd->target);
 		pooler_init(&d->poolers[0], "pooler old", pd->sw.admin_old, pw, &p->host_old,
 		            pd->sw.include_old);
 		pooler_init(&d->poolers[1], "pooler new", pd->sw.admin_new, pw, &p->host_new,

@@ -478,8 +478,15 @@ static int rd_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 	target = redis_info_int(from, "master_repl_offset", -1);
 	stream_health(r, src, to, full, partial, out);
 	applied = redis_info_int(to, "slave_repl_offset", -1);
-	if (!out->worker_running || target < 0 || applied < 0) {
+	if (!out->worker_running) {
 		out->ms = -1;
+		goto out;
+	}
+	if (target < 0 || applied < 0) {
+		rc = ferry_error_set(err, FERRY_EPROTO, NULL,
+		                     "INFO replication shows no master_repl_offset on %s or no "
+		                     "slave_repl_offset on %s",
+		                     rd_side_name(src), rd_side_name(dst));
 		goto out;
 	}
 	out->bytes = target > applied ? target - applied : 0;

@@ -183,9 +183,28 @@ static bool cobl_replica(const char *v, int64_t *hard, int64_t *soft, int64_t *s
 	return true;
 }
 
-static double mb(int64_t bytes)
+/* A size for a message: "512 B", "12.5 kB", "1.0 MB", "3.2 GB"; "no limit"
+ * for 0 when zero_unlimited. */
+struct size_text {
+	char s[24];
+};
+
+static struct size_text sz(int64_t bytes, bool zero_unlimited)
 {
-	return (double)bytes / (1024.0 * 1024.0);
+	struct size_text t;
+	double b = (double)bytes;
+
+	if (bytes == 0 && zero_unlimited)
+		snprintf(t.s, sizeof(t.s), "no limit");
+	else if (b < 1024)
+		snprintf(t.s, sizeof(t.s), "%lld B", (long long)bytes);
+	else if (b < 1024.0 * 1024)
+		snprintf(t.s, sizeof(t.s), "%.1f kB", b / 1024);
+	else if (b < 1024.0 * 1024 * 1024)
+		snprintf(t.s, sizeof(t.s), "%.1f MB", b / (1024.0 * 1024));
+	else
+		snprintf(t.s, sizeof(t.s), "%.1f GB", b / (1024.0 * 1024 * 1024));
+	return t;
 }
 
 static void row_version(struct db_checks *out, struct side sd[2])
@@ -297,15 +316,15 @@ static void row_memory(struct db_checks *out, struct side sd[2])
 		              "cannot tell: old's used_memory or new's maxmemory / RAM unknown");
 	else if (room < used)
 		db_checks_add(out, "memory", DB_CHECK_FAIL, prevents,
-		              "old uses %.1f MB but new has %.1f MB (%s): give new more memory",
-		              mb(used), mb(room), what);
+		              "old uses %s but new has %s (%s): give new more memory",
+		              sz(used, false).s, sz(room, false).s, what);
 	else if (room < used + used / 4)
 		db_checks_add(out, "memory", DB_CHECK_WARN, prevents,
-		              "old uses %.1f MB and new has %.1f MB (%s): less than 25%% to spare",
-		              mb(used), mb(room), what);
+		              "old uses %s and new has %s (%s): less than 25%% to spare",
+		              sz(used, false).s, sz(room, false).s, what);
 	else
-		db_checks_add(out, "memory", DB_CHECK_OK, prevents,
-		              "old uses %.1f MB; new has %.1f MB (%s)", mb(used), mb(room), what);
+		db_checks_add(out, "memory", DB_CHECK_OK, prevents, "old uses %s; new has %s (%s)",
+		              sz(used, false).s, sz(room, false).s, what);
 }
 
 static void row_buffers(struct db_checks *out, struct side sd[2], double rate)
@@ -313,6 +332,8 @@ static void row_buffers(struct db_checks *out, struct side sd[2], double rate)
 	int64_t dataset = redis_info_int(sd[REDIS_OLD].info, "used_memory_dataset", 0);
 	double sync_s =
 	        (double)cfg_int(&sd[REDIS_OLD], C_DELAY, 5) + 2.0 * (double)dataset / RD_SYNC_BPS;
+	static const char loop[] = "a full sync that restarts in a loop";
+	static const char drop[] = "a full resync after a link drop";
 	int64_t need, hard, soft, secs;
 	int s;
 
@@ -320,48 +341,48 @@ static void row_buffers(struct db_checks *out, struct side sd[2], double rate)
 		sync_s = 1;
 	need = (int64_t)(2.0 * rate * sync_s) + 1;
 	if (!cobl_replica(sd[REDIS_OLD].cfg[C_COBL], &hard, &soft, &secs))
-		db_checks_add(out, "output_buffer", DB_CHECK_WARN,
-		              "a full sync that restarts in a loop",
+		db_checks_add(out, "output_buffer", DB_CHECK_WARN, loop,
 		              "cannot tell: CONFIG GET client-output-buffer-limit refused on old");
 	else if ((hard > 0 && need > hard) || (soft > 0 && need > soft && sync_s > (double)secs))
 		db_checks_add(
-		        out, "output_buffer", DB_CHECK_FAIL, "a full sync that restarts in a loop",
-		        "old's replica buffer limit (hard %.1f MB, soft %.1f MB for %lld s) is "
-		        "below the %.1f MB a full sync needs (%.1f KB/s of writes for an "
-		        "estimated %.0f s): raise it on old, e.g. CONFIG SET "
-		        "client-output-buffer-limit \"replica %lld %lld %lld\"",
-		        mb(hard), mb(soft), (long long)secs, mb(need), rate / 1024, sync_s,
-		        (long long)need * 2, (long long)need, (long long)secs);
+		        out, "output_buffer", DB_CHECK_FAIL, loop,
+		        "old's replica buffer limit (hard %s, soft %s for %lld s) is below the "
+		        "%s a full sync needs (%s/s of writes for an estimated %.0f s): raise "
+		        "it on old, e.g. CONFIG SET client-output-buffer-limit \"replica %lld "
+		        "%lld %lld\"",
+		        sz(hard, true).s, sz(soft, true).s, (long long)secs, sz(need, false).s,
+		        sz((int64_t)rate, false).s, sync_s, (long long)need * 2, (long long)need,
+		        (long long)secs);
 	else
-		db_checks_add(out, "output_buffer", DB_CHECK_OK,
-		              "a full sync that restarts in a loop",
-		              "old's replica buffer limit (hard %.1f MB, soft %.1f MB for %lld s) "
-		              "holds the %.1f MB a full sync needs (%.1f KB/s for about %.0f s)",
-		              mb(hard), mb(soft), (long long)secs, mb(need), rate / 1024, sync_s);
+		db_checks_add(
+		        out, "output_buffer", DB_CHECK_OK, loop,
+		        "old's replica buffer limit (hard %s, soft %s for %lld s) holds the %s "
+		        "a full sync needs (%s/s of writes for about %.0f s)",
+		        sz(hard, true).s, sz(soft, true).s, (long long)secs, sz(need, false).s,
+		        sz((int64_t)rate, false).s, sync_s);
 	for (s = 0; s < 2; s++) {
+		const char *side = rd_side_name((enum redis_side)s);
 		int64_t backlog = cfg_int(&sd[s], C_BACKLOG, -1);
 		int64_t gap = backlog > 0 && rate > 0 ? (int64_t)((double)backlog / rate) : -1;
 
 		if (backlog < 0)
-			db_checks_add(out, "backlog", DB_CHECK_WARN,
-			              "a full resync after a link drop",
+			db_checks_add(out, "backlog", DB_CHECK_WARN, drop,
 			              "%s: cannot tell (CONFIG GET repl-backlog-size refused)",
-			              rd_side_name((enum redis_side)s));
+			              side);
 		else if (rate > 0 && (double)backlog < rate * RD_GAP_S)
 			db_checks_add(
-			        out, "backlog", DB_CHECK_WARN, "a full resync after a link drop",
-			        "%s: repl-backlog-size %.1f MB holds %lld s of writes (%.1f KB/s), "
-			        "less than %d s: a longer link drop %s means a full resync; "
-			        "CONFIG SET repl-backlog-size %lld",
-			        rd_side_name((enum redis_side)s), mb(backlog), (long long)gap,
-			        rate / 1024, RD_GAP_S,
+			        out, "backlog", DB_CHECK_WARN, drop,
+			        "%s: repl-backlog-size %s holds %lld s of writes (%s/s), less "
+			        "than %d s: a longer link drop %s means a full resync; CONFIG SET "
+			        "repl-backlog-size %lld",
+			        side, sz(backlog, false).s, (long long)gap,
+			        sz((int64_t)rate, false).s, RD_GAP_S,
 			        s == REDIS_OLD ? "during replication" : "after the cutover",
 			        (long long)(rate * RD_GAP_S * 2));
 		else
-			db_checks_add(out, "backlog", DB_CHECK_OK,
-			              "a full resync after a link drop",
-			              "%s: repl-backlog-size %.1f MB covers %s of writes",
-			              rd_side_name((enum redis_side)s), mb(backlog),
+			db_checks_add(out, "backlog", DB_CHECK_OK, drop,
+			              "%s: repl-backlog-size %s covers %s of writes", side,
+			              sz(backlog, false).s,
 			              gap < 0 ? "any time" : "a minute or more");
 	}
 }
@@ -614,8 +635,8 @@ int rd_check(void *h, struct db_checks *out, struct ferry_error *err)
 		free(stats);
 	}
 	db_checks_add(out, "write_rate", DB_CHECK_OK, NULL,
-	              "old takes about %.1f KB/s of commands (its input over one second)",
-	              rate / 1024);
+	              "old takes about %s/s of commands (its input over one second)",
+	              sz((int64_t)rate, false).s);
 	row_buffers(out, sd, rate);
 out:
 	for (s = 0; s < 2; s++)

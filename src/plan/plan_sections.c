@@ -227,10 +227,17 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 		return;
 	via = plan_get_enum(&s, "via", true, "switch", vias, -1);
 	db->sw.via = via < 0 ? PLAN_SWITCH_NONE : (enum plan_switch_via)(via + 1);
-	if (db->sw.via == PLAN_SWITCH_HAPROXY || db->sw.via == PLAN_SWITCH_HOOK)
+	/* pgbouncer pools PostgreSQL only; a Redis database is repointed by
+	 * haproxy or a hook (their keys and the Redis switch come with the
+	 * switch orchestrator, issue 11) */
+	if (db->engine == PLAN_DB_POSTGRESQL &&
+	    (db->sw.via == PLAN_SWITCH_HAPROXY || db->sw.via == PLAN_SWITCH_HOOK))
 		plan_ctx_error(&w->c, s.pos,
 		               "switch the database through pgbouncer (via: pgbouncer)",
 		               "%s.via: '%s' is not supported yet", s.path, vias[via]);
+	if (db->engine == PLAN_DB_REDIS && db->sw.via == PLAN_SWITCH_PGBOUNCER)
+		plan_ctx_error(&w->c, s.pos, "a Redis database switches via: haproxy or via: hook",
+		               "%s.via: pgbouncer pools PostgreSQL connections only", s.path);
 	if (plan_get_map(&s, "admin", db->sw.via == PLAN_SWITCH_PGBOUNCER, &admin, sides)) {
 		db->sw.admin_old = plan_get_conninfo(&admin, "old", false);
 		db->sw.admin_new = plan_get_conninfo(&admin, "new", false);

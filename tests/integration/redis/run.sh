@@ -13,11 +13,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
 . "$here/servers.sh"
-if ! command -v redis-server >/dev/null 2>&1; then
-	echo "redis-server is not installed (scripts/deps installs it)"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+redis_require
 dir=$(mktemp -d /tmp/ferry-redis.XXXXXX)
 trap 'redis_stop_all "$dir"; rm -rf "$dir"' EXIT INT TERM
 pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')

@@ -4,6 +4,7 @@
 # folder of DIR with --save '' (nothing on disk), never the packaged
 # service.
 #
+#   redis_require          exits 77 (skip; 1 with CI set) without redis-server
 #   redis_ca DIR           a test CA (ca.crt) that signs a server
 #                          certificate for 127.0.0.1 (srv.crt, srv.key)
 #                          and a client certificate (cli.crt, cli.key);
@@ -15,6 +16,13 @@
 #   redis_tls_args DIR     the arguments that give a server the test
 #                          certificates (for tls-port and tls-replication)
 #   redis_stop_all DIR     stops every server started in DIR
+redis_require() {
+	command -v redis-server >/dev/null 2>&1 && return 0
+	echo "redis-server is not installed (scripts/deps installs it)"
+	[ -n "${CI:-}" ] && exit 1
+	exit 77
+}
+
 redis_ca() {
 	(
 		cd "$1" || exit 1

@@ -467,11 +467,13 @@ static int rd_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 
 	memset(out, 0, sizeof(*out));
 	out->bytes = -1;
-	rc = sync_counters(r, src, &full, &partial, err);
+	/* the replica first: a resync that brought its link up was counted
+	 * by the source before (it accepts the PSYNC first) */
+	rc = rd_info(r, dst, "replication", &to, err);
+	if (rc == 0)
+		rc = sync_counters(r, src, &full, &partial, err);
 	if (rc == 0)
 		rc = rd_info(r, src, "replication", &from, err);
-	if (rc == 0)
-		rc = rd_info(r, dst, "replication", &to, err);
 	if (rc < 0)
 		goto out;
 	t0 = time_mono_ms();

@@ -4,9 +4,10 @@
  * redis.h redis_verify_values).
  *
  * Everything is compared under live writes, so each comparison is made at
- * one point of the stream: old is read first together with its
- * master_repl_offset (one pipeline: Redis runs a connection's commands in
- * order), new is read once it has applied that offset.  A key written in
+ * one point of the stream: the writer (old, or new once old replicates
+ * from it) is read first together with its master_repl_offset (one
+ * pipeline: Redis runs a connection's commands in order), the replica once
+ * it has applied that offset.  A key written in
  * between may still differ; it is read again (RD_ROUNDS times in all)
  * before it counts as different.
  *
@@ -308,10 +309,12 @@ static int same_value(struct rd *r, int db, const struct redis_reply *key,
 	return rc;
 }
 
-/* Compares keys[0..n-1] (SCAN replies) of database db. */
-static int compare_keys(struct rd *r, int db, const struct redis_reply *keys, size_t n,
-                        struct dbsum *sum, struct ferry_error *err)
+/* Compares keys[0..n-1] (SCAN replies) of database db, read on src (the
+ * writer) first. */
+static int compare_keys(struct rd *r, enum redis_side src, int db, const struct redis_reply *keys,
+                        size_t n, struct dbsum *sum, struct ferry_error *err)
 {
+	enum redis_side dst = rd_other(src);
 	struct redis_reply *ro = xcalloc(2 * n + 2, sizeof(*ro));
 	struct redis_reply *rn = xcalloc(2 * n + 2, sizeof(*rn));
 	bool *equal = xcalloc(n ? n : 1, sizeof(*equal));
@@ -322,13 +325,13 @@ static int compare_keys(struct rd *r, int db, const struct redis_reply *keys, si
 		bool last = round == RD_ROUNDS - 1;
 		int64_t offset = -1, t0 = time_mono_ms();
 
-		k = queue_keys(r, REDIS_OLD, db, keys, n, equal);
-		rc = run(r, REDIS_OLD, 2 * k + 1, ro, &offset, err);
+		k = queue_keys(r, src, db, keys, n, equal);
+		rc = run(r, src, 2 * k + 1, src == REDIS_OLD ? ro : rn, &offset, err);
 		if (rc == 0 && offset >= 0)
-			rc = wait_offset(r, REDIS_NEW, offset, WAIT_MS, err);
+			rc = wait_offset(r, dst, offset, WAIT_MS, err);
 		if (rc == 0) {
-			queue_keys(r, REDIS_NEW, db, keys, n, equal);
-			rc = run(r, REDIS_NEW, 2 * k + 1, rn, NULL, err);
+			queue_keys(r, dst, db, keys, n, equal);
+			rc = run(r, dst, 2 * k + 1, dst == REDIS_OLD ? ro : rn, NULL, err);
 		}
 		for (i = 0, k = 0; rc == 0 && i < n; i++) {
 			const struct redis_reply *d0 = &ro[1 + 2 * k], *d1 = &rn[1 + 2 * k];
@@ -392,19 +395,19 @@ static int scan_step(struct rd *r, enum redis_side s, int db, uint64_t *cursor,
 	return rc;
 }
 
-/* Keys of new's batch that old does not have (EXISTS 0), moved to the
- * front of keys; their count. */
-static int only_on_new(struct rd *r, int db, struct redis_reply *keys, size_t n, size_t *nmiss,
-                       struct ferry_error *err)
+/* Keys of a batch of the replica's that src does not have (EXISTS 0),
+ * moved to the front of keys; their count. */
+static int only_on_replica(struct rd *r, enum redis_side src, int db, struct redis_reply *keys,
+                           size_t n, size_t *nmiss, struct ferry_error *err)
 {
 	struct redis_reply *rep = xcalloc(n + 1, sizeof(*rep));
 	size_t i, m = 0;
 	int rc;
 
-	queue_select(r->c[REDIS_OLD], db);
+	queue_select(r->c[src], db);
 	for (i = 0; i < n; i++)
-		queue(r->c[REDIS_OLD], "EXISTS", keys[i].str, keys[i].len);
-	rc = redis_flush(r->c[REDIS_OLD], n + 1, rep, rd_deadline(RD_TIMEOUT_MS), err);
+		queue(r->c[src], "EXISTS", keys[i].str, keys[i].len);
+	rc = redis_flush(r->c[src], n + 1, rep, rd_deadline(RD_TIMEOUT_MS), err);
 	for (i = 0; rc == 0 && i < n; i++) {
 		if (rep[1 + i].integer == 0) {
 			struct redis_reply t = keys[m];
@@ -420,62 +423,75 @@ static int only_on_new(struct rd *r, int db, struct redis_reply *keys, size_t n,
 	return rc;
 }
 
-/* Compares the values of database db: sample keys of old from a random
- * cursor, or (sample 0) every key of old and of new. */
-static int compare_db(struct rd *r, int db, int64_t keys_old, int64_t sample, struct dbsum *sum,
-                      struct ferry_error *err)
+/* Compares the values of database db: sample keys of src (the writer)
+ * from a random cursor, or (sample 0) every key of both sides. */
+static int compare_db(struct rd *r, enum redis_side src, int db, int64_t keys_src, int64_t sample,
+                      struct dbsum *sum, struct ferry_error *err)
 {
 	uint64_t cursor = 0;
 	int64_t seen = 0;
 	int rc = 0, wraps = 0;
 
-	if (sample > 0 && keys_old > 0) {
-		/* a table of keys_old entries has at least that many buckets: a
+	if (sample > 0 && keys_src > 0) {
+		/* a table of keys_src entries has at least that many buckets: a
 		 * cursor below the next power of two starts inside it */
 		uint64_t size = 1;
 
-		while (size < (uint64_t)keys_old)
+		while (size < (uint64_t)keys_src)
 			size <<= 1;
 		cursor = ((uint64_t)random() << 31 ^ (uint64_t)random()) & (size - 1);
 	}
 	do {
 		struct redis_reply keys;
 
-		rc = scan_step(r, REDIS_OLD, db, &cursor, &keys, err);
+		rc = scan_step(r, src, db, &cursor, &keys, err);
 		if (rc == 0 && keys.n) {
 			size_t n = keys.n;
 
 			if (sample > 0 && seen + (int64_t)n > sample)
 				n = (size_t)(sample - seen);
-			rc = compare_keys(r, db, keys.v, n, sum, err);
+			rc = compare_keys(r, src, db, keys.v, n, sum, err);
 			seen += (int64_t)n;
 		}
 		redis_reply_release(&keys);
 		if (rc == 0 && cursor == 0 && sample > 0 && seen < sample && wraps++ == 0 &&
-		    keys_old > seen)
+		    keys_src > seen)
 			cursor = 1; /* from the table's start up to where the sample began */
 		if (sample > 0 && seen >= sample)
 			break;
 	} while (rc == 0 && cursor != 0);
 	if (rc < 0 || sample > 0)
 		return rc;
-	/* keys only new has */
+	/* keys only the replica has */
 	do {
 		struct redis_reply keys;
 		size_t miss = 0;
 
-		rc = scan_step(r, REDIS_NEW, db, &cursor, &keys, err);
+		rc = scan_step(r, rd_other(src), db, &cursor, &keys, err);
 		if (rc == 0 && keys.n)
-			rc = only_on_new(r, db, keys.v, keys.n, &miss, err);
+			rc = only_on_replica(r, src, db, keys.v, keys.n, &miss, err);
 		if (rc == 0 && miss)
-			rc = compare_keys(r, db, keys.v, miss, sum, err);
+			rc = compare_keys(r, src, db, keys.v, miss, sum, err);
 		redis_reply_release(&keys);
 	} while (rc == 0 && cursor != 0);
 	return rc;
 }
 
-/* INFO keyspace of old (and its offset), then of new once it applied it. */
-static int keyspaces(struct rd *r, int64_t *old_keys, int64_t *new_keys, struct ferry_error *err)
+/* The side that takes the writes: new once it is a master that old
+ * replicates from (after the cutover), else old. */
+static int writer(struct rd *r, enum redis_side *src, struct ferry_error *err)
+{
+	char *repl = NULL;
+	int rc = rd_info(r, REDIS_OLD, "replication", &repl, err);
+
+	*src = rc == 0 && rd_replica_of(repl, &r->ep[REDIS_NEW]) ? REDIS_NEW : REDIS_OLD;
+	free(repl);
+	return rc;
+}
+
+/* INFO keyspace of src (and its offset), then of the other side once it
+ * applied it; keys per database into keys[side]. */
+static int keyspaces(struct rd *r, enum redis_side src, int64_t *keys[2], struct ferry_error *err)
 {
 	struct redis_reply rep[2];
 	int64_t offset = -1;
@@ -489,18 +505,18 @@ static int keyspaces(struct rd *r, int64_t *old_keys, int64_t *new_keys, struct 
 		rc = rd_conn(r, REDIS_NEW, &c, err);
 	if (rc < 0)
 		return rc;
-	redis_append(r->c[REDIS_OLD], 2, argv, NULL);
+	redis_append(r->c[src], 2, argv, NULL);
 	memset(rep, 0, sizeof(rep));
-	rc = run(r, REDIS_OLD, 1, rep, &offset, err);
+	rc = run(r, src, 1, rep, &offset, err);
 	if (rc == 0)
-		rd_keyspace_keys(rep[0].str ? rep[0].str : "", old_keys, RD_MAX_DBS);
+		rd_keyspace_keys(rep[0].str ? rep[0].str : "", keys[src], RD_MAX_DBS);
 	redis_reply_release(&rep[0]);
 	if (rc == 0 && offset >= 0)
-		rc = wait_offset(r, REDIS_NEW, offset, WAIT_MS, err);
+		rc = wait_offset(r, rd_other(src), offset, WAIT_MS, err);
 	if (rc == 0)
-		rc = rd_info(r, REDIS_NEW, "keyspace", &ks, err);
+		rc = rd_info(r, rd_other(src), "keyspace", &ks, err);
 	if (rc == 0)
-		rd_keyspace_keys(ks, new_keys, RD_MAX_DBS);
+		rd_keyspace_keys(ks, keys[rd_other(src)], RD_MAX_DBS);
 	free(ks);
 	return rc;
 }
@@ -509,9 +525,13 @@ static int keyspaces(struct rd *r, int64_t *old_keys, int64_t *new_keys, struct 
 static int verify(struct rd *r, int64_t sample, struct db_verify *out, struct ferry_error *err)
 {
 	int64_t *ko = xcalloc(RD_MAX_DBS, sizeof(*ko)), *kn = xcalloc(RD_MAX_DBS, sizeof(*kn));
+	int64_t *keys[2] = { ko, kn };
+	enum redis_side src = REDIS_OLD;
 	int db, rc;
 
-	rc = keyspaces(r, ko, kn, err);
+	rc = writer(r, &src, err);
+	if (rc == 0)
+		rc = keyspaces(r, src, keys, err);
 	out->equal = true;
 	for (db = 0; rc == 0 && db < RD_MAX_DBS; db++) {
 		struct db_verify_table *t;
@@ -526,7 +546,7 @@ static int verify(struct rd *r, int64_t sample, struct db_verify *out, struct fe
 		t->rows_old = ko[db];
 		t->rows_new = kn[db];
 		if (sample >= 0) {
-			rc = compare_db(r, db, ko[db], sample, &sum, err);
+			rc = compare_db(r, src, db, keys[src][db], sample, &sum, err);
 			snprintf(t->sum_old, sizeof(t->sum_old), "%016llx",
 			         (unsigned long long)sum.old);
 			snprintf(t->sum_new, sizeof(t->sum_new), "%016llx",

@@ -9,6 +9,8 @@
 #   cluster 16104  cluster-enabled yes
 #   renamed 16105  CONFIG renamed (rename-command)
 #   lim     16106  plain TCP; ACL user "ferry" without PSYNC or CONFIG SET
+#   loopold 16107  plain TCP, requirepass: a full sync that restarts in a
+#   loopnew 16108  loop (a replica output buffer limit of 64 kB)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
@@ -27,6 +29,8 @@ redis_start "$dir" new 0 --tls-port 16102 $tls --requirepass "$pw" &&
 redis_start "$dir" spare 16103 --requirepass "$pw" &&
 redis_start "$dir" cluster 16104 --cluster-enabled yes --cluster-config-file "$dir/cluster/nodes.conf" &&
 redis_start "$dir" renamed 16105 --rename-command CONFIG "" &&
-redis_start "$dir" lim 16106 --requirepass "$pw" --user ferry on ">$pw" '~*' '&*' '+@all' -psync -sync '-config|set' ||
+redis_start "$dir" lim 16106 --requirepass "$pw" --user ferry on ">$pw" '~*' '&*' '+@all' -psync -sync '-config|set' &&
+redis_start "$dir" loopold 16107 --requirepass "$pw" --client-output-buffer-limit 'replica 65536 0 0' &&
+redis_start "$dir" loopnew 16108 --requirepass "$pw" ||
 	exit 1
 FERRY_REDIS_DIR="$dir" "$1"

@@ -36,13 +36,15 @@
 #define CLUSTER_PORT 16104
 #define RENAMED_PORT 16105
 #define LIM_PORT     16106
+#define LOOPOLD_PORT 16107
+#define LOOPNEW_PORT 16108
 #define NOBODY_PORT  16199
 
 static struct {
 	char *dir;
 	char *pw;
 	char old_url[128], new_url[512], spare_url[128], cluster_url[128], renamed_url[128],
-	        lim_url[128];
+	        lim_url[128], loopold_url[128], loopnew_url[128];
 	const struct db_engine *eng;
 } E;
 
@@ -82,6 +84,8 @@ static void setup_env(void)
 	snprintf(E.cluster_url, sizeof(E.cluster_url), "redis://127.0.0.1:%d", CLUSTER_PORT);
 	snprintf(E.renamed_url, sizeof(E.renamed_url), "redis://127.0.0.1:%d", RENAMED_PORT);
 	snprintf(E.lim_url, sizeof(E.lim_url), "redis://ferry@127.0.0.1:%d", LIM_PORT);
+	snprintf(E.loopold_url, sizeof(E.loopold_url), "redis://127.0.0.1:%d", LOOPOLD_PORT);
+	snprintf(E.loopnew_url, sizeof(E.loopnew_url), "redis://127.0.0.1:%d", LOOPNEW_PORT);
 	E.eng = db_engine_find("redis");
 }
 
@@ -655,6 +659,84 @@ static void test_lag_sees_link_down_and_full_resync(void **state)
 	redis_conn_free(new);
 }
 
+/* A writer as fast as it goes, 4 kB values, until told to stop. */
+static struct {
+	pthread_t thread;
+	volatile bool stop;
+	char url[128];
+} F;
+
+static void *flood(void *arg)
+{
+	struct redis_conn *c = client(F.url);
+	char *v = xcalloc(1, 4097);
+	int64_t i = 0;
+
+	(void)arg;
+	memset(v, 'v', 4096);
+	while (!F.stop) {
+		struct ferry_error err = { 0 };
+		char k[32];
+
+		snprintf(k, sizeof(k), "flood:%lld", (long long)(i++ % 1000));
+		if (redis_cmd(c, time_mono_ms() + 5000, NULL, &err, "SET", k, v, NULL) < 0)
+			break;
+	}
+	free(v);
+	redis_conn_free(c);
+	return NULL;
+}
+
+static void test_full_sync_loop_detected(void **state)
+{
+	struct redis_conn *lo = client(E.loopold_url);
+	struct db_config cfg;
+	struct ferry_error err = { 0 };
+	int64_t t0;
+	void *h;
+	int i, rc = 0;
+
+	(void)state;
+	/* 20 MB to send: long enough for the writes meanwhile to pass the
+	 * replica's 64 kB limit (run.sh), every time */
+	for (i = 0; i < 20; i++) {
+		struct redis_reply rep;
+		char n[16];
+
+		snprintf(n, sizeof(n), "%d", i * 1000);
+		cmd_(lo, &rep, "EVAL",
+		     "for i = 1, 1000 do redis.call('SET', 'big:' .. (ARGV[1] + i), "
+		     "string.rep('x', 1000)) end",
+		     "0", n, NULL);
+		redis_reply_release(&rep);
+	}
+	snprintf(F.url, sizeof(F.url), "%s", E.loopold_url);
+	F.stop = false;
+	assert_int_equal(pthread_create(&F.thread, NULL, flood, NULL), 0);
+	h = open_pair(&cfg, E.loopold_url, E.loopnew_url);
+	assert_int_equal(E.eng->replicate_start(h, &err), 0);
+	t0 = time_mono_ms();
+	while (ms_since(t0) < 60000) {
+		struct db_progress p = { 0 };
+
+		rc = E.eng->progress(h, &p, &err);
+		db_progress_release(&p);
+		if (rc < 0)
+			break;
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, NULL);
+	}
+	F.stop = true;
+	pthread_join(F.thread, NULL);
+	printf("  after %lld ms: %s\n", (long long)ms_since(t0), err.msg);
+	assert_int_equal(rc, FERRY_ECHECK);
+	assert_non_null(strstr(err.msg, "restarted"));
+	assert_non_null(strstr(err.hint, "client-output-buffer-limit"));
+	assert_int_equal(E.eng->teardown(h, &err), 0);
+	E.eng->close(h);
+	redis_conn_free(lo);
+}
+
 /* ---- the switch steps ------------------------------------------------------ */
 
 static void test_fence_alone(void **state)
@@ -733,6 +815,14 @@ static void test_position_and_wait_alone(void **state)
 	                 FERRY_ETIMEDOUT);
 	printf("  wait_applied gave up after %lld ms (deadline 200)\n", (long long)ms_since(t0));
 	assert_true(ms_since(t0) >= 200 && ms_since(t0) < 260);
+	/* a command cut by the deadline closes the connection (nothing half
+	 * read is left): a call outside the pause makes it again */
+	{
+		struct redis_world w;
+
+		assert_int_equal(redis_inspect(h, time_mono_ms() + 2000, &w, &err), 0);
+		assert_true(w.side[REDIS_NEW].reachable);
+	}
 	/* another history */
 	memset(far.replid, 'a', 40);
 	assert_int_equal(redis_wait_applied(h, REDIS_NEW, &far, time_mono_ms() + 200, &err),
@@ -898,6 +988,18 @@ static void test_switch_there_and_back(void **state)
 	assert_int_equal(rev.resync, 1);
 	assert_int_equal(rev.full, rev.full0);
 	assert_int_equal(rev.partial, rev.partial0 + 1);
+	/* verification follows the writer, new now, old its replica: every
+	 * value compared is equal (the counts, read a moment apart under
+	 * the load, may differ by the writes in between) */
+	{
+		struct db_verify v = { 0 };
+		struct ferry_error err = { 0 };
+
+		assert_int_equal(E.eng->verify(h, true, &v, &err), 0);
+		assert_string_equal(v.v[0].sum_old, v.v[0].sum_new);
+		assert_true(llabs(v.v[0].rows_old - v.v[0].rows_new) < 100);
+		db_verify_release(&v);
+	}
 	/* new's credentials for old are ferry's no more */
 	cmd_(new, &r, "CONFIG", "GET", "masterauth", NULL);
 	assert_string_equal(r.v[1].str, "");
@@ -1010,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_replicate_under_load),
 		cmocka_unit_test(test_verify_finds_differences),
 		cmocka_unit_test(test_lag_sees_link_down_and_full_resync),
+		cmocka_unit_test(test_full_sync_loop_detected),
 		cmocka_unit_test(test_fence_alone),
 		cmocka_unit_test(test_position_and_wait_alone),
 		cmocka_unit_test(test_stop_forward_and_undo_alone),

@@ -246,14 +246,16 @@ static int rd_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 	*h = NULL;
 	r->cfg = cfg;
+	/* both URLs read before any connection is made */
+	for (s = 0; s < 2 && rc == 0; s++) {
+		rc = redis_endpoint_parse(url[s], &r->ep[s], err);
+		if (rc < 0)
+			ferry_error_prefix(err, "database %s %s", cfg->name,
+			                   rd_side_name((enum redis_side)s));
+	}
 	for (s = 0; s < 2 && rc == 0; s++) {
 		snprintf(what, sizeof(what), "database %s %s", cfg->name,
 		         rd_side_name((enum redis_side)s));
-		rc = redis_endpoint_parse(url[s], &r->ep[s], err);
-		if (rc < 0) {
-			ferry_error_prefix(err, "%s", what);
-			break;
-		}
 		rc = redis_connect(&r->c[s], &r->ep[s], rd_password(r, (enum redis_side)s), what,
 		                   rd_deadline(RD_TIMEOUT_MS), err);
 	}

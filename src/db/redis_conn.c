@@ -388,7 +388,8 @@ int redis_cmd(struct redis_conn *c, int64_t deadline, struct redis_reply *out,
 	return redis_cmdv(c, argc, argv, NULL, deadline, out, err);
 }
 
-/* AUTH, CLIENT SETNAME and PING in one round trip. */
+/* AUTH (with a password or a user), CLIENT SETNAME and PING in one round
+ * trip. */
 static int handshake(struct redis_conn *c, int64_t deadline, struct ferry_error *err)
 {
 	const char *auth[3] = { "AUTH", NULL, NULL };
@@ -398,12 +399,13 @@ static int handshake(struct redis_conn *c, int64_t deadline, struct ferry_error 
 	size_t n = 0, i;
 	int rc;
 
-	if (c->password) {
+	/* a user without a password: an ACL user with nopass takes any */
+	if (c->password || c->ep.user) {
 		int argc = 1;
 
 		if (c->ep.user)
 			auth[argc++] = c->ep.user;
-		auth[argc++] = c->password;
+		auth[argc++] = c->password ? c->password : "";
 		redis_append(c, argc, auth, NULL);
 		n++;
 	}
@@ -411,16 +413,19 @@ static int handshake(struct redis_conn *c, int64_t deadline, struct ferry_error 
 	redis_append(c, 1, ping, NULL);
 	n += 2;
 	rc = redis_flush(c, n, r, deadline, err);
-	if (rc == 0 && c->password && r[0].type == REDIS_ERROR &&
+	if (rc == 0 && n == 3 && r[0].type == REDIS_ERROR &&
 	    !(strstr(r[0].str, "without any password configured") && !c->ep.user)) {
 		/* "WRONGPASS invalid username-password pair or user is disabled." */
 		rc = ferry_error_set(err, FERRY_EAUTH,
-		                     "check the database's password and the user in the URL",
+		                     c->password ? "check the database's password and the user in "
+		                                   "the URL"
+		                                 : "the user needs a password: give the database's "
+		                                   "password in the plan",
 		                     "%s: AUTH%s%s refused: %s", c->what, c->ep.user ? " as " : "",
 		                     c->ep.user ? c->ep.user : "", r[0].str);
 	}
 	if (rc == 0)
-		c->authed = c->password && r[0].type != REDIS_ERROR;
+		c->authed = c->password && n == 3 && r[0].type != REDIS_ERROR;
 	if (rc == 0 && r[n - 1].type == REDIS_ERROR)
 		rc = ferry_error_set(
 		        err, !strncmp(r[n - 1].str, "NOAUTH", 6) ? FERRY_EAUTH : FERRY_EREFUSED,

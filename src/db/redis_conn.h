@@ -95,7 +95,8 @@ void redis_reply_release(struct redis_reply *r); /* wipes the strings */
 struct redis_conn;
 
 /* Connects to ep, authenticates (AUTH [user] password when password is not
- * NULL) and names the connection "ferry" (CLIENT SETNAME, skipped where
+ * NULL; AUTH user "" for a user without one, as an ACL user with nopass
+ * takes) and names the connection "ferry" (CLIENT SETNAME, skipped where
  * CLIENT is disabled).  what names the server in every message.  Returns
  * 0, or the errors of stream_connect(), FERRY_EAUTH (credentials
  * refused), FERRY_EREFUSED (another error reply). */

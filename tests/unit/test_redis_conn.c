@@ -346,6 +346,18 @@ static void test_auth(void **state)
 	assert_true(redis_conn_authed(c));
 	redis_conn_free(c);
 	serve_stop();
+
+	/* a user and no password: AUTH user "" (an ACL user with nopass) */
+	serve_start(ok, 1);
+	assert_int_equal(connect_fake(&c, "np", NULL, &err), 0);
+	assert_non_null(memmem(S.got, S.ngot, "AUTH\r\n$2\r\nnp\r\n$0\r\n\r\n", 20));
+	assert_false(redis_conn_authed(c));
+	redis_conn_free(c);
+	serve_stop();
+	serve_start(refused, 1);
+	assert_int_equal(connect_fake(&c, "np", NULL, &err), FERRY_EAUTH);
+	assert_non_null(strstr(err.hint, "needs a password"));
+	serve_stop();
 }
 
 int main(void)

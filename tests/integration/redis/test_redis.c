@@ -13,12 +13,15 @@
  * the teardown.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1032,6 +1035,142 @@ static void test_switch_there_and_back(void **state)
 	redis_conn_free(new);
 }
 
+/* ---- kill -9 after each step ------------------------------------------------ */
+
+static const char *const kill_steps[] = {
+	"fence", "position", "wait_applied", "stop_forward", "prepare_reverse", "unfence", NULL
+};
+
+/* In a child: the forward switch's steps up to and including kill_steps[k],
+ * then SIGKILL.  The pause's budget is 400 ms from the fence. */
+static void die_after(size_t k, int64_t *deadline_out)
+{
+	int64_t deadline = time_mono_ms() + 400;
+	pid_t pid;
+	int st;
+
+	*deadline_out = deadline;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct db_config cfg;
+		struct ferry_error err = { 0 };
+		struct redis_pos pos;
+		void *h = NULL;
+		int rc;
+
+		config(&cfg, E.old_url, E.new_url);
+		if (E.eng->open(&cfg, &h, &err) < 0)
+			_exit(3);
+		rc = redis_fence(h, REDIS_OLD, deadline, &err);
+		if (rc == 0 && k >= 1)
+			rc = redis_position(h, REDIS_OLD, deadline, &pos, &err);
+		if (rc == 0 && k >= 2)
+			rc = redis_wait_applied(h, REDIS_NEW, &pos, deadline, &err);
+		if (rc == 0 && k >= 3)
+			rc = redis_stop_forward(h, REDIS_NEW, &pos, deadline, &err);
+		if (rc == 0 && k >= 4)
+			rc = redis_prepare_reverse(h, REDIS_OLD, &pos, deadline, &err);
+		if (rc == 0 && k >= 5)
+			rc = redis_unfence(h, REDIS_OLD, deadline, &err);
+		if (rc < 0) {
+			fprintf(stderr, "child: %s\n", err.msg);
+			_exit(4);
+		}
+		raise(SIGKILL);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* new a fresh replica of old, linked and caught up, as before a switch */
+static void fresh_replica(void *h, struct redis_conn *old, struct redis_conn *new)
+{
+	struct ferry_error err = { 0 };
+	int64_t t0;
+
+	assert_int_equal(E.eng->teardown(h, &err), 0);
+	cmd(new, "FLUSHALL");
+	assert_int_equal(E.eng->replicate_start(h, &err), 0);
+	wait_info(new, "replication", "master_link_status", "up", 20000);
+	t0 = time_mono_ms();
+	while (info_int(old, "replication", "master_repl_offset") >
+	       info_int(new, "replication", "slave_repl_offset")) {
+		assert_true(ms_since(t0) < 10000);
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void test_kill9_after_each_step(void **state)
+{
+	struct redis_conn *old = client(E.old_url), *new = client(E.new_url);
+	struct db_config cfg;
+	struct ferry_error err = { 0 };
+	void *h = open_pair(&cfg, E.old_url, E.new_url);
+	size_t k;
+
+	(void)state;
+	for (k = 0; kill_steps[k]; k++) {
+		struct redis_world w;
+		struct redis_reply r;
+		int64_t deadline, t0;
+
+		fresh_replica(h, old, new);
+		cmd(old, "SET", "before-crash", kill_steps[k]);
+		die_after(k, &deadline);
+		/* no server stays paused past the budget: a write on old is
+		 * answered by then - taken, or refused as old is a replica */
+		t0 = time_mono_ms();
+		cmd_(old, &r, "EXISTS", "before-crash", NULL);
+		redis_reply_release(&r);
+		{
+			struct redis_conn *app = client(E.old_url);
+			int rc = redis_cmd(app, time_mono_ms() + 2000, NULL, &err, "SET",
+			                   "after-crash", "1", NULL);
+
+			assert_true(time_mono_ms() <= deadline + 250);
+			printf("  kill -9 after %-15s: a write on old answered %lld ms after the "
+			       "crash "
+			       "(%s)\n",
+			       kill_steps[k], (long long)ms_since(t0), rc == 0 ? "taken" : err.msg);
+			if (k >= 4) {
+				assert_int_equal(rc, FERRY_EREFUSED);
+				assert_non_null(strstr(err.msg, "READONLY"));
+			} else {
+				assert_int_equal(rc, 0);
+			}
+			redis_conn_free(app);
+		}
+		assert_int_equal(redis_inspect(h, time_mono_ms() + 2000, &w, &err), 0);
+		assert_true(w.side[REDIS_OLD].reachable && w.side[REDIS_NEW].reachable);
+		if (k <= 2) {
+			/* nothing changed: old the writer, new its replica */
+			assert_true(w.side[REDIS_OLD].master);
+			assert_true(w.side[REDIS_NEW].replicates_other);
+		} else if (k == 3) {
+			/* both masters; new's history holds old's up to the fence,
+			 * old may have taken writes since its pause ran out: its
+			 * offset is past new's second_offset - 1 (recovery keeps
+			 * old, the applications never left it) */
+			assert_true(w.side[REDIS_OLD].master);
+			assert_true(w.side[REDIS_NEW].master);
+			assert_string_equal(w.side[REDIS_NEW].replid2,
+			                    w.side[REDIS_OLD].pos.replid);
+			assert_true(w.side[REDIS_OLD].pos.offset >=
+			            w.side[REDIS_NEW].second_offset - 1);
+		} else {
+			/* one writer, new; old its replica */
+			assert_true(w.side[REDIS_NEW].master);
+			assert_true(w.side[REDIS_OLD].replicates_other);
+		}
+	}
+	fresh_replica(h, old, new);
+	E.eng->close(h);
+	redis_conn_free(old);
+	redis_conn_free(new);
+}
+
 static void test_late_write_makes_full_resync(void **state)
 {
 	struct redis_conn *old = client(E.old_url), *new = client(E.new_url);
@@ -1118,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(test_stop_forward_and_undo_alone),
 		cmocka_unit_test(test_prepare_reverse_and_undo_alone),
 		cmocka_unit_test(test_switch_there_and_back),
+		cmocka_unit_test(test_kill9_after_each_step),
 		cmocka_unit_test(test_late_write_makes_full_resync),
 		cmocka_unit_test(test_teardown),
 	};

@@ -33,7 +33,13 @@
  * the dataset before it is a replica again).
  *
  * Every step checks the world first and does nothing when it finds its
- * work done, so a step may be run again after a crash.  redis_inspect()
+ * work done, so a step may be run again after a crash.  After a kill -9
+ * (tests/integration/redis): up to wait_applied nothing has changed and
+ * old takes writes again at the deadline; after stop_forward both are
+ * masters, new's replid2 holds old's history up to the fence and old may
+ * have gone past it (keep old: the applications never left it; new comes
+ * back by a full resync); from prepare_reverse on new is the one writer
+ * and old answers READONLY at once, paused or not.  redis_inspect()
  * reads where each side stands (role, whom it replicates from, replication
  * ids and offsets) for recovery to decide from positions.
  *

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "db/redis_int.h"
-#include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 

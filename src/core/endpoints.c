@@ -140,7 +140,7 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	d->eng = db_engine_find(plan_db_engine_name(pd->engine));
 	if (!d->eng) {
 		r = ferry_error_set(
-		        err, FERRY_EINVAL, "ferry moves postgresql and mariadb databases so far",
+		        err, FERRY_EINVAL, "ferry moves postgresql, mariadb and redis databases",
 		        "database %s: no engine for %s", pd->name, plan_db_engine_name(pd->engine));
 		goto fail;
 	}

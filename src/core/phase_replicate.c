@@ -198,6 +198,12 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 		journal_sample_add(e->j, "lag_bytes", d->pd->name, wall, (double)lag.bytes, NULL);
 		journal_sample_add(e->j, "lag_seconds", d->pd->name, wall, lag.ms / 1000.0, NULL);
 		journal_samples_commit(e->j, NULL);
+		if ((lag.apply_errors > 0 || !lag.worker_running) && lag.detail[0])
+			return ferry_error_set(
+			        err, FERRY_ECHECK,
+			        "see the servers' logs and fix the cause; 'ferry run' "
+			        "resumes",
+			        "database %s: replication: %s", d->pd->name, lag.detail);
 		if (lag.apply_errors > 0 || !lag.worker_running)
 			return ferry_error_set(
 			        err, FERRY_ECHECK,

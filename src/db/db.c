@@ -13,6 +13,7 @@
 static const struct db_engine *const engines[] = {
 	&db_engine_postgresql,
 	&db_engine_mariadb,
+	&db_engine_redis,
 };
 
 const struct db_engine *db_engine_find(const char *name)

@@ -145,6 +145,10 @@ struct db_lag {
 	int64_t events;       /* transactions not yet applied (MariaDB: GTID
 	                       * sequence distance summed over domains), 0
 	                       * where the engine does not count them */
+	/* What the engine says about the stream when something is wrong
+	 * ("link down for 12 s", "2 full resyncs: ..."), for messages; "" when
+	 * it has nothing to say.  (Redis) */
+	char detail[256];
 };
 
 struct db_verify_table {
@@ -348,6 +352,7 @@ struct db_engine {
 };
 
 extern const struct db_engine db_engine_postgresql;
+extern const struct db_engine db_engine_redis;
 
 /* The engine called name ("postgresql"), or NULL. */
 const struct db_engine *db_engine_find(const char *name);

@@ -96,6 +96,9 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	d->cfg.old_password = pw;
 	d->cfg.new_password = pw;
 	d->cfg.pause_budget_ms = pd->pause_budget_ms;
+	d->cfg.copy_method =
+	        pd->initial_copy == PLAN_COPY_BUILTIN ? DB_COPY_BUILTIN : DB_COPY_PARALLEL;
+	d->cfg.copy_jobs = (int)pd->copy_jobs;
 	if (pd->sw.via == PLAN_SWITCH_PGBOUNCER) {
 		pooler_init(&d->poolers[0], "pooler old", pd->sw.admin_old, pw, &p->host_old,
 		            pd->sw.include_old);

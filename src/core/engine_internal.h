@@ -37,6 +37,7 @@ struct engine {
 	const struct traffic_driver *lb_drv;
 	struct traffic_lb *lb;     /* opened on first use */
 	struct traffic_lb *lb_new; /* traffic.admin_new, opened by the monitor */
+	char *state;               /* the journal's path (files ferry keeps beside it) */
 	int64_t wait_until;        /* seconds, for PHASE_WAIT */
 	char wait_why[256];
 };

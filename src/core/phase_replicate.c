@@ -65,26 +65,9 @@ out:
 	return r;
 }
 
-static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
-{
-	int64_t id;
-	int r;
-
-	if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
-		return 0;
-	r = engine_step_begin(e, "db.replicate_start", d->pd->name,
-	                      "schema copy, publication ferry_pub, subscription ferry_sub", &id,
-	                      err);
-	if (r < 0)
-		return r;
-	engine_say(e, d->pd->name, "copying the schema and starting replication");
-	r = d->eng->replicate_start(d->h, err);
-	engine_step_done(e, id, "db.replicate_start", r == 0, r == 0 ? "started" : err->msg, NULL);
-	return r;
-}
-
 /* The initial sync per table, for `ferry status --json`: journal key
- * replicate.progress.DB holds [{"table", "state", "ready", "bytes"}...]. */
+ * replicate.progress.DB holds [{"table", "state", "ready", "bytes", "rows",
+ * "rows_total", "rate", "eta_ms"}...] (rate in bytes/s; -1 unknown). */
 static void record_progress(struct engine *e, struct endpoints_db *d, const struct db_progress *p)
 {
 	json_t *a = json_array();
@@ -92,16 +75,97 @@ static void record_progress(struct engine *e, struct endpoints_db *d, const stru
 	size_t i;
 
 	for (i = 0; i < p->n; i++)
-		json_array_append_new(a,
-		                      json_pack("{s:s, s:s#, s:b, s:I}", "table", p->v[i].name,
-		                                "state", &p->v[i].state, (size_t)1, "ready",
-		                                p->v[i].ready, "bytes", (json_int_t)p->v[i].bytes));
+		json_array_append_new(a, json_pack("{s:s, s:s#, s:b, s:I, s:I, s:I, s:I, s:I}",
+		                                   "table", p->v[i].name, "state", &p->v[i].state,
+		                                   (size_t)1, "ready", p->v[i].ready, "bytes",
+		                                   (json_int_t)p->v[i].bytes, "rows",
+		                                   (json_int_t)p->v[i].rows, "rows_total",
+		                                   (json_int_t)p->v[i].rows_total, "rate",
+		                                   (json_int_t)p->v[i].rate, "eta_ms",
+		                                   (json_int_t)p->v[i].eta_ms));
 	text = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	snprintf(key, sizeof(key), "replicate.progress.%s", d->pd->name);
 	if (text)
 		journal_set(e->j, key, text, NULL);
 	free(text);
+}
+
+struct copy_watch {
+	struct engine *e;
+	struct endpoints_db *d;
+	int64_t last_say, last_record;
+};
+
+/* The parallel copy's progress (db_config.copy_progress): a live line on
+ * a terminal (the table copying now, its rate and ETA), a line every 10 s
+ * elsewhere, the journal every 2 s for `ferry status --json`. */
+static void copy_progress(void *ctx, const struct db_progress *p)
+{
+	struct copy_watch *w = ctx;
+	int64_t bytes = 0, rate = 0, eta = 0, now = time_mono_ms();
+	const struct db_table_progress *cur = NULL;
+	char left[32] = "?";
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		bytes += p->v[i].bytes;
+		if (p->v[i].state == 'c') {
+			rate += p->v[i].rate;
+			if (!cur)
+				cur = &p->v[i];
+			if (p->v[i].eta_ms > eta)
+				eta = p->v[i].eta_ms;
+		}
+	}
+	if (eta > 0)
+		duration_human(eta / 1000 * 1000 + 1000, left, sizeof(left));
+	engine_live(w->e, "%s: copy %zu/%zu tables, %.1f MB, %.1f MB/s%s%s%s%s", w->d->pd->name,
+	            p->ready, p->n, (double)bytes / 1e6, (double)rate / 1e6, cur ? ", now " : "",
+	            cur ? cur->name : "", cur && eta > 0 ? ", left " : "",
+	            cur && eta > 0 ? left : "");
+	if (now - w->last_say >= 10000 && !w->e->opts.progress_tty) {
+		engine_say(w->e, w->d->pd->name, "copy %zu/%zu tables, %.1f MB", p->ready, p->n,
+		           (double)bytes / 1e6);
+		w->last_say = now;
+	}
+	if (now - w->last_record >= 2000 || p->ready == p->n) {
+		record_progress(w->e, w->d, p);
+		w->last_record = now;
+	}
+}
+
+static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	struct copy_watch w = { .e = e, .d = d };
+	char *ledger = NULL;
+	int64_t id;
+	int r;
+
+	if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
+		return 0;
+	r = engine_step_begin(e, "db.replicate_start", d->pd->name,
+	                      d->pd->initial_copy == PLAN_COPY_BUILTIN
+	                              ? "schema copy, publication ferry_pub, subscription "
+	                                "ferry_sub (table sync)"
+	                              : "slot ferry_sub, schema, parallel copy, indexes, "
+	                                "subscription ferry_sub",
+	                      &id, err);
+	if (r < 0)
+		return r;
+	/* the copy's ledger lives beside the journal: a run that died in the
+	 * copy resumes it from there (the step above is not done yet) */
+	ledger = xasprintf("%s.copy-%s", e->state, d->pd->name);
+	d->cfg.copy_ledger = ledger;
+	d->cfg.copy_progress = copy_progress;
+	d->cfg.copy_progress_ctx = &w;
+	engine_say(e, d->pd->name, "copying the schema and the tables, starting replication");
+	r = d->eng->replicate_start(d->h, err);
+	d->cfg.copy_progress = NULL;
+	d->cfg.copy_ledger = NULL;
+	free(ledger);
+	engine_step_done(e, id, "db.replicate_start", r == 0, r == 0 ? "started" : err->msg, NULL);
+	return r;
 }
 
 /* Follows the initial copy until every table streams. */

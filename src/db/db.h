@@ -56,6 +56,21 @@ enum db_direction {
 	DB_REVERSE, /* new -> old: the rollback */
 };
 
+/* How replicate_start makes the first copy of the tables. */
+enum db_copy_method {
+	/* ferry copies (PostgreSQL: pgcopydb's approach): a slot with an
+	 * exported snapshot; the tables without indexes and constraints; COPY
+	 * streamed from old to new by copy_jobs workers under that snapshot,
+	 * large tables split in block ranges; indexes and constraints built
+	 * in parallel; then the subscription on that slot without a copy */
+	DB_COPY_PARALLEL,
+	/* the server's own table sync (PostgreSQL: CREATE SUBSCRIPTION with
+	 * copy_data = true, into tables whose indexes already exist) */
+	DB_COPY_BUILTIN,
+};
+
+struct db_progress;
+
 /* One pooler host that serves the application (every one of them is fenced
  * and repointed). */
 struct db_pooler {
@@ -85,6 +100,17 @@ struct db_config {
 	const struct db_pooler *poolers;
 	size_t npoolers;
 	int64_t max_lag_ms; /* preflight: 0 means 1000 */
+	enum db_copy_method copy_method;
+	int copy_jobs; /* parallel copy workers; 0: 2 */
+	/* The parallel copy's ledger (a file ferry owns: the tables copied so
+	 * far under the slot's snapshot), so that a copy interrupted by a
+	 * crash resumes without copying finished tables again.  NULL: none, a
+	 * restart copies everything again. */
+	const char *copy_ledger;
+	/* Called about twice a second from replicate_start while the parallel
+	 * copy runs (NULL: not called); p is valid during the call only. */
+	void (*copy_progress)(void *ctx, const struct db_progress *p);
+	void *copy_progress_ctx;
 };
 
 enum db_check_status {
@@ -118,9 +144,15 @@ const char *db_check_status_name(enum db_check_status st);
 
 struct db_table_progress {
 	char *name;    /* schema.table */
-	char state;    /* engine's code; PostgreSQL: srsubstate i d f s r */
-	bool ready;    /* copied and streaming */
+	char state;    /* engine's code; PostgreSQL: srsubstate i d f s r, and
+	                * for the parallel copy w (waiting), c (copying), k (copied) */
+	bool ready;    /* copied and streaming (parallel copy: copied) */
 	int64_t bytes; /* copied so far while copying, -1 unknown */
+	/* the parallel copy fills these (else 0, -1 where unknown): */
+	int64_t rows;       /* rows copied so far */
+	int64_t rows_total; /* the planner's estimate, -1 unknown */
+	int64_t rate;       /* bytes per second over the table's copy so far */
+	int64_t eta_ms;     /* time left for this table, -1 unknown */
 };
 
 struct db_progress {

@@ -16,17 +16,10 @@
  * there is no other place for it.  ferry never prints it, and wipes its own
  * copies.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "db/postgresql_int.h"
 #include "switch/pgbouncer.h"
@@ -34,8 +27,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 int64_t pg_deadline(int64_t ms)
 {
@@ -332,152 +323,6 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 /* ---- replication ------------------------------------------------------ */
 
-/* Runs pg_dump --schema-only of old piped into psql on new.  Passwords go
- * to each child in a password file of its own (PGPASSFILE), never in its
- * environment or argv.  Owners
- * and privileges are copied too (no --no-owner): an application role that
- * owned its tables on the old side must own them on the new one, or its
- * first write after the cutover is "permission denied"; the readiness check
- * "roles" makes sure every such role exists on the new server. */
-static int schema_copy(struct pg *p, struct ferry_error *err)
-{
-	const struct db_config *c = p->cfg;
-	char tmpl[] = "/tmp/ferry-schema-XXXXXX";
-	char *dump_argv[8], *psql_argv[9];
-	posix_spawn_file_actions_t fa;
-	char **env_dump = NULL, **env_psql = NULL;
-	struct pgsql_passfile pf_old = { 0 }, pf_new = { 0 };
-	pid_t pd = 0, pp = 0;
-	int pfd[2] = { -1, -1 }, efd = -1, devnull = -1, st, rc = 0, sd = 0, sp = 0;
-	size_t n = 0, i;
-	struct buf errs;
-
-	/* the argv the dry run prints (postgresql_sql.c), then the conninfo */
-	for (i = 0; pg_dump_argv[i]; i++)
-		dump_argv[i] = (char *)pg_dump_argv[i];
-	dump_argv[i++] = (char *)c->old_conninfo;
-	dump_argv[i] = NULL;
-	for (i = 0; pg_psql_argv[i]; i++)
-		psql_argv[i] = (char *)pg_psql_argv[i];
-	psql_argv[i++] = (char *)c->new_conninfo;
-	psql_argv[i] = NULL;
-	buf_init(&errs, 8192);
-	for (i = 0; environ[i]; i++)
-		;
-	env_dump = xcalloc(i + 3, sizeof(char *));
-	env_psql = xcalloc(i + 3, sizeof(char *));
-	/* the first of two equal names wins (getenv): ferry's own come last,
-	 * so the operator's PGPASSWORD, PGPASSFILE, PGAPPNAME are left out */
-	for (i = 0; environ[i]; i++) {
-		if (!strncmp(environ[i], "PGPASSWORD=", 11) ||
-		    !strncmp(environ[i], "PGPASSFILE=", 11) ||
-		    !strncmp(environ[i], "PGAPPNAME=", 10))
-			continue;
-		env_dump[n] = environ[i];
-		env_psql[n++] = environ[i];
-	}
-	env_dump[n] = xstrdup("PGAPPNAME=ferry");
-	env_psql[n] = xstrdup("PGAPPNAME=ferry");
-	if (c->old_password) {
-		rc = pgsql_passfile_create(&pf_old, c->old_password, err);
-		if (rc < 0)
-			goto out;
-		env_dump[n + 1] = xasprintf("PGPASSFILE=%s", pf_old.path);
-	}
-	if (c->new_password) {
-		rc = pgsql_passfile_create(&pf_new, c->new_password, err);
-		if (rc < 0)
-			goto out;
-		env_psql[n + 1] = xasprintf("PGPASSFILE=%s", pf_new.path);
-	}
-
-	efd = mkstemp(tmpl);
-	if (efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		rc = ferry_error_set(err, FERRY_EIO, NULL, "database %s: schema copy: %s", c->name,
-		                     strerror(errno));
-		goto out;
-	}
-	unlink(tmpl);
-	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	rc = posix_spawnp(&pd, "pg_dump", &fa, NULL, dump_argv, env_dump);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		pd = 0;
-		rc = ferry_error_set(err, FERRY_EIO, "install the PostgreSQL client (pg_dump)",
-		                     "database %s: cannot run pg_dump: %s", c->name, strerror(rc));
-		goto out;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	rc = posix_spawnp(&pp, "psql", &fa, NULL, psql_argv, env_psql);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		pp = 0;
-		rc = ferry_error_set(err, FERRY_EIO, "install the PostgreSQL client (psql)",
-		                     "database %s: cannot run psql: %s", c->name, strerror(rc));
-		goto out;
-	}
-	close(pfd[0]);
-	close(pfd[1]);
-	pfd[0] = pfd[1] = -1;
-	waitpid(pd, &st, 0);
-	sd = st;
-	pd = 0;
-	waitpid(pp, &st, 0);
-	sp = st;
-	pp = 0;
-	if (!WIFEXITED(sd) || WEXITSTATUS(sd) || !WIFEXITED(sp) || WEXITSTATUS(sp)) {
-		char chunk[4096];
-		ssize_t got;
-		/* the head of the children's stderr: the first error is there */
-		lseek(efd, 0, SEEK_SET);
-		got = read(efd, chunk, sizeof(chunk));
-		if (got > 0)
-			buf_add(&errs, chunk, (size_t)got);
-		rc = ferry_error_set(
-		        err, FERRY_EREFUSED,
-		        "fix the cause on the new server, drop what was created, retry",
-		        "database %s: schema copy failed (pg_dump %d, psql %d): %.300s", c->name,
-		        WIFEXITED(sd) ? WEXITSTATUS(sd) : -1, WIFEXITED(sp) ? WEXITSTATUS(sp) : -1,
-		        errs.data);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	if (pd > 0) {
-		kill(pd, SIGTERM);
-		waitpid(pd, &st, 0);
-	}
-	if (pp > 0) {
-		kill(pp, SIGTERM);
-		waitpid(pp, &st, 0);
-	}
-	if (efd >= 0)
-		close(efd);
-	if (devnull >= 0)
-		close(devnull);
-	free(env_dump[n]);
-	free(env_psql[n]);
-	free(env_dump[n + 1]);
-	free(env_psql[n + 1]);
-	pgsql_passfile_remove(&pf_old);
-	pgsql_passfile_remove(&pf_new);
-	free(env_dump);
-	free(env_psql);
-	buf_release(&errs);
-	return rc;
-}
-
 static int pg_replicate_start(void *h, struct ferry_error *err)
 {
 	struct pg *p = h;
@@ -488,12 +333,14 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 	rc = pg_sub_exists(p->new, "ferry_sub", NULL, NULL, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0; /* already replicating */
+	if (c->copy_method == DB_COPY_PARALLEL)
+		return pg_copy_replicate(p, err);
 	ntables = pg_count(p->new, pg_sql_count_tables, err);
 	if (ntables < 0)
 		return err->code;
 	if (ntables == 0) {
 		log_info("database %s: copying the schema old -> new", c->name);
-		rc = schema_copy(p, err);
+		rc = pg_dump_pipe(p, pg_dump_argv, pg_psql_argv, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -532,6 +379,8 @@ static int pg_progress(void *h, struct db_progress *out, struct ferry_error *err
 		t->state = pgsql_result_get(&r, i, 1)[0];
 		t->ready = t->state == 'r' || t->state == 's';
 		t->bytes = pgsql_result_int(&r, i, 2, -1);
+		t->rows = 0;
+		t->rows_total = t->rate = t->eta_ms = -1;
 		if (t->ready)
 			out->ready++;
 	}

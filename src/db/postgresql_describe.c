@@ -241,6 +241,71 @@ static void add_argv(struct buf *b, const char *const *argv, const char *last)
 	}
 }
 
+/* pg_copy_replicate() (postgresql_copy.c), a fresh copy */
+static void describe_parallel(struct desc *d)
+{
+	const struct db_config *c = d->p.cfg;
+	int jobs = c->copy_jobs > 0 ? c->copy_jobs : 2;
+	char *ci_old = pgsql_conninfo_scrub(c->old_conninfo);
+	char *ci_new = pgsql_conninfo_scrub(c->new_conninfo);
+	const char *t[1] = { "<each table>" };
+	struct buf cmd;
+
+	buf_init(&cmd, 1 << 20);
+	step(d, "slot", false);
+	line(d, "old", pg_sql_slot_confirmed,
+	     "$1 = 'ferry_sub'; a slot left by a crashed copy resumes it when the copy ledger "
+	     "names its position, else it is dropped and the copy starts over");
+	step(d, "publish", false);
+	line(d, "old", pg_sql_copy_tables, "the tables to copy");
+	line(d, "old", pg_sql_pub_exists, "$1 = 'ferry_pub'");
+	line_built(d, "old", pg_sql_pub_tables("ferry_pub", "CREATE", t, 1),
+	           "ALTER PUBLICATION ... SET TABLE when it exists");
+	step(d, "slot", false);
+	line(d, "old", pg_sql_copy_slot,
+	     "on a replication connection (replication=database) held open while the copy "
+	     "runs: the slot starts at the snapshot it exports");
+	step(d, "schema_copy", false);
+	line(d, "new", pg_sql_count_tables,
+	     "when this is not 0 the schema diff decides: only missing indexes, constraints "
+	     "and triggers are allowed, and the tables are emptied");
+	add_argv(&cmd, pg_dump_pre_argv, NULL);
+	buf_adds(&cmd, " --snapshot=<exported> -d ");
+	add_argv(&cmd, (const char *const[]){ NULL }, ci_old);
+	buf_adds(&cmd, " | ");
+	add_argv(&cmd, pg_psql_argv, ci_new);
+	line(d, "local", cmd.data, "environment PGAPPNAME=ferry%s%s",
+	     c->old_password ? ", PGPASSFILE of old for pg_dump" : "",
+	     c->new_password ? ", PGPASSFILE of new for psql" : "");
+	step(d, "copy", false);
+	line(d, "old", pg_sql_copy_snapshot_begin, "%d workers, each on its own connections", jobs);
+	line_built(d, "old", pg_sql_snapshot_set("<exported>"), NULL);
+	line_built(d, "old", pg_sql_copy_out("<table>", "<columns>", -1, -1),
+	           "largest first; a table over 128 MB in block ranges (ctid), each its own "
+	           "COPY");
+	line_built(d, "new", pg_sql_copy_in("<table>", "<columns>"),
+	           "streamed from the COPY above, no file; BEGIN ... COMMIT per part, then a "
+	           "line in the copy ledger");
+	step(d, "indexes", false);
+	buf_reset(&cmd);
+	add_argv(&cmd, pg_dump_post_argv, NULL);
+	buf_adds(&cmd, " -f <private file> -d ");
+	add_argv(&cmd, (const char *const[]){ NULL }, ci_old);
+	line(d, "local", cmd.data, NULL);
+	line(d, "new", pg_sql_post_data_present,
+	     "what exists already is left out of pg_restore's list");
+	buf_reset(&cmd);
+	buf_addf(&cmd, "pg_restore --exit-on-error -j %d -L <list> <private file> -d ", jobs);
+	add_argv(&cmd, (const char *const[]){ NULL }, ci_new);
+	line(d, "local", cmd.data, NULL);
+	step(d, "subscribe", false);
+	sub_create(d, "new", "ferry_sub", c->old_from_new ? c->old_from_new : c->old_conninfo,
+	           c->old_password, "ferry_pub", pg_sub_opts_copied);
+	buf_release(&cmd);
+	free(ci_old);
+	free(ci_new);
+}
+
 int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err)
 {
 	struct desc d;
@@ -254,6 +319,10 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	line(&d, "new", pg_sql_sub_exists,
 	     "$1 = 'ferry_sub'; if it exists, replication runs: "
 	     "nothing below is done");
+	if (cfg->copy_method == DB_COPY_PARALLEL) {
+		describe_parallel(&d);
+		return desc_finish(&d, out);
+	}
 	step(&d, "schema_copy", false);
 	line(&d, "new", pg_sql_count_tables, "the schema is copied only when this is 0");
 	ci_old = pgsql_conninfo_scrub(cfg->old_conninfo);
@@ -263,8 +332,8 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	buf_adds(&cmd, " | ");
 	add_argv(&cmd, pg_psql_argv, ci_new);
 	line(&d, "local", cmd.data, "environment PGAPPNAME=ferry%s%s",
-	     cfg->old_password ? ", PGPASSWORD of old for pg_dump" : "",
-	     cfg->new_password ? ", PGPASSWORD of new for psql" : "");
+	     cfg->old_password ? ", PGPASSFILE of old for pg_dump" : "",
+	     cfg->new_password ? ", PGPASSFILE of new for psql" : "");
 	buf_release(&cmd);
 	free(ci_old);
 	free(ci_new);

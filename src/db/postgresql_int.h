@@ -106,7 +106,18 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_sessions_who[], pg_sql_terminate[], pg_sql_sessions_left[], pg_sql_wal_lsn[],
         pg_sql_wait_applied[], pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[],
         pg_sub_opts_forward[], pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[];
+extern const char pg_sql_copy_slot[], pg_sql_slot_confirmed[], pg_sql_copy_tables[],
+        pg_sql_copy_snapshot_begin[], pg_sub_opts_copied[], pg_sql_post_data_present[];
+char *pg_sql_snapshot_set(const char *snapshot);
+/* COPY of table's cols out (blocks [lo, hi), hi < 0 open; lo < 0 the whole
+ * table) and in */
+char *pg_sql_copy_out(const char *table, const char *cols, int64_t lo, int64_t hi);
+char *pg_sql_copy_in(const char *table, const char *cols);
+/* verb "CREATE", "SET", "ADD"; tables quoted */
+char *pg_sql_pub_tables(const char *pub, const char *verb, const char *const *tables, size_t n);
+char *pg_sql_truncate(const char *const *tables, size_t n);
 extern const char *const pg_dump_argv[]; /* NULL-terminated; "-d CONNINFO" follows */
+extern const char *const pg_dump_pre_argv[], *const pg_dump_post_argv[]; /* no "-d" */
 extern const char *const pg_psql_argv[];
 char *pg_sql_pub_create(const char *pub);
 char *pg_sql_pub_drop(const char *pub);
@@ -136,6 +147,23 @@ extern const struct pg_teardown_item pg_teardown_order[]; /* ends with name NULL
 
 /* The setvals of one round trip (a select list holds at most 1664). */
 #define PG_SETVAL_BATCH 1000
+
+/* postgresql_dump.c: the client programs as children (passwords through
+ * PGPASSFILE only).  pg_dump_pipe() runs dump_argv on old piped into
+ * psql_argv on new; pg_run_client() runs argv against new (on_new) or
+ * old and, when out is given, appends its stdout there.  An argv whose
+ * last element is "-d" gets the side's conninfo after it.  Return 0,
+ * FERRY_EIO (cannot run), FERRY_EREFUSED (the program failed: its stderr's
+ * head in the message). */
+int pg_dump_pipe(struct pg *p, const char *const *dump_argv, const char *const *psql_argv,
+                 struct ferry_error *err);
+int pg_run_client(struct pg *p, bool on_new, const char *const *argv, struct buf *out,
+                  struct ferry_error *err);
+
+/* postgresql_copy.c: the parallel initial copy (replicate_start when
+ * cfg->copy_method is DB_COPY_PARALLEL), and its progress for
+ * eng->progress() while it runs. */
+int pg_copy_replicate(struct pg *p, struct ferry_error *err);
 
 /* postgresql_describe.c: the dry run (db.h) */
 int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);

@@ -10,6 +10,7 @@
  * quoted into the text (DDL takes no parameters).  Pure: no connection.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "db/postgresql_int.h"
 #include "util/buf.h"
@@ -80,7 +81,123 @@ const char pg_sub_opts_forward[] =
 const char *const pg_dump_argv[] = {
 	"pg_dump", "--schema-only", "--no-publications", "--no-subscriptions", "-d", NULL
 };
-const char *const pg_psql_argv[] = { "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", NULL };
+/* --single-transaction: a schema copy that fails leaves nothing behind, so
+ * that a retry finds the new database as it was */
+const char *const pg_psql_argv[] = {
+	"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-d", NULL
+};
+
+/* ---- the parallel copy (postgresql_copy.c) ---- */
+
+/* the replication protocol's command (manual, "Streaming Replication
+ * Protocol"): the slot, and a snapshot exported for as long as this
+ * connection stays open and idle; the old spelling works from 10 to 16 */
+const char pg_sql_copy_slot[] = "CREATE_REPLICATION_SLOT \"ferry_sub\" LOGICAL pgoutput "
+                                "EXPORT_SNAPSHOT";
+const char pg_sql_slot_confirmed[] =
+        "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1";
+/* the tables ferry copies: permanent heap tables (partitions included,
+ * not their parents) outside the system schemas and outside extensions;
+ * their size, block count, the planner's row estimate, and the columns a
+ * COPY can write (generated columns are computed on the new side) */
+const char pg_sql_copy_tables[] =
+        "SELECT format('%I.%I', n.nspname, c.relname), pg_table_size(c.oid), "
+        "pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
+        "c.reltuples::bigint, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY "
+        "a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
+        "a.attisdropped AND a.attgenerated = '') FROM pg_class c JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND "
+        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
+        "'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' AND NOT EXISTS (SELECT 1 FROM "
+        "pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND "
+        "d.deptype = 'e') ORDER BY 2 DESC, 1";
+const char pg_sql_copy_snapshot_begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+const char pg_sub_opts_copied[] = "create_slot = false, copy_data = false, enabled = true, "
+                                  "slot_name = 'ferry_sub', synchronous_commit = 'on'";
+/* what exists on new of what pg_restore's list names (postgresql_copy.c:
+ * post_data), as "INDEX schema name", "CONSTRAINT schema table name",
+ * "TRIGGER schema table name" */
+const char pg_sql_post_data_present[] =
+        "SELECT 'INDEX ' || n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace "
+        "n ON n.oid = c.relnamespace WHERE c.relkind IN ('i', 'I') UNION ALL SELECT "
+        "'CONSTRAINT ' || n.nspname || ' ' || t.relname || ' ' || co.conname FROM "
+        "pg_constraint co JOIN pg_class t ON t.oid = co.conrelid JOIN pg_namespace n ON "
+        "n.oid = t.relnamespace UNION ALL SELECT 'TRIGGER ' || n.nspname || ' ' || t.relname "
+        "|| ' ' || tg.tgname FROM pg_trigger tg JOIN pg_class t ON t.oid = tg.tgrelid JOIN "
+        "pg_namespace n ON n.oid = t.relnamespace WHERE NOT tg.tgisinternal";
+
+/* the parallel copy's children (postgresql_copy.c); pre-data gets
+ * "--snapshot=NAME" before its "-d"; post-data "-f FILE" */
+const char *const pg_dump_pre_argv[] = {
+	"pg_dump",           "--schema-only",      "--section=pre-data",
+	"--no-publications", "--no-subscriptions", NULL
+};
+const char *const pg_dump_post_argv[] = { "pg_dump",
+	                                  "-Fc",
+	                                  "--schema-only",
+	                                  "--section=post-data",
+	                                  "--no-publications",
+	                                  "--no-subscriptions",
+	                                  NULL };
+
+char *pg_sql_snapshot_set(const char *snapshot)
+{
+	char *lit = pgsql_quote_literal(snapshot);
+	char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+
+	free(lit);
+	return sql;
+}
+
+char *pg_sql_copy_out(const char *table, const char *cols, int64_t lo, int64_t hi)
+{
+	/* a block range is a TID range scan (PostgreSQL 14); hi < 0: open */
+	if (lo < 0)
+		return xasprintf("COPY %s (%s) TO STDOUT", table, cols);
+	if (hi < 0)
+		return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::tid) TO "
+		                 "STDOUT",
+		                 cols, table, (long long)lo);
+	return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::tid AND ctid < "
+	                 "'(%lld,0)'::tid) TO STDOUT",
+	                 cols, table, (long long)lo, (long long)hi);
+}
+
+char *pg_sql_copy_in(const char *table, const char *cols)
+{
+	return xasprintf("COPY %s (%s) FROM STDIN", table, cols);
+}
+
+/* "CREATE PUBLICATION p FOR TABLE a, b" / "ALTER PUBLICATION p SET TABLE
+ * a, b" / "... ADD TABLE ..."; names are quoted already */
+char *pg_sql_pub_tables(const char *pub, const char *verb, const char *const *tables, size_t n)
+{
+	char *q = pgsql_quote_ident(pub);
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 256 << 20);
+	if (!strcmp(verb, "CREATE"))
+		buf_addf(&b, "CREATE PUBLICATION %s%s", q, n ? " FOR TABLE " : "");
+	else
+		buf_addf(&b, "ALTER PUBLICATION %s %s TABLE ", q, verb);
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", tables[i]);
+	free(q);
+	return buf_detach(&b, NULL);
+}
+
+char *pg_sql_truncate(const char *const *tables, size_t n)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 256 << 20);
+	buf_adds(&b, "TRUNCATE ONLY ");
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", tables[i]);
+	return buf_detach(&b, NULL);
+}
 
 const struct pg_teardown_item pg_teardown_order[] = {
 	{ PG_OBJ_SUB, true, "ferry_sub" },   { PG_OBJ_SUB, false, "ferry_rev_sub" },

@@ -289,7 +289,9 @@ static void database_item(struct plan_walk *w, struct fy_node *n, const char *pa
 {
 	static const char *const keys[] = { "name",         "engine",   "source",
 		                            "target",       "password", "checksum",
-		                            "pause_budget", "switch",   NULL };
+		                            "pause_budget", "switch",   "initial_copy",
+		                            "copy_jobs",    NULL };
+	static const char *const copies[] = { "parallel", "builtin", NULL };
 	static const char *const engines[] = { "postgresql", "mariadb", "redis", NULL };
 	static const char *const pw_keys[] = { "file", "env", NULL };
 	struct db_arg *a = arg;
@@ -345,6 +347,10 @@ static void database_item(struct plan_walk *w, struct fy_node *n, const char *pa
 		plan_get_secret_ref(&pw, "file", "env", &db->password);
 	plan_get_bool(&s, "checksum", &db->checksum);
 	plan_get_duration(&s, "pause_budget", &db->pause_budget_ms);
+	e = plan_get_enum(&s, "initial_copy", false, "initial copy", copies, -1);
+	db->initial_copy = e == 1 ? PLAN_COPY_BUILTIN : PLAN_COPY_PARALLEL;
+	db->copy_jobs = 2;
+	plan_get_int(&s, "copy_jobs", 1, 64, &db->copy_jobs);
 	p->ndatabases++; /* before the switch, so that a failure there frees it */
 	parse_switch(w, &s, db);
 	(void)i;

@@ -194,6 +194,15 @@ static void test_replicate_and_teardown(void **state)
 	assert_no_secret(b.data);
 	assert_golden("replicate.txt", b.data);
 	buf_reset(&b);
+	{
+		/* initial_copy: builtin (the server's own table sync) */
+		struct db_config c = cfg;
+		c.copy_method = DB_COPY_BUILTIN;
+		assert_int_equal(eng->describe_replicate(&c, &b, &err), 0);
+		assert_no_secret(b.data);
+		assert_golden("replicate-builtin.txt", b.data);
+		buf_reset(&b);
+	}
 	assert_int_equal(eng->describe_teardown(&cfg, &b, &err), 0);
 	assert_no_secret(b.data);
 	assert_golden("teardown.txt", b.data);

@@ -142,8 +142,18 @@ static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *e
 	int64_t id;
 	int r;
 
-	if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
-		return 0;
+	char key[160], *restart = NULL;
+
+	/* the WAL guard dropped replication: it starts over */
+	snprintf(key, sizeof(key), "replicate.restart.%s", d->pd->name);
+	if (journal_get(e->j, key, &restart, NULL) < 0 || !restart || strcmp(restart, "1")) {
+		free(restart);
+		if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) ==
+		    0)
+			return 0;
+	} else {
+		free(restart);
+	}
 	r = engine_step_begin(e, "db.replicate_start", d->pd->name,
 	                      d->pd->initial_copy == PLAN_COPY_BUILTIN
 	                              ? "schema copy, publication ferry_pub, subscription "
@@ -165,13 +175,54 @@ static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *e
 	d->cfg.copy_ledger = NULL;
 	free(ledger);
 	engine_step_done(e, id, "db.replicate_start", r == 0, r == 0 ? "started" : err->msg, NULL);
+	if (r == 0)
+		journal_set(e->j, key, "0", NULL);
 	return r;
+}
+
+/* The WAL guard (db.h: db_wal_guard) on the forward slot: a sample into
+ * the journal, an alarm at most once a minute, and past the hard limit
+ * replication dropped, the phase failed and the next run told to start
+ * the initial sync over. */
+static int wal_guard(struct engine *e, struct endpoints_db *d, int64_t *last_alarm,
+                     struct ferry_error *err)
+{
+	struct db_slot_wal w;
+	int64_t alarm_at, limit_at;
+	char key[160];
+	int v;
+
+	v = db_wal_guard(d->eng, d->h, DB_FORWARD, (int64_t)d->pd->wal_alarm_mb << 20,
+	                 (int64_t)d->pd->wal_limit_mb << 20, &w, &alarm_at, &limit_at, err);
+	if (v < 0)
+		return v;
+	if (w.retained >= 0) {
+		journal_samples_begin(e->j, NULL);
+		journal_sample_add(e->j, "wal_retained_bytes", d->pd->name, time_wall_ms(),
+		                   (double)w.retained, NULL);
+		journal_samples_commit(e->j, NULL);
+	}
+	if (v == DB_WAL_ALARM && time_mono_ms() - *last_alarm >= 60000) {
+		engine_say(e, d->pd->name,
+		           "warning: the replication slot holds back %lld MB of WAL on old (alarm "
+		           "at %lld MB; replication is dropped at %lld MB)",
+		           (long long)(w.retained >> 20), (long long)(alarm_at >> 20),
+		           (long long)(limit_at >> 20));
+		*last_alarm = time_mono_ms();
+	}
+	if (v != DB_WAL_DROPPED)
+		return 0;
+	snprintf(key, sizeof(key), "replicate.restart.%s", d->pd->name);
+	journal_set(e->j, key, "1", NULL);
+	journal_gate_record(e->j, "replicate", "wal_guard", false, err->msg, NULL);
+	engine_say(e, d->pd->name, "%s", err->msg);
+	return ferry_error_prefix(err, "database %s", d->pd->name);
 }
 
 /* Follows the initial copy until every table streams. */
 static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
 {
-	int64_t last_say = 0;
+	int64_t last_say = 0, last_alarm = -60000, last_guard = 0;
 	int r;
 
 	for (;;) {
@@ -179,6 +230,12 @@ static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_e
 		int64_t bytes = 0;
 		size_t i;
 
+		if (time_mono_ms() - last_guard >= 5000) {
+			r = wal_guard(e, d, &last_alarm, err);
+			if (r < 0)
+				return r;
+			last_guard = time_mono_ms();
+		}
 		r = d->eng->progress(d->h, &p, err);
 		if (r < 0)
 			return r;
@@ -248,12 +305,17 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 {
 	int64_t window = e->plan->schedule.replication_soak_ms, start = time_mono_ms(), tick;
 	int64_t drift_at = start; /* schema fingerprints compared every minute */
+	int64_t last_alarm = -60000;
 	char left[32];
 	int r;
 
 	for (tick = start;; tick += 1000) {
 		struct db_lag lag = { 0 };
 		int64_t wall = time_wall_ms(), now;
+
+		r = wal_guard(e, d, &last_alarm, err);
+		if (r < 0)
+			return r;
 
 		r = d->eng->lag(d->h, DB_FORWARD, &lag, err);
 		if (r < 0)

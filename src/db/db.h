@@ -209,6 +209,20 @@ struct db_schema_diff {
 };
 void db_schema_diff_release(struct db_schema_diff *d);
 
+/* The WAL a replication slot keeps on the writer (db_engine.slot_wal),
+ * and what the WAL guard decides from it (db_wal_guard). */
+struct db_slot_wal {
+	int64_t retained;   /* bytes of WAL the slot holds back, -1 when no slot */
+	int64_t keep_limit; /* the server's own cap (PostgreSQL:
+	                     * max_slot_wal_keep_size), -1 none */
+};
+
+enum db_wal_verdict {
+	DB_WAL_OK,
+	DB_WAL_ALARM,   /* past the alarm: say so, go on */
+	DB_WAL_DROPPED, /* past the hard limit: replication was torn down */
+};
+
 struct db_step_hooks {
 	int (*before)(void *ctx, const char *step, const char *object);
 	int (*after)(void *ctx, const char *step, const char *object);
@@ -266,6 +280,11 @@ struct db_engine {
 	/* Removes every slot, publication and subscription ferry made on
 	 * either side.  Idempotent. */
 	int (*teardown)(void *h, struct ferry_error *err);
+	/* The WAL held back on the writer by the slot of dir's stream
+	 * (DB_FORWARD: the slot on old, DB_REVERSE: the one on new); NULL when
+	 * the engine has no slots.  Read-only. */
+	int (*slot_wal)(void *h, enum db_direction dir, struct db_slot_wal *out,
+	                struct ferry_error *err);
 
 	/* The dry run (DESIGN §5): what replicate_start, switch_run(dir) and
 	 * teardown would send, appended to out one action per line, in the
@@ -297,6 +316,17 @@ struct db_engine {
 };
 
 extern const struct db_engine db_engine_postgresql;
+
+/* The WAL guard: samples eng->slot_wal for dir into *w, and decides with
+ * alarm and limit (bytes; 0: the defaults, half and nine tenths of the
+ * server's own cap when it has one, else 8 GiB and 32 GiB).  Past the
+ * limit it tears replication down (eng->teardown) rather than let the
+ * writer's disk fill, and returns DB_WAL_DROPPED with err saying what
+ * that cost; *alarm_at and *limit_at get the thresholds used.  Returns a
+ * verdict (>= 0) or a negative error (nothing was dropped). */
+int db_wal_guard(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
+                 int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
+                 struct ferry_error *err);
 
 /* The engine called name ("postgresql"), or NULL. */
 const struct db_engine *db_engine_find(const char *name);

@@ -436,6 +436,27 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 	return 0;
 }
 
+static int pg_slot_wal(void *h, enum db_direction dir, struct db_slot_wal *out,
+                       struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct pg_names n;
+	struct pgsql_result r;
+	const char *ps[1];
+	int rc;
+
+	pg_names_get(p, dir, &n);
+	out->retained = out->keep_limit = -1;
+	ps[0] = n.cur_slot;
+	rc = pgsql_exec(n.from, pg_sql_slot_wal, 1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc == 0 && r.nrows == 1) {
+		out->retained = pgsql_result_int(&r, 0, 0, -1);
+		out->keep_limit = pgsql_result_int(&r, 0, 1, -1);
+	}
+	pgsql_result_release(&r);
+	return rc;
+}
+
 /* ---- verification ----------------------------------------------------- */
 
 /* Every logged table: name, its primary key columns (quoted, in order;
@@ -632,6 +653,7 @@ const struct db_engine db_engine_postgresql = {
 	.switch_run = pg_switch_run,
 	.recover = pg_recover,
 	.teardown = pg_teardown,
+	.slot_wal = pg_slot_wal,
 	.describe_replicate = pg_describe_replicate,
 	.describe_switch = pg_describe_switch,
 	.describe_teardown = pg_describe_teardown,

@@ -34,6 +34,11 @@ const char pg_sql_setting[] = "SELECT current_setting($1)";
 const char pg_sql_lag_slot[] =
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
         "FROM pg_replication_slots WHERE slot_name = $1";
+const char pg_sql_slot_wal[] =
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, (SELECT CASE "
+        "WHEN setting = '-1' THEN -1 ELSE setting::bigint * 1048576 END FROM pg_settings "
+        "WHERE name = 'max_slot_wal_keep_size') FROM pg_replication_slots WHERE slot_name = "
+        "$1";
 const char pg_sql_lag_sub[] = "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
                               "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE "
                               "subname = $1 AND relid IS NULL";

@@ -119,6 +119,10 @@ struct plan_database {
 		PLAN_COPY_BUILTIN
 	} initial_copy;
 	long copy_jobs; /* parallel copy workers, 1..64; default 2 */
+	/* the WAL guard (MB of WAL a slot holds back on the writer): alarm
+	 * past wal_alarm_mb, replication dropped past wal_limit_mb; 0: the
+	 * defaults (db.h: db_wal_guard) */
+	long wal_alarm_mb, wal_limit_mb;
 	struct {
 		enum plan_switch_via via;
 		/* pgbouncer: admin console conninfo on each host */

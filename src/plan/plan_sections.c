@@ -287,10 +287,11 @@ struct db_arg {
 static void database_item(struct plan_walk *w, struct fy_node *n, const char *path,
                           struct plan_pos pos, size_t i, void *arg)
 {
-	static const char *const keys[] = { "name",         "engine",   "source",
-		                            "target",       "password", "checksum",
-		                            "pause_budget", "switch",   "initial_copy",
-		                            "copy_jobs",    NULL };
+	static const char *const keys[] = {
+		"name",         "engine",       "source", "target",       "password",
+		"checksum",     "pause_budget", "switch", "initial_copy", "copy_jobs",
+		"wal_alarm_mb", "wal_limit_mb", NULL
+	};
 	static const char *const copies[] = { "parallel", "builtin", NULL };
 	static const char *const engines[] = { "postgresql", "mariadb", "redis", NULL };
 	static const char *const pw_keys[] = { "file", "env", NULL };
@@ -351,6 +352,12 @@ static void database_item(struct plan_walk *w, struct fy_node *n, const char *pa
 	db->initial_copy = e == 1 ? PLAN_COPY_BUILTIN : PLAN_COPY_PARALLEL;
 	db->copy_jobs = 2;
 	plan_get_int(&s, "copy_jobs", 1, 64, &db->copy_jobs);
+	plan_get_int(&s, "wal_alarm_mb", 1, 1L << 30, &db->wal_alarm_mb);
+	plan_get_int(&s, "wal_limit_mb", 1, 1L << 30, &db->wal_limit_mb);
+	if (db->wal_alarm_mb && db->wal_limit_mb && db->wal_alarm_mb > db->wal_limit_mb)
+		plan_ctx_error(&w->c, s.pos, "the alarm comes before the limit",
+		               "%s: wal_alarm_mb (%ld) is above wal_limit_mb (%ld)", s.path,
+		               db->wal_alarm_mb, db->wal_limit_mb);
 	p->ndatabases++; /* before the switch, so that a failure there frees it */
 	parse_switch(w, &s, db);
 	(void)i;

@@ -14,7 +14,9 @@
  *     child process) resumes: the tables the ledger names keep their rows
  *     (the same row versions, not copied again), the others go to the table
  *     sync, and the checksums end equal;
- *   - the built-in table sync (DB_COPY_BUILTIN) still works.
+ *   - the built-in table sync (DB_COPY_BUILTIN) still works;
+ *   - the WAL guard alarms on a slot held back on purpose, then drops
+ *     replication past its limit.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -408,6 +410,48 @@ static void test_builtin_table_sync_still_works(void **state)
 	E.cfg.copy_method = DB_COPY_PARALLEL;
 }
 
+/* The WAL guard on a slot held back on purpose (its subscription
+ * disabled while old keeps writing): an alarm first, then past the limit
+ * replication is dropped and nothing holds WAL on old any more. */
+static void test_wal_guard_drops_a_slot_held_back(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_slot_wal w;
+	int64_t alarm_at, limit_at;
+	void *h = NULL;
+	int v;
+
+	(void)state;
+	fresh_pair();
+	open_engine(&h);
+	if (E.eng->replicate_start(h, &err) < 0)
+		fail_msg("replicate_start: %s", err.msg);
+	v = db_wal_guard(E.eng, h, DB_FORWARD, 4 << 20, 1LL << 30, &w, &alarm_at, &limit_at, &err);
+	printf("  caught up: slot holds %lld bytes\n", (long long)w.retained);
+	assert_int_equal(v, DB_WAL_OK);
+	assert_true(w.retained >= 0);
+	/* 4GB in cluster.sh: the defaults are half and nine tenths of it */
+	assert_int_equal(w.keep_limit, 4LL << 30);
+	sql(E.new_ci, "ALTER SUBSCRIPTION ferry_sub DISABLE");
+	sql(E.old_ci, "INSERT INTO orders (note) SELECT repeat('w', 1000) FROM "
+	              "generate_series(1, 30000)");
+	v = db_wal_guard(E.eng, h, DB_FORWARD, 4 << 20, 1LL << 30, &w, &alarm_at, &limit_at, &err);
+	printf("  held back: slot holds %lld MB\n", (long long)(w.retained >> 20));
+	assert_int_equal(v, DB_WAL_ALARM);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_replication_slots"), 1);
+	v = db_wal_guard(E.eng, h, DB_FORWARD, 4 << 20, 16 << 20, &w, &alarm_at, &limit_at, &err);
+	printf("  past the limit: %s (%s)\n", err.msg, err.hint);
+	assert_int_equal(v, DB_WAL_DROPPED);
+	assert_non_null(strstr(err.msg, "new initial sync"));
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	/* no slot: nothing to guard any more */
+	v = db_wal_guard(E.eng, h, DB_FORWARD, 0, 0, &w, &alarm_at, &limit_at, &err);
+	assert_int_equal(v, DB_WAL_OK);
+	assert_int_equal(w.retained, -1);
+	E.eng->close(h);
+}
+
 int main(void)
 {
 	struct buf b;
@@ -416,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_parallel_copy_under_writes),
 		cmocka_unit_test(test_kill9_resumes_without_copying_finished_tables),
 		cmocka_unit_test(test_builtin_table_sync_still_works),
+		cmocka_unit_test(test_wal_guard_drops_a_slot_held_back),
 	};
 
 	E.dir = getenv("FERRY_PGTEST_DIR");

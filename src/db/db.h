@@ -90,7 +90,8 @@ struct db_config {
 	const char *new_password;
 	/* How each side reaches the other for replication (a subscription's
 	 * CONNECTION); NULL: the conninfo above.  The password, if any, is
-	 * added, and then stored by PostgreSQL in pg_subscription. */
+	 * written to a password file on the subscriber's host (old_exec,
+	 * new_exec) that CONNECTION names with passfile=. */
 	const char *old_from_new;
 	const char *new_from_old;
 	int64_t pause_budget_ms; /* 0: 5000 */
@@ -100,6 +101,14 @@ struct db_config {
 	const struct db_pooler *poolers;
 	size_t npoolers;
 	int64_t max_lag_ms; /* preflight: 0 means 1000 */
+	/* How to run commands on each database's host (an exec prefix, as
+	 * hosts/shell.h takes it; n 0: this machine).  A subscription's
+	 * password goes into a password file written there, in the server's
+	 * data directory, never into SQL text. */
+	const char *const *old_exec;
+	size_t nold_exec;
+	const char *const *new_exec;
+	size_t nnew_exec;
 	enum db_copy_method copy_method;
 	int copy_jobs; /* parallel copy workers; 0: 2 */
 	/* The parallel copy's ledger (a file ferry owns: the tables copied so

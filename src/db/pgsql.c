@@ -31,6 +31,7 @@ struct pgsql_conn {
 	char *conninfo; /* scrubbed */
 	char sqlstate[6];
 	bool busy;
+	void *data; /* the owner's (pgsql_set_data) */
 };
 
 void pgsql_result_init(struct pgsql_result *res)
@@ -576,11 +577,40 @@ int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_by
 
 /* ---- password files for children ---------------------------------------- */
 
+void pgsql_set_data(struct pgsql_conn *c, void *data)
+{
+	c->data = data;
+}
+
+void *pgsql_data(const struct pgsql_conn *c)
+{
+	return c->data;
+}
+
+char *pgsql_passfile_line(const char *password)
+{
+	struct buf line;
+	const char *p;
+	char *out;
+
+	buf_init(&line, 64 << 10);
+	buf_adds(&line, "*:*:*:*:");
+	for (p = password; *p; p++) {
+		if (*p == ':' || *p == '\\')
+			buf_addch(&line, '\\');
+		buf_addch(&line, *p);
+	}
+	buf_addch(&line, '\n');
+	out = xstrndup(line.data, line.len);
+	buf_release_secret(&line);
+	return out;
+}
+
 int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err)
 {
 	const char *tmp = getenv("TMPDIR");
-	struct buf line;
-	const char *p;
+	char *line = NULL;
+	size_t len;
 	int fd = -1, rc = 0;
 
 	memset(pf, 0, sizeof(*pf));
@@ -594,22 +624,16 @@ int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struc
 		return rc;
 	}
 	pf->path = xasprintf("%s/pgpass", pf->dir);
-	buf_init(&line, 64 << 10);
-	buf_adds(&line, "*:*:*:*:");
-	for (p = password; *p; p++) {
-		if (*p == ':' || *p == '\\')
-			buf_addch(&line, '\\');
-		buf_addch(&line, *p);
-	}
-	buf_addch(&line, '\n');
+	line = pgsql_passfile_line(password);
+	len = strlen(line);
 	fd = open(pf->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line.data, line.len) != (ssize_t)line.len)
+	if (fd < 0 || write(fd, line, len) != (ssize_t)len)
 		rc = ferry_error_set(err, FERRY_EIO, "check TMPDIR",
 		                     "cannot write a password file in %s: %s", pf->dir,
 		                     strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	buf_release_secret(&line);
+	xfree_secret(line, 0);
 	if (rc < 0)
 		pgsql_passfile_remove(pf);
 	return rc;

@@ -150,6 +150,14 @@ struct pgsql_passfile {
 int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err);
 void pgsql_passfile_remove(struct pgsql_passfile *pf);
 
+/* The line "*:*:*:*:PASSWORD" of a password file, ':' and '\\' escaped,
+ * newline-terminated (malloc'd: wipe it with xfree_secret). */
+char *pgsql_passfile_line(const char *password);
+
+/* A pointer the connection's owner keeps with it (NULL until set). */
+void pgsql_set_data(struct pgsql_conn *c, void *data);
+void *pgsql_data(const struct pgsql_conn *c);
+
 void pgsql_result_init(struct pgsql_result *res);
 void pgsql_result_release(struct pgsql_result *res);
 /* Cell (row, col), NULL for SQL NULL; BUG() when out of range. */

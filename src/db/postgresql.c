@@ -11,10 +11,14 @@
  * is the position it has applied, without waiting for the WAL writer: the
  * switch waits on exactly that.
  *
- * The subscription's CONNECTION holds a password when one is configured:
- * PostgreSQL stores it in pg_subscription (readable only by superusers);
- * there is no other place for it.  ferry never prints it, and wipes its own
- * copies.
+ * A subscription's password never goes into its CONNECTION: ferry writes
+ * it to a password file on the subscriber's host (in the data directory,
+ * 0600, the server's user; through the host's exec prefix), and the
+ * CONNECTION names it with passfile=, so that no SQL text a server log or
+ * pg_stat_activity shows holds it.  Teardown removes the file.
+ *
+ * The initial copy is postgresql_copy.c's (the parallel copy) unless the
+ * plan asks for the built-in table sync.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 
 #include "db/postgresql_int.h"
+#include "hosts/shell.h"
 #include "switch/pgbouncer.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -195,19 +200,119 @@ int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
 	return pgsql_exec(c, pg_sql_slot_drop, 1, params, deadline_ms, NULL, err);
 }
 
+/* The subscriber's host shell, through the exec prefix of c's side. */
+static int sub_host_shell(struct pgsql_conn *c, struct host_shell **sh, struct ferry_error *err)
+{
+	struct pg *p = pgsql_data(c);
+	const struct db_config *cfg = p->cfg;
+	bool on_new = c == p->new;
+	char what[256];
+
+	snprintf(what, sizeof(what), "database %s %s host", cfg->name, on_new ? "new" : "old");
+	return host_shell_open(sh, on_new ? cfg->new_exec : cfg->old_exec,
+	                       on_new ? cfg->nnew_exec : cfg->nold_exec, what, err);
+}
+
+char *pg_sub_passfile_path(const char *datadir, const char *sub)
+{
+	return xasprintf("%s/%s.pgpass", datadir, sub);
+}
+
+/* Writes the password file of subscription sub on the subscriber's host
+ * (c's side): in the data directory, 0600, owned by the server's user,
+ * so that its walreceiver can read it (libpq ignores a password file
+ * that others can read).  The password travels on the shell's stdin (a
+ * here-document), never in argv; the buffers are wiped.  *path: the
+ * file's path (malloc'd). */
+static int sub_passfile_write(struct pgsql_conn *c, const char *sub, const char *password,
+                              char **path, struct ferry_error *err)
+{
+	struct host_shell *sh = NULL;
+	struct buf cmd, out;
+	char *datadir = NULL, *qpath = NULL, *qdir = NULL, *line = NULL;
+	int rc, status = 0;
+
+	*path = NULL;
+	buf_init(&cmd, 1 << 20);
+	buf_init(&out, 4096);
+	rc = pgsql_query_value(c, pg_sql_data_directory, 0, NULL, pg_deadline(PG_TIMEOUT_MS),
+	                       &datadir, err);
+	if (rc == 0)
+		rc = sub_host_shell(c, &sh, err);
+	if (rc < 0)
+		goto out;
+	*path = pg_sub_passfile_path(datadir ? datadir : "", sub);
+	qpath = host_shell_quote(*path);
+	qdir = host_shell_quote(datadir ? datadir : "");
+	line = pgsql_passfile_line(password);
+	buf_addf(&cmd,
+	         "umask 077; cat > %s <<'FERRY_PASSFILE_EOF' && chown \"$(stat -c %%u %s)\" %s && "
+	         "chmod 600 %s\n%sFERRY_PASSFILE_EOF",
+	         qpath, qdir, qpath, qpath, line);
+	rc = host_shell_run(sh, cmd.data, pg_deadline(PG_TIMEOUT_MS), &out, &status, err);
+	if (rc == 0 && status != 0)
+		rc = ferry_error_set(err, FERRY_EIO,
+		                     "the host's exec prefix must be able to write into the data "
+		                     "directory",
+		                     "%s: cannot write the subscription's password file %s: %.200s",
+		                     pgsql_what(c), *path, out.data);
+out:
+	buf_release_secret(&cmd);
+	buf_release(&out);
+	xfree_secret(line, 0);
+	free(qpath);
+	free(qdir);
+	free(datadir);
+	host_shell_free(sh);
+	return rc;
+}
+
+int pg_sub_passfile_remove(struct pgsql_conn *c, const char *sub, struct ferry_error *err)
+{
+	struct host_shell *sh = NULL;
+	char *datadir = NULL, *path = NULL, *qpath = NULL, *cmd = NULL;
+	int rc;
+
+	rc = pgsql_query_value(c, pg_sql_data_directory, 0, NULL, pg_deadline(PG_TIMEOUT_MS),
+	                       &datadir, err);
+	if (rc == 0)
+		rc = sub_host_shell(c, &sh, err);
+	if (rc == 0) {
+		path = pg_sub_passfile_path(datadir ? datadir : "", sub);
+		qpath = host_shell_quote(path);
+		cmd = xasprintf("rm -f %s", qpath);
+		rc = host_shell_run(sh, cmd, pg_deadline(PG_TIMEOUT_MS), NULL, NULL, err);
+	}
+	free(cmd);
+	free(qpath);
+	free(path);
+	free(datadir);
+	host_shell_free(sh);
+	return rc;
+}
+
 int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
                   const char *password, const char *pub, const char *opts, struct ferry_error *err)
 {
-	char *ci, *sql;
+	char *ci = NULL, *sql, *path = NULL;
 	int rc;
 
-	ci = password ? pgsql_conninfo_set(conninfo, "password", password) : xstrdup(conninfo);
+	/* the password goes into a file on the subscriber's host that the
+	 * CONNECTION names: a statement holding it would show in the server's
+	 * log (log_statement, errors) and in pg_stat_activity */
+	if (password) {
+		rc = sub_passfile_write(c, name, password, &path, err);
+		if (rc < 0)
+			return rc;
+	}
+	ci = path ? pgsql_conninfo_set(conninfo, "passfile", path) : xstrdup(conninfo);
+	free(path);
 	if (!ci)
 		return ferry_error_set(err, FERRY_EINVAL, "fix the conninfo in the plan",
 		                       "%s: cannot parse the replication conninfo", pgsql_what(c));
 	sql = pg_sql_sub_create(name, ci, pub, opts);
-	/* never logged: the statement holds the password */
 	rc = pgsql_exec(c, sql, 0, NULL, pg_deadline(120000), NULL, err);
+	/* the conninfo may still hold a password the plan wrote into it */
 	xfree_secret(sql, 0);
 	xfree_secret(ci, 0);
 	return rc;
@@ -297,6 +402,7 @@ static int connect_side(struct pg *p, const char *side, const char *conninfo, co
 	rc = pgsql_connect(out, conninfo, password, what, err);
 	if (rc < 0)
 		return rc;
+	pgsql_set_data(*out, p); /* pg_sub_create() finds the side's host */
 	/* ferry's own sessions are exempt from the fence it sets on a
 	 * database (ALTER DATABASE ... SET default_transaction_read_only):
 	 * a session-level SET overrides the per-database default. */
@@ -629,7 +735,11 @@ static int pg_teardown(void *h, struct ferry_error *err)
 	for (t = pg_teardown_order; t->name && rc == 0; t++) {
 		struct pgsql_conn *c = t->on_new ? p->new : p->old;
 		switch (t->kind) {
-		case PG_OBJ_SUB: rc = pg_sub_drop_local(c, t->name, err); break;
+		case PG_OBJ_SUB:
+			rc = pg_sub_drop_local(c, t->name, err);
+			if (rc == 0 && (c == p->new ? p->cfg->new_password : p->cfg->old_password))
+				rc = pg_sub_passfile_remove(c, t->name, err);
+			break;
 		case PG_OBJ_SLOT:
 			rc = pg_slot_drop(c, t->name, pg_deadline(PG_TIMEOUT_MS), err);
 			break;

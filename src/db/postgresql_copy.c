@@ -683,11 +683,11 @@ static int post_data(struct copy *cp, struct ferry_error *err)
 		dump[k++] = file;
 		dump[k++] = "-d";
 		dump[k] = NULL;
-		rc = pg_run_client(p, false, dump, NULL, err);
+		rc = pg_run_client(p, false, dump, NULL, NULL, err);
 	}
 	if (rc == 0) {
 		const char *ls[] = { "pg_restore", "-l", file, NULL };
-		rc = pg_run_client(p, true, ls, &toc, err);
+		rc = pg_run_client(p, true, ls, NULL, &toc, err);
 	}
 	if (rc == 0)
 		rc = pgsql_exec(p->new, pg_sql_post_data_present, 0, NULL,
@@ -707,7 +707,9 @@ static int post_data(struct copy *cp, struct ferry_error *err)
 		const char *restore[] = {
 			"pg_restore", "--exit-on-error", "-j", jstr, "-L", list, file, "-d", NULL
 		};
-		rc = pg_run_client(p, true, restore, NULL, err);
+		/* index builds sort: give them memory (pgcopydb does the
+		 * same); a session setting, nothing changes on the server */
+		rc = pg_run_client(p, true, restore, pg_post_data_options, NULL, err);
 	}
 out:
 	if (fd >= 0)

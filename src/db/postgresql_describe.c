@@ -165,12 +165,23 @@ static void sub_create(struct desc *d, const char *target, const char *sub, cons
 	char *ci = ci_print(conninfo);
 	char *own = pgsql_conninfo_get(conninfo, "password");
 
-	if (password || own)
+	if (password) {
+		char *path = pg_sub_passfile_path("<data_directory>", sub);
+		char *withpf = pgsql_conninfo_set(ci, "passfile", path);
+		line(d, target, pg_sql_data_directory, NULL);
+		line(d, target, "write <data_directory>/<subscription>.pgpass",
+		     "on that server's host through its exec prefix: 0600, its user's, the "
+		     "password from its secret on the shell's stdin");
+		line_built(d, target, pg_sql_sub_create(sub, withpf ? withpf : ci, pub, opts),
+		           "the password is in that file, never in the statement");
+		free(withpf);
+		free(path);
+	} else if (own) {
 		line_built(d, target, pg_sql_sub_create(sub, ci, pub, opts), "%s",
-		           password ? "the password is added to CONNECTION from its secret"
-		                    : "the conninfo's password is sent, not shown");
-	else
+		           "the conninfo's password is sent, not shown");
+	} else {
 		line_built(d, target, pg_sql_sub_create(sub, ci, pub, opts), NULL);
+	}
 	if (own)
 		xfree_secret(own, 0);
 	free(ci);
@@ -297,7 +308,7 @@ static void describe_parallel(struct desc *d)
 	buf_reset(&cmd);
 	buf_addf(&cmd, "pg_restore --exit-on-error -j %d -L <list> <private file> -d ", jobs);
 	add_argv(&cmd, (const char *const[]){ NULL }, ci_new);
-	line(d, "local", cmd.data, NULL);
+	line(d, "local", cmd.data, "environment PGOPTIONS='%s'", pg_post_data_options);
 	step(d, "subscribe", false);
 	sub_create(d, "new", "ferry_sub", c->old_from_new ? c->old_from_new : c->old_conninfo,
 	           c->old_password, "ferry_pub", pg_sub_opts_copied);
@@ -357,7 +368,18 @@ int pg_describe_teardown(const struct db_config *cfg, struct buf *out, struct fe
 	for (t = pg_teardown_order; t->name; t++) {
 		const char *side = t->on_new ? "new" : "old";
 		switch (t->kind) {
-		case PG_OBJ_SUB: sub_drop_local(&d, side, t->name); break;
+		case PG_OBJ_SUB:
+			sub_drop_local(&d, side, t->name);
+			if (t->on_new ? cfg->new_password : cfg->old_password) {
+				char *path = pg_sub_passfile_path("<data_directory>", t->name);
+				char *rm = xasprintf("rm -f %s", path);
+				line(&d, side, pg_sql_data_directory, NULL);
+				line(&d, side, rm,
+				     "on that server's host, through its exec prefix");
+				free(rm);
+				free(path);
+			}
+			break;
 		case PG_OBJ_SLOT: slot_drop(&d, side, t->name); break;
 		case PG_OBJ_PUB: line_built(&d, side, pg_sql_pub_drop(t->name), NULL); break;
 		}

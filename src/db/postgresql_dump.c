@@ -8,7 +8,8 @@
  * PGPASSWORD, PGPASSFILE and PGAPPNAME, plus PGAPPNAME=ferry and, when the
  * side has a password, PGPASSFILE naming a private password file
  * (pgsql_passfile_create): a password never reaches a child's environment
- * (/proc/PID/environ) or argv.  Its stderr goes to an unlinked temporary
+ * (/proc/PID/environ) or argv.  A caller may set PGOPTIONS (server
+ * settings for the child's sessions).  Its stderr goes to an unlinked temporary
  * file whose head becomes the error message when it fails.
  */
 #include <errno.h>
@@ -30,28 +31,34 @@ extern char **environ;
 struct child {
 	pid_t pid;
 	char **env;
-	char *own[2]; /* PGAPPNAME=..., PGPASSFILE=... */
+	char *own[3]; /* PGAPPNAME=..., PGPASSFILE=..., PGOPTIONS=... */
 	struct pgsql_passfile pf;
 };
 
-static int child_env(struct child *ch, const char *password, struct ferry_error *err)
+static int child_env(struct child *ch, const char *password, const char *pgoptions,
+                     struct ferry_error *err)
 {
 	size_t i, n = 0;
 	int rc;
 
 	for (i = 0; environ[i]; i++)
 		;
-	ch->env = xcalloc(i + 3, sizeof(char *));
+	ch->env = xcalloc(i + 4, sizeof(char *));
 	/* the operator's own PG variables are left out: ferry's come instead */
 	for (i = 0; environ[i]; i++) {
 		if (!strncmp(environ[i], "PGPASSWORD=", 11) ||
 		    !strncmp(environ[i], "PGPASSFILE=", 11) ||
-		    !strncmp(environ[i], "PGAPPNAME=", 10))
+		    !strncmp(environ[i], "PGAPPNAME=", 10) ||
+		    (pgoptions && !strncmp(environ[i], "PGOPTIONS=", 10)))
 			continue;
 		ch->env[n++] = environ[i];
 	}
 	ch->own[0] = xstrdup("PGAPPNAME=ferry");
 	ch->env[n++] = ch->own[0];
+	if (pgoptions) {
+		ch->own[2] = xasprintf("PGOPTIONS=%s", pgoptions);
+		ch->env[n++] = ch->own[2];
+	}
 	if (password) {
 		rc = pgsql_passfile_create(&ch->pf, password, err);
 		if (rc < 0)
@@ -75,19 +82,20 @@ static void child_release(struct child *ch)
 	pgsql_passfile_remove(&ch->pf);
 	free(ch->own[0]);
 	free(ch->own[1]);
+	free(ch->own[2]);
 	free(ch->env);
 	memset(ch, 0, sizeof(*ch));
 }
 
 /* Starts argv with stdin, stdout, stderr on the given fds (-1: /dev/null
  * for stdin and stdout). */
-static int child_start(struct child *ch, char *const argv[], const char *password, int in, int out,
-                       int errfd, struct ferry_error *err)
+static int child_start(struct child *ch, char *const argv[], const char *password,
+                       const char *pgoptions, int in, int out, int errfd, struct ferry_error *err)
 {
 	posix_spawn_file_actions_t fa;
 	int rc;
 
-	rc = child_env(ch, password, err);
+	rc = child_env(ch, password, pgoptions, err);
 	if (rc < 0)
 		return rc;
 	posix_spawn_file_actions_init(&fa);
@@ -179,9 +187,9 @@ int pg_dump_pipe(struct pg *p, const char *const *dump_argv, const char *const *
 		                     strerror(errno));
 		goto out;
 	}
-	rc = child_start(&d, da, c->old_password, -1, pfd[1], efd, err);
+	rc = child_start(&d, da, c->old_password, NULL, -1, pfd[1], efd, err);
 	if (rc == 0)
-		rc = child_start(&q, qa, c->new_password, pfd[0], -1, efd, err);
+		rc = child_start(&q, qa, c->new_password, NULL, pfd[0], -1, efd, err);
 	close(pfd[0]);
 	close(pfd[1]);
 	if (rc < 0)
@@ -206,8 +214,8 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-int pg_run_client(struct pg *p, bool on_new, const char *const *argv, struct buf *out,
-                  struct ferry_error *err)
+int pg_run_client(struct pg *p, bool on_new, const char *const *argv, const char *pgoptions,
+                  struct buf *out, struct ferry_error *err)
 {
 	const struct db_config *c = p->cfg;
 	struct child ch = { 0 };
@@ -229,7 +237,8 @@ int pg_run_client(struct pg *p, bool on_new, const char *const *argv, struct buf
 		}
 		unlink(tmpl);
 	}
-	rc = child_start(&ch, a, on_new ? c->new_password : c->old_password, -1, ofd, efd, err);
+	rc = child_start(&ch, a, on_new ? c->new_password : c->old_password, pgoptions, -1, ofd,
+	                 efd, err);
 	if (rc < 0)
 		goto out;
 	st = child_wait(&ch);

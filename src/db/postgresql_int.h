@@ -71,11 +71,17 @@ int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error
 int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
                  struct ferry_error *err);
 int pg_pub_drop(struct pgsql_conn *c, const char *name, struct ferry_error *err);
-/* CREATE SUBSCRIPTION name CONNECTION conninfo(+password) PUBLICATION pub
- * WITH (...opts).  The statement carries the password: it is wiped and
- * never logged. */
+/* CREATE SUBSCRIPTION name CONNECTION conninfo PUBLICATION pub WITH
+ * (...opts).  A password is written to a file on the subscriber's host
+ * (c's side, through its exec prefix: <data_directory>/NAME.pgpass,
+ * 0600, the server's user) that CONNECTION names with passfile=: the
+ * statement never holds it.  c must be one of a struct pg's connections
+ * (pgsql_data). */
 int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
                   const char *password, const char *pub, const char *opts, struct ferry_error *err);
+/* Removes that file (if it exists). */
+int pg_sub_passfile_remove(struct pgsql_conn *c, const char *sub, struct ferry_error *err);
+char *pg_sub_passfile_path(const char *datadir, const char *sub);
 
 /* Is default_transaction_read_only set for conn's database (the fence)? */
 int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
@@ -106,7 +112,8 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_sessions_who[], pg_sql_terminate[], pg_sql_sessions_left[], pg_sql_wal_lsn[],
         pg_sql_wait_applied[], pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[],
         pg_sub_opts_forward[], pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[];
-extern const char pg_sql_slot_wal[];
+extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
+        pg_sql_large_objects_named[];
 extern const char pg_sql_copy_slot[], pg_sql_slot_confirmed[], pg_sql_copy_tables[],
         pg_sql_copy_snapshot_begin[], pg_sub_opts_copied[], pg_sql_post_data_present[];
 char *pg_sql_snapshot_set(const char *snapshot);
@@ -152,14 +159,15 @@ extern const struct pg_teardown_item pg_teardown_order[]; /* ends with name NULL
 /* postgresql_dump.c: the client programs as children (passwords through
  * PGPASSFILE only).  pg_dump_pipe() runs dump_argv on old piped into
  * psql_argv on new; pg_run_client() runs argv against new (on_new) or
- * old and, when out is given, appends its stdout there.  An argv whose
+ * old and, when out is given, appends its stdout there; pgoptions (may
+ * be NULL) becomes the child's PGOPTIONS.  An argv whose
  * last element is "-d" gets the side's conninfo after it.  Return 0,
  * FERRY_EIO (cannot run), FERRY_EREFUSED (the program failed: its stderr's
  * head in the message). */
 int pg_dump_pipe(struct pg *p, const char *const *dump_argv, const char *const *psql_argv,
                  struct ferry_error *err);
-int pg_run_client(struct pg *p, bool on_new, const char *const *argv, struct buf *out,
-                  struct ferry_error *err);
+int pg_run_client(struct pg *p, bool on_new, const char *const *argv, const char *pgoptions,
+                  struct buf *out, struct ferry_error *err);
 
 /* postgresql_copy.c: the parallel initial copy (replicate_start when
  * cfg->copy_method is DB_COPY_PARALLEL), and its progress for

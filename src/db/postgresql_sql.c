@@ -30,6 +30,23 @@ const char pg_sql_fence_get[] =
         "s.setdatabase AND s.setrole = 0 WHERE d.datname = current_database() AND "
         "'default_transaction_read_only=on' = ANY (s.setconfig)";
 const char pg_sql_setting[] = "SELECT current_setting($1)";
+/* the first 10 large objects and, for each, the columns (type oid or lo,
+ * in user tables) that reference it: "in public.docs.blob, ..." (NULL if
+ * none); query_to_xml runs the per-column probe the server builds */
+const char pg_sql_large_objects_named[] =
+        "WITH lo AS (SELECT oid FROM pg_largeobject_metadata ORDER BY oid LIMIT 10), col AS "
+        "(SELECT format('%I.%I', n.nspname, c.relname) AS t, quote_ident(a.attname) AS a, "
+        "format('%I.%I.%I', n.nspname, c.relname, a.attname) AS name FROM pg_attribute a JOIN "
+        "pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN "
+        "pg_type ty ON ty.oid = a.atttypid WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND "
+        "NOT a.attisdropped AND (ty.typname IN ('oid', 'lo')) AND n.nspname NOT IN "
+        "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' LIMIT 50) "
+        "SELECT lo.oid::text, 'in ' || string_agg(col.name, ', ' ORDER BY col.name) FROM lo "
+        "LEFT JOIN col ON (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n "
+        "FROM %s WHERE %s::oid = %s', col.t, col.a, lo.oid), false, true, "
+        "'')))[1]::text::bigint > 0 GROUP BY lo.oid ORDER BY lo.oid";
+/* where a subscription's password file goes (postgresql.c) */
+const char pg_sql_data_directory[] = "SELECT current_setting('data_directory')";
 
 const char pg_sql_lag_slot[] =
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
@@ -144,6 +161,9 @@ const char *const pg_dump_post_argv[] = { "pg_dump",
 	                                  "--no-publications",
 	                                  "--no-subscriptions",
 	                                  NULL };
+
+/* PGOPTIONS of pg_restore's sessions for the indexes and constraints */
+const char pg_post_data_options[] = "-c maintenance_work_mem=512MB -c synchronous_commit=off";
 
 char *pg_sql_snapshot_set(const char *snapshot)
 {

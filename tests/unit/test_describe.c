@@ -154,8 +154,10 @@ static void test_switch_forward(void **state)
 	assert_non_null(strstr(b.data, "pause_poolers [pause] pooler old console: PAUSE shop\n"));
 	assert_non_null(strstr(b.data, "stop_forward [pause] new: ALTER SUBSCRIPTION \"ferry_sub\" "
 	                               "DISABLE\n"));
+	/* the password is in a file on the subscriber's host, not in the SQL */
 	assert_non_null(strstr(b.data, "CONNECTION E'user=''repl'' dbname=''shop'' "
-	                               "host=''10.77.0.3''' PUBLICATION \"ferry_rev_pub\""));
+	                               "host=''10.77.0.3'' passfile=''<data_directory>/"
+	                               "ferry_rev_sub.pgpass''' PUBLICATION \"ferry_rev_pub\""));
 	assert_golden("switch_forward.txt", b.data);
 	buf_release(&b);
 }

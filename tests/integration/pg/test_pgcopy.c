@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@
 #include "util/timeutil.h"
 
 static struct {
-	char *pw, *dir;
+	char *pw, *dir, *passfile;
 	char old_ci[256], new_ci[256], ledger[512];
 	struct db_config cfg;
 	const struct db_engine *eng;
@@ -236,6 +237,23 @@ static void assert_equal_after_catch_up(void *h)
 	db_verify_release(&v);
 }
 
+/* Neither server's log holds the password. */
+static void assert_no_password_in_logs(void)
+{
+	const char *side[] = { "old", "new" };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s.log", E.dir, side[i]);
+		struct buf b;
+		buf_init(&b, 256 << 20);
+		if (buf_read_file(&b, path) == 0 && b.data)
+			assert_null(strstr(b.data, E.pw));
+		buf_release(&b);
+		free(path);
+	}
+}
+
 static int progress_calls;
 static int64_t progress_rows;
 
@@ -281,12 +299,39 @@ static void test_parallel_copy_under_writes(void **state)
 	                 0);
 	/* the ledger is gone once the subscription exists */
 	assert_int_not_equal(access(E.ledger, F_OK), 0);
+	/* the subscription's password is in a file on new's host, not in
+	 * the SQL text (pg_subscription, the server log, pg_stat_activity) */
+	{
+		char *ci = str(E.new_ci, "SELECT subconninfo FROM pg_subscription");
+		char *dd = str(E.new_ci, "SELECT current_setting('data_directory')");
+		char *pf = xasprintf("%s/ferry_sub.pgpass", dd);
+		struct stat st;
+		printf("  subscription conninfo: %s\n", ci);
+		assert_non_null(strstr(ci, "passfile="));
+		assert_null(strstr(ci, "password"));
+		assert_null(strstr(ci, E.pw));
+		assert_int_equal(stat(pf, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		/* the server's user owns it (libpq ignores one others may read) */
+		{
+			struct stat dst;
+			assert_int_equal(stat(dd, &dst), 0);
+			assert_int_equal(st.st_uid, dst.st_uid);
+		}
+		free(E.passfile);
+		E.passfile = pf;
+		free(ci);
+		free(dd);
+	}
 	/* replicate_start again is a no-op */
 	assert_int_equal(E.eng->replicate_start(h, &err), 0);
 	usleep(300000);
 	writer_stop(&w);
 	assert_equal_after_catch_up(h);
 	assert_int_equal(E.eng->teardown(h, &err), 0);
+	/* the teardown removed the password file */
+	assert_int_not_equal(access(E.passfile, F_OK), 0);
+	assert_no_password_in_logs();
 	E.eng->close(h);
 }
 

@@ -429,6 +429,35 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 /* ---- replication ------------------------------------------------------ */
 
+/* The forward publication for the table sync: FOR ALL TABLES needs
+ * SUPERUSER; a role without it (a managed service's) publishes the tables
+ * it owns by name (CREATE PUBLICATION ... FOR TABLE). */
+static int pub_ensure_forward(struct pg *p, struct ferry_error *err)
+{
+	struct pgsql_result r;
+	const char **names = NULL;
+	int rc, i;
+
+	rc = pg_pub_exists(p->old, "ferry_pub", err);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	if (pg_count(p->old, pg_sql_is_superuser, err) == 1)
+		return exec_built(p->old, pg_sql_pub_create("ferry_pub"),
+		                  pg_deadline(PG_TIMEOUT_MS), err);
+	rc = pgsql_exec(p->old, pg_sql_copy_tables, 0, NULL, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc == 0) {
+		names = xcalloc((size_t)r.nrows + 1, sizeof(char *));
+		for (i = 0; i < r.nrows; i++)
+			names[i] = pgsql_result_get(&r, i, 0);
+		rc = exec_built(p->old,
+		                pg_sql_pub_tables("ferry_pub", "CREATE", names, (size_t)r.nrows),
+		                pg_deadline(PG_TIMEOUT_MS), err);
+	}
+	free(names);
+	pgsql_result_release(&r);
+	return rc;
+}
+
 static int pg_replicate_start(void *h, struct ferry_error *err)
 {
 	struct pg *p = h;
@@ -450,7 +479,7 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 		if (rc < 0)
 			return rc;
 	}
-	rc = pg_pub_ensure(p->old, "ferry_pub", err);
+	rc = pub_ensure_forward(p, err);
 	if (rc < 0)
 		return rc;
 	log_info("database %s: creating subscription ferry_sub on new", c->name);

@@ -349,7 +349,15 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	free(ci_old);
 	free(ci_new);
 	step(&d, "publish", false);
-	pub_ensure(&d, "old", "ferry_pub");
+	line(&d, "old", pg_sql_pub_exists, "$1 = 'ferry_pub'");
+	line(&d, "old", pg_sql_is_superuser, NULL);
+	line_built(&d, "old", pg_sql_pub_create("ferry_pub"), "if missing, for a superuser");
+	{
+		const char *t[1] = { "<each table>" };
+		line(&d, "old", pg_sql_copy_tables, "if missing, without SUPERUSER");
+		line_built(&d, "old", pg_sql_pub_tables("ferry_pub", "CREATE", t, 1),
+		           "if missing, without SUPERUSER (FOR ALL TABLES needs it)");
+	}
 	step(&d, "subscribe", false);
 	sub_create(&d, "new", "ferry_sub",
 	           cfg->old_from_new ? cfg->old_from_new : cfg->old_conninfo, cfg->old_password,

@@ -113,7 +113,7 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_wait_applied[], pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[],
         pg_sub_opts_forward[], pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[];
 extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
-        pg_sql_large_objects_named[];
+        pg_sql_large_objects_named[], pg_sql_is_superuser[];
 extern const char pg_sql_copy_slot[], pg_sql_slot_confirmed[], pg_sql_copy_tables[],
         pg_sql_copy_snapshot_begin[], pg_sub_opts_copied[], pg_sql_post_data_present[];
 char *pg_sql_snapshot_set(const char *snapshot);

@@ -45,6 +45,9 @@ const char pg_sql_large_objects_named[] =
         "LEFT JOIN col ON (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n "
         "FROM %s WHERE %s::oid = %s', col.t, col.a, lo.oid), false, true, "
         "'')))[1]::text::bigint > 0 GROUP BY lo.oid ORDER BY lo.oid";
+/* 1 for a superuser, else 0 */
+const char pg_sql_is_superuser[] =
+        "SELECT rolsuper::int FROM pg_roles WHERE rolname = current_user";
 /* where a subscription's password file goes (postgresql.c) */
 const char pg_sql_data_directory[] = "SELECT current_setting('data_directory')";
 
@@ -67,14 +70,22 @@ const char pg_sql_sessions_who[] = "SELECT string_agg(DISTINCT format('%s@%s (%s
                                    "coalesce(nullif(application_name, ''), '-')), ', ') FROM "
                                    "pg_stat_activity WHERE datname = current_database() AND "
                                    "backend_type = 'client backend' AND pid <> pg_backend_pid()";
-const char pg_sql_terminate[] = "SELECT min(statement_timestamp())::text FROM (SELECT "
-                                "pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                "datname = current_database() AND pid <> pg_backend_pid() AND "
-                                "backend_type = 'client backend' UNION ALL SELECT true) t";
-const char pg_sql_sessions_left[] = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                                    "current_database() AND pid <> pg_backend_pid() AND "
-                                    "backend_type = 'client backend' AND backend_start < "
-                                    "$1::timestamptz";
+/* The sessions the fence ends.  A role without SUPERUSER (a managed
+ * service's) ends them with pg_signal_backend, which may not end a
+ * superuser's session (pg_terminate_backend raises an error for one): those
+ * are left alone then (readiness lists them as direct sessions), and it
+ * sees the others' backend_type through pg_read_all_stats. */
+#define PG_SESSIONS_FENCED                                                                         \
+	"datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client "     \
+	"backend' AND (usesysid NOT IN (SELECT oid FROM pg_roles WHERE rolsuper) OR (SELECT "      \
+	"rolsuper FROM pg_roles WHERE rolname = current_user))"
+const char pg_sql_terminate[] =
+        "SELECT min(statement_timestamp())::text FROM (SELECT "
+        "pg_terminate_backend(pid) FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED
+        " UNION ALL SELECT true) t";
+const char pg_sql_sessions_left[] =
+        "SELECT count(*) FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED
+        " AND backend_start < $1::timestamptz";
 const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_lsn()";
 const char pg_sql_wait_applied[] = "SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), "
                                    "false) FROM pg_replication_slots WHERE slot_name = $2";

@@ -16,7 +16,9 @@
  *     sync, and the checksums end equal;
  *   - the built-in table sync (DB_COPY_BUILTIN) still works;
  *   - the WAL guard alarms on a slot held back on purpose, then drops
- *     replication past its limit.
+ *     replication past its limit;
+ *   - a source role without SUPERUSER: the readiness rows name the grants
+ *     missing; with them, the copy runs and the fence's statements work.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -34,6 +36,7 @@
 
 #include "db/db.h"
 #include "db/pgsql.h"
+#include "db/postgresql_int.h" /* the fence's statement texts */
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -497,6 +500,130 @@ static void test_wal_guard_drops_a_slot_held_back(void **state)
 	E.eng->close(h);
 }
 
+/* A source role with only what a managed service grants (no SUPERUSER):
+ * the readiness rows name each grant missing; with REPLICATION, the
+ * tables' and the database's ownership, pg_signal_backend and pg_monitor
+ * (and a stand-in for the service's admin role, which the services let
+ * create subscriptions) every old row passes, the parallel copy runs as
+ * that role, and the fence's statements work: the database fenced, the
+ * other roles' sessions ended, a superuser's left alone. */
+static void test_managed_source_without_superuser(void **state)
+{
+	static const char *const rows[] = { "old schema usage", "old database owner",
+		                            "old signal backend", "old read all stats",
+		                            "old create subscription" };
+	struct ferry_error err = { 0 };
+	struct db_checks checks = { 0 };
+	const struct db_check *k;
+	char mgd_ci[256];
+	struct db_config cfg = E.cfg;
+	struct pgsql_conn *m = NULL, *app = NULL, *su = NULL;
+	char *ts = NULL, *fence;
+	const char *params[1];
+	void *h = NULL;
+	size_t i;
+
+	(void)state;
+	fresh_pair();
+	sql(E.old_ci, "%s",
+	    "DROP ROLE IF EXISTS mgd; CREATE ROLE mgd LOGIN REPLICATION; DO $$ DECLARE "
+	    "t record; BEGIN FOR t IN SELECT schemaname, tablename FROM pg_tables WHERE "
+	    "schemaname = 'public' LOOP EXECUTE format('ALTER TABLE %I.%I OWNER TO mgd', "
+	    "t.schemaname, t.tablename); END LOOP; END $$");
+	/* the role exists on new too (readiness: roles), as a superuser made it */
+	sql(E.new_ci, "DROP ROLE IF EXISTS mgd; CREATE ROLE mgd");
+	snprintf(mgd_ci, sizeof(mgd_ci), "host=127.0.0.1 port=%d dbname=shop user=mgd",
+	         envint("PG_OLD_PORT", 16300));
+	cfg.old_conninfo = mgd_ci;
+	if (E.eng->open(&cfg, &h, &err) < 0)
+		fail_msg("open: %s", err.msg);
+	assert_int_equal(E.eng->check(h, &checks, &err), 0);
+	for (i = 0; i < checks.n; i++)
+		printf("  check %-26s %-4s %s\n", checks.v[i].name,
+		       db_check_status_name(checks.v[i].status), checks.v[i].message);
+	k = db_checks_find(&checks, "old role");
+	assert_int_equal(k->status, DB_CHECK_OK);
+	k = db_checks_find(&checks, "old table owner");
+	assert_int_equal(k->status, DB_CHECK_OK);
+	assert_non_null(strstr(db_checks_find(&checks, "old database owner")->message,
+	                       "ALTER DATABASE ... OWNER TO mgd"));
+	assert_non_null(strstr(db_checks_find(&checks, "old signal backend")->message,
+	                       "GRANT pg_signal_backend TO mgd"));
+	assert_non_null(strstr(db_checks_find(&checks, "old read all stats")->message,
+	                       "GRANT pg_monitor TO mgd"));
+	assert_non_null(strstr(db_checks_find(&checks, "old create subscription")->message,
+	                       "rds_superuser"));
+	assert_non_null(strstr(db_checks_find(&checks, "old schema usage")->message,
+	                       "GRANT USAGE ON SCHEMA ... TO mgd"));
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(db_checks_find(&checks, rows[i])->status, DB_CHECK_FAIL);
+	db_checks_release(&checks);
+
+	/* what a managed service grants its admin role */
+	sql(E.old_ci, "GRANT USAGE ON SCHEMA public TO mgd; ALTER DATABASE shop OWNER TO mgd; "
+	              "GRANT pg_signal_backend, pg_monitor TO "
+	              "mgd; DROP ROLE IF EXISTS rds_superuser; CREATE ROLE rds_superuser; GRANT "
+	              "rds_superuser TO mgd");
+	assert_int_equal(E.eng->check(h, &checks, &err), 0);
+	for (i = 0; i < checks.n; i++)
+		if (!strncmp(checks.v[i].name, "old ", 4) &&
+		    strcmp(checks.v[i].name, "old max_slot_wal_keep_size"))
+			assert_int_equal(checks.v[i].status, DB_CHECK_OK);
+	db_checks_release(&checks);
+
+	/* the parallel copy as that role, under writes */
+	{
+		struct writer w;
+		writer_start(&w);
+		if (E.eng->replicate_start(h, &err) < 0)
+			fail_msg("replicate_start as mgd: %s (%s)", err.msg, err.hint);
+		usleep(300000);
+		writer_stop(&w);
+	}
+	assert_equal_after_catch_up(h);
+	assert_int_equal(E.eng->teardown(h, &err), 0);
+	E.eng->close(h);
+
+	/* the fence's statements as that role: an application session (app)
+	 * is ended, a superuser's (ferry) is left alone */
+	if (pgsql_connect(&m, mgd_ci, NULL, "mgd", &err) < 0 ||
+	    pgsql_connect(&app, "host=127.0.0.1 dbname=shop user=app port=16300", NULL, "app",
+	                  &err) < 0 ||
+	    pgsql_connect(&su, E.old_ci, E.pw, "su", &err) < 0)
+		fail_msg("connect: %s", err.msg);
+	fence = pg_sql_fence("shop", true);
+	assert_int_equal(pgsql_exec(m, fence, 0, NULL, 0, NULL, &err), 0);
+	free(fence);
+	assert_int_equal(pgsql_query_value(m, pg_sql_terminate, 0, NULL, 0, &ts, &err), 0);
+	params[0] = ts;
+	{
+		int64_t until = time_mono_ms() + 10000;
+		char *left = NULL;
+		for (;;) {
+			assert_int_equal(pgsql_query_value(m, pg_sql_sessions_left, 1, params, 0,
+			                                   &left, &err),
+			                 0);
+			if (!strcmp(left, "0"))
+				break;
+			free(left);
+			left = NULL;
+			assert_true(time_mono_ms() < until);
+			usleep(10000);
+		}
+		free(left);
+	}
+	assert_true(pgsql_exec(app, "SELECT 1", 0, NULL, 0, NULL, &err) < 0);
+	assert_int_equal(pgsql_exec(su, "SELECT 1", 0, NULL, 0, NULL, &err), 0);
+	fence = pg_sql_fence("shop", false);
+	assert_int_equal(pgsql_exec(m, fence, 0, NULL, 0, NULL, &err), 0);
+	free(fence);
+	free(ts);
+	pgsql_free(m);
+	pgsql_free(app);
+	pgsql_free(su);
+	sql(E.old_ci, "ALTER DATABASE shop OWNER TO postgres");
+}
+
 int main(void)
 {
 	struct buf b;
@@ -506,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_resumes_without_copying_finished_tables),
 		cmocka_unit_test(test_builtin_table_sync_still_works),
 		cmocka_unit_test(test_wal_guard_drops_a_slot_held_back),
+		cmocka_unit_test(test_managed_source_without_superuser),
 	};
 
 	E.dir = getenv("FERRY_PGTEST_DIR");

@@ -23,6 +23,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/schedule.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -33,6 +34,48 @@ static void sleep_ms(int64_t ms)
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/* The copy-time gate, before replication starts: the initial sync (the
+ * engine's estimate from the measured copy rate) plus the soak must end
+ * before the next cutover window closes, else the plan is refused with the
+ * numbers.  Replication already started (a resumed run) is not held. */
+static int copy_time_gate(struct engine *e, struct endpoints_db *d, int64_t sync_ms,
+                          struct ferry_error *err)
+{
+	const struct plan_schedule *sc = &e->plan->schedule;
+	int64_t now = time_now(), ends, ws, we;
+	char sync[32], soak[32], t_end[64] = "?", t_ws[64] = "?", t_we[64] = "?", ev[400];
+	bool fits;
+	int r;
+
+	if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
+		return 0;
+	r = schedule_sync_fits(&sc->cutover_window, now, sync_ms, sc->replication_soak_ms, &fits,
+	                       &ends, &ws, &we, err);
+	if (r < 0)
+		return r;
+	duration_human(sync_ms / 1000 * 1000 + 1000, sync, sizeof(sync));
+	duration_human(sc->replication_soak_ms, soak, sizeof(soak));
+	schedule_format_local(ends, sc->cutover_window.zone, t_end, sizeof(t_end), NULL);
+	schedule_format_local(ws, sc->cutover_window.zone, t_ws, sizeof(t_ws), NULL);
+	schedule_format_local(we, sc->cutover_window.zone, t_we, sizeof(t_we), NULL);
+	if (fits)
+		snprintf(ev, sizeof(ev), "initial sync about %s + soak %s end %s%s%s", sync, soak,
+		         t_end, sc->cutover_window.present ? ", before the window closes at " : "",
+		         sc->cutover_window.present ? t_we : "");
+	else
+		snprintf(ev, sizeof(ev),
+		         "initial sync about %s + soak %s end %s, after the next cutover window "
+		         "(%s to %s) closes",
+		         sync, soak, t_end, t_ws, t_we);
+	journal_gate_record(e->j, "replicate", "copy_time", fits, ev, NULL);
+	if (fits)
+		return 0;
+	return ferry_error_set(err, FERRY_ECHECK,
+	                       "shorten schedule.replication_soak or widen "
+	                       "schedule.cutover_window, then run again",
+	                       "database %s: refused: %s", d->pd->name, ev);
 }
 
 /* Readiness: a failing row stops the phase before anything is made. */
@@ -60,6 +103,9 @@ static int readiness(struct engine *e, struct endpoints_db *d, struct ferry_erro
 		r = ferry_error_set(
 		        err, FERRY_ECHECK, "'ferry check PLAN' lists every readiness check",
 		        "database %s: not ready for replication: %s", d->pd->name, evidence);
+	for (i = 0; r == 0 && i < c.n; i++)
+		if (c.v[i].estimate_ms > 0)
+			r = copy_time_gate(e, d, c.v[i].estimate_ms, err);
 out:
 	db_checks_release(&c);
 	return r;

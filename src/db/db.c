@@ -32,6 +32,7 @@ void db_checks_add(struct db_checks *c, const char *name, enum db_check_status s
 
 	XGROW(c->v, c->alloc, c->n + 1);
 	k = &c->v[c->n++];
+	memset(k, 0, sizeof(*k));
 	buf_init(&b, 1 << 16);
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);

@@ -133,6 +133,9 @@ struct db_check {
 	enum db_check_status status;
 	char *message;  /* what is wrong and how to fix it */
 	char *prevents; /* the migration failure it prevents */
+	/* the initial sync's estimated duration (the row that measured the
+	 * copy rate: PostgreSQL's "size"), 0 elsewhere; the copy-time gate */
+	int64_t estimate_ms;
 };
 
 struct db_checks {

@@ -509,13 +509,24 @@ static void check_size(struct pg *p, const struct check_def *d, struct db_checks
 			         "too little data to measure a copy rate: a dump and restore would "
 			         "stop writes for seconds");
 		}
+		/* the initial sync: the parallel copy moves the bytes once and
+		 * builds the indexes after (1.5x the bytes at the measured rate;
+		 * bench/pg-cutover); the table sync into indexed tables with few
+		 * workers is slower (3x) */
+		int64_t per = p->cfg->copy_method == DB_COPY_BUILTIN ? 2 : 1; /* halves */
+		int64_t est = rate > 0 ? size * 1000 / rate * 3 * per / 2 : 0;
+		char sync[32] = "?";
+
+		if (est > 0)
+			duration_human(est / 1000 * 1000 + 1000, sync, sizeof(sync));
 		db_checks_add(
 		        out, d->name, DB_CHECK_OK, NULL,
-		        "database %lld MB, largest table %s (%lld MB); %s; replication "
-		        "needs a write pause under %lld ms",
+		        "database %lld MB, largest table %s (%lld MB); %s; the initial sync "
+		        "would take about %s; replication needs a write pause under %lld ms",
 		        (long long)(size >> 20), largest ? largest : "-", (long long)(lsize >> 20),
-		        cost,
+		        cost, sync,
 		        (long long)(p->cfg->pause_budget_ms ? p->cfg->pause_budget_ms : 5000));
+		out->v[out->n - 1].estimate_ms = est;
 	}
 	pgsql_result_release(&r);
 }

@@ -226,43 +226,10 @@ static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *e
 	return r;
 }
 
-/* The WAL guard (db.h: db_wal_guard) on the forward slot: a sample into
- * the journal, an alarm at most once a minute, and past the hard limit
- * replication dropped, the phase failed and the next run told to start
- * the initial sync over. */
 static int wal_guard(struct engine *e, struct endpoints_db *d, int64_t *last_alarm,
                      struct ferry_error *err)
 {
-	struct db_slot_wal w;
-	int64_t alarm_at, limit_at;
-	char key[160];
-	int v;
-
-	v = db_wal_guard(d->eng, d->h, DB_FORWARD, (int64_t)d->pd->wal_alarm_mb << 20,
-	                 (int64_t)d->pd->wal_limit_mb << 20, &w, &alarm_at, &limit_at, err);
-	if (v < 0)
-		return v;
-	if (w.retained >= 0) {
-		journal_samples_begin(e->j, NULL);
-		journal_sample_add(e->j, "wal_retained_bytes", d->pd->name, time_wall_ms(),
-		                   (double)w.retained, NULL);
-		journal_samples_commit(e->j, NULL);
-	}
-	if (v == DB_WAL_ALARM && time_mono_ms() - *last_alarm >= 60000) {
-		engine_say(e, d->pd->name,
-		           "warning: the replication slot holds back %lld MB of WAL on old (alarm "
-		           "at %lld MB; replication is dropped at %lld MB)",
-		           (long long)(w.retained >> 20), (long long)(alarm_at >> 20),
-		           (long long)(limit_at >> 20));
-		*last_alarm = time_mono_ms();
-	}
-	if (v != DB_WAL_DROPPED)
-		return 0;
-	snprintf(key, sizeof(key), "replicate.restart.%s", d->pd->name);
-	journal_set(e->j, key, "1", NULL);
-	journal_gate_record(e->j, "replicate", "wal_guard", false, err->msg, NULL);
-	engine_say(e, d->pd->name, "%s", err->msg);
-	return ferry_error_prefix(err, "database %s", d->pd->name);
+	return engine_wal_guard_db(e, d, DB_FORWARD, last_alarm, err);
 }
 
 /* Follows the initial copy until every table streams. */

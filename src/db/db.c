@@ -156,12 +156,22 @@ int db_wal_guard(const struct db_engine *eng, void *h, enum db_direction dir, in
 		                       "limit of %lld MB, and could not be dropped: %s",
 		                       (long long)(w->retained >> 20), (long long)(limit >> 20),
 		                       e2.msg);
-	ferry_error_set(err, FERRY_ECHECK,
-	                "find why replication stalled (the new server down, an apply error), "
-	                "then 'ferry run' starts the initial sync again",
-	                "the replication slot held back %lld MB of WAL, past the limit of %lld "
-	                "MB: replication was stopped and its slot dropped so that the writer's "
-	                "disk does not fill; this costs a new initial sync",
-	                (long long)(w->retained >> 20), (long long)(limit >> 20));
+	if (dir == DB_FORWARD)
+		ferry_error_set(err, FERRY_ECHECK,
+		                "find why replication stalled (the new server down, an apply "
+		                "error), then 'ferry run' starts the initial sync again",
+		                "the replication slot held back %lld MB of WAL, past the limit of "
+		                "%lld MB: replication was stopped and its slot dropped so that the "
+		                "writer's disk does not fill; this costs a new initial sync",
+		                (long long)(w->retained >> 20), (long long)(limit >> 20));
+	else
+		ferry_error_set(
+		        err, FERRY_ECHECK,
+		        "the new database stays the writer; 'ferry run' decommissions",
+		        "the reverse replication slot held back %lld MB of WAL on new, past "
+		        "the limit of %lld MB: the reverse stream was stopped and its slot "
+		        "dropped so that new's disk does not fill; this costs the rollback "
+		        "(writes made on new can no longer be carried back to old)",
+		        (long long)(w->retained >> 20), (long long)(limit >> 20));
 	return DB_WAL_DROPPED;
 }

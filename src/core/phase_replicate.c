@@ -137,16 +137,56 @@ static void record_progress(struct engine *e, struct endpoints_db *d, const stru
 	free(text);
 }
 
+static int wal_guard(struct engine *e, struct endpoints_db *d, int64_t *last_alarm,
+                     struct ferry_error *err)
+{
+	return engine_wal_guard_db(e, d, DB_FORWARD, last_alarm, err);
+}
+
 struct copy_watch {
 	struct engine *e;
 	struct endpoints_db *d;
-	int64_t last_say, last_record;
+	int64_t last_say, last_record, last_guard, last_alarm;
+	bool past_limit; /* the WAL guard's limit: the copy was stopped */
 };
+
+/* The WAL guard while the copy runs: the slot holds WAL from the copy's
+ * start on.  Every 5 s: a sample, an alarm, and past the limit the copy
+ * stopped (start() then drops replication, out of the copy's way). */
+static int copy_guard(struct copy_watch *w)
+{
+	struct ferry_error e = { 0 };
+	struct db_slot_wal sw;
+	int64_t a, l, now = time_mono_ms();
+	int v;
+
+	if (now - w->last_guard < 5000)
+		return 0;
+	w->last_guard = now;
+	v = db_wal_verdict(w->d->eng, w->d->h, DB_FORWARD, (int64_t)w->d->pd->wal_alarm_mb << 20,
+	                   (int64_t)w->d->pd->wal_limit_mb << 20, &sw, &a, &l, &e);
+	if (v >= 0 && sw.retained >= 0) {
+		journal_samples_begin(w->e->j, NULL);
+		journal_sample_add(w->e->j, "wal_retained_bytes", w->d->pd->name, time_wall_ms(),
+		                   (double)sw.retained, NULL);
+		journal_samples_commit(w->e->j, NULL);
+	}
+	if (v == DB_WAL_ALARM && now - w->last_alarm >= 60000) {
+		engine_say(w->e, w->d->pd->name,
+		           "warning: the replication slot holds back %lld MB of WAL on old during "
+		           "the copy (alarm at %lld MB; replication is dropped at %lld MB)",
+		           (long long)(sw.retained >> 20), (long long)(a >> 20),
+		           (long long)(l >> 20));
+		w->last_alarm = now;
+	}
+	w->past_limit = v == DB_WAL_DROPPED;
+	return w->past_limit;
+}
 
 /* The parallel copy's progress (db_config.copy_progress): a live line on
  * a terminal (the table copying now, its rate and ETA), a line every 10 s
  * elsewhere, the journal every 2 s for `ferry status --json`. */
-static void copy_progress(void *ctx, const struct db_progress *p)
+static int copy_progress(void *ctx, const struct db_progress *p)
 {
 	struct copy_watch *w = ctx;
 	int64_t bytes = 0, rate = 0, eta = 0, now = time_mono_ms();
@@ -179,11 +219,14 @@ static void copy_progress(void *ctx, const struct db_progress *p)
 		record_progress(w->e, w->d, p);
 		w->last_record = now;
 	}
+	return copy_guard(w);
 }
 
 static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
 {
-	struct copy_watch w = { .e = e, .d = d };
+	struct copy_watch w = {
+		.e = e, .d = d, .last_guard = time_mono_ms(), .last_alarm = -60000
+	};
 	char *ledger = NULL;
 	int64_t id;
 	int r;
@@ -220,16 +263,17 @@ static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *e
 	d->cfg.copy_progress = NULL;
 	d->cfg.copy_ledger = NULL;
 	free(ledger);
+	if (r < 0 && w.past_limit) {
+		/* stopped by the WAL guard: now drop, and say what it costs */
+		int64_t last = -60000;
+		int g = wal_guard(e, d, &last, err);
+		if (g < 0)
+			r = g;
+	}
 	engine_step_done(e, id, "db.replicate_start", r == 0, r == 0 ? "started" : err->msg, NULL);
 	if (r == 0)
 		journal_set(e->j, key, "0", NULL);
 	return r;
-}
-
-static int wal_guard(struct engine *e, struct endpoints_db *d, int64_t *last_alarm,
-                     struct ferry_error *err)
-{
-	return engine_wal_guard_db(e, d, DB_FORWARD, last_alarm, err);
 }
 
 /* Follows the initial copy until every table streams. */

@@ -121,11 +121,10 @@ void db_schema_diff_release(struct db_schema_diff *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int db_wal_guard(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
-                 int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
-                 struct ferry_error *err)
+int db_wal_verdict(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
+                   int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
+                   struct ferry_error *err)
 {
-	struct ferry_error e2 = { 0 };
 	int rc;
 
 	w->retained = w->keep_limit = -1;
@@ -147,8 +146,20 @@ int db_wal_guard(const struct db_engine *eng, void *h, enum db_direction dir, in
 	*limit_at = limit;
 	if (w->retained < 0 || w->retained < alarm)
 		return DB_WAL_OK;
-	if (w->retained < limit)
-		return DB_WAL_ALARM;
+	return w->retained < limit ? DB_WAL_ALARM : DB_WAL_DROPPED;
+}
+
+int db_wal_guard(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
+                 int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
+                 struct ferry_error *err)
+{
+	struct ferry_error e2 = { 0 };
+	int rc;
+
+	rc = db_wal_verdict(eng, h, dir, alarm, limit, w, alarm_at, limit_at, err);
+	if (rc != DB_WAL_DROPPED)
+		return rc;
+	limit = *limit_at;
 	rc = eng->teardown(h, &e2);
 	if (rc < 0)
 		return ferry_error_set(err, rc, e2.hint,

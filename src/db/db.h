@@ -117,8 +117,10 @@ struct db_config {
 	 * restart copies everything again. */
 	const char *copy_ledger;
 	/* Called about twice a second from replicate_start while the parallel
-	 * copy runs (NULL: not called); p is valid during the call only. */
-	void (*copy_progress)(void *ctx, const struct db_progress *p);
+	 * copy runs (NULL: not called); p is valid during the call only.  A
+	 * nonzero return stops the copy: replicate_start then fails with
+	 * FERRY_ECHECK, and what was copied stays for a resumption. */
+	int (*copy_progress)(void *ctx, const struct db_progress *p);
 	void *copy_progress_ctx;
 };
 
@@ -339,6 +341,11 @@ extern const struct db_engine db_engine_postgresql;
 int db_wal_guard(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
                  int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
                  struct ferry_error *err);
+/* The same sample and thresholds without acting: DB_WAL_OK, DB_WAL_ALARM,
+ * or DB_WAL_DROPPED meaning "past the limit" (nothing was dropped). */
+int db_wal_verdict(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
+                   int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
+                   struct ferry_error *err);
 
 /* The engine called name ("postgresql"), or NULL. */
 const struct db_engine *db_engine_find(const char *name);

@@ -441,16 +441,19 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* The progress of the copy, per table, for cfg->copy_progress. */
-static void progress_report(struct copy *cp)
+/* The progress of the copy, per table, for cfg->copy_progress: its
+ * answer (nonzero: stop). */
+static int progress_report(struct copy *cp)
 {
 	const struct db_config *c = cp->p->cfg;
 	struct db_progress pr = { 0 };
 	int64_t now = time_mono_ms();
 	size_t i, k = 0;
 
+	int stop;
+
 	if (!c->copy_progress)
-		return;
+		return 0;
 	pr.n = pr.alloc = cp->nt;
 	pr.v = xcalloc(cp->nt + 1, sizeof(*pr.v));
 	pthread_mutex_lock(&cp->mu);
@@ -480,8 +483,9 @@ static void progress_report(struct copy *cp)
 			                       (double)tp->rows);
 	}
 	pthread_mutex_unlock(&cp->mu);
-	c->copy_progress(c->copy_progress_ctx, &pr);
+	stop = c->copy_progress(c->copy_progress_ctx, &pr);
 	db_progress_release(&pr);
+	return stop;
 }
 
 /* Runs the workers until every part is committed or one fails. */
@@ -509,7 +513,12 @@ static int copy_parts(struct copy *cp, struct ferry_error *err)
 
 		for (k = 0; k < cp->nparts; k++)
 			done += __atomic_load_n(&cp->parts[k].state, __ATOMIC_ACQUIRE) == 2;
-		progress_report(cp);
+		if (progress_report(cp)) {
+			struct ferry_error e = { 0 };
+			ferry_error_set(&e, FERRY_ECHECK, "see why the caller stopped it",
+			                "copy stopped by the caller; the parts copied are kept");
+			copy_fail(cp, FERRY_ECHECK, &e);
+		}
 		if (done == cp->nparts || __atomic_load_n(&cp->stop, __ATOMIC_RELAXED))
 			break;
 		poll(NULL, 0, 500);

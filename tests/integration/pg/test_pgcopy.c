@@ -260,7 +260,7 @@ static void assert_no_password_in_logs(void)
 static int progress_calls;
 static int64_t progress_rows;
 
-static void on_progress(void *ctx, const struct db_progress *p)
+static int on_progress(void *ctx, const struct db_progress *p)
 {
 	size_t i;
 
@@ -269,6 +269,7 @@ static void on_progress(void *ctx, const struct db_progress *p)
 	progress_rows = 0;
 	for (i = 0; i < p->n; i++)
 		progress_rows += p->v[i].rows;
+	return 0;
 }
 
 static void test_parallel_copy_under_writes(void **state)
@@ -335,6 +336,38 @@ static void test_parallel_copy_under_writes(void **state)
 	/* the teardown removed the password file */
 	assert_int_not_equal(access(E.passfile, F_OK), 0);
 	assert_no_password_in_logs();
+	E.eng->close(h);
+}
+
+static int stop_at_once(void *ctx, const struct db_progress *p)
+{
+	(void)ctx;
+	(void)p;
+	return 1;
+}
+
+/* The caller (the WAL guard in the replicate phase) stops the copy from
+ * its progress callback: replicate_start fails, no subscription exists,
+ * the ledger stays, and the next replicate_start finishes the copy. */
+static void test_copy_stopped_by_its_caller_resumes(void **state)
+{
+	struct ferry_error err = { 0 };
+	void *h = NULL;
+
+	(void)state;
+	fresh_pair();
+	open_engine(&h);
+	E.cfg.copy_progress = stop_at_once;
+	assert_int_equal(E.eng->replicate_start(h, &err), FERRY_ECHECK);
+	E.cfg.copy_progress = NULL;
+	printf("  stopped: %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "stopped by the caller"));
+	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	assert_int_equal(access(E.ledger, F_OK), 0);
+	if (E.eng->replicate_start(h, &err) < 0)
+		fail_msg("resume: %s", err.msg);
+	assert_equal_after_catch_up(h);
+	assert_int_equal(E.eng->teardown(h, &err), 0);
 	E.eng->close(h);
 }
 
@@ -631,6 +664,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parallel_copy_under_writes),
 		cmocka_unit_test(test_kill9_resumes_without_copying_finished_tables),
+		cmocka_unit_test(test_copy_stopped_by_its_caller_resumes),
 		cmocka_unit_test(test_builtin_table_sync_still_works),
 		cmocka_unit_test(test_wal_guard_drops_a_slot_held_back),
 		cmocka_unit_test(test_managed_source_without_superuser),

@@ -537,6 +537,7 @@ int pgsql_query_value(struct pgsql_conn *c, const char *sql, int nparams, const 
 }
 
 static void copy_out_abort(struct pgsql_conn *c);
+static int copy_error(struct pgsql_conn *c, const PGresult *r, struct ferry_error *err);
 
 int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_bytes,
                            int64_t deadline_ms, int64_t *bytes, struct ferry_error *err)
@@ -548,11 +549,10 @@ int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_by
 	*bytes = 0;
 	r = PQexec(c->pg, sql);
 	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		first_line(msg, sizeof(msg), PQresultErrorMessage(r));
+		/* the server's error, read before the result is freed */
+		code = copy_error(c, r, err);
 		PQclear(r);
-		return ferry_error_set(err, FERRY_EREFUSED, NULL, "%s: COPY: %s (SQLSTATE %s)",
-		                       c->what, msg, st ? st : "none");
+		return code;
 	}
 	PQclear(r);
 	for (;;) {

@@ -734,15 +734,40 @@ out:
 	return rc;
 }
 
+/* The subscription on the copy's slot, without a copy; returns once its
+ * apply worker runs, so that the caller's first lag sample finds it (with
+ * copy_data = false there is no table sync to wait for). */
 static int subscribe(struct pg *p, struct ferry_error *err)
 {
 	const struct db_config *c = p->cfg;
+	const char *params[1] = { "ferry_sub" };
+	int64_t deadline = pg_deadline(PG_TIMEOUT_MS);
+	struct pgsql_result r;
+	int rc;
 
 	log_info("database %s: creating subscription ferry_sub on new (slot ferry_sub, no copy)",
 	         c->name);
-	return pg_sub_create(p->new, "ferry_sub",
-	                     c->old_from_new ? c->old_from_new : c->old_conninfo, c->old_password,
-	                     "ferry_pub", pg_sub_opts_copied, err);
+	rc = pg_sub_create(p->new, "ferry_sub", c->old_from_new ? c->old_from_new : c->old_conninfo,
+	                   c->old_password, "ferry_pub", pg_sub_opts_copied, err);
+	while (rc == 0) {
+		bool running;
+
+		rc = pgsql_exec(p->new, pg_sql_lag_sub, 1, params, deadline, &r, err);
+		running =
+		        rc == 0 && r.nrows >= 1 && !strcmp(pgsql_result_get(&r, 0, 0) ?: "f", "t");
+		pgsql_result_release(&r);
+		if (rc < 0 || running)
+			break;
+		if (time_mono_ms() > deadline)
+			return ferry_error_set(err, FERRY_ETIMEDOUT,
+			                       "see the new server's log: the worker may fail to "
+			                       "connect to old",
+			                       "database %s: subscription ferry_sub has no apply "
+			                       "worker %d s after its creation",
+			                       c->name, PG_TIMEOUT_MS / 1000);
+		poll(NULL, 0, 50);
+	}
+	return rc;
 }
 
 /* A fresh copy: slot and snapshot, schema, parts, indexes, subscription. */

@@ -462,7 +462,6 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 {
 	struct pg *p = h;
 	const struct db_config *c = p->cfg;
-	int64_t ntables;
 	int rc;
 
 	rc = pg_sub_exists(p->new, "ferry_sub", NULL, NULL, err);
@@ -470,10 +469,12 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 		return rc < 0 ? rc : 0; /* already replicating */
 	if (c->copy_method == DB_COPY_PARALLEL)
 		return pg_copy_replicate(p, err);
-	ntables = pg_count(p->new, pg_sql_count_tables, err);
-	if (ntables < 0)
-		return err->code;
-	if (ntables == 0) {
+	/* a retry: the schema copy ran in one transaction, so new is either
+	 * empty or complete; the diff tells which, and refuses anything else */
+	rc = pg_schema_copied(p, false, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
 		log_info("database %s: copying the schema old -> new", c->name);
 		rc = pg_dump_pipe(p, pg_dump_argv, pg_psql_argv, err);
 		if (rc < 0)

@@ -578,42 +578,6 @@ static int publish(struct copy *cp, const char **names, size_t n, struct ferry_e
 	return exec_free(p->old, pg_sql_pub_tables("ferry_pub", "SET", names, n), err);
 }
 
-/* Is the new database's schema what the pre-data copy makes?  Decided
- * from the schema diff: the only drift allowed is what the post-data
- * step adds (indexes, constraints, triggers missing on new).  Returns 1
- * (copied already), 0 (new is empty: copy it), or an error naming the
- * first difference. */
-static int pre_data_present(struct copy *cp, struct ferry_error *err)
-{
-	struct pg *p = cp->p;
-	struct db_schema_diff d = { 0 };
-	int64_t n = pg_count(p->new, pg_sql_count_tables, err);
-	size_t i;
-	int rc;
-
-	if (n < 0)
-		return err->code;
-	if (n == 0)
-		return 0;
-	rc = pg_schema_diff(p, &d, err);
-	for (i = 0; rc == 0 && i < d.n; i++) {
-		const struct db_schema_diff_row *row = &d.v[i];
-		bool post = !strncmp(row->object, "index ", 6) ||
-		            !strncmp(row->object, "constraint ", 11) ||
-		            !strncmp(row->object, "trigger ", 8);
-		if (row->warning || (post && !row->new))
-			continue;
-		rc = ferry_error_set(err, FERRY_ESTATE,
-		                     "empty the new database (or make it match the old one), "
-		                     "then run again",
-		                     "database %s: the new database has tables that the schema "
-		                     "copy did not make: %s",
-		                     p->cfg->name, row->message);
-	}
-	db_schema_diff_release(&d);
-	return rc < 0 ? rc : 1;
-}
-
 static bool line_present(const char *line, const struct pgsql_result *have)
 {
 	static const struct {
@@ -823,7 +787,7 @@ static int copy_fresh(struct copy *cp, struct ferry_error *err)
 	rc = tables_list(cp, snap, err);
 	if (rc < 0)
 		goto out;
-	rc = pre_data_present(cp, err);
+	rc = pg_schema_copied(p, true, err);
 	if (rc == 0) {
 		const char *dump[16];
 		size_t k;

@@ -335,7 +335,9 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 		return desc_finish(&d, out);
 	}
 	step(&d, "schema_copy", false);
-	line(&d, "new", pg_sql_count_tables, "the schema is copied only when this is 0");
+	line(&d, "new", pg_sql_count_tables,
+	     "the schema is copied when this is 0; else the schema diff must find new's schema "
+	     "equal to old's");
 	ci_old = pgsql_conninfo_scrub(cfg->old_conninfo);
 	ci_new = pgsql_conninfo_scrub(cfg->new_conninfo);
 	buf_init(&cmd, 1 << 20);

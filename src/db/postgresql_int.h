@@ -101,6 +101,13 @@ int64_t pg_count(struct pgsql_conn *c, const char *sql, struct ferry_error *err)
 int pg_check(void *h, struct db_checks *out, struct ferry_error *err);
 /* postgresql_schema.c: the schema fingerprints and their differences. */
 int pg_schema_diff(void *h, struct db_schema_diff *out, struct ferry_error *err);
+/* A retry's question: was the schema copied already?  Decided from the
+ * schema diff, not from "a table exists": 0 when new has no table (copy
+ * it), 1 when new's schema is old's (with pre_data_only, indexes,
+ * constraints and triggers may still be missing: the parallel copy adds
+ * them after the data), FERRY_ESTATE naming the first difference
+ * otherwise (something else is in the new database). */
+int pg_schema_copied(struct pg *p, bool pre_data_only, struct ferry_error *err);
 
 /* postgresql_sql.c: the statement texts (see there).  Builders return a
  * malloc'd string; pg_sql_sub_create()'s result holds whatever conninfo

@@ -458,3 +458,33 @@ out:
 	pgsql_result_release(&so->r);
 	return rc;
 }
+
+int pg_schema_copied(struct pg *p, bool pre_data_only, struct ferry_error *err)
+{
+	struct db_schema_diff d = { 0 };
+	int64_t n = pg_count(p->new, pg_sql_count_tables, err);
+	size_t i;
+	int rc;
+
+	if (n < 0)
+		return err->code;
+	if (n == 0)
+		return 0;
+	rc = pg_schema_diff(p, &d, err);
+	for (i = 0; rc == 0 && i < d.n; i++) {
+		const struct db_schema_diff_row *row = &d.v[i];
+		bool post = !strncmp(row->object, "index ", 6) ||
+		            !strncmp(row->object, "constraint ", 11) ||
+		            !strncmp(row->object, "trigger ", 8);
+		if (row->warning || (pre_data_only && post && !row->new))
+			continue;
+		rc = ferry_error_set(err, FERRY_ESTATE,
+		                     "empty the new database (or make its schema match the old "
+		                     "one), then run again",
+		                     "database %s: the new database has tables, and its schema is "
+		                     "not the one the schema copy makes: %s",
+		                     p->cfg->name, row->message);
+	}
+	db_schema_diff_release(&d);
+	return rc < 0 ? rc : 1;
+}

@@ -339,6 +339,31 @@ static void test_parallel_copy_under_writes(void **state)
 	E.eng->close(h);
 }
 
+/* A retry decides from the schema diff, not from "a table exists": a new
+ * database holding a table ferry did not make is refused, naming the
+ * difference, by both copies; nothing is subscribed. */
+static void test_retry_decides_from_the_schema_diff(void **state)
+{
+	struct ferry_error err = { 0 };
+	void *h = NULL;
+	int m;
+
+	(void)state;
+	for (m = 0; m < 2; m++) {
+		fresh_pair();
+		sql(E.new_ci, "CREATE TABLE orders (id bigint PRIMARY KEY, other text)");
+		E.cfg.copy_method = m ? DB_COPY_BUILTIN : DB_COPY_PARALLEL;
+		open_engine(&h);
+		assert_int_equal(E.eng->replicate_start(h, &err), FERRY_ESTATE);
+		printf("  %s: %s\n", m ? "builtin" : "parallel", err.msg);
+		assert_non_null(strstr(err.msg, "public.orders"));
+		assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+		E.eng->teardown(h, &err);
+		E.eng->close(h);
+	}
+	E.cfg.copy_method = DB_COPY_PARALLEL;
+}
+
 static int stop_at_once(void *ctx, const struct db_progress *p)
 {
 	(void)ctx;
@@ -665,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_parallel_copy_under_writes),
 		cmocka_unit_test(test_kill9_resumes_without_copying_finished_tables),
 		cmocka_unit_test(test_copy_stopped_by_its_caller_resumes),
+		cmocka_unit_test(test_retry_decides_from_the_schema_diff),
 		cmocka_unit_test(test_builtin_table_sync_still_works),
 		cmocka_unit_test(test_wal_guard_drops_a_slot_held_back),
 		cmocka_unit_test(test_managed_source_without_superuser),

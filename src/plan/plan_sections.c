@@ -354,10 +354,15 @@ static void database_item(struct plan_walk *w, struct fy_node *n, const char *pa
 	plan_get_int(&s, "copy_jobs", 1, 64, &db->copy_jobs);
 	plan_get_int(&s, "wal_alarm_mb", 1, 1L << 30, &db->wal_alarm_mb);
 	plan_get_int(&s, "wal_limit_mb", 1, 1L << 30, &db->wal_limit_mb);
-	if (db->wal_alarm_mb && db->wal_limit_mb && db->wal_alarm_mb > db->wal_limit_mb)
-		plan_ctx_error(&w->c, s.pos, "the alarm comes before the limit",
-		               "%s: wal_alarm_mb (%ld) is above wal_limit_mb (%ld)", s.path,
-		               db->wal_alarm_mb, db->wal_limit_mb);
+	if (db->wal_alarm_mb && db->wal_limit_mb && db->wal_alarm_mb > db->wal_limit_mb) {
+		struct plan_pos apos = s.pos;
+		char apath[200];
+
+		plan_sect_get(&s, "wal_alarm_mb", false, &apos, apath, sizeof(apath));
+		plan_ctx_error(&w->c, apos, "the alarm comes before the limit",
+		               "%s: %ld is above wal_limit_mb (%ld)", apath, db->wal_alarm_mb,
+		               db->wal_limit_mb);
+	}
 	p->ndatabases++; /* before the switch, so that a failure there frees it */
 	parse_switch(w, &s, db);
 	(void)i;

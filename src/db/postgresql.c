@@ -15,7 +15,9 @@
  * it to a password file on the subscriber's host (in the data directory,
  * 0600, the server's user; through the host's exec prefix), and the
  * CONNECTION names it with passfile=, so that no SQL text a server log or
- * pg_stat_activity shows holds it.  Teardown removes the file.
+ * pg_stat_activity shows holds it.  Teardown removes the file.  A
+ * subscriber ferry cannot write a file on (a managed service) gets the
+ * password in CONNECTION, with a warning.
  *
  * The initial copy is postgresql_copy.c's (the parallel copy) unless the
  * plan asks for the built-in table sync.
@@ -250,12 +252,14 @@ static int sub_passfile_write(struct pgsql_conn *c, const char *sub, const char 
 	         "chmod 600 %s\n%sFERRY_PASSFILE_EOF",
 	         qpath, qdir, qpath, qpath, line);
 	rc = host_shell_run(sh, cmd.data, pg_deadline(PG_TIMEOUT_MS), &out, &status, err);
+	if (rc == 0 && status != 0 && out.data)
+		out.data[strcspn(out.data, "\n")] = '\0'; /* the shell's first line */
 	if (rc == 0 && status != 0)
 		rc = ferry_error_set(err, FERRY_EIO,
 		                     "the host's exec prefix must be able to write into the data "
 		                     "directory",
 		                     "%s: cannot write the subscription's password file %s: %.200s",
-		                     pgsql_what(c), *path, out.data);
+		                     pgsql_what(c), *path, out.data ? out.data : "");
 out:
 	buf_release_secret(&cmd);
 	buf_release(&out);
@@ -301,11 +305,26 @@ int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
 	 * CONNECTION names: a statement holding it would show in the server's
 	 * log (log_statement, errors) and in pg_stat_activity */
 	if (password) {
-		rc = sub_passfile_write(c, name, password, &path, err);
-		if (rc < 0)
-			return rc;
+		struct ferry_error pe = { 0 };
+		if (sub_passfile_write(c, name, password, &path, &pe) < 0) {
+			/* a subscriber ferry cannot write a file on (a managed
+			 * service: no host shell, no data directory) gets the
+			 * password in CONNECTION, which PostgreSQL keeps in
+			 * pg_subscription (superusers only); said, not hidden */
+			log_warn("%s: subscription %s: no password file on the subscriber's host "
+			         "(%s): the password goes into its CONNECTION instead; keep "
+			         "log_statement below ddl on that server",
+			         pgsql_what(c), name, pe.msg);
+			free(path);
+			path = NULL;
+		}
 	}
-	ci = path ? pgsql_conninfo_set(conninfo, "passfile", path) : xstrdup(conninfo);
+	if (path)
+		ci = pgsql_conninfo_set(conninfo, "passfile", path);
+	else if (password)
+		ci = pgsql_conninfo_set(conninfo, "password", password);
+	else
+		ci = xstrdup(conninfo);
 	free(path);
 	if (!ci)
 		return ferry_error_set(err, FERRY_EINVAL, "fix the conninfo in the plan",
@@ -767,8 +786,13 @@ static int pg_teardown(void *h, struct ferry_error *err)
 		switch (t->kind) {
 		case PG_OBJ_SUB:
 			rc = pg_sub_drop_local(c, t->name, err);
-			if (rc == 0 && (c == p->new ? p->cfg->new_password : p->cfg->old_password))
-				rc = pg_sub_passfile_remove(c, t->name, err);
+			if (rc == 0 && (p->cfg->new_password || p->cfg->old_password)) {
+				/* best effort: a subscriber without a file has none */
+				struct ferry_error pe = { 0 };
+				if (pg_sub_passfile_remove(c, t->name, &pe) < 0)
+					log_info("%s: %s's password file: %s", pgsql_what(c),
+					         t->name, pe.msg);
+			}
 			break;
 		case PG_OBJ_SLOT:
 			rc = pg_slot_drop(c, t->name, pg_deadline(PG_TIMEOUT_MS), err);

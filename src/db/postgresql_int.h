@@ -75,8 +75,10 @@ int pg_pub_drop(struct pgsql_conn *c, const char *name, struct ferry_error *err)
  * (...opts).  A password is written to a file on the subscriber's host
  * (c's side, through its exec prefix: <data_directory>/NAME.pgpass,
  * 0600, the server's user) that CONNECTION names with passfile=: the
- * statement never holds it.  c must be one of a struct pg's connections
- * (pgsql_data). */
+ * statement never holds it.  When the file cannot be written (no shell or
+ * no data directory there: a managed service) the password goes into
+ * CONNECTION instead, with a warning.  c must be one of a struct pg's
+ * connections (pgsql_data). */
 int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
                   const char *password, const char *pub, const char *opts, struct ferry_error *err);
 /* Removes that file (if it exists). */

@@ -364,6 +364,35 @@ static void test_retry_decides_from_the_schema_diff(void **state)
 	E.cfg.copy_method = DB_COPY_PARALLEL;
 }
 
+/* A subscriber whose host ferry cannot write the password file on (here
+ * its exec prefix runs the shell as nobody, who may not write into the data
+ * directory; a managed service has no shell at all): the password goes into
+ * the subscription's CONNECTION, and replication works. */
+static void test_password_in_connection_when_no_file_can_be_written(void **state)
+{
+	static const char *const nobody[] = { "runuser", "-u", "nobody", "--" };
+	struct ferry_error err = { 0 };
+	void *h = NULL;
+	char *ci;
+
+	(void)state;
+	fresh_pair();
+	E.cfg.new_exec = nobody;
+	E.cfg.nnew_exec = 4;
+	open_engine(&h);
+	if (E.eng->replicate_start(h, &err) < 0)
+		fail_msg("replicate_start: %s", err.msg);
+	ci = str(E.new_ci, "SELECT subconninfo FROM pg_subscription");
+	assert_null(strstr(ci, "passfile="));
+	assert_non_null(strstr(ci, "password="));
+	free(ci);
+	assert_equal_after_catch_up(h);
+	assert_int_equal(E.eng->teardown(h, &err), 0);
+	E.eng->close(h);
+	E.cfg.new_exec = NULL;
+	E.cfg.nnew_exec = 0;
+}
+
 static int stop_at_once(void *ctx, const struct db_progress *p)
 {
 	(void)ctx;
@@ -691,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_kill9_resumes_without_copying_finished_tables),
 		cmocka_unit_test(test_copy_stopped_by_its_caller_resumes),
 		cmocka_unit_test(test_retry_decides_from_the_schema_diff),
+		cmocka_unit_test(test_password_in_connection_when_no_file_can_be_written),
 		cmocka_unit_test(test_builtin_table_sync_still_works),
 		cmocka_unit_test(test_wal_guard_drops_a_slot_held_back),
 		cmocka_unit_test(test_managed_source_without_superuser),

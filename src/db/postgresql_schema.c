@@ -337,9 +337,13 @@ static void row_add(struct db_schema_diff *out, const struct line *o, const stru
 		         "the same %s on the new database",
 		         kind_ddl(x->kind, true));
 		if (!strcmp(x->kind, "table"))
-			buf_adds(&m,
-			         ", then ALTER SUBSCRIPTION ferry_sub REFRESH PUBLICATION there so "
-			         "that its rows are copied");
+			buf_addf(&m,
+			         ", then ALTER PUBLICATION ferry_pub ADD TABLE %s on old (when "
+			         "ferry_pub lists its tables: the parallel copy's does) and ALTER "
+			         "SUBSCRIPTION ferry_sub REFRESH PUBLICATION on new so that its "
+			         "rows "
+			         "are copied",
+			         x->key);
 	} else if (!o) {
 		buf_addf(&m, "%s %s", x->kind, x->key);
 		add_def(&m, x->def);

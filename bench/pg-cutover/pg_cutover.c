@@ -228,8 +228,42 @@ static void bench_reopen(struct endpoints_db *d)
 		die("reopen: %s", err.msg);
 }
 
+/* Writes on the big database while ferry's initial sync runs: inserts,
+ * updates and deletes at about 200/s on one connection to old. */
+struct sync_writer {
+	pthread_t th;
+	const char *ci;
+	volatile int stop;
+	int64_t ops;
+};
+
+static void *sync_writer_main(void *arg)
+{
+	struct sync_writer *w = arg;
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = NULL;
+	static const char *const q[] = {
+		"INSERT INTO events (kind, body) VALUES (7, md5(random()::text))",
+		"UPDATE events SET body = md5(random()::text) WHERE id = (SELECT (random() * "
+		"100000)::bigint + 1)",
+		"DELETE FROM events WHERE id = (SELECT (random() * 100000)::bigint + 1)",
+	};
+
+	if (pgsql_connect(&c, w->ci, pw, "bench writer", &err) < 0)
+		die("writer: %s", err.msg);
+	while (!w->stop) {
+		if (pgsql_exec(c, q[w->ops % 3], 0, NULL, time_mono_ms() + 30000, NULL, &err) < 0)
+			die("writer: %s", err.msg);
+		w->ops++;
+		usleep(5000);
+	}
+	pgsql_free(c);
+	return NULL;
+}
+
 static void in_sync_bench(const struct db_config *base, int mb)
 {
+	struct sync_writer w = { 0 };
 	struct ferry_error err = { 0 };
 	struct db_config cfg = *base;
 	struct db_progress prog = { 0 };
@@ -265,6 +299,9 @@ static void in_sync_bench(const struct db_config *base, int mb)
 	cfg.new_conninfo = big_new;
 	if (eng->open(&cfg, &h, &err) < 0)
 		die("open: %s", err.msg);
+	w.ci = big_old;
+	if (pthread_create(&w.th, NULL, sync_writer_main, &w) != 0)
+		die("writer thread");
 	t0 = time_mono_ms();
 	if (eng->replicate_start(h, &err) < 0)
 		die("replicate: %s", err.msg);
@@ -279,6 +316,11 @@ static void in_sync_bench(const struct db_config *base, int mb)
 	db_progress_release(&prog);
 	wait_lag(eng, h, DB_FORWARD);
 	sync_ms = time_mono_ms() - t0;
+	w.stop = 1;
+	pthread_join(w.th, NULL);
+	fprintf(stderr, "  sync (%s, %d jobs): %lld writes on old during it\n",
+	        cfg.copy_method == DB_COPY_BUILTIN ? "builtin" : "parallel",
+	        cfg.copy_jobs ? cfg.copy_jobs : 2, (long long)w.ops);
 	if (eng->teardown(h, &err) < 0)
 		die("teardown: %s", err.msg);
 	eng->close(h);
@@ -292,9 +334,10 @@ static void in_sync_bench(const struct db_config *base, int mb)
 	if (run_cmd(sh_argv) != 0)
 		die("pg_dump | pg_restore failed");
 	dump_ms = time_mono_ms() - t0;
-	printf("db_mb=%d in_sync_s=%.1f dump_restore_s=%.1f (writes go on during the sync; a "
-	       "dump and restore stops them for its whole time)\n",
-	       mb, sync_ms / 1000.0, dump_ms / 1000.0);
+	printf("db_mb=%d in_sync_s=%.1f dump_restore_s=%.1f ratio=%.2f (writes go on during the "
+	       "sync; a dump and restore stops them for its whole time)\n",
+	       mb, sync_ms / 1000.0, dump_ms / 1000.0,
+	       dump_ms > 0 ? (double)sync_ms / (double)dump_ms : 0.0);
 }
 
 int main(void)
@@ -310,7 +353,8 @@ int main(void)
 	struct buf b;
 	void *h = NULL;
 	int rates[] = { 500, 5000 };
-	int pgb[2], i, ri, mb = envint("BENCH_DB_MB", 1024);
+	int pgb[2], i, ri;
+	const char *sizes = getenv("BENCH_DB_MB") ? getenv("BENCH_DB_MB") : "1024";
 	char *rb_argv[4];
 	char *rb;
 
@@ -352,6 +396,11 @@ int main(void)
 	cfg.old_password = pw;
 	cfg.new_password = pw;
 	cfg.pause_budget_ms = 5000;
+	/* BENCH_COPY=builtin measures PostgreSQL's own table sync instead */
+	cfg.copy_method = getenv("BENCH_COPY") && !strcmp(getenv("BENCH_COPY"), "builtin")
+	                          ? DB_COPY_BUILTIN
+	                          : DB_COPY_PARALLEL;
+	cfg.copy_jobs = envint("BENCH_COPY_JOBS", 0);
 	d.pd = &pd;
 	d.eng = eng;
 	d.cfg = cfg;
@@ -361,6 +410,8 @@ int main(void)
 	d.target[DB_OLD] = (struct sw_target){ "127.0.0.1", old_port, "shop" };
 	d.target[DB_NEW] = (struct sw_target){ "127.0.0.1", new_port, "shop" };
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!envint("BENCH_PAUSE", 1))
+		goto sync;
 
 	sql(old_ci, "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL UNIQUE, "
 	            "note text, at timestamptz DEFAULT now()); GRANT ALL ON ALL TABLES IN SCHEMA "
@@ -420,8 +471,15 @@ int main(void)
 		die("teardown: %s", err.msg);
 	bench_close(&d);
 	free(rb);
-	if (mb > 0)
-		in_sync_bench(&cfg, mb);
+sync:
+	/* BENCH_DB_MB: sizes separated by commas ("1024,4096"); 0 skips */
+	for (const char *sz = sizes; *sz;) {
+		char *end;
+		long mb = strtol(sz, &end, 10);
+		if (mb > 0)
+			in_sync_bench(&cfg, (int)mb);
+		sz = *end == ',' ? end + 1 : end + strlen(end);
+	}
 	xfree_secret(pw, 0);
 	return 0;
 }

@@ -151,6 +151,13 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	d->cfg.new_password = pw;
 	d->budget_ms = pd->pause_budget_ms;
 	d->cfg.pause_budget_ms = pd->pause_budget_ms;
+	d->cfg.old_exec = (const char *const *)p->host_old.exec.v;
+	d->cfg.nold_exec = p->host_old.exec.n;
+	d->cfg.new_exec = (const char *const *)p->host_new.exec.v;
+	d->cfg.nnew_exec = p->host_new.exec.n;
+	d->cfg.copy_method =
+	        pd->initial_copy == PLAN_COPY_BUILTIN ? DB_COPY_BUILTIN : DB_COPY_PARALLEL;
+	d->cfg.copy_jobs = (int)pd->copy_jobs;
 	d->cfg.soak_ms = p->schedule.replication_soak_ms;
 	d->cfg.rollback_window_ms = p->rollback.window_ms;
 	r = target_init(d, DB_OLD, pd->sw.address_old, err);

@@ -54,6 +54,7 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 
 	e->plan = p;
 	e->opts = *opts;
+	e->state = xstrdup(state);
 	if (opts->dry_run) {
 		/* A dry run reads the journal if there is one, and writes
 		 * nothing, not even a journal. */
@@ -123,6 +124,7 @@ void engine_close(struct engine *e)
 		e->lb_drv->close(e->lb_new);
 	}
 	journal_close(e->j);
+	free(e->state);
 	free(e);
 }
 

@@ -18,6 +18,7 @@
 #define FERRY_CORE_ENGINE_INTERNAL_H
 
 #include "core/engine.h"
+#include "db/db.h"
 #include "journal/journal.h"
 #include "dns/dns.h"
 #include "traffic/traffic.h"
@@ -38,6 +39,7 @@ struct engine {
 	const struct traffic_driver *lb_drv;
 	struct traffic_lb *lb;     /* opened on first use */
 	struct traffic_lb *lb_new; /* traffic.admin_new, opened by the monitor */
+	char *state;               /* the journal's path (files ferry keeps beside it) */
 	int64_t wait_until;        /* seconds, for PHASE_WAIT */
 	char wait_why[256];
 	/* The way back (monitor.c: engine_way_back): after a cutover, the
@@ -60,6 +62,16 @@ int engine_step_begin(struct engine *e, const char *name, const char *object, co
  * after the side effect, before this row). */
 int engine_step_done(struct engine *e, int64_t id, const char *name, bool ok, const char *result,
                      struct ferry_error *err);
+
+/* The WAL guard (wal_guard.c): samples the slot of dir's stream of one
+ * open database (engine_wal_guard_db; *last_alarm throttles the alarm to
+ * one a minute) or of every database of the plan (engine_wal_guard), and
+ * past the plan's limit drops replication: FERRY_ECHECK saying what that
+ * costs.  0 otherwise. */
+struct endpoints_db;
+int engine_wal_guard_db(struct engine *e, struct endpoints_db *d, enum db_direction dir,
+                        int64_t *last_alarm, struct ferry_error *err);
+int engine_wal_guard(struct engine *e, enum db_direction dir, struct ferry_error *err);
 
 /* Progress and event lines. */
 __attribute__((format(printf, 3, 4))) void engine_say(struct engine *e, const char *object,

@@ -133,8 +133,16 @@ int phase_decommission(struct engine *e, struct ferry_error *err)
 		cut = strtoll(done, NULL, 10) / 1000;
 	free(done);
 	end = cut + (p->rollback.window_ms + 999) / 1000;
-	if (time_now() < end)
-		return engine_wait(e, end, "the rollback window");
+	if (time_now() < end) {
+		/* the reverse slot holds WAL on new for the rollback window:
+		 * past the limit the rollback is given up, not new's disk */
+		r = engine_wal_guard(e, DB_REVERSE, err);
+		if (r < 0 && err->code != FERRY_ECHECK)
+			return r;
+		if (r == 0)
+			return engine_wait(e, end, "the rollback window");
+		r = 0; /* dropped: nothing left to wait for */
+	}
 	r = writers_checked(e, err);
 	for (i = 0; r == 0 && i < p->ndatabases; i++)
 		r = teardown(e, i, err);

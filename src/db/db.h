@@ -53,6 +53,21 @@ enum db_direction {
 	DB_REVERSE, /* new -> old: the rollback */
 };
 
+/* How replicate_start makes the first copy of the tables. */
+enum db_copy_method {
+	/* ferry copies (PostgreSQL: pgcopydb's approach): a slot with an
+	 * exported snapshot; the tables without indexes and constraints; COPY
+	 * streamed from old to new by copy_jobs workers under that snapshot,
+	 * large tables split in block ranges; indexes and constraints built
+	 * in parallel; then the subscription on that slot without a copy */
+	DB_COPY_PARALLEL,
+	/* the server's own table sync (PostgreSQL: CREATE SUBSCRIPTION with
+	 * copy_data = true, into tables whose indexes already exist) */
+	DB_COPY_BUILTIN,
+};
+
+struct db_progress;
+
 enum db_side {
 	DB_OLD,
 	DB_NEW,
@@ -82,7 +97,8 @@ struct db_config {
 	const char *new_password;
 	/* How each side reaches the other for replication (a subscription's
 	 * CONNECTION); NULL: the conninfo above.  The password, if any, is
-	 * added, and then stored by PostgreSQL in pg_subscription. */
+	 * written to a password file on the subscriber's host (old_exec,
+	 * new_exec) that CONNECTION names with passfile=. */
 	const char *old_from_new;
 	const char *new_from_old;
 	int64_t pause_budget_ms; /* the switch's budget (for messages); 0: 5000 */
@@ -91,6 +107,27 @@ struct db_config {
 	 * retention): the replication soak and the rollback window. */
 	int64_t soak_ms;
 	int64_t rollback_window_ms;
+	/* How to run commands on each database's host (an exec prefix, as
+	 * hosts/shell.h takes it; n 0: this machine).  A subscription's
+	 * password goes into a password file written there, in the server's
+	 * data directory, never into SQL text. */
+	const char *const *old_exec;
+	size_t nold_exec;
+	const char *const *new_exec;
+	size_t nnew_exec;
+	enum db_copy_method copy_method;
+	int copy_jobs; /* parallel copy workers; 0: 2 */
+	/* The parallel copy's ledger (a file ferry owns: the tables copied so
+	 * far under the slot's snapshot), so that a copy interrupted by a
+	 * crash resumes without copying finished tables again.  NULL: none, a
+	 * restart copies everything again. */
+	const char *copy_ledger;
+	/* Called about twice a second from replicate_start while the parallel
+	 * copy runs (NULL: not called); p is valid during the call only.  A
+	 * nonzero return stops the copy: replicate_start then fails with
+	 * FERRY_ECHECK, and what was copied stays for a resumption. */
+	int (*copy_progress)(void *ctx, const struct db_progress *p);
+	void *copy_progress_ctx;
 };
 
 enum db_check_status {
@@ -104,6 +141,9 @@ struct db_check {
 	enum db_check_status status;
 	char *message;  /* what is wrong and how to fix it */
 	char *prevents; /* the migration failure it prevents */
+	/* the initial sync's estimated duration (the row that measured the
+	 * copy rate: PostgreSQL's "size"), 0 elsewhere; the copy-time gate */
+	int64_t estimate_ms;
 };
 
 struct db_checks {
@@ -124,9 +164,15 @@ const char *db_check_status_name(enum db_check_status st);
 
 struct db_table_progress {
 	char *name;    /* schema.table */
-	char state;    /* engine's code; PostgreSQL: srsubstate i d f s r */
-	bool ready;    /* copied and streaming */
+	char state;    /* engine's code; PostgreSQL: srsubstate i d f s r, and
+	                * for the parallel copy w (waiting), c (copying), k (copied) */
+	bool ready;    /* copied and streaming (parallel copy: copied) */
 	int64_t bytes; /* copied so far while copying, -1 unknown */
+	/* the parallel copy fills these (else 0, -1 where unknown): */
+	int64_t rows;       /* rows copied so far */
+	int64_t rows_total; /* the planner's estimate, -1 unknown */
+	int64_t rate;       /* bytes per second over the table's copy so far */
+	int64_t eta_ms;     /* time left for this table, -1 unknown */
 };
 
 struct db_progress {
@@ -190,6 +236,20 @@ struct db_schema_diff {
 	char fingerprint_old[33], fingerprint_new[33];
 };
 void db_schema_diff_release(struct db_schema_diff *d);
+
+/* The WAL a replication slot keeps on the writer (db_engine.slot_wal),
+ * and what the WAL guard decides from it (db_wal_guard). */
+struct db_slot_wal {
+	int64_t retained;   /* bytes of WAL the slot holds back, -1 when no slot */
+	int64_t keep_limit; /* the server's own cap (PostgreSQL:
+	                     * max_slot_wal_keep_size), -1 none */
+};
+
+enum db_wal_verdict {
+	DB_WAL_OK,
+	DB_WAL_ALARM,   /* past the alarm: say so, go on */
+	DB_WAL_DROPPED, /* past the hard limit: replication was torn down */
+};
 
 /* Where a switch stands, as inspect() reads it from both servers; the
  * orchestrator decides recovery from it (core/orchestrator.c). */
@@ -325,6 +385,11 @@ struct db_engine {
 	/* Removes every slot, publication and subscription ferry made on
 	 * either side.  Idempotent. */
 	int (*teardown)(void *h, struct ferry_error *err);
+	/* The WAL held back on the writer by the slot of dir's stream
+	 * (DB_FORWARD: the slot on old, DB_REVERSE: the one on new); NULL when
+	 * the engine has no slots.  Read-only. */
+	int (*slot_wal)(void *h, enum db_direction dir, struct db_slot_wal *out,
+	                struct ferry_error *err);
 
 	/* The dry run (DESIGN §5): what replicate_start and teardown would
 	 * send (the switch's steps describe themselves: sw.describe),
@@ -353,6 +418,22 @@ struct db_engine {
 
 extern const struct db_engine db_engine_postgresql;
 extern const struct db_engine db_engine_redis;
+
+/* The WAL guard: samples eng->slot_wal for dir into *w, and decides with
+ * alarm and limit (bytes; 0: the defaults, half and nine tenths of the
+ * server's own cap when it has one, else 8 GiB and 32 GiB).  Past the
+ * limit it tears replication down (eng->teardown) rather than let the
+ * writer's disk fill, and returns DB_WAL_DROPPED with err saying what
+ * that cost; *alarm_at and *limit_at get the thresholds used.  Returns a
+ * verdict (>= 0) or a negative error (nothing was dropped). */
+int db_wal_guard(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
+                 int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
+                 struct ferry_error *err);
+/* The same sample and thresholds without acting: DB_WAL_OK, DB_WAL_ALARM,
+ * or DB_WAL_DROPPED meaning "past the limit" (nothing was dropped). */
+int db_wal_verdict(const struct db_engine *eng, void *h, enum db_direction dir, int64_t alarm,
+                   int64_t limit, struct db_slot_wal *w, int64_t *alarm_at, int64_t *limit_at,
+                   struct ferry_error *err);
 
 /* The engine called name ("postgresql"), or NULL. */
 const struct db_engine *db_engine_find(const char *name);

@@ -107,6 +107,26 @@ int pgsql_query_value(struct pgsql_conn *c, const char *sql, int nparams, const 
 int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_bytes,
                            int64_t deadline_ms, int64_t *bytes, struct ferry_error *err);
 
+/* Streams one table (or a part of one) from src to dst without a file:
+ * out_sql is a `COPY ... TO STDOUT` run on src, in_sql a `COPY ... FROM
+ * STDIN` run on dst, and every row read from the one is written to the
+ * other as it arrives.  Both connections must be idle; the caller owns
+ * the transactions around the COPY on each side.  c->rows and c->bytes
+ * are updated atomically after each row (another thread may read them
+ * with __atomic_load_n for progress).  The copy gives up when
+ * *stop becomes nonzero (another worker failed; stop may be NULL) or the
+ * deadline (0 = none) passes: the target's COPY is then aborted, so
+ * nothing of it commits.  Returns 0; FERRY_EREFUSED (either server's
+ * error, SQLSTATE in the message); FERRY_ETIMEDOUT; FERRY_ESTATE
+ * (stopped); FERRY_EUNREACH. */
+struct pgsql_copy_counters {
+	int64_t rows;
+	int64_t bytes;
+};
+int pgsql_copy_stream(struct pgsql_conn *src, const char *out_sql, struct pgsql_conn *dst,
+                      const char *in_sql, const int *stop, int64_t deadline_ms,
+                      struct pgsql_copy_counters *c, struct ferry_error *err);
+
 /* Quoting for SQL text built by the caller.  Returns a malloc'd string. */
 char *pgsql_quote_ident(const char *s);
 char *pgsql_quote_literal(const char *s);
@@ -140,6 +160,14 @@ struct pgsql_passfile {
 };
 int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err);
 void pgsql_passfile_remove(struct pgsql_passfile *pf);
+
+/* The line "*:*:*:*:PASSWORD" of a password file, ':' and '\\' escaped,
+ * newline-terminated (malloc'd: wipe it with xfree_secret). */
+char *pgsql_passfile_line(const char *password);
+
+/* A pointer the connection's owner keeps with it (NULL until set). */
+void pgsql_set_data(struct pgsql_conn *c, void *data);
+void *pgsql_data(const struct pgsql_conn *c);
 
 void pgsql_result_init(struct pgsql_result *res);
 void pgsql_result_release(struct pgsql_result *res);

@@ -146,12 +146,23 @@ static void sub_create(struct desc *d, const char *target, const char *sub, cons
 	char *ci = ci_print(conninfo);
 	char *own = pgsql_conninfo_get(conninfo, "password");
 
-	if (password || own)
+	if (password) {
+		char *path = pg_sub_passfile_path("<data_directory>", sub);
+		char *withpf = pgsql_conninfo_set(ci, "passfile", path);
+		line(d, target, pg_sql_data_directory, NULL);
+		line(d, target, "write <data_directory>/<subscription>.pgpass",
+		     "on that server's host through its exec prefix: 0600, its user's, the "
+		     "password from its secret on the shell's stdin");
+		line_built(d, target, pg_sql_sub_create(sub, withpf ? withpf : ci, pub, opts),
+		           "the password is in that file, never in the statement");
+		free(withpf);
+		free(path);
+	} else if (own) {
 		line_built(d, target, pg_sql_sub_create(sub, ci, pub, opts), "%s",
-		           password ? "the password is added to CONNECTION from its secret"
-		                    : "the conninfo's password is sent, not shown");
-	else
+		           "the conninfo's password is sent, not shown");
+	} else {
 		line_built(d, target, pg_sql_sub_create(sub, ci, pub, opts), NULL);
+	}
 	if (own)
 		xfree_secret(own, 0);
 	free(ci);
@@ -216,6 +227,73 @@ static void add_argv(struct buf *b, const char *const *argv, const char *last)
 	}
 }
 
+/* pg_copy_replicate() (postgresql_copy.c), a fresh copy */
+static void describe_parallel(struct desc *d)
+{
+	const struct db_config *c = d->p.cfg;
+	int jobs = c->copy_jobs > 0 ? c->copy_jobs : 2;
+	char *ci_old = pgsql_conninfo_scrub(c->old_conninfo);
+	char *ci_new = pgsql_conninfo_scrub(c->new_conninfo);
+	const char *t[1] = { "<each table>" };
+	char *opts = pg_sub_opts_on_slot(d->p.slot_fwd);
+	struct buf cmd;
+
+	buf_init(&cmd, 1 << 20);
+	step(d, "slot", false);
+	line(d, "old", pg_sql_slot_confirmed,
+	     "$1 = the slot's name; a slot left by a crashed copy resumes it when the copy ledger "
+	     "names its position, else it is dropped and the copy starts over");
+	step(d, "publish", false);
+	line(d, "old", pg_sql_copy_tables, "the tables to copy");
+	line(d, "old", pg_sql_pub_exists, "$1 = 'ferry_pub'");
+	line_built(d, "old", pg_sql_pub_tables("ferry_pub", "CREATE", t, 1),
+	           "ALTER PUBLICATION ... SET TABLE when it exists");
+	step(d, "slot", false);
+	line_built(d, "old", pg_sql_copy_slot(d->p.slot_fwd),
+	           "on a replication connection (replication=database) held open while the copy "
+	           "runs: the slot starts at the snapshot it exports");
+	step(d, "schema_copy", false);
+	line(d, "new", pg_sql_count_tables,
+	     "when this is not 0 the schema diff decides: only missing indexes, constraints "
+	     "and triggers are allowed, and the tables are emptied");
+	add_argv(&cmd, pg_dump_pre_argv, NULL);
+	buf_adds(&cmd, " --snapshot=<exported> -d ");
+	add_argv(&cmd, (const char *const[]){ NULL }, ci_old);
+	buf_adds(&cmd, " | ");
+	add_argv(&cmd, pg_psql_argv, ci_new);
+	line(d, "local", cmd.data, "environment PGAPPNAME=ferry%s%s",
+	     c->old_password ? ", PGPASSFILE of old for pg_dump" : "",
+	     c->new_password ? ", PGPASSFILE of new for psql" : "");
+	step(d, "copy", false);
+	line(d, "old", pg_sql_copy_snapshot_begin, "%d workers, each on its own connections", jobs);
+	line_built(d, "old", pg_sql_snapshot_set("<exported>"), NULL);
+	line_built(d, "old", pg_sql_copy_out("<table>", "<columns>", -1, -1),
+	           "largest first; a table over 128 MB in block ranges (ctid), each its own "
+	           "COPY");
+	line_built(d, "new", pg_sql_copy_in("<table>", "<columns>"),
+	           "streamed from the COPY above, no file; BEGIN ... COMMIT per part, then a "
+	           "line in the copy ledger");
+	step(d, "indexes", false);
+	buf_reset(&cmd);
+	add_argv(&cmd, pg_dump_post_argv, NULL);
+	buf_adds(&cmd, " -f <private file> -d ");
+	add_argv(&cmd, (const char *const[]){ NULL }, ci_old);
+	line(d, "local", cmd.data, NULL);
+	line(d, "new", pg_sql_post_data_present,
+	     "what exists already is left out of pg_restore's list");
+	buf_reset(&cmd);
+	buf_addf(&cmd, "pg_restore --exit-on-error -j %d -L <list> <private file> -d ", jobs);
+	add_argv(&cmd, (const char *const[]){ NULL }, ci_new);
+	line(d, "local", cmd.data, "environment PGOPTIONS='%s'", pg_post_data_options);
+	step(d, "subscribe", false);
+	sub_create(d, "new", "ferry_sub", c->old_from_new ? c->old_from_new : c->old_conninfo,
+	           c->old_password, "ferry_pub", opts);
+	free(opts);
+	buf_release(&cmd);
+	free(ci_old);
+	free(ci_new);
+}
+
 int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err)
 {
 	struct desc d;
@@ -230,8 +308,14 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	line(&d, "new", pg_sql_sub_exists,
 	     "$1 = 'ferry_sub'; if it exists, replication runs: "
 	     "nothing below is done");
+	if (cfg->copy_method == DB_COPY_PARALLEL) {
+		describe_parallel(&d);
+		return desc_finish(&d, out);
+	}
 	step(&d, "schema_copy", false);
-	line(&d, "new", pg_sql_count_tables, "the schema is copied only when this is 0");
+	line(&d, "new", pg_sql_count_tables,
+	     "the schema is copied when this is 0; else the schema diff must find new's schema "
+	     "equal to old's");
 	ci_old = pgsql_conninfo_scrub(cfg->old_conninfo);
 	ci_new = pgsql_conninfo_scrub(cfg->new_conninfo);
 	buf_init(&cmd, 1 << 20);
@@ -239,13 +323,21 @@ int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	buf_adds(&cmd, " | ");
 	add_argv(&cmd, pg_psql_argv, ci_new);
 	line(&d, "local", cmd.data, "environment PGAPPNAME=ferry%s%s",
-	     cfg->old_password ? ", PGPASSFILE (0600) with old's password for pg_dump" : "",
-	     cfg->new_password ? ", PGPASSFILE (0600) with new's password for psql" : "");
+	     cfg->old_password ? ", PGPASSFILE of old for pg_dump" : "",
+	     cfg->new_password ? ", PGPASSFILE of new for psql" : "");
 	buf_release(&cmd);
 	free(ci_old);
 	free(ci_new);
 	step(&d, "publish", false);
-	pub_ensure(&d, "old", "ferry_pub");
+	line(&d, "old", pg_sql_pub_exists, "$1 = 'ferry_pub'");
+	line(&d, "old", pg_sql_is_superuser, NULL);
+	line_built(&d, "old", pg_sql_pub_create("ferry_pub"), "if missing, for a superuser");
+	{
+		const char *t[1] = { "<each table>" };
+		line(&d, "old", pg_sql_copy_tables, "if missing, without SUPERUSER");
+		line_built(&d, "old", pg_sql_pub_tables("ferry_pub", "CREATE", t, 1),
+		           "if missing, without SUPERUSER (FOR ALL TABLES needs it)");
+	}
 	step(&d, "subscribe", false);
 	{
 		char *opts = pg_sub_opts_forward(d.p.slot_fwd);
@@ -270,7 +362,18 @@ int pg_describe_teardown(const struct db_config *cfg, struct buf *out, struct fe
 		const char *side = t->on_new ? "new" : "old";
 		const char *name = pg_teardown_name(&d.p, t);
 		switch (t->kind) {
-		case PG_OBJ_SUB: sub_drop_local(&d, side, name); break;
+		case PG_OBJ_SUB:
+			sub_drop_local(&d, side, name);
+			if (t->on_new ? cfg->new_password : cfg->old_password) {
+				char *path = pg_sub_passfile_path("<data_directory>", name);
+				char *rm = xasprintf("rm -f %s", path);
+				line(&d, side, pg_sql_data_directory, NULL);
+				line(&d, side, rm,
+				     "on that server's host, through its exec prefix");
+				free(rm);
+				free(path);
+			}
+			break;
 		case PG_OBJ_SLOT: slot_drop(&d, side, name); break;
 		case PG_OBJ_PUB: line_built(&d, side, pg_sql_pub_drop(name), NULL); break;
 		}
@@ -351,7 +454,7 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 	} else if (!strcmp(name, DB_SW_START_REVERSE)) {
 		line(&d, n->from_side, pg_sql_sub_exists, "$1 = '%s'; created only if missing",
 		     n->new_sub);
-		opts = pg_sub_opts_reverse(n->new_slot);
+		opts = pg_sub_opts_on_slot(n->new_slot);
 		sub_create(&d, n->from_side, n->new_sub, n->to_from_from, n->to_password,
 		           n->new_pub, opts);
 		free(opts);

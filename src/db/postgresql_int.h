@@ -78,11 +78,19 @@ int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error
 int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
                  struct ferry_error *err);
 int pg_pub_drop(struct pgsql_conn *c, const char *name, struct ferry_error *err);
-/* CREATE SUBSCRIPTION name CONNECTION conninfo(+password) PUBLICATION pub
- * WITH (...opts).  The statement carries the password: it is wiped and
- * never logged. */
+/* CREATE SUBSCRIPTION name CONNECTION conninfo PUBLICATION pub WITH
+ * (...opts).  A password is written to a file on the subscriber's host
+ * (c's side, through its exec prefix: <data_directory>/NAME.pgpass,
+ * 0600, the server's user) that CONNECTION names with passfile=: the
+ * statement never holds it.  When the file cannot be written (no shell or
+ * no data directory there: a managed service) the password goes into
+ * CONNECTION instead, with a warning.  c must be one of a struct pg's
+ * connections (pgsql_data). */
 int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
                   const char *password, const char *pub, const char *opts, struct ferry_error *err);
+/* Removes that file (if it exists). */
+int pg_sub_passfile_remove(struct pgsql_conn *c, const char *sub, struct ferry_error *err);
+char *pg_sub_passfile_path(const char *datadir, const char *sub);
 
 /* Is default_transaction_read_only set for conn's database (the fence)? */
 int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
@@ -101,6 +109,13 @@ int64_t pg_count(struct pgsql_conn *c, const char *sql, struct ferry_error *err)
 int pg_check(void *h, struct db_checks *out, struct ferry_error *err);
 /* postgresql_schema.c: the schema fingerprints and their differences. */
 int pg_schema_diff(void *h, struct db_schema_diff *out, struct ferry_error *err);
+/* A retry's question: was the schema copied already?  Decided from the
+ * schema diff, not from "a table exists": 0 when new has no table (copy
+ * it), 1 when new's schema is old's (with pre_data_only, indexes,
+ * constraints and triggers may still be missing: the parallel copy adds
+ * them after the data), FERRY_ESTATE naming the first difference
+ * otherwise (something else is in the new database). */
+int pg_schema_copied(struct pg *p, bool pre_data_only, struct ferry_error *err);
 
 /* postgresql_sql.c: the statement texts (see there).  Builders return a
  * malloc'd string; pg_sql_sub_create()'s result holds whatever conninfo
@@ -113,7 +128,22 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_wait_applied[], pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[],
         pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[], pg_sql_slot_state[],
         pg_sql_pending_changes[], pg_sql_slot_start[];
+extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
+        pg_sql_large_objects_named[], pg_sql_is_superuser[];
+extern const char pg_sql_slot_confirmed[], pg_sql_copy_tables[], pg_sql_copy_snapshot_begin[],
+        pg_sql_post_data_present[];
+/* CREATE_REPLICATION_SLOT slot ... EXPORT_SNAPSHOT */
+char *pg_sql_copy_slot(const char *slot);
+char *pg_sql_snapshot_set(const char *snapshot);
+/* COPY of table's cols out (blocks [lo, hi), hi < 0 open; lo < 0 the whole
+ * table) and in */
+char *pg_sql_copy_out(const char *table, const char *cols, int64_t lo, int64_t hi);
+char *pg_sql_copy_in(const char *table, const char *cols);
+/* verb "CREATE", "SET", "ADD"; tables quoted */
+char *pg_sql_pub_tables(const char *pub, const char *verb, const char *const *tables, size_t n);
+char *pg_sql_truncate(const char *const *tables, size_t n);
 extern const char *const pg_dump_argv[]; /* NULL-terminated; "-d CONNINFO" follows */
+extern const char *const pg_dump_pre_argv[], *const pg_dump_post_argv[]; /* no "-d" */
 extern const char *const pg_psql_argv[];
 char *pg_sql_pub_create(const char *pub);
 char *pg_sql_pub_drop(const char *pub);
@@ -121,7 +151,7 @@ char *pg_sql_sub_drop(const char *sub);
 /* ALTER SUBSCRIPTION sub WHAT ("DISABLE", "ENABLE", "SET (slot_name = NONE)") */
 char *pg_sql_sub_alter(const char *sub, const char *what);
 char *pg_sql_sub_create(const char *sub, const char *conninfo, const char *pub, const char *opts);
-char *pg_sub_opts_reverse(const char *slot);
+char *pg_sub_opts_on_slot(const char *slot);
 char *pg_sub_opts_forward(const char *slot);
 char *pg_sql_sub_comment(const char *sub, const char *start_lsn);
 /* The fence (on) or its removal on database dbname (quoted here). */
@@ -147,6 +177,24 @@ const char *pg_teardown_name(const struct pg *p, const struct pg_teardown_item *
 
 /* The setvals of one round trip (a select list holds at most 1664). */
 #define PG_SETVAL_BATCH 1000
+
+/* postgresql_dump.c: the client programs as children (passwords through
+ * PGPASSFILE only).  pg_dump_pipe() runs dump_argv on old piped into
+ * psql_argv on new; pg_run_client() runs argv against new (on_new) or
+ * old and, when out is given, appends its stdout there; pgoptions (may
+ * be NULL) becomes the child's PGOPTIONS.  An argv whose
+ * last element is "-d" gets the side's conninfo after it.  Return 0,
+ * FERRY_EIO (cannot run), FERRY_EREFUSED (the program failed: its stderr's
+ * head in the message). */
+int pg_dump_pipe(struct pg *p, const char *const *dump_argv, const char *const *psql_argv,
+                 struct ferry_error *err);
+int pg_run_client(struct pg *p, bool on_new, const char *const *argv, const char *pgoptions,
+                  struct buf *out, struct ferry_error *err);
+
+/* postgresql_copy.c: the parallel initial copy (replicate_start when
+ * cfg->copy_method is DB_COPY_PARALLEL), and its progress for
+ * eng->progress() while it runs. */
+int pg_copy_replicate(struct pg *p, struct ferry_error *err);
 
 /* postgresql_describe.c: the dry run (db.h) */
 int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);

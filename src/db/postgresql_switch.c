@@ -459,7 +459,7 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 		snprintf(p->slot_lsn, sizeof(p->slot_lsn), "%s", lsn ? lsn : "");
 		free(lsn);
 	}
-	opts = pg_sub_opts_reverse(n.new_slot);
+	opts = pg_sub_opts_on_slot(n.new_slot);
 	rc = pg_sub_create(n.from, n.new_sub, n.to_from_from, n.to_password, n.new_pub, opts, err);
 	free(opts);
 	if (rc < 0)

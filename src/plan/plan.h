@@ -112,6 +112,17 @@ struct plan_database {
 	struct plan_secret password; /* optional: both NULL when not given */
 	bool checksum;               /* compare per-table checksums too */
 	int64_t pause_budget_ms;     /* default 5000 */
+	/* initial_copy: "parallel" (the default: ferry copies, pgcopydb's
+	 * way) or "builtin" (PostgreSQL's own table sync) */
+	enum plan_db_copy {
+		PLAN_COPY_PARALLEL,
+		PLAN_COPY_BUILTIN
+	} initial_copy;
+	long copy_jobs; /* parallel copy workers, 1..64; default 2 */
+	/* the WAL guard (MB of WAL a slot holds back on the writer): alarm
+	 * past wal_alarm_mb, replication dropped past wal_limit_mb; 0: the
+	 * defaults (db.h: db_wal_guard) */
+	long wal_alarm_mb, wal_limit_mb;
 	struct {
 		enum plan_switch_via via;
 		/* pgbouncer: admin console conninfo on each host; haproxy:

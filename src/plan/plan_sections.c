@@ -362,9 +362,12 @@ struct db_arg {
 static void database_item(struct plan_walk *w, struct fy_node *n, const char *path,
                           struct plan_pos pos, size_t i, void *arg)
 {
-	static const char *const keys[] = { "name",         "engine",   "source",
-		                            "target",       "password", "checksum",
-		                            "pause_budget", "switch",   NULL };
+	static const char *const keys[] = {
+		"name",         "engine",       "source", "target",       "password",
+		"checksum",     "pause_budget", "switch", "initial_copy", "copy_jobs",
+		"wal_alarm_mb", "wal_limit_mb", NULL
+	};
+	static const char *const copies[] = { "parallel", "builtin", NULL };
 	static const char *const engines[] = { "postgresql", "mariadb", "redis", NULL };
 	static const char *const pw_keys[] = { "file", "env", NULL };
 	struct db_arg *a = arg;
@@ -420,6 +423,21 @@ static void database_item(struct plan_walk *w, struct fy_node *n, const char *pa
 		plan_get_secret_ref(&pw, "file", "env", &db->password);
 	plan_get_bool(&s, "checksum", &db->checksum);
 	plan_get_duration(&s, "pause_budget", &db->pause_budget_ms);
+	e = plan_get_enum(&s, "initial_copy", false, "initial copy", copies, -1);
+	db->initial_copy = e == 1 ? PLAN_COPY_BUILTIN : PLAN_COPY_PARALLEL;
+	db->copy_jobs = 2;
+	plan_get_int(&s, "copy_jobs", 1, 64, &db->copy_jobs);
+	plan_get_int(&s, "wal_alarm_mb", 1, 1L << 30, &db->wal_alarm_mb);
+	plan_get_int(&s, "wal_limit_mb", 1, 1L << 30, &db->wal_limit_mb);
+	if (db->wal_alarm_mb && db->wal_limit_mb && db->wal_alarm_mb > db->wal_limit_mb) {
+		struct plan_pos apos = s.pos;
+		char apath[200];
+
+		plan_sect_get(&s, "wal_alarm_mb", false, &apos, apath, sizeof(apath));
+		plan_ctx_error(&w->c, apos, "the alarm comes before the limit",
+		               "%s: %ld is above wal_limit_mb (%ld)", apath, db->wal_alarm_mb,
+		               db->wal_limit_mb);
+	}
 	p->ndatabases++; /* before the switch, so that a failure there frees it */
 	parse_switch(w, &s, db);
 	(void)i;

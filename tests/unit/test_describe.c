@@ -181,8 +181,10 @@ static void test_switch_forward(void **state)
 	assert_non_null(strstr(b.data, "stop_forward [pause] main new: ALTER SUBSCRIPTION "
 	                               "\"ferry_sub\" DISABLE\n"));
 	assert_non_null(strstr(b.data, "confirm [pause] main pooler new console: SHOW DATABASES"));
+	/* the password is in a file on the subscriber's host, not in the SQL */
 	assert_non_null(strstr(b.data, "CONNECTION E'user=''repl'' dbname=''shop'' "
-	                               "host=''10.77.0.3''' PUBLICATION \"ferry_rev_pub\""));
+	                               "host=''10.77.0.3'' passfile=''<data_directory>/"
+	                               "ferry_rev_sub.pgpass''' PUBLICATION \"ferry_rev_pub\""));
 	assert_golden("switch_forward.txt", b.data);
 	buf_release(&b);
 }
@@ -219,6 +221,15 @@ static void test_replicate_and_teardown(void **state)
 	assert_no_secret(b.data);
 	assert_golden("replicate.txt", b.data);
 	buf_reset(&b);
+	{
+		/* initial_copy: builtin (the server's own table sync) */
+		struct db_config c = cfg;
+		c.copy_method = DB_COPY_BUILTIN;
+		assert_int_equal(eng->describe_replicate(&c, &b, &err), 0);
+		assert_no_secret(b.data);
+		assert_golden("replicate-builtin.txt", b.data);
+		buf_reset(&b);
+	}
 	assert_int_equal(eng->describe_teardown(&cfg, &b, &err), 0);
 	assert_no_secret(b.data);
 	assert_golden("teardown.txt", b.data);

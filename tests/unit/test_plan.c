@@ -227,6 +227,33 @@ static void test_database_only_plan_is_valid(void **state)
 	/* named by the plan: no child of ferry inherits it */
 	assert_true(secret_env_is_marked("PGPASSWORD"));
 	assert_int_equal(p->databases[0].sw.via, PLAN_SWITCH_PGBOUNCER);
+	/* the initial copy's defaults: ferry's parallel copy, 2 workers, the
+	 * WAL guard's limits from the server's own cap */
+	assert_int_equal(p->databases[0].initial_copy, PLAN_COPY_PARALLEL);
+	assert_int_equal(p->databases[0].copy_jobs, 2);
+	assert_int_equal(p->databases[0].wal_alarm_mb, 0);
+	assert_int_equal(p->databases[0].wal_limit_mb, 0);
+	plan_free(p);
+	expect_valid("name: db-only\n"
+	             "hosts: {old: {address: 10.0.0.2}, new: {address: 10.0.0.3}}\n"
+	             "databases:\n"
+	             "  - name: main\n"
+	             "    engine: postgresql\n"
+	             "    source: \"host=10.0.0.2 dbname=shop\"\n"
+	             "    target: \"host=10.0.0.3 dbname=shop\"\n"
+	             "    initial_copy: builtin\n"
+	             "    copy_jobs: 8\n"
+	             "    wal_alarm_mb: 1024\n"
+	             "    wal_limit_mb: 4096\n"
+	             "    switch:\n"
+	             "      via: pgbouncer\n"
+	             "      admin: {old: \"host=10.0.0.2 port=6432 dbname=pgbouncer\"}\n"
+	             "      include: {old: /etc/pgbouncer/ferry.ini}\n",
+	             &p);
+	assert_int_equal(p->databases[0].initial_copy, PLAN_COPY_BUILTIN);
+	assert_int_equal(p->databases[0].copy_jobs, 8);
+	assert_int_equal(p->databases[0].wal_alarm_mb, 1024);
+	assert_int_equal(p->databases[0].wal_limit_mb, 4096);
 	plan_free(p);
 }
 

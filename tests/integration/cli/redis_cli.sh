@@ -80,6 +80,8 @@ rnew() {
 rspare() { redis-cli --no-auth-warning -p 16112 "$@"; }
 
 new_url="rediss://127.0.0.1:16111?ca=$top/ca.crt&cert=$top/cli.crt&key=$top/cli.key"
+# the applications' address, as the hook driver reads it (show)
+echo 127.0.0.1:16110 >"$top/points-at"
 write_plan() { # write_plan FILE TARGET_URL
 	cat >"$1" <<YAML
 name: cacheonly
@@ -94,6 +96,8 @@ databases:
     password: { file: $top/ferry.pw }
     switch:
       via: hook
+      point: [sh, -c, "echo \$FERRY_SWITCH_HOST:\$FERRY_SWITCH_PORT >$top/points-at"]
+      show: [cat, $top/points-at]
 rollback:
   window: 2s
 schedule:

@@ -59,6 +59,8 @@ secret=$(cat "$srv/ferry.pw")
 q old "CREATE DATABASE shop;
 	CREATE TABLE shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, amount INT NOT NULL);
 	INSERT INTO shop.orders (amount) SELECT seq FROM shop.seq_1_to_2000;"
+# the applications' address, as the hook driver reads it (show)
+echo "127.0.0.1:$OLD" >"$srv/points-at"
 cat >"$top/p.yaml" <<YAML
 name: mdbonly
 hosts:
@@ -71,7 +73,10 @@ databases:
     target: "host=127.0.0.1 port=$NEW dbname=shop user=ferry"
     password: { file: $srv/ferry.pw }
     checksum: true
-    switch: { via: hook }
+    switch:
+      via: hook
+      point: [sh, -c, "echo \$FERRY_SWITCH_HOST:\$FERRY_SWITCH_PORT >$srv/points-at"]
+      show: [cat, $srv/points-at]
 rollback:
   window: 2s
 schedule:

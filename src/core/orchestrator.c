@@ -461,7 +461,17 @@ static int undo(struct run *r, int64_t deadline, struct ferry_error *err)
 	}
 
 	/* RESUME reaches every paused endpoint but one that may still point
-	 * at an unfenced to: that one stays paused for the recovery */
+	 * at an unfenced to: that one stays paused for the recovery.  When a
+	 * database is not back as it was, none is resumed: the recovery that
+	 * follows decides from positions while the clients wait, and points
+	 * no unpaused pooler (pgbouncer counts a server login its RELOAD cuts
+	 * short as a failed login and then connects to nothing for
+	 * server_login_retry, 15 s by default) */
+	if (rc < 0) {
+		snprintf(r->prefix, sizeof(r->prefix), "db.");
+		snprintf(r->res->last_step, sizeof(r->res->last_step), "%s", failed);
+		return rc;
+	}
 	step_begin(r, "resume");
 	{
 		struct ferry_error e = { 0 };
@@ -692,10 +702,56 @@ static int recover_undo(struct run *r, struct recst *rs, struct ferry_error *err
 	return rc;
 }
 
+/* Before the recovery changes anything, the pausable endpoints it would
+ * disturb are paused, as in a switch: one it re-points (or cannot tell
+ * where it points), or one at the side whose fence it changes (ending
+ * that side's sessions).  Clients then wait instead of meeting a fenced
+ * database, and no pgbouncer is re-pointed or has its server sessions
+ * ended while it opens new ones (it counts a login cut short as failed
+ * and then opens none for server_login_retry, 15 s by default).  An
+ * endpoint already where the recovery leads, on a side it leaves alone,
+ * is not paused again (a RESUME just sent would only flap).  A pooler
+ * that cannot be paused in time is recovered anyway (the fences keep
+ * writes right); what the recovery does not resume stays paused for the
+ * next. */
+static void recover_pause(struct run *r, const struct recst *rs, bool complete)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->n; i++) {
+		struct endpoints_db *d = r->dbs[i];
+		const struct db_inspect *ins = &rs[i].ins;
+		enum db_side side = complete ? db_to(r->dir) : db_from(r->dir);
+		const struct sw_target *t = complete ? to_t(d, r->dir) : from_t(d, r->dir);
+		int64_t deadline = time_mono_ms() + (d->budget_ms > 0 ? d->budget_ms : 5000);
+		bool sent[ENDPOINTS_SW_MAX] = { false };
+
+		if (!d->sw->can_pause)
+			continue;
+		for (j = 0; j < d->nsw; j++) {
+			struct ferry_error e = { 0 };
+			if (rs[i].known[j] &&
+			    (rs[i].where[j].paused ||
+			     (sw_where_is(&rs[i].where[j], t) && !ins->fenced[side])))
+				continue;
+			sent[j] = d->sw->send(d->swep[j], SW_PAUSE, &e) == 0;
+			if (!sent[j])
+				say(r, d->pd->name, "recovery: cannot pause %s (%s)",
+				    d->swcfg[j].name, e.msg);
+		}
+		for (j = 0; j < d->nsw; j++) {
+			struct ferry_error e = { 0 };
+			if (sent[j] && d->sw->wait(d->swep[j], SW_PAUSE, deadline, &e) < 0)
+				say(r, d->pd->name, "recovery: %s did not pause (%s)",
+				    d->swcfg[j].name, e.msg);
+		}
+	}
+}
+
 static int recover(struct run *r, struct ferry_error *err)
 {
 	struct recst *rs = xcalloc(r->n + 1, sizeof(*rs));
-	bool all = true, committed = false;
+	bool all = true, committed = false, ready = true;
 	size_t i;
 	int rc;
 
@@ -725,7 +781,13 @@ static int recover(struct run *r, struct ferry_error *err)
 		                      (!ins->forward_running && ins->caught_up != 0 &&
 		                       (ins->reverse_ready || ins->reverse_running)));
 		all = all && rs[i].can_complete;
+		ready = ready && ins->caught_up == 1;
 	}
+	/* not committed: both ways keep every write; completing would wait
+	 * for a stream to catch up (one just restarted may take seconds to
+	 * start applying) while the clients wait, undoing only unfences */
+	if (!committed && !ready)
+		all = false;
 	if (committed && !all) {
 		for (i = 0; i < r->n; i++)
 			if (!rs[i].ins.fenced[db_from(r->dir)]) {
@@ -741,6 +803,7 @@ static int recover(struct run *r, struct ferry_error *err)
 			}
 		all = true; /* committed, from fenced everywhere: complete */
 	}
+	recover_pause(r, rs, all);
 	rc = all ? recover_complete(r, rs, err) : recover_undo(r, rs, err);
 	if (rc == 0)
 		r->res->outcome = all ? ORCH_DONE : ORCH_UNDONE;

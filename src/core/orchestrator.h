@@ -36,16 +36,22 @@
  * that is not: to is fenced before anything resumes), the reverse capture
  * dropped, the forward stream restarted, from unfenced, every endpoint
  * resumed (REVERT and RESUME reach every endpoint; errors are collected,
- * never short-circuited).  Once any RESUME was sent, there is no undo: the
+ * never short-circuited).  An undo that could not put a database back
+ * resumes nothing: the recovery that follows at once decides with the
+ * clients still waiting.  Once any RESUME was sent, there is no undo: the
  * switch completes.
  *
  * Recovery (after a crash, a failed undo, or a preflight that finds a
- * switch half done) decides from positions, not from which objects exist:
- * for each database, from fenced and to holding every change of from
- * (db_inspect.caught_up, or a forward stream that can still catch up) means
- * it can complete; every database can -> complete all (no write is lost:
- * from has nothing to lacks); else undo all (no endpoint was resumed at
- * to: the protocol resumes only after every database is ready).
+ * switch half done) decides from positions, not from which objects exist.
+ * Committed (an unpaused endpoint at an unfenced to, or a reverse stream
+ * running): only completing keeps every write, so it completes (refusing,
+ * with what to check, if a from is still writable).  Not committed: both
+ * ways keep every write; it completes when every database's to already
+ * holds every change of its fenced from (db_inspect.caught_up), else it
+ * undoes (completing would hold the clients while a stream catches up,
+ * undoing only unfences).  It first pauses every pausable endpoint, so that
+ * clients wait instead of meeting a fenced database and no pooler is
+ * re-pointed while it opens server connections.
  *
  * Fault injection (util/fault.h): every step is "db.STEP" for
  * FERRY_CRASH_AT (before it) and FERRY_FAIL_AT (per database or per

@@ -219,6 +219,7 @@ static int fx_inspect(void *h, enum db_direction dir, struct db_inspect *out,
 
 	(void)dir;
 	(void)err;
+	logf_("%s.inspect", f->name);
 	memset(out, 0, sizeof(*out));
 	out->fenced[DB_OLD] = f->fenced[DB_OLD];
 	out->fenced[DB_NEW] = f->fenced[DB_NEW];
@@ -425,8 +426,9 @@ static void test_switch_runs_the_protocol_in_order(void **state)
 	assert_int_equal(res.outcome, ORCH_DONE);
 	assert_string_equal(
 	        calls.data,
-	        "a.preflight a.prepare a.ep1.stage(new) a.ep2.stage(new) a.ep1.pause a.ep2.pause "
-	        "a.fence(old) a.position a.wait_applied(0/42) a.finalize a.stop_forward "
+	        "a.inspect a.preflight a.prepare a.ep1.stage(new) a.ep2.stage(new) a.ep1.pause "
+	        "a.ep2.pause a.fence(old) a.position a.wait_applied(0/42) a.finalize "
+	        "a.stop_forward "
 	        "a.prepare_reverse a.ep1.point a.ep2.point a.ep1.resume a.ep2.resume ");
 	assert_string_equal(res.db[0].fence_pos, "0/42");
 	assert_int_equal(res.db[0].sequences, 3);
@@ -684,6 +686,52 @@ static void test_recovery_decides_from_positions(void **state)
 	orch_result_release(&res);
 }
 
+/* An undo that cannot put a database back resumes nothing: the recovery
+ * that follows decides with the clients still paused.  A recovery pauses
+ * only what it moves or whose database's fence it changes. */
+static void test_recovery_pauses_what_it_disturbs(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct orch_result res;
+	char *insp;
+
+	(void)state;
+	/* a failed POINT, then a failed unfence of old in the undo */
+	world(1, true);
+	eps[1].fail = "point";
+	fdb[0].fail = "unfence";
+	orch_switch(dbs, 1, DB_FORWARD, &opts, &res, &err);
+	insp = strstr(calls.data, "a.inspect");
+	assert_non_null(insp);
+	*insp = '\0';
+	assert_null(strstr(calls.data, ".resume")); /* nothing resumed before it */
+	*insp = 'a';
+	assert_int_not_equal(res.outcome, ORCH_STUCK);
+	assert_writer(1, res.outcome == ORCH_DONE ? DB_NEW : DB_OLD);
+	orch_result_release(&res);
+
+	/* an undo that only failed to resume ep2: ep1 is at old, old
+	 * unfenced, so the recovery leaves it alone and resumes ep2 */
+	world(1, true);
+	eps[1].paused = true;
+	assert_int_equal(orch_recover(dbs, 1, DB_FORWARD, &opts, &res, &err), 0);
+	assert_int_equal(res.outcome, ORCH_UNDONE);
+	assert_null(strstr(calls.data, "a.ep1.pause"));
+	assert_non_null(strstr(calls.data, "a.ep2.resume"));
+	assert_writer(1, DB_OLD);
+	orch_result_release(&res);
+
+	/* old fenced and ep1 unpaused at old: completing re-points ep1, so it
+	 * is paused first */
+	world(1, true);
+	fdb[0].fenced[DB_OLD] = true;
+	assert_int_equal(orch_recover(dbs, 1, DB_FORWARD, &opts, &res, &err), 0);
+	assert_int_equal(res.outcome, ORCH_DONE);
+	assert_non_null(strstr(calls.data, "a.ep1.pause"));
+	assert_writer(1, DB_NEW);
+	orch_result_release(&res);
+}
+
 /* The preflight of a later run finishes a half-done switch first. */
 static void test_half_done_switch_is_recovered_first(void **state)
 {
@@ -813,6 +861,7 @@ int main(void)
 		cmocka_unit_test(test_two_databases_move_all_or_nothing),
 		cmocka_unit_test(test_preflight_of_every_database_before_any_pause),
 		cmocka_unit_test(test_recovery_decides_from_positions),
+		cmocka_unit_test(test_recovery_pauses_what_it_disturbs),
 		cmocka_unit_test(test_half_done_switch_is_recovered_first),
 		cmocka_unit_test(test_budget_is_hard),
 		cmocka_unit_test(test_signals_wait_for_the_end_of_the_pause),

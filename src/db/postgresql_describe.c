@@ -423,6 +423,8 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		fence_set(&d, n->from_side, true);
 		line(&d, n->from_side, pg_sql_terminate,
 		     "every millisecond, until the count below is 0");
+		line(&d, n->from_side, pg_sql_terminate_starting,
+		     "once, after the first: sessions still starting");
 		line(&d, n->from_side, pg_sql_sessions_left, "$1 = the first answer above");
 	} else if (!strcmp(name, DB_SW_POSITION)) {
 		line(&d, n->from_side, pg_sql_wal_lsn, "the fence position");
@@ -437,7 +439,8 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		buf_init(&sql, 1 << 16);
 		pg_sql_setval_add(&sql, true, lit, "<last_value>");
 		buf_adds(&sql, ", ...");
-		line(&d, n->to_side, sql.data, "for each sequence above, %d per statement",
+		line(&d, n->to_side, sql.data,
+		     "for each sequence above, never moved backwards; %d per statement",
 		     PG_SETVAL_BATCH);
 		buf_release(&sql);
 		free(lit);
@@ -450,6 +453,7 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line_built(&d, n->to_side, pg_sql_fence(db, false), "only if it is fenced");
 		line(&d, n->to_side, pg_sql_terminate,
 		     "only if it was fenced: sessions begun under the fence keep its default");
+		line(&d, n->to_side, pg_sql_terminate_starting, "and those still starting");
 		free(db);
 	} else if (!strcmp(name, DB_SW_START_REVERSE)) {
 		line(&d, n->from_side, pg_sql_sub_exists, "$1 = '%s'; created only if missing",
@@ -481,6 +485,7 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		fence_set(&d, n->from_side, false);
 		line(&d, n->from_side, pg_sql_terminate,
 		     "sessions begun under the fence keep its default: ended");
+		line(&d, n->from_side, pg_sql_terminate_starting, "and those still starting");
 	} else {
 		buf_release(&d.o);
 		return ferry_error_set(err, FERRY_EINVAL, NULL, "database %s: no switch step %s",

@@ -86,6 +86,21 @@ const char pg_sql_terminate[] =
 const char pg_sql_sessions_left[] =
         "SELECT count(*) FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED
         " AND backend_start < $1::timestamptz";
+/* Sessions still starting up: a backend reads the database's settings
+ * (the fence's default_transaction_read_only) before it shows in
+ * pg_stat_activity, and holds the lock on its database object (RowExclusive,
+ * taken in InitPostgres) from before that read until after it shows.  So
+ * once an ALTER DATABASE has committed, every backend that may hold the
+ * settings from before it either shows in pg_stat_activity (ended above)
+ * or holds that lock now: this ends those too.  One subtransaction per
+ * backend: without SUPERUSER a superuser's backend cannot be ended, and
+ * that error must not stop the others (readiness lists such sessions). */
+const char pg_sql_terminate_starting[] =
+        "DO $ferry$ DECLARE b int; BEGIN FOR b IN SELECT l.pid FROM pg_locks l WHERE "
+        "l.locktype = 'object' AND l.classid = 'pg_database'::regclass AND l.objid = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database()) AND l.mode = "
+        "'RowExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid() LOOP BEGIN PERFORM "
+        "pg_terminate_backend(b); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END $ferry$";
 /* the insert pointer: past every record written so far, flushed or not */
 const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_insert_lsn()";
 /* inspect(): a slot in use says whether its consumer confirmed everything
@@ -346,7 +361,16 @@ char *pg_sql_fence(const char *dbname, bool on)
 	                  dbname);
 }
 
+/* The target's sequence moves to value, never backwards (a recovery that
+ * runs finalize again after the target took writes must not hand out an
+ * id twice): the larger of the two for an ascending sequence, the smaller
+ * for a descending one. */
 void pg_sql_setval_add(struct buf *sql, bool first, const char *name_lit, const char *value)
 {
-	buf_addf(sql, "%s setval(%s::regclass, %s, true)", first ? "SELECT" : ",", name_lit, value);
+	buf_addf(sql,
+	         "%s setval(%s::regclass, CASE WHEN (SELECT seqincrement > 0 FROM pg_sequence "
+	         "WHERE seqrelid = %s::regclass) THEN greatest(%s, "
+	         "pg_sequence_last_value(%s::regclass)) ELSE least(%s, "
+	         "pg_sequence_last_value(%s::regclass)) END, true)",
+	         first ? "SELECT" : ",", name_lit, name_lit, value, name_lit, value, name_lit);
 }

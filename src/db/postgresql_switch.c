@@ -218,7 +218,7 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
 	char *ts = NULL, *again = NULL, *left = NULL;
-	int rc;
+	int rc, swept = 0;
 
 	if (!c)
 		return err ? err->code : FERRY_EUNREACH;
@@ -231,7 +231,9 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	 * (pg_wait_until_termination), we poll every millisecond.  Sessions
 	 * that start after the ALTER get the read-only default and may stay;
 	 * the first statement's timestamp tells them apart.  Each statement is
-	 * its own transaction and so sees a fresh pg_stat_activity. */
+	 * its own transaction and so sees a fresh pg_stat_activity.  A session
+	 * still starting when the ALTER committed may have read the old
+	 * default without showing yet: pg_sql_terminate_starting ends those. */
 	for (;;) {
 		if (time_mono_ms() >= deadline) {
 			rc = ferry_error_set(
@@ -244,6 +246,9 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 		                       err);
 		free(again);
 		again = NULL;
+		/* once, after the ALTER: the sessions still starting */
+		if (rc == 0 && !swept++)
+			rc = pgsql_exec(c, pg_sql_terminate_starting, 0, NULL, deadline, NULL, err);
 		if (rc < 0)
 			break;
 		free(left);
@@ -275,6 +280,8 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 	 * Signalled only: nothing waits for them here. */
 	if (rc == 0)
 		rc = pgsql_query_value(c, pg_sql_terminate, 0, NULL, deadline, &ts, err);
+	if (rc == 0)
+		rc = pgsql_exec(c, pg_sql_terminate_starting, 0, NULL, deadline, NULL, err);
 	free(ts);
 	return rc;
 }

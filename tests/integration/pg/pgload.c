@@ -57,10 +57,14 @@ static void *run(void *arg)
 			pthread_mutex_unlock(&l->lock);
 			ledger++;
 		} else {
-			/* not acknowledged: the same ledger id is tried again */
+			/* not acknowledged: the same ledger id is tried again,
+			 * unless it is there already (a write that committed but
+			 * whose answer was lost): then the next one */
 			l->errors++;
-			if (!strcmp(pgsql_sqlstate(c), "23505"))
+			if (!strcmp(pgsql_sqlstate(c), "23505") && strstr(err.msg, "ledger")) {
 				l->dup_errors++;
+				ledger++;
+			}
 			snprintf(l->last_error, sizeof(l->last_error), "%s", err.msg);
 		}
 		free(id);

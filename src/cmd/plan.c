@@ -125,6 +125,10 @@ static int print_json(const struct plan_view *v)
 			json_array_append_new(addrs, json_string(v->rrsets[i].addresses[k]));
 		json_object_set_new(r, "name", json_string(p->dns.records.v[i]));
 		json_object_set_new(r, "addresses", addrs);
+		if (v->rrsets[i].cname)
+			json_object_set_new(r, "cname", json_string(v->rrsets[i].cname));
+		if (v->rrsets[i].other)
+			json_object_set_new(r, "holds", json_string(v->rrsets[i].other));
 		json_object_set_new(r, "ttl_now", json_integer(v->rrsets[i].ttl));
 		json_object_set_new(r, "cutover_ttl_effective", json_time(v->tl.ttl_effective[i]));
 		json_array_append_new(recs, r);
@@ -186,18 +190,18 @@ static int print_table(const struct plan_view *v)
 	const char *zone =
 	        p->schedule.cutover_window.present ? p->schedule.cutover_window.zone : "UTC";
 	char a[96], b[96];
-	size_t i, k;
+	size_t i;
 
 	printf("plan %s (%s): valid\n", p->name, p->path);
 	if (v->nrecs) {
-		printf("\nDNS records, as served by %s:%u\n", p->dns.server_host,
-		       (unsigned)p->dns.server_port);
-		printf("  %-28s %-24s %s\n", "RECORD", "ADDRESSES", "TTL NOW");
+		if (p->dns.server_host)
+			printf("\nDNS records, as served by %s:%u\n", p->dns.server_host,
+			       (unsigned)p->dns.server_port);
+		else
+			printf("\nDNS records, as %s serves them\n", p->dns.provider);
+		printf("  %-28s %-24s %s\n", "RECORD", "HOLDS", "TTL NOW");
 		for (i = 0; i < v->nrecs; i++) {
-			a[0] = '\0';
-			for (k = 0; k < v->rrsets[i].n; k++)
-				snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s", k ? "," : "",
-				         v->rrsets[i].addresses[k]);
+			dns_rrset_format(&v->rrsets[i], a, sizeof(a));
 			printf("  %-28s %-24s %u\n", p->dns.records.v[i], a, v->rrsets[i].ttl);
 		}
 		printf("\nTTL step-down (one old TTL between steps, so no resolver holds a long "

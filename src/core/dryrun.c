@@ -36,34 +36,21 @@ static void indent(struct buf *out, const char *text)
 	}
 }
 
-static void dns_cfg(const struct plan *p, struct dns_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->server_host = p->dns.server_host;
-	c->server_port = p->dns.server_port;
-	c->zone = p->dns.zone;
-	c->key_name = p->dns.key.name;
-	c->algorithm = plan_tsig_alg_name(p->dns.key.algorithm);
-}
-
-/* The one UPDATE that moves name from `from` to `to` at ttl. */
-static int dns_update(const struct plan *p, const char *name, char *const *from, size_t nfrom,
-                      char *const *to, size_t nto, uint32_t ttl, struct buf *out,
+/* The one change that makes name hold `to` at ttl, expecting `from`, as
+ * the provider would send it. */
+static int dns_update(const struct plan *p, const char *name, const struct dns_state *from,
+                      const struct dns_state *to, uint32_t ttl, struct buf *out,
                       struct ferry_error *err)
 {
-	struct dns_change c = { 0 };
 	struct dns_config cfg;
 	struct buf text;
 	int r;
 
-	dns_cfg(p, &cfg);
+	endpoints_dns_config(p, &cfg);
 	buf_init(&text, 1 << 16);
-	r = dns_change_build(&c, p->dns.zone, name, from, nfrom, to, nto, ttl, err);
-	if (r == 0)
-		r = dns_change_format(&c, &cfg, &text);
+	r = dns_describe(p->dns.provider, &cfg, name, from, to, ttl, &text, err);
 	if (r == 0)
 		indent(out, text.data);
-	dns_change_release(&c);
 	buf_release(&text);
 	return r;
 }
@@ -84,6 +71,7 @@ static void when(int64_t t, int64_t now, char *s, size_t len)
 static int describe_prepare(struct engine *e, struct buf *out, struct ferry_error *err)
 {
 	const struct plan_dns *d = &e->plan->dns;
+	struct dns_state old = endpoints_dns_state(&e->plan->host_old);
 	int64_t now = time_now();
 	size_t i, k, n;
 	int r;
@@ -107,8 +95,7 @@ static int describe_prepare(struct engine *e, struct buf *out, struct ferry_erro
 			when(st[k].not_before, now, at, sizeof(at));
 			buf_addf(out, "  dns: %s TTL %u -> %u (%s):\n", d->records.v[i],
 			         st[k].from_ttl, st[k].ttl, at);
-			r = dns_update(e->plan, d->records.v[i], rs.addresses, rs.n, rs.addresses,
-			               rs.n, st[k].ttl, out, err);
+			r = dns_update(e->plan, d->records.v[i], &old, &old, st[k].ttl, out, err);
 		}
 		dns_rrset_release(&rs);
 		free(st);
@@ -188,22 +175,25 @@ static int split(struct engine *e, double pct, struct buf *out, struct ferry_err
 	return r;
 }
 
-/* Every record moved between the hosts' addresses at the cutover TTL. */
+/* Every record moved between the hosts' value sets at the cutover TTL. */
 static int dns_move(struct engine *e, bool back, struct buf *out, struct ferry_error *err)
 {
 	const struct plan *p = e->plan;
-	char *const oldv[] = { p->host_old.address }, *const newv[] = { p->host_new.address };
+	struct dns_state st_old = endpoints_dns_state(&p->host_old);
+	struct dns_state st_new = endpoints_dns_state(&p->host_new);
+	const struct dns_state *from = back ? &st_new : &st_old, *to = back ? &st_old : &st_new;
+	char tf[512], tt[512];
 	size_t i;
 	int r = 0;
 
 	if (!p->dns.present)
 		return 0;
+	dns_state_format(from, tf, sizeof(tf));
+	dns_state_format(to, tt, sizeof(tt));
 	for (i = 0; r == 0 && i < p->dns.records.n; i++) {
 		buf_addf(out, "  dns: %s from %s to %s, TTL %u (compare-and-swap):\n",
-		         p->dns.records.v[i], back ? newv[0] : oldv[0], back ? oldv[0] : newv[0],
-		         p->dns.ttl.cutover);
-		r = dns_update(p, p->dns.records.v[i], back ? newv : oldv, 1, back ? oldv : newv, 1,
-		               p->dns.ttl.cutover, out, err);
+		         p->dns.records.v[i], tf, tt, p->dns.ttl.cutover);
+		r = dns_update(p, p->dns.records.v[i], from, to, p->dns.ttl.cutover, out, err);
 	}
 	return r;
 }
@@ -303,13 +293,13 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 			buf_addf(out, "  after the rollback window (%s from the cutover):\n", d2);
 			r = each_db(e, teardown_text, "remove replication", false, out, err);
 			for (size_t k = 0; r == 0 && p->dns.present && k < p->dns.records.n; k++) {
-				char *const nv[] = { p->host_new.address };
+				struct dns_state nv = endpoints_dns_state(&p->host_new);
 				uint32_t ttl =
 				        prepare_restore_ttl(e->j, &p->dns, p->dns.records.v[k]);
 
 				buf_addf(out, "  dns: %s TTL restored to %u:\n",
 				         p->dns.records.v[k], ttl);
-				r = dns_update(p, p->dns.records.v[k], nv, 1, nv, 1, ttl, out, err);
+				r = dns_update(p, p->dns.records.v[k], &nv, &nv, ttl, out, err);
 			}
 			if (r == 0 && p->traffic.present)
 				buf_addf(out,

@@ -159,6 +159,8 @@ void plan_join(const char *const *cands, char *out, size_t outlen);
 
 /* An IPv4 or IPv6 literal (inet_pton). */
 bool plan_is_ip(const char *s);
+/* The same address, however written ("2001:db8::1" and "2001:DB8:0::1"). */
+bool plan_same_ip(const char *a, const char *b);
 
 /*
  * Splits "HOST:PORT" ("[v6]:PORT" for IPv6).  PORT may be left out when

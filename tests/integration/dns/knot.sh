@@ -3,13 +3,15 @@
 #
 # Starts knotd as a plain foreground process on 127.0.0.1 at a free port in
 # 15300-15399, authoritative for shop.test (www and api: A 10.77.0.2, TTL
-# 3600, plus one record per test), with two TSIG keys: ferry-key, allowed to
+# 3600, plus one record per test: multi holds two A and one AAAA, cn a
+# CNAME), with two TSIG keys: ferry-key, allowed to
 # update the zone, and other-key, known to the server but not in the zone's
 # ACL.  Everything lives in one mktemp -d folder; a trap stops knotd and
 # removes the folder on any exit.  PROGRAM gets:
 #   FERRY_TEST_DNS_PORT        the port
 #   FERRY_TEST_DNS_KEY_FILE    ferry-key's base64 secret (one line)
 #   FERRY_TEST_DNS_OTHER_FILE  other-key's secret
+#   FERRY_TEST_DNS_KNSUPDATE_KEY  ferry-key for knsupdate -k (alg:name:secret)
 #   FERRY_TEST_DNS_SERIAL      the zone's SOA serial at start
 set -eu
 
@@ -41,6 +43,7 @@ token=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 serial=2026112601
 printf '%s\n' "$key" >"$dir/ferry-key.secret"
 printf '%s\n' "$other" >"$dir/other-key.secret"
+printf 'hmac-sha256:ferry-key:%s\n' "$key" >"$dir/ferry-key.knsupdate"
 chmod 600 "$dir"/*.secret
 mkdir -p "$dir/run" "$dir/db" "$dir/zones"
 
@@ -59,6 +62,10 @@ race    A   10.77.0.2
 auth    A   10.77.0.2
 dual    A   10.77.0.2
 dual    AAAA 2001:db8::2
+multi   A   10.77.0.2
+multi   A   10.77.0.4
+multi   AAAA 2001:db8::2
+cn      CNAME lb-old.example.net.
 alias   CNAME www
 token   TXT "$token"
 EOF
@@ -138,6 +145,7 @@ fi
 export FERRY_TEST_DNS_PORT=$started
 export FERRY_TEST_DNS_KEY_FILE="$dir/ferry-key.secret"
 export FERRY_TEST_DNS_OTHER_FILE="$dir/other-key.secret"
+export FERRY_TEST_DNS_KNSUPDATE_KEY="$dir/ferry-key.knsupdate"
 export FERRY_TEST_DNS_SERIAL=$serial
 set +e
 "$@"

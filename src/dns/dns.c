@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,7 @@
 
 static const struct dns_provider_ops *const providers[] = {
 	&dns_rfc2136_ops,
+	&dns_powerdns_ops,
 };
 
 const struct dns_provider_ops *dns_provider_find(const char *name)
@@ -251,6 +253,17 @@ int dns_change_format(const struct dns_change *c, const struct dns_config *cfg, 
 	if (rc == 0)
 		rc = buf_adds(out, "send\n");
 	return rc;
+}
+
+int dns_vfail(struct ferry_error *err, int code, const char *where, const char *zone,
+              const char *name, const char *hint, const char *fmt, va_list ap)
+{
+	char what[400];
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	if (name)
+		return ferry_error_set(err, code, hint, "dns %s (%s): %s", name, where, what);
+	return ferry_error_set(err, code, hint, "dns zone %s (%s): %s", zone, where, what);
 }
 
 int dns_server_parse(const char *spec, char *host, size_t hostlen, uint16_t *port,

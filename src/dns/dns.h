@@ -71,6 +71,7 @@
 #ifndef FERRY_DNS_DNS_H
 #define FERRY_DNS_DNS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -363,6 +364,14 @@ const char *dns_rr_type_name(enum dns_rr_type t);
 int dns_change_format(const struct dns_change *c, const struct dns_config *cfg, struct buf *out);
 
 /* --- helpers shared by drivers (no foreign library) --------------------- */
+
+/* Fills err the drivers' way: "dns NAME (WHERE): WHAT", or "dns zone ZONE
+ * (WHERE): WHAT" when name is NULL; WHERE names the server ("server
+ * 10.77.0.1:53", "powerdns http://..."); returns code. */
+__attribute__((format(printf, 7, 0))) int dns_vfail(struct ferry_error *err, int code,
+                                                    const char *where, const char *zone,
+                                                    const char *name, const char *hint,
+                                                    const char *fmt, va_list ap);
 
 /* Parses an address literal and port into *ss.  FERRY_EINVAL with a message
  * naming the server otherwise. */

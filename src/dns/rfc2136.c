@@ -74,17 +74,15 @@ __attribute__((format(printf, 6, 7))) static int fail(const struct rfc2136 *r,
                                                       const char *name, const char *hint,
                                                       const char *fmt, ...)
 {
-	char what[400];
+	char where[sizeof(r->server) + 8];
 	va_list ap;
+	int rc;
 
+	snprintf(where, sizeof(where), "server %s", r->server);
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	rc = dns_vfail(err, code, where, r->zone, name, hint, fmt, ap);
 	va_end(ap);
-	if (name)
-		return ferry_error_set(err, code, hint, "dns %s (server %s): %s", name, r->server,
-		                       what);
-	return ferry_error_set(err, code, hint, "dns zone %s (server %s): %s", r->zone, r->server,
-	                       what);
+	return rc;
 }
 
 /* "www.shop.test" -> owned absolute dname "www.shop.test." */

@@ -27,6 +27,7 @@
 static const struct dns_provider_ops *const providers[] = {
 	&dns_rfc2136_ops,
 	&dns_powerdns_ops,
+	&dns_command_ops,
 };
 
 const struct dns_provider_ops *dns_provider_find(const char *name)
@@ -82,8 +83,16 @@ int dns_expect(struct dns_provider *p, const char *name, const struct dns_state 
 	if (p->ops->expect)
 		return p->ops->expect(p, name, st, now, err);
 	r = p->ops->query(p, name, now, err);
-	if (r == FERRY_ENOTFOUND && dns_state_empty(st))
-		return 0;
+	if (r == FERRY_ENOTFOUND) {
+		if (dns_state_empty(st))
+			return 0;
+		dns_state_format(st, want, sizeof(want));
+		return ferry_error_set(err, FERRY_ECHANGED,
+		                       "someone else removed the record: find out who and why "
+		                       "before going on",
+		                       "dns %s: holds no A, AAAA or CNAME record, not %s", name,
+		                       want);
+	}
 	if (r < 0)
 		return r;
 	if (dns_rrset_matches(now, st))

@@ -2,7 +2,8 @@
 # knot.sh PROGRAM [ARGS...] - runs PROGRAM against a private Knot DNS server.
 #
 # Starts knotd as a plain foreground process on 127.0.0.1 at a free port in
-# 15300-15399, authoritative for shop.test (www and api: A 10.77.0.2, TTL
+# 15300-15399 (FERRY_TEST_KNOT_PORTS="LO SPAN" picks another range: each
+# helper's tests have their own), authoritative for shop.test (www and api: A 10.77.0.2, TTL
 # 3600, plus one record per test: multi holds two A and one AAAA, cn a
 # CNAME), with two TSIG keys: ferry-key, allowed to
 # update the zone, and other-key, known to the server but not in the zone's
@@ -134,10 +135,13 @@ EOF
 	return 1
 }
 
-if start_on_free_port 15300 100 start_knot; then
+set -- ${FERRY_TEST_KNOT_PORTS:-15300 100} "$@"
+lo=$1 span=$2
+shift 2
+if start_on_free_port "$lo" "$span" start_knot; then
 	started=$free_port
 else
-	echo "knot.sh: could not start knotd on a free port in 15300-15399; its log:" >&2
+	echo "knot.sh: could not start knotd on a free port in $lo-$((lo + span - 1)); its log:" >&2
 	tail -n 20 "$dir/knot.log" >&2 || true
 	exit 1
 fi

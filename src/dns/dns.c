@@ -27,6 +27,7 @@
 static const struct dns_provider_ops *const providers[] = {
 	&dns_rfc2136_ops,
 	&dns_powerdns_ops,
+	&dns_route53_ops,
 	&dns_command_ops,
 };
 

@@ -8,8 +8,8 @@
  *                EREFUSED: no such zone or server, 422 EREFUSED with the
  *                server's own text);
  *   read_name()  GET .../zones/ZONE.?rrset_name=NAME. into a list of
- *                rrsets (struct pset): the A, AAAA, CNAME and LUA records
- *                of the name, which is what ferry moves;
+ *                rrsets (struct dns_nlist, native.h): the A, AAAA, CNAME
+ *                and LUA records of the name, which is what ferry moves;
  *   from_state() what a struct dns_state is as PowerDNS rrsets: A and AAAA
  *                for a set, CNAME for an alias, a LUA A / LUA AAAA record
  *                "pickwrandom({{W,'ADDR'},...})" for a split;
@@ -39,25 +39,13 @@
 #include <jansson.h>
 
 #include "dns/dns.h"
+#include "dns/native.h"
 #include "hosts/http.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #define API_TIMEOUT_DEFAULT_MS 10000
 #define REPLY_MAX              (4 << 20)
-
-/* One rrset of the name: type, TTL, contents (canonical for A/AAAA). */
-struct prr {
-	char type[8]; /* "A", "AAAA", "CNAME", "LUA" */
-	uint32_t ttl;
-	char **v;
-	size_t n, alloc;
-};
-
-struct pset {
-	struct prr *rr;
-	size_t n, alloc;
-};
 
 struct pdns {
 	struct dns_provider base;
@@ -67,6 +55,7 @@ struct pdns {
 	char *zone_url;  /* api/api/v1/servers/ID/zones/ZONE. */
 	char *key;       /* wiped at close */
 	int timeout_ms;
+	char where[600]; /* "powerdns http://..." */
 };
 
 static struct pdns *from(struct dns_provider *p)
@@ -76,130 +65,7 @@ static struct pdns *from(struct dns_provider *p)
 
 static const char *const types[] = { "A", "AAAA", "CNAME", "LUA" };
 
-static void pset_release(struct pset *s)
-{
-	size_t i, k;
-
-	for (i = 0; i < s->n; i++) {
-		for (k = 0; k < s->rr[i].n; k++)
-			free(s->rr[i].v[k]);
-		free(s->rr[i].v);
-	}
-	free(s->rr);
-	memset(s, 0, sizeof(*s));
-}
-
-static struct prr *pset_get(struct pset *s, const char *type, uint32_t ttl)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->rr[i].type, type))
-			return &s->rr[i];
-	XGROW(s->rr, s->alloc, s->n + 1);
-	memset(&s->rr[s->n], 0, sizeof(s->rr[s->n]));
-	snprintf(s->rr[s->n].type, sizeof(s->rr[s->n].type), "%s", type);
-	s->rr[s->n].ttl = ttl;
-	return &s->rr[s->n++];
-}
-
-static void prr_add(struct prr *r, const char *v)
-{
-	XGROW(r->v, r->alloc, r->n + 1);
-	r->v[r->n++] = xstrdup(v);
-}
-
-static const struct prr *pset_find(const struct pset *s, const char *type)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->rr[i].type, type))
-			return &s->rr[i];
-	return NULL;
-}
-
-/* Same contents: addresses and LUA texts exactly (both are canonical),
- * CNAME targets without case. */
-static bool prr_equal(const struct prr *a, const struct prr *b)
-{
-	size_t i, j;
-
-	if (a->n != b->n)
-		return false;
-	for (i = 0; i < a->n; i++) {
-		bool found = false;
-
-		for (j = 0; j < b->n && !found; j++)
-			found = !strcmp(a->type, "CNAME") ? dns_name_equal(a->v[i], b->v[j])
-			                                  : !strcmp(a->v[i], b->v[j]);
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-static bool pset_equal(const struct pset *a, const struct pset *b)
-{
-	size_t t;
-
-	for (t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
-		const struct prr *x = pset_find(a, types[t]), *y = pset_find(b, types[t]);
-
-		if (!x != !y || (x && !prr_equal(x, y)))
-			return false;
-	}
-	return true;
-}
-
-/* "A 10.77.0.2, 10.77.0.4; LUA A \"pickwrandom(...)\"" or "no record". */
-static void pset_format(const struct pset *s, char *out, size_t len)
-{
-	size_t i, k, used = 0;
-
-	out[0] = '\0';
-	if (!s->n)
-		snprintf(out, len, "no record");
-	for (i = 0; i < s->n && used < len; i++)
-		for (k = 0; k < s->rr[i].n && used < len; k++) {
-			if (k)
-				used += (size_t)snprintf(out + used, len - used, ", %s",
-				                         s->rr[i].v[k]);
-			else
-				used += (size_t)snprintf(out + used, len - used, "%s%s %s",
-				                         i ? "; " : "", s->rr[i].type,
-				                         s->rr[i].v[k]);
-		}
-}
-
 /* --- a state as rrsets ---------------------------------------------------- */
-
-static bool is_v6(const char *a)
-{
-	return strchr(a, ':') != NULL;
-}
-
-static size_t count_family(const struct dns_values *v, bool v6)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < v->n; i++)
-		k += is_v6(v->addresses[i]) == v6;
-	return k;
-}
-
-static void add_addresses(struct pset *s, const struct dns_values *v, uint32_t ttl)
-{
-	char canon[64];
-	size_t i;
-	int af;
-
-	for (i = 0; i < v->n; i++) {
-		if (dns_address_canon(v->addresses[i], canon, sizeof(canon), &af) < 0)
-			BUG("address %s was checked", v->addresses[i]);
-		prr_add(pset_get(s, af == AF_INET6 ? "AAAA" : "A", ttl), canon);
-	}
-}
 
 /* Appends "{W,'ADDR'}," for each address of family v6 in v. */
 static void lua_entries(struct buf *b, const struct dns_values *v, bool v6, unsigned w)
@@ -208,7 +74,7 @@ static void lua_entries(struct buf *b, const struct dns_values *v, bool v6, unsi
 	size_t i;
 
 	for (i = 0; i < v->n; i++) {
-		if (is_v6(v->addresses[i]) != v6)
+		if ((strchr(v->addresses[i], ':') != NULL) != v6)
 			continue;
 		dns_address_canon(v->addresses[i], canon, sizeof(canon), NULL);
 		buf_addf(b, "{%u,'%s'},", w, canon);
@@ -216,38 +82,26 @@ static void lua_entries(struct buf *b, const struct dns_values *v, bool v6, unsi
 }
 
 /* st as the rrsets PowerDNS should hold (st was checked). */
-static int from_state(const char *name, const struct dns_state *st, uint32_t ttl, struct pset *out,
-                      struct ferry_error *err)
+static int from_state(const char *name, const struct dns_state *st, uint32_t ttl,
+                      struct dns_nlist *out, struct ferry_error *err)
 {
-	int f;
+	int f, rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!st->split) {
-		if (st->set.cname) {
-			size_t l = strlen(st->set.cname);
-			char *t = xasprintf("%s%s", st->set.cname,
-			                    l && st->set.cname[l - 1] == '.' ? "" : ".");
-
-			prr_add(pset_get(out, "CNAME", ttl), t);
-			free(t);
-		}
-		add_addresses(out, &st->set, ttl);
+		dns_nlist_plain(out, &st->set, ttl);
 		return 0;
 	}
+	rc = dns_split_families(name, st, err);
+	if (rc < 0)
+		return rc;
 	for (f = 0; f < 2; f++) {
-		size_t ns = count_family(&st->set, f), na = count_family(&st->alt, f);
+		size_t ns = dns_values_count_family(&st->set, f);
+		size_t na = dns_values_count_family(&st->alt, f);
 		struct buf b;
 
-		if (!ns && !na)
+		if (!ns)
 			continue;
-		if (!ns || !na)
-			return ferry_error_set(
-			        err, FERRY_EINVAL,
-			        "give both sides addresses of the same families (IPv4 on both, or "
-			        "IPv6 on both, or both on both)",
-			        "dns %s: weighted answers: only one side has %s addresses, whose "
-			        "clients would all go there; nothing sent",
-			        name, f ? "IPv6" : "IPv4");
 		/* PowerDNS LUA records (docs/lua-records/functions.rst):
 		 * pickwrandom picks one entry, each with its weight. */
 		buf_init(&b, 1 << 16);
@@ -256,54 +110,10 @@ static int from_state(const char *name, const struct dns_state *st, uint32_t ttl
 		lua_entries(&b, &st->alt, f, st->alt_weight * (unsigned)ns);
 		b.data[--b.len] = '\0'; /* the last ',' */
 		buf_adds(&b, "})\"");
-		prr_add(pset_get(out, "LUA", ttl), b.data);
+		dns_nrr_add(dns_nlist_get(out, "LUA", ttl), b.data);
 		buf_release(&b);
 	}
 	return 0;
-}
-
-/* The rrsets as a struct dns_rrset: A/AAAA into addresses, CNAME into
- * cname, and a LUA record into other (its addresses, when it is one of
- * ferry's pickwrandom records, into addresses). */
-static void to_rrset(const struct pset *s, struct dns_rrset *rs)
-{
-	char text[2048];
-	size_t i, k;
-	bool have_ttl = false;
-
-	for (i = 0; i < s->n; i++) {
-		const struct prr *r = &s->rr[i];
-
-		if (!have_ttl || r->ttl < rs->ttl)
-			rs->ttl = r->ttl;
-		have_ttl = true;
-		for (k = 0; k < r->n; k++) {
-			if (!strcmp(r->type, "CNAME")) {
-				dns_rrset_set_cname(rs, r->v[k]);
-			} else if (strcmp(r->type, "LUA") != 0) {
-				dns_rrset_add(rs, r->v[k]);
-			} else {
-				const char *p = r->v[k];
-
-				/* ...{W,'ADDR'}...: the addresses it may answer */
-				while ((p = strchr(p, '\'')) != NULL) {
-					const char *q = strchr(p + 1, '\'');
-					char *a;
-
-					if (!q)
-						break;
-					a = xstrndup(p + 1, (size_t)(q - p - 1));
-					dns_rrset_add(rs, a);
-					free(a);
-					p = q + 1;
-				}
-			}
-		}
-	}
-	if (pset_find(s, "LUA")) {
-		pset_format(s, text, sizeof(text));
-		rs->other = xstrdup(text);
-	}
 }
 
 /* --- the API ------------------------------------------------------------- */
@@ -313,13 +123,11 @@ __attribute__((format(printf, 6, 7))) static int fail(const struct pdns *pd,
                                                       const char *name, const char *hint,
                                                       const char *fmt, ...)
 {
-	char where[600];
 	va_list ap;
 	int rc;
 
-	snprintf(where, sizeof(where), "powerdns %s", pd->api);
 	va_start(ap, fmt);
-	rc = dns_vfail(err, code, where, pd->zone, name, hint, fmt, ap);
+	rc = dns_vfail(err, code, pd->where, pd->zone, name, hint, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -391,8 +199,10 @@ static int api(struct pdns *pd, const char *method, const char *url, const char 
 }
 
 /* The name's A, AAAA, CNAME and LUA rrsets. */
-static int read_name(struct pdns *pd, const char *name, struct pset *out, struct ferry_error *err)
+static int read_name(struct dns_provider *p, const char *name, struct dns_nlist *out,
+                     struct ferry_error *err)
 {
+	struct pdns *pd = from(p);
 	char *qname = xasprintf("%s.", name), *url = NULL;
 	struct buf reply;
 	json_t *root = NULL, *rrsets, *rr;
@@ -447,7 +257,8 @@ static int read_name(struct pdns *pd, const char *name, struct pset *out, struct
 				continue;
 			if (t < 2 && dns_address_canon(c, canon, sizeof(canon), NULL) == 0)
 				c = canon;
-			prr_add(pset_get(out, types[t], (uint32_t)json_integer_value(ttl)), c);
+			dns_nrr_add(dns_nlist_get(out, types[t], (uint32_t)json_integer_value(ttl)),
+			            c);
 		}
 	}
 	rc = 0;
@@ -457,7 +268,7 @@ out:
 	free(url);
 	free(qname);
 	if (rc < 0)
-		pset_release(out);
+		dns_nlist_release(out);
 	return rc;
 }
 
@@ -482,19 +293,20 @@ static int flush(struct pdns *pd, const char *name, struct ferry_error *err)
 /* The PATCH body that makes name hold want, given what it holds (have):
  * DELETE first, so that a CNAME never meets another type of the name
  * (PowerDNS refuses that with 422). */
-static char *patch_body(const char *name, const struct pset *have, const struct pset *want)
+static char *patch_body(const char *name, const struct dns_nlist *have,
+                        const struct dns_nlist *want)
 {
 	json_t *rrsets = json_array(), *root;
 	char *qname = xasprintf("%s.", name), *s;
 	size_t t, k;
 
 	for (t = 0; t < sizeof(types) / sizeof(types[0]); t++)
-		if (pset_find(have, types[t]) && !pset_find(want, types[t]))
+		if (dns_nlist_find(have, types[t]) && !dns_nlist_find(want, types[t]))
 			json_array_append_new(rrsets,
 			                      json_pack("{s:s, s:s, s:s}", "name", qname, "type",
 			                                types[t], "changetype", "DELETE"));
 	for (t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
-		const struct prr *r = pset_find(want, types[t]);
+		const struct dns_nrr *r = dns_nlist_find(want, types[t]);
 		json_t *recs;
 
 		if (!r)
@@ -551,6 +363,7 @@ static int pdns_open(const struct dns_config *cfg, struct dns_provider **out,
 	n = strlen(pd->api);
 	while (n > 0 && pd->api[n - 1] == '/')
 		pd->api[--n] = '\0';
+	snprintf(pd->where, sizeof(pd->where), "powerdns %s", pd->api);
 	if (!cfg->zone || !cfg->zone[0] || !dns_name_valid(cfg->zone)) {
 		rc = ferry_error_set(err, FERRY_EINVAL, "set dns.zone in the plan",
 		                     "dns powerdns %s: no valid zone given", pd->api);
@@ -582,79 +395,24 @@ out:
 	return rc;
 }
 
-static int check_name(struct pdns *pd, const char *name, struct ferry_error *err)
-{
-	if (!dns_name_valid(name) && !dns_name_equal(name, pd->zone))
-		return fail(pd, err, FERRY_EINVAL, name, NULL, "not a valid domain name");
-	if (!dns_name_in_zone(name, pd->zone))
-		return fail(pd, err, FERRY_EINVAL, name, "list only names inside dns.zone",
-		            "the name is outside zone %s", pd->zone);
-	return 0;
-}
+static const struct dns_native_ops native = { read_name, from_state };
 
 static int pdns_query(struct dns_provider *p, const char *name, struct dns_rrset *out,
                       struct ferry_error *err)
 {
 	struct pdns *pd = from(p);
-	struct pset s;
-	int rc = check_name(pd, name, err);
 
-	if (rc < 0)
-		return rc;
-	rc = read_name(pd, name, &s, err);
-	if (rc < 0)
-		return rc;
-	free(out->name);
-	out->name = xstrdup(name);
-	to_rrset(&s, out);
-	if (!s.n)
-		rc = fail(pd, err, FERRY_ENOTFOUND, name,
-		          "ferry moves A, AAAA and CNAME records; check the name in dns.records",
-		          "the name has no A, AAAA, CNAME or LUA record in zone %s", pd->zone);
-	pset_release(&s);
-	return rc;
-}
-
-/* Reads name into *have and compares with st: 0, or FERRY_ECHANGED. */
-static int compare(struct pdns *pd, const char *name, const struct dns_state *st, struct pset *have,
-                   struct dns_rrset *now, struct ferry_error *err)
-{
-	struct pset want;
-	char h[1024], w[1024];
-	int rc;
-
-	rc = dns_state_check(name, "expected", st, err);
-	if (rc == 0)
-		rc = from_state(name, st, 0, &want, err);
-	if (rc < 0)
-		return rc;
-	rc = read_name(pd, name, have, err);
-	if (rc == 0 && now) {
-		free(now->name);
-		now->name = xstrdup(name);
-		to_rrset(have, now);
-	}
-	if (rc == 0 && !pset_equal(have, &want)) {
-		pset_format(have, h, sizeof(h));
-		pset_format(&want, w, sizeof(w));
-		rc = fail(pd, err, FERRY_ECHANGED, name,
-		          "someone else changed the record: find out who and why before going on",
-		          "holds %s, not %s as expected; nothing changed", h, w);
-	}
-	pset_release(&want);
-	return rc;
+	return dns_native_query(p, &native, pd->where, pd->zone, name, out, err);
 }
 
 static int pdns_expect(struct dns_provider *p, const char *name, const struct dns_state *st,
                        struct dns_rrset *now, struct ferry_error *err)
 {
 	struct pdns *pd = from(p);
-	struct pset have = { 0 };
-	int rc = check_name(pd, name, err);
+	struct dns_nlist have = { 0 };
+	int rc = dns_native_compare(p, &native, pd->where, pd->zone, name, st, &have, now, err);
 
-	if (rc == 0)
-		rc = compare(pd, name, st, &have, now, err);
-	pset_release(&have);
+	dns_nlist_release(&have);
 	return rc;
 }
 
@@ -696,44 +454,36 @@ static int pdns_cas(struct dns_provider *p, const char *name, const struct dns_s
                     const struct dns_state *wanted, uint32_t ttl, struct ferry_error *err)
 {
 	struct pdns *pd = from(p);
-	struct pset have = { 0 }, want = { 0 }, after = { 0 };
+	struct dns_nlist have = { 0 }, want = { 0 }, after = { 0 };
 	struct buf reply;
 	char *body = NULL, h[1024], w[1024];
-	const struct prr *r;
 	size_t i;
 	int rc;
 
 	buf_init(&reply, REPLY_MAX);
-	rc = check_name(pd, name, err);
+	rc = dns_native_prepare(&native, pd->where, pd->zone, name, wanted, ttl, &want, err);
 	if (rc == 0)
-		rc = dns_state_check(name, "new", wanted, err);
-	if (rc == 0 && dns_state_empty(wanted))
-		rc = fail(pd, err, FERRY_EINVAL, name, NULL, "no new value given; nothing sent");
-	if (rc == 0)
-		rc = from_state(name, wanted, ttl, &want, err);
-	if (rc == 0)
-		rc = compare(pd, name, expected, &have, NULL, err);
+		rc = dns_native_compare(p, &native, pd->where, pd->zone, name, expected, &have,
+		                        NULL, err);
 	if (rc < 0)
 		goto out;
 	body = patch_body(name, &have, &want);
-	log_debug("dns %s (powerdns %s): PATCH %s", name, pd->api, body);
+	log_debug("dns %s (%s): PATCH %s", name, pd->where, body);
 	rc = api(pd, "PATCH", pd->zone_url, body, name, &reply, err);
 	if (rc == 0)
 		rc = flush(pd, name, err);
 	if (rc < 0)
 		goto out;
 	/* The verification read: what PowerDNS holds now, TTL included. */
-	rc = read_name(pd, name, &after, err);
+	rc = read_name(p, name, &after, err);
 	if (rc < 0)
 		goto out;
-	for (i = 0; i < after.n && rc == 0; i++) {
-		r = &after.rr[i];
-		if (r->ttl != ttl)
+	for (i = 0; i < after.n && rc == 0; i++)
+		if (after.r[i].ttl != ttl)
 			rc = FERRY_ECHANGED;
-	}
-	if (rc < 0 || !pset_equal(&after, &want)) {
-		pset_format(&after, h, sizeof(h));
-		pset_format(&want, w, sizeof(w));
+	if (rc < 0 || !dns_nlist_same(&after, &want)) {
+		dns_nlist_format(&after, h, sizeof(h));
+		dns_nlist_format(&want, w, sizeof(w));
 		rc = fail(pd, err, FERRY_ECHANGED, name,
 		          "PowerDNS's API has no conditional change: someone else wrote the name "
 		          "at the same moment; find out who, then put it right by hand",
@@ -741,11 +491,11 @@ static int pdns_cas(struct dns_provider *p, const char *name, const struct dns_s
 		goto out;
 	}
 	dns_state_format(wanted, w, sizeof(w));
-	log_info("dns %s (powerdns %s): now %s at TTL %u s", name, pd->api, w, ttl);
+	log_info("dns %s (%s): now %s at TTL %u s", name, pd->where, w, ttl);
 out:
-	pset_release(&have);
-	pset_release(&want);
-	pset_release(&after);
+	dns_nlist_release(&have);
+	dns_nlist_release(&want);
+	dns_nlist_release(&after);
 	buf_release(&reply);
 	free(body);
 	return rc;
@@ -755,7 +505,7 @@ static int pdns_describe(const struct dns_config *cfg, const char *name,
                          const struct dns_state *expected, const struct dns_state *wanted,
                          uint32_t ttl, struct buf *out, struct ferry_error *err)
 {
-	struct pset have = { 0 }, want = { 0 };
+	struct dns_nlist have = { 0 }, want = { 0 };
 	char h[1024], *body = NULL;
 	int rc;
 
@@ -768,7 +518,7 @@ static int pdns_describe(const struct dns_config *cfg, const char *name,
 		rc = from_state(name, wanted, ttl, &want, err);
 	if (rc < 0)
 		goto out;
-	pset_format(&have, h, sizeof(h));
+	dns_nlist_format(&have, h, sizeof(h));
 	body = patch_body(name, &have, &want);
 	if (buf_addf(out,
 	             "; read-compare-write: GET the name, go on only if it holds %s\n"
@@ -783,8 +533,8 @@ static int pdns_describe(const struct dns_config *cfg, const char *name,
 		                     "dns %s: the request text is too long", name);
 out:
 	free(body);
-	pset_release(&have);
-	pset_release(&want);
+	dns_nlist_release(&have);
+	dns_nlist_release(&want);
 	return rc;
 }
 

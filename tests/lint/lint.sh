@@ -28,7 +28,7 @@ sqlite3\.h|^src/journal/journal(_[a-z]+)?\.c$
 ldns/|^src/dns/rfc2136\.c$|^lab/
 libpq-fe\.h|^src/db/pgsql\.c$|^lab/
 curl/|^src/hosts/http\.c$|^lab/
-openssl/|^src/hosts/tls\.c$|^lab/
+openssl/|^src/hosts/tls\.c$|^src/dns/sigv4\.c$|^lab/
 hiredis|^src/db/redis\.c$
 mysql\.h|^src/db/mariadb\.c$
 microhttpd\.h|^lab/

@@ -7,6 +7,7 @@
  * thresholds, and steps that a crash left open.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,32 @@ static int collect_series(const char *series, const char *object, void *vctx)
 	return 0;
 }
 
+/* The last value of series/object at any time, or NaN. */
+static double last_ever(struct journal *j, const char *series, const char *object)
+{
+	double last = NAN;
+
+	journal_samples_foreach(j, series, object, 0, INT64_MAX, last_point, &last, NULL);
+	return last;
+}
+
+/* The split: the share requested (the weights ferry set) beside the share
+ * realised (the requests the backends served, since the step began). */
+static json_t *traffic(const struct plan *p, struct journal *j)
+{
+	double want, got;
+	json_t *o;
+
+	if (!p->traffic.present)
+		return json_null();
+	want = last_ever(j, "weight_new_pct", p->traffic.backend);
+	got = last_ever(j, "share_new_pct", p->traffic.backend);
+	o = json_pack("{s:s, s:s}", "via", p->traffic.via, "backend", p->traffic.backend);
+	json_object_set_new(o, "requested_pct", isnan(want) ? json_null() : json_real(want));
+	json_object_set_new(o, "realised_pct", isnan(got) ? json_null() : json_real(got));
+	return o;
+}
+
 /* Each database's initial sync, as the replicate phase last recorded it. */
 static json_t *progress(const struct plan *p, struct journal *j)
 {
@@ -127,6 +154,7 @@ static json_t *build(const struct plan *p, struct journal *j, struct ferry_error
 	journal_step_list_release(&steps);
 	json_object_set_new(o, "open_steps", open);
 	json_object_set_new(o, "initial_sync", progress(p, j));
+	json_object_set_new(o, "traffic", traffic(p, j));
 	json_object_set_new(o, "thresholds",
 	                    json_pack("{s:f, s:I, s:i}", "error_rate_pct", p->rollback.error_rate,
 	                              "latency_p99_ms", (json_int_t)p->rollback.latency_p99_ms,
@@ -155,6 +183,22 @@ static void print_table(const json_t *o)
 		printf("  none\n");
 	json_object_foreach(json_object_get(o, "latest"), key, v) json_object_foreach(v, k2, v2)
 	        printf("  %-16s %-24s %.3g\n", key, k2, json_real_value(v2));
+	v = json_object_get(o, "traffic");
+	if (json_is_object(v)) {
+		json_t *want = json_object_get(v, "requested_pct"),
+		       *got = json_object_get(v, "realised_pct");
+
+		printf("\ntraffic split (via %s): requested ",
+		       json_string_value(json_object_get(v, "via")));
+		if (json_is_real(want))
+			printf("%.3g %% to new", json_real_value(want));
+		else
+			printf("nothing yet");
+		if (json_is_real(got))
+			printf(", realised %.3g %% (requests served by the backends)",
+			       json_real_value(got));
+		printf("\n");
+	}
 	v = json_object_get(o, "thresholds");
 	printf("\nrollback triggers: error rate > %g %%, p99 > %lld ms, %d health failures\n",
 	       json_real_value(json_object_get(v, "error_rate_pct")),

@@ -154,6 +154,35 @@ static int teardown_text(struct endpoints_db *d, struct buf *t, struct ferry_err
 	return d->eng->describe_teardown(&d->cfg, t, err);
 }
 
+/* The split by weighted DNS: each record's change from the split of
+ * from_pct (< 0: what the journal says it holds) to pct's. */
+static int split_dns(struct engine *e, double from_pct, double pct, struct buf *out,
+                     struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	struct dns_state from, to;
+	double eff;
+	size_t i;
+	int r = 0;
+
+	if (pct >= 100) {
+		buf_addf(out, "  traffic: all to new by the DNS change below\n");
+		return 0;
+	}
+	engine_dns_split_state(p, pct, &to, &eff);
+	for (i = 0; r == 0 && i < p->dns.records.n; i++) {
+		if (from_pct < 0)
+			engine_dns_expected(e, p->dns.records.v[i], &from);
+		else
+			engine_dns_split_state(p, from_pct, &from, &eff);
+		engine_dns_split_state(p, pct, &to, &eff);
+		buf_addf(out, "  traffic: %s answers %g %% new (weighted DNS):\n",
+		         p->dns.records.v[i], eff);
+		r = dns_update(p, p->dns.records.v[i], &from, &to, p->dns.ttl.cutover, out, err);
+	}
+	return r;
+}
+
 static int split(struct engine *e, double pct, struct buf *out, struct ferry_error *err)
 {
 	const struct plan_traffic *t = &e->plan->traffic;
@@ -161,6 +190,8 @@ static int split(struct engine *e, double pct, struct buf *out, struct ferry_err
 	struct buf text;
 	int r;
 
+	if (!strcmp(t->via, "dns"))
+		return split_dns(e, -1, pct, out, err);
 	if (!drv)
 		return ferry_error_set(err, FERRY_EINVAL, NULL, "traffic: unknown balancer '%s'",
 		                       t->via);
@@ -191,6 +222,19 @@ static int dns_move(struct engine *e, bool back, struct buf *out, struct ferry_e
 	dns_state_format(from, tf, sizeof(tf));
 	dns_state_format(to, tt, sizeof(tt));
 	for (i = 0; r == 0 && i < p->dns.records.n; i++) {
+		struct dns_state split;
+		double eff;
+
+		/* weighted DNS: forward, the records leave the last step's split */
+		if (!back && p->traffic.present && !strcmp(p->traffic.via, "dns")) {
+			if (e->phase <= ENGINE_VALIDATE && p->traffic.nsteps)
+				engine_dns_split_state(p, p->traffic.steps[p->traffic.nsteps - 1],
+				                       &split, &eff);
+			else
+				engine_dns_expected(e, p->dns.records.v[i], &split);
+			from = &split;
+			dns_state_format(from, tf, sizeof(tf));
+		}
 		buf_addf(out, "  dns: %s from %s to %s, TTL %u (compare-and-swap):\n",
 		         p->dns.records.v[i], tf, tt, p->dns.ttl.cutover);
 		r = dns_update(p, p->dns.records.v[i], from, to, p->dns.ttl.cutover, out, err);
@@ -262,7 +306,11 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 				              "runs them now\n");
 			for (size_t k = 0; r == 0 && p->traffic.present && k < p->traffic.nsteps;
 			     k++) {
-				r = split(e, p->traffic.steps[k], out, err);
+				if (!strcmp(p->traffic.via, "dns"))
+					r = split_dns(e, k ? p->traffic.steps[k - 1] : -1,
+					              p->traffic.steps[k], out, err);
+				else
+					r = split(e, p->traffic.steps[k], out, err);
 				duration_format(p->traffic.step_hold_ms, d1, sizeof(d1));
 				buf_addf(out, "  hold %s, rollback triggers every second\n", d1);
 			}

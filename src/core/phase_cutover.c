@@ -86,8 +86,9 @@ static const struct db_step_hooks crash_hooks = { crash_hook, NULL, NULL };
 /* Moves every record from the plan's value set of host `from` to that of
  * `to` at the cutover TTL, each a compare-and-swap that expects the PLAN's
  * set of `from` (never what was just read: a record someone else changed
- * is refused, not overwritten).  A record already on `to` is left alone
- * (a resumed run). */
+ * is refused, not overwritten); forward, with traffic.via dns, the split
+ * ferry journaled for it (split_dns.c).  A record already on `to` is left
+ * alone (a resumed run). */
 static int dns_move(struct engine *e, const char *step, const struct plan_host *from,
                     const struct plan_host *to, struct ferry_error *err)
 {
@@ -109,6 +110,8 @@ static int dns_move(struct engine *e, const char *step, const struct plan_host *
 		struct dns_rrset rs;
 		int64_t id = 0;
 
+		if (from == &e->plan->host_old)
+			engine_dns_expected(e, name, &expect);
 		dns_rrset_init(&rs);
 		r = dns_query(e->dns, name, &rs, err);
 		if (r == 0 && dns_rrset_matches(&rs, &want) && rs.ttl == d->ttl.cutover) {
@@ -124,6 +127,8 @@ static int dns_move(struct engine *e, const char *step, const struct plan_host *
 		if (r == 0) {
 			r = dns_cas(e->dns, name, &expect, &want, d->ttl.cutover, err);
 			engine_step_done(e, id, step, r == 0, r == 0 ? wtext : err->msg, NULL);
+			if (r == 0)
+				r = engine_dns_forget_split(e, name, err);
 			if (r == 0)
 				engine_say(e, name, "now holds %s (TTL %u)", wtext, d->ttl.cutover);
 		}
@@ -159,7 +164,9 @@ static int rollback_plan(struct engine *e, struct ferry_error *err)
 			         p->dns.records.v[i], t_new, t_old, p->dns.ttl.cutover,
 			         ops && ops->atomic ? "atomic" : "read-compare-write");
 	}
-	if (p->traffic.present)
+	if (p->traffic.present && !strcmp(p->traffic.via, "dns"))
+		buf_addf(&b, "  traffic: the DNS answers old only (the records above)\n");
+	else if (p->traffic.present)
 		buf_addf(&b, "  traffic: %s at %s: %s weight 100, %s weight 0\n",
 		         p->traffic.backend, p->traffic.admin, p->traffic.server_old,
 		         p->traffic.server_new);
@@ -219,6 +226,8 @@ static int dns_preflight(struct engine *e, struct ferry_error *err)
 		struct ferry_error xerr = { 0 };
 		struct dns_rrset rs;
 
+		/* the plan's old set, or the split ferry set (traffic.via dns) */
+		engine_dns_expected(e, name, &st_old);
 		dns_rrset_init(&rs);
 		r = dns_expect(e->dns, name, &st_old, &rs, &xerr);
 		if (r == FERRY_ECHANGED && resumed && dns_rrset_matches(&rs, &st_new))

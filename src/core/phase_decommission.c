@@ -115,7 +115,8 @@ int phase_decommission(struct engine *e, struct ferry_error *err)
 		for (i = 0; r == 0 && i < p->dns.records.n; i++)
 			r = restore_ttl(e, p->dns.records.v[i], err);
 	}
-	if (r == 0 && p->traffic.present)
+	/* via dns the balancers were only read: nothing of theirs to undo */
+	if (r == 0 && p->traffic.present && strcmp(p->traffic.via, "dns") != 0)
 		r = drain_old(e, err);
 	if (r < 0)
 		return r;

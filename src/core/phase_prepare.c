@@ -105,6 +105,17 @@ static int prepare_record(struct engine *e, const char *name, int64_t now, int64
 	r = prepare_record_load(e->j, name, rs.ttl, &rec, err);
 	if (r < 0)
 		goto out;
+	if (rec.last_change == SCHEDULE_UNKNOWN && rs.ttl <= d->ttl.cutover) {
+		/* At the cutover TTL already, with no change of ferry's known:
+		 * count one TTL from this first look, once (otherwise every run
+		 * would count it from its own now, and the gate would never
+		 * hold). */
+		r = prepare_record_store(e->j, name, rs.ttl, now, err);
+		if (r < 0)
+			goto out;
+		rec.last_change = now;
+		rec.prev_ttl = rs.ttl;
+	}
 	r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, steps, &n, err);
 	if (r < 0)
 		goto out;

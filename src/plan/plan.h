@@ -151,7 +151,10 @@ struct plan_database {
 
 struct plan_traffic {
 	bool present;
-	char *via;   /* "haproxy" (the default and the only one) */
+	/* "haproxy" (the default): the balancer's weights split the requests;
+	 * "dns": dns.records answer by weight (powerdns, route53), and the
+	 * balancers below are only read, to measure the realised share */
+	char *via;
 	char *admin; /* "host:port" or a unix socket path */
 	/* Optional: the new host's balancer (same backend and server names).
 	 * After the DNS change clients reach it directly, so the monitor

@@ -52,7 +52,7 @@ struct plan_walk {
 	struct plan *p;
 	size_t budget;   /* nodes left to visit, aliases counted each time */
 	bool budget_hit; /* reported once */
-	struct plan_pos hosts_pos, dns_pos, checks_pos;
+	struct plan_pos hosts_pos, dns_pos, checks_pos, traffic_via_pos;
 	bool need_old, need_new; /* poolers' include files live on the hosts */
 	struct plan_pos need_old_pos, need_new_pos;
 };

@@ -598,7 +598,7 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 	static const char *const keys[] = { "via",     "admin", "admin_new", "backend",
 		                            "servers", "steps", "step_hold", NULL };
 	static const char *const server_keys[] = { "old", "new", NULL };
-	static const char *const vias[] = { "haproxy", NULL };
+	static const char *const vias[] = { "haproxy", "dns", NULL };
 	static const double def_steps[] = { 1, 5, 25 };
 	struct plan_traffic *t = &w->p->traffic;
 	struct pct_arg a = { t, NULL };
@@ -614,8 +614,9 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 		return;
 	t->present = true;
 	t->pos = s.pos;
-	via = plan_get_enum(&s, "via", false, "load balancer", vias, 0);
+	via = plan_get_enum(&s, "via", false, "traffic split", vias, 0);
 	t->via = xstrdup(vias[via < 0 ? 0 : via]);
+	w->traffic_via_pos = s.pos;
 	t->admin = plan_get_str(&s, "admin", true, &pos);
 	if (t->admin && t->admin[0] != '/') {
 		if (!plan_hostport(t->admin, true, 0, &host, &port, &why))
@@ -843,6 +844,54 @@ static void parse_schedule(struct plan_walk *w, struct plan_sect *top)
 		win->zone = xstrdup("UTC");
 }
 
+/* True when h's addresses include one of family v6. */
+static bool has_family(const struct plan_host *h, bool v6)
+{
+	size_t i;
+
+	for (i = 0; i < h->addresses.n; i++)
+		if ((strchr(h->addresses.v[i], ':') != NULL) == v6)
+			return true;
+	return false;
+}
+
+/* traffic.via: dns weights the answers of dns.records: a provider that can,
+ * and address sets on both sides of the same families. */
+static void weighted_dns_check(struct plan_walk *w)
+{
+	const struct plan *p = w->p;
+	int f;
+
+	if (!p->dns.present) {
+		plan_ctx_error(&w->c, w->traffic_via_pos,
+		               "add a dns section (provider powerdns or route53), or split with "
+		               "via: haproxy",
+		               "traffic.via: dns weights the answers of dns.records, and the plan "
+		               "has no dns section");
+		return;
+	}
+	if (strcmp(p->dns.provider, "powerdns") && strcmp(p->dns.provider, "route53"))
+		plan_ctx_error(&w->c, w->traffic_via_pos,
+		               "weighted answers: provider powerdns (LUA records) or route53 "
+		               "(weighted record sets)",
+		               "traffic.via: dns needs a provider that can weight answers, not %s",
+		               p->dns.provider);
+	if (p->host_old.cname || p->host_new.cname) {
+		plan_ctx_error(&w->c, w->traffic_via_pos,
+		               "give both hosts address or addresses, or split with via: haproxy",
+		               "traffic.via: dns weights addresses; a side that is a CNAME cannot "
+		               "be weighted here");
+		return;
+	}
+	for (f = 0; f < 2; f++)
+		if (has_family(&p->host_old, f) != has_family(&p->host_new, f))
+			plan_ctx_error(&w->c, w->traffic_via_pos,
+			               "give both hosts IPv4, or IPv6, or both",
+			               "traffic.via: dns: only one host has %s addresses, whose "
+			               "clients could not be split",
+			               f ? "IPv6" : "IPv4");
+}
+
 void plan_cross_check(struct plan_walk *w)
 {
 	struct plan *p = w->p;
@@ -890,6 +939,8 @@ void plan_cross_check(struct plan_walk *w)
 		p->schedule.cutover_window.zone = xstrdup("UTC");
 	if (p->traffic.present && p->traffic.step_hold_ms <= 0 && p->traffic.nsteps > 0)
 		p->traffic.step_hold_ms = p->schedule.validation_ms / (int64_t)p->traffic.nsteps;
+	if (p->traffic.present && !strcmp(p->traffic.via, "dns"))
+		weighted_dns_check(w);
 }
 
 void plan_parse_sections(struct plan_walk *w, struct plan_sect *top)

@@ -5,7 +5,8 @@
 # Starts pdns_server in the foreground on 127.0.0.1: DNS and the HTTP API on
 # two free ports in 16220-16239 (the dns helper's range), LUA records
 # enabled, authoritative for shop.test (loaded with pdnsutil from a zone
-# file: www and api A 10.77.0.2 TTL 3600, one record per test, see below).
+# file: www and api A 10.77.0.2 TTL 3600, one record per test, see below;
+# web A 127.0.0.2 TTL 1 for the weighted validation through the CLI).
 # Everything lives in one mktemp -d folder; a trap stops the server and
 # removes the folder on any exit.  PROGRAM gets:
 #   FERRY_TEST_PDNS_API       http://127.0.0.1:PORT
@@ -75,6 +76,7 @@ weight  A   10.77.0.2
 weight6 A   10.77.0.2
 weight6 AAAA 2001:db8::2
 dry     A   10.77.0.2
+web     1 A 127.0.0.2
 token   TXT "$token"
 EOF
 

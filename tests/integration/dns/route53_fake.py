@@ -225,15 +225,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if rest[0].get("set_id") is not None:
                 out += "<NextRecordIdentifier>%s</NextRecordIdentifier>" % rest[0]["set_id"]
         out += "<MaxItems>%d</MaxItems></ListResourceRecordSetsResponse>" % maxitems
-        self.reply(200, out)
-        # another party writes right after this read
+        # Another party writes right after this read: decided before the
+        # reply goes out (a race.json written later is for a later read),
+        # applied after it, under the zone's lock.
         race = os.path.join(ZONE.args.dir, "race.json")
-        if os.path.exists(race):
-            r = json.load(open(race))
-            if any(s["name"] == r["name"] for s in page) or start["name"] == r["name"]:
-                ZONE.sets = [s for s in ZONE.sets if s["name"] != r["name"]] + r["records"]
-                ZONE.save()
-                os.remove(race)
+        r = json.load(open(race)) if os.path.exists(race) else None
+        if r and not (any(s["name"] == r["name"] for s in page) or start["name"] == r["name"]):
+            r = None
+        self.reply(200, out)
+        if r:
+            ZONE.sets = [s for s in ZONE.sets if s["name"] != r["name"]] + r["records"]
+            ZONE.save()
+            os.remove(race)
+            with open(os.path.join(ZONE.args.dir, "requests.log"), "a") as f:
+                f.write("race: %s written by another party\n" % r["name"])
 
     def change(self, body):
         if os.path.exists(os.path.join(ZONE.args.dir, "deny")):

@@ -59,19 +59,9 @@ static struct command *from(struct dns_provider *p)
 	return (struct command *)p;
 }
 
-__attribute__((format(printf, 6, 7))) static int fail(const struct command *c,
-                                                      struct ferry_error *err, int code,
-                                                      const char *name, const char *hint,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = dns_vfail(err, code, c->where, c->zone, name, hint, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+/* "dns NAME (WHERE): ..." for this driver (dns_fail). */
+#define fail(c, err, code, name, hint, ...)                                                        \
+	dns_fail(err, code, (c)->where, (c)->zone, name, hint, __VA_ARGS__)
 
 static void command_close(struct dns_provider *p)
 {

@@ -276,6 +276,18 @@ int dns_vfail(struct ferry_error *err, int code, const char *where, const char *
 	return ferry_error_set(err, code, hint, "dns zone %s (%s): %s", zone, where, what);
 }
 
+int dns_fail(struct ferry_error *err, int code, const char *where, const char *zone,
+             const char *name, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = dns_vfail(err, code, where, zone, name, hint, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 int dns_server_parse(const char *spec, char *host, size_t hostlen, uint16_t *port,
                      struct ferry_error *err)
 {

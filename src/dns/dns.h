@@ -372,6 +372,10 @@ __attribute__((format(printf, 7, 0))) int dns_vfail(struct ferry_error *err, int
                                                     const char *where, const char *zone,
                                                     const char *name, const char *hint,
                                                     const char *fmt, va_list ap);
+__attribute__((format(printf, 7, 8))) int dns_fail(struct ferry_error *err, int code,
+                                                   const char *where, const char *zone,
+                                                   const char *name, const char *hint,
+                                                   const char *fmt, ...);
 
 /* Parses an address literal and port into *ss.  FERRY_EINVAL with a message
  * naming the server otherwise. */

@@ -240,28 +240,16 @@ int dns_split_families(const char *name, const struct dns_state *st, struct ferr
 	return 0;
 }
 
-__attribute__((format(printf, 7, 8))) static int fail(struct ferry_error *err, int code,
-                                                      const char *where, const char *zone,
-                                                      const char *name, const char *hint,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = dns_vfail(err, code, where, zone, name, hint, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 int dns_native_check_name(const char *where, const char *zone, const char *name,
                           struct ferry_error *err)
 {
 	if (!dns_name_valid(name) && !dns_name_equal(name, zone))
-		return fail(err, FERRY_EINVAL, where, zone, name, NULL, "not a valid domain name");
+		return dns_fail(err, FERRY_EINVAL, where, zone, name, NULL,
+		                "not a valid domain name");
 	if (!dns_name_in_zone(name, zone))
-		return fail(err, FERRY_EINVAL, where, zone, name, "list only names inside dns.zone",
-		            "the name is outside zone %s", zone);
+		return dns_fail(err, FERRY_EINVAL, where, zone, name,
+		                "list only names inside dns.zone", "the name is outside zone %s",
+		                zone);
 	return 0;
 }
 
@@ -278,9 +266,10 @@ int dns_native_query(struct dns_provider *p, const struct dns_native_ops *no, co
 		return rc;
 	dns_nlist_to_rrset(&l, name, out);
 	if (!l.n)
-		rc = fail(err, FERRY_ENOTFOUND, where, zone, name,
-		          "ferry moves A, AAAA and CNAME records; check the name in dns.records",
-		          "the name has no A, AAAA or CNAME record in zone %s", zone);
+		rc = dns_fail(
+		        err, FERRY_ENOTFOUND, where, zone, name,
+		        "ferry moves A, AAAA and CNAME records; check the name in dns.records",
+		        "the name has no A, AAAA or CNAME record in zone %s", zone);
 	dns_nlist_release(&l);
 	return rc;
 }
@@ -305,9 +294,10 @@ int dns_native_compare(struct dns_provider *p, const struct dns_native_ops *no, 
 	if (rc == 0 && !dns_nlist_same(have, &want)) {
 		dns_nlist_format(have, h, sizeof(h));
 		dns_nlist_format(&want, w, sizeof(w));
-		rc = fail(err, FERRY_ECHANGED, where, zone, name,
-		          "someone else changed the record: find out who and why before going on",
-		          "holds %s, not %s as expected; nothing changed", h, w);
+		rc = dns_fail(
+		        err, FERRY_ECHANGED, where, zone, name,
+		        "someone else changed the record: find out who and why before going on",
+		        "holds %s, not %s as expected; nothing changed", h, w);
 	}
 	dns_nlist_release(&want);
 	return rc;
@@ -322,8 +312,8 @@ int dns_native_prepare(const struct dns_native_ops *no, const char *where, const
 	if (rc == 0)
 		rc = dns_state_check(name, "new", wanted, err);
 	if (rc == 0 && dns_state_empty(wanted))
-		rc = fail(err, FERRY_EINVAL, where, zone, name, NULL,
-		          "no new value given; nothing sent");
+		rc = dns_fail(err, FERRY_EINVAL, where, zone, name, NULL,
+		              "no new value given; nothing sent");
 	if (rc == 0)
 		rc = no->from_state(name, wanted, ttl, want, err);
 	return rc;

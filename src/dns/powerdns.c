@@ -30,7 +30,6 @@
  * The API key: copied at open, put into one header per request, wiped
  * after it and at close; messages name dns.api_key_file, never the value.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,19 +117,9 @@ static int from_state(const char *name, const struct dns_state *st, uint32_t ttl
 
 /* --- the API ------------------------------------------------------------- */
 
-__attribute__((format(printf, 6, 7))) static int fail(const struct pdns *pd,
-                                                      struct ferry_error *err, int code,
-                                                      const char *name, const char *hint,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = dns_vfail(err, code, pd->where, pd->zone, name, hint, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+/* "dns NAME (WHERE): ..." for this driver (dns_fail). */
+#define fail(pd, err, code, name, hint, ...)                                                       \
+	dns_fail(err, code, (pd)->where, (pd)->zone, name, hint, __VA_ARGS__)
 
 /* The "error" text of a PowerDNS error reply, or the start of the body. */
 static void api_error_text(const struct buf *reply, char *out, size_t len)

@@ -34,7 +34,6 @@
  * and wiped at close; the key goes only into sigv4_sign(), the token into
  * one header per request, wiped after it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,18 +73,9 @@ static struct r53 *from(struct dns_provider *p)
 	return (struct r53 *)p;
 }
 
-__attribute__((format(printf, 6, 7))) static int fail(const struct r53 *r, struct ferry_error *err,
-                                                      int code, const char *name, const char *hint,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = dns_vfail(err, code, r->where, r->zone, name, hint, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+/* "dns NAME (WHERE): ..." for this driver (dns_fail). */
+#define fail(r, err, code, name, hint, ...)                                                        \
+	dns_fail(err, code, (r)->where, (r)->zone, name, hint, __VA_ARGS__)
 
 /* --- record sets ------------------------------------------------------- */
 

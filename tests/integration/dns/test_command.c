@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "dns/dns.h"
+#include "dns_test.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
@@ -53,13 +54,6 @@ static struct dns_provider *open_default(void)
 	if (dns_open("command", &c, &p, &err) < 0)
 		fail_msg("dns_open: %s", err.msg);
 	return p;
-}
-
-static struct dns_state plain(char *const *a, size_t n, const char *cname)
-{
-	struct dns_values v = { a, n, cname };
-
-	return dns_state_plain(&v);
 }
 
 /* How many times the script ran since the last call. */
@@ -116,7 +110,8 @@ static void test_cas_runs_the_command_and_verifies(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2", "10.77.0.4", "2001:db8::2" };
-	struct dns_state so = plain(old, 3, NULL), scn = plain(NULL, 0, "lb-new.example.net");
+	struct dns_state so = dns_test_plain(old, 3, NULL),
+	                 scn = dns_test_plain(NULL, 0, "lb-new.example.net");
 
 	(void)state;
 	runs();
@@ -141,8 +136,8 @@ static void test_cas_refused_without_running_the_command(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *stale[] = { "10.77.0.9" }, *nw[] = { "10.77.0.3" }, *now[] = { "10.77.0.2" };
-	struct dns_state ss = plain(stale, 1, NULL), sn = plain(nw, 1, NULL);
-	struct dns_state snow = plain(now, 1, NULL);
+	struct dns_state ss = dns_test_plain(stale, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
+	struct dns_state snow = dns_test_plain(now, 1, NULL);
 
 	(void)state;
 	runs();
@@ -162,7 +157,7 @@ static void test_cas_verify_catches_a_command_that_did_nothing(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	int64_t t0 = time_mono_ms();
 
 	(void)state;
@@ -181,7 +176,7 @@ static void test_cas_command_failure_and_hang(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	int64_t t0;
 
 	(void)state;
@@ -204,7 +199,8 @@ static void test_dry_run_shows_command_and_stdin(void **state)
 	struct dns_config c = config(argv);
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" };
-	struct dns_state so = plain(old, 1, NULL), scn = plain(NULL, 0, "lb.example.net");
+	struct dns_state so = dns_test_plain(old, 1, NULL),
+	                 scn = dns_test_plain(NULL, 0, "lb.example.net");
 	struct buf out;
 
 	(void)state;

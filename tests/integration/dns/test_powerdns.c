@@ -29,29 +29,13 @@
 #include <cmocka.h>
 
 #include "dns/dns.h"
+#include "dns_test.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
 static const char *api, *pdns_dir;
 static uint16_t dns_port;
 static char *key;
-
-static char *read_key(const char *path)
-{
-	struct buf b;
-	char *s;
-	size_t len;
-
-	buf_init(&b, 4096);
-	if (buf_read_file(&b, path) < 0) {
-		fprintf(stderr, "cannot read %s\n", path);
-		exit(1);
-	}
-	s = buf_detach(&b, &len);
-	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-		s[--len] = '\0';
-	return s;
-}
 
 static struct dns_config config(void)
 {
@@ -67,12 +51,14 @@ static struct dns_config config(void)
 
 static struct dns_provider *open_cfg(const struct dns_config *c)
 {
-	struct ferry_error err = { 0 };
-	struct dns_provider *p = NULL;
+	return dns_test_open("powerdns", c);
+}
 
-	if (dns_open("powerdns", c, &p, &err) < 0)
-		fail_msg("dns_open: %s", err.msg);
-	return p;
+static void assert_no_secret(const struct ferry_error *e)
+{
+	const char *secrets[] = { key };
+
+	dns_test_no_secret(e, secrets, 1);
 }
 
 static struct dns_provider *open_default(void)
@@ -80,15 +66,6 @@ static struct dns_provider *open_default(void)
 	struct dns_config c = config();
 
 	return open_cfg(&c);
-}
-
-static void assert_no_secret(const struct ferry_error *e)
-{
-	if (getenv("FERRY_TEST_SHOW_ERRORS"))
-		fprintf(stderr, "msg:  %s\nhint: %s\n", e->msg, e->hint);
-	assert_true(e->msg[0] != '\0');
-	assert_null(strstr(e->msg, key));
-	assert_null(strstr(e->hint, key));
 }
 
 /* What the server answers over DNS for name/type: the answers, sorted,
@@ -140,13 +117,6 @@ static void pdnsutil_replace(const char *name, const char *type, const char *ttl
 	snprintf(cmd, sizeof(cmd), "pdns_control --config-dir=%s purge >/dev/null 2>&1", pdns_dir);
 	rc = system(cmd);
 	assert_true(WIFEXITED(rc));
-}
-
-static struct dns_state plain(char *const *a, size_t n, const char *cname)
-{
-	struct dns_values v = { a, n, cname };
-
-	return dns_state_plain(&v);
 }
 
 /* --- reading and the key ---------------------------------------------- */
@@ -201,7 +171,7 @@ static void test_wrong_api_key_is_eauth_and_changes_nothing(void **state)
 	struct ferry_error err = { 0 };
 	struct dns_provider *p;
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.9" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[256];
 
 	(void)state;
@@ -276,7 +246,7 @@ static void test_ttl_steps_keep_the_values(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *a[] = { "10.77.0.2" }, *stale[] = { "10.77.0.7" };
-	struct dns_state st = plain(a, 1, NULL), sst = plain(stale, 1, NULL);
+	struct dns_state st = dns_test_plain(a, 1, NULL), sst = dns_test_plain(stale, 1, NULL);
 	char got[256];
 	unsigned ttl;
 
@@ -303,7 +273,7 @@ static void test_cas_applies(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[256];
 	unsigned ttl;
 
@@ -323,7 +293,7 @@ static void test_cas_refused_after_another_party_changed_it(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[256];
 
 	(void)state;
@@ -343,7 +313,8 @@ static void test_cas_set_to_cname_and_back(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *set[] = { "2001:DB8::2", "10.77.0.4", "10.77.0.2" };
-	struct dns_state sset = plain(set, 3, NULL), scn = plain(NULL, 0, "lb-new.example.net");
+	struct dns_state sset = dns_test_plain(set, 3, NULL),
+	                 scn = dns_test_plain(NULL, 0, "lb-new.example.net");
 	char got[256];
 	unsigned ttl;
 
@@ -374,7 +345,7 @@ static void test_cas_refused_when_the_set_grew(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[256];
 
 	(void)state;
@@ -392,7 +363,8 @@ static void test_cas_refused_when_cname_target_changed(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(NULL, 0, "lb-old.example.net"), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(NULL, 0, "lb-old.example.net"),
+	                 sn = dns_test_plain(nw, 1, NULL);
 	char got[256];
 
 	(void)state;
@@ -410,7 +382,7 @@ static void test_dry_run_text_is_the_request(void **state)
 	struct dns_config c = config();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3", "2001:db8::3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 2, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 2, NULL);
 	struct buf out;
 
 	(void)state;
@@ -490,7 +462,7 @@ static void test_split_90_10_lands_within_two_percent(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL);
 	struct dns_state split = { .set = so.set, .split = true, .alt = { nw, 1, NULL } };
 	struct dns_rrset rs;
 	unsigned hits;
@@ -559,7 +531,7 @@ static void test_split_per_family(void **state)
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2", "2001:db8::2" }, *nw[] = { "10.77.0.3", "2001:db8::3" };
 	char *only4[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 2, NULL);
+	struct dns_state so = dns_test_plain(old, 2, NULL);
 	struct dns_state split = { .set = so.set, .split = true, .alt = { nw, 2, NULL } };
 	struct dns_state bad = { .set = so.set, .split = true, .alt = { only4, 1, NULL } };
 	char got[256];
@@ -610,7 +582,11 @@ int main(void)
 		return 1;
 	}
 	dns_port = (uint16_t)strtoul(port, NULL, 10);
-	key = read_key(kf);
+	key = dns_test_read(kf);
+	if (!key) {
+		fprintf(stderr, "cannot read %s\n", kf);
+		return 1;
+	}
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(key);
 	return rc;

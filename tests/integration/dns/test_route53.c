@@ -23,27 +23,13 @@
 #include <jansson.h>
 
 #include "dns/dns.h"
+#include "dns_test.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 
 static const char *api, *zone_id, *key_id, *dir;
 static char *secret, *token;
 static int deliberate_bad; /* requests the tests sign wrongly on purpose */
-
-static char *read_file(const char *path)
-{
-	struct buf b;
-	char *s;
-	size_t len;
-
-	buf_init(&b, 1 << 20);
-	if (buf_read_file(&b, path) < 0)
-		return NULL;
-	s = buf_detach(&b, &len);
-	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-		s[--len] = '\0';
-	return s;
-}
 
 static struct dns_config config(void)
 {
@@ -62,12 +48,14 @@ static struct dns_config config(void)
 
 static struct dns_provider *open_cfg(const struct dns_config *c)
 {
-	struct ferry_error err = { 0 };
-	struct dns_provider *p = NULL;
+	return dns_test_open("route53", c);
+}
 
-	if (dns_open("route53", c, &p, &err) < 0)
-		fail_msg("dns_open: %s", err.msg);
-	return p;
+static void assert_no_secret(const struct ferry_error *e)
+{
+	const char *secrets[] = { secret, token };
+
+	dns_test_no_secret(e, secrets, 2);
 }
 
 static struct dns_provider *open_default(void)
@@ -75,26 +63,6 @@ static struct dns_provider *open_default(void)
 	struct dns_config c = config();
 
 	return open_cfg(&c);
-}
-
-static void assert_no_secret(const struct ferry_error *e)
-{
-	if (getenv("FERRY_TEST_SHOW_ERRORS"))
-		fprintf(stderr, "msg:  %s\nhint: %s\n", e->msg, e->hint);
-	assert_true(e->msg[0] != '\0');
-	assert_null(strstr(e->msg, secret));
-	assert_null(strstr(e->hint, secret));
-	if (token) {
-		assert_null(strstr(e->msg, token));
-		assert_null(strstr(e->hint, token));
-	}
-}
-
-static struct dns_state plain(char *const *a, size_t n, const char *cname)
-{
-	struct dns_values v = { a, n, cname };
-
-	return dns_state_plain(&v);
 }
 
 /* The fake's record sets of name: "TYPE[/SETID/WEIGHT] TTL v1,v2; ..."
@@ -153,7 +121,7 @@ static int count_log(const char *what)
 	int n = 0;
 
 	snprintf(path, sizeof(path), "%s/requests.log", dir);
-	s = read_file(path);
+	s = dns_test_read(path);
 	for (p = s; p && (p = strstr(p, what)) != NULL; p++)
 		n++;
 	free(s);
@@ -209,7 +177,7 @@ static void test_wrong_secret_is_signature_mismatch(void **state)
 	struct ferry_error err = { 0 };
 	struct dns_provider *p;
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.9" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[512];
 	int bad = count_log("signature=bad");
 
@@ -318,7 +286,7 @@ static void test_ttl_steps_and_cas(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *a[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state st = plain(a, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state st = dns_test_plain(a, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[512];
 
 	(void)state;
@@ -338,7 +306,8 @@ static void test_cas_set_to_cname_and_back(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *set[] = { "2001:DB8::2", "10.77.0.4", "10.77.0.2" };
-	struct dns_state sset = plain(set, 3, NULL), scn = plain(NULL, 0, "lb-new.example.net");
+	struct dns_state sset = dns_test_plain(set, 3, NULL),
+	                 scn = dns_test_plain(NULL, 0, "lb-new.example.net");
 	char got[512];
 
 	(void)state;
@@ -360,7 +329,7 @@ static void test_cas_refused_when_changed_before_the_read(void **state)
 	struct ferry_error err = { 0 };
 	struct dns_rrset rs;
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[512];
 	int posts;
 
@@ -387,7 +356,7 @@ static void test_stale_delete_refuses_the_whole_batch(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	char got[512];
 	int posts = count_log("POST ");
 
@@ -410,7 +379,7 @@ static void test_weighted_split_steps_and_back(void **state)
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
-	struct dns_state so = plain(old, 1, NULL), sn = plain(nw, 1, NULL);
+	struct dns_state so = dns_test_plain(old, 1, NULL), sn = dns_test_plain(nw, 1, NULL);
 	struct dns_state split = { .set = so.set, .split = true, .alt = sn.set };
 	struct dns_state next;
 	struct dns_rrset rs;
@@ -449,7 +418,8 @@ static void test_dry_run_text_is_the_batch(void **state)
 	struct dns_config c = config();
 	struct ferry_error err = { 0 };
 	char *old[] = { "10.77.0.2" };
-	struct dns_state so = plain(old, 1, NULL), scn = plain(NULL, 0, "lb.example.net");
+	struct dns_state so = dns_test_plain(old, 1, NULL),
+	                 scn = dns_test_plain(NULL, 0, "lb.example.net");
 	struct buf out;
 
 	(void)state;
@@ -504,8 +474,8 @@ int main(void)
 		fprintf(stderr, "FERRY_TEST_R53_* not set: run this test through route53.sh\n");
 		return 1;
 	}
-	secret = read_file(sf);
-	token = tf ? read_file(tf) : NULL;
+	secret = dns_test_read(sf);
+	token = tf ? dns_test_read(tf) : NULL;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	free(secret);
 	free(token);

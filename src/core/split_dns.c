@@ -45,6 +45,7 @@ void engine_dns_expected(struct engine *e, const char *name, struct dns_state *s
 		st->alt = endpoints_dns_values(&e->plan->host_new);
 		st->weight = (unsigned)wo;
 		st->alt_weight = (unsigned)wn;
+		st->sticky = e->plan->traffic.sticky;
 	}
 	free(v);
 	free(key);
@@ -118,6 +119,7 @@ void engine_dns_split_state(const struct plan *p, double pct, struct dns_state *
 	st->alt = endpoints_dns_values(&p->host_new);
 	st->weight = wo;
 	st->alt_weight = wn;
+	st->sticky = p->traffic.sticky;
 }
 
 int engine_dns_split(struct engine *e, double pct, const char *why, struct ferry_error *err)

@@ -131,6 +131,11 @@ struct dns_state {
 	bool split;
 	struct dns_values alt;
 	unsigned weight, alt_weight;
+	/* split: a client keeps its side from one answer to the next (PowerDNS
+	 * pickwhashed: by the resolver's address or its ECS subnet) instead of
+	 * a new draw per answer (pickwrandom); Route 53 has no such choice
+	 * and ignores it */
+	bool sticky;
 };
 
 /* What a name holds, as its provider serves it. */

@@ -102,9 +102,12 @@ static int from_state(const char *name, const struct dns_state *st, uint32_t ttl
 		if (!ns)
 			continue;
 		/* PowerDNS LUA records (docs/lua-records/functions.rst):
-		 * pickwrandom picks one entry, each with its weight. */
+		 * pickwrandom picks one entry by weight per answer; pickwhashed
+		 * by weight from a hash of the client (bestwho), so that the
+		 * same client keeps its entry. */
 		buf_init(&b, 1 << 16);
-		buf_addf(&b, "%s \"pickwrandom({", f ? "AAAA" : "A");
+		buf_addf(&b, "%s \"%s({", f ? "AAAA" : "A",
+		         st->sticky ? "pickwhashed" : "pickwrandom");
 		lua_entries(&b, &st->set, f, st->weight * (unsigned)na);
 		lua_entries(&b, &st->alt, f, st->alt_weight * (unsigned)ns);
 		b.data[--b.len] = '\0'; /* the last ',' */

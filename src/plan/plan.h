@@ -166,6 +166,7 @@ struct plan_traffic {
 	double *steps; /* percent sent to new, ascending; default 1, 5, 25 */
 	size_t nsteps;
 	int64_t step_hold_ms; /* default: schedule.validation / nsteps */
+	bool sticky;          /* via dns: a client keeps its side (default false) */
 	struct plan_pos pos;
 };
 

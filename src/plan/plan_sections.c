@@ -595,8 +595,8 @@ static void pct_item(struct plan_walk *w, struct fy_node *n, const char *path, s
 
 static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 {
-	static const char *const keys[] = { "via",     "admin", "admin_new", "backend",
-		                            "servers", "steps", "step_hold", NULL };
+	static const char *const keys[] = { "via",   "admin",     "admin_new", "backend", "servers",
+		                            "steps", "step_hold", "sticky",    NULL };
 	static const char *const server_keys[] = { "old", "new", NULL };
 	static const char *const vias[] = { "haproxy", "dns", NULL };
 	static const double def_steps[] = { 1, 5, 25 };
@@ -662,6 +662,9 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 		t->nsteps = 3;
 	}
 	plan_get_duration(&s, "step_hold", &t->step_hold_ms);
+	if (plan_get_bool(&s, "sticky", &t->sticky) && strcmp(t->via, "dns") != 0)
+		plan_ctx_error(&w->c, s.pos, "leave it out, or split with via: dns",
+		               "traffic.sticky: only the weighted DNS split (via: dns) takes it");
 }
 
 static void health_item(struct plan_walk *w, struct fy_node *n, const char *path,

@@ -552,6 +552,39 @@ static void test_split_per_family(void **state)
 	dns_close(p);
 }
 
+/* A sticky split (pickwhashed): one client, here one socket's address,
+ * always gets the same side; the record reads back as pickwhashed. */
+static void test_sticky_split_keeps_a_client_on_its_side(void **state)
+{
+	struct dns_provider *p = open_default();
+	struct ferry_error err = { 0 };
+	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
+	struct dns_state so = dns_test_plain(old, 1, NULL);
+	struct dns_state split = { .set = so.set, .split = true, .alt = { nw, 1, NULL } };
+	struct dns_rrset rs;
+	unsigned to_new;
+
+	(void)state;
+	split.weight = split.alt_weight = 50;
+	split.sticky = true;
+	if (dns_cas(p, "dry.shop.test", &so, &split, 5, &err) < 0)
+		fail_msg("split: %s", err.msg);
+	dns_rrset_init(&rs);
+	assert_int_equal(dns_query(p, "dry.shop.test", &rs, &err), 0);
+	assert_non_null(strstr(rs.other, "pickwhashed({{50,'10.77.0.2'},{50,'10.77.0.3'}})"));
+	dns_rrset_release(&rs);
+	/* a random split of the same weights is not what is there */
+	split.sticky = false;
+	assert_int_equal(dns_expect(p, "dry.shop.test", &split, NULL, &err), FERRY_ECHANGED);
+	split.sticky = true;
+	to_new = count_answers("dry.shop.test.", "10.77.0.3", 200);
+	print_message("sticky 50/50: %u of 200 answers to new, from one client\n", to_new);
+	assert_true(to_new == 0 || to_new == 200);
+	if (dns_cas(p, "dry.shop.test", &split, &so, 5, &err) < 0)
+		fail_msg("back: %s", err.msg);
+	dns_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_dry_run_text_is_the_request),
 		cmocka_unit_test(test_split_90_10_lands_within_two_percent),
 		cmocka_unit_test(test_split_per_family),
+		cmocka_unit_test(test_sticky_split_keeps_a_client_on_its_side),
 	};
 	const char *port = getenv("FERRY_TEST_PDNS_DNS_PORT"),
 	           *kf = getenv("FERRY_TEST_PDNS_KEY_FILE");

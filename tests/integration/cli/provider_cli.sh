@@ -1,7 +1,8 @@
 #!/bin/sh
 # provider_cli.sh FERRY PROVIDER [PROVIDER_SCRIPT] - a plan with provider
-# powerdns, route53 or command through the real command line: `ferry
-# check` (the credentials proved, wrong ones refused), `ferry run --dry-run`,
+# powerdns, route53 or command through the real command line: `ferry plan`
+# (the live set), `ferry check` (the credentials proved, wrong ones
+# refused), `ferry run --dry-run`,
 # `ferry run` from the TTL step-down through the cutover, and `ferry
 # rollback`.  Run under the provider's harness in tests/integration/dns:
 #   powerdns  pdns.sh (a real pdns_server): read back over DNS with kdig
@@ -104,6 +105,13 @@ YAML
 	} >"$1"
 }
 write_plan "$dir/p.yaml" "$(credential)"
+
+# --- ferry plan: the live record set and its TTL, read through the provider
+FERRY_NOW=2026-11-26T06:00:00Z "$ferry" plan "$dir/p.yaml" --json >"$dir/plan.json" ||
+	{ cat "$dir/plan.json"; fail "ferry plan"; }
+jq -e '.records[0].name == "multi.shop.test" and .records[0].ttl_now == 3600 and
+	(.records[0].addresses | sort) == ["10.77.0.2", "10.77.0.4", "2001:db8::2"]' \
+	"$dir/plan.json" >/dev/null || { cat "$dir/plan.json"; fail "ferry plan: the record set"; }
 
 # --- ferry check: the credentials proved, nothing changed; the swap named
 "$ferry" check "$dir/p.yaml" >"$dir/check.txt" || { cat "$dir/check.txt"; fail "check exit $?"; }

@@ -31,6 +31,8 @@ Test hooks, in the state folder (--dir):
                 by these (another party writing right after ferry's read);
                 the file is removed once used
   deny          while it exists, ChangeResourceRecordSets is 403 AccessDenied
+  maxitems      while it exists, ListResourceRecordSets pages hold at most
+                that many record sets (to make ferry follow NextRecordName)
 """
 import argparse
 import datetime
@@ -212,6 +214,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         start = {"name": q.get("name", ""), "type": q.get("type", ""),
                  "set_id": q.get("identifier", "")}
         maxitems = int(q.get("maxitems", "300"))
+        cap = os.path.join(ZONE.args.dir, "maxitems")
+        if os.path.exists(cap):  # test hook: smaller pages than asked for
+            maxitems = min(maxitems, int(open(cap).read()))
         sets = sorted(ZONE.sets, key=key_of)
         sets = [s for s in sets if key_of(s) >= key_of(start)]
         page, rest = sets[:maxitems], sets[maxitems:]

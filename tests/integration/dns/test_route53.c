@@ -51,6 +51,12 @@ static struct dns_provider *open_cfg(const struct dns_config *c)
 	return dns_test_open("route53", c);
 }
 
+static void rc_ok(int rc, const struct ferry_error *e)
+{
+	if (rc < 0)
+		fail_msg("%s", e->msg);
+}
+
 static void assert_no_secret(const struct ferry_error *e)
 {
 	const char *secrets[] = { secret, token };
@@ -279,6 +285,32 @@ static void test_query_reads_sets_and_cnames(void **state)
 	dns_close(p);
 }
 
+/* A name whose record sets span pages: ferry follows NextRecordName. */
+static void test_query_follows_pages(void **state)
+{
+	struct dns_provider *p = open_default();
+	struct ferry_error err = { 0 };
+	char *want[] = { "10.77.0.2", "10.77.0.4", "2001:db8::2" }, path[512];
+	struct dns_rrset rs;
+	FILE *f;
+	int gets = count_log("GET /2013-04-01/hostedzone/ZFERRYTEST/rrset");
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/maxitems", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("1\n", f);
+	fclose(f);
+	dns_rrset_init(&rs);
+	rc_ok(dns_query(p, "multi.shop.test", &rs, &err), &err);
+	unlink(path);
+	assert_true(dns_addresses_equal(rs.addresses, rs.n, want, 3));
+	/* A on the first page, AAAA on the second, the next name on a third */
+	assert_true(count_log("GET /2013-04-01/hostedzone/ZFERRYTEST/rrset") >= gets + 2);
+	dns_rrset_release(&rs);
+	dns_close(p);
+}
+
 /* --- changes -------------------------------------------------------------- */
 
 static void test_ttl_steps_and_cas(void **state)
@@ -454,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_secret_is_signature_mismatch),
 		cmocka_unit_test(test_unknown_zone_and_server_down),
 		cmocka_unit_test(test_query_reads_sets_and_cnames),
+		cmocka_unit_test(test_query_follows_pages),
 		cmocka_unit_test(test_ttl_steps_and_cas),
 		cmocka_unit_test(test_cas_set_to_cname_and_back),
 		cmocka_unit_test(test_cas_refused_when_changed_before_the_read),

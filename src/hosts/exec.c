@@ -98,6 +98,13 @@ int hosts_exec(const struct hosts_target *target, const char *const *argv, const
                size_t inlen, int64_t timeout_ms, struct hosts_exec_result *r,
                struct ferry_error *err)
 {
+	return hosts_exec_env(target, argv, NULL, in, inlen, timeout_ms, r, err);
+}
+
+int hosts_exec_env(const struct hosts_target *target, const char *const *argv, char *const *envp,
+                   const char *in, size_t inlen, int64_t timeout_ms, struct hosts_exec_result *r,
+                   struct ferry_error *err)
+{
 	const char *host = target && target->name ? target->name : "local";
 	int in_sp[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
 	int pidfd = -1, wstatus = 0, rc = 0;
@@ -145,7 +152,7 @@ int hosts_exec(const struct hosts_target *target, const char *const *argv, const
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	                                        POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&pid, full[0], &fa, &attr, full, environ);
+	rc = posix_spawnp(&pid, full[0], &fa, &attr, full, envp ? envp : environ);
 	if (rc != 0) {
 		int e = rc;
 

@@ -11,7 +11,8 @@
 #                                    N holds exactly new at T
 # Every run appends its action to $FERRY_TEST_PROVIDER_LOG (when set), so a
 # test can tell whether ferry ran it.  FERRY_TEST_PROVIDER_MODE=fail exits
-# 3 with a message, =noop exits 0 without changing anything, =hang sleeps.
+# 3 with a message, =noop exits 0 without changing anything, =hang sleeps,
+# =envdump writes its environment to $FERRY_TEST_PROVIDER_LOG.env.
 set -eu
 PATH=$PATH:/usr/sbin
 in=$(cat)
@@ -22,6 +23,7 @@ case ${FERRY_TEST_PROVIDER_MODE:-} in
 fail) echo "provider: permission denied for zone $zone" >&2; exit 3 ;;
 noop) exit 0 ;;
 hang) exec sleep 60 ;;
+envdump) env >"$FERRY_TEST_PROVIDER_LOG.env" && exit 0 ;;
 esac
 send() {
 	{

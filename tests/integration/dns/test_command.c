@@ -193,6 +193,41 @@ static void test_cas_command_failure_and_hang(void **state)
 	dns_close(p);
 }
 
+/* The plan's secret variables are ferry's: the command does not get them
+ * (command_env_drop), and still gets the rest of the environment. */
+static void test_command_does_not_inherit_the_plans_secrets(void **state)
+{
+	static char *argv[3], *drop[] = { "FERRY_TEST_PLAN_SECRET", NULL };
+	struct dns_config c;
+	struct ferry_error err = { 0 };
+	struct dns_provider *p;
+	char path[300];
+	struct buf env;
+
+	(void)state;
+	argv[0] = "sh";
+	argv[1] = (char *)script;
+	c = config(argv);
+	c.command_env_drop = drop;
+	p = dns_test_open("command", &c);
+	setenv("FERRY_TEST_PLAN_SECRET", "s3cr3t-value-of-the-plan", 1);
+	setenv("FERRY_TEST_PROVIDER_MODE", "envdump", 1);
+	if (dns_check_access(p, &err) < 0)
+		fail_msg("check: %s", err.msg);
+	unsetenv("FERRY_TEST_PROVIDER_MODE");
+	unsetenv("FERRY_TEST_PLAN_SECRET");
+	snprintf(path, sizeof(path), "%s.env", logpath);
+	buf_init(&env, 1 << 20);
+	assert_int_equal(buf_read_file(&env, path), 0);
+	assert_null(strstr(env.data, "FERRY_TEST_PLAN_SECRET"));
+	assert_null(strstr(env.data, "s3cr3t-value-of-the-plan"));
+	assert_non_null(strstr(env.data, "FERRY_TEST_PROVIDER_LOG="));
+	buf_release(&env);
+	unlink(path);
+	runs();
+	dns_close(p);
+}
+
 static void test_dry_run_shows_command_and_stdin(void **state)
 {
 	char *argv[] = { "lexicon-wrapper", "--provider", "my provider", NULL };
@@ -223,6 +258,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cas_refused_without_running_the_command),
 		cmocka_unit_test(test_cas_verify_catches_a_command_that_did_nothing),
 		cmocka_unit_test(test_cas_command_failure_and_hang),
+		cmocka_unit_test(test_command_does_not_inherit_the_plans_secrets),
 		cmocka_unit_test(test_dry_run_shows_command_and_stdin),
 	};
 	const char *p = getenv("FERRY_TEST_DNS_PORT"), *kf = getenv("FERRY_TEST_DNS_KEY_FILE");

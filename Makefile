@@ -2,7 +2,7 @@
 # the Debian packages they need first (scripts/deps).
 BUILD ?= build
 
-.PHONY: all deps build check demo clean lab-up lab-down
+.PHONY: all deps build check demo fuzz clean lab-up lab-down
 
 all: build
 
@@ -21,6 +21,12 @@ check: deps
 demo: build
 	scripts/demo
 
+# Every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (default 60),
+# under ASan + UBSan, in build-fuzz (Debian's clang).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz
+
 # The local lab (docs/lab.md), as root.
 lab-up: build
 	LAB_BUILD=$(CURDIR)/$(BUILD) lab/up
@@ -29,4 +35,4 @@ lab-down:
 	lab/down
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

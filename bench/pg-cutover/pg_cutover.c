@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/orchestrator.h"
 #include "db/db.h"
 #include "db/pgsql.h"
 #include "pgload.h"
@@ -39,7 +40,6 @@ extern char **environ;
 
 static char *tmpdir, *pw;
 static char old_ci[256], new_ci[256], admin[2][256], app[2][256], inc[2][512];
-static char pooler_old[128], pooler_new[128];
 static int old_port, new_port;
 
 static int envint(const char *name, int def)
@@ -190,8 +190,80 @@ static int run_cmd(char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* ferry's switch as `ferry run` makes it: the orchestrator, then the
+ * reverse stream started and the forward one dropped. */
+static int bench_switch(struct endpoints_db *const dbs[1], enum db_direction dir,
+                        const struct orch_opts *o, struct orch_result *rep, struct ferry_error *err)
+{
+	int rc;
+
+	orch_result_release(rep);
+	rc = orch_switch(dbs, 1, dir, o, rep, err);
+	if (rc == 0)
+		rc = orch_start_reverse(dbs[0], dir, rep->db[0].fence_pos, &rep->db[0], err);
+	if (rc == 0)
+		rc = orch_drop_forward(dbs[0], dir, err);
+	return rc;
+}
+
+static void bench_close(struct endpoints_db *d)
+{
+	size_t j;
+
+	for (j = 0; j < d->nsw; j++) {
+		d->sw->close(d->swep[j]);
+		d->swep[j] = NULL;
+	}
+	d->eng->close(d->h);
+	d->h = NULL;
+}
+
+/* the runbook ended every other session, ferry's included */
+static void bench_reopen(struct endpoints_db *d)
+{
+	struct ferry_error err = { 0 };
+
+	bench_close(d);
+	if (d->eng->open(&d->cfg, &d->h, &err) < 0)
+		die("reopen: %s", err.msg);
+}
+
+/* Writes on the big database while ferry's initial sync runs: inserts,
+ * updates and deletes at about 200/s on one connection to old. */
+struct sync_writer {
+	pthread_t th;
+	const char *ci;
+	volatile int stop;
+	int64_t ops;
+};
+
+static void *sync_writer_main(void *arg)
+{
+	struct sync_writer *w = arg;
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = NULL;
+	static const char *const q[] = {
+		"INSERT INTO events (kind, body) VALUES (7, md5(random()::text))",
+		"UPDATE events SET body = md5(random()::text) WHERE id = (SELECT (random() * "
+		"100000)::bigint + 1)",
+		"DELETE FROM events WHERE id = (SELECT (random() * 100000)::bigint + 1)",
+	};
+
+	if (pgsql_connect(&c, w->ci, pw, "bench writer", &err) < 0)
+		die("writer: %s", err.msg);
+	while (!w->stop) {
+		if (pgsql_exec(c, q[w->ops % 3], 0, NULL, time_mono_ms() + 30000, NULL, &err) < 0)
+			die("writer: %s", err.msg);
+		w->ops++;
+		usleep(5000);
+	}
+	pgsql_free(c);
+	return NULL;
+}
+
 static void in_sync_bench(const struct db_config *base, int mb)
 {
+	struct sync_writer w = { 0 };
 	struct ferry_error err = { 0 };
 	struct db_config cfg = *base;
 	struct db_progress prog = { 0 };
@@ -227,6 +299,9 @@ static void in_sync_bench(const struct db_config *base, int mb)
 	cfg.new_conninfo = big_new;
 	if (eng->open(&cfg, &h, &err) < 0)
 		die("open: %s", err.msg);
+	w.ci = big_old;
+	if (pthread_create(&w.th, NULL, sync_writer_main, &w) != 0)
+		die("writer thread");
 	t0 = time_mono_ms();
 	if (eng->replicate_start(h, &err) < 0)
 		die("replicate: %s", err.msg);
@@ -241,6 +316,11 @@ static void in_sync_bench(const struct db_config *base, int mb)
 	db_progress_release(&prog);
 	wait_lag(eng, h, DB_FORWARD);
 	sync_ms = time_mono_ms() - t0;
+	w.stop = 1;
+	pthread_join(w.th, NULL);
+	fprintf(stderr, "  sync (%s, %d jobs): %lld writes on old during it\n",
+	        cfg.copy_method == DB_COPY_BUILTIN ? "builtin" : "parallel",
+	        cfg.copy_jobs ? cfg.copy_jobs : 2, (long long)w.ops);
 	if (eng->teardown(h, &err) < 0)
 		die("teardown: %s", err.msg);
 	eng->close(h);
@@ -254,22 +334,27 @@ static void in_sync_bench(const struct db_config *base, int mb)
 	if (run_cmd(sh_argv) != 0)
 		die("pg_dump | pg_restore failed");
 	dump_ms = time_mono_ms() - t0;
-	printf("db_mb=%d in_sync_s=%.1f dump_restore_s=%.1f (writes go on during the sync; a "
-	       "dump and restore stops them for its whole time)\n",
-	       mb, sync_ms / 1000.0, dump_ms / 1000.0);
+	printf("db_mb=%d in_sync_s=%.1f dump_restore_s=%.1f ratio=%.2f (writes go on during the "
+	       "sync; a dump and restore stops them for its whole time)\n",
+	       mb, sync_ms / 1000.0, dump_ms / 1000.0,
+	       dump_ms > 0 ? (double)sync_ms / (double)dump_ms : 0.0);
 }
 
 int main(void)
 {
 	struct ferry_error err = { 0 };
-	struct db_pooler poolers[2];
+	static struct endpoints_db d;
+	static struct plan_database pd = { .name = "bench" };
+	struct endpoints_db *const dbs[1] = { &d };
+	const struct orch_opts o = { .block_signals = true };
+	struct orch_result rep = { 0 };
 	struct db_config cfg;
-	struct db_switch_report rep;
 	const struct db_engine *eng = db_engine_find("postgresql");
 	struct buf b;
 	void *h = NULL;
 	int rates[] = { 500, 5000 };
-	int pgb[2], i, ri, mb = envint("BENCH_DB_MB", 1024);
+	int pgb[2], i, ri;
+	const char *sizes = getenv("BENCH_DB_MB") ? getenv("BENCH_DB_MB") : "1024";
 	char *rb_argv[4];
 	char *rb;
 
@@ -293,18 +378,16 @@ int main(void)
 	pgb[1] = envint("PGB_NEW_PORT", 15431);
 	snprintf(old_ci, sizeof(old_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry", old_port);
 	snprintf(new_ci, sizeof(new_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry", new_port);
-	snprintf(pooler_old, sizeof(pooler_old), "host=127.0.0.1 port=%d dbname=shop", old_port);
-	snprintf(pooler_new, sizeof(pooler_new), "host=127.0.0.1 port=%d dbname=shop", new_port);
-	memset(poolers, 0, sizeof(poolers));
 	for (i = 0; i < 2; i++) {
 		snprintf(admin[i], sizeof(admin[i]),
 		         "host=127.0.0.1 port=%d dbname=pgbouncer user=ferry", pgb[i]);
 		snprintf(app[i], sizeof(app[i]), "host=127.0.0.1 port=%d dbname=shop user=app",
 		         pgb[i]);
 		snprintf(inc[i], sizeof(inc[i]), "%s/%s.db.ini", tmpdir, i ? "pgb_new" : "pgb_old");
-		poolers[i].name = i ? "pooler new" : "pooler old";
-		poolers[i].admin = admin[i];
-		poolers[i].include_path = inc[i];
+		d.swcfg[i].name = i ? "pooler new" : "pooler old";
+		d.swcfg[i].admin = admin[i];
+		d.swcfg[i].include_path = inc[i];
+		d.swcfg[i].dbalias = "shop";
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.name = "bench";
@@ -313,18 +396,29 @@ int main(void)
 	cfg.old_password = pw;
 	cfg.new_password = pw;
 	cfg.pause_budget_ms = 5000;
-	cfg.dbalias = "shop";
-	cfg.pooler_old = pooler_old;
-	cfg.pooler_new = pooler_new;
-	cfg.poolers = poolers;
-	cfg.npoolers = 2;
+	/* BENCH_COPY=builtin measures PostgreSQL's own table sync instead */
+	cfg.copy_method = getenv("BENCH_COPY") && !strcmp(getenv("BENCH_COPY"), "builtin")
+	                          ? DB_COPY_BUILTIN
+	                          : DB_COPY_PARALLEL;
+	cfg.copy_jobs = envint("BENCH_COPY_JOBS", 0);
+	d.pd = &pd;
+	d.eng = eng;
+	d.cfg = cfg;
+	d.budget_ms = 5000;
+	d.sw = sw_driver_find("pgbouncer");
+	d.nsw = 2;
+	d.target[DB_OLD] = (struct sw_target){ "127.0.0.1", old_port, "shop" };
+	d.target[DB_NEW] = (struct sw_target){ "127.0.0.1", new_port, "shop" };
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!envint("BENCH_PAUSE", 1))
+		goto sync;
 
 	sql(old_ci, "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL UNIQUE, "
 	            "note text, at timestamptz DEFAULT now()); GRANT ALL ON ALL TABLES IN SCHEMA "
 	            "public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app");
-	if (eng->open(&cfg, &h, &err) < 0 || eng->replicate_start(h, &err) < 0)
+	if (eng->open(&d.cfg, &h, &err) < 0 || eng->replicate_start(h, &err) < 0)
 		die("setup: %s", err.msg);
+	d.h = h;
 	wait_lag(eng, h, DB_FORWARD);
 	rb = xasprintf("%s/runbook.sh", getenv("BENCH_DIR") ? getenv("BENCH_DIR") : ".");
 	rb_argv[0] = (char *)"sh";
@@ -341,14 +435,14 @@ int main(void)
 		/* ferry */
 		load_start(&r, rates[ri], base);
 		t0 = time_mono_us();
-		if (eng->switch_run(h, DB_FORWARD, NULL, &rep, &err) < 0)
+		if (bench_switch(dbs, DB_FORWARD, &o, &rep, &err) < 0)
 			die("ferry switch: %s", err.msg);
 		t1 = time_mono_us();
 		ferry_ms = load_finish(&r, t0, t1, new_ci, &lost_f);
 		fprintf(stderr, "  ferry run: %.0f writes/s acknowledged\n", achieved);
 		fprintf(stderr, "  ferry steps: %s\n", rep.timings);
 		wait_lag(eng, h, DB_REVERSE);
-		if (eng->switch_run(h, DB_REVERSE, NULL, &rep, &err) < 0)
+		if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
 			die("ferry rollback: %s", err.msg);
 		wait_lag(eng, h, DB_FORWARD);
 
@@ -361,11 +455,10 @@ int main(void)
 		book_ms = load_finish(&r, t0, t1, new_ci, &lost_b);
 		fprintf(stderr, "  runbook run: %.0f writes/s acknowledged\n", achieved);
 		/* the runbook ended every other session, ferry's included */
-		eng->close(h);
-		if (eng->open(&cfg, &h, &err) < 0)
-			die("reopen: %s", err.msg);
+		bench_reopen(&d);
+		h = d.h;
 		wait_lag(eng, h, DB_REVERSE);
-		if (eng->switch_run(h, DB_REVERSE, NULL, &rep, &err) < 0)
+		if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
 			die("ferry rollback after the runbook: %s", err.msg);
 		wait_lag(eng, h, DB_FORWARD);
 
@@ -376,10 +469,17 @@ int main(void)
 	}
 	if (eng->teardown(h, &err) < 0)
 		die("teardown: %s", err.msg);
-	eng->close(h);
+	bench_close(&d);
 	free(rb);
-	if (mb > 0)
-		in_sync_bench(&cfg, mb);
+sync:
+	/* BENCH_DB_MB: sizes separated by commas ("1024,4096"); 0 skips */
+	for (const char *sz = sizes; *sz;) {
+		char *end;
+		long mb = strtol(sz, &end, 10);
+		if (mb > 0)
+			in_sync_bench(&cfg, (int)mb);
+		sz = *end == ',' ? end + 1 : end + strlen(end);
+	}
 	xfree_secret(pw, 0);
 	return 0;
 }

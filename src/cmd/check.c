@@ -4,6 +4,8 @@
  *
  * The rows come from each family: DNS (here, through the provider
  * interface: the record exists, points at the old host, its TTL, the key),
+ * the load balancers' runtime APIs (here, read only: each answers at a
+ * level that may set weights, and has the backend and both servers),
  * databases (their readiness) and hosts (hosts/checks.h: env, egress, TLS,
  * health, host diff).  Exit 0 when no row failed, 1 otherwise, 2 for a
  * usage or plan error.
@@ -19,10 +21,14 @@
 #include "cmd/cmd.h"
 #include "util/check.h"
 #include "core/endpoints.h"
+#include "core/orchestrator.h"
+#include "journal/journal.h"
+#include "util/mem.h"
 #include "db/db.h"
 #include "plan/plan.h"
 #include "dns/dns.h"
 #include "core/host_checks.h"
+#include "traffic/traffic.h"
 
 static const char prevents_exists[] =
         "moving a name that does not exist, or a typo in the plan that leaves the real name "
@@ -127,8 +133,119 @@ static void dns_checks(const struct plan *p, struct check_rows *rows)
 	dns_close(dns);
 }
 
-/* Each database's readiness for replication (db.h's check), as rows. */
-static void db_checks(const struct plan *p, struct check_rows *rows)
+static const char prevents_api[] =
+        "a traffic step or the cutover's switch of all traffic refused by the load balancer "
+        "inside the validation or the cutover window";
+static const char prevents_server[] =
+        "weights set on a server that is not in the backend: the split never happens, or "
+        "the wrong server takes the traffic";
+
+/* One side's balancer ("old": traffic.admin, "new": traffic.admin_new),
+ * read only: it answers, may change weights, and has the backend with
+ * both servers. */
+static void traffic_side(const struct plan *p, const struct traffic_driver *drv, const char *side,
+                         const char *admin, struct check_rows *rows)
+{
+	const struct plan_traffic *t = &p->traffic;
+	const char *const servers[] = { t->server_old, t->server_new };
+	struct traffic_options opt = TRAFFIC_OPTIONS_INIT;
+	struct ferry_error err = { 0 };
+	struct traffic_lb *lb = NULL;
+	struct traffic_stats st;
+	char object[160], level[32];
+	bool can = false;
+	size_t i;
+
+	traffic_stats_init(&st);
+	opt.mode = TRAFFIC_MODE_ONESHOT;
+	snprintf(object, sizeof(object), "%s %s", side, admin);
+	if (drv->open(admin, &opt, &lb, &err) < 0) {
+		check_rows_add(rows, "lb.api", object, CHECK_FAIL, prevents_api, "%s", err.msg);
+		goto out;
+	}
+	if (!drv->access)
+		check_rows_add(rows, "lb.api", object, CHECK_OK, prevents_api,
+		               "answers (%s cannot say its access level)", drv->name);
+	else if (drv->access(lb, &can, level, sizeof(level), &err) < 0)
+		check_rows_add(rows, "lb.api", object, CHECK_WARN, prevents_api,
+		               "answers, but its access level is unknown: %s", err.msg);
+	else if (!can)
+		check_rows_add(rows, "lb.api", object, CHECK_FAIL, prevents_api,
+		               "answers at level %s, which cannot set weights: give ferry a "
+		               "socket at level admin (stats socket ... level admin)",
+		               level);
+	else
+		check_rows_add(rows, "lb.api", object, CHECK_OK, prevents_api,
+		               "answers at level %s (weights can be set; nothing changed)", level);
+	if (drv->stats(lb, t->backend, &st, &err) < 0) {
+		check_rows_add(rows, "lb.backend", object, CHECK_FAIL, prevents_server, "%s",
+		               err.msg);
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		const struct traffic_server_stats *s = traffic_stats_find(&st, servers[i]);
+
+		snprintf(object, sizeof(object), "%s %s/%s", side, t->backend, servers[i]);
+		if (!s)
+			check_rows_add(rows, "lb.server", object, CHECK_FAIL, prevents_server,
+			               "no server %s in backend %s of %s (traffic.servers.%s)",
+			               servers[i], t->backend, admin, i ? "new" : "old");
+		else
+			check_rows_add(rows, "lb.server", object,
+			               !strncmp(s->status, "DOWN", 4) ||
+			                               !strncmp(s->status, "MAINT", 5)
+			                       ? CHECK_WARN
+			                       : CHECK_OK,
+			               prevents_server, "status %s, weight %lld", s->status,
+			               (long long)s->weight);
+	}
+out:
+	traffic_stats_release(&st);
+	if (lb)
+		drv->close(lb);
+}
+
+/* The traffic section's runtime APIs, read only (set weight is first used
+ * inside the validation, and for all traffic inside the cutover window). */
+static void traffic_checks(const struct plan *p, struct check_rows *rows)
+{
+	const struct traffic_driver *drv = traffic_driver_find(p->traffic.via);
+
+	if (!drv)
+		return; /* refused at plan time (core/support.c) */
+	traffic_side(p, drv, "old", p->traffic.admin, rows);
+	if (p->traffic.admin_new)
+		traffic_side(p, drv, "new", p->traffic.admin_new, rows);
+}
+
+/* Where the switch endpoints should point now: at old until the cutover
+ * of the journal's current round is done (then new), read-only. */
+static enum db_direction next_switch(const char *state)
+{
+	struct journal *j = NULL;
+	char *round = NULL, *phase = NULL, object[64];
+	enum db_direction dir = DB_FORWARD;
+
+	if (!state || journal_open(&j, state, JOURNAL_OPEN_READONLY, NULL) < 0)
+		return DB_FORWARD;
+	if (journal_phase_get(j, &phase, NULL, NULL) == 0 &&
+	    (!strcmp(phase, "decommission") || !strcmp(phase, "done")))
+		dir = DB_REVERSE;
+	if (journal_get(j, "cutover.round", &round, NULL) < 0)
+		round = xstrdup("1");
+	snprintf(object, sizeof(object), "cutover (round %s)", round);
+	if (journal_step_find_done(j, "cutover.switched", object, NULL, NULL) == 0)
+		dir = DB_REVERSE;
+	free(round);
+	free(phase);
+	journal_close(j);
+	return dir;
+}
+
+/* Each database's readiness for replication (db.h's check), and its
+ * switch endpoints read-only (they answer, point where the next switch
+ * expects, are not paused, what ferry writes can be written), as rows. */
+static void db_checks(const struct plan *p, const char *state, struct check_rows *rows)
 {
 	static const enum check_status map[] = {
 		[DB_CHECK_OK] = CHECK_OK, [DB_CHECK_WARN] = CHECK_WARN, [DB_CHECK_FAIL] = CHECK_FAIL
@@ -151,6 +268,7 @@ static void db_checks(const struct plan *p, struct check_rows *rows)
 				check_rows_add(rows, "db", object, map[c.v[k].status],
 				               c.v[k].prevents, "%s", c.v[k].message);
 			}
+			orch_check(&d, 1, next_switch(state), rows, &err);
 		}
 		db_checks_release(&c);
 		endpoints_db_close(d);
@@ -181,20 +299,16 @@ static int print_json(const struct plan *p, const struct check_rows *rows)
 
 static void print_table(const struct plan *p, const struct check_rows *rows)
 {
-	bool color = isatty(STDOUT_FILENO);
 	size_t i, nfail = 0, nwarn = 0;
 
 	printf("checks of plan %s (changes nothing)\n\n", p->name);
 	for (i = 0; i < rows->n; i++) {
 		const struct check_row *r = &rows->v[i];
-		const char *on = "", *off = "";
+		const char *on = cmd_sgr(stdout, r->status == CHECK_OK     ? "green"
+		                                 : r->status == CHECK_WARN ? "yellow"
+		                                                           : "red"),
+		           *off = cmd_sgr(stdout, "reset");
 
-		if (color) {
-			on = r->status == CHECK_OK     ? "\033[32m"
-			     : r->status == CHECK_WARN ? "\033[33m"
-			                               : "\033[1;31m";
-			off = "\033[0m";
-		}
 		nfail += r->status == CHECK_FAIL;
 		nwarn += r->status == CHECK_WARN;
 		printf("%s%-4s%s  %-13s %-26s %s\n", on, check_status_name(r->status), off,
@@ -202,8 +316,9 @@ static void print_table(const struct plan *p, const struct check_rows *rows)
 		if (r->status != CHECK_OK && r->prevents[0])
 			printf("      %-13s %-26s prevents: %s\n", "", "", r->prevents);
 	}
-	printf("\n%zu checks: %zu ok, %zu warning%s, %zu failed\n", rows->n,
-	       rows->n - nfail - nwarn, nwarn, nwarn == 1 ? "" : "s", nfail);
+	printf("\n%zu check%s: %zu ok, %zu warning%s, %zu failed\n", rows->n,
+	       rows->n == 1 ? "" : "s", rows->n - nfail - nwarn, nwarn, nwarn == 1 ? "" : "s",
+	       nfail);
 }
 
 int cmd_check(int argc, char **argv)
@@ -213,14 +328,17 @@ int cmd_check(int argc, char **argv)
 	struct ferry_error err = { 0 };
 	struct check_rows rows;
 	struct plan *p = NULL;
+	char *state = NULL;
 	int code = EXIT_DONE;
 
-	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &p, NULL, &code))
+	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &p, &state, &code))
 		return code;
 	check_rows_init(&rows);
 	if (p->dns.present)
 		dns_checks(p, &rows);
-	db_checks(p, &rows);
+	if (p->traffic.present)
+		traffic_checks(p, &rows);
+	db_checks(p, state, &rows);
 	if (hosts_checks_wanted(p) && hosts_checks_run(p, &rows, &err) < 0) {
 		code = cmd_fail(&err);
 		goto out;
@@ -233,5 +351,6 @@ int cmd_check(int argc, char **argv)
 out:
 	check_rows_release(&rows);
 	plan_free(p);
+	free(state);
 	return code;
 }

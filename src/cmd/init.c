@@ -1,7 +1,9 @@
 /*
  * init.c - `ferry init [FILE] [--force]`: writes the commented starter plan
  * (examples/shop.yaml, compiled in as plan_example_yaml) to FILE, by
- * default ./ferry.yaml.
+ * default ./ferry.yaml.  Its comments name the commands and the journal
+ * with the file's own name: "ferry plan FILE", "NAME.ferry.db" (the
+ * example's "shop.yaml" and "shop.ferry.db" replaced, in comments only).
  *
  * An existing file is never overwritten without --force (it may be a plan
  * someone spent a day on); with --force the new text goes to a temporary
@@ -20,6 +22,7 @@
 
 #include "cmd/cmd.h"
 #include "plan/plan.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 enum {
@@ -41,12 +44,89 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* Appends line with each `from` replaced by `to`. */
+static void replace(struct buf *out, const char *line, size_t len, const char *from, const char *to)
+{
+	size_t nf = strlen(from), i = 0;
+
+	while (i < len) {
+		if (i + nf <= len && !memcmp(line + i, from, nf)) {
+			buf_adds(out, to);
+			i += nf;
+		} else {
+			buf_addch(out, line[i++]);
+		}
+	}
+}
+
+/* Where a comment line's own trailing comment (" # ...") starts, or 0. */
+static size_t inner_hash(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 1; i + 1 < len; i++)
+		if (line[i] == '#' && line[i - 1] == ' ')
+			return i;
+	return 0;
+}
+
+/* Appends the comment line with "shop.yaml" and "shop.ferry.db" replaced,
+ * its trailing comment kept in its column where there is room. */
+static void comment_line(struct buf *out, const char *line, size_t len, const char *path,
+                         const char *journal)
+{
+	struct buf a, b;
+	size_t col = inner_hash(line, len), at, sp;
+
+	buf_init(&a, 1 << 16);
+	buf_init(&b, 1 << 16);
+	replace(&a, line, len, "shop.yaml", path);
+	replace(&b, a.data, a.len, "shop.ferry.db", journal);
+	at = col ? inner_hash(b.data, b.len) : 0;
+	if (!at) {
+		buf_add(out, b.data, b.len);
+		goto out;
+	}
+	for (sp = 0; sp < at && b.data[at - 1 - sp] == ' '; sp++)
+		;
+	buf_add(out, b.data, at - sp);
+	for (sp = at - sp < col ? col - (at - sp) : 1; sp > 0; sp--)
+		buf_addch(out, ' ');
+	buf_add(out, b.data + at, b.len - at);
+out:
+	buf_release(&a);
+	buf_release(&b);
+}
+
+/* The starter plan for path: the example, its comments naming path. */
+static void starter_text(const char *path, struct buf *out)
+{
+	char *journal, *base = strrchr(path, '/') ? xstrdup(strrchr(path, '/') + 1) : xstrdup(path);
+	const char *p = plan_example_yaml, *nl;
+
+	journal = cmd_state_path(base, NULL);
+	while (*p) {
+		nl = strchr(p, '\n');
+		nl = nl ? nl + 1 : p + strlen(p);
+		if (*p == '#')
+			comment_line(out, p, (size_t)(nl - p), path, journal);
+		else
+			buf_add(out, p, (size_t)(nl - p));
+		p = nl;
+	}
+	free(journal);
+	free(base);
+}
+
 static int write_plan(const char *path, bool force, struct ferry_error *err)
 {
 	char *tmp = force ? xasprintf("%s.ferry-init.%ld", path, (long)getpid()) : NULL;
 	const char *target = tmp ? tmp : path;
+	struct buf text;
 	int fd, r = 0;
 
+	buf_init(&text, 1 << 20);
+	starter_text(path, &text);
 	fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		if (errno == EEXIST && !force)
@@ -58,8 +138,7 @@ static int write_plan(const char *path, bool force, struct ferry_error *err)
 			                    strerror(errno));
 		goto out;
 	}
-	if (fchmod(fd, 0644) < 0 || write_all(fd, plan_example_yaml, plan_example_yaml_len) < 0 ||
-	    fsync(fd) < 0) {
+	if (fchmod(fd, 0644) < 0 || write_all(fd, text.data, text.len) < 0 || fsync(fd) < 0) {
 		r = ferry_error_set(err, FERRY_EIO, NULL, "%s: %s", target, strerror(errno));
 		close(fd);
 		unlink(target);
@@ -75,6 +154,7 @@ static int write_plan(const char *path, bool force, struct ferry_error *err)
 		unlink(tmp);
 	}
 out:
+	buf_release(&text);
 	free(tmp);
 	return r;
 }
@@ -93,7 +173,7 @@ int cmd_init(int argc, char **argv)
 	int opt, r, code = EXIT_DONE;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS "f", longopts, NULL)) != -1) {
+	while ((opt = cmd_getopt(argc, argv, "f", longopts)) != -1) {
 		if (opt == OPT_FORCE || opt == 'f') {
 			force = true;
 			continue;
@@ -103,17 +183,24 @@ int cmd_init(int argc, char **argv)
 			return code;
 		if (r > 0)
 			continue;
-		cmd_usage(argv[0], stderr);
 		return EXIT_USAGE;
 	}
-	if (argc - optind > 1) {
-		cmd_usage(argv[0], stderr);
-		return EXIT_USAGE;
-	}
+	if (argc - optind > 1)
+		return cmd_usage_error(argv[0], "expected at most one FILE", NULL);
 	if (optind < argc)
 		path = argv[optind];
 	if (write_plan(path, force, &err) < 0)
 		return cmd_fail(&err);
+	if (common.json) {
+		char *journal = cmd_state_path(path, NULL);
+		char *next = xasprintf("ferry plan %s --offline", path);
+
+		cmd_json_event("wrote", "{s:s, s:s, s:s}", "file", path, "journal", journal, "next",
+		               next);
+		free(next);
+		free(journal);
+		return EXIT_DONE;
+	}
 	printf("wrote %s: a commented starter plan.\n"
 	       "Edit it for your servers, then run 'ferry plan %s'.\n",
 	       path, path);

@@ -1,12 +1,16 @@
 /*
- * plan.c - `ferry plan PLAN [--json]`: validate the plan, ask the DNS
- * server what it serves now, and print the timeline: each TTL step and
- * when it may happen, the earliest cutover, the next cutover window, the
- * end of the rollback window.
+ * plan.c - `ferry plan PLAN [--offline] [--json]`: validate the plan, ask
+ * the DNS server what it serves now, and print the timeline: each TTL step
+ * and when it may happen, the earliest cutover, the next cutover window,
+ * the end of the rollback window.
  *
  * The live TTLs come from the authoritative server; what ferry already did
  * (the time of each TTL change, when prepare began) comes from the journal
- * if there is one.  Nothing is changed anywhere.
+ * if there is one.  With --offline nothing is asked of the network: the
+ * TTLs are the longest the plan states (prepare_assumed_ttl), and the
+ * output says so.  When the server cannot be asked, the plan is still
+ * said to be valid first, then why, with the hint to use --offline.
+ * Nothing is changed anywhere.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,6 +31,7 @@
 
 struct plan_view {
 	struct plan *plan;
+	bool offline;             /* the TTLs are the plan's, not the server's */
 	struct dns_rrset *rrsets; /* one per p->dns.records */
 	struct schedule_record *recs;
 	size_t nrecs;
@@ -58,10 +63,12 @@ static int view_build(struct plan_view *v, const char *state, struct ferry_error
 
 	v->now = time_now();
 	r = journal_open(&j, state, JOURNAL_OPEN_READONLY, err);
-	if (r == FERRY_ENOTFOUND)
-		j = NULL;
-	else if (r < 0)
+	if (r == FERRY_ENOTFOUND) {
+		j = NULL; /* not run yet: nothing done */
+		r = 0;
+	} else if (r < 0) {
 		return r;
+	}
 	if (j && journal_phase_get(j, &phase, &entered, NULL) == 0) {
 		char *s = NULL;
 
@@ -74,15 +81,20 @@ static int view_build(struct plan_view *v, const char *state, struct ferry_error
 	if (v->plan->dns.present) {
 		const struct plan_dns *d = &v->plan->dns;
 
-		r = endpoints_dns_open(v->plan, &dns, err);
-		if (r < 0)
-			goto out;
+		if (!v->offline) {
+			r = endpoints_dns_open(v->plan, &dns, err);
+			if (r < 0)
+				goto out;
+		}
 		v->rrsets = xcalloc(d->records.n, sizeof(*v->rrsets));
 		v->recs = xcalloc(d->records.n, sizeof(*v->recs));
 		for (i = 0; i < d->records.n; i++) {
 			dns_rrset_init(&v->rrsets[i]);
 			v->nrecs = i + 1;
-			r = dns_query(dns, d->records.v[i], &v->rrsets[i], err);
+			if (v->offline)
+				v->rrsets[i].ttl = prepare_assumed_ttl(d);
+			else
+				r = dns_query(dns, d->records.v[i], &v->rrsets[i], err);
 			if (r < 0)
 				goto out;
 			r = prepare_record_load(j, d->records.v[i], v->rrsets[i].ttl, &v->recs[i],
@@ -117,6 +129,7 @@ static int print_json(const struct plan_view *v)
 
 	json_object_set_new(o, "plan", json_string(p->name));
 	json_object_set_new(o, "valid", json_true());
+	json_object_set_new(o, "offline", json_boolean(v->offline));
 	json_object_set_new(o, "now", json_time(v->now));
 	for (i = 0; i < v->nrecs; i++) {
 		json_t *r = json_object(), *addrs = json_array();
@@ -124,12 +137,15 @@ static int print_json(const struct plan_view *v)
 		for (k = 0; k < v->rrsets[i].n; k++)
 			json_array_append_new(addrs, json_string(v->rrsets[i].addresses[k]));
 		json_object_set_new(r, "name", json_string(p->dns.records.v[i]));
-		json_object_set_new(r, "addresses", addrs);
+		json_object_set_new(r, "addresses", v->offline ? json_null() : addrs);
+		if (v->offline)
+			json_decref(addrs);
 		if (v->rrsets[i].cname)
 			json_object_set_new(r, "cname", json_string(v->rrsets[i].cname));
 		if (v->rrsets[i].other)
 			json_object_set_new(r, "holds", json_string(v->rrsets[i].other));
 		json_object_set_new(r, "ttl_now", json_integer(v->rrsets[i].ttl));
+		json_object_set_new(r, "ttl_from", json_string(v->offline ? "plan" : "server"));
 		json_object_set_new(r, "cutover_ttl_effective", json_time(v->tl.ttl_effective[i]));
 		json_array_append_new(recs, r);
 	}
@@ -194,14 +210,28 @@ static int print_table(const struct plan_view *v)
 
 	printf("plan %s (%s): valid\n", p->name, p->path);
 	if (v->nrecs) {
+		char src[300];
+
 		if (p->dns.server_host)
-			printf("\nDNS records, as served by %s:%u\n", p->dns.server_host,
-			       (unsigned)p->dns.server_port);
+			snprintf(src, sizeof(src), "%s:%u", p->dns.server_host,
+			         (unsigned)p->dns.server_port);
 		else
-			printf("\nDNS records, as %s serves them\n", p->dns.provider);
-		printf("  %-28s %-24s %s\n", "RECORD", "HOLDS", "TTL NOW");
+			snprintf(src, sizeof(src), "%s", p->dns.provider);
+		if (v->offline)
+			printf("\nDNS records (--offline: %s not asked; each TTL assumed to be %u, "
+			       "the longest the plan states)\n",
+			       src, v->rrsets[0].ttl);
+		else if (p->dns.server_host)
+			printf("\nDNS records, as served by %s\n", src);
+		else
+			printf("\nDNS records, as %s serves them\n", src);
+		printf("  %-28s %-24s %s\n", "RECORD", "HOLDS",
+		       v->offline ? "TTL ASSUMED" : "TTL NOW");
 		for (i = 0; i < v->nrecs; i++) {
-			dns_rrset_format(&v->rrsets[i], a, sizeof(a));
+			if (v->offline)
+				snprintf(a, sizeof(a), "(not asked)");
+			else
+				dns_rrset_format(&v->rrsets[i], a, sizeof(a));
 			printf("  %-28s %-24s %u\n", p->dns.records.v[i], a, v->rrsets[i].ttl);
 		}
 		printf("\nTTL step-down (one old TTL between steps, so no resolver holds a long "
@@ -242,49 +272,50 @@ static int print_table(const struct plan_view *v)
 	return EXIT_DONE;
 }
 
-/* Prints the plan's diagnostics (errors and warnings) to stderr. */
-static void print_diags(const struct plan_diags *d)
+enum {
+	OPT_OFFLINE = CMD_OPT_FIRST_PRIVATE,
+};
+
+static int own_option(int opt, const char *arg, void *ctx)
 {
-	struct buf out;
-
-	buf_init(&out, 1 << 20);
-	plan_diags_format(d, &out);
-	fputs(out.data, stderr);
-	buf_release(&out);
-}
-
-int cmd_load_plan(const char *path, struct plan **out)
-{
-	struct ferry_error err = { 0 };
-	struct plan_diags diags = { 0 };
-	int r;
-
-	r = plan_load(path, out, &diags, &err);
-	print_diags(&diags);
-	plan_diags_release(&diags);
-	if (r < 0) {
-		ferry_error_print(&err, stderr);
-		return EXIT_USAGE; /* DESIGN §5: a plan error is a usage error */
-	}
-	return EXIT_DONE;
+	(void)arg;
+	if (opt != OPT_OFFLINE)
+		return 1;
+	*(bool *)ctx = true;
+	return 0;
 }
 
 int cmd_plan(int argc, char **argv)
 {
-	static const struct option longopts[] = { CMD_COMMON_LONGOPTS, { 0 } };
+	static const struct option longopts[] = {
+		CMD_COMMON_LONGOPTS,
+		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ 0 },
+	};
 	struct cmd_common c = { 0 };
 	struct ferry_error err = { 0 };
 	struct plan_view v = { 0 };
 	char *state = NULL;
 	int code = EXIT_DONE, r;
 
-	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &v.plan, &state, &code))
+	if (!cmd_start(argc, argv, longopts, own_option, &v.offline, &c, &v.plan, &state, &code))
 		return code;
 	r = view_build(&v, state, &err);
-	if (r < 0)
-		code = cmd_fail(&err);
-	else
+	if (r < 0) {
+		/* The plan is valid: say so before what could not be asked. */
+		if (!c.json)
+			printf("plan %s (%s): valid; its timeline needs the DNS server\n",
+			       v.plan->name, v.plan->path);
+		if (r == FERRY_EUNREACH || r == FERRY_ETIMEDOUT || r == FERRY_EIO ||
+		    r == FERRY_EAUTH || r == FERRY_EREFUSED)
+			snprintf(err.hint, sizeof(err.hint),
+			         "'ferry plan %s --offline' validates without the network and "
+			         "takes the TTLs from the plan",
+			         v.plan->path);
+		code = cmd_fail_exit(&err, EXIT_FAILED);
+	} else {
 		code = c.json ? print_json(&v) : print_table(&v);
+	}
 	free(state);
 	view_release(&v);
 	return code;

@@ -80,7 +80,7 @@ int cmd_probe(int argc, char **argv)
 	int opt, code = EXIT_DONE;
 	json_t *root;
 
-	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+	while ((opt = cmd_getopt(argc, argv, NULL, longopts)) != -1) {
 		int r = cmd_common_option("probe", opt, optarg, &common, &code);
 
 		if (r < 0)
@@ -96,15 +96,11 @@ int cmd_probe(int argc, char **argv)
 			XGROW(packages, apackages, npackages + 1);
 			packages[npackages++] = optarg;
 			break;
-		default:
-			cmd_usage("probe", stderr);
-			code = EXIT_USAGE;
-			goto out;
+		default: code = EXIT_USAGE; goto out;
 		}
 	}
 	if (optind < argc) {
-		cmd_usage("probe", stderr);
-		code = EXIT_USAGE;
+		code = cmd_usage_error("probe", "takes no arguments, only options", NULL);
 		goto out;
 	}
 	po.packages = packages;

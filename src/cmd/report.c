@@ -83,7 +83,7 @@ int cmd_report(int argc, char **argv)
 
 	buf_init(&page, PAGE_MAX);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS "o:", longopts, NULL)) != -1) {
+	while ((c = cmd_getopt(argc, argv, "o:", longopts)) != -1) {
 		if (c == 'o') {
 			output = optarg;
 			continue;
@@ -91,38 +91,32 @@ int cmd_report(int argc, char **argv)
 		r = cmd_common_option("report", c, optarg, &common, &code);
 		if (r < 0)
 			return code;
-		if (r == 0) {
-			cmd_usage("report", stderr);
+		if (r == 0)
 			return EXIT_USAGE;
-		}
 	}
-	if (optind != argc - 1 || !output || !*output) {
-		fprintf(stderr, "ferry report: %s\n",
-		        optind != argc - 1 ? "expected one PLAN"
-		                           : "expected -o FILE.html (or -o -)");
-		cmd_usage("report", stderr);
-		return EXIT_USAGE;
-	}
-	if (common.json) {
-		fprintf(stderr, "ferry report: --json is not supported; the report is HTML\n");
-		return EXIT_USAGE;
-	}
+	if (optind != argc - 1 || !output || !*output)
+		return cmd_usage_error("report",
+		                       optind != argc - 1 ? "expected one PLAN"
+		                                          : "expected -o FILE.html (or -o -)",
+		                       NULL);
+	if (common.json)
+		return cmd_usage_error("report", "--json is not supported; the report is HTML",
+		                       "write it to a file with -o FILE.html");
 
 	state = cmd_state_path(argv[optind], common.state);
 	r = journal_open(&j, state, JOURNAL_OPEN_READONLY, &err);
 	if (r == FERRY_ENOTFOUND) {
 		ferry_error_set(&err, r, "run 'ferry run PLAN' first",
 		                "report: no journal at %s (this plan has not run yet)", state);
-		cmd_fail(&err);
-		code = EXIT_FAILED; /* a missing journal is not a usage error */
+		code = cmd_fail_exit(&err,
+		                     EXIT_FAILED); /* a missing journal is not a usage error */
 		goto out;
 	}
 	if (r < 0) {
 		ferry_error_prefix(&err, "report");
 		if (!err.hint[0])
 			snprintf(err.hint, sizeof(err.hint), "run 'ferry run PLAN' first");
-		cmd_fail(&err);
-		code = EXIT_FAILED;
+		code = cmd_fail_exit(&err, EXIT_FAILED);
 		goto out;
 	}
 	/* The plan's name: plan.c may not load yet; the journal's "plan.name"
@@ -130,8 +124,7 @@ int cmd_report(int argc, char **argv)
 	opt.plan_path = argv[optind];
 	r = report_render(j, &opt, &page, &err);
 	if (r < 0) {
-		cmd_fail(&err);
-		code = EXIT_FAILED;
+		code = cmd_fail_exit(&err, EXIT_FAILED);
 		goto out;
 	}
 	if (!strcmp(output, "-")) {
@@ -144,8 +137,7 @@ int cmd_report(int argc, char **argv)
 	}
 	r = write_file(output, &page, &err);
 	if (r < 0) {
-		cmd_fail(&err);
-		code = EXIT_FAILED;
+		code = cmd_fail_exit(&err, EXIT_FAILED);
 		goto out;
 	}
 	printf("report: wrote %s (%zu KiB)\n", output, (page.len + 1023) / 1024);

@@ -27,25 +27,16 @@ enum {
 	OPT_REASON
 };
 
-static void say(void *ctx, bool live, const char *line)
-{
-	(void)ctx;
-	if (!live)
-		printf("%s\n", line);
-	fflush(stdout);
-}
-
 /* The rollback plan the cutover recorded, for --dry-run. */
-static void print_recorded(const char *state)
+static char *recorded(const char *state)
 {
 	struct journal *j = NULL;
 	char *plan = NULL;
 
-	if (journal_open(&j, state, JOURNAL_OPEN_READONLY, NULL) == 0 &&
-	    journal_get(j, "rollback.plan", &plan, NULL) == 0)
-		printf("recorded at the cutover:\n%s\n", plan);
-	free(plan);
+	if (journal_open(&j, state, JOURNAL_OPEN_READONLY, NULL) == 0)
+		journal_get(j, "rollback.plan", &plan, NULL);
 	journal_close(j);
+	return plan;
 }
 
 struct rollback_opts {
@@ -57,6 +48,10 @@ static int own_option(int opt, const char *arg, void *ctx)
 {
 	struct rollback_opts *ro = ctx;
 
+	if (opt == OPT_REASON && (!*arg || strspn(arg, " \t") == strlen(arg))) {
+		cmd_usage_error("rollback", "--reason needs a text: it is journaled", NULL);
+		return -1;
+	}
 	if (opt == OPT_DRY_RUN)
 		ro->eo->dry_run = true;
 	else if (opt == OPT_REASON)
@@ -74,28 +69,38 @@ int cmd_rollback(int argc, char **argv)
 		{ "reason", required_argument, NULL, OPT_REASON },
 		{ 0 },
 	};
-	struct engine_opts o = { .progress = say };
+	struct cmd_progress pr;
+	struct engine_opts o = { .progress = cmd_progress, .ctx = &pr, .heartbeat_ms = 60000 };
 	struct cmd_common c = { 0 };
 	struct ferry_error err = { 0 };
 	struct rollback_opts ro = { &o, "by hand (ferry rollback)" };
 	struct engine *e = NULL;
 	struct plan *p = NULL;
-	char *state = NULL;
+	char *state = NULL, *plan_text = NULL;
 	int code = EXIT_DONE, r;
 
 	if (!cmd_start(argc, argv, longopts, own_option, &ro, &c, &p, &state, &code))
 		return code;
+	cmd_progress_init(&pr, c.json);
+	o.progress_tty = pr.tty;
 	if (o.dry_run)
-		print_recorded(state);
+		plan_text = recorded(state);
+	if (plan_text && !c.json)
+		printf("recorded at the cutover:\n%s\n", plan_text);
 	r = engine_open(&e, p, state, &o, &err);
 	if (r < 0)
 		goto fail;
 	switch (engine_phase_now(e)) {
 	case ENGINE_PREPARE:
 	case ENGINE_REPLICATE:
-		printf("ferry: plan %s is in %s: no traffic and no writes moved yet, nothing to "
-		       "roll back\n",
-		       p->name, engine_phase_name(engine_phase_now(e)));
+		if (c.json)
+			cmd_json_event("outcome", "{s:s, s:s, s:s, s:i}", "outcome",
+			               "nothing_to_do", "plan", p->name, "phase",
+			               engine_phase_name(engine_phase_now(e)), "exit", EXIT_DONE);
+		else
+			printf("ferry: plan %s is in %s: no traffic and no writes moved yet, "
+			       "nothing to roll back\n",
+			       p->name, engine_phase_name(engine_phase_now(e)));
 		code = EXIT_DONE;
 		goto out;
 	case ENGINE_DONE:
@@ -114,7 +119,10 @@ int cmd_rollback(int argc, char **argv)
 
 		buf_init(&text, 16 << 20);
 		r = engine_describe(e, true, &text, &err);
-		if (r == 0)
+		if (r == 0 && c.json)
+			cmd_json_event("dry_run", "{s:s, s:s?, s:s}", "plan", p->name, "recorded",
+			               plan_text, "actions", text.data);
+		else if (r == 0)
 			printf("%s", text.data);
 		buf_release(&text);
 		if (r < 0)
@@ -129,10 +137,14 @@ int cmd_rollback(int argc, char **argv)
 	if (r < 0)
 		goto fail;
 	code = EXIT_DONE;
+	if (c.json)
+		cmd_json_event("outcome", "{s:s, s:s, s:i}", "outcome", "rolled_back", "plan",
+		               p->name, "exit", code);
 	goto out;
 fail:
 	code = cmd_fail(&err);
 out:
+	free(plan_text);
 	engine_close(e);
 	free(state);
 	plan_free(p);

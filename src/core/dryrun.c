@@ -16,6 +16,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/orchestrator.h"
 #include "core/prepare.h"
 #include "core/schedule.h"
 #include "util/buf.h"
@@ -68,17 +69,29 @@ static void when(int64_t t, int64_t now, char *s, size_t len)
 	snprintf(s, len, "in %s, %s", rel, at);
 }
 
-static int describe_prepare(struct engine *e, struct buf *out, struct ferry_error *err)
+/* What a dry run could not read goes to unread, one line each, and the
+ * description goes on with what the plan states. */
+static void not_read(struct buf *unread, const struct ferry_error *err)
+{
+	buf_addf(unread, "  %s\n", err->msg);
+}
+
+static int describe_prepare(struct engine *e, struct buf *out, struct buf *unread,
+                            struct ferry_error *err)
 {
 	const struct plan_dns *d = &e->plan->dns;
 	struct dns_state old = endpoints_dns_state(&e->plan->host_old);
+	struct ferry_error rerr = { 0 };
 	int64_t now = time_now();
+	bool reach;
 	size_t i, k, n;
-	int r;
+	int r = 0;
 
 	if (!d->present)
 		return 0;
-	r = engine_dns(e, err);
+	reach = engine_dns(e, &rerr) == 0;
+	if (!reach)
+		not_read(unread, &rerr);
 	for (i = 0; r == 0 && i < d->records.n; i++) {
 		struct schedule_ttl_step *st = xcalloc(d->ttl.nsteps, sizeof(*st));
 		struct schedule_record rec;
@@ -86,9 +99,21 @@ static int describe_prepare(struct engine *e, struct buf *out, struct ferry_erro
 		char at[64];
 
 		dns_rrset_init(&rs);
-		r = dns_query(e->dns, d->records.v[i], &rs, err);
-		if (r == 0)
-			r = prepare_record_load(e->j, d->records.v[i], rs.ttl, &rec, err);
+		if (reach && dns_query(e->dns, d->records.v[i], &rs, &rerr) < 0) {
+			not_read(unread, &rerr);
+			reach = false;
+		}
+		if (!reach) {
+			/* the plan's word for it: its longest TTL, on the old host */
+			dns_rrset_release(&rs);
+			dns_rrset_init(&rs);
+			rs.ttl = prepare_assumed_ttl(d);
+			buf_addf(out,
+			         "  dns: %s not read: TTL assumed %u (the plan's longest), "
+			         "values as hosts.old states them\n",
+			         d->records.v[i], rs.ttl);
+		}
+		r = prepare_record_load(e->j, d->records.v[i], rs.ttl, &rec, err);
 		if (r == 0)
 			r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, st, &n, err);
 		for (k = 0; r == 0 && k < n; k++) {
@@ -139,14 +164,38 @@ static int replicate_text(struct endpoints_db *d, struct buf *t, struct ferry_er
 	return d->eng->describe_replicate(&d->cfg, t, err);
 }
 
-static int forward_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
+/* The switch of every database (one transaction, one write pause). */
+static int switch_text(struct engine *e, enum db_direction dir, const char *what, struct buf *out,
+                       struct ferry_error *err)
 {
-	return d->eng->describe_switch(&d->cfg, DB_FORWARD, t, err);
-}
+	struct endpoints_db **dbs;
+	size_t i, n = 0;
+	struct buf text;
+	int r = 0;
 
-static int reverse_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
-{
-	return d->eng->describe_switch(&d->cfg, DB_REVERSE, t, err);
+	if (!e->plan->ndatabases)
+		return 0;
+	dbs = xcalloc(e->plan->ndatabases + 1, sizeof(*dbs));
+	for (i = 0; r == 0 && i < e->plan->ndatabases; i++) {
+		r = endpoints_db_config(e->plan, i, false, &dbs[i], err);
+		if (r == 0)
+			n++;
+	}
+	buf_init(&text, 16 << 20);
+	if (r == 0)
+		r = orch_describe(dbs, n, dir, &text, err);
+	if (r == 0) {
+		buf_addf(out, "  databases");
+		for (i = 0; i < n; i++)
+			buf_addf(out, "%s %s", i ? "," : "", dbs[i]->pd->name);
+		buf_addf(out, ": %s:\n", what);
+		indent(out, text.data);
+	}
+	buf_release(&text);
+	for (i = 0; i < n; i++)
+		endpoints_db_close(dbs[i]);
+	free(dbs);
+	return r;
 }
 
 static int teardown_text(struct endpoints_db *d, struct buf *t, struct ferry_error *err)
@@ -247,10 +296,12 @@ static void hooks(struct engine *e, const char *event, struct buf *out)
 	size_t i;
 
 	for (i = 0; i < e->plan->nhooks; i++)
-		if (!strcmp(e->plan->hooks[i].event, event))
-			buf_addf(out, "  hook %s: %s\n", event,
-			         e->plan->hooks[i].url ? e->plan->hooks[i].url
-			                               : e->plan->hooks[i].argv.v[0]);
+		if (!strcmp(e->plan->hooks[i].event, event)) {
+			char label[300];
+
+			engine_hook_label(&e->plan->hooks[i], label, sizeof(label));
+			buf_addf(out, "  hook %s: %s\n", event, label);
+		}
 }
 
 static int describe_rollback(struct engine *e, struct buf *out, struct ferry_error *err)
@@ -262,8 +313,8 @@ static int describe_rollback(struct engine *e, struct buf *out, struct ferry_err
 	if (r == 0 && e->plan->traffic.present)
 		r = split(e, 0, out, err);
 	if (r == 0)
-		r = each_db(e, reverse_text, "the reverse switch (its own write pause)", true, out,
-		            err);
+		r = switch_text(e, DB_REVERSE, "the reverse switch, all together (one write pause)",
+		                out, err);
 	if (r == 0)
 		buf_addf(out, "  then: back to the replicate phase (forward replication without "
 		              "copy)\n");
@@ -274,6 +325,7 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 {
 	const struct plan *p = e->plan;
 	char d1[32], d2[32];
+	struct buf unread;
 	size_t i;
 	int r = 0;
 
@@ -281,6 +333,7 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 		buf_addf(out, "== rollback (nothing below is done: --dry-run)\n");
 		return describe_rollback(e, out, err);
 	}
+	buf_init(&unread, 1 << 16);
 	for (i = e->phase; r == 0 && i < ENGINE_DONE; i++) {
 		char before[64];
 
@@ -290,7 +343,7 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 		if (i != ENGINE_CUTOVER)
 			hooks(e, before, out);
 		switch ((enum engine_phase)i) {
-		case ENGINE_PREPARE: r = describe_prepare(e, out, err); break;
+		case ENGINE_PREPARE: r = describe_prepare(e, out, &unread, err); break;
 		case ENGINE_REPLICATE:
 			r = each_db(e, replicate_text, "start replication", false, out, err);
 			duration_format(p->schedule.replication_soak_ms, d1, sizeof(d1));
@@ -325,8 +378,9 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 			buf_addf(out, "  the rollback plan is journaled and printed; it is:\n");
 			r = describe_rollback(e, out, err);
 			if (r == 0)
-				r = each_db(e, forward_text, "the switch (the write pause)", false,
-				            out, err);
+				r = switch_text(e, DB_FORWARD,
+				                "the switch, all together (one write pause)", out,
+				                err);
 			if (r == 0 && p->traffic.present)
 				r = split(e, 100, out, err);
 			if (r == 0)
@@ -363,5 +417,11 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 			hooks(e, before, out);
 		}
 	}
+	if (r == 0 && unread.len)
+		buf_addf(out,
+		         "== not read (the description above takes the plan's values "
+		         "instead)\n%s",
+		         unread.data);
+	buf_release(&unread);
 	return r;
 }

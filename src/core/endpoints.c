@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "core/endpoints.h"
-
-#include "db/pgsql.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -124,31 +122,88 @@ struct dns_state endpoints_dns_state(const struct plan_host *h)
 	return dns_state_plain(&v);
 }
 
-/* The pooler's [databases] entry for a side: where pgbouncer connects,
- * without ferry's user (the application's user logs in through it). */
-static char *pooler_entry(const char *conninfo)
+/* Where the applications reach side: the plan's switch.address, else
+ * what the engine reads from the side's conninfo. */
+static int target_init(struct endpoints_db *d, enum db_side side, const char *address,
+                       struct ferry_error *err)
 {
-	char *host = pgsql_conninfo_get(conninfo, "host");
-	char *port = pgsql_conninfo_get(conninfo, "port");
-	char *db = pgsql_conninfo_get(conninfo, "dbname");
-	char *s = xasprintf("host=%s port=%s dbname=%s", host ? host : "localhost",
-	                    port ? port : "5432", db ? db : "postgres");
+	char *host = NULL, *db = NULL;
+	int port = 0, r;
 
-	free(host);
-	free(port);
-	free(db);
-	return s;
+	r = d->eng->target(&d->cfg, side, &host, &port, &db, err);
+	if (r < 0)
+		return r;
+	if (address) {
+		const char *colon = strrchr(address, ':');
+		free(host);
+		if (address[0] == '[')
+			host = xstrndup(address + 1, (size_t)(colon - address - 2));
+		else
+			host = xstrndup(address, (size_t)(colon - address));
+		port = (int)strtol(colon + 1, NULL, 10);
+	}
+	d->target_host[side] = host;
+	d->target_db[side] = db;
+	d->target[side].host = host;
+	d->target[side].port = port;
+	d->target[side].dbname = db;
+	return 0;
 }
 
-static void pooler_init(struct db_pooler *po, const char *name, const char *admin,
-                        const char *password, const struct plan_host *host, const char *include)
+static void sw_exec(struct sw_config *c, const struct plan_host *h)
 {
-	po->name = name;
-	po->admin = admin;
-	po->admin_password = password;
-	po->exec = (const char *const *)host->exec.v;
-	po->nexec = host->exec.n;
-	po->include_path = include;
+	c->exec = (const char *const *)h->exec.v;
+	c->nexec = h->exec.n;
+}
+
+/* The endpoints of pd's switch: one per side the plan names (pgbouncer,
+ * haproxy), or the one hook. */
+static void switch_init(struct endpoints_db *d, const struct plan *p, const char *pw)
+{
+	const struct plan_database *pd = d->pd;
+	const char *admin[2] = { pd->sw.admin_old, pd->sw.admin_new };
+	const char *include[2] = { pd->sw.include_old, pd->sw.include_new };
+	const struct plan_host *host[2] = { &p->host_old, &p->host_new };
+	static const char *const pooler_name[2] = { "pooler old", "pooler new" };
+	static const char *const haproxy_name[2] = { "haproxy old", "haproxy new" };
+	int side;
+
+	d->sw = sw_driver_find(plan_switch_via_name(pd->sw.via));
+	if (!d->sw)
+		return;
+	if (pd->sw.via == PLAN_SWITCH_HOOK) {
+		struct sw_config *c = &d->swcfg[d->nsw++];
+		c->name = "hook";
+		c->point_argv = (const char *const *)pd->sw.point.v;
+		c->npoint = pd->sw.point.n;
+		c->show_argv = (const char *const *)pd->sw.show.v;
+		c->nshow = pd->sw.show.n;
+		c->revert_argv = (const char *const *)pd->sw.revert.v;
+		c->nrevert = pd->sw.revert.n;
+		c->database = pd->name;
+		if (pd->sw.host)
+			sw_exec(c, !strcmp(pd->sw.host, "old") ? &p->host_old : &p->host_new);
+		return;
+	}
+	for (side = 0; side < 2; side++) {
+		struct sw_config *c;
+		if (!admin[side])
+			continue;
+		c = &d->swcfg[d->nsw++];
+		if (pd->sw.via == PLAN_SWITCH_PGBOUNCER) {
+			c->name = pooler_name[side];
+			c->admin = admin[side];
+			c->admin_password = pw;
+			c->include_path = include[side];
+			c->dbalias = pd->sw.dbalias ? pd->sw.dbalias : pd->name;
+			sw_exec(c, host[side]);
+		} else {
+			c->name = haproxy_name[side];
+			c->api = admin[side];
+			c->backend = pd->sw.backend;
+			c->server = pd->sw.server;
+		}
+	}
 }
 
 int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endpoints_db **out,
@@ -171,29 +226,38 @@ int endpoints_db_config(const struct plan *p, size_t i, bool secret, struct endp
 	}
 	d->eng = db_engine_find(plan_db_engine_name(pd->engine));
 	if (!d->eng) {
-		r = ferry_error_set(err, FERRY_EINVAL, "ferry moves postgresql databases so far",
-		                    "database %s: no engine for %s", pd->name,
-		                    plan_db_engine_name(pd->engine));
+		r = ferry_error_set(
+		        err, FERRY_EINVAL, "ferry moves postgresql, mariadb and redis databases",
+		        "database %s: no engine for %s", pd->name, plan_db_engine_name(pd->engine));
 		goto fail;
 	}
-	d->pooler_old = pooler_entry(pd->source);
-	d->pooler_new = pooler_entry(pd->target);
 	d->cfg.name = pd->name;
 	d->cfg.old_conninfo = pd->source;
 	d->cfg.new_conninfo = pd->target;
 	d->cfg.old_password = pw;
 	d->cfg.new_password = pw;
+	d->budget_ms = pd->pause_budget_ms;
 	d->cfg.pause_budget_ms = pd->pause_budget_ms;
-	if (pd->sw.via == PLAN_SWITCH_PGBOUNCER) {
-		pooler_init(&d->poolers[0], "pooler old", pd->sw.admin_old, pw, &p->host_old,
-		            pd->sw.include_old);
-		pooler_init(&d->poolers[1], "pooler new", pd->sw.admin_new, pw, &p->host_new,
-		            pd->sw.include_new);
-		d->cfg.poolers = d->poolers;
-		d->cfg.npoolers = 2;
-		d->cfg.dbalias = pd->sw.dbalias ? pd->sw.dbalias : pd->name;
-		d->cfg.pooler_old = d->pooler_old;
-		d->cfg.pooler_new = d->pooler_new;
+	d->cfg.old_exec = (const char *const *)p->host_old.exec.v;
+	d->cfg.nold_exec = p->host_old.exec.n;
+	d->cfg.new_exec = (const char *const *)p->host_new.exec.v;
+	d->cfg.nnew_exec = p->host_new.exec.n;
+	d->cfg.copy_method =
+	        pd->initial_copy == PLAN_COPY_BUILTIN ? DB_COPY_BUILTIN : DB_COPY_PARALLEL;
+	d->cfg.copy_jobs = (int)pd->copy_jobs;
+	d->cfg.soak_ms = p->schedule.replication_soak_ms;
+	d->cfg.rollback_window_ms = p->rollback.window_ms;
+	r = target_init(d, DB_OLD, pd->sw.address_old, err);
+	if (r == 0)
+		r = target_init(d, DB_NEW, pd->sw.address_new, err);
+	if (r < 0)
+		goto fail;
+	switch_init(d, p, pw);
+	if (!d->sw) {
+		r = ferry_error_set(err, FERRY_EINVAL, "set switch.via in the plan",
+		                    "database %s: no switch driver for '%s'", pd->name,
+		                    plan_switch_via_name(pd->sw.via));
+		goto fail;
 	}
 	*out = d;
 	return 0;
@@ -221,12 +285,19 @@ int endpoints_db_open(const struct plan *p, size_t i, struct endpoints_db **out,
 
 void endpoints_db_close(struct endpoints_db *d)
 {
+	size_t i;
+
 	if (!d)
 		return;
+	for (i = 0; i < d->nsw; i++)
+		if (d->swep[i])
+			d->sw->close(d->swep[i]);
 	if (d->h)
 		d->eng->close(d->h);
 	buf_release_secret(&d->password);
-	free(d->pooler_old);
-	free(d->pooler_new);
+	for (i = 0; i < 2; i++) {
+		free(d->target_host[i]);
+		free(d->target_db[i]);
+	}
 	free(d);
 }

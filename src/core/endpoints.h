@@ -11,9 +11,10 @@
 
 #include <stdbool.h>
 
-#include "plan/plan.h"
 #include "db/db.h"
 #include "dns/dns.h"
+#include "plan/plan.h"
+#include "switch/switch.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -33,19 +34,26 @@ struct dns_values endpoints_dns_values(const struct plan_host *h);
 struct dns_state endpoints_dns_state(const struct plan_host *h);
 
 /*
- * One database of the plan, opened: its engine, the engine's handle, and
- * everything the engine's config borrows (the password, the poolers, the
- * pooler entries derived from the conninfos).  The password is wiped at
+ * One database of the plan, opened: its engine, the engine's handle, its
+ * switch (the driver, one config per endpoint, and once orch_open() ran
+ * the open endpoints), the targets the applications are pointed at, and
+ * everything those borrow (the password).  The password is wiped at
  * endpoints_db_close().
  */
+#define ENDPOINTS_SW_MAX 4
 struct endpoints_db {
 	const struct plan_database *pd;
 	const struct db_engine *eng;
 	void *h;
 	struct db_config cfg;
-	struct db_pooler poolers[2];
 	struct buf password;
-	char *pooler_old, *pooler_new; /* "host=H port=P dbname=D" */
+	int64_t budget_ms; /* the pause budget */
+	const struct sw_driver *sw;
+	struct sw_config swcfg[ENDPOINTS_SW_MAX];
+	struct sw_endpoint *swep[ENDPOINTS_SW_MAX]; /* orch_open() */
+	size_t nsw;
+	struct sw_target target[2]; /* DB_OLD, DB_NEW */
+	char *target_host[2], *target_db[2];
 };
 
 /*

@@ -15,6 +15,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -53,6 +54,7 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 
 	e->plan = p;
 	e->opts = *opts;
+	e->state = xstrdup(state);
 	if (opts->dry_run) {
 		/* A dry run reads the journal if there is one, and writes
 		 * nothing, not even a journal. */
@@ -74,7 +76,9 @@ int engine_open(struct engine **out, const struct plan *p, const char *state,
 		e->phase = ENGINE_PREPARE;
 	} else if (r < 0) {
 		goto fail;
-	} else if (engine_phase_parse(phase, &e->phase) < 0) {
+	} else if (engine_phase_parse(phase, &e->phase) == 0) {
+		e->phase_since_ms = entered;
+	} else {
 		r = ferry_error_set(err, FERRY_ESTATE, "was the journal written by a newer ferry?",
 		                    "journal %s: unknown phase '%s'", state, phase);
 		goto fail;
@@ -110,18 +114,28 @@ void engine_close(struct engine *e)
 {
 	if (!e)
 		return;
+	for (size_t i = 0; i < e->nwb; i++)
+		endpoints_db_close(e->wb[i]);
+	free(e->wb);
+	free(e->wb_broken);
 	dns_close(e->dns);
 	if (e->lb_drv) {
 		e->lb_drv->close(e->lb);
 		e->lb_drv->close(e->lb_new);
 	}
 	journal_close(e->j);
+	free(e->state);
 	free(e);
 }
 
 enum engine_phase engine_phase_now(const struct engine *e)
 {
 	return e->phase;
+}
+
+int64_t engine_phase_since(const struct engine *e)
+{
+	return e->phase_since_ms;
 }
 
 int64_t engine_waiting_until(const struct engine *e, const char **why)
@@ -138,22 +152,10 @@ int engine_dns(struct engine *e, struct ferry_error *err)
 	return endpoints_dns_open(e->plan, &e->dns, err);
 }
 
-/* FERRY_CRASH_AT=NAME or NAME:after: the fault injection of the crash tests
- * (STYLE: SQLite's test6.c).  SIGKILL, so nothing is flushed or cleaned. */
+/* FERRY_CRASH_AT=NAME or NAME:after (util/fault.h). */
 void engine_crash_point(const char *name, bool after)
 {
-	const char *at = getenv("FERRY_CRASH_AT");
-	size_t n;
-
-	if (!at || !*at)
-		return;
-	n = strlen(name);
-	if (strncmp(at, name, n) != 0)
-		return;
-	if ((!after && at[n] == '\0') || (after && !strcmp(at + n, ":after"))) {
-		fprintf(stderr, "ferry: FERRY_CRASH_AT=%s: crashing now\n", at);
-		kill(getpid(), SIGKILL);
-	}
+	fault_crash(name, after);
 }
 
 int engine_step_begin(struct engine *e, const char *name, const char *object, const char *detail,
@@ -193,6 +195,31 @@ char *engine_detail(const char *fmt, ...)
 	return s;
 }
 
+/* The time gate each phase can wait at (engine_wait), for the heartbeat. */
+static const char *const time_gates[] = {
+	[ENGINE_PREPARE] = "cutover_ttl",          [ENGINE_REPLICATE] = "soak",
+	[ENGINE_VALIDATE] = "traffic steps",       [ENGINE_CUTOVER] = "cutover window",
+	[ENGINE_DECOMMISSION] = "rollback window", [ENGINE_DONE] = "-",
+};
+
+static void emit(struct engine *e, enum engine_event_kind kind, const char *object,
+                 const char *message, const char *line)
+{
+	struct engine_event ev = {
+		.kind = kind,
+		.phase = engine_phase_name(e->phase),
+		.object = object ? object : "",
+		.message = message,
+		.line = line,
+		.waiting_for = e->waiting ? e->wait_why : NULL,
+		.gate = e->waiting ? time_gates[e->phase] : NULL,
+		.until = e->waiting ? e->wait_until : 0,
+	};
+
+	if (e->opts.progress)
+		e->opts.progress(e->opts.ctx, &ev);
+}
+
 void engine_say(struct engine *e, const char *object, const char *fmt, ...)
 {
 	char line[1024];
@@ -204,9 +231,35 @@ void engine_say(struct engine *e, const char *object, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	if (e->opts.progress)
-		e->opts.progress(e->opts.ctx, false, line);
+	emit(e, ENGINE_EVENT_SAY, object, line + n, line);
 	journal_event_add(e->j, LOG_LEVEL_INFO, object, NULL, "%s", line);
+}
+
+/* Without a terminal nothing shows a live line: every heartbeat_ms (and at
+ * the first live line of a run) it goes out as a heartbeat, with the phase
+ * and, in a time gate, what is waited for and until when. */
+static void heartbeat(struct engine *e, const char *live)
+{
+	char line[1024], until[32], left[32];
+	int64_t now = time_mono_ms();
+
+	if (e->opts.progress_tty || e->opts.heartbeat_ms <= 0)
+		return;
+	if (e->heartbeat_last_ms && now - e->heartbeat_last_ms < e->opts.heartbeat_ms)
+		return;
+	e->heartbeat_last_ms = now;
+	if (e->waiting) {
+		time_rfc3339(e->wait_until, until, sizeof(until));
+		duration_human((e->wait_until - time_now()) * 1000, left, sizeof(left));
+		snprintf(line, sizeof(line),
+		         "heartbeat: phase %s, gate %s, waiting for %s until %s, %s left",
+		         engine_phase_name(e->phase), time_gates[e->phase], e->wait_why, until,
+		         left);
+	} else {
+		snprintf(line, sizeof(line), "heartbeat: phase %s: %s", engine_phase_name(e->phase),
+		         live);
+	}
+	emit(e, ENGINE_EVENT_HEARTBEAT, NULL, live, line);
 }
 
 void engine_live(struct engine *e, const char *fmt, ...)
@@ -217,8 +270,8 @@ void engine_live(struct engine *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (e->opts.progress)
-		e->opts.progress(e->opts.ctx, true, line);
+	emit(e, ENGINE_EVENT_LIVE, NULL, line, line);
+	heartbeat(e, line);
 }
 
 int engine_wait(struct engine *e, int64_t until, const char *fmt, ...)
@@ -275,16 +328,21 @@ static void wait_for(struct engine *e, int64_t until)
 	char left[32];
 	int64_t now;
 
+	e->waiting = true;
 	while ((now = time_now()) < until) {
 		struct timespec ts = { .tv_sec = 1 };
 
 		duration_human((until - now) * 1000, left, sizeof(left));
 		engine_live(e, "%s: waiting %s", e->wait_why, left);
+		/* the rollback window: the way back is watched while waited for */
+		if (e->phase == ENGINE_DECOMMISSION)
+			engine_way_back(e);
 		nanosleep(&ts, NULL);
 	}
+	e->waiting = false;
 }
 
-int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
+static int run_loop(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
 {
 	char now[32], *started = NULL, event[64];
 	int r;
@@ -357,4 +415,23 @@ int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_erro
 		if (r < 0)
 			return r;
 	}
+}
+
+/* The error that stopped the last run, for `ferry status` (ENGINE_LAST_ERROR:
+ * at, phase, code, message, hint); a new run clears it. */
+int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err)
+{
+	char *v;
+	int r;
+
+	journal_unset(e->j, ENGINE_LAST_ERROR, NULL);
+	r = run_loop(e, outcome, err);
+	if (r < 0) {
+		v = engine_detail("{s:I, s:s, s:s, s:s, s:s}", "at_ms", (json_int_t)time_wall_ms(),
+		                  "phase", engine_phase_name(e->phase), "code", ferry_error_id(r),
+		                  "message", err->msg, "hint", err->hint);
+		journal_set(e->j, ENGINE_LAST_ERROR, v, NULL);
+		free(v);
+	}
+	return r;
 }

@@ -57,6 +57,35 @@ enum engine_outcome {
 	ENGINE_ROLLED_BACK,
 };
 
+/*
+ * What a run tells its command, as it happens:
+ *	ENGINE_EVENT_SAY        a line for the output and the journal's events;
+ *	ENGINE_EVENT_LIVE       a progress line (a countdown, the soak's lag),
+ *	                        about every second, replaced in place on a
+ *	                        terminal and not journaled;
+ *	ENGINE_EVENT_HEARTBEAT  without a terminal (opts.progress_tty false),
+ *	                        the latest live line every opts.heartbeat_ms
+ *	                        (and at the first one), so that a log shows a
+ *	                        long wait is alive: phase, what it waits for.
+ * Strings are borrowed for the call.
+ */
+enum engine_event_kind {
+	ENGINE_EVENT_SAY,
+	ENGINE_EVENT_LIVE,
+	ENGINE_EVENT_HEARTBEAT,
+};
+
+struct engine_event {
+	enum engine_event_kind kind;
+	const char *phase;
+	const char *object;      /* "" when none */
+	const char *message;     /* the text after "OBJECT: " */
+	const char *line;        /* "OBJECT: MESSAGE", as people read it */
+	const char *waiting_for; /* a time gate being waited for, or NULL */
+	const char *gate;        /* and its gate ("cutover window"), or NULL */
+	int64_t until;           /* and when it is due (seconds), 0 otherwise */
+};
+
 struct engine_opts {
 	bool until_set;
 	enum engine_phase until; /* stop after this phase */
@@ -64,8 +93,8 @@ struct engine_opts {
 	bool dry_run;           /* print every action, change nothing */
 	const char *now_reason; /* --now: cut over outside the window (journaled) */
 	bool progress_tty;      /* live lines are shown (a terminal): fewer plain lines */
-	/* Progress for people: one line, replaced in place when `live`. */
-	void (*progress)(void *ctx, bool live, const char *line);
+	int64_t heartbeat_ms;   /* without a terminal: a heartbeat this often (0: none) */
+	void (*progress)(void *ctx, const struct engine_event *ev);
 	void *ctx;
 };
 
@@ -79,7 +108,10 @@ void engine_close(struct engine *e); /* NULL-safe */
 
 /* Advances as far as the gates allow.  Returns 0 and *outcome, or a
  * negative code: FERRY_ECHECK for a failed gate (err holds the evidence),
- * or the error of the step that failed. */
+ * or the error of the step that failed.  That error is also journaled
+ * under the key ENGINE_LAST_ERROR as a JSON object (at_ms, phase, code,
+ * message, hint), for `ferry status`; a run clears it when it starts. */
+#define ENGINE_LAST_ERROR "run.last_error"
 int engine_run(struct engine *e, enum engine_outcome *outcome, struct ferry_error *err);
 
 /* Resolves the steps a crashed run left open (each owner checks the world
@@ -96,14 +128,19 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
  * Appends to out every action from the current phase to the end (or, with
  * rollback, every action of the rollback), in order, with the exact DNS
  * updates, SQL statements, pooler and runtime API commands (dryrun.c).
- * Reads the DNS records; changes nothing.  For an engine opened with
- * opts.dry_run.
+ * Reads the DNS records; changes nothing.  What it cannot read (the DNS
+ * server unreachable: offline, or its key missing) it takes from the plan
+ * (the longest TTL it states, hosts.old.address), says so where it is
+ * used, and lists at the end under "== not read".  For an engine opened
+ * with opts.dry_run.
  */
 struct buf;
 int engine_describe(struct engine *e, bool rollback, struct buf *out, struct ferry_error *err);
 
-/* The phase the journal says the plan is in. */
+/* The phase the journal says the plan is in, and when it was entered
+ * (milliseconds; 0 when no phase was entered yet). */
 enum engine_phase engine_phase_now(const struct engine *e);
+int64_t engine_phase_since(const struct engine *e);
 
 /* When a run returned ENGINE_WAITING: the instant (seconds) it waits for and
  * why. */

@@ -18,6 +18,7 @@
 #define FERRY_CORE_ENGINE_INTERNAL_H
 
 #include "core/engine.h"
+#include "db/db.h"
 #include "journal/journal.h"
 #include "dns/dns.h"
 #include "traffic/traffic.h"
@@ -33,12 +34,23 @@ struct engine {
 	struct journal *j;
 	struct engine_opts opts;
 	enum engine_phase phase;
+	int64_t phase_since_ms;   /* when the journal entered it (0: not yet) */
 	struct dns_provider *dns; /* opened on first use */
 	const struct traffic_driver *lb_drv;
 	struct traffic_lb *lb;     /* opened on first use */
 	struct traffic_lb *lb_new; /* traffic.admin_new, opened by the monitor */
+	char *state;               /* the journal's path (files ferry keeps beside it) */
 	int64_t wait_until;        /* seconds, for PHASE_WAIT */
 	char wait_why[256];
+	/* The way back (monitor.c: engine_way_back): after a cutover, the
+	 * reverse streams are sampled while ferry watches. */
+	bool watch_way_back;
+	struct endpoints_db **wb; /* opened on first use */
+	size_t nwb;
+	int64_t wb_next_ms;        /* the next sample, time_mono_ms() */
+	bool *wb_broken;           /* per database, the last state said */
+	bool waiting;              /* inside a time gate's wait (wait_for) */
+	int64_t heartbeat_last_ms; /* monotonic; 0: none yet */
 };
 
 /* Writes the intent of step name on object (NULL for none) in the current
@@ -50,6 +62,16 @@ int engine_step_begin(struct engine *e, const char *name, const char *object, co
  * after the side effect, before this row). */
 int engine_step_done(struct engine *e, int64_t id, const char *name, bool ok, const char *result,
                      struct ferry_error *err);
+
+/* The WAL guard (wal_guard.c): samples the slot of dir's stream of one
+ * open database (engine_wal_guard_db; *last_alarm throttles the alarm to
+ * one a minute) or of every database of the plan (engine_wal_guard), and
+ * past the plan's limit drops replication: FERRY_ECHECK saying what that
+ * costs.  0 otherwise. */
+struct endpoints_db;
+int engine_wal_guard_db(struct engine *e, struct endpoints_db *d, enum db_direction dir,
+                        int64_t *last_alarm, struct ferry_error *err);
+int engine_wal_guard(struct engine *e, enum db_direction dir, struct ferry_error *err);
 
 /* Progress and event lines. */
 __attribute__((format(printf, 3, 4))) void engine_say(struct engine *e, const char *object,
@@ -100,6 +122,17 @@ const char *engine_traffic_driver(const struct plan_traffic *t);
 int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, char *evidence,
                    size_t evlen, struct ferry_error *err);
 
+/*
+ * Samples the way back of every database (its reverse stream: lag, apply
+ * errors, a worker) at most every 5 s, into the journal (reverse_lag_ms,
+ * reverse_lag_bytes) and the key wayback.DATABASE ("ok" or what is wrong).
+ * A broken way back, or one that cannot be read, is said once when it
+ * breaks and once when it heals; it does not roll back (a rollback needs
+ * that very stream), it makes the operator see it before a rollback is
+ * refused.
+ */
+void engine_way_back(struct engine *e);
+
 /* The phases. */
 int phase_prepare(struct engine *e, struct ferry_error *err);
 int phase_replicate(struct engine *e, struct ferry_error *err);
@@ -113,6 +146,11 @@ int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct
 /* Runs the plan's hooks for event (hooks.c): once per cutover round, each a
  * journaled step; a failing before_* hook returns FERRY_ECHECK. */
 int engine_hooks(struct engine *e, const char *event, struct ferry_error *err);
+/* How a hook is named in the journal, messages, the dry run and the
+ * report: its command's name, a webhook's origin only (scheme://host: the
+ * path and query may hold a token), or where its URL is kept ("url_env
+ * NAME", "url_file PATH"). */
+void engine_hook_label(const struct plan_hook *h, char *out, size_t len);
 
 /* FERRY_CRASH_AT: kills the process at the named point (see engine.h). */
 void engine_crash_point(const char *name, bool after);

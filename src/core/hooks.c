@@ -11,6 +11,11 @@
  * journaled but blocks nothing (what it follows has already happened).
  * Only the exit status and the first line of a command's output are
  * journaled: a hook's output is not ferry's to keep.
+ *
+ * A webhook's URL may hold a token (Slack's and most chat services' keep
+ * it in the path): the plan may keep it in a file or an environment
+ * variable (url_file, url_env), read only when the hook runs, and
+ * wherever ferry names a webhook it shows scheme://host only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #include "core/engine_internal.h"
 #include "hosts/exec.h"
 #include "hosts/http.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 #define HOOK_TIMEOUT_MS 60000
@@ -32,21 +38,57 @@ static void first_line(const char *s, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), s);
 }
 
-static int run_one(const struct plan_hook *h, const char *body, char *result, size_t len,
-                   struct ferry_error *err)
+void engine_hook_label(const struct plan_hook *h, char *out, size_t len)
 {
-	if (h->url) {
-		long status = 0;
-		int r = hosts_http_post_json(h->url, body, HOOK_TIMEOUT_MS, &status, err);
+	char origin[256];
 
-		if (r < 0)
-			return r;
-		snprintf(result, len, "HTTP %ld", status);
-		if (status < 200 || status > 299)
-			return ferry_error_set(err, FERRY_ECHECK, NULL,
-			                       "hook %s: webhook %s answered %ld", h->event, h->url,
-			                       status);
-		return 0;
+	if (h->url) {
+		hosts_http_origin(h->url, origin, sizeof(origin));
+		snprintf(out, len, "webhook %s", origin);
+	} else if (h->url_ref.env) {
+		snprintf(out, len, "webhook url_env %s", h->url_ref.env);
+	} else if (h->url_ref.file) {
+		snprintf(out, len, "webhook url_file %s", h->url_ref.file);
+	} else {
+		snprintf(out, len, "%s", h->argv.n ? h->argv.v[0] : "?");
+	}
+}
+
+static int post(const struct plan *plan, const struct plan_hook *h, const char *body, char *result,
+                size_t len, struct ferry_error *err)
+{
+	char origin[256];
+	struct buf url;
+	long status = 0;
+	int r;
+
+	buf_init(&url, 64 << 10); /* a secret's limit (plan_secret_read) */
+	if (h->url)
+		r = buf_adds(&url, h->url);
+	else
+		r = plan_secret_read(plan, &h->url_ref, &url, err);
+	if (r < 0) {
+		ferry_error_prefix(err, "hook %s: webhook URL", h->event);
+		goto out;
+	}
+	hosts_http_origin(url.data, origin, sizeof(origin));
+	r = hosts_http_post_json(url.data, body, HOOK_TIMEOUT_MS, &status, err);
+	if (r < 0)
+		goto out;
+	snprintf(result, len, "HTTP %ld from %s", status, origin);
+	if (status < 200 || status > 299)
+		r = ferry_error_set(err, FERRY_ECHECK, NULL, "hook %s: webhook %s answered %ld",
+		                    h->event, origin, status);
+out:
+	buf_release_secret(&url);
+	return r;
+}
+
+static int run_one(const struct plan *plan, const struct plan_hook *h, const char *body,
+                   char *result, size_t len, struct ferry_error *err)
+{
+	if (!h->argv.n) {
+		return post(plan, h, body, result, len, err);
 	} else {
 		struct hosts_target local = { .name = "hook" };
 		struct hosts_exec_result res;
@@ -73,7 +115,7 @@ static int run_one(const struct plan_hook *h, const char *body, char *result, si
 int engine_hooks(struct engine *e, const char *event, struct ferry_error *err)
 {
 	bool blocking = !strncmp(event, "before_", 7);
-	char *round = NULL, object[128], result[256];
+	char *round = NULL, object[400], label[300], result[256];
 	struct ferry_error local = { 0 };
 	size_t i;
 	int r = 0;
@@ -90,8 +132,9 @@ int engine_hooks(struct engine *e, const char *event, struct ferry_error *err)
 
 		if (strcmp(h->event, event) != 0)
 			continue;
-		snprintf(object, sizeof(object), "%s %s (round %s)", event,
-		         h->url ? h->url : h->argv.v[0], round ? round : "1");
+		engine_hook_label(h, label, sizeof(label));
+		snprintf(object, sizeof(object), "%s %s (round %s)", event, label,
+		         round ? round : "1");
 		if (journal_step_find_done(e->j, "hook", object, NULL, NULL) == 0)
 			continue;
 		r = engine_step_begin(e, "hook", object, NULL, &id, err);
@@ -102,11 +145,10 @@ int engine_hooks(struct engine *e, const char *event, struct ferry_error *err)
 		body = json_dumps(ctx, JSON_COMPACT);
 		json_decref(ctx);
 		result[0] = '\0';
-		r = run_one(h, body, result, sizeof(result), err);
+		r = run_one(e->plan, h, body, result, sizeof(result), err);
 		free(body);
 		engine_step_done(e, id, "hook", r == 0, r == 0 ? result : err->msg, NULL);
-		engine_say(e, event, "hook %s: %s", h->url ? h->url : h->argv.v[0],
-		           r == 0 ? result : err->msg);
+		engine_say(e, event, "hook %s: %s", label, r == 0 ? result : err->msg);
 		if (r < 0 && !blocking)
 			r = 0; /* reported and journaled; what it follows has happened */
 		else if (r < 0) {

@@ -17,11 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/endpoints.h"
 #include "core/engine_internal.h"
 #include "core/trigger.h"
 #include "hosts/http.h"
 #include "hosts/prometheus.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/timeutil.h"
 
 int engine_traffic(struct engine *e, struct ferry_error *err)
@@ -71,6 +73,70 @@ int engine_split(struct engine *e, double pct, const char *why, struct ferry_err
 	engine_say(e, t->backend, "%g %% of requests to %s (%s)", eff, t->server_new, why);
 	snprintf(result, sizeof(result), "effective %g %%", eff);
 	return engine_step_done(e, id, "traffic.split", true, result, err);
+}
+
+void engine_way_back(struct engine *e)
+{
+	const struct plan *p = e->plan;
+	int64_t now = time_mono_ms(), wall = time_wall_ms();
+	size_t i;
+
+	if (!p->ndatabases || now < e->wb_next_ms)
+		return;
+	e->wb_next_ms = now + 5000;
+	if (!e->wb) {
+		e->wb = xcalloc(p->ndatabases + 1, sizeof(*e->wb));
+		e->wb_broken = xcalloc(p->ndatabases + 1, sizeof(*e->wb_broken));
+	}
+	for (i = 0; i < p->ndatabases; i++) {
+		const char *name = p->databases[i].name;
+		struct ferry_error err = { 0 };
+		struct db_lag lag;
+		char key[160], why[600];
+		bool broken;
+		int r = 0;
+
+		if (!e->wb[i]) {
+			r = endpoints_db_open(p, i, &e->wb[i], &err);
+			if (r == 0)
+				e->nwb = i + 1 > e->nwb ? i + 1 : e->nwb;
+		}
+		if (r == 0)
+			r = e->wb[i]->eng->lag(e->wb[i]->h, DB_REVERSE, &lag, &err);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "cannot tell: %s", err.msg);
+			/* a connection lost is opened again next time */
+			endpoints_db_close(e->wb[i]);
+			e->wb[i] = NULL;
+		} else if (!lag.worker_running || lag.apply_errors > 0) {
+			snprintf(why, sizeof(why),
+			         "broken: %s, %lld apply errors, %lld bytes behind",
+			         lag.worker_running ? "the reverse apply runs"
+			                            : "no reverse apply worker",
+			         (long long)lag.apply_errors, (long long)lag.bytes);
+		} else {
+			snprintf(why, sizeof(why), "ok");
+			journal_samples_begin(e->j, NULL);
+			journal_sample_add(e->j, "reverse_lag_ms", name, wall, (double)lag.ms,
+			                   NULL);
+			journal_sample_add(e->j, "reverse_lag_bytes", name, wall, (double)lag.bytes,
+			                   NULL);
+			journal_samples_commit(e->j, NULL);
+		}
+		broken = strcmp(why, "ok") != 0;
+		snprintf(key, sizeof(key), "wayback.%s", name);
+		journal_set(e->j, key, why, NULL);
+		if (broken != e->wb_broken[i]) {
+			if (broken)
+				engine_say(e, name,
+				           "the way back is %s; a rollback now would be refused or "
+				           "lose writes: fix it (ferry status shows it)",
+				           why);
+			else
+				engine_say(e, name, "the way back works again");
+			e->wb_broken[i] = broken;
+		}
+	}
 }
 
 static void sleep_until_ms(int64_t mono_ms)
@@ -170,14 +236,32 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	const struct plan_traffic *t = &e->plan->traffic;
 	struct trigger_result res[TRIGGER_NKINDS];
 	struct traffic_stats prev, cur, prev2, cur2;
+	const struct plan_rollback *rb = &e->plan->rollback;
 	struct trigger_config cfg;
 	struct trigger_window w;
+	struct buf prom_url;
 	int64_t start = time_mono_ms(), tick, wall, seen_new = 0, seen_all = 0;
 	double share = -1;
-	bool have_prev = false;
+	bool have_prev = false, blind;
+	char why[300];
 	int k, r = 1;
 
-	trigger_config_from_plan(&cfg, &e->plan->rollback);
+	/* The API's URL may be kept in a file or a variable (it may hold a
+	 * token); one that cannot be read leaves the trigger unjudged, as a
+	 * failed query does, and says so once. */
+	buf_init(&prom_url, 64 << 10);
+	if (rb->prometheus.present) {
+		struct ferry_error perr = { 0 };
+
+		if (rb->prometheus.url)
+			buf_adds(&prom_url, rb->prometheus.url);
+		else if (plan_secret_read(e->plan, &rb->prometheus.url_ref, &prom_url, &perr) < 0)
+			engine_say(e, "prometheus",
+			           "the query's URL cannot be read (%s): the "
+			           "prometheus trigger is not judged",
+			           perr.msg);
+	}
+	trigger_config_from_plan(&cfg, rb);
 	trigger_window_init(&w, &cfg);
 	traffic_stats_init(&prev);
 	traffic_stats_init(&cur);
@@ -195,41 +279,58 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	for (tick = start; tick - start < duration_ms; tick += 1000) {
 		struct traffic_pair pair = { 0 };
 		double health = -1;
-		char left[32];
+		char left[32], htext[32], stext[32];
 
 		sleep_until_ms(tick + 1000);
 		wall = time_wall_ms();
+		blind = false;
 		if (t->present) {
-			r = e->lb_drv->stats(e->lb, t->backend, &cur, err);
-			if (r == 0 && e->lb_new)
-				r = e->lb_drv->stats(e->lb_new, t->backend, &cur2, err);
-			if (r < 0)
-				goto out;
-			if (have_prev && traffic_sample_pair(&prev, &cur, t->server_old,
-			                                     t->server_new, &pair, NULL) == 0) {
-				add_new_side(e, &prev2, &cur2, &pair);
-				seen_new += pair.new.requests;
-				seen_all += pair.new.requests + pair.old.requests;
-				share = seen_all ? 100.0 * (double)seen_new / (double)seen_all : -1;
-				record(e, &w, wall, &pair, share);
+			struct ferry_error se = { 0 };
+			int rs = e->lb_drv->stats(e->lb, t->backend, &cur, &se);
+			if (rs == 0 && e->lb_new)
+				rs = e->lb_drv->stats(e->lb_new, t->backend, &cur2, &se);
+			if (rs < 0) {
+				/* cannot tell: counted, and too many in a row breach */
+				blind = true;
+				snprintf(why, sizeof(why), "balancer stats: %s", se.msg);
+				have_prev = false;
+			} else {
+				if (have_prev &&
+				    traffic_sample_pair(&prev, &cur, t->server_old, t->server_new,
+				                        &pair, NULL) == 0) {
+					add_new_side(e, &prev2, &cur2, &pair);
+					seen_new += pair.new.requests;
+					seen_all += pair.new.requests + pair.old.requests;
+					share = seen_all ? 100.0 * (double)seen_new /
+					                           (double)seen_all
+					                 : -1;
+					record(e, &w, wall, &pair, share);
+				}
+				swap(&prev, &cur);
+				swap(&prev2, &cur2);
+				have_prev = true;
 			}
-			swap(&prev, &cur);
-			swap(&prev2, &cur2);
-			have_prev = true;
 		}
 		probe_health(e, &w, wall, &health);
-		if (e->plan->rollback.prometheus.present) {
-			const struct plan_rollback *rb = &e->plan->rollback;
+		if (prom_url.len) {
 			double v;
 
+			struct ferry_error pe = { 0 };
+
 			/* A failed query leaves the last value to age out of the
-			 * window: the trigger is then not judged, never breached. */
-			if (prometheus_query(rb->prometheus.url, rb->prometheus.query, 800, &v,
-			                     NULL) == 0) {
+			 * window, and the second is blind */
+			if (prometheus_query(prom_url.data, rb->prometheus.query, 800, &v, &pe) ==
+			    0) {
 				trigger_set_prometheus(&w, wall, v);
 				journal_sample_add(e->j, "prometheus", "query", wall, v, NULL);
+			} else {
+				blind = true;
+				snprintf(why, sizeof(why), "prometheus: %s", pe.msg);
 			}
 		}
+		trigger_note_blind(&w, blind, why);
+		if (e->watch_way_back)
+			engine_way_back(e);
 		if (health >= 0)
 			journal_sample_add(e->j, "health_ms", "new", wall, health, NULL);
 		trigger_evaluate(&w, wall, res);
@@ -241,12 +342,21 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 			goto out;
 		}
 		duration_human(duration_ms - (tick + 1000 - start), left, sizeof(left));
+		/* no health check: say so, never "-1 ms" */
+		if (health >= 0)
+			snprintf(htext, sizeof(htext), "%.0f ms", health);
+		else
+			snprintf(htext, sizeof(htext), "not checked");
+		if (share >= 0)
+			snprintf(stext, sizeof(stext), "%.1f%%", share);
+		else
+			snprintf(stext, sizeof(stext), "unknown");
 		engine_live(
 		        e,
 		        "%s: %s left | new %.0f rps %.1f%% 5xx %.0f ms | old %.0f rps %.1f%% 5xx "
-		        "%.0f ms | realised %.1f%% to new | health %.0f ms",
+		        "%.0f ms | realised %s to new | health %s",
 		        label, left, pair.new.rps, pair.new.err_pct, pair.new.rtime_ms,
-		        pair.old.rps, pair.old.err_pct, pair.old.rtime_ms, share, health);
+		        pair.old.rps, pair.old.err_pct, pair.old.rtime_ms, stext, htext);
 	}
 	r = 1;
 out:
@@ -255,5 +365,6 @@ out:
 	traffic_stats_release(&prev2);
 	traffic_stats_release(&cur2);
 	trigger_window_release(&w);
+	buf_release_secret(&prom_url);
 	return r;
 }

@@ -8,9 +8,12 @@
  *     a reason (journaled);
  *  2. preflight without side effects: the key, every record still on the
  *     old address at the cutover TTL, the load balancer's runtime API;
- *     each database's own preflight runs first inside its switch;
+ *     every database's and every switch endpoint's preflight runs first
+ *     inside the switch, before anything is paused;
  *  3. the rollback plan written to the journal and printed;
- *  4. each database switched (db.h's switch_run, the write pause);
+ *  4. every database switched at once (core/orchestrator.h: one write
+ *     pause, all or nothing), then per database the reverse stream
+ *     started and the forward one dropped, each its own retried step;
  *  5. the load balancer: all traffic to new;
  *  6. DNS: a compare-and-swap of each record from old to new;
  *  7. monitor for schedule.monitor; a trigger rolls back at once.
@@ -21,9 +24,12 @@
  * (rollback.pending) and finished first by any later run.
  *
  * Inside the write pause ferry journals nothing (an fsync is not needed
- * there): the switch's hooks only honour FERRY_CRASH_AT, and recover()
- * inspects the world itself after a crash, which is why the switch is one
- * journaled step whose open intent means "run recover()".
+ * there): the orchestrator honours FERRY_CRASH_AT and FERRY_FAIL_AT, and
+ * its recovery inspects the world itself, which is why the switch of all
+ * databases is one journaled step (db.switch or db.switch_back, object
+ * "databases (round N)") whose open intent means "run orch_recover()".  A
+ * switch the orchestrator could neither finish nor undo (ORCH_STUCK) leaves
+ * that step open on purpose, so that the next run recovers it first.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/orchestrator.h"
 #include "core/prepare.h"
 #include "core/schedule.h"
 #include "util/buf.h"
@@ -67,19 +74,6 @@ static int bump(struct engine *e, const char *key, struct ferry_error *err)
 	free(v);
 	return journal_set(e->j, key, next, err);
 }
-
-static int crash_hook(void *ctx, const char *step, const char *object)
-{
-	char name[64];
-
-	(void)ctx;
-	(void)object;
-	snprintf(name, sizeof(name), "db.%s", step);
-	engine_crash_point(name, false);
-	return 0;
-}
-
-static const struct db_step_hooks crash_hooks = { crash_hook, NULL, NULL };
 
 /* --- DNS ------------------------------------------------------------------ */
 
@@ -283,58 +277,218 @@ static int preflight(struct engine *e, struct ferry_error *err)
 	return 0;
 }
 
-/* --- databases ------------------------------------------------------------- */
+/* --- databases -------------------------------------------------------------- */
 
-static int db_switch(struct engine *e, size_t i, enum db_direction dir, const char *step,
-                     struct ferry_error *err)
+struct dbset {
+	struct endpoints_db **v;
+	size_t n;
+};
+
+static void dbset_close(struct dbset *s)
 {
-	const struct plan_database *pd = &e->plan->databases[i];
-	struct db_switch_report rep = { 0 };
-	struct endpoints_db *d = NULL;
-	char object[128], result[768];
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		endpoints_db_close(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Every database of the plan, connected. */
+static int dbset_open(struct engine *e, struct dbset *s, struct ferry_error *err)
+{
+	size_t i;
+	int r = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->v = xcalloc(e->plan->ndatabases + 1, sizeof(*s->v));
+	for (i = 0; r == 0 && i < e->plan->ndatabases; i++) {
+		r = endpoints_db_open(e->plan, i, &s->v[i], err);
+		if (r == 0)
+			s->n++;
+	}
+	if (r < 0)
+		dbset_close(s);
+	return r;
+}
+
+static void orch_say(void *ctx, const char *object, const char *line)
+{
+	engine_say(ctx, object, "%s", line);
+}
+
+/* The journal object of the after-steps of database name: "main (round
+ * 2)" for the cutover's, "main (round 2, back)" for the rollback's. */
+static void after_object(struct engine *e, const char *name, enum db_direction dir, char *out,
+                         size_t len)
+{
+	char base[128];
+
+	round_object(e, name, base, sizeof(base));
+	if (dir == DB_REVERSE && base[0] && base[strlen(base) - 1] == ')')
+		base[strlen(base) - 1] = '\0', snprintf(out, len, "%s, back)", base);
+	else
+		snprintf(out, len, "%s", base);
+}
+
+/*
+ * After a switch in direction dir: per database, the reverse stream
+ * started and the forward one dropped, each a journaled step a later run
+ * retries until done (ferry status alarms while one is missing).  Errors
+ * are reported and left to the retry: the switch itself is done.
+ */
+static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
+                       struct orch_result *res, bool quiet)
+{
+	size_t i;
+	int failed = 0;
+
+	for (i = 0; i < s->n; i++) {
+		struct endpoints_db *d = s->v[i];
+		struct orch_db_result *dr = res && i < res->n ? &res->db[i] : NULL;
+		static const char *const steps[2] = { "db.start_reverse", "db.drop_forward" };
+		char object[160];
+		int k;
+
+		after_object(e, d->pd->name, dir, object, sizeof(object));
+		for (k = 0; k < 2; k++) {
+			struct ferry_error err = { 0 };
+			int64_t id = 0;
+			int r;
+
+			if (journal_step_find_done(e->j, steps[k], object, NULL, NULL) == 0)
+				continue;
+			r = engine_step_begin(e, steps[k], object,
+			                      k == 0 ? "the way back: its stream started"
+			                             : "the old way removed",
+			                      &id, &err);
+			if (r == 0)
+				r = k == 0 ? orch_start_reverse(d, dir, dr ? dr->fence_pos : NULL,
+				                                dr, &err)
+				           : orch_drop_forward(d, dir, &err);
+			if (id)
+				engine_step_done(e, id, steps[k], r == 0, r == 0 ? "done" : err.msg,
+				                 NULL);
+			if (r < 0) {
+				failed++;
+				engine_say(e, d->pd->name,
+				           "%s failed (%s); retried by the next run, and `ferry "
+				           "status` "
+				           "shows it until then",
+				           steps[k], err.msg);
+				break;
+			}
+			if (k == 0 && dir == DB_REVERSE && dr && !quiet)
+				engine_say(
+				        e, d->pd->name,
+				        "%lld transactions made on the new side were carried back",
+				        (long long)dr->carried_txns);
+		}
+	}
+	return failed;
+}
+
+/* The after-steps of the current round, if a switch in dir is done and
+ * one of them is not (a retry). */
+static void after_retry(struct engine *e, enum db_direction dir)
+{
+	struct ferry_error err = { 0 };
+	struct dbset s;
+	size_t i;
+	bool missing = false;
+
+	for (i = 0; i < e->plan->ndatabases && !missing; i++) {
+		char object[160];
+		after_object(e, e->plan->databases[i].name, dir, object, sizeof(object));
+		missing =
+		        journal_step_find_done(e->j, "db.start_reverse", object, NULL, NULL) < 0 ||
+		        journal_step_find_done(e->j, "db.drop_forward", object, NULL, NULL) < 0;
+	}
+	if (!missing)
+		return;
+	if (dbset_open(e, &s, &err) < 0) {
+		engine_say(e, "databases", "cannot retry the after-switch steps: %s", err.msg);
+		return;
+	}
+	after_steps(e, &s, dir, NULL, true);
+	dbset_close(&s);
+}
+
+/*
+ * Every database switched in direction dir as one journaled step (step,
+ * "databases (round N)").  Returns 0 when done (also when done before),
+ * else the error; a switch the orchestrator left stuck keeps its step
+ * open, for the next run's recovery.
+ */
+static int dbs_switch(struct engine *e, enum db_direction dir, const char *step,
+                      struct ferry_error *err)
+{
+	struct orch_opts o = { .block_signals = true, .say = orch_say, .ctx = e };
+	struct orch_result res = { 0 };
+	struct dbset s = { 0 };
+	char object[128], result[1280];
 	int64_t id = 0;
+	size_t i;
 	int r;
 
-	round_object(e, pd->name, object, sizeof(object));
-	if (journal_step_find_done(e->j, step, object, NULL, NULL) == 0)
+	if (!e->plan->ndatabases)
 		return 0;
+	round_object(e, "databases", object, sizeof(object));
+	if (journal_step_find_done(e->j, step, object, NULL, NULL) == 0) {
+		after_retry(e, dir);
+		return 0;
+	}
 	r = engine_step_begin(e, step, object,
 	                      dir == DB_FORWARD ? "old -> new: the write pause"
 	                                        : "new -> old: the write pause",
 	                      &id, err);
 	if (r == 0)
-		r = endpoints_db_open(e->plan, i, &d, err);
-	if (r == 0)
-		r = d->eng->switch_run(d->h, dir, &crash_hooks, &rep, err);
-	if (r == 0) {
-		snprintf(result, sizeof(result), "pause %lld ms at %s; %s", (long long)rep.pause_ms,
-		         rep.fence_pos, rep.timings);
-		journal_sample_add(e->j, "write_pause_ms", pd->name, time_wall_ms(),
-		                   (double)rep.pause_ms, NULL);
-		if (dir == DB_FORWARD)
-			engine_say(e, pd->name, "switched to the new database; write pause %lld ms",
-			           (long long)rep.pause_ms);
-		else
-			engine_say(e, pd->name,
-			           "switched back to the old database; write pause %lld ms; %lld "
-			           "transactions made on the new side carried back",
-			           (long long)rep.pause_ms, (long long)rep.carried_txns);
+		r = dbset_open(e, &s, err);
+	if (r < 0) {
+		if (id)
+			engine_step_done(e, id, step, false, err->msg, NULL);
+		return r;
 	}
-	if (id)
-		engine_step_done(e, id, step, r == 0, r == 0 ? result : err->msg, NULL);
-	endpoints_db_close(d);
+	r = orch_switch(s.v, s.n, dir, &o, &res, err);
+	if (res.outcome == ORCH_DONE) {
+		snprintf(result, sizeof(result), "pause %lld ms%s; %s", (long long)res.pause_ms,
+		         res.recovered ? " (completed by recovery)" : "", res.timings);
+		for (i = 0; i < s.n; i++) {
+			journal_sample_add(e->j, "write_pause_ms", s.v[i]->pd->name, time_wall_ms(),
+			                   (double)res.pause_ms, NULL);
+			engine_say(e, s.v[i]->pd->name, "%s; write pause %lld ms%s",
+			           dir == DB_FORWARD ? "switched to the new database"
+			                             : "switched back to the old database",
+			           (long long)res.pause_ms,
+			           res.db[i].fence_pos ? "" : " (recovered)");
+		}
+		engine_step_done(e, id, step, true, result, NULL);
+		after_steps(e, &s, dir, &res, false);
+		r = 0;
+	} else if (res.outcome == ORCH_STUCK) {
+		/* no done row: the next run's recovery finishes it */
+		engine_say(e, "databases",
+		           "the switch could be neither finished nor undone: %s; run `ferry run` "
+		           "again (it recovers first)",
+		           err->msg);
+	} else {
+		engine_step_done(e, id, step, false, err->msg, NULL);
+	}
+	orch_result_release(&res);
+	dbset_close(&s);
 	return r;
 }
 
 /* Called by the engine for an open db.switch / db.switch_back step left by
- * a crash: recover() finishes or undoes the switch. */
+ * a crash or a stuck switch: the orchestrator's recovery finishes or undoes
+ * it.  Returns 1 when it finished the switch (the step is done), 0 when it
+ * undid it (the caller marks the step interrupted: it is redone). */
 int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct ferry_error *err)
 {
+	struct orch_opts o = { .block_signals = false, .say = orch_say, .ctx = e };
+	struct orch_result res = { 0 };
+	struct dbset set = { 0 };
 	enum db_direction dir;
-	struct db_switch_report rep = { 0 };
-	struct endpoints_db *d = NULL;
-	char name[128], *paren;
-	size_t i;
 	int r;
 
 	if (!strcmp(s->name, "db.switch"))
@@ -343,30 +497,26 @@ int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct
 		dir = DB_REVERSE;
 	else
 		return 0;
-	snprintf(name, sizeof(name), "%s", s->object);
-	paren = strstr(name, " (round");
-	if (paren)
-		*paren = '\0';
-	for (i = 0; i < e->plan->ndatabases; i++)
-		if (!strcmp(e->plan->databases[i].name, name))
-			break;
-	if (i == e->plan->ndatabases)
-		return ferry_error_set(err, FERRY_ESTATE, "was the database renamed in the plan?",
-		                       "journal: interrupted switch of database %s, which the plan "
-		                       "does not have",
-		                       name);
-	r = endpoints_db_open(e->plan, i, &d, err);
+	r = dbset_open(e, &set, err);
 	if (r == 0)
-		r = d->eng->recover(d->h, dir, &rep, err);
-	endpoints_db_close(d);
+		r = orch_recover(set.v, set.n, dir, &o, &res, err);
+	if (r < 0) {
+		orch_result_release(&res);
+		dbset_close(&set);
+		return r;
+	}
+	engine_say(e, "databases", "interrupted switch %s by recovery: no endpoint paused",
+	           res.outcome == ORCH_DONE ? "completed" : "undone");
+	if (res.outcome == ORCH_DONE) {
+		r = journal_step_done(e->j, s->id, true, "completed by recovery", err);
+		if (r == 0)
+			after_steps(e, &set, dir, &res, true);
+	}
+	orch_result_release(&res);
+	dbset_close(&set);
 	if (r < 0)
 		return r;
-	engine_say(e, name, "interrupted switch %s by recovery: no pooler paused",
-	           rep.completed ? "completed" : "undone");
-	if (!rep.completed)
-		return 0; /* undone: the caller marks it interrupted, it is redone */
-	r = journal_step_done(e->j, s->id, true, "completed by recovery after a crash", err);
-	return r < 0 ? r : 1;
+	return res.outcome == ORCH_DONE ? 1 : 0;
 }
 
 /* --- rollback ----------------------------------------------------------- */
@@ -396,13 +546,12 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 	r = dns_move(e, "dns.cas_back", &p->host_new, &p->host_old, err);
 	if (r == 0 && p->traffic.present)
 		r = engine_split(e, 0, "rollback", err);
-	for (i = p->ndatabases; r == 0 && i-- > 0;) {
+	/* Only databases this round moved go back: all of them or none. */
+	if (r == 0) {
 		char object[128];
-
-		/* Only a database this round moved goes back. */
-		round_object(e, p->databases[i].name, object, sizeof(object));
+		round_object(e, "databases", object, sizeof(object));
 		if (journal_step_find_done(e->j, "db.switch", object, NULL, NULL) == 0)
-			r = db_switch(e, i, DB_REVERSE, "db.switch_back", err);
+			r = dbs_switch(e, DB_REVERSE, "db.switch_back", err);
 	}
 	if (r < 0)
 		return r;
@@ -456,13 +605,14 @@ static int cutover(struct engine *e, struct ferry_error *err)
 {
 	const struct plan *p = e->plan;
 	char object[64];
-	size_t i;
 	int64_t id = 0;
 	int r;
 
 	round_object(e, "cutover", object, sizeof(object));
-	if (journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0)
+	if (journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0) {
+		after_retry(e, DB_FORWARD);
 		return 0;
+	}
 	r = preflight(e, err);
 	if (r == 0)
 		r = engine_hooks(e, "before_cutover", err);
@@ -479,20 +629,11 @@ static int cutover(struct engine *e, struct ferry_error *err)
 		if (p->ndatabases)
 			set_ms(e, "cutover.pause_budget_ms", p->databases[0].pause_budget_ms);
 	}
-	for (i = 0; i < p->ndatabases; i++) {
-		r = db_switch(e, i, DB_FORWARD, "db.switch", err);
-		if (r < 0) {
-			struct ferry_error undo = { 0 };
-
-			/* The databases already moved go back: one writer. */
-			while (i-- > 0)
-				if (db_switch(e, i, DB_REVERSE, "db.switch_back", &undo) < 0)
-					engine_say(e, p->databases[i].name,
-					           "could not switch back: %s", undo.msg);
-			if (id)
-				engine_step_done(e, id, "cutover.switched", false, err->msg, NULL);
-			return ferry_error_prefix(err, "cutover failed, the old side still writes");
-		}
+	r = dbs_switch(e, DB_FORWARD, "db.switch", err);
+	if (r < 0) {
+		if (id)
+			engine_step_done(e, id, "cutover.switched", false, err->msg, NULL);
+		return ferry_error_prefix(err, "cutover failed, the old side still writes");
 	}
 	if (p->traffic.present) {
 		r = engine_split(e, 100, "cutover", err);
@@ -521,8 +662,10 @@ int phase_cutover(struct engine *e, struct ferry_error *err)
 	if (r < 0)
 		return r;
 	round_object(e, "monitor", object, sizeof(object));
+	e->watch_way_back = true;
 	r = engine_monitor(e, e->plan->schedule.monitor_ms, object, evidence, sizeof(evidence),
 	                   err);
+	e->watch_way_back = false;
 	if (r < 0)
 		return r;
 	if (r == 0) {

@@ -12,6 +12,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/orchestrator.h"
 #include "core/prepare.h"
 #include "util/timeutil.h"
 
@@ -35,6 +36,40 @@ static int teardown(struct engine *e, size_t i, struct ferry_error *err)
 	if (r == 0)
 		engine_say(e, pd->name, "replication removed on both sides");
 	endpoints_db_close(d);
+	return r;
+}
+
+/* Before anything is removed: new is the writer of every database (old
+ * fenced, new not, every switch endpoint at new and resumed).  A database
+ * switched back, or a switch half done, refuses the whole decommission:
+ * removing replication then would cut off a side that still takes
+ * writes. */
+static int writers_checked(struct engine *e, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < p->ndatabases; i++) {
+		struct endpoints_db *d = NULL;
+		char why[600];
+		int w;
+
+		if (journal_step_find_done(e->j, "db.teardown", p->databases[i].name, NULL, NULL) ==
+		    0)
+			continue;
+		r = endpoints_db_open(p, i, &d, err);
+		if (r == 0)
+			r = orch_writer(d, DB_FORWARD, &w, why, sizeof(why), err);
+		if (r == 0 && w != 1)
+			r = ferry_error_set(err, FERRY_ESTATE,
+			                    "run `ferry status`, and `ferry run` to recover a half "
+			                    "done switch; nothing was removed",
+			                    "decommission refused: new is not the writer of "
+			                    "database %s (%s)",
+			                    p->databases[i].name, why);
+		endpoints_db_close(d);
+	}
 	return r;
 }
 
@@ -106,8 +141,17 @@ int phase_decommission(struct engine *e, struct ferry_error *err)
 		cut = strtoll(done, NULL, 10) / 1000;
 	free(done);
 	end = cut + (p->rollback.window_ms + 999) / 1000;
-	if (time_now() < end)
-		return engine_wait(e, end, "the rollback window");
+	if (time_now() < end) {
+		/* the reverse slot holds WAL on new for the rollback window:
+		 * past the limit the rollback is given up, not new's disk */
+		r = engine_wal_guard(e, DB_REVERSE, err);
+		if (r < 0 && err->code != FERRY_ECHECK)
+			return r;
+		if (r == 0)
+			return engine_wait(e, end, "the rollback window");
+		r = 0; /* dropped: nothing left to wait for */
+	}
+	r = writers_checked(e, err);
 	for (i = 0; r == 0 && i < p->ndatabases; i++)
 		r = teardown(e, i, err);
 	if (r == 0 && p->dns.present) {

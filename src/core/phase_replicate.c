@@ -23,6 +23,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/schedule.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -33,6 +34,48 @@ static void sleep_ms(int64_t ms)
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/* The copy-time gate, before replication starts: the initial sync (the
+ * engine's estimate from the measured copy rate) plus the soak must end
+ * before the next cutover window closes, else the plan is refused with the
+ * numbers.  Replication already started (a resumed run) is not held. */
+static int copy_time_gate(struct engine *e, struct endpoints_db *d, int64_t sync_ms,
+                          struct ferry_error *err)
+{
+	const struct plan_schedule *sc = &e->plan->schedule;
+	int64_t now = time_now(), ends, ws, we;
+	char sync[32], soak[32], t_end[64] = "?", t_ws[64] = "?", t_we[64] = "?", ev[400];
+	bool fits;
+	int r;
+
+	if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
+		return 0;
+	r = schedule_sync_fits(&sc->cutover_window, now, sync_ms, sc->replication_soak_ms, &fits,
+	                       &ends, &ws, &we, err);
+	if (r < 0)
+		return r;
+	duration_human(sync_ms / 1000 * 1000 + 1000, sync, sizeof(sync));
+	duration_human(sc->replication_soak_ms, soak, sizeof(soak));
+	schedule_format_local(ends, sc->cutover_window.zone, t_end, sizeof(t_end), NULL);
+	schedule_format_local(ws, sc->cutover_window.zone, t_ws, sizeof(t_ws), NULL);
+	schedule_format_local(we, sc->cutover_window.zone, t_we, sizeof(t_we), NULL);
+	if (fits)
+		snprintf(ev, sizeof(ev), "initial sync about %s + soak %s end %s%s%s", sync, soak,
+		         t_end, sc->cutover_window.present ? ", before the window closes at " : "",
+		         sc->cutover_window.present ? t_we : "");
+	else
+		snprintf(ev, sizeof(ev),
+		         "initial sync about %s + soak %s end %s, after the next cutover window "
+		         "(%s to %s) closes",
+		         sync, soak, t_end, t_ws, t_we);
+	journal_gate_record(e->j, "replicate", "copy_time", fits, ev, NULL);
+	if (fits)
+		return 0;
+	return ferry_error_set(err, FERRY_ECHECK,
+	                       "shorten schedule.replication_soak or widen "
+	                       "schedule.cutover_window, then run again",
+	                       "database %s: refused: %s", d->pd->name, ev);
 }
 
 /* Readiness: a failing row stops the phase before anything is made. */
@@ -60,31 +103,17 @@ static int readiness(struct engine *e, struct endpoints_db *d, struct ferry_erro
 		r = ferry_error_set(
 		        err, FERRY_ECHECK, "'ferry check PLAN' lists every readiness check",
 		        "database %s: not ready for replication: %s", d->pd->name, evidence);
+	for (i = 0; r == 0 && i < c.n; i++)
+		if (c.v[i].estimate_ms > 0)
+			r = copy_time_gate(e, d, c.v[i].estimate_ms, err);
 out:
 	db_checks_release(&c);
 	return r;
 }
 
-static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
-{
-	int64_t id;
-	int r;
-
-	if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) == 0)
-		return 0;
-	r = engine_step_begin(e, "db.replicate_start", d->pd->name,
-	                      "schema copy, publication ferry_pub, subscription ferry_sub", &id,
-	                      err);
-	if (r < 0)
-		return r;
-	engine_say(e, d->pd->name, "copying the schema and starting replication");
-	r = d->eng->replicate_start(d->h, err);
-	engine_step_done(e, id, "db.replicate_start", r == 0, r == 0 ? "started" : err->msg, NULL);
-	return r;
-}
-
 /* The initial sync per table, for `ferry status --json`: journal key
- * replicate.progress.DB holds [{"table", "state", "ready", "bytes"}...]. */
+ * replicate.progress.DB holds [{"table", "state", "ready", "bytes", "rows",
+ * "rows_total", "rate", "eta_ms"}...] (rate in bytes/s; -1 unknown). */
 static void record_progress(struct engine *e, struct endpoints_db *d, const struct db_progress *p)
 {
 	json_t *a = json_array();
@@ -92,10 +121,14 @@ static void record_progress(struct engine *e, struct endpoints_db *d, const stru
 	size_t i;
 
 	for (i = 0; i < p->n; i++)
-		json_array_append_new(a,
-		                      json_pack("{s:s, s:s#, s:b, s:I}", "table", p->v[i].name,
-		                                "state", &p->v[i].state, (size_t)1, "ready",
-		                                p->v[i].ready, "bytes", (json_int_t)p->v[i].bytes));
+		json_array_append_new(a, json_pack("{s:s, s:s#, s:b, s:I, s:I, s:I, s:I, s:I}",
+		                                   "table", p->v[i].name, "state", &p->v[i].state,
+		                                   (size_t)1, "ready", p->v[i].ready, "bytes",
+		                                   (json_int_t)p->v[i].bytes, "rows",
+		                                   (json_int_t)p->v[i].rows, "rows_total",
+		                                   (json_int_t)p->v[i].rows_total, "rate",
+		                                   (json_int_t)p->v[i].rate, "eta_ms",
+		                                   (json_int_t)p->v[i].eta_ms));
 	text = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	snprintf(key, sizeof(key), "replicate.progress.%s", d->pd->name);
@@ -104,10 +137,149 @@ static void record_progress(struct engine *e, struct endpoints_db *d, const stru
 	free(text);
 }
 
+static int wal_guard(struct engine *e, struct endpoints_db *d, int64_t *last_alarm,
+                     struct ferry_error *err)
+{
+	return engine_wal_guard_db(e, d, DB_FORWARD, last_alarm, err);
+}
+
+struct copy_watch {
+	struct engine *e;
+	struct endpoints_db *d;
+	int64_t last_say, last_record, last_guard, last_alarm;
+	bool past_limit; /* the WAL guard's limit: the copy was stopped */
+};
+
+/* The WAL guard while the copy runs: the slot holds WAL from the copy's
+ * start on.  Every 5 s: a sample, an alarm, and past the limit the copy
+ * stopped (start() then drops replication, out of the copy's way). */
+static int copy_guard(struct copy_watch *w)
+{
+	struct ferry_error e = { 0 };
+	struct db_slot_wal sw;
+	int64_t a, l, now = time_mono_ms();
+	int v;
+
+	if (now - w->last_guard < 5000)
+		return 0;
+	w->last_guard = now;
+	v = db_wal_verdict(w->d->eng, w->d->h, DB_FORWARD, (int64_t)w->d->pd->wal_alarm_mb << 20,
+	                   (int64_t)w->d->pd->wal_limit_mb << 20, &sw, &a, &l, &e);
+	if (v >= 0 && sw.retained >= 0) {
+		journal_samples_begin(w->e->j, NULL);
+		journal_sample_add(w->e->j, "wal_retained_bytes", w->d->pd->name, time_wall_ms(),
+		                   (double)sw.retained, NULL);
+		journal_samples_commit(w->e->j, NULL);
+	}
+	if (v == DB_WAL_ALARM && now - w->last_alarm >= 60000) {
+		engine_say(w->e, w->d->pd->name,
+		           "warning: the replication slot holds back %lld MB of WAL on old during "
+		           "the copy (alarm at %lld MB; replication is dropped at %lld MB)",
+		           (long long)(sw.retained >> 20), (long long)(a >> 20),
+		           (long long)(l >> 20));
+		w->last_alarm = now;
+	}
+	w->past_limit = v == DB_WAL_DROPPED;
+	return w->past_limit;
+}
+
+/* The parallel copy's progress (db_config.copy_progress): a live line on
+ * a terminal (the table copying now, its rate and ETA), a line every 10 s
+ * elsewhere, the journal every 2 s for `ferry status --json`. */
+static int copy_progress(void *ctx, const struct db_progress *p)
+{
+	struct copy_watch *w = ctx;
+	int64_t bytes = 0, rate = 0, eta = 0, now = time_mono_ms();
+	const struct db_table_progress *cur = NULL;
+	char left[32] = "?";
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		bytes += p->v[i].bytes;
+		if (p->v[i].state == 'c') {
+			rate += p->v[i].rate;
+			if (!cur)
+				cur = &p->v[i];
+			if (p->v[i].eta_ms > eta)
+				eta = p->v[i].eta_ms;
+		}
+	}
+	if (eta > 0)
+		duration_human(eta / 1000 * 1000 + 1000, left, sizeof(left));
+	engine_live(w->e, "%s: copy %zu/%zu tables, %.1f MB, %.1f MB/s%s%s%s%s", w->d->pd->name,
+	            p->ready, p->n, (double)bytes / 1e6, (double)rate / 1e6, cur ? ", now " : "",
+	            cur ? cur->name : "", cur && eta > 0 ? ", left " : "",
+	            cur && eta > 0 ? left : "");
+	if (now - w->last_say >= 10000 && !w->e->opts.progress_tty) {
+		engine_say(w->e, w->d->pd->name, "copy %zu/%zu tables, %.1f MB", p->ready, p->n,
+		           (double)bytes / 1e6);
+		w->last_say = now;
+	}
+	if (now - w->last_record >= 2000 || p->ready == p->n) {
+		record_progress(w->e, w->d, p);
+		w->last_record = now;
+	}
+	return copy_guard(w);
+}
+
+static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	struct copy_watch w = {
+		.e = e, .d = d, .last_guard = time_mono_ms(), .last_alarm = -60000
+	};
+	char *ledger = NULL;
+	int64_t id;
+	int r;
+
+	char key[160], *restart = NULL;
+
+	/* the WAL guard dropped replication: it starts over */
+	snprintf(key, sizeof(key), "replicate.restart.%s", d->pd->name);
+	if (journal_get(e->j, key, &restart, NULL) < 0 || !restart || strcmp(restart, "1")) {
+		free(restart);
+		if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) ==
+		    0)
+			return 0;
+	} else {
+		free(restart);
+	}
+	r = engine_step_begin(e, "db.replicate_start", d->pd->name,
+	                      d->pd->initial_copy == PLAN_COPY_BUILTIN
+	                              ? "schema copy, publication ferry_pub, subscription "
+	                                "ferry_sub (table sync)"
+	                              : "slot ferry_sub, schema, parallel copy, indexes, "
+	                                "subscription ferry_sub",
+	                      &id, err);
+	if (r < 0)
+		return r;
+	/* the copy's ledger lives beside the journal: a run that died in the
+	 * copy resumes it from there (the step above is not done yet) */
+	ledger = xasprintf("%s.copy-%s", e->state, d->pd->name);
+	d->cfg.copy_ledger = ledger;
+	d->cfg.copy_progress = copy_progress;
+	d->cfg.copy_progress_ctx = &w;
+	engine_say(e, d->pd->name, "copying the schema and the tables, starting replication");
+	r = d->eng->replicate_start(d->h, err);
+	d->cfg.copy_progress = NULL;
+	d->cfg.copy_ledger = NULL;
+	free(ledger);
+	if (r < 0 && w.past_limit) {
+		/* stopped by the WAL guard: now drop, and say what it costs */
+		int64_t last = -60000;
+		int g = wal_guard(e, d, &last, err);
+		if (g < 0)
+			r = g;
+	}
+	engine_step_done(e, id, "db.replicate_start", r == 0, r == 0 ? "started" : err->msg, NULL);
+	if (r == 0)
+		journal_set(e->j, key, "0", NULL);
+	return r;
+}
+
 /* Follows the initial copy until every table streams. */
 static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
 {
-	int64_t last_say = 0;
+	int64_t last_say = 0, last_alarm = -60000, last_guard = 0;
 	int r;
 
 	for (;;) {
@@ -115,6 +287,12 @@ static int initial_sync(struct engine *e, struct endpoints_db *d, struct ferry_e
 		int64_t bytes = 0;
 		size_t i;
 
+		if (time_mono_ms() - last_guard >= 5000) {
+			r = wal_guard(e, d, &last_alarm, err);
+			if (r < 0)
+				return r;
+			last_guard = time_mono_ms();
+		}
 		r = d->eng->progress(d->h, &p, err);
 		if (r < 0)
 			return r;
@@ -184,12 +362,17 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 {
 	int64_t window = e->plan->schedule.replication_soak_ms, start = time_mono_ms(), tick;
 	int64_t drift_at = start; /* schema fingerprints compared every minute */
+	int64_t last_alarm = -60000;
 	char left[32];
 	int r;
 
 	for (tick = start;; tick += 1000) {
 		struct db_lag lag = { 0 };
 		int64_t wall = time_wall_ms(), now;
+
+		r = wal_guard(e, d, &last_alarm, err);
+		if (r < 0)
+			return r;
 
 		r = d->eng->lag(d->h, DB_FORWARD, &lag, err);
 		if (r < 0)
@@ -198,6 +381,12 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 		journal_sample_add(e->j, "lag_bytes", d->pd->name, wall, (double)lag.bytes, NULL);
 		journal_sample_add(e->j, "lag_seconds", d->pd->name, wall, lag.ms / 1000.0, NULL);
 		journal_samples_commit(e->j, NULL);
+		if ((lag.apply_errors > 0 || !lag.worker_running) && lag.detail[0])
+			return ferry_error_set(
+			        err, FERRY_ECHECK,
+			        "see the servers' logs and fix the cause; 'ferry run' "
+			        "resumes",
+			        "database %s: replication: %s", d->pd->name, lag.detail);
 		if (lag.apply_errors > 0 || !lag.worker_running)
 			return ferry_error_set(
 			        err, FERRY_ECHECK,

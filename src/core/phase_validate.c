@@ -85,7 +85,10 @@ int phase_validate(struct engine *e, struct ferry_error *err)
 	/* A breach starts the steps over: holds count within one round. */
 	if (journal_get(e->j, "validate.round", &round, NULL) < 0)
 		round = xstrdup("1");
-	r = host_gate(e, err);
+	/* the forward slot still holds WAL on old while validation runs */
+	r = engine_wal_guard(e, DB_FORWARD, err);
+	if (r == 0)
+		r = host_gate(e, err);
 	if (r < 0 || !t->present)
 		goto out;
 	for (i = 0; i < t->nsteps; i++) {

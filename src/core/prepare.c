@@ -84,6 +84,13 @@ int prepare_record_store(struct journal *j, const char *record, uint32_t prev_tt
 	return journal_set(j, key, val, err);
 }
 
+uint32_t prepare_assumed_ttl(const struct plan_dns *d)
+{
+	uint32_t ttl = d->ttl.nsteps ? d->ttl.steps[0] : d->ttl.cutover;
+
+	return d->ttl.restore > ttl ? d->ttl.restore : ttl;
+}
+
 uint32_t prepare_restore_ttl(struct journal *j, const struct plan_dns *d, const char *record)
 {
 	int64_t v;

@@ -32,6 +32,12 @@ int prepare_record_load(struct journal *j, const char *record, uint32_t live_ttl
 int prepare_record_store(struct journal *j, const char *record, uint32_t prev_ttl, int64_t when,
                          struct ferry_error *err);
 
+/* The TTL a record is assumed to have when the DNS server is not asked
+ * (`ferry plan --offline`, a dry run that cannot reach it): the longest the
+ * plan states, dns.ttl.steps[0] or dns.ttl.restore, so that the timeline
+ * errs on the late side. */
+uint32_t prepare_assumed_ttl(const struct plan_dns *d);
+
 /* The TTL to restore at decommission: the plan's dns.ttl.restore, else the
  * original TTL, else 3600. */
 uint32_t prepare_restore_ttl(struct journal *j, const struct plan_dns *d, const char *record);

@@ -386,6 +386,25 @@ int schedule_window_contains(const struct plan_window *w, int64_t t, bool *insid
 	return 0;
 }
 
+int schedule_sync_fits(const struct plan_window *w, int64_t now, int64_t sync_ms, int64_t soak_ms,
+                       bool *fits, int64_t *ends, int64_t *wstart, int64_t *wend,
+                       struct ferry_error *err)
+{
+	int rc;
+
+	*ends = now + (sync_ms + soak_ms + 999) / 1000;
+	*fits = true;
+	*wstart = now;
+	*wend = SCHEDULE_FOREVER;
+	if (!w->present)
+		return 0;
+	rc = schedule_window_next(w, now, wstart, wend, err);
+	if (rc < 0)
+		return rc;
+	*fits = *ends < *wend;
+	return 0;
+}
+
 int schedule_format_local(int64_t t, const char *zone, char *out, size_t outlen,
                           struct ferry_error *err)
 {

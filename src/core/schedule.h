@@ -116,6 +116,16 @@ int schedule_zone_check(const char *zone, struct ferry_error *err);
 int schedule_window_next(const struct plan_window *w, int64_t t, int64_t *start, int64_t *end,
                          struct ferry_error *err);
 
+/* The copy-time gate: replication started at now (seconds) needs sync_ms
+ * for the initial sync and soak_ms for the soak; it must end before the
+ * next cutover window of w closes (the window that contains the end, or
+ * else the first one after now).  Sets *fits, and *ends and the window
+ * (*wstart, *wend) it was held against.  A w that is not present always
+ * fits.  Returns 0 or the errors of schedule_window_next(). */
+int schedule_sync_fits(const struct plan_window *w, int64_t now, int64_t sync_ms, int64_t soak_ms,
+                       bool *fits, int64_t *ends, int64_t *wstart, int64_t *wend,
+                       struct ferry_error *err);
+
 /* Sets *inside to whether t is inside a window of w (start <= t < end).
  * Returns 0 or the errors of schedule_window_next(). */
 int schedule_window_contains(const struct plan_window *w, int64_t t, bool *inside,

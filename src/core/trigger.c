@@ -24,6 +24,7 @@ void trigger_config_init(struct trigger_config *c)
 	c->min_requests = TRIGGER_MIN_REQUESTS_DEFAULT;
 	c->min_latency_samples = TRIGGER_MIN_LATENCY_SAMPLES_DEFAULT;
 	c->latency_ring = TRIGGER_LATENCY_RING_DEFAULT;
+	c->blind_seconds = TRIGGER_BLIND_SECONDS_DEFAULT;
 }
 
 void trigger_config_from_plan(struct trigger_config *c, const struct plan_rollback *rb)
@@ -120,6 +121,16 @@ void trigger_set_prometheus(struct trigger_window *w, int64_t t_ms, double value
 	w->prom_at_ms = t_ms;
 }
 
+void trigger_note_blind(struct trigger_window *w, bool blind, const char *why)
+{
+	if (!blind) {
+		w->blind_consecutive = 0;
+		return;
+	}
+	w->blind_consecutive++;
+	snprintf(w->blind_why, sizeof(w->blind_why), "%s", why ? why : "");
+}
+
 void trigger_set_lb_rtime(struct trigger_window *w, double new_ms, double old_ms)
 {
 	w->rtime_have = true;
@@ -157,6 +168,7 @@ const char *trigger_kind_name(enum trigger_kind k)
 	case TRIGGER_LATENCY_P99: return "latency_p99";
 	case TRIGGER_HEALTH_FAILURES: return "health_failures";
 	case TRIGGER_PROMETHEUS: return "prometheus";
+	case TRIGGER_BLIND: return "blind";
 	case TRIGGER_NKINDS: break;
 	}
 	return "?";
@@ -282,6 +294,20 @@ static void eval_prometheus(const struct trigger_window *w, int64_t now_ms, cons
 	         r->breached ? ">" : "<=", r->threshold);
 }
 
+static void eval_blind(const struct trigger_window *w, struct trigger_result *r)
+{
+	r->threshold = w->cfg.blind_seconds;
+	r->judged = true;
+	r->value = w->blind_consecutive;
+	r->breached = w->blind_consecutive >= w->cfg.blind_seconds;
+	if (w->blind_consecutive)
+		snprintf(r->evidence, sizeof(r->evidence),
+		         "cannot tell for %d s in a row (%s) %s %d s", w->blind_consecutive,
+		         w->blind_why, r->breached ? ">=" : "<", w->cfg.blind_seconds);
+	else
+		snprintf(r->evidence, sizeof(r->evidence), "every metric read");
+}
+
 int trigger_evaluate(const struct trigger_window *w, int64_t now_ms,
                      struct trigger_result out[TRIGGER_NKINDS])
 {
@@ -300,6 +326,12 @@ int trigger_evaluate(const struct trigger_window *w, int64_t now_ms,
 		case TRIGGER_LATENCY_P99: r->set = w->cfg.latency_p99_ms >= 0; break;
 		case TRIGGER_HEALTH_FAILURES: r->set = w->cfg.health_failures >= 0; break;
 		case TRIGGER_PROMETHEUS: r->set = w->cfg.prometheus_set; break;
+		case TRIGGER_BLIND:
+			/* only where there is something to be blind to */
+			r->set = w->cfg.blind_seconds > 0 &&
+			         (w->cfg.error_rate_pct >= 0 || w->cfg.latency_p99_ms >= 0 ||
+			          w->cfg.health_failures >= 0 || w->cfg.prometheus_set);
+			break;
 		case TRIGGER_NKINDS: break;
 		}
 		if (!r->set) {
@@ -312,6 +344,7 @@ int trigger_evaluate(const struct trigger_window *w, int64_t now_ms,
 		case TRIGGER_LATENCY_P99: eval_latency(w, now_ms, win, r); break;
 		case TRIGGER_HEALTH_FAILURES: eval_health(w, r); break;
 		case TRIGGER_PROMETHEUS: eval_prometheus(w, now_ms, win, r); break;
+		case TRIGGER_BLIND: eval_blind(w, r); break;
 		case TRIGGER_NKINDS: break;
 		}
 		if (r->breached)

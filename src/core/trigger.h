@@ -45,6 +45,11 @@
  *    when above its threshold; an older value is "not judged".
  *  - A trigger the plan does not set (a field < 0) is never judged and
  *    never breaches.
+ *  - Cannot tell: a second in which a metric a set trigger needs could not
+ *    be read (the balancer's stats, the Prometheus query failed) is blind
+ *    (trigger_note_blind); blind_seconds of them in a row breach
+ *    ("blind"), with the last reason: not knowing is not health.  One
+ *    second that could be read resets the count.
  *
  * Ownership: struct trigger_window owns its rings (trigger_window_release).
  */
@@ -61,12 +66,14 @@
 #define TRIGGER_MIN_REQUESTS_DEFAULT        20
 #define TRIGGER_MIN_LATENCY_SAMPLES_DEFAULT 5
 #define TRIGGER_LATENCY_RING_DEFAULT        4096
+#define TRIGGER_BLIND_SECONDS_DEFAULT       10
 
 enum trigger_kind {
 	TRIGGER_ERROR_RATE,
 	TRIGGER_LATENCY_P99,
 	TRIGGER_HEALTH_FAILURES,
 	TRIGGER_PROMETHEUS,
+	TRIGGER_BLIND,
 	TRIGGER_NKINDS
 };
 
@@ -80,6 +87,7 @@ struct trigger_config {
 	int64_t min_requests;       /* for the error rate */
 	size_t min_latency_samples; /* for the p99 */
 	size_t latency_ring;        /* samples kept */
+	int blind_seconds;          /* consecutive blind seconds that breach */
 };
 
 struct trigger_result {
@@ -116,7 +124,13 @@ struct trigger_window {
 	int64_t prom_at_ms;
 	bool rtime_have;
 	double rtime_new_ms, rtime_old_ms;
+	int blind_consecutive;
+	char blind_why[200];
 };
+
+/* One second of observation: blind (why, a message without secrets) when
+ * a metric a set trigger needs could not be read, else seeing. */
+void trigger_note_blind(struct trigger_window *w, bool blind, const char *why);
 
 /* Defaults above, every trigger unset. */
 void trigger_config_init(struct trigger_config *c);

@@ -23,6 +23,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secretfile.h"
 #include "util/timeutil.h"
 
 struct pgsql_conn {
@@ -31,6 +32,8 @@ struct pgsql_conn {
 	char *conninfo; /* scrubbed */
 	char sqlstate[6];
 	bool busy;
+	bool hard;  /* a deadline closes the connection (pgsql_set_hard_deadlines) */
+	void *data; /* the owner's (pgsql_set_data) */
 };
 
 void pgsql_result_init(struct pgsql_result *res)
@@ -109,6 +112,15 @@ static void first_line(char *out, size_t outlen, const char *msg)
 	out[n] = '\0';
 }
 
+/* libpq's keywords that hold a secret: "password", "sslpassword" (the
+ * client key's passphrase), and any later one named so. */
+static bool secret_keyword(const char *k)
+{
+	size_t n = strlen(k);
+
+	return n >= 8 && !strcmp(k + n - 8, "password");
+}
+
 char *pgsql_conninfo_scrub(const char *conninfo)
 {
 	PQconninfoOption *opts, *o;
@@ -122,7 +134,7 @@ char *pgsql_conninfo_scrub(const char *conninfo)
 	}
 	buf_init(&b, 1 << 16);
 	for (o = opts; o->keyword; o++) {
-		if (!o->val || !strcmp(o->keyword, "password"))
+		if (!o->val || secret_keyword(o->keyword))
 			continue;
 		/* values are shown as given: they are not secrets once the
 		 * password is gone; quote the ones with spaces. */
@@ -177,7 +189,10 @@ static void add_kv(struct buf *b, const char *k, const char *v)
 	buf_addch(b, '\'');
 }
 
-char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value)
+/* conninfo in the quoted keyword='value' form, without keyword (NULL:
+ * without every secret keyword), with keyword=value added when value is
+ * given.  NULL when conninfo does not parse. */
+static char *conninfo_rewrite(const char *conninfo, const char *keyword, const char *value)
 {
 	PQconninfoOption *opts, *o;
 	struct buf b;
@@ -190,18 +205,28 @@ char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *
 	}
 	buf_init(&b, 1 << 16);
 	for (o = opts; o->keyword; o++)
-		if (o->val && strcmp(o->keyword, keyword))
+		if (o->val && (keyword ? strcmp(o->keyword, keyword) : !secret_keyword(o->keyword)))
 			add_kv(&b, o->keyword, o->val);
-	if (value)
+	if (keyword && value)
 		add_kv(&b, keyword, value);
 	/* the options may have held a password: wipe libpq's copy too */
 	for (o = opts; o->keyword; o++)
-		if (o->val && !strcmp(o->keyword, "password"))
+		if (o->val && secret_keyword(o->keyword))
 			explicit_bzero(o->val, strlen(o->val));
 	PQconninfoFree(opts);
 	out = xstrndup(b.data, b.len);
 	buf_release_secret(&b);
 	return out;
+}
+
+char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value)
+{
+	return conninfo_rewrite(conninfo, keyword, value);
+}
+
+char *pgsql_conninfo_unsecret(const char *conninfo)
+{
+	return conninfo_rewrite(conninfo, NULL, NULL);
 }
 
 char *pgsql_quote_ident(const char *s)
@@ -333,12 +358,12 @@ const char *pgsql_conninfo(const struct pgsql_conn *c)
 
 int pgsql_server_version(const struct pgsql_conn *c)
 {
-	return PQserverVersion(c->pg);
+	return c->pg ? PQserverVersion(c->pg) : 0;
 }
 
 int pgsql_backend_pid(const struct pgsql_conn *c)
 {
-	return PQbackendPID(c->pg);
+	return c->pg ? PQbackendPID(c->pg) : 0;
 }
 
 const char *pgsql_sqlstate(const struct pgsql_conn *c)
@@ -351,12 +376,30 @@ bool pgsql_ok(const struct pgsql_conn *c)
 	return c && c->pg && PQstatus(c->pg) == CONNECTION_OK;
 }
 
+void pgsql_set_hard_deadlines(struct pgsql_conn *c, bool on)
+{
+	c->hard = on;
+}
+
+/* Closes the connection at once: what a hard deadline does instead of a
+ * cancel, which would open a new connection and wait for the server. */
+static void abandon(struct pgsql_conn *c)
+{
+	if (c->pg)
+		PQfinish(c->pg);
+	c->pg = NULL;
+	c->busy = false;
+}
+
 int pgsql_send(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,
                struct ferry_error *err)
 {
 	int ok;
 	char msg[400];
 
+	if (!c->pg)
+		return ferry_error_set(err, FERRY_EUNREACH, "retry: the next run reconnects",
+		                       "%s: the connection was closed at a deadline", c->what);
 	if (c->busy)
 		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: a query is already in flight",
 		                       c->what);
@@ -435,11 +478,19 @@ int pgsql_wait(struct pgsql_conn *c, int64_t deadline_ms, struct pgsql_result *r
 	bool got = false;
 
 	pgsql_result_init(res);
-	if (!c->busy)
+	if (!c->busy || !c->pg)
 		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: no query in flight", c->what);
 	for (;;) {
 		while (PQisBusy(c->pg)) {
 			rc = wait_readable(c, deadline_ms);
+			if (rc == FERRY_ETIMEDOUT && c->hard) {
+				abandon(c);
+				return ferry_error_set(err, FERRY_ETIMEDOUT,
+				                       "the server or the pooler is slow; retry, "
+				                       "or raise the budget",
+				                       "%s: no answer in time; connection closed",
+				                       c->what);
+			}
 			if (rc == FERRY_ETIMEDOUT) {
 				cancel_and_drain(c);
 				c->busy = false;
@@ -535,6 +586,9 @@ int pgsql_query_value(struct pgsql_conn *c, const char *sql, int nparams, const 
 	return rc;
 }
 
+static void copy_out_abort(struct pgsql_conn *c);
+static int copy_error(struct pgsql_conn *c, const PGresult *r, struct ferry_error *err);
+
 int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_bytes,
                            int64_t deadline_ms, int64_t *bytes, struct ferry_error *err)
 {
@@ -545,11 +599,10 @@ int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_by
 	*bytes = 0;
 	r = PQexec(c->pg, sql);
 	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		first_line(msg, sizeof(msg), PQresultErrorMessage(r));
+		/* the server's error, read before the result is freed */
+		code = copy_error(c, r, err);
 		PQclear(r);
-		return ferry_error_set(err, FERRY_EREFUSED, NULL, "%s: COPY: %s (SQLSTATE %s)",
-		                       c->what, msg, st ? st : "none");
+		return code;
 	}
 	PQclear(r);
 	for (;;) {
@@ -559,18 +612,7 @@ int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_by
 		*bytes += n;
 		PQfreemem(row);
 		if (*bytes >= max_bytes || (deadline_ms && time_mono_ms() > deadline_ms)) {
-			/* enough for a rate: cancel the COPY, then read what is
-			 * still in flight until libpq reports its end */
-			PGcancel *cn = PQgetCancel(c->pg);
-			char ebuf[256];
-			if (cn) {
-				PQcancel(cn, ebuf, sizeof(ebuf));
-				PQfreeCancel(cn);
-			}
-			while ((n = PQgetCopyData(c->pg, &row, 0)) >= 0)
-				PQfreemem(row);
-			while ((r = PQgetResult(c->pg)) != NULL)
-				PQclear(r);
+			copy_out_abort(c); /* enough for a rate */
 			return 0;
 		}
 	}
@@ -585,24 +627,22 @@ int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_by
 
 /* ---- password files for children ---------------------------------------- */
 
-int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err)
+void pgsql_set_data(struct pgsql_conn *c, void *data)
 {
-	const char *tmp = getenv("TMPDIR");
+	c->data = data;
+}
+
+void *pgsql_data(const struct pgsql_conn *c)
+{
+	return c->data;
+}
+
+char *pgsql_passfile_line(const char *password)
+{
 	struct buf line;
 	const char *p;
-	int fd = -1, rc = 0;
+	char *out;
 
-	memset(pf, 0, sizeof(*pf));
-	pf->dir = xasprintf("%s/ferry-pass-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(pf->dir)) {
-		rc = ferry_error_set(err, FERRY_EIO, "check TMPDIR",
-		                     "cannot make a private folder for a password file: %s",
-		                     strerror(errno));
-		free(pf->dir);
-		pf->dir = NULL;
-		return rc;
-	}
-	pf->path = xasprintf("%s/pgpass", pf->dir);
 	buf_init(&line, 64 << 10);
 	buf_adds(&line, "*:*:*:*:");
 	for (p = password; *p; p++) {
@@ -611,39 +651,194 @@ int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struc
 		buf_addch(&line, *p);
 	}
 	buf_addch(&line, '\n');
-	fd = open(pf->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line.data, line.len) != (ssize_t)line.len)
-		rc = ferry_error_set(err, FERRY_EIO, "check TMPDIR",
-		                     "cannot write a password file in %s: %s", pf->dir,
-		                     strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	out = xstrndup(line.data, line.len);
 	buf_release_secret(&line);
-	if (rc < 0)
-		pgsql_passfile_remove(pf);
+	return out;
+}
+
+int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err)
+{
+	struct secretfile sf;
+	char *line;
+	int rc;
+
+	memset(pf, 0, sizeof(*pf));
+	line = pgsql_passfile_line(password);
+	rc = secretfile_create(&sf, "ferry-pass", "pgpass", line, strlen(line), err);
+	xfree_secret(line, 0);
+	if (rc == 0) {
+		pf->dir = sf.dir;
+		pf->path = sf.path;
+	}
 	return rc;
 }
 
 void pgsql_passfile_remove(struct pgsql_passfile *pf)
 {
+	struct secretfile sf;
+
 	if (!pf)
 		return;
-	if (pf->path) {
-		int fd = open(pf->path, O_WRONLY | O_CLOEXEC);
-		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
-			char *zero = xcalloc(1, (size_t)st.st_size);
-			if (write(fd, zero, (size_t)st.st_size) < 0)
-				log_debug("password file: cannot wipe: %s", strerror(errno));
-			free(zero);
-		}
-		if (fd >= 0)
-			close(fd);
-		unlink(pf->path);
-	}
-	if (pf->dir)
-		rmdir(pf->dir);
-	free(pf->path);
-	free(pf->dir);
+	sf.dir = pf->dir;
+	sf.path = pf->path;
+	secretfile_remove(&sf);
 	pf->path = pf->dir = NULL;
+}
+
+/* ---- COPY from one server to another ------------------------------------ */
+
+/* The server's error in r, SQLSTATE kept. */
+static int copy_error(struct pgsql_conn *c, const PGresult *r, struct ferry_error *err)
+{
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	char msg[400];
+
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", st ? st : "");
+	first_line(msg, sizeof(msg), PQresultErrorMessage(r));
+	return ferry_error_set(err, st ? sqlstate_code(st) : FERRY_EUNREACH, NULL,
+	                       "%s: COPY: %s (SQLSTATE %s)", c->what, msg, st ? st : "none");
+}
+
+/* The first result of a query just sent: its status is want (COPY OUT or
+ * COPY IN), or the server's error is reported. */
+static int copy_begin(struct pgsql_conn *c, const char *sql, ExecStatusType want,
+                      struct ferry_error *err)
+{
+	PGresult *r;
+	char msg[400];
+	int code = 0;
+
+	if (c->busy)
+		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: a query is already in flight",
+		                       c->what);
+	c->sqlstate[0] = '\0';
+	if (!PQsendQuery(c->pg, sql)) {
+		first_line(msg, sizeof(msg), PQerrorMessage(c->pg));
+		return ferry_error_set(err, FERRY_EUNREACH, "check that the server is up",
+		                       "%s: cannot send COPY: %s", c->what, msg);
+	}
+	r = PQgetResult(c->pg);
+	if (PQresultStatus(r) != want)
+		code = copy_error(c, r, err);
+	PQclear(r);
+	if (code < 0)
+		while ((r = PQgetResult(c->pg)) != NULL)
+			PQclear(r);
+	return code;
+}
+
+/* Collects what follows the COPY data: the command's own result.  Returns
+ * 0 or the server's error (first one kept). */
+static int copy_finish(struct pgsql_conn *c, int code, struct ferry_error *err)
+{
+	PGresult *r;
+
+	while ((r = PQgetResult(c->pg)) != NULL) {
+		ExecStatusType s = PQresultStatus(r);
+		if (s != PGRES_COMMAND_OK && s != PGRES_COPY_OUT && s != PGRES_COPY_IN && !code)
+			code = copy_error(c, r, err);
+		PQclear(r);
+		/* a COPY IN still open here would loop forever: end it */
+		if (s == PGRES_COPY_IN)
+			PQputCopyEnd(c->pg, "ferry: copy abandoned");
+		if (s == PGRES_COPY_OUT)
+			break;
+	}
+	return code;
+}
+
+/* Stops a COPY OUT in progress and reads what is still in flight until
+ * libpq reports its end, so that the connection can still roll its
+ * transaction back. */
+static void copy_out_abort(struct pgsql_conn *c)
+{
+	PGcancel *cn = PQgetCancel(c->pg);
+	char ebuf[256], *row = NULL;
+	PGresult *r;
+
+	if (cn) {
+		PQcancel(cn, ebuf, sizeof(ebuf));
+		PQfreeCancel(cn);
+	}
+	while (PQgetCopyData(c->pg, &row, 0) >= 0)
+		PQfreemem(row);
+	while ((r = PQgetResult(c->pg)) != NULL)
+		PQclear(r);
+}
+
+int pgsql_copy_stream(struct pgsql_conn *src, const char *out_sql, struct pgsql_conn *dst,
+                      const char *in_sql, const int *stop, int64_t deadline_ms,
+                      struct pgsql_copy_counters *cnt, struct ferry_error *err)
+{
+	char *row = NULL, msg[400];
+	int n, rc, code = 0;
+	bool src_open = false;
+
+	rc = copy_begin(src, out_sql, PGRES_COPY_OUT, err);
+	if (rc < 0)
+		return rc;
+	src_open = true;
+	rc = copy_begin(dst, in_sql, PGRES_COPY_IN, err);
+	if (rc < 0) {
+		code = rc;
+		goto out;
+	}
+	for (;;) {
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)) {
+			code = ferry_error_set(err, FERRY_ESTATE, NULL, "%s: copy stopped",
+			                       dst->what);
+			break;
+		}
+		n = PQgetCopyData(src->pg, &row, 1);
+		if (n == 0) {
+			/* nothing buffered: wait for the socket, then read more */
+			rc = wait_readable(src, deadline_ms ? deadline_ms : time_mono_ms() + 1000);
+			if (rc == FERRY_ETIMEDOUT && !deadline_ms)
+				rc = 0; /* a second's tick to look at *stop */
+			if (rc == 0 && !PQconsumeInput(src->pg))
+				rc = FERRY_EUNREACH;
+			if (rc < 0) {
+				first_line(msg, sizeof(msg), PQerrorMessage(src->pg));
+				code = ferry_error_set(
+				        err, rc, "check that the server is up", "%s: COPY: %s",
+				        src->what,
+				        rc == FERRY_ETIMEDOUT ? "did not finish in time" : msg);
+				break;
+			}
+			continue;
+		}
+		if (n == -1) { /* the COPY's data is over */
+			src_open = false;
+			code = copy_finish(src, 0, err);
+			break;
+		}
+		if (n < 0) {
+			first_line(msg, sizeof(msg), PQerrorMessage(src->pg));
+			code = ferry_error_set(err, FERRY_EUNREACH, NULL, "%s: COPY: %s", src->what,
+			                       msg);
+			break;
+		}
+		if (PQputCopyData(dst->pg, row, n) != 1) {
+			PQfreemem(row);
+			first_line(msg, sizeof(msg), PQerrorMessage(dst->pg));
+			code = ferry_error_set(err, FERRY_EUNREACH, NULL, "%s: COPY: %s", dst->what,
+			                       msg);
+			break;
+		}
+		PQfreemem(row);
+		__atomic_add_fetch(&cnt->rows, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&cnt->bytes, n, __ATOMIC_RELAXED);
+	}
+	/* the target's COPY: ended when all came through, else aborted so
+	 * that nothing of a partial copy can commit */
+	if (PQputCopyEnd(dst->pg, code < 0 ? "ferry: the source's COPY failed" : NULL) != 1 &&
+	    code == 0) {
+		first_line(msg, sizeof(msg), PQerrorMessage(dst->pg));
+		code = ferry_error_set(err, FERRY_EUNREACH, NULL, "%s: COPY: %s", dst->what, msg);
+	}
+	code = copy_finish(dst, code, err);
+out:
+	if (src_open)
+		copy_out_abort(src);
+	return code;
 }

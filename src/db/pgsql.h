@@ -72,6 +72,13 @@ const char *pgsql_sqlstate(const struct pgsql_conn *c);
 /* true if the connection is still usable. */
 bool pgsql_ok(const struct pgsql_conn *c);
 
+/* Hard deadlines (for the write pause): when on, a pgsql_wait() that
+ * reaches its deadline closes the connection instead of cancelling the
+ * query (PQcancel opens a new connection and blocks), and returns
+ * FERRY_ETIMEDOUT; every later call on c fails with FERRY_EUNREACH and the
+ * caller uses another connection.  Off by default. */
+void pgsql_set_hard_deadlines(struct pgsql_conn *c, bool on);
+
 /* Sends one query (params: nparams text values, NULL entries are SQL NULL).
  * Returns 0, FERRY_EUNREACH (connection lost), FERRY_ESTATE (a query is
  * already in flight). */
@@ -100,12 +107,33 @@ int pgsql_query_value(struct pgsql_conn *c, const char *sql, int nparams, const 
 int pgsql_copy_out_discard(struct pgsql_conn *c, const char *sql, int64_t max_bytes,
                            int64_t deadline_ms, int64_t *bytes, struct ferry_error *err);
 
+/* Streams one table (or a part of one) from src to dst without a file:
+ * out_sql is a `COPY ... TO STDOUT` run on src, in_sql a `COPY ... FROM
+ * STDIN` run on dst, and every row read from the one is written to the
+ * other as it arrives.  Both connections must be idle; the caller owns
+ * the transactions around the COPY on each side.  c->rows and c->bytes
+ * are updated atomically after each row (another thread may read them
+ * with __atomic_load_n for progress).  The copy gives up when
+ * *stop becomes nonzero (another worker failed; stop may be NULL) or the
+ * deadline (0 = none) passes: the target's COPY is then aborted, so
+ * nothing of it commits.  Returns 0; FERRY_EREFUSED (either server's
+ * error, SQLSTATE in the message); FERRY_ETIMEDOUT; FERRY_ESTATE
+ * (stopped); FERRY_EUNREACH. */
+struct pgsql_copy_counters {
+	int64_t rows;
+	int64_t bytes;
+};
+int pgsql_copy_stream(struct pgsql_conn *src, const char *out_sql, struct pgsql_conn *dst,
+                      const char *in_sql, const int *stop, int64_t deadline_ms,
+                      struct pgsql_copy_counters *c, struct ferry_error *err);
+
 /* Quoting for SQL text built by the caller.  Returns a malloc'd string. */
 char *pgsql_quote_ident(const char *s);
 char *pgsql_quote_literal(const char *s);
 
-/* A copy of conninfo with any password removed (and a libpq-normalised
- * keyword=value form).  Returns a malloc'd string; never NULL (an
+/* A copy of conninfo with every keyword that ends in "password" removed
+ * (password, sslpassword; the URI form too), in libpq's normalised
+ * keyword=value form.  Returns a malloc'd string; never NULL (an
  * unparsable conninfo becomes "<unparsable conninfo>"). */
 char *pgsql_conninfo_scrub(const char *conninfo);
 /* The value of keyword in conninfo (malloc'd), or NULL if absent. */
@@ -114,6 +142,9 @@ char *pgsql_conninfo_get(const char *conninfo, const char *keyword);
  * result may carry a secret when keyword is "password": wipe it with
  * xfree_secret().  Returns NULL if conninfo does not parse. */
 char *pgsql_conninfo_set(const char *conninfo, const char *keyword, const char *value);
+/* A copy of conninfo in the same quoted form as pgsql_conninfo_set()'s,
+ * without any keyword that ends in "password".  NULL if it does not parse. */
+char *pgsql_conninfo_unsecret(const char *conninfo);
 
 /* A libpq password file for a child (pg_dump, psql, pg_restore): a
  * password must never reach a child's environment (PGPASSWORD shows in
@@ -129,6 +160,14 @@ struct pgsql_passfile {
 };
 int pgsql_passfile_create(struct pgsql_passfile *pf, const char *password, struct ferry_error *err);
 void pgsql_passfile_remove(struct pgsql_passfile *pf);
+
+/* The line "*:*:*:*:PASSWORD" of a password file, ':' and '\\' escaped,
+ * newline-terminated (malloc'd: wipe it with xfree_secret). */
+char *pgsql_passfile_line(const char *password);
+
+/* A pointer the connection's owner keeps with it (NULL until set). */
+void pgsql_set_data(struct pgsql_conn *c, void *data);
+void *pgsql_data(const struct pgsql_conn *c);
 
 void pgsql_result_init(struct pgsql_result *res);
 void pgsql_result_release(struct pgsql_result *res);

@@ -11,35 +11,50 @@
  * is the position it has applied, without waiting for the WAL writer: the
  * switch waits on exactly that.
  *
- * The subscription's CONNECTION holds a password when one is configured:
- * PostgreSQL stores it in pg_subscription (readable only by superusers);
- * there is no other place for it.  ferry never prints it, and wipes its own
- * copies.
+ * A subscription's password never goes into its CONNECTION: ferry writes
+ * it to a password file on the subscriber's host (in the data directory,
+ * 0600, the server's user; through the host's exec prefix), and the
+ * CONNECTION names it with passfile=, so that no SQL text a server log or
+ * pg_stat_activity shows holds it.  Teardown removes the file.  A
+ * subscriber ferry cannot write a file on (a managed service) gets the
+ * password in CONNECTION, with a warning.
+ *
+ * The initial copy is postgresql_copy.c's (the parallel copy) unless the
+ * plan asks for the built-in table sync.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "db/postgresql_int.h"
-#include "switch/pgbouncer.h"
+#include "hosts/shell.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 int64_t pg_deadline(int64_t ms)
 {
 	return time_mono_ms() + ms;
+}
+
+void pg_slot_names(const struct db_config *cfg, char fwd[64], char rev[64])
+{
+	char db[40];
+	size_t i;
+
+	/* the plan's names are [A-Za-z0-9._-]: a slot takes [a-z0-9_] */
+	for (i = 0; cfg->name[i] && i < sizeof(db) - 1; i++) {
+		char ch = cfg->name[i];
+		db[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a')
+		        : ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) ? ch
+		                                                                 : '_';
+	}
+	db[i] = '\0';
+	snprintf(fwd, 64, "ferry_sub_%s", db);
+	snprintf(rev, 64, "ferry_rev_%s", db);
 }
 
 void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n)
@@ -47,36 +62,38 @@ void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n)
 	const struct db_config *c = p->cfg;
 
 	memset(n, 0, sizeof(*n));
+	if (!p->slot_fwd[0])
+		pg_slot_names(c, p->slot_fwd, p->slot_rev);
 	if (dir == DB_FORWARD) {
 		n->from = p->old;
 		n->to = p->new;
+		n->from_id = DB_OLD;
+		n->to_id = DB_NEW;
 		n->from_side = "old";
 		n->to_side = "new";
 		n->cur_pub = "ferry_pub";
-		n->cur_slot = "ferry_sub";
+		n->cur_slot = p->slot_fwd;
 		n->cur_sub = "ferry_sub";
 		n->new_pub = "ferry_rev_pub";
-		n->new_slot = "ferry_rev";
+		n->new_slot = p->slot_rev;
 		n->new_sub = "ferry_rev_sub";
 		n->to_from_from = c->new_from_old ? c->new_from_old : c->new_conninfo;
 		n->to_password = c->new_password;
-		n->to_pooler_connstr = c->pooler_new;
-		n->from_pooler_connstr = c->pooler_old;
 	} else {
 		n->from = p->new;
 		n->to = p->old;
+		n->from_id = DB_NEW;
+		n->to_id = DB_OLD;
 		n->from_side = "new";
 		n->to_side = "old";
 		n->cur_pub = "ferry_rev_pub";
-		n->cur_slot = "ferry_rev";
+		n->cur_slot = p->slot_rev;
 		n->cur_sub = "ferry_rev_sub";
 		n->new_pub = "ferry_pub";
-		n->new_slot = "ferry_sub";
+		n->new_slot = p->slot_fwd;
 		n->new_sub = "ferry_sub";
 		n->to_from_from = c->old_from_new ? c->old_from_new : c->old_conninfo;
 		n->to_password = c->old_password;
-		n->to_pooler_connstr = c->pooler_old;
-		n->from_pooler_connstr = c->pooler_new;
 	}
 }
 
@@ -204,19 +221,136 @@ int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
 	return pgsql_exec(c, pg_sql_slot_drop, 1, params, deadline_ms, NULL, err);
 }
 
+/* The subscriber's host shell, through the exec prefix of c's side. */
+static int sub_host_shell(struct pgsql_conn *c, struct host_shell **sh, struct ferry_error *err)
+{
+	struct pg *p = pgsql_data(c);
+	const struct db_config *cfg = p->cfg;
+	bool on_new = c == p->new;
+	char what[256];
+
+	snprintf(what, sizeof(what), "database %s %s host", cfg->name, on_new ? "new" : "old");
+	return host_shell_open(sh, on_new ? cfg->new_exec : cfg->old_exec,
+	                       on_new ? cfg->nnew_exec : cfg->nold_exec, what, err);
+}
+
+char *pg_sub_passfile_path(const char *datadir, const char *sub)
+{
+	return xasprintf("%s/%s.pgpass", datadir, sub);
+}
+
+/* Writes the password file of subscription sub on the subscriber's host
+ * (c's side): in the data directory, 0600, owned by the server's user,
+ * so that its walreceiver can read it (libpq ignores a password file
+ * that others can read).  The password travels on the shell's stdin (a
+ * here-document), never in argv; the buffers are wiped.  *path: the
+ * file's path (malloc'd). */
+static int sub_passfile_write(struct pgsql_conn *c, const char *sub, const char *password,
+                              char **path, struct ferry_error *err)
+{
+	struct host_shell *sh = NULL;
+	struct buf cmd, out;
+	char *datadir = NULL, *qpath = NULL, *qdir = NULL, *line = NULL;
+	int rc, status = 0;
+
+	*path = NULL;
+	buf_init(&cmd, 1 << 20);
+	buf_init(&out, 4096);
+	rc = pgsql_query_value(c, pg_sql_data_directory, 0, NULL, pg_deadline(PG_TIMEOUT_MS),
+	                       &datadir, err);
+	if (rc == 0)
+		rc = sub_host_shell(c, &sh, err);
+	if (rc < 0)
+		goto out;
+	*path = pg_sub_passfile_path(datadir ? datadir : "", sub);
+	qpath = host_shell_quote(*path);
+	qdir = host_shell_quote(datadir ? datadir : "");
+	line = pgsql_passfile_line(password);
+	buf_addf(&cmd,
+	         "umask 077; cat > %s <<'FERRY_PASSFILE_EOF' && chown \"$(stat -c %%u %s)\" %s && "
+	         "chmod 600 %s\n%sFERRY_PASSFILE_EOF",
+	         qpath, qdir, qpath, qpath, line);
+	rc = host_shell_run(sh, cmd.data, pg_deadline(PG_TIMEOUT_MS), &out, &status, err);
+	if (rc == 0 && status != 0 && out.data)
+		out.data[strcspn(out.data, "\n")] = '\0'; /* the shell's first line */
+	if (rc == 0 && status != 0)
+		rc = ferry_error_set(err, FERRY_EIO,
+		                     "the host's exec prefix must be able to write into the data "
+		                     "directory",
+		                     "%s: cannot write the subscription's password file %s: %.200s",
+		                     pgsql_what(c), *path, out.data ? out.data : "");
+out:
+	buf_release_secret(&cmd);
+	buf_release(&out);
+	xfree_secret(line, 0);
+	free(qpath);
+	free(qdir);
+	free(datadir);
+	host_shell_free(sh);
+	return rc;
+}
+
+int pg_sub_passfile_remove(struct pgsql_conn *c, const char *sub, struct ferry_error *err)
+{
+	struct host_shell *sh = NULL;
+	char *datadir = NULL, *path = NULL, *qpath = NULL, *cmd = NULL;
+	int rc;
+
+	rc = pgsql_query_value(c, pg_sql_data_directory, 0, NULL, pg_deadline(PG_TIMEOUT_MS),
+	                       &datadir, err);
+	if (rc == 0)
+		rc = sub_host_shell(c, &sh, err);
+	if (rc == 0) {
+		path = pg_sub_passfile_path(datadir ? datadir : "", sub);
+		qpath = host_shell_quote(path);
+		cmd = xasprintf("rm -f %s", qpath);
+		rc = host_shell_run(sh, cmd, pg_deadline(PG_TIMEOUT_MS), NULL, NULL, err);
+	}
+	free(cmd);
+	free(qpath);
+	free(path);
+	free(datadir);
+	host_shell_free(sh);
+	return rc;
+}
+
 int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
                   const char *password, const char *pub, const char *opts, struct ferry_error *err)
 {
-	char *ci, *sql;
+	char *ci = NULL, *sql, *path = NULL;
 	int rc;
 
-	ci = password ? pgsql_conninfo_set(conninfo, "password", password) : xstrdup(conninfo);
+	/* the password goes into a file on the subscriber's host that the
+	 * CONNECTION names: a statement holding it would show in the server's
+	 * log (log_statement, errors) and in pg_stat_activity */
+	if (password) {
+		struct ferry_error pe = { 0 };
+		if (sub_passfile_write(c, name, password, &path, &pe) < 0) {
+			/* a subscriber ferry cannot write a file on (a managed
+			 * service: no host shell, no data directory) gets the
+			 * password in CONNECTION, which PostgreSQL keeps in
+			 * pg_subscription (superusers only); said, not hidden */
+			log_warn("%s: subscription %s: no password file on the subscriber's host "
+			         "(%s): the password goes into its CONNECTION instead; keep "
+			         "log_statement below ddl on that server",
+			         pgsql_what(c), name, pe.msg);
+			free(path);
+			path = NULL;
+		}
+	}
+	if (path)
+		ci = pgsql_conninfo_set(conninfo, "passfile", path);
+	else if (password)
+		ci = pgsql_conninfo_set(conninfo, "password", password);
+	else
+		ci = xstrdup(conninfo);
+	free(path);
 	if (!ci)
 		return ferry_error_set(err, FERRY_EINVAL, "fix the conninfo in the plan",
 		                       "%s: cannot parse the replication conninfo", pgsql_what(c));
 	sql = pg_sql_sub_create(name, ci, pub, opts);
-	/* never logged: the statement holds the password */
 	rc = pgsql_exec(c, sql, 0, NULL, pg_deadline(120000), NULL, err);
+	/* the conninfo may still hold a password the plan wrote into it */
 	xfree_secret(sql, 0);
 	xfree_secret(ci, 0);
 	return rc;
@@ -234,49 +368,21 @@ int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err)
 	return rc;
 }
 
-int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err)
+int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t deadline_ms,
+                 struct ferry_error *err)
 {
 	char *db = NULL;
 	int rc;
 
-	rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline_ms, &db, err);
-	if (rc < 0)
-		return rc;
-	rc = exec_built(c, pg_sql_fence(db ? db : "", on), deadline_ms, err);
+	if (!dbname) {
+		rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline_ms, &db, err);
+		if (rc < 0)
+			return rc;
+		dbname = db ? db : "";
+	}
+	rc = exec_built(c, pg_sql_fence(dbname, on), deadline_ms, err);
 	free(db);
 	return rc;
-}
-
-void pg_pooler_config(const struct db_config *c, size_t i, struct pgbouncer_config *pc)
-{
-	memset(pc, 0, sizeof(*pc));
-	pc->name = c->poolers[i].name;
-	pc->admin = c->poolers[i].admin;
-	pc->admin_password = c->poolers[i].admin_password;
-	pc->exec = c->poolers[i].exec;
-	pc->nexec = c->poolers[i].nexec;
-	pc->include_path = c->poolers[i].include_path;
-	pc->dbalias = c->dbalias;
-}
-
-int pg_poolers_open(struct pg *p, struct ferry_error *err)
-{
-	const struct db_config *c = p->cfg;
-	struct pgbouncer_config pc;
-	size_t i;
-	int rc;
-
-	if (p->pb)
-		return 0;
-	p->pb = xcalloc(c->npoolers + 1, sizeof(*p->pb));
-	for (i = 0; i < c->npoolers; i++) {
-		pg_pooler_config(c, i, &pc);
-		rc = pgbouncer_open(&p->pb[i], &pc, err);
-		if (rc < 0)
-			return ferry_error_prefix(err, "database %s", c->name);
-		p->npb = i + 1;
-	}
-	return 0;
 }
 
 /* ---- open / close ----------------------------------------------------- */
@@ -284,15 +390,15 @@ int pg_poolers_open(struct pg *p, struct ferry_error *err)
 static void pg_close(void *h)
 {
 	struct pg *p = h;
-	size_t i;
 
 	if (!p)
 		return;
-	for (i = 0; i < p->npb; i++)
-		pgbouncer_free(p->pb[i]);
-	free(p->pb);
 	pgsql_free(p->old);
 	pgsql_free(p->new);
+	pgsql_free(p->old_spare);
+	pgsql_free(p->new_spare);
+	free(p->dbname[DB_OLD]);
+	free(p->dbname[DB_NEW]);
 	free(p);
 }
 
@@ -306,10 +412,25 @@ static int connect_side(struct pg *p, const char *side, const char *conninfo, co
 	rc = pgsql_connect(out, conninfo, password, what, err);
 	if (rc < 0)
 		return rc;
+	pgsql_set_data(*out, p); /* pg_sub_create() finds the side's host */
 	/* ferry's own sessions are exempt from the fence it sets on a
 	 * database (ALTER DATABASE ... SET default_transaction_read_only):
 	 * a session-level SET overrides the per-database default. */
 	return pgsql_exec(*out, pg_sql_session_rw, 0, NULL, pg_deadline(PG_TIMEOUT_MS), NULL, err);
+}
+
+int pg_reconnect(struct pg *p, enum db_side side, struct ferry_error *err)
+{
+	const struct db_config *c = p->cfg;
+	struct pgsql_conn **conn = side == DB_OLD ? &p->old : &p->new;
+
+	if (pgsql_ok(*conn))
+		return 0;
+	pgsql_free(*conn);
+	*conn = NULL;
+	return connect_side(p, db_side_name(side),
+	                    side == DB_OLD ? c->old_conninfo : c->new_conninfo,
+	                    side == DB_OLD ? c->old_password : c->new_password, conn, err);
 }
 
 static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *err)
@@ -319,6 +440,7 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 	*h = NULL;
 	p->cfg = cfg;
+	pg_slot_names(cfg, p->slot_fwd, p->slot_rev);
 	rc = connect_side(p, "old", cfg->old_conninfo, cfg->old_password, &p->old, err);
 	if (rc == 0)
 		rc = connect_side(p, "new", cfg->new_conninfo, cfg->new_password, &p->new, err);
@@ -332,149 +454,32 @@ static int pg_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 /* ---- replication ------------------------------------------------------ */
 
-/* Runs pg_dump --schema-only of old piped into psql on new.  Passwords go
- * to each child in a password file of its own (PGPASSFILE), never in its
- * environment or argv.  Owners
- * and privileges are copied too (no --no-owner): an application role that
- * owned its tables on the old side must own them on the new one, or its
- * first write after the cutover is "permission denied"; the readiness check
- * "roles" makes sure every such role exists on the new server. */
-static int schema_copy(struct pg *p, struct ferry_error *err)
+/* The forward publication for the table sync: FOR ALL TABLES needs
+ * SUPERUSER; a role without it (a managed service's) publishes the tables
+ * it owns by name (CREATE PUBLICATION ... FOR TABLE). */
+static int pub_ensure_forward(struct pg *p, struct ferry_error *err)
 {
-	const struct db_config *c = p->cfg;
-	char tmpl[] = "/tmp/ferry-schema-XXXXXX";
-	char *dump_argv[8], *psql_argv[9];
-	posix_spawn_file_actions_t fa;
-	char **env_dump = NULL, **env_psql = NULL;
-	struct pgsql_passfile pf_old = { 0 }, pf_new = { 0 };
-	pid_t pd = 0, pp = 0;
-	int pfd[2] = { -1, -1 }, efd = -1, devnull = -1, st, rc = 0, sd = 0, sp = 0;
-	size_t n = 0, i;
-	struct buf errs;
+	struct pgsql_result r;
+	const char **names = NULL;
+	int rc, i;
 
-	/* the argv the dry run prints (postgresql_sql.c), then the conninfo */
-	for (i = 0; pg_dump_argv[i]; i++)
-		dump_argv[i] = (char *)pg_dump_argv[i];
-	dump_argv[i++] = (char *)c->old_conninfo;
-	dump_argv[i] = NULL;
-	for (i = 0; pg_psql_argv[i]; i++)
-		psql_argv[i] = (char *)pg_psql_argv[i];
-	psql_argv[i++] = (char *)c->new_conninfo;
-	psql_argv[i] = NULL;
-	buf_init(&errs, 8192);
-	for (i = 0; environ[i]; i++)
-		;
-	env_dump = xcalloc(i + 3, sizeof(char *));
-	env_psql = xcalloc(i + 3, sizeof(char *));
-	/* the first of two equal names wins (getenv): ferry's own come last,
-	 * so the operator's PGPASSWORD, PGPASSFILE, PGAPPNAME are left out */
-	for (i = 0; environ[i]; i++) {
-		if (!strncmp(environ[i], "PGPASSWORD=", 11) ||
-		    !strncmp(environ[i], "PGPASSFILE=", 11) ||
-		    !strncmp(environ[i], "PGAPPNAME=", 10))
-			continue;
-		env_dump[n] = environ[i];
-		env_psql[n++] = environ[i];
+	rc = pg_pub_exists(p->old, "ferry_pub", err);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	if (pg_count(p->old, pg_sql_is_superuser, err) == 1)
+		return exec_built(p->old, pg_sql_pub_create("ferry_pub"),
+		                  pg_deadline(PG_TIMEOUT_MS), err);
+	rc = pgsql_exec(p->old, pg_sql_copy_tables, 0, NULL, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc == 0) {
+		names = xcalloc((size_t)r.nrows + 1, sizeof(char *));
+		for (i = 0; i < r.nrows; i++)
+			names[i] = pgsql_result_get(&r, i, 0);
+		rc = exec_built(p->old,
+		                pg_sql_pub_tables("ferry_pub", "CREATE", names, (size_t)r.nrows),
+		                pg_deadline(PG_TIMEOUT_MS), err);
 	}
-	env_dump[n] = xstrdup("PGAPPNAME=ferry");
-	env_psql[n] = xstrdup("PGAPPNAME=ferry");
-	if (c->old_password) {
-		rc = pgsql_passfile_create(&pf_old, c->old_password, err);
-		if (rc < 0)
-			goto out;
-		env_dump[n + 1] = xasprintf("PGPASSFILE=%s", pf_old.path);
-	}
-	if (c->new_password) {
-		rc = pgsql_passfile_create(&pf_new, c->new_password, err);
-		if (rc < 0)
-			goto out;
-		env_psql[n + 1] = xasprintf("PGPASSFILE=%s", pf_new.path);
-	}
-
-	efd = mkstemp(tmpl);
-	if (efd < 0 || pipe2(pfd, O_CLOEXEC) < 0) {
-		rc = ferry_error_set(err, FERRY_EIO, NULL, "database %s: schema copy: %s", c->name,
-		                     strerror(errno));
-		goto out;
-	}
-	unlink(tmpl);
-	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	rc = posix_spawnp(&pd, "pg_dump", &fa, NULL, dump_argv, env_dump);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		pd = 0;
-		rc = ferry_error_set(err, FERRY_EIO, "install the PostgreSQL client (pg_dump)",
-		                     "database %s: cannot run pg_dump: %s", c->name, strerror(rc));
-		goto out;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, devnull, 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	rc = posix_spawnp(&pp, "psql", &fa, NULL, psql_argv, env_psql);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		pp = 0;
-		rc = ferry_error_set(err, FERRY_EIO, "install the PostgreSQL client (psql)",
-		                     "database %s: cannot run psql: %s", c->name, strerror(rc));
-		goto out;
-	}
-	close(pfd[0]);
-	close(pfd[1]);
-	pfd[0] = pfd[1] = -1;
-	waitpid(pd, &st, 0);
-	sd = st;
-	pd = 0;
-	waitpid(pp, &st, 0);
-	sp = st;
-	pp = 0;
-	if (!WIFEXITED(sd) || WEXITSTATUS(sd) || !WIFEXITED(sp) || WEXITSTATUS(sp)) {
-		char chunk[4096];
-		ssize_t got;
-		/* the head of the children's stderr: the first error is there */
-		lseek(efd, 0, SEEK_SET);
-		got = read(efd, chunk, sizeof(chunk));
-		if (got > 0)
-			buf_add(&errs, chunk, (size_t)got);
-		rc = ferry_error_set(
-		        err, FERRY_EREFUSED,
-		        "fix the cause on the new server, drop what was created, retry",
-		        "database %s: schema copy failed (pg_dump %d, psql %d): %.300s", c->name,
-		        WIFEXITED(sd) ? WEXITSTATUS(sd) : -1, WIFEXITED(sp) ? WEXITSTATUS(sp) : -1,
-		        errs.data);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	if (pd > 0) {
-		kill(pd, SIGTERM);
-		waitpid(pd, &st, 0);
-	}
-	if (pp > 0) {
-		kill(pp, SIGTERM);
-		waitpid(pp, &st, 0);
-	}
-	if (efd >= 0)
-		close(efd);
-	if (devnull >= 0)
-		close(devnull);
-	free(env_dump[n]);
-	free(env_psql[n]);
-	free(env_dump[n + 1]);
-	free(env_psql[n + 1]);
-	pgsql_passfile_remove(&pf_old);
-	pgsql_passfile_remove(&pf_new);
-	free(env_dump);
-	free(env_psql);
-	buf_release(&errs);
+	free(names);
+	pgsql_result_release(&r);
 	return rc;
 }
 
@@ -482,28 +487,36 @@ static int pg_replicate_start(void *h, struct ferry_error *err)
 {
 	struct pg *p = h;
 	const struct db_config *c = p->cfg;
-	int64_t ntables;
 	int rc;
 
 	rc = pg_sub_exists(p->new, "ferry_sub", NULL, NULL, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0; /* already replicating */
-	ntables = pg_count(p->new, pg_sql_count_tables, err);
-	if (ntables < 0)
-		return err->code;
-	if (ntables == 0) {
+	if (c->copy_method == DB_COPY_PARALLEL)
+		return pg_copy_replicate(p, err);
+	/* a retry: the schema copy ran in one transaction, so new is either
+	 * empty or complete; the diff tells which, and refuses anything else */
+	rc = pg_schema_copied(p, false, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
 		log_info("database %s: copying the schema old -> new", c->name);
-		rc = schema_copy(p, err);
+		rc = pg_dump_pipe(p, pg_dump_argv, pg_psql_argv, err);
 		if (rc < 0)
 			return rc;
 	}
-	rc = pg_pub_ensure(p->old, "ferry_pub", err);
+	rc = pub_ensure_forward(p, err);
 	if (rc < 0)
 		return rc;
 	log_info("database %s: creating subscription ferry_sub on new", c->name);
-	return pg_sub_create(p->new, "ferry_sub",
-	                     c->old_from_new ? c->old_from_new : c->old_conninfo, c->old_password,
-	                     "ferry_pub", pg_sub_opts_forward, err);
+	{
+		char *opts = pg_sub_opts_forward(p->slot_fwd);
+		rc = pg_sub_create(p->new, "ferry_sub",
+		                   c->old_from_new ? c->old_from_new : c->old_conninfo,
+		                   c->old_password, "ferry_pub", opts, err);
+		free(opts);
+	}
+	return rc;
 }
 
 static int pg_progress(void *h, struct db_progress *out, struct ferry_error *err)
@@ -532,6 +545,8 @@ static int pg_progress(void *h, struct db_progress *out, struct ferry_error *err
 		t->state = pgsql_result_get(&r, i, 1)[0];
 		t->ready = t->state == 'r' || t->state == 's';
 		t->bytes = pgsql_result_int(&r, i, 2, -1);
+		t->rows = 0;
+		t->rows_total = t->rate = t->eta_ms = -1;
 		if (t->ready)
 			out->ready++;
 	}
@@ -585,6 +600,27 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 			return rc;
 	}
 	return 0;
+}
+
+static int pg_slot_wal(void *h, enum db_direction dir, struct db_slot_wal *out,
+                       struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct pg_names n;
+	struct pgsql_result r;
+	const char *ps[1];
+	int rc;
+
+	pg_names_get(p, dir, &n);
+	out->retained = out->keep_limit = -1;
+	ps[0] = n.cur_slot;
+	rc = pgsql_exec(n.from, pg_sql_slot_wal, 1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	if (rc == 0 && r.nrows == 1) {
+		out->retained = pgsql_result_int(&r, 0, 0, -1);
+		out->keep_limit = pgsql_result_int(&r, 0, 1, -1);
+	}
+	pgsql_result_release(&r);
+	return rc;
 }
 
 /* ---- verification ----------------------------------------------------- */
@@ -756,14 +792,24 @@ static int pg_teardown(void *h, struct ferry_error *err)
 	int rc = 0;
 
 	/* the order of pg_teardown_order, which the dry run prints too */
-	for (t = pg_teardown_order; t->name && rc == 0; t++) {
+	for (t = pg_teardown_order; !t->last && rc == 0; t++) {
 		struct pgsql_conn *c = t->on_new ? p->new : p->old;
+		const char *name = pg_teardown_name(p, t);
 		switch (t->kind) {
-		case PG_OBJ_SUB: rc = pg_sub_drop_local(c, t->name, err); break;
-		case PG_OBJ_SLOT:
-			rc = pg_slot_drop(c, t->name, pg_deadline(PG_TIMEOUT_MS), err);
+		case PG_OBJ_SUB:
+			rc = pg_sub_drop_local(c, name, err);
+			if (rc == 0 && (p->cfg->new_password || p->cfg->old_password)) {
+				/* best effort: a subscriber without a file has none */
+				struct ferry_error pe = { 0 };
+				if (pg_sub_passfile_remove(c, name, &pe) < 0)
+					log_info("%s: %s's password file: %s", pgsql_what(c), name,
+					         pe.msg);
+			}
 			break;
-		case PG_OBJ_PUB: rc = pg_pub_drop(c, t->name, err); break;
+		case PG_OBJ_SLOT:
+			rc = pg_slot_drop(c, name, pg_deadline(PG_TIMEOUT_MS), err);
+			break;
+		case PG_OBJ_PUB: rc = pg_pub_drop(c, name, err); break;
 		}
 	}
 	return rc < 0 ? ferry_error_prefix(err, "database %s: teardown", p->cfg->name) : 0;
@@ -771,7 +817,6 @@ static int pg_teardown(void *h, struct ferry_error *err)
 
 const struct db_engine db_engine_postgresql = {
 	.name = "postgresql",
-	.switch_steps = pg_switch_steps,
 	.open = pg_open,
 	.close = pg_close,
 	.check = pg_check,
@@ -780,10 +825,10 @@ const struct db_engine db_engine_postgresql = {
 	.lag = pg_lag,
 	.verify = pg_verify,
 	.schema_diff = pg_schema_diff,
-	.switch_run = pg_switch_run,
-	.recover = pg_recover,
+	.target = pg_target,
 	.teardown = pg_teardown,
+	.slot_wal = pg_slot_wal,
 	.describe_replicate = pg_describe_replicate,
-	.describe_switch = pg_describe_switch,
 	.describe_teardown = pg_describe_teardown,
+	.sw = &pg_switch_ops,
 };

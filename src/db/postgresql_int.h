@@ -11,10 +11,13 @@
  * makes the rollback the cutover with the names swapped.
  *
  * Object names (fixed, so that recovery can find them without a journal):
- *	forward:  publication ferry_pub on old, slot ferry_sub on old,
+ *	forward:  publication ferry_pub on old, slot ferry_sub_DB on old,
  *	          subscription ferry_sub on new
- *	reverse:  publication ferry_rev_pub on new, slot ferry_rev on new,
+ *	reverse:  publication ferry_rev_pub on new, slot ferry_rev_DB on new,
  *	          subscription ferry_rev_sub on old
+ * Publications and subscriptions belong to a database; slots to the whole
+ * server, so theirs carry DB, the plan's name of the database (lower case,
+ * other characters '_'): two databases of one server move side by side.
  */
 #ifndef FERRY_DB_POSTGRESQL_INT_H
 #define FERRY_DB_POSTGRESQL_INT_H
@@ -22,19 +25,23 @@
 #include "db/db.h"
 #include "db/pgsql.h"
 
-struct pgbouncer;
-
 struct pg {
 	const struct db_config *cfg;
+	char slot_fwd[64], slot_rev[64]; /* pg_slot_names() */
 	struct pgsql_conn *old, *new;
-	struct pgbouncer **pb; /* opened by the switch's preflight */
-	size_t npb;
+	/* Spares for the write pause, opened by the switch's prepare step: a
+	 * step after a hard deadline closed the main connection uses them
+	 * (postgresql_switch.c: conn_pause). */
+	struct pgsql_conn *old_spare, *new_spare;
+	char *dbname[2];   /* current_database() of each side, read once */
+	char slot_lsn[64]; /* where the reverse slot of this switch starts */
 };
 
 /* The names for a switch in direction dir: "from" is the writer being
  * fenced, "to" the one becoming the writer. */
 struct pg_names {
-	struct pgsql_conn *from, *to;
+	struct pgsql_conn *from, *to; /* the main connections */
+	enum db_side from_id, to_id;
 	const char *from_side, *to_side; /* "old", "new" */
 	const char *cur_pub;             /* on from, consumed by cur_sub */
 	const char *cur_slot;            /* on from */
@@ -44,11 +51,11 @@ struct pg_names {
 	const char *new_sub;             /* on from, created after the resume */
 	const char *to_from_from;        /* conninfo for new_sub (how from reaches to) */
 	const char *to_password;
-	const char *to_pooler_connstr;   /* pooler entry for the new writer */
-	const char *from_pooler_connstr; /* pooler entry for the old writer */
 };
 
 void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n);
+/* The slots of database cfg->name: "ferry_sub_main", "ferry_rev_main". */
+void pg_slot_names(const struct db_config *cfg, char fwd[64], char rev[64]);
 
 /* A deadline `ms` from now. */
 int64_t pg_deadline(int64_t ms);
@@ -71,21 +78,28 @@ int pg_sub_drop_local(struct pgsql_conn *c, const char *name, struct ferry_error
 int pg_slot_drop(struct pgsql_conn *c, const char *name, int64_t deadline_ms,
                  struct ferry_error *err);
 int pg_pub_drop(struct pgsql_conn *c, const char *name, struct ferry_error *err);
-/* CREATE SUBSCRIPTION name CONNECTION conninfo(+password) PUBLICATION pub
- * WITH (...opts).  The statement carries the password: it is wiped and
- * never logged. */
+/* CREATE SUBSCRIPTION name CONNECTION conninfo PUBLICATION pub WITH
+ * (...opts).  A password is written to a file on the subscriber's host
+ * (c's side, through its exec prefix: <data_directory>/NAME.pgpass,
+ * 0600, the server's user) that CONNECTION names with passfile=: the
+ * statement never holds it.  When the file cannot be written (no shell or
+ * no data directory there: a managed service) the password goes into
+ * CONNECTION instead, with a warning.  c must be one of a struct pg's
+ * connections (pgsql_data). */
 int pg_sub_create(struct pgsql_conn *c, const char *name, const char *conninfo,
                   const char *password, const char *pub, const char *opts, struct ferry_error *err);
+/* Removes that file (if it exists). */
+int pg_sub_passfile_remove(struct pgsql_conn *c, const char *sub, struct ferry_error *err);
+char *pg_sub_passfile_path(const char *datadir, const char *sub);
 
 /* Is default_transaction_read_only set for conn's database (the fence)? */
 int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
-int pg_fence_set(struct pgsql_conn *c, bool on, int64_t deadline_ms, struct ferry_error *err);
-
-/* The pgbouncer config of the config's pooler i (strings borrowed). */
-struct pgbouncer_config;
-void pg_pooler_config(const struct db_config *c, size_t i, struct pgbouncer_config *pc);
-/* Opens every pooler (admin console + host shell), if not yet open. */
-int pg_poolers_open(struct pg *p, struct ferry_error *err);
+/* Sets or removes the fence on database dbname (NULL: asks the server for
+ * its current database first). */
+int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t deadline_ms,
+                 struct ferry_error *err);
+/* (Re)connects side's main connection if it is closed (outside a pause). */
+int pg_reconnect(struct pg *p, enum db_side side, struct ferry_error *err);
 
 /* current_setting(setting) (malloc'd), NULL on error. */
 char *pg_show(struct pgsql_conn *c, const char *setting, struct ferry_error *err);
@@ -95,6 +109,13 @@ int64_t pg_count(struct pgsql_conn *c, const char *sql, struct ferry_error *err)
 int pg_check(void *h, struct db_checks *out, struct ferry_error *err);
 /* postgresql_schema.c: the schema fingerprints and their differences. */
 int pg_schema_diff(void *h, struct db_schema_diff *out, struct ferry_error *err);
+/* A retry's question: was the schema copied already?  Decided from the
+ * schema diff, not from "a table exists": 0 when new has no table (copy
+ * it), 1 when new's schema is old's (with pre_data_only, indexes,
+ * constraints and triggers may still be missing: the parallel copy adds
+ * them after the data), FERRY_ESTATE naming the first difference
+ * otherwise (something else is in the new database). */
+int pg_schema_copied(struct pg *p, bool pre_data_only, struct ferry_error *err);
 
 /* postgresql_sql.c: the statement texts (see there).  Builders return a
  * malloc'd string; pg_sql_sub_create()'s result holds whatever conninfo
@@ -105,8 +126,24 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_setting[], pg_sql_lag_slot[], pg_sql_lag_sub[], pg_sql_lag_errors[],
         pg_sql_sessions_who[], pg_sql_terminate[], pg_sql_sessions_left[], pg_sql_wal_lsn[],
         pg_sql_wait_applied[], pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[],
-        pg_sub_opts_forward[], pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[];
+        pg_sql_carried_start[], pg_sql_lsn_diff[], pg_sql_carried_txns[], pg_sql_slot_state[],
+        pg_sql_pending_changes[], pg_sql_slot_start[];
+extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
+        pg_sql_large_objects_named[], pg_sql_is_superuser[];
+extern const char pg_sql_slot_confirmed[], pg_sql_copy_tables[], pg_sql_copy_snapshot_begin[],
+        pg_sql_post_data_present[];
+/* CREATE_REPLICATION_SLOT slot ... EXPORT_SNAPSHOT */
+char *pg_sql_copy_slot(const char *slot);
+char *pg_sql_snapshot_set(const char *snapshot);
+/* COPY of table's cols out (blocks [lo, hi), hi < 0 open; lo < 0 the whole
+ * table) and in */
+char *pg_sql_copy_out(const char *table, const char *cols, int64_t lo, int64_t hi);
+char *pg_sql_copy_in(const char *table, const char *cols);
+/* verb "CREATE", "SET", "ADD"; tables quoted */
+char *pg_sql_pub_tables(const char *pub, const char *verb, const char *const *tables, size_t n);
+char *pg_sql_truncate(const char *const *tables, size_t n);
 extern const char *const pg_dump_argv[]; /* NULL-terminated; "-d CONNINFO" follows */
+extern const char *const pg_dump_pre_argv[], *const pg_dump_post_argv[]; /* no "-d" */
 extern const char *const pg_psql_argv[];
 char *pg_sql_pub_create(const char *pub);
 char *pg_sql_pub_drop(const char *pub);
@@ -114,7 +151,8 @@ char *pg_sql_sub_drop(const char *sub);
 /* ALTER SUBSCRIPTION sub WHAT ("DISABLE", "ENABLE", "SET (slot_name = NONE)") */
 char *pg_sql_sub_alter(const char *sub, const char *what);
 char *pg_sql_sub_create(const char *sub, const char *conninfo, const char *pub, const char *opts);
-char *pg_sub_opts_reverse(const char *slot);
+char *pg_sub_opts_on_slot(const char *slot);
+char *pg_sub_opts_forward(const char *slot);
 char *pg_sql_sub_comment(const char *sub, const char *start_lsn);
 /* The fence (on) or its removal on database dbname (quoted here). */
 char *pg_sql_fence(const char *dbname, bool on);
@@ -129,24 +167,44 @@ enum pg_obj_kind {
 };
 struct pg_teardown_item {
 	enum pg_obj_kind kind;
-	bool on_new; /* on the new server, else the old one */
-	const char *name;
+	bool on_new;      /* on the new server, else the old one */
+	const char *name; /* a slot's: NULL, then pg_teardown_name() */
+	bool last;
 };
-extern const struct pg_teardown_item pg_teardown_order[]; /* ends with name NULL */
+extern const struct pg_teardown_item pg_teardown_order[]; /* ends with last */
+/* The object's name (a slot's from p's names). */
+const char *pg_teardown_name(const struct pg *p, const struct pg_teardown_item *t);
 
 /* The setvals of one round trip (a select list holds at most 1664). */
 #define PG_SETVAL_BATCH 1000
 
+/* postgresql_dump.c: the client programs as children (passwords through
+ * PGPASSFILE only).  pg_dump_pipe() runs dump_argv on old piped into
+ * psql_argv on new; pg_run_client() runs argv against new (on_new) or
+ * old and, when out is given, appends its stdout there; pgoptions (may
+ * be NULL) becomes the child's PGOPTIONS.  An argv whose
+ * last element is "-d" gets the side's conninfo after it.  Return 0,
+ * FERRY_EIO (cannot run), FERRY_EREFUSED (the program failed: its stderr's
+ * head in the message). */
+int pg_dump_pipe(struct pg *p, const char *const *dump_argv, const char *const *psql_argv,
+                 struct ferry_error *err);
+int pg_run_client(struct pg *p, bool on_new, const char *const *argv, const char *pgoptions,
+                  struct buf *out, struct ferry_error *err);
+
+/* postgresql_copy.c: the parallel initial copy (replicate_start when
+ * cfg->copy_method is DB_COPY_PARALLEL), and its progress for
+ * eng->progress() while it runs. */
+int pg_copy_replicate(struct pg *p, struct ferry_error *err);
+
 /* postgresql_describe.c: the dry run (db.h) */
 int pg_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
-int pg_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
-                       struct ferry_error *err);
+int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,
+                     struct buf *out, struct ferry_error *err);
 int pg_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
 
-extern const char *const pg_switch_steps[];
-int pg_switch_run(void *h, enum db_direction dir, const struct db_step_hooks *hooks,
-                  struct db_switch_report *rep, struct ferry_error *err);
-int pg_recover(void *h, enum db_direction dir, struct db_switch_report *rep,
-               struct ferry_error *err);
+/* postgresql_switch.c: the switch's steps (db.h, struct db_switch_ops) */
+extern const struct db_switch_ops pg_switch_ops;
+int pg_target(const struct db_config *cfg, enum db_side side, char **host, int *port, char **dbname,
+              struct ferry_error *err);
 
 #endif

@@ -337,9 +337,13 @@ static void row_add(struct db_schema_diff *out, const struct line *o, const stru
 		         "the same %s on the new database",
 		         kind_ddl(x->kind, true));
 		if (!strcmp(x->kind, "table"))
-			buf_adds(&m,
-			         ", then ALTER SUBSCRIPTION ferry_sub REFRESH PUBLICATION there so "
-			         "that its rows are copied");
+			buf_addf(&m,
+			         ", then ALTER PUBLICATION ferry_pub ADD TABLE %s on old (when "
+			         "ferry_pub lists its tables: the parallel copy's does) and ALTER "
+			         "SUBSCRIPTION ferry_sub REFRESH PUBLICATION on new so that its "
+			         "rows "
+			         "are copied",
+			         x->key);
 	} else if (!o) {
 		buf_addf(&m, "%s %s", x->kind, x->key);
 		add_def(&m, x->def);
@@ -457,4 +461,34 @@ out:
 	pgsql_result_release(&sn->r);
 	pgsql_result_release(&so->r);
 	return rc;
+}
+
+int pg_schema_copied(struct pg *p, bool pre_data_only, struct ferry_error *err)
+{
+	struct db_schema_diff d = { 0 };
+	int64_t n = pg_count(p->new, pg_sql_count_tables, err);
+	size_t i;
+	int rc;
+
+	if (n < 0)
+		return err->code;
+	if (n == 0)
+		return 0;
+	rc = pg_schema_diff(p, &d, err);
+	for (i = 0; rc == 0 && i < d.n; i++) {
+		const struct db_schema_diff_row *row = &d.v[i];
+		bool post = !strncmp(row->object, "index ", 6) ||
+		            !strncmp(row->object, "constraint ", 11) ||
+		            !strncmp(row->object, "trigger ", 8);
+		if (row->warning || (pre_data_only && post && !row->new))
+			continue;
+		rc = ferry_error_set(err, FERRY_ESTATE,
+		                     "empty the new database (or make its schema match the old "
+		                     "one), then run again",
+		                     "database %s: the new database has tables, and its schema is "
+		                     "not the one the schema copy makes: %s",
+		                     p->cfg->name, row->message);
+	}
+	db_schema_diff_release(&d);
+	return rc < 0 ? rc : 1;
 }

@@ -10,6 +10,7 @@
  * quoted into the text (DDL takes no parameters).  Pure: no connection.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "db/postgresql_int.h"
 #include "util/buf.h"
@@ -29,10 +30,35 @@ const char pg_sql_fence_get[] =
         "s.setdatabase AND s.setrole = 0 WHERE d.datname = current_database() AND "
         "'default_transaction_read_only=on' = ANY (s.setconfig)";
 const char pg_sql_setting[] = "SELECT current_setting($1)";
+/* the first 10 large objects and, for each, the columns (type oid or lo,
+ * in user tables) that reference it: "in public.docs.blob, ..." (NULL if
+ * none); query_to_xml runs the per-column probe the server builds */
+const char pg_sql_large_objects_named[] =
+        "WITH lo AS (SELECT oid FROM pg_largeobject_metadata ORDER BY oid LIMIT 10), col AS "
+        "(SELECT format('%I.%I', n.nspname, c.relname) AS t, quote_ident(a.attname) AS a, "
+        "format('%I.%I.%I', n.nspname, c.relname, a.attname) AS name FROM pg_attribute a JOIN "
+        "pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN "
+        "pg_type ty ON ty.oid = a.atttypid WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND "
+        "NOT a.attisdropped AND (ty.typname IN ('oid', 'lo')) AND n.nspname NOT IN "
+        "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' LIMIT 50) "
+        "SELECT lo.oid::text, 'in ' || string_agg(col.name, ', ' ORDER BY col.name) FROM lo "
+        "LEFT JOIN col ON (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n "
+        "FROM %s WHERE %s::oid = %s', col.t, col.a, lo.oid), false, true, "
+        "'')))[1]::text::bigint > 0 GROUP BY lo.oid ORDER BY lo.oid";
+/* 1 for a superuser, else 0 */
+const char pg_sql_is_superuser[] =
+        "SELECT rolsuper::int FROM pg_roles WHERE rolname = current_user";
+/* where a subscription's password file goes (postgresql.c) */
+const char pg_sql_data_directory[] = "SELECT current_setting('data_directory')";
 
 const char pg_sql_lag_slot[] =
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
         "FROM pg_replication_slots WHERE slot_name = $1";
+const char pg_sql_slot_wal[] =
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, (SELECT CASE "
+        "WHEN setting = '-1' THEN -1 ELSE setting::bigint * 1048576 END FROM pg_settings "
+        "WHERE name = 'max_slot_wal_keep_size') FROM pg_replication_slots WHERE slot_name = "
+        "$1";
 const char pg_sql_lag_sub[] = "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
                               "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE "
                               "subname = $1 AND relid IS NULL";
@@ -44,15 +70,36 @@ const char pg_sql_sessions_who[] = "SELECT string_agg(DISTINCT format('%s@%s (%s
                                    "coalesce(nullif(application_name, ''), '-')), ', ') FROM "
                                    "pg_stat_activity WHERE datname = current_database() AND "
                                    "backend_type = 'client backend' AND pid <> pg_backend_pid()";
-const char pg_sql_terminate[] = "SELECT min(statement_timestamp())::text FROM (SELECT "
-                                "pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                "datname = current_database() AND pid <> pg_backend_pid() AND "
-                                "backend_type = 'client backend' UNION ALL SELECT true) t";
-const char pg_sql_sessions_left[] = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                                    "current_database() AND pid <> pg_backend_pid() AND "
-                                    "backend_type = 'client backend' AND backend_start < "
-                                    "$1::timestamptz";
-const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_lsn()";
+/* The sessions the fence ends.  A role without SUPERUSER (a managed
+ * service's) ends them with pg_signal_backend, which may not end a
+ * superuser's session (pg_terminate_backend raises an error for one): those
+ * are left alone then (readiness lists them as direct sessions), and it
+ * sees the others' backend_type through pg_read_all_stats. */
+#define PG_SESSIONS_FENCED                                                                         \
+	"datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client "     \
+	"backend' AND (usesysid NOT IN (SELECT oid FROM pg_roles WHERE rolsuper) OR (SELECT "      \
+	"rolsuper FROM pg_roles WHERE rolname = current_user))"
+const char pg_sql_terminate[] =
+        "SELECT min(statement_timestamp())::text FROM (SELECT "
+        "pg_terminate_backend(pid) FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED
+        " UNION ALL SELECT true) t";
+const char pg_sql_sessions_left[] =
+        "SELECT count(*) FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED
+        " AND backend_start < $1::timestamptz";
+/* the insert pointer: past every record written so far, flushed or not */
+const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_insert_lsn()";
+/* inspect(): a slot in use says whether its consumer confirmed everything
+ * up to now; one not in use is peeked for changes it holds (pgoutput's
+ * message types: Insert, Update, Delete, Truncate) */
+const char pg_sql_slot_state[] = "SELECT active, confirmed_flush_lsn >= "
+                                 "pg_current_wal_insert_lsn() FROM pg_replication_slots "
+                                 "WHERE slot_name = $1";
+const char pg_sql_pending_changes[] =
+        "SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, NULL, NULL, "
+        "'proto_version', '1', 'publication_names', $2) WHERE get_byte(data, 0) IN "
+        "(73, 85, 68, 84)";
+const char pg_sql_slot_start[] =
+        "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1";
 const char pg_sql_wait_applied[] = "SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), "
                                    "false) FROM pg_replication_slots WHERE slot_name = $2";
 const char pg_sql_sequences[] = "SELECT format('%I.%I', schemaname, sequencename), last_value FROM "
@@ -72,22 +119,150 @@ const char pg_sql_carried_txns[] =
         "SELECT total_txns FROM pg_stat_replication_slots WHERE slot_name = $3 "
         "AND $1 <> '' AND $2 <> ''";
 
-const char pg_sub_opts_forward[] =
-        "copy_data = true, slot_name = 'ferry_sub', synchronous_commit = 'on'";
-
 /* pg_dump --schema-only of old piped into psql on new; "-d CONNINFO" goes
  * last (postgresql.c: schema_copy) */
 const char *const pg_dump_argv[] = {
 	"pg_dump", "--schema-only", "--no-publications", "--no-subscriptions", "-d", NULL
 };
-const char *const pg_psql_argv[] = { "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", NULL };
+/* --single-transaction: a schema copy that fails leaves nothing behind, so
+ * that a retry finds the new database as it was */
+const char *const pg_psql_argv[] = {
+	"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-d", NULL
+};
+
+/* ---- the parallel copy (postgresql_copy.c) ---- */
+
+/* the replication protocol's command (manual, "Streaming Replication
+ * Protocol"): the slot, and a snapshot exported for as long as this
+ * connection stays open and idle; the old spelling works from 10 to 16 */
+char *pg_sql_copy_slot(const char *slot)
+{
+	char *q = pgsql_quote_ident(slot);
+	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT", q);
+
+	free(q);
+	return sql;
+}
+const char pg_sql_slot_confirmed[] =
+        "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1";
+/* the tables ferry copies: permanent heap tables (partitions included,
+ * not their parents) outside the system schemas and outside extensions;
+ * their size, block count, the planner's row estimate, and the columns a
+ * COPY can write (generated columns are computed on the new side) */
+const char pg_sql_copy_tables[] =
+        "SELECT format('%I.%I', n.nspname, c.relname), pg_table_size(c.oid), "
+        "pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
+        "c.reltuples::bigint, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY "
+        "a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
+        "a.attisdropped AND a.attgenerated = '') FROM pg_class c JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND "
+        "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
+        "'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' AND NOT EXISTS (SELECT 1 FROM "
+        "pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND "
+        "d.deptype = 'e') ORDER BY 2 DESC, 1";
+const char pg_sql_copy_snapshot_begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+/* what exists on new of what pg_restore's list names (postgresql_copy.c:
+ * post_data), as "INDEX schema name", "CONSTRAINT schema table name",
+ * "TRIGGER schema table name" */
+const char pg_sql_post_data_present[] =
+        "SELECT 'INDEX ' || n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace "
+        "n ON n.oid = c.relnamespace WHERE c.relkind IN ('i', 'I') UNION ALL SELECT "
+        "'CONSTRAINT ' || n.nspname || ' ' || t.relname || ' ' || co.conname FROM "
+        "pg_constraint co JOIN pg_class t ON t.oid = co.conrelid JOIN pg_namespace n ON "
+        "n.oid = t.relnamespace UNION ALL SELECT 'TRIGGER ' || n.nspname || ' ' || t.relname "
+        "|| ' ' || tg.tgname FROM pg_trigger tg JOIN pg_class t ON t.oid = tg.tgrelid JOIN "
+        "pg_namespace n ON n.oid = t.relnamespace WHERE NOT tg.tgisinternal";
+
+/* the parallel copy's children (postgresql_copy.c); pre-data gets
+ * "--snapshot=NAME" before its "-d"; post-data "-f FILE" */
+const char *const pg_dump_pre_argv[] = {
+	"pg_dump",           "--schema-only",      "--section=pre-data",
+	"--no-publications", "--no-subscriptions", NULL
+};
+const char *const pg_dump_post_argv[] = { "pg_dump",
+	                                  "-Fc",
+	                                  "--schema-only",
+	                                  "--section=post-data",
+	                                  "--no-publications",
+	                                  "--no-subscriptions",
+	                                  NULL };
+
+/* PGOPTIONS of pg_restore's sessions for the indexes and constraints */
+const char pg_post_data_options[] = "-c maintenance_work_mem=512MB -c synchronous_commit=off";
+
+char *pg_sql_snapshot_set(const char *snapshot)
+{
+	char *lit = pgsql_quote_literal(snapshot);
+	char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+
+	free(lit);
+	return sql;
+}
+
+char *pg_sql_copy_out(const char *table, const char *cols, int64_t lo, int64_t hi)
+{
+	/* a block range is a TID range scan (PostgreSQL 14); hi < 0: open */
+	if (lo < 0)
+		return xasprintf("COPY %s (%s) TO STDOUT", table, cols);
+	if (hi < 0)
+		return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::tid) TO "
+		                 "STDOUT",
+		                 cols, table, (long long)lo);
+	return xasprintf("COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::tid AND ctid < "
+	                 "'(%lld,0)'::tid) TO STDOUT",
+	                 cols, table, (long long)lo, (long long)hi);
+}
+
+char *pg_sql_copy_in(const char *table, const char *cols)
+{
+	return xasprintf("COPY %s (%s) FROM STDIN", table, cols);
+}
+
+/* "CREATE PUBLICATION p FOR TABLE a, b" / "ALTER PUBLICATION p SET TABLE
+ * a, b" / "... ADD TABLE ..."; names are quoted already */
+char *pg_sql_pub_tables(const char *pub, const char *verb, const char *const *tables, size_t n)
+{
+	char *q = pgsql_quote_ident(pub);
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 256 << 20);
+	if (!strcmp(verb, "CREATE"))
+		buf_addf(&b, "CREATE PUBLICATION %s%s", q, n ? " FOR TABLE " : "");
+	else
+		buf_addf(&b, "ALTER PUBLICATION %s %s TABLE ", q, verb);
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", tables[i]);
+	free(q);
+	return buf_detach(&b, NULL);
+}
+
+char *pg_sql_truncate(const char *const *tables, size_t n)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 256 << 20);
+	buf_adds(&b, "TRUNCATE ONLY ");
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", tables[i]);
+	return buf_detach(&b, NULL);
+}
 
 const struct pg_teardown_item pg_teardown_order[] = {
-	{ PG_OBJ_SUB, true, "ferry_sub" },   { PG_OBJ_SUB, false, "ferry_rev_sub" },
-	{ PG_OBJ_SLOT, false, "ferry_sub" }, { PG_OBJ_SLOT, true, "ferry_rev" },
-	{ PG_OBJ_PUB, false, "ferry_pub" },  { PG_OBJ_PUB, true, "ferry_rev_pub" },
-	{ PG_OBJ_SUB, false, NULL },
+	{ PG_OBJ_SUB, true, "ferry_sub", false },  { PG_OBJ_SUB, false, "ferry_rev_sub", false },
+	{ PG_OBJ_SLOT, false, NULL, false },       { PG_OBJ_SLOT, true, NULL, false },
+	{ PG_OBJ_PUB, false, "ferry_pub", false }, { PG_OBJ_PUB, true, "ferry_rev_pub", false },
+	{ PG_OBJ_SUB, false, NULL, true },
 };
+
+const char *pg_teardown_name(const struct pg *p, const struct pg_teardown_item *t)
+{
+	if (t->kind != PG_OBJ_SLOT)
+		return t->name;
+	/* the forward slot lives on old, the reverse one on new */
+	return t->on_new ? p->slot_rev : p->slot_fwd;
+}
 
 /* fmt with one %s: the quoted identifier */
 static char *ident_stmt(const char *fmt, const char *ident)
@@ -138,7 +313,12 @@ char *pg_sql_sub_create(const char *sub, const char *conninfo, const char *pub, 
 	return sql;
 }
 
-char *pg_sub_opts_reverse(const char *slot)
+char *pg_sub_opts_forward(const char *slot)
+{
+	return xasprintf("copy_data = true, slot_name = '%s', synchronous_commit = 'on'", slot);
+}
+
+char *pg_sub_opts_on_slot(const char *slot)
 {
 	return xasprintf(
 	        "create_slot = false, copy_data = false, enabled = true, slot_name = '%s', "

@@ -6,10 +6,14 @@
  *
  * How the parts fit:
  *   query_type()   one question (A or AAAA) with RD=0 over UDP, TCP when the
- *                  answer is truncated; rfc2136_query() asks both.
+ *                  answer is truncated; answer_read() judges the answer;
+ *                  rfc2136_query() asks both.
  *   update_run()   signs an UPDATE, sends it over TCP (an update must not be
- *                  resent blindly the way UDP would), authenticates the
- *                  answer (answer_auth) and maps its RCODE (rcode_error).
+ *                  resent blindly the way UDP would); update_answer() parses
+ *                  the answer, authenticates it (answer_auth) and maps its
+ *                  RCODE (rcode_error).
+ *   dns_rfc2136_parse_*()  the two answer readers without a socket, for the
+ *                  tests and the fuzzers (rfc2136.h).
  *   rfc2136_cas()  the compare-and-swap (set_ttl is one too): turns the
  *                  records of dns_change_build() (dns.c: value-dependent
  *                  prerequisites on A, AAAA and CNAME, RFC 2136 §2.4.2 and
@@ -34,6 +38,7 @@
 #include <ldns/ldns.h>
 
 #include "dns/dns.h"
+#include "dns/rfc2136.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -327,57 +332,42 @@ out:
 	return rc;
 }
 
-/* Adds the addresses of one type to out.  Sets *nxdomain on NXDOMAIN. */
-static int query_type(struct rfc2136 *r, const char *name, ldns_rr_type type, int64_t deadline,
-                      struct dns_rrset *out, bool *have_ttl, bool *nxdomain,
-                      struct ferry_error *err)
+/* Adds the addresses of one type in resp, the answer to a question for
+ * owner, to out.  Sets *nxdomain on NXDOMAIN.  resp is outside data: every
+ * count and type is checked before it is used. */
+static int answer_read(struct rfc2136 *r, const char *name, ldns_rr_type type,
+                       const ldns_rdf *owner, const ldns_pkt *resp, struct dns_rrset *out,
+                       bool *have_ttl, bool *nxdomain, struct ferry_error *err)
 {
-	ldns_rdf *owner = dname_new(name);
-	ldns_pkt *q = NULL, *resp = NULL;
 	ldns_rr_list *ans, *qs;
 	size_t i;
-	int rc, rcode;
+	int rcode;
 
-	/* RD clear: we ask the authoritative server itself; set only when
-	 * asking a resolver what its clients are told (dns_resolve). */
-	q = ldns_pkt_query_new(ldns_rdf_clone(owner), type, LDNS_RR_CLASS_IN,
-	                       r->recursive ? LDNS_RD : 0);
-	if (!q)
-		BUG("ldns_pkt_query_new failed");
-	rc = query_send(r, name, q, deadline, &resp, err);
-	if (rc < 0)
-		goto out;
 	/* The ID matched; the question must too (RFC 5452 §4.3). */
 	qs = ldns_pkt_question(resp);
 	if (!ldns_pkt_qr(resp) || ldns_rr_list_rr_count(qs) != 1 ||
 	    ldns_rr_get_type(ldns_rr_list_rr(qs, 0)) != type ||
-	    ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(qs, 0)), owner) != 0) {
-		rc = fail(r, err, FERRY_EPROTO, name, NULL,
-		          "the answer does not match the question asked");
-		goto out;
-	}
+	    ldns_dname_compare(ldns_rr_owner(ldns_rr_list_rr(qs, 0)), owner) != 0)
+		return fail(r, err, FERRY_EPROTO, name, NULL,
+		            "the answer does not match the question asked");
 	rcode = ldns_pkt_get_rcode(resp);
 	if (rcode == LDNS_RCODE_NXDOMAIN) {
 		*nxdomain = true;
-		rc = 0;
-		goto out;
+		return 0;
 	}
-	if (rcode != LDNS_RCODE_NOERROR) {
-		rc = fail(r, err, rcode == LDNS_RCODE_REFUSED ? FERRY_EREFUSED : FERRY_EPROTO, name,
-		          "check dns.server: it must be the zone's authoritative server (its "
-		          "primary), not a resolver",
-		          "the server answered %s to a question for the record", rcode_name(rcode));
-		goto out;
-	}
-	if (!r->recursive && !ldns_pkt_aa(resp)) {
-		rc = fail(r, err, FERRY_EREFUSED, name,
-		          "check dns.server: it must be the zone's authoritative server (its "
-		          "primary), not a resolver",
-		          "the answer is not authoritative (AA flag clear): the server does not "
-		          "serve zone %s",
-		          r->zone);
-		goto out;
-	}
+	if (rcode != LDNS_RCODE_NOERROR)
+		return fail(
+		        r, err, rcode == LDNS_RCODE_REFUSED ? FERRY_EREFUSED : FERRY_EPROTO, name,
+		        "check dns.server: it must be the zone's authoritative server (its "
+		        "primary), not a resolver",
+		        "the server answered %s to a question for the record", rcode_name(rcode));
+	if (!r->recursive && !ldns_pkt_aa(resp))
+		return fail(r, err, FERRY_EREFUSED, name,
+		            "check dns.server: it must be the zone's authoritative server (its "
+		            "primary), not a resolver",
+		            "the answer is not authoritative (AA flag clear): the server does not "
+		            "serve zone %s",
+		            r->zone);
 	ans = ldns_pkt_answer(resp);
 	for (i = 0; i < ldns_rr_list_rr_count(ans); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(ans, i);
@@ -409,8 +399,27 @@ static int query_type(struct rfc2136 *r, const char *name, ldns_rr_type type, in
 			out->ttl = ldns_rr_ttl(rr);
 		*have_ttl = true;
 	}
-	rc = 0;
-out:
+	return 0;
+}
+
+/* Adds the addresses of one type to out.  Sets *nxdomain on NXDOMAIN. */
+static int query_type(struct rfc2136 *r, const char *name, ldns_rr_type type, int64_t deadline,
+                      struct dns_rrset *out, bool *have_ttl, bool *nxdomain,
+                      struct ferry_error *err)
+{
+	ldns_rdf *owner = dname_new(name);
+	ldns_pkt *q = NULL, *resp = NULL;
+	int rc;
+
+	/* RD clear: we ask the authoritative server itself; set only when
+	 * asking a resolver what its clients are told (dns_resolve). */
+	q = ldns_pkt_query_new(ldns_rdf_clone(owner), type, LDNS_RR_CLASS_IN,
+	                       r->recursive ? LDNS_RD : 0);
+	if (!q)
+		BUG("ldns_pkt_query_new failed");
+	rc = query_send(r, name, q, deadline, &resp, err);
+	if (rc == 0)
+		rc = answer_read(r, name, type, owner, resp, out, have_ttl, nxdomain, err);
 	ldns_pkt_free(resp);
 	ldns_pkt_free(q);
 	ldns_rdf_deep_free(owner);
@@ -628,7 +637,13 @@ static int answer_auth(struct rfc2136 *r, const char *name, ldns_pkt *resp, cons
 		            r->key_label);
 	}
 	if (!ldns_pkt_tsig_verify(resp, (const uint8_t *)wire->data, wire->len, r->key_name,
-	                          r->secret, query_mac))
+	                          r->secret, query_mac)) {
+		/* ldns 1.8 takes the TSIG RR out of resp while it verifies
+		 * and does not put it back when it cannot compute the MAC (an
+		 * algorithm it does not know): hand it back, or nobody frees
+		 * it (found by tests/fuzz/fuzz_dns.c). */
+		if (!ldns_pkt_tsig(resp))
+			ldns_pkt_set_tsig(resp, tsig);
 		return fail(
 		        r, err, FERRY_EAUTH, name,
 		        "query the record to see whether it changed; check that nothing between "
@@ -636,6 +651,7 @@ static int answer_auth(struct rfc2136 *r, const char *name, ldns_pkt *resp, cons
 		        "the answer's TSIG signature does not verify with key '%s' (answer %s)%s",
 		        r->key_label, rcode_name(rcode),
 		        rcode == LDNS_RCODE_NOERROR ? "; the update may have been applied" : "");
+	}
 	if (terr == TSIG_BADTIME)
 		return badtime(r, name, tsig, err);
 	if (terr != 0)
@@ -645,12 +661,31 @@ static int answer_auth(struct rfc2136 *r, const char *name, ldns_pkt *resp, cons
 	return rcode_error(r, name, rcode, err);
 }
 
+/* Parses and authenticates reply, the answer to an UPDATE whose request MAC
+ * was query_mac, and maps its RCODE.  reply is outside data. */
+static int update_answer(struct rfc2136 *r, const char *name, const struct buf *reply,
+                         const ldns_rdf *query_mac, struct ferry_error *err)
+{
+	ldns_pkt *resp = NULL;
+	int rc;
+
+	if (ldns_wire2pkt(&resp, (const uint8_t *)reply->data, reply->len) != LDNS_STATUS_OK ||
+	    !ldns_pkt_qr(resp) || ldns_pkt_get_opcode(resp) != LDNS_PACKET_UPDATE)
+		rc = fail(r, err, FERRY_EPROTO, name, "query the record to see whether it changed",
+		          "the answer to the update is not a DNS UPDATE answer (%zu bytes)",
+		          reply->len);
+	else
+		rc = answer_auth(r, name, resp, reply, query_mac, err);
+	ldns_pkt_free(resp);
+	return rc;
+}
+
 /* One signed UPDATE of zone r->zone with prerequisites pr and updates up
  * (both borrowed).  name (NULL: the zone) is for messages. */
 static int update_run(struct rfc2136 *r, const char *name, const ldns_rr_list *pr,
                       const ldns_rr_list *up, struct ferry_error *err)
 {
-	ldns_pkt *pkt = NULL, *resp = NULL;
+	ldns_pkt *pkt = NULL;
 	uint8_t *wire = NULL;
 	size_t wlen;
 	struct buf reply;
@@ -693,16 +728,8 @@ static int update_run(struct rfc2136 *r, const char *name, const ldns_rr_list *p
 			ferry_error_prefix(err, "dns zone %s", r->zone);
 		goto out;
 	}
-	if (ldns_wire2pkt(&resp, (const uint8_t *)reply.data, reply.len) != LDNS_STATUS_OK ||
-	    !ldns_pkt_qr(resp) || ldns_pkt_get_opcode(resp) != LDNS_PACKET_UPDATE) {
-		rc = fail(r, err, FERRY_EPROTO, name, "query the record to see whether it changed",
-		          "the answer to the update is not a DNS UPDATE answer (%zu bytes)",
-		          reply.len);
-		goto out;
-	}
-	rc = answer_auth(r, name, resp, &reply, ldns_rr_rdf(ldns_pkt_tsig(pkt), 3), err);
+	rc = update_answer(r, name, &reply, ldns_rr_rdf(ldns_pkt_tsig(pkt), 3), err);
 out:
-	ldns_pkt_free(resp);
 	ldns_pkt_free(pkt);
 	free(wire);
 	buf_release(&reply);
@@ -841,3 +868,65 @@ const struct dns_provider_ops dns_rfc2136_ops = {
 	.describe = rfc2136_describe,
 	.close = rfc2136_close,
 };
+
+/* --- the answer parsers alone (rfc2136.h) ------------------------------- */
+
+/* A provider that exists only to name things in messages: no socket. */
+static void parse_only(struct rfc2136 *r, const char *zone, bool recursive)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->server, sizeof(r->server), "(parse only)");
+	r->zone = (char *)zone;
+	r->recursive = recursive;
+}
+
+int dns_rfc2136_parse_answer(const void *wire, size_t len, const char *zone, const char *name,
+                             bool aaaa, bool recursive, struct dns_rrset *out,
+                             struct ferry_error *err)
+{
+	struct rfc2136 r;
+	ldns_rdf *owner;
+	ldns_pkt *resp = NULL;
+	bool have_ttl = false, nx = false;
+	int rc;
+
+	parse_only(&r, zone, recursive);
+	if (!name_ok(name))
+		return fail(&r, err, FERRY_EINVAL, name, NULL, "not a valid domain name");
+	if (ldns_wire2pkt(&resp, wire, len) != LDNS_STATUS_OK)
+		return fail(&r, err, FERRY_EPROTO, name, NULL,
+		            "cannot parse the answer (%zu bytes)", len);
+	owner = dname_new(name);
+	rc = answer_read(&r, name, aaaa ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A, owner, resp, out,
+	                 &have_ttl, &nx, err);
+	if (rc == 0 && nx)
+		rc = FERRY_ENOTFOUND;
+	ldns_rdf_deep_free(owner);
+	ldns_pkt_free(resp);
+	return rc;
+}
+
+int dns_rfc2136_parse_update_answer(const void *wire, size_t len, const char *zone,
+                                    const char *key_name, const char *secret,
+                                    struct ferry_error *err)
+{
+	struct rfc2136 r;
+	struct buf reply;
+	int rc;
+
+	parse_only(&r, zone, false);
+	r.key_name = xasprintf("%s.", key_name);
+	r.key_label = (char *)key_name;
+	r.alg = tsig_alg_name("hmac-sha256", &r.alg_label);
+	r.secret = (char *)secret;
+	buf_init(&reply, REPLY_MAX);
+	rc = buf_add(&reply, wire, len);
+	if (rc < 0)
+		rc = fail(&r, err, FERRY_EPROTO, NULL, NULL, "the answer is larger than %d bytes",
+		          REPLY_MAX);
+	else
+		rc = update_answer(&r, NULL, &reply, NULL, err);
+	buf_release(&reply);
+	free(r.key_name);
+	return rc;
+}

@@ -9,7 +9,8 @@
  * posix_spawnp(3) in a new process group (POSIX_SPAWN_SETPGROUP) with
  * default signal dispositions, so kill(-pgid) at the deadline reaches every
  * process it started (an `ssh`, an `ip netns exec`, the remote shell's
- * children when the prefix is empty).
+ * children when the prefix is empty).  Its environment is ferry's without
+ * the plan's secret variables (util/secret.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,9 +26,8 @@
 
 #include "hosts/exec.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 void hosts_exec_result_init(struct hosts_exec_result *r)
 {
@@ -109,7 +109,7 @@ int hosts_exec_env(const struct hosts_target *target, const char *const *argv, c
 	int in_sp[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
 	int pidfd = -1, wstatus = 0, rc = 0;
 	size_t nexec = target ? target->nexec : 0, nargs = 0, i, sent = 0;
-	char **full = NULL;
+	char **full = NULL, **child = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defsigs;
@@ -152,7 +152,9 @@ int hosts_exec_env(const struct hosts_target *target, const char *const *argv, c
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	                                        POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&pid, full[0], &fa, &attr, full, envp ? envp : environ);
+	if (!envp)
+		envp = child = secret_env_child();
+	rc = posix_spawnp(&pid, full[0], &fa, &attr, full, envp);
 	if (rc != 0) {
 		int e = rc;
 
@@ -263,5 +265,6 @@ out:
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
 	free(full);
+	free(child);
 	return rc;
 }

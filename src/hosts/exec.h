@@ -71,7 +71,8 @@ int hosts_exec(const struct hosts_target *target, const char *const *argv, const
                struct ferry_error *err);
 
 /* The same with the child's environment envp ("NAME=value" strings,
- * NULL-terminated; NULL: ferry's own), for a command that must not see
+ * NULL-terminated; NULL: ferry's own without the plan's secret variables,
+ * as hosts_exec() gives), for a command that must not see
  * every variable ferry was given (the DNS command provider drops the
  * plan's secret variables). */
 int hosts_exec_env(const struct hosts_target *target, const char *const *argv, char *const *envp,

@@ -106,14 +106,16 @@ int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, 
                          struct ferry_error *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
+	char shown[512];
 	struct curl_slist *hdr = NULL;
 	CURLcode cc;
 	CURL *c;
 
+	hosts_http_origin(url, shown, sizeof(shown));
 	c = curl_easy_init();
 	if (!c)
 		return ferry_error_set(err, FERRY_EIO, NULL, "webhook %s: cannot set up libcurl",
-		                       url);
+		                       shown);
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -132,27 +134,30 @@ int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, 
 	curl_easy_cleanup(c);
 	if (cc != CURLE_OK)
 		return ferry_error_set(err, FERRY_EUNREACH, "check the hook's URL in the plan",
-		                       "webhook %s: %s", url,
+		                       "webhook %s: %s", shown,
 		                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	return 0;
 }
 
-/* The URL for messages: user and password removed (a Prometheus URL may
- * carry basic-auth credentials), the original when curl cannot parse it
- * (it then has none that curl would use). */
-static void display_url(const char *url, char *out, size_t size)
+void hosts_http_origin(const char *url, char *out, size_t size)
 {
 	CURLU *u = curl_url();
-	char *s = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL;
 
+	/* RFC 3986 §3: scheme "://" authority; the userinfo, path, query and
+	 * fragment are left out, as any of them may hold a token */
 	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
-	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK)
-		snprintf(out, size, "%s", s);
-	else
-		snprintf(out, size, "%s", url);
-	curl_free(s);
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+			port = NULL;
+		snprintf(out, size, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "");
+	} else {
+		snprintf(out, size, "(a URL that cannot be parsed)");
+	}
+	curl_free(port);
+	curl_free(host);
+	curl_free(scheme);
 	curl_url_cleanup(u);
 }
 
@@ -197,7 +202,7 @@ int hosts_http_request(const struct hosts_http_request *rq, long *status, struct
 	int code;
 
 	*status = 0;
-	display_url(rq->url, shown, sizeof(shown));
+	hosts_http_origin(rq->url, shown, sizeof(shown));
 	c = curl_easy_init();
 	if (!c)
 		return ferry_error_set(err, FERRY_EIO, NULL, "%s %s: cannot set up libcurl", method,
@@ -279,7 +284,7 @@ int hosts_http_url_split(const char *url, char **host, char **path, struct ferry
 	    curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK) {
 		char shown[512];
 
-		display_url(url, shown, sizeof(shown));
+		hosts_http_origin(url, shown, sizeof(shown));
 		rc = ferry_error_set(err, FERRY_EINVAL, "write a full URL: https://HOST[:PORT]",
 		                     "%s: not a URL", shown);
 		goto out;
@@ -314,7 +319,7 @@ char *hosts_http_url_query(const char *url, const char *name, const char *value,
 	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
 		char shown[512];
 
-		display_url(url, shown, sizeof(shown));
+		hosts_http_origin(url, shown, sizeof(shown));
 		ferry_error_set(err, FERRY_EINVAL, "write a full URL: http://HOST:PORT",
 		                "%s: not a URL", shown);
 		goto out;

@@ -23,6 +23,7 @@
 #define FERRY_HOSTS_HTTP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/buf.h"
@@ -50,7 +51,7 @@ int hosts_http_check(const char *url, const char *address, const char *ca_file,
  * POSTs body (JSON) to url, for the plan's webhooks.  Sets *status to the
  * HTTP status.  Returns 0 whenever a response came (the caller judges the
  * status), FERRY_EUNREACH when none did (err says why), FERRY_EIO when
- * curl cannot be set up.
+ * curl cannot be set up.  Messages name the URL by its origin only.
  */
 int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, long *status,
                          struct ferry_error *err);
@@ -66,7 +67,7 @@ int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, 
  * name unknown); FERRY_ETIMEDOUT when timeout_ms passed; FERRY_EPROTO when
  * the body would pass body->max (body then holds what fit) or the
  * exchange broke; FERRY_EIO when curl cannot be set up.  Messages name the
- * URL without its user and password.
+ * URL by its origin only (hosts_http_origin).
  */
 int hosts_http_get(const char *url, int64_t timeout_ms, long *status, struct buf *body,
                    struct ferry_error *err);
@@ -109,5 +110,13 @@ int hosts_http_url_split(const char *url, char **host, char **path, struct ferry
  */
 char *hosts_http_url_query(const char *url, const char *name, const char *value,
                            struct ferry_error *err);
+
+/*
+ * The URL as ferry prints it anywhere (messages, the journal, the report):
+ * "scheme://host[:port]" into out, without the user, password, path, query
+ * and fragment, where a webhook or an API keeps its token.  "(a URL that
+ * cannot be parsed)" when curl cannot parse it.
+ */
+void hosts_http_origin(const char *url, char *out, size_t size);
 
 #endif

@@ -329,7 +329,9 @@ void hosts_sockets_facts(struct hosts_sockets *c, struct hosts_fingerprint *fp)
 
 		for (j = i; j < c->nes && !ep_cmp(&c->es[j].remote, &e->remote); j++) {
 			probe.port = c->es[j].lport;
-			if (!bsearch(&probe, c->ls, c->nls, sizeof(*c->ls), listen_cmp))
+			/* bsearch(3) must not be given NULL, even with 0
+			 * elements (C11 §7.22.5; found by tests/fuzz) */
+			if (!c->nls || !bsearch(&probe, c->ls, c->nls, sizeof(*c->ls), listen_cmp))
 				count++;
 		}
 		if (!count || is_loop(&e->remote) || is_wild(&e->remote) || is_own(c, &e->remote))

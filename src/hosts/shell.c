@@ -5,7 +5,9 @@
  * parent keeps the other end.  A socket rather than pipes so that a write to
  * a shell that died fails with EPIPE (send with MSG_NOSIGNAL) instead of
  * killing ferry with SIGPIPE.  Replies are read into a bounded buffer until
- * the command's completion token appears at the start of a line.
+ * the command's completion token appears at the start of a line.  The
+ * shell's environment is ferry's without the plan's secret variables
+ * (util/secret.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +24,8 @@
 
 #include "hosts/shell.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 struct host_shell {
 	pid_t pid;
@@ -50,6 +51,11 @@ char *host_shell_quote(const char *s)
 	}
 	buf_addch(&b, '\'');
 	return buf_detach(&b, NULL);
+}
+
+bool host_shell_broken(const struct host_shell *sh)
+{
+	return !sh || sh->broken;
 }
 
 int host_shell_pid(const struct host_shell *sh)
@@ -81,8 +87,10 @@ int host_shell_open(struct host_shell **out, const char *const *prefix, size_t n
                     struct ferry_error *err)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defsigs;
 	struct host_shell *sh;
-	char **argv;
+	char **argv, **envp;
 	int sv[2], rc;
 	size_t i;
 
@@ -102,7 +110,25 @@ int host_shell_open(struct host_shell **out, const char *const *prefix, size_t n
 	sh->what = xstrdup(what);
 	sh->fd = sv[0];
 	buf_init(&sh->pending, 1 << 20);
-	rc = posix_spawnp(&sh->pid, argv[0], &fa, NULL, argv, environ);
+	/* Its own process group: a ^C on ferry's terminal (SIGINT to the
+	 * foreground group) must not kill the shell the switch needs to undo
+	 * itself.  Signals ferry blocks in the pause are not blocked in it. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&defsigs);
+	sigaddset(&defsigs, SIGINT);
+	sigaddset(&defsigs, SIGTERM);
+	sigaddset(&defsigs, SIGHUP);
+	sigaddset(&defsigs, SIGPIPE);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defsigs);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                                        POSIX_SPAWN_SETSIGDEF);
+	envp = secret_env_child();
+	rc = posix_spawnp(&sh->pid, argv[0], &fa, &attr, argv, envp);
+	free(envp);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
 	free(argv);

@@ -27,6 +27,7 @@
 #ifndef FERRY_HOSTS_SHELL_H
 #define FERRY_HOSTS_SHELL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,10 @@ int host_shell_write_file(struct host_shell *sh, const char *path, const char *d
 
 /* Returns s in single quotes for sh (malloc'd). */
 char *host_shell_quote(const char *s);
+
+/* true when sh is NULL or unusable (dead, or out of step after a
+ * timeout): a caller with a spare shell switches to it. */
+bool host_shell_broken(const struct host_shell *sh);
 
 /* The pid of the local process (the shell or its prefix command). */
 int host_shell_pid(const struct host_shell *sh);

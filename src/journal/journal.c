@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -441,6 +442,48 @@ int journal_schema_version(struct journal *j, int *version, struct ferry_error *
 }
 
 /* ---- the run lock ---- */
+
+int journal_lock_holder(const char *path, long *pid)
+{
+	char *lockpath = xasprintf("%s.lock", path), want[80], *line, *save = NULL;
+	struct buf locks;
+	struct stat st;
+	int r = 0;
+
+	*pid = 0;
+	buf_init(&locks, 4 << 20);
+	if (stat(lockpath, &st) < 0) {
+		r = errno == ENOENT ? 0 : FERRY_EIO;
+		goto out;
+	}
+	if (buf_read_file(&locks, "/proc/locks") < 0) {
+		r = FERRY_EIO;
+		goto out;
+	}
+	/* proc(5): "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF", the
+	 * device in hex, the inode in decimal; a waiter's line has "->" */
+	snprintf(want, sizeof(want), "%02x:%02x:%" PRIuMAX, major(st.st_dev), minor(st.st_dev),
+	         (uintmax_t)st.st_ino);
+	for (line = strtok_r(locks.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[6], *fs = NULL, *end;
+		size_t n = 0;
+
+		for (f[0] = strtok_r(line, " ", &fs); f[n] && n < 5;
+		     f[n] = strtok_r(NULL, " ", &fs))
+			n++;
+		if (n < 5 || strcmp(f[1], "FLOCK") || strcmp(f[5] ? f[5] : "", want))
+			continue;
+		*pid = strtol(f[4], &end, 10);
+		if (end == f[4] || *pid < 0)
+			*pid = 0;
+		r = 1;
+		break;
+	}
+out:
+	buf_release(&locks);
+	free(lockpath);
+	return r;
+}
 
 int journal_lock(struct journal *j, struct ferry_error *err)
 {

@@ -126,6 +126,15 @@ const char *journal_path(const struct journal *j);
  */
 int journal_lock(struct journal *j, struct ferry_error *err);
 
+/*
+ * Whether a run holds the lock of the journal at path, without touching the
+ * lock (so it cannot get in the way of a run that starts at that instant):
+ * it looks the lock file's inode up in /proc/locks (Linux).  Returns 1 and
+ * *pid (the holder's, 0 if unknown), 0 when no run holds it (or the lock
+ * file does not exist), or FERRY_EIO when it cannot tell.
+ */
+int journal_lock_holder(const char *path, long *pid);
+
 /* Sets *version to the file's schema version.  Returns 0 or FERRY_EIO. */
 int journal_schema_version(struct journal *j, int *version, struct ferry_error *err);
 

@@ -490,8 +490,7 @@ static void parse_hooks(struct plan_walk *w, struct plan_sect *top)
 		vpos = node_pos(fy_node_pair_value(pr), kpos);
 		if (is_null(fy_node_pair_value(pr))) {
 			plan_ctx_error(&w->c, kpos, NULL,
-			               "%s: expected a command list or an URL, found nothing",
-			               path);
+			               "%s: expected a command list or a URL, found nothing", path);
 			continue;
 		}
 		v = resolve(w, fy_node_pair_value(pr), vpos);
@@ -526,13 +525,21 @@ static void parse_hooks(struct plan_walk *w, struct plan_sect *top)
 				plan_ctx_error(
 				        &w->c, vpos,
 				        "a command is a list: [/usr/local/bin/notify, --phase, x]",
-				        "%s: '%.64s' is not an http:// or https:// URL", path,
-				        h->url);
-			else if (h->url && plan_url_has_password(h->url))
-				plan_inline_secret(w, vpos, path);
+				        "%s: not an http:// or https:// URL", path);
+			else if (h->url)
+				plan_url_check(w, h->url, path, vpos, true);
+		} else if (fy_node_is_mapping(v)) {
+			/* {url_file: PATH} / {url_env: NAME}: a URL with a token */
+			static const char *const url_keys[] = { "url", "url_file", "url_env",
+				                                NULL };
+			struct plan_sect hs;
+
+			if (plan_sect_open(w, &hs, v, vpos, path, url_keys))
+				plan_get_url_or_ref(&hs, true, &h->url, &h->url_ref);
 		} else {
-			plan_ctx_error(&w->c, vpos, NULL,
-			               "%s: expected a command list or an URL, found %s", path,
+			plan_ctx_error(&w->c, vpos,
+			               "{url_file: PATH} or {url_env: NAME} for a URL with a token",
+			               "%s: expected a command list or a URL, found %s", path,
 			               kind(v));
 		}
 	}
@@ -767,12 +774,13 @@ out:
 	fy_diag_destroy(diag);
 }
 
-static int load(const char *name, const char *dir, const char *text, size_t len, struct plan **out,
-                struct plan_diags *diags, struct ferry_error *err)
+static int load(const char *name, const char *dir, unsigned flags, const char *text, size_t len,
+                struct plan **out, struct plan_diags *diags, struct ferry_error *err)
 {
 	struct plan_walk w;
 
 	memset(&w, 0, sizeof(w));
+	w.flags = flags;
 	w.c.file = name;
 	w.c.diags = diags;
 	w.c.first = diags->n;
@@ -801,11 +809,17 @@ static int load(const char *name, const char *dir, const char *text, size_t len,
 int plan_load_string(const char *name, const char *text, size_t len, struct plan **out,
                      struct plan_diags *diags, struct ferry_error *err)
 {
-	return load(name, NULL, text, len, out, diags, err);
+	return load(name, NULL, 0, text, len, out, diags, err);
 }
 
 int plan_load(const char *path, struct plan **out, struct plan_diags *diags,
               struct ferry_error *err)
+{
+	return plan_load_flags(path, 0, out, diags, err);
+}
+
+int plan_load_flags(const char *path, unsigned flags, struct plan **out, struct plan_diags *diags,
+                    struct ferry_error *err)
 {
 	struct buf b;
 	char *tmp;
@@ -821,13 +835,13 @@ int plan_load(const char *path, struct plan **out, struct plan_diags *diags,
 	else if (r == FERRY_EIO)
 		r = ferry_error_set(err, r, NULL, "plan %s: cannot read it: %s", path, strerror(e));
 	else if (r == FERRY_EPROTO)
-		r = load(path, ".", "", PLAN_FILE_MAX + 1, out, diags, err);
+		r = load(path, ".", flags, "", PLAN_FILE_MAX + 1, out, diags, err);
 	if (r < 0) {
 		buf_release(&b);
 		return r;
 	}
 	tmp = xstrdup(path);
-	r = load(path, dirname(tmp), b.data, b.len, out, diags, err);
+	r = load(path, dirname(tmp), flags, b.data, b.len, out, diags, err);
 	free(tmp);
 	buf_release(&b);
 	return r;

@@ -135,9 +135,21 @@ struct plan_database {
 	struct plan_secret password; /* optional: both NULL when not given */
 	bool checksum;               /* compare per-table checksums too */
 	int64_t pause_budget_ms;     /* default 5000 */
+	/* initial_copy: "parallel" (the default: ferry copies, pgcopydb's
+	 * way) or "builtin" (PostgreSQL's own table sync) */
+	enum plan_db_copy {
+		PLAN_COPY_PARALLEL,
+		PLAN_COPY_BUILTIN
+	} initial_copy;
+	long copy_jobs; /* parallel copy workers, 1..64; default 2 */
+	/* the WAL guard (MB of WAL a slot holds back on the writer): alarm
+	 * past wal_alarm_mb, replication dropped past wal_limit_mb; 0: the
+	 * defaults (db.h: db_wal_guard) */
+	long wal_alarm_mb, wal_limit_mb;
 	struct {
 		enum plan_switch_via via;
-		/* pgbouncer: admin console conninfo on each host */
+		/* pgbouncer: admin console conninfo on each host; haproxy:
+		 * the runtime API ("IP:PORT" or a unix socket path) */
 		char *admin_old;
 		char *admin_new;
 		/* pgbouncer: the include file ferry owns on each host, and the
@@ -145,6 +157,19 @@ struct plan_database {
 		char *include_old;
 		char *include_new;
 		char *dbalias; /* default: the database's name */
+		/* haproxy: the TCP backend in front of the database, its server */
+		char *backend;
+		char *server;
+		/* hook: commands (point and show required), run on this machine
+		 * or through the exec prefix of host ("old"/"new") */
+		struct plan_strv point;
+		struct plan_strv show;
+		struct plan_strv revert;
+		char *host; /* NULL, "old" or "new" */
+		/* where the applications reach each side ("HOST:PORT"), when it
+		 * is not where source/target say; NULL: from the conninfo */
+		char *address_old;
+		char *address_new;
 	} sw;
 	struct plan_pos pos;
 };
@@ -205,7 +230,8 @@ struct plan_rollback {
 	int health_failures;    /* < 0 when not set */
 	struct {
 		bool present;
-		char *url;
+		char *url;                  /* the API's base URL, or */
+		struct plan_secret url_ref; /* where it is kept (url_file, url_env) */
 		char *query;
 		double threshold;
 	} prometheus;
@@ -241,7 +267,17 @@ struct plan_schedule {
 struct plan_hook {
 	char *event;           /* before_cutover, after_cutover, on_rollback, ... */
 	struct plan_strv argv; /* a command (n > 0), or */
-	char *url;             /* a webhook URL, http:// or https:// */
+	char *url;             /* a webhook URL, http:// or https://, or */
+	/* where the webhook URL is kept when it holds a token (url_file,
+	 * url_env): read with plan_secret_read() when the hook runs */
+	struct plan_secret url_ref;
+};
+
+/* Where an enumerated value (an engine, a provider, a driver) was written,
+ * for the checks made after loading (plan_value_pos). */
+struct plan_where {
+	char *path; /* "dns.provider", "databases[main].engine" */
+	struct plan_pos pos;
 };
 
 struct plan {
@@ -259,6 +295,8 @@ struct plan {
 	struct plan_schedule schedule;
 	struct plan_hook *hooks;
 	size_t nhooks;
+	struct plan_where *where; /* every enumerated value read, in file order */
+	size_t nwhere, awhere;
 };
 
 /* One problem found in a plan file.  Warnings do not make a plan invalid
@@ -284,6 +322,16 @@ struct plan_diags {
  */
 int plan_load(const char *path, struct plan **out, struct plan_diags *diags,
               struct ferry_error *err);
+enum plan_load_flags {
+	/* A secret file the plan names must exist (an error, not a warning):
+	 * for every command that is about to use the secrets, and `ferry plan`.
+	 * Without it the plan is valid wherever its secrets are not (a laptop,
+	 * the tests), with a warning. */
+	PLAN_LOAD_SECRET_FILES = 1 << 0,
+};
+/* plan_load() with flags (enum plan_load_flags). */
+int plan_load_flags(const char *path, unsigned flags, struct plan **out, struct plan_diags *diags,
+                    struct ferry_error *err);
 /* Same, from memory; name is used in messages. */
 int plan_load_string(const char *name, const char *text, size_t len, struct plan **out,
                      struct plan_diags *diags, struct ferry_error *err);
@@ -296,6 +344,19 @@ void plan_diags_release(struct plan_diags *d);
 int plan_diags_format(const struct plan_diags *d, struct buf *out);
 /* How many diags are errors (not warnings). */
 size_t plan_diags_errors(const struct plan_diags *d);
+
+/* Appends an error (or a warning) about p's file at pos, for the checks
+ * made after loading: a value that names a driver this ferry does not have
+ * (core/support.c).  hint may be NULL. */
+__attribute__((format(printf, 6, 7))) void plan_diags_add(struct plan_diags *d,
+                                                          const struct plan *p, bool warning,
+                                                          struct plan_pos pos, const char *hint,
+                                                          const char *fmt, ...);
+
+/* Where the enumerated value at path ("dns.provider", "traffic.via",
+ * "databases[main].engine", "databases[main].switch.via") was written;
+ * {0, 0} when it was not (a default). */
+struct plan_pos plan_value_pos(const struct plan *p, const char *path);
 
 /* Reads a secret into out (which the caller releases with
  * buf_release_secret; initialised with max 0 it gets a 64 KiB limit).

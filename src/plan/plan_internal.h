@@ -50,6 +50,7 @@ struct fy_node; /* a libfyaml node: opaque outside plan.c */
 struct plan_walk {
 	struct plan_ctx c;
 	struct plan *p;
+	unsigned flags;  /* enum plan_load_flags */
 	size_t budget;   /* nodes left to visit, aliases counted each time */
 	bool budget_hit; /* reported once */
 	struct plan_pos hosts_pos, dns_pos, checks_pos, traffic_via_pos;
@@ -114,9 +115,17 @@ double plan_get_number(struct plan_walk *w, struct plan_sect *s, const char *key
  * wrong (reported as "unknown WHAT", with a "did you mean"). */
 int plan_get_enum(struct plan_sect *s, const char *key, bool required, const char *what,
                   const char *const *names, int def);
-/* A conninfo / an http(s) URL; a password inside is an "inline secret". */
+/* A conninfo / an http(s) URL; a password inside (for a URL, a token in
+ * its query too: plan_url_has_secret) is an "inline secret". */
 char *plan_get_conninfo(struct plan_sect *s, const char *key, bool required);
 char *plan_get_url(struct plan_sect *s, const char *key, bool required);
+/* The same check on a URL already read (the hooks' short form). */
+void plan_url_check(struct plan_walk *w, const char *url, const char *path, struct plan_pos pos,
+                    bool ref_ok);
+/* A URL that may hold a token (a webhook, the Prometheus API): exactly one
+ * of the keys url (into *url), url_file or url_env (into *ref, as
+ * plan_get_secret_ref). */
+void plan_get_url_or_ref(struct plan_sect *s, bool required, char **url, struct plan_secret *ref);
 /* Exactly one of file_key / env_key into out; a file is checked to exist
  * and to be private (warnings only). */
 void plan_get_secret_ref(struct plan_sect *s, const char *file_key, const char *env_key,
@@ -190,6 +199,10 @@ int plan_weekday_parse(const char *s);
 bool plan_conninfo_has_password(const char *s);
 /* A URL with a password in its userinfo ("https://u:p@host/"). */
 bool plan_url_has_password(const char *s);
+/* That, or a query parameter named as a secret (plan_key_is_secret: token,
+ * api_key, ...; and key, auth, sig, signature, code):
+ * "https://h/hook?token=x". */
+bool plan_url_has_secret(const char *s);
 /* A key whose scalar value would be a secret (secret, password, token, ...). */
 bool plan_key_is_secret(const char *key);
 /* A plan, database or hook name: letters, digits, '.', '_', '-'. */

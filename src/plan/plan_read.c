@@ -16,6 +16,7 @@
 
 #include "plan/plan_internal.h"
 #include "util/mem.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
 
 char *plan_get_str(struct plan_sect *s, const char *key, bool required, struct plan_pos *posp)
@@ -183,9 +184,13 @@ static void check_secret_file(struct plan_walk *w, const char *file, struct plan
 	        file[0] == '/' || !w->p->dir ? xstrdup(file) : xasprintf("%s/%s", w->p->dir, file);
 	struct stat st;
 
-	/* Only warnings: the file may be put in place after `ferry plan`, and
-	 * `ferry check` reads it for real. */
-	if (stat(path, &st) < 0)
+	/* Where the secrets are not (a laptop, the tests) a missing file is
+	 * a warning; the commands that use them load with
+	 * PLAN_LOAD_SECRET_FILES, and this is the one report of it. */
+	if (stat(path, &st) < 0 && (w->flags & PLAN_LOAD_SECRET_FILES))
+		plan_ctx_error(&w->c, pos, "create it (mode 0600), or correct the path",
+		               "secret file %s does not exist", path);
+	else if (stat(path, &st) < 0)
 		plan_ctx_warn(&w->c, pos, "create it before 'ferry check' or 'ferry run'",
 		              "secret file %s does not exist", path);
 	else if (!S_ISREG(st.st_mode))
@@ -235,6 +240,9 @@ void plan_get_secret_ref(struct plan_sect *s, const char *file_key, const char *
 		plan_ctx_error(&s->w->c, epos, NULL,
 		               "%s.%s: '%.64s' is not an environment variable name", s->path,
 		               env_key, out->env);
+	} else {
+		/* from now on no child of ferry inherits it (util/secret.h) */
+		secret_env_mark(out->env);
 	}
 }
 
@@ -264,20 +272,58 @@ char *plan_get_conninfo(struct plan_sect *s, const char *key, bool required)
 	return v;
 }
 
+void plan_url_check(struct plan_walk *w, const char *url, const char *path, struct plan_pos pos,
+                    bool ref_ok)
+{
+	/* The value is not echoed: a URL may hold a token in any part. */
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+		plan_ctx_error(&w->c, pos, "write the whole URL: https://HOST/PATH",
+		               "%s: not an http:// or https:// URL", path);
+	else if (plan_url_has_secret(url))
+		plan_ctx_error(&w->c, pos,
+		               ref_ok ? "keep the whole URL in a file (url_file: PATH, mode 0600) "
+		                        "or an environment variable (url_env: NAME)"
+		                      : "a secret in the plan ends up in backups, tickets and "
+		                        "terminals",
+		               "%s: inline secret: the URL holds a password or a token", path);
+}
+
 char *plan_get_url(struct plan_sect *s, const char *key, bool required)
 {
 	struct plan_pos pos;
 	char path[200], *v = plan_get_str(s, key, required, &pos);
+	size_t i;
+	bool ref_ok = false;
 
 	if (!v)
 		return NULL;
 	plan_join_path(path, sizeof(path), s->path, key);
-	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-		plan_ctx_error(&s->w->c, pos, NULL, "%s: '%.64s' is not an http:// or https:// URL",
-		               path, v);
-	else if (plan_url_has_password(v))
-		plan_inline_secret(s->w, pos, path);
+	for (i = 0; s->keys && s->keys[i]; i++)
+		ref_ok = ref_ok || !strcmp(s->keys[i], "url_file");
+	plan_url_check(s->w, v, path, pos, ref_ok);
 	return v;
+}
+
+void plan_get_url_or_ref(struct plan_sect *s, bool required, char **url, struct plan_secret *ref)
+{
+	int n;
+
+	if (!s->map)
+		return;
+	n = plan_sect_has(s, "url") + plan_sect_has(s, "url_file") + plan_sect_has(s, "url_env");
+	if (n == 0 && required)
+		plan_ctx_error(&s->w->c, s->pos,
+		               "a URL that holds a token goes in a file (url_file) or an "
+		               "environment variable (url_env)",
+		               "%s: missing 'url', 'url_file' or 'url_env'", s->path);
+	else if (n > 1)
+		plan_ctx_error(&s->w->c, s->pos, NULL,
+		               "%s: give one of 'url', 'url_file' or 'url_env', not %d", s->path,
+		               n);
+	else if (plan_sect_has(s, "url"))
+		*url = plan_get_url(s, "url", true);
+	else if (n == 1)
+		plan_get_secret_ref(s, "url_file", "url_env", ref);
 }
 
 /* One of names (by index), or -1 after reporting "unknown WHAT". */
@@ -291,13 +337,18 @@ int plan_get_enum(struct plan_sect *s, const char *key, bool required, const cha
 
 	if (!v)
 		return plan_sect_has(s, key) ? -1 : def;
+	plan_join_path(path, sizeof(path), s->path, key);
 	for (i = 0; names[i]; i++) {
 		if (!strcmp(names[i], v)) {
+			struct plan *p = s->w->p;
+
+			XGROW(p->where, p->awhere, p->nwhere + 1);
+			p->where[p->nwhere].path = xstrdup(path);
+			p->where[p->nwhere++].pos = pos;
 			free(v);
 			return i;
 		}
 	}
-	plan_join_path(path, sizeof(path), s->path, key);
 	plan_join(names, list, sizeof(list));
 	sugg = plan_suggest(v, names);
 	if (sugg)

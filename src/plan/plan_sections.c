@@ -417,13 +417,37 @@ static void parse_dns(struct plan_walk *w, struct plan_sect *top)
 	plan_get_strv(&s, "resolvers", false, &dns->resolvers, PLAN_STR_IP_PORT53);
 }
 
+/* "HOST:PORT" ("[v6]:PORT"): where the applications reach a side */
+static char *switch_address(struct plan_walk *w, struct plan_sect *s, const char *key)
+{
+	struct plan_pos pos;
+	char *v = plan_get_str(s, key, false, &pos);
+	const char *colon;
+	char *end;
+	long port;
+
+	if (!v)
+		return NULL;
+	colon = strrchr(v, ':');
+	port = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (!colon || colon == v || !*(colon + 1) || *end || port <= 0 || port > 65535 ||
+	    (strchr(v, ':') != colon && v[0] != '['))
+		plan_ctx_error(&w->c, pos, "write HOST:PORT, or [IPv6]:PORT",
+		               "%s.%s: '%.64s' is not HOST:PORT", s->path, key, v);
+	return v;
+}
+
 static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan_database *db)
 {
-	static const char *const keys[] = { "via", "admin", "include", "database", NULL };
+	static const char *const keys[] = { "via",     "admin",  "include", "database",
+		                            "backend", "server", "point",   "show",
+		                            "revert",  "host",   "address", NULL };
 	static const char *const sides[] = { "old", "new", NULL };
 	static const char *const vias[] = { "pgbouncer", "haproxy", "hook", NULL };
-	struct plan_sect s, admin, inc;
+	static const char *const hosts[] = { "old", "new", NULL };
+	struct plan_sect s, admin, inc, addr;
 	struct plan_pos pos;
+	bool pgb, hap, hook;
 	int via;
 
 	/* Required: at the cutover ferry must repoint what the application
@@ -432,18 +456,33 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 		return;
 	via = plan_get_enum(&s, "via", true, "switch", vias, -1);
 	db->sw.via = via < 0 ? PLAN_SWITCH_NONE : (enum plan_switch_via)(via + 1);
-	if (db->sw.via == PLAN_SWITCH_HAPROXY || db->sw.via == PLAN_SWITCH_HOOK)
-		plan_ctx_error(&w->c, s.pos,
-		               "switch the database through pgbouncer (via: pgbouncer)",
-		               "%s.via: '%s' is not supported yet", s.path, vias[via]);
-	if (plan_get_map(&s, "admin", db->sw.via == PLAN_SWITCH_PGBOUNCER, &admin, sides)) {
-		db->sw.admin_old = plan_get_conninfo(&admin, "old", false);
-		db->sw.admin_new = plan_get_conninfo(&admin, "new", false);
+	/* whether this ferry has the driver: core/support.c asks its table */
+	if (db->sw.via == PLAN_SWITCH_PGBOUNCER && db->engine != PLAN_DB_POSTGRESQL)
+		plan_ctx_error(&w->c, s.pos, "switch it through haproxy or a hook",
+		               "%s.via: pgbouncer speaks PostgreSQL's protocol, not %s's", s.path,
+		               plan_db_engine_name(db->engine));
+	pgb = db->sw.via == PLAN_SWITCH_PGBOUNCER;
+	hap = db->sw.via == PLAN_SWITCH_HAPROXY;
+	hook = db->sw.via == PLAN_SWITCH_HOOK;
+
+	/* admin: pgbouncer's consoles (conninfos) or HAProxy's runtime APIs */
+	if (plan_get_map(&s, "admin", pgb || hap, &admin, sides)) {
+		if (hap) {
+			db->sw.admin_old = plan_get_str(&admin, "old", false, &pos);
+			db->sw.admin_new = plan_get_str(&admin, "new", false, &pos);
+		} else {
+			db->sw.admin_old = plan_get_conninfo(&admin, "old", false);
+			db->sw.admin_new = plan_get_conninfo(&admin, "new", false);
+		}
 		if (!plan_sect_has(&admin, "old") && !plan_sect_has(&admin, "new"))
-			plan_ctx_error(
-			        &w->c, admin.pos, NULL,
-			        "%s: give the admin console of the pooler on 'old', 'new' or both",
-			        admin.path);
+			plan_ctx_error(&w->c, admin.pos, NULL,
+			               "%s: give the %s on 'old', 'new' or both", admin.path,
+			               hap ? "runtime API of the HAProxy"
+			                   : "admin console of the pooler");
+		if (hook)
+			plan_ctx_error(&w->c, admin.pos,
+			               "a hook switch runs switch.point and switch.show",
+			               "%s: a hook switch has no admin", admin.path);
 	}
 	if (plan_get_map(&s, "include", false, &inc, sides)) {
 		db->sw.include_old = plan_get_str(&inc, "old", false, &pos);
@@ -454,8 +493,12 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 		if (db->sw.include_new && db->sw.include_new[0] != '/')
 			plan_ctx_error(&w->c, pos, NULL, "%s.new: '%.64s' is not an absolute path",
 			               inc.path, db->sw.include_new);
+		if (!pgb)
+			plan_ctx_error(
+			        &w->c, inc.pos, "only a pgbouncer switch writes an include file",
+			        "%s: not used with via: %s", inc.path, via >= 0 ? vias[via] : "?");
 	}
-	if (db->sw.via == PLAN_SWITCH_PGBOUNCER) {
+	if (pgb) {
 		/* ferry repoints a pgbouncer by rewriting the include file it owns
 		 * and RELOADing, so each console needs its file */
 		if (db->sw.admin_old && !db->sw.include_old)
@@ -483,6 +526,38 @@ static void parse_switch(struct plan_walk *w, struct plan_sect *dbs, struct plan
 		               s.path, db->sw.dbalias);
 	if (!db->sw.dbalias && db->name)
 		db->sw.dbalias = xstrdup(db->name);
+
+	/* haproxy: the TCP backend and its server */
+	db->sw.backend = plan_get_str(&s, "backend", hap, &pos);
+	db->sw.server = plan_get_str(&s, "server", hap, &pos);
+	if (!hap && (db->sw.backend || db->sw.server))
+		plan_ctx_error(&w->c, s.pos, "backend and server name an HAProxy TCP backend",
+		               "%s: backend/server are used with via: haproxy only", s.path);
+
+	/* hook: the operator's commands */
+	plan_get_strv(&s, "point", hook, &db->sw.point, PLAN_STR_ANY);
+	plan_get_strv(&s, "show", hook, &db->sw.show, PLAN_STR_ANY);
+	plan_get_strv(&s, "revert", false, &db->sw.revert, PLAN_STR_ANY);
+	if (!hook && (db->sw.point.n || db->sw.show.n || db->sw.revert.n))
+		plan_ctx_error(&w->c, s.pos, "point, show and revert are a hook switch's commands",
+		               "%s: point/show/revert are used with via: hook only", s.path);
+	via = plan_get_enum(&s, "host", false, "host", hosts, -1);
+	if (via >= 0) {
+		db->sw.host = xstrdup(hosts[via]);
+		if (via == 0 && !w->need_old) {
+			w->need_old = true;
+			w->need_old_pos = s.pos;
+		}
+		if (via == 1 && !w->need_new) {
+			w->need_new = true;
+			w->need_new_pos = s.pos;
+		}
+	}
+
+	if (plan_get_map(&s, "address", false, &addr, sides)) {
+		db->sw.address_old = switch_address(w, &addr, "old");
+		db->sw.address_new = switch_address(w, &addr, "new");
+	}
 }
 
 struct db_arg {
@@ -492,9 +567,12 @@ struct db_arg {
 static void database_item(struct plan_walk *w, struct fy_node *n, const char *path,
                           struct plan_pos pos, size_t i, void *arg)
 {
-	static const char *const keys[] = { "name",         "engine",   "source",
-		                            "target",       "password", "checksum",
-		                            "pause_budget", "switch",   NULL };
+	static const char *const keys[] = {
+		"name",         "engine",       "source", "target",       "password",
+		"checksum",     "pause_budget", "switch", "initial_copy", "copy_jobs",
+		"wal_alarm_mb", "wal_limit_mb", NULL
+	};
+	static const char *const copies[] = { "parallel", "builtin", NULL };
 	static const char *const engines[] = { "postgresql", "mariadb", "redis", NULL };
 	static const char *const pw_keys[] = { "file", "env", NULL };
 	struct db_arg *a = arg;
@@ -550,6 +628,21 @@ static void database_item(struct plan_walk *w, struct fy_node *n, const char *pa
 		plan_get_secret_ref(&pw, "file", "env", &db->password);
 	plan_get_bool(&s, "checksum", &db->checksum);
 	plan_get_duration(&s, "pause_budget", &db->pause_budget_ms);
+	e = plan_get_enum(&s, "initial_copy", false, "initial copy", copies, -1);
+	db->initial_copy = e == 1 ? PLAN_COPY_BUILTIN : PLAN_COPY_PARALLEL;
+	db->copy_jobs = 2;
+	plan_get_int(&s, "copy_jobs", 1, 64, &db->copy_jobs);
+	plan_get_int(&s, "wal_alarm_mb", 1, 1L << 30, &db->wal_alarm_mb);
+	plan_get_int(&s, "wal_limit_mb", 1, 1L << 30, &db->wal_limit_mb);
+	if (db->wal_alarm_mb && db->wal_limit_mb && db->wal_alarm_mb > db->wal_limit_mb) {
+		struct plan_pos apos = s.pos;
+		char apath[200];
+
+		plan_sect_get(&s, "wal_alarm_mb", false, &apos, apath, sizeof(apath));
+		plan_ctx_error(&w->c, apos, "the alarm comes before the limit",
+		               "%s: %ld is above wal_limit_mb (%ld)", apath, db->wal_alarm_mb,
+		               db->wal_limit_mb);
+	}
 	p->ndatabases++; /* before the switch, so that a failure there frees it */
 	parse_switch(w, &s, db);
 	(void)i;
@@ -735,7 +828,8 @@ static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 	static const char *const keys[] = { "authority", "when", "window", NULL };
 	static const char *const when_keys[] = { "error_rate", "latency_p99", "health_failures",
 		                                 "prometheus", NULL };
-	static const char *const prom_keys[] = { "url", "query", "threshold", NULL };
+	static const char *const prom_keys[] = { "url",   "url_file",  "url_env",
+		                                 "query", "threshold", NULL };
 	struct plan_rollback *rb = &w->p->rollback;
 	struct plan_sect s, when, prom;
 	long v;
@@ -756,7 +850,8 @@ static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 			rb->health_failures = (int)v;
 		if (plan_get_map(&when, "prometheus", false, &prom, prom_keys)) {
 			rb->prometheus.present = true;
-			rb->prometheus.url = plan_get_url(&prom, "url", true);
+			plan_get_url_or_ref(&prom, true, &rb->prometheus.url,
+			                    &rb->prometheus.url_ref);
 			rb->prometheus.query = plan_get_str(&prom, "query", true, NULL);
 			rb->prometheus.threshold = plan_get_number(w, &prom, "threshold", &ok);
 		}

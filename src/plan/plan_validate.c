@@ -20,9 +20,10 @@
 #include <unistd.h>
 
 #include "plan/plan_internal.h"
-#include "util/log.h"
 #include "util/mem.h"
 #include "util/port.h"
+#include "util/secret.h"
+#include "util/suggest.h"
 
 /* A secret is a password or a key: 64 KiB is far more than any. */
 #define SECRET_MAX (64 * 1024)
@@ -156,64 +157,9 @@ int plan_diags_format(const struct plan_diags *d, struct buf *out)
 
 /* ---- suggestions ---- */
 
-/* Optimal string alignment distance (Levenshtein plus adjacent
- * transpositions, the commonest typo), case-insensitive. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, r;
-	size_t *d;
-
-	if (la > 64 || lb > 64)
-		return (size_t)-1;
-	d = xcalloc((la + 1) * (lb + 1), sizeof(*d));
-#define D(x, y) d[(x) * (lb + 1) + (y)]
-	for (i = 0; i <= la; i++)
-		D(i, 0) = i;
-	for (j = 0; j <= lb; j++)
-		D(0, j) = j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			size_t cost = tolower((unsigned char)a[i - 1]) !=
-			              tolower((unsigned char)b[j - 1]);
-			size_t v = D(i - 1, j) + 1;
-
-			if (D(i, j - 1) + 1 < v)
-				v = D(i, j - 1) + 1;
-			if (D(i - 1, j - 1) + cost < v)
-				v = D(i - 1, j - 1) + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    D(i - 2, j - 2) + 1 < v)
-				v = D(i - 2, j - 2) + 1;
-			D(i, j) = v;
-		}
-	}
-	r = D(la, lb);
-#undef D
-	free(d);
-	return r;
-}
-
 const char *plan_suggest(const char *word, const char *const *cands)
 {
-	const char *best = NULL;
-	size_t bestd = (size_t)-1, limit, i;
-
-	/* A third of the word's length, at least 1 and at most 3: "sever" finds
-	 * "server", "zoen" finds "zone", "xyz" finds nothing. */
-	limit = strlen(word) / 3;
-	if (limit < 1)
-		limit = 1;
-	if (limit > 3)
-		limit = 3;
-	for (i = 0; cands[i]; i++) {
-		size_t dist = edit_distance(word, cands[i]);
-
-		if (dist < bestd) {
-			bestd = dist;
-			best = cands[i];
-		}
-	}
-	return bestd <= limit ? best : NULL;
+	return suggest(word, cands);
 }
 
 void plan_join(const char *const *cands, char *out, size_t outlen)
@@ -450,24 +396,51 @@ const char *plan_weekday_name(enum plan_weekday d)
 
 /* ---- inline secrets ---- */
 
+/* Whether the word ending at end (exclusive) that starts at or after s
+ * ends in "password" (password, sslpassword, ...): every such keyword of
+ * libpq holds a secret (libpq §34.1.2). */
+static bool ends_in_password(const char *start, const char *end)
+{
+	return end - start >= 8 && !strncasecmp(end - 8, "password", 8);
+}
+
+static bool keyword_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
 bool plan_conninfo_has_password(const char *s)
 {
-	const char *p;
+	const char *p, *q;
 
-	/* libpq §34.1.1: "password = x" with optional spaces around '=' */
+	/* libpq §34.1.1: "keyword = value" with optional spaces around '=';
+	 * a keyword starts the string or follows a blank */
 	for (p = s; (p = strcasestr(p, "password")) != NULL; p += 8) {
-		const char *q = p + 8;
+		const char *k = p;
 
-		if (p != s && !isspace((unsigned char)p[-1]))
+		while (k > s && keyword_char(k[-1]))
+			k--;
+		if (k != s && !isspace((unsigned char)k[-1]))
 			continue;
+		q = p + 8;
 		while (isspace((unsigned char)*q))
 			q++;
 		if (*q == '=')
 			return true;
 	}
-	/* the URI form, postgresql://user:secret@host/db (libpq §34.1.1.2) */
-	return plan_url_has_password(s) || strcasestr(s, "?password=") ||
-	       strcasestr(s, "&password=");
+	/* the URI form, postgresql://user:secret@host/db?sslpassword=x
+	 * (libpq §34.1.1.2): a userinfo password, or a query parameter */
+	if (plan_url_has_password(s))
+		return true;
+	p = strstr(s, "://") ? strchr(s, '?') : NULL;
+	while (p) {
+		p++;
+		q = p + strcspn(p, "=&#");
+		if (*q == '=' && ends_in_password(p, q))
+			return true;
+		p = strchr(q, '&');
+	}
+	return false;
 }
 
 bool plan_url_has_password(const char *s)
@@ -483,12 +456,47 @@ bool plan_url_has_password(const char *s)
 	return colon && memchr(colon, '@', (size_t)(end - colon)) != NULL;
 }
 
+bool plan_url_has_secret(const char *s)
+{
+	/* names services give a token in a query: ?key= (Google APIs),
+	 * ?code= (Azure Functions), ?sig= / ?signature= (signed URLs) */
+	static const char *const names[] = { "key", "auth", "sig", "signature", "code" };
+	const char *p, *q;
+	char name[65];
+	size_t i, len;
+
+	if (plan_url_has_password(s))
+		return true;
+	p = strchr(s, '?');
+	while (p) {
+		p++;
+		len = strcspn(p, "=&#");
+		q = p + len;
+		if (len > 0 && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			if (plan_key_is_secret(name))
+				return true;
+			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+				if (!strcasecmp(name, names[i]))
+					return true;
+		}
+		if (*q == '#')
+			break;
+		p = strchr(q, '&');
+	}
+	return false;
+}
+
 bool plan_key_is_secret(const char *key)
 {
-	static const char *const words[] = { "secret", "password", "passwd",
-		                             "token",  "apikey",   "api_key" };
+	static const char *const words[] = { "secret", "token", "apikey", "api_key" };
 	size_t i, lk = strlen(key);
 
+	/* "password", "sslpassword", "db-password", "passwd": any key that
+	 * ends in one of these names a password, as libpq's keywords do */
+	if (ends_in_password(key, key + lk) || (lk >= 6 && !strcasecmp(key + lk - 6, "passwd")))
+		return true;
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		size_t lw = strlen(words[i]);
 
@@ -592,6 +600,14 @@ void plan_free(struct plan *p)
 		free(db->sw.include_old);
 		free(db->sw.include_new);
 		free(db->sw.dbalias);
+		free(db->sw.backend);
+		free(db->sw.server);
+		plan_strv_release(&db->sw.point);
+		plan_strv_release(&db->sw.show);
+		plan_strv_release(&db->sw.revert);
+		free(db->sw.host);
+		free(db->sw.address_old);
+		free(db->sw.address_new);
 	}
 	free(p->databases);
 
@@ -618,6 +634,7 @@ void plan_free(struct plan *p)
 
 	free(p->rollback.authority);
 	free(p->rollback.prometheus.url);
+	secret_release(&p->rollback.prometheus.url_ref);
 	free(p->rollback.prometheus.query);
 
 	free(p->schedule.cutover_window.zone);
@@ -626,9 +643,34 @@ void plan_free(struct plan *p)
 		free(p->hooks[i].event);
 		plan_strv_release(&p->hooks[i].argv);
 		free(p->hooks[i].url);
+		secret_release(&p->hooks[i].url_ref);
 	}
 	free(p->hooks);
+	for (i = 0; i < p->nwhere; i++)
+		free(p->where[i].path);
+	free(p->where);
 	free(p);
+}
+
+struct plan_pos plan_value_pos(const struct plan *p, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < p->nwhere; i++)
+		if (!strcmp(p->where[i].path, path))
+			return p->where[i].pos;
+	return (struct plan_pos){ 0, 0 };
+}
+
+void plan_diags_add(struct plan_diags *d, const struct plan *p, bool warning, struct plan_pos pos,
+                    const char *hint, const char *fmt, ...)
+{
+	struct plan_ctx c = { .file = p->path, .diags = d, .first = d->n };
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_add(&c, pos, warning, hint, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- names and look-ups ---- */
@@ -712,14 +754,13 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 	if (out->max == 0)
 		out->max = SECRET_MAX;
 	if (s->env) {
-		const char *v = getenv(s->env);
-
-		if (!v || !*v)
+		/* taken out of the environment: no child inherits it */
+		r = secret_env_take(s->env, out);
+		if (r == FERRY_ENOTFOUND)
 			return ferry_error_set(err, FERRY_ENOTFOUND,
 			                       "export it before running ferry, or use a file",
 			                       "secret: environment variable %s is not set",
 			                       s->env);
-		r = buf_adds(out, v);
 		if (r < 0)
 			return ferry_error_set(err, FERRY_EINVAL, NULL,
 			                       "secret: environment variable %s is too long",
@@ -744,10 +785,8 @@ int plan_secret_read(const struct plan *p, const struct plan_secret *s, struct b
 		                    path);
 		goto out;
 	}
-	/* Not an error (a shared bastion may rely on group access), but worth
-	 * saying; plan_load() also reports it in the plan's diagnostics. */
-	if (st.st_mode & 077)
-		log_warn("secret file %s: readable by group or others; chmod 600 it", path);
+	/* Not an error (a shared bastion may rely on group access): the
+	 * plan's diagnostics have said it, once (plan_read.c). */
 	r = buf_read_fd(out, fd);
 	if (r < 0) {
 		r = ferry_error_set(err, r == FERRY_EPROTO ? FERRY_EINVAL : FERRY_EIO, NULL,

@@ -138,6 +138,13 @@ struct traffic_driver {
 	 * rows of backend's servers. */
 	int (*stats)(struct traffic_lb *lb, const char *backend, struct traffic_stats *out,
 	             struct ferry_error *err);
+	/* Read-only, for `ferry check`: whether this connection may change
+	 * weights and states (HAProxy: `show cli level` is "admin"), with the
+	 * access level in level (e.g. "operator").  Returns 0, or an error
+	 * when the balancer cannot say (FERRY_EPROTO: an older balancer
+	 * without the command).  May be NULL in a driver: not checked. */
+	int (*access)(struct traffic_lb *lb, bool *can_change, char *level, size_t len,
+	              struct ferry_error *err);
 };
 
 /* The driver named name, or NULL. */

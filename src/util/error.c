@@ -63,6 +63,28 @@ const char *ferry_strerror(int code)
 	return "unknown error";
 }
 
+const char *ferry_error_id(int code)
+{
+	switch (code) {
+	case FERRY_OK: return "ok";
+	case FERRY_EINVAL: return "invalid";
+	case FERRY_EIO: return "io";
+	case FERRY_EUNREACH: return "unreachable";
+	case FERRY_ETIMEDOUT: return "timed_out";
+	case FERRY_EAUTH: return "auth";
+	case FERRY_EREFUSED: return "refused";
+	case FERRY_ECHANGED: return "changed";
+	case FERRY_ENOTFOUND: return "not_found";
+	case FERRY_ELOCKED: return "locked";
+	case FERRY_ECHECK: return "check_failed";
+	case FERRY_EPROTO: return "protocol";
+	case FERRY_EBUDGET: return "budget";
+	case FERRY_ESTATE: return "state";
+	case FERRY_EINTERNAL: return "internal";
+	}
+	return "unknown";
+}
+
 void ferry_bug(const char *file, int line, const char *func, const char *fmt, ...)
 {
 	va_list ap;

@@ -57,6 +57,11 @@ void ferry_error_print(const struct ferry_error *err, FILE *fp);
 
 /* A short name for a code ("unreachable", "timed out", ...). */
 const char *ferry_strerror(int code);
+/* A stable identifier for a code, for scripts (`--json`): "invalid",
+ * "io", "unreachable", "timed_out", "auth", "refused", "changed",
+ * "not_found", "locked", "check_failed", "protocol", "budget", "state",
+ * "internal". */
+const char *ferry_error_id(int code);
 
 /* Broken internal invariant: prints file:line and aborts. */
 #define BUG(...) ferry_bug(__FILE__, __LINE__, __func__, __VA_ARGS__)

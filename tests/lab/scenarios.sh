@@ -289,16 +289,16 @@ scenario_rollback() {
 
 scenario_crash() {
 	# The first cutover round: every step up to the pause, and inside it
-	# until the switch is past its point of no return (recovery then
-	# completes it), then the DNS change.
+	# until old is fenced (recovery undoes a switch killed before the
+	# fence, and completes one killed after it: old then holds nothing new
+	# has not applied), then the DNS change.  Every step of the switch is
+	# killed in tests/integration/pg; here the whole stack resumes.
 	local first="dns.set_ttl dns.set_ttl:after db.replicate_start db.replicate_start:after
 		traffic.split traffic.split:after traffic.hold cutover.switched db.switch
-		db.preflight db.prepare_reverse db.stage_poolers db.pause_poolers
-		db.fence_database db.note_position db.wait_applied db.copy_sequences
-		db.stop_forward db.create_reverse_slot db.repoint_poolers dns.cas dns.cas:after"
+		db.preflight db.prepare db.pause db.fence db.position dns.cas dns.cas:after"
 	# Later rounds, each reached by a crash during the monitor period and a
 	# rollback (itself crashed once inside its pause): the rest of the pause.
-	local later="db.resume_poolers db.start_reverse db.drop_forward"
+	local later="db.point db.resume db.drop_forward"
 	local last="db.teardown dns.restore_ttl traffic.drain"
 	local pt n=0 round=1
 	crash_run() { # POINT: a run that must die there
@@ -325,11 +325,11 @@ scenario_crash() {
 		wait $job 2>/dev/null || true
 		if [ $round = 1 ]; then
 			set +e
-			FERRY_CRASH_AT=db.fence_database "$ferry" rollback "$plan" \
+			FERRY_CRASH_AT=db.fence "$ferry" rollback "$plan" \
 				>"$logs/crash.rollback-crash.out" 2>&1
 			rc=$?
 			set -e
-			[ $rc = 137 ] || fail "a rollback with FERRY_CRASH_AT=db.fence_database exit $rc"
+			[ $rc = 137 ] || fail "a rollback with FERRY_CRASH_AT=db.fence exit $rc"
 		fi
 		"$ferry" rollback "$plan" >"$logs/crash.rollback.$round.out" 2>&1 ||
 			fail "ferry rollback in round $round exit $?"

@@ -3,9 +3,17 @@
 #  1. banned functions (curl's list): atoi, sscanf, strcpy, sprintf, ...
 #  2. one foreign library, one file: only the named file includes its header.
 #  3. clang-format clean, where clang-format is installed.
-#  4. every command of src/main.c's table is documented: a man page
+#  4. includes point one way (DESIGN §3): util <- {plan, journal} <- report;
+#     util <- drivers (dns, db, switch, traffic, hosts) <- core <- cmd.  A
+#     driver includes util/, its own family, and the shared transports
+#     only (the one libpq layer, commands on a host, the one libcurl file,
+#     HAProxy's runtime API connection); never core/, plan/ or cmd/.
+#  5. every command of src/main.c's table is documented: a man page
 #     docs/ferry-NAME.1.scd and a README.md section (a heading) naming
 #     `ferry NAME` (src/cmd/cmd.h, "Adding a command").
+#  5. a child's environment comes from secret_env_child() (util/secret.h):
+#     only src/util/secret.c reads `environ`, and no child is handed
+#     PGPASSWORD (a password file instead: pgsql_passfile_create).
 set -u
 root=${1:-.}
 cd "$root" || exit 1
@@ -28,9 +36,9 @@ sqlite3\.h|^src/journal/journal(_[a-z]+)?\.c$
 ldns/|^src/dns/rfc2136\.c$|^lab/
 libpq-fe\.h|^src/db/pgsql\.c$|^lab/
 curl/|^src/hosts/http\.c$|^lab/
-openssl/|^src/hosts/tls\.c$|^src/dns/sigv4\.c$|^lab/
-hiredis|^src/db/redis\.c$
-mysql\.h|^src/db/mariadb\.c$
+openssl/|^src/hosts/tls\.c$|^src/db/stream\.c$|^src/dns/sigv4\.c$|^lab/
+hiredis|^src/db/redis_conn\.c$
+mysql\.h|^src/db/mariadb_conn\.c$
 microhttpd\.h|^lab/
 '
 echo "$rules" | while IFS='|' read -r hdr allowed rest; do
@@ -57,6 +65,33 @@ if command -v clang-format >/dev/null 2>&1; then
 	done
 fi
 
+# 4. the direction of includes (one awk over every file)
+bad_includes=$(awk '
+	BEGIN {
+		split("db/pgsql.h hosts/shell.h hosts/exec.h hosts/http.h traffic/haproxy_api.h", t, " ")
+		for (i in t) transport[t[i]] = 1
+		allow["util"] = "util"
+		allow["plan"] = "util plan"
+		allow["journal"] = "util journal"
+		allow["report"] = "util journal report"
+		allow["core"] = "util plan journal report dns db switch traffic hosts core"
+		n = split("dns db switch traffic hosts", d, " ")
+		for (i = 1; i <= n; i++) { allow[d[i]] = "util " d[i]; driver[d[i]] = 1 }
+	}
+	FNR == 1 { split(FILENAME, parts, "/"); dir = parts[2] }
+	/^#include "[a-z]+\/[a-z_0-9]+\.h"/ {
+		if (!(dir in allow)) next
+		inc = $2; gsub(/"/, "", inc)
+		fam = inc; sub(/\/.*/, "", fam)
+		if ((dir in driver) && (inc in transport)) next
+		if (index(" " allow[dir] " ", " " fam " ")) next
+		print "lint: " FILENAME " includes " inc ": includes point util <- drivers <- core <- cmd (DESIGN §3)"
+	}' $(find src -name '*.[ch]' | sort))
+if [ -n "$bad_includes" ]; then
+	echo "$bad_includes"
+	fail=1
+fi
+
 # The command table's rows look like: { "name", cmd_name, "summary", ...
 cmds=$(sed -n 's/^[[:space:]]*{[[:space:]]*"\([a-z][a-z0-9-]*\)",[[:space:]]*cmd_.*/\1/p' src/main.c)
 if [ -z "$cmds" ]; then
@@ -73,6 +108,20 @@ for c in $cmds; do
 		fail=1
 	fi
 done
+
+hits=$(grep -nE '\<environ\>' $(echo "$files" | grep -v '^src/util/secret\.c$') 2>/dev/null |
+	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)')
+if [ -n "$hits" ]; then
+	echo "lint: a spawn path passes \`environ\`; pass secret_env_child() (util/secret.h):"
+	echo "$hits"
+	fail=1
+fi
+hits=$(grep -nE '"PGPASSWORD=' $files 2>/dev/null | grep -v 'strncmp')
+if [ -n "$hits" ]; then
+	echo "lint: PGPASSWORD for a child shows in /proc/PID/environ; use pgsql_passfile_create():"
+	echo "$hits"
+	fail=1
+fi
 
 [ $fail = 0 ] && echo "lint: ok ($(echo "$files" | wc -l) files, $(echo $cmds | wc -w) commands documented)"
 exit $fail

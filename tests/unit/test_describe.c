@@ -1,7 +1,7 @@
 /*
  * test_describe.c - the dry run's driver half (DESIGN §5): the exact
- * actions the PostgreSQL engine's replicate_start, switch_run (both ways)
- * and teardown would send, and the runtime API commands of a traffic
+ * actions the PostgreSQL engine's replicate_start and teardown, and the
+ * orchestrator's switch through two pgbouncers (both ways), would send, and the runtime API commands of a traffic
  * split, all produced without a connection.  The expected texts are
  * written out in full so that a change to what the switch sends shows up
  * here; every description is also searched for the passwords the config
@@ -18,20 +18,13 @@
 
 #include <cmocka.h>
 
+#include "core/orchestrator.h"
 #include "db/db.h"
 #include "traffic/traffic.h"
 #include "util/buf.h"
 #include "util/error.h"
 
 static const char *const exec_old[] = { "ip", "netns", "exec", "ferry-old" };
-
-static const struct db_pooler poolers[] = {
-	{ "pooler old",
-	  "host=127.0.0.1 port=6432 dbname=pgbouncer user=pgbouncer password=PwAdminCi",
-	  "PwAdminSecret", exec_old, 4, "/etc/pgbouncer/ferry db.ini" },
-	{ "pooler new", "host=127.0.0.1 port=6433 dbname=pgbouncer user=pgbouncer", NULL, NULL, 0,
-	  "/etc/pgbouncer/ferry.ini" },
-};
 
 static const struct db_config cfg = {
 	.name = "main",
@@ -41,12 +34,41 @@ static const struct db_config cfg = {
 	.new_password = "PwNewSecret",
 	.new_from_old = "host=10.77.0.3 dbname=shop user=repl password=PwReplCi",
 	.pause_budget_ms = 2000,
-	.dbalias = "shop",
-	.pooler_old = "host=10.77.0.2 port=5432 dbname=shop",
-	.pooler_new = "host=10.77.0.3 port=5432 dbname=shop",
-	.poolers = poolers,
-	.npoolers = 2,
 };
+
+static const struct plan_database pd_main = { .name = "main" };
+
+/* The database as core/endpoints.c makes it from a plan: two pgbouncers
+ * (the old host's reached through its exec prefix), the targets the
+ * applications are pointed at. */
+static void db_init(struct endpoints_db *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->pd = &pd_main;
+	d->eng = db_engine_find("postgresql");
+	d->cfg = cfg;
+	d->budget_ms = 2000;
+	d->sw = sw_driver_find("pgbouncer");
+	d->nsw = 2;
+	d->swcfg[0] = (struct sw_config){
+		.name = "pooler old",
+		.admin = "host=127.0.0.1 port=6432 dbname=pgbouncer user=pgbouncer "
+		         "password=PwAdminCi",
+		.admin_password = "PwAdminSecret",
+		.exec = exec_old,
+		.nexec = 4,
+		.include_path = "/etc/pgbouncer/ferry db.ini",
+		.dbalias = "shop",
+	};
+	d->swcfg[1] = (struct sw_config){
+		.name = "pooler new",
+		.admin = "host=127.0.0.1 port=6433 dbname=pgbouncer user=pgbouncer",
+		.include_path = "/etc/pgbouncer/ferry.ini",
+		.dbalias = "shop",
+	};
+	d->target[DB_OLD] = (struct sw_target){ "10.77.0.2", 5432, "shop" };
+	d->target[DB_NEW] = (struct sw_target){ "10.77.0.3", 5432, "shop" };
+}
 
 static const char *const secrets[] = { "PwAdminCi",   "PwAdminSecret", "PwOldCi",  "PwOldSecret",
 	                               "PwNewSecret", "PwReplCi",      "password=" };
@@ -87,97 +109,102 @@ static void assert_golden(const char *name, const char *got)
 	buf_release(&want);
 }
 
-/* Every line is "STEP [pause] TARGET: ACTION"; the steps come in the
- * order of eng->switch_steps (after "open", before "undo"); exactly the
- * lines from pause_poolers through resume_poolers, and undo's, are
- * marked [pause]. */
-static void assert_switch_shape(const struct db_engine *eng, const char *text)
+/* The orchestrator's steps in the order they run (core/orchestrator.c),
+ * and which of them are inside the write pause. */
+static const struct {
+	const char *name;
+	bool pause;
+} order[] = {
+	{ "open", false },           { "preflight", false },     { "prepare", false },
+	{ "pause", true },           { "fence", true },          { "position", true },
+	{ "wait_applied", true },    { "finalize", true },       { "stop_forward", true },
+	{ "prepare_reverse", true }, { "unfence_target", true }, { "point", true },
+	{ "confirm", true },         { "commit", true },         { "resume", true },
+	{ "start_reverse", false },  { "drop_forward", false },  { "undo", true },
+};
+
+/* Every line is "STEP [pause] DATABASE|ferry ...: ACTION"; the steps come
+ * in the orchestrator's order; exactly the steps inside the pause, and
+ * the undo's, are marked [pause]. */
+static void assert_switch_shape(const char *text)
 {
 	const char *line = text;
-	size_t k = 0; /* index in switch_steps of the current step */
-	bool seen_open = false, seen_undo = false;
+	size_t k = 0, n_order = sizeof(order) / sizeof(order[0]);
 
 	while (*line) {
 		const char *nl = strchr(line, '\n');
 		size_t n = strcspn(line, " ");
 		bool pause = !strncmp(line + n, " [pause] ", 9);
-		bool in_pause = false;
 
 		assert_non_null(nl);
 		assert_non_null(memchr(line, ':', (size_t)(nl - line)));
-		if (n == 4 && !strncmp(line, "open", 4)) {
-			assert_int_equal(k, 0);
-			seen_open = true;
-		} else if (n == 4 && !strncmp(line, "undo", 4)) {
-			seen_undo = true;
-			in_pause = true;
-		} else {
-			assert_false(seen_undo);
-			/* the same step, or a later one */
-			while (eng->switch_steps[k] && (strlen(eng->switch_steps[k]) != n ||
-			                                strncmp(line, eng->switch_steps[k], n)))
-				k++;
-			if (!eng->switch_steps[k]) {
-				fprintf(stderr, "step out of order or unknown: %.*s\n", (int)n,
-				        line);
-				fail();
-			}
-			in_pause = k >= 3 && k <= 12; /* pause_poolers .. resume_poolers */
+		while (k < n_order &&
+		       (strlen(order[k].name) != n || strncmp(line, order[k].name, n)))
+			k++;
+		if (k == n_order) {
+			fprintf(stderr, "step out of order or unknown: %.*s\n", (int)n, line);
+			fail();
 		}
-		if (pause != in_pause) {
+		if (pause != order[k].pause) {
 			fprintf(stderr, "pause mark wrong on: %.*s\n", (int)(nl - line), line);
 			fail();
 		}
 		line = nl + 1;
 	}
-	assert_true(seen_open);
-	assert_true(seen_undo);
-	assert_string_equal(eng->switch_steps[k], "drop_forward");
+	assert_int_equal(k, n_order - 1); /* it ends with the undo */
+}
+
+static void describe(enum db_direction dir, struct buf *b, int want)
+{
+	struct endpoints_db d, *dbs[1] = { &d };
+	struct ferry_error err = { 0 };
+
+	db_init(&d);
+	assert_int_equal(orch_describe(dbs, 1, dir, b, &err), want);
 }
 
 static void test_switch_forward(void **state)
 {
-	const struct db_engine *eng = db_engine_find("postgresql");
-	struct ferry_error err = { 0 };
 	struct buf b;
 
 	(void)state;
-	assert_string_equal(eng->switch_steps[3], "pause_poolers");
-	assert_string_equal(eng->switch_steps[12], "resume_poolers");
 	buf_init(&b, 1 << 20);
-	assert_int_equal(eng->describe_switch(&cfg, DB_FORWARD, &b, &err), 0);
+	describe(DB_FORWARD, &b, 0);
 	assert_no_secret(b.data);
-	assert_switch_shape(eng, b.data);
+	assert_switch_shape(b.data);
 	/* the key actions, whatever else the golden file holds */
-	assert_non_null(strstr(b.data, "fence_database [pause] old: ALTER DATABASE \"shop\" SET "
+	assert_non_null(strstr(b.data, "fence [pause] main old: ALTER DATABASE \"shop\" SET "
 	                               "default_transaction_read_only = on\n"));
-	assert_non_null(strstr(b.data, "pause_poolers [pause] pooler old console: PAUSE shop\n"));
-	assert_non_null(strstr(b.data, "stop_forward [pause] new: ALTER SUBSCRIPTION \"ferry_sub\" "
-	                               "DISABLE\n"));
+	assert_non_null(strstr(b.data, "pause [pause] main pooler old console: PAUSE shop\n"));
+	assert_non_null(strstr(b.data, "position [pause] main old: SELECT "
+	                               "pg_current_wal_insert_lsn()"));
+	assert_non_null(strstr(b.data, "stop_forward [pause] main new: ALTER SUBSCRIPTION "
+	                               "\"ferry_sub\" DISABLE\n"));
+	assert_non_null(strstr(b.data, "confirm [pause] main pooler new console: SHOW DATABASES"));
+	/* the password is in a file on the subscriber's host, not in the SQL */
 	assert_non_null(strstr(b.data, "CONNECTION E'user=''repl'' dbname=''shop'' "
-	                               "host=''10.77.0.3''' PUBLICATION \"ferry_rev_pub\""));
+	                               "host=''10.77.0.3'' passfile=''<data_directory>/"
+	                               "ferry_rev_sub.pgpass''' PUBLICATION \"ferry_rev_pub\""));
 	assert_golden("switch_forward.txt", b.data);
 	buf_release(&b);
 }
 
 static void test_switch_reverse(void **state)
 {
-	const struct db_engine *eng = db_engine_find("postgresql");
-	struct ferry_error err = { 0 };
 	struct buf b;
 
 	(void)state;
 	buf_init(&b, 1 << 20);
-	assert_int_equal(eng->describe_switch(&cfg, DB_REVERSE, &b, &err), 0);
+	describe(DB_REVERSE, &b, 0);
 	assert_no_secret(b.data);
-	assert_switch_shape(eng, b.data);
+	assert_switch_shape(b.data);
 	/* the rollback fences new, repoints the poolers at old, and removes
 	 * the fence the cutover left on old */
-	assert_non_null(strstr(b.data, "fence_database [pause] new: ALTER DATABASE \"shop\" SET "
+	assert_non_null(strstr(b.data, "fence [pause] main new: ALTER DATABASE \"shop\" SET "
 	                               "default_transaction_read_only = on\n"));
 	assert_non_null(strstr(b.data, "shop = host=10.77.0.2 port=5432 dbname=shop\\n\n"));
-	assert_non_null(strstr(b.data, "unfence_target [pause] old: ALTER DATABASE \"shop\" RESET "
-	                               "default_transaction_read_only"));
+	assert_non_null(strstr(b.data, "unfence_target [pause] main old: ALTER DATABASE \"shop\" "
+	                               "RESET default_transaction_read_only"));
 	assert_golden("switch_reverse.txt", b.data);
 	buf_release(&b);
 }
@@ -194,6 +221,15 @@ static void test_replicate_and_teardown(void **state)
 	assert_no_secret(b.data);
 	assert_golden("replicate.txt", b.data);
 	buf_reset(&b);
+	{
+		/* initial_copy: builtin (the server's own table sync) */
+		struct db_config c = cfg;
+		c.copy_method = DB_COPY_BUILTIN;
+		assert_int_equal(eng->describe_replicate(&c, &b, &err), 0);
+		assert_no_secret(b.data);
+		assert_golden("replicate-builtin.txt", b.data);
+		buf_reset(&b);
+	}
 	assert_int_equal(eng->describe_teardown(&cfg, &b, &err), 0);
 	assert_no_secret(b.data);
 	assert_golden("teardown.txt", b.data);
@@ -204,39 +240,30 @@ static void test_replicate_and_teardown(void **state)
  * buffer is either given the whole text or left as it was. */
 static void test_refusals(void **state)
 {
-	const struct db_engine *eng = db_engine_find("postgresql");
+	struct endpoints_db d, *dbs[1] = { &d };
 	struct ferry_error err = { 0 };
-	struct db_config c = cfg;
 	struct buf b;
 
 	(void)state;
 	buf_init(&b, 1 << 20);
 	buf_adds(&b, "kept\n");
-	c.dbalias = "shop; RELOAD";
-	assert_int_equal(eng->describe_switch(&c, DB_FORWARD, &b, &err), FERRY_EINVAL);
+	db_init(&d);
+	d.swcfg[0].dbalias = "shop; RELOAD";
+	assert_int_equal(orch_describe(dbs, 1, DB_FORWARD, &b, &err), FERRY_EINVAL);
 	assert_non_null(strstr(err.msg, "pooler old"));
 	assert_string_equal(b.data, "kept\n");
 
-	c = cfg;
-	c.pooler_new = "host=10.77.0.3 dbname=shop password=PwPooler";
+	db_init(&d);
+	d.target[DB_NEW].dbname = "shop password=PwPooler";
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(eng->describe_switch(&c, DB_FORWARD, &b, &err), FERRY_EINVAL);
+	assert_int_equal(orch_describe(dbs, 1, DB_FORWARD, &b, &err), FERRY_EINVAL);
 	assert_null(strstr(err.msg, "PwPooler"));
 	assert_string_equal(b.data, "kept\n");
-
-	c = cfg;
-	c.pooler_new = NULL;
-	memset(&err, 0, sizeof(err));
-	assert_int_equal(eng->describe_switch(&c, DB_FORWARD, &b, &err), FERRY_EINVAL);
-	assert_string_equal(b.data, "kept\n");
-	/* the rollback needs pooler_old only */
-	assert_int_equal(eng->describe_switch(&c, DB_REVERSE, &b, &err), 0);
 	buf_release(&b);
 
 	buf_init(&b, 64);
 	buf_adds(&b, "kept\n");
-	memset(&err, 0, sizeof(err));
-	assert_int_equal(eng->describe_switch(&cfg, DB_FORWARD, &b, &err), FERRY_EPROTO);
+	describe(DB_FORWARD, &b, FERRY_EPROTO);
 	assert_string_equal(b.data, "kept\n");
 	buf_release(&b);
 }

@@ -2,7 +2,8 @@
  * test_hosts.c - the host checks without hosts: the probe-output parser
  * (good output, truncation, huge lines, binary bytes, duplicates, unknown
  * sections), the socket tables, the diff's verdicts and ignore lists, the
- * egress parser and the script builder.
+ * egress parser, the script builder, and a command's environment (no
+ * secret variable).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #define H_A  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define H_B  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -516,10 +518,39 @@ static void test_sh_quote(void **state)
 	buf_release(&b);
 }
 
+static void test_exec_child_gets_no_secret_variable(void **state)
+{
+	static const char *const argv[] = { "env", NULL };
+	struct hosts_target local = { .name = "local" };
+	struct hosts_exec_result res;
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	setenv("FERRY_T_EXEC_SECRET", "tok-exec-123", 1);
+	setenv("FERRY_T_EXEC_READ", "tok-exec-456", 1);
+	setenv("FERRY_T_EXEC_PLAIN", "plain-value", 1);
+	secret_env_mark("FERRY_T_EXEC_SECRET"); /* named by the plan, not read */
+	buf_init(&b, 64);
+	assert_int_equal(secret_env_take("FERRY_T_EXEC_READ", &b), 0);
+	buf_release_secret(&b);
+	hosts_exec_result_init(&res);
+	assert_int_equal(hosts_exec(&local, argv, NULL, 0, 10000, &res, &err), 0);
+	assert_int_equal(res.status, 0);
+	assert_non_null(strstr(res.out.data, "FERRY_T_EXEC_PLAIN=plain-value"));
+	assert_null(strstr(res.out.data, "tok-exec-123"));
+	assert_null(strstr(res.out.data, "tok-exec-456"));
+	hosts_exec_result_release(&res);
+	secret_env_reset();
+	unsetenv("FERRY_T_EXEC_SECRET");
+	unsetenv("FERRY_T_EXEC_PLAIN");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good_output),
+		cmocka_unit_test(test_exec_child_gets_no_secret_variable),
 		cmocka_unit_test(test_parse_proc_net_tcp),
 		cmocka_unit_test(test_parse_rejects_bad_output),
 		cmocka_unit_test(test_parse_rejects_10mb_line_without_reading_it_all),

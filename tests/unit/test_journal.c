@@ -307,10 +307,13 @@ static void test_lock_refused_while_held_and_free_after_sigkill(void **state)
 	struct ferry_error err = { 0 };
 	struct journal *j, *j2;
 	int ready[2], status;
+	long holder;
 	pid_t child;
 	char c;
 
 	journal_close(open_ok(f->path, JOURNAL_OPEN_CREATE));
+	/* no lock file yet: nobody holds it */
+	assert_int_equal(journal_lock_holder(f->path, &holder), 0);
 
 	/* A child takes the lock and waits to be killed. */
 	assert_int_equal(pipe(ready), 0);
@@ -332,6 +335,10 @@ static void test_lock_refused_while_held_and_free_after_sigkill(void **state)
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	close(ready[0]);
 
+	/* journal_lock_holder() sees the child, from /proc/locks */
+	assert_int_equal(journal_lock_holder(f->path, &holder), 1);
+	assert_int_equal(holder, (long)child);
+
 	j = open_ok(f->path, 0);
 	assert_int_equal(journal_lock(j, &err), FERRY_ELOCKED);
 	assert_int_equal(pid_in(err.msg), (long)child);
@@ -346,8 +353,11 @@ static void test_lock_refused_while_held_and_free_after_sigkill(void **state)
 	status = reap(child);
 	f->child = 0;
 	assert_true(WIFSIGNALED(status));
+	assert_int_equal(journal_lock_holder(f->path, &holder), 0);
 	assert_int_equal(journal_lock(j, &err), 0);
 	assert_int_equal(journal_lock(j, &err), 0); /* already held: fine */
+	assert_int_equal(journal_lock_holder(f->path, &holder), 1);
+	assert_int_equal(holder, (long)getpid());
 
 	/* Now this process holds it: a second journal, even in the same
 	 * process, is refused (flock belongs to the open file), naming this

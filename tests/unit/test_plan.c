@@ -26,6 +26,7 @@
 #include "plan/plan.h"
 #include "plan/plan_internal.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #define BAD_DIR "../plans/bad"
 
@@ -223,8 +224,80 @@ static void test_database_only_plan_is_valid(void **state)
 	assert_false(p->checks.present);
 	assert_int_equal(p->ndatabases, 1);
 	assert_string_equal(p->databases[0].password.env, "PGPASSWORD");
+	/* named by the plan: no child of ferry inherits it */
+	assert_true(secret_env_is_marked("PGPASSWORD"));
 	assert_int_equal(p->databases[0].sw.via, PLAN_SWITCH_PGBOUNCER);
+	/* the initial copy's defaults: ferry's parallel copy, 2 workers, the
+	 * WAL guard's limits from the server's own cap */
+	assert_int_equal(p->databases[0].initial_copy, PLAN_COPY_PARALLEL);
+	assert_int_equal(p->databases[0].copy_jobs, 2);
+	assert_int_equal(p->databases[0].wal_alarm_mb, 0);
+	assert_int_equal(p->databases[0].wal_limit_mb, 0);
 	plan_free(p);
+	expect_valid("name: db-only\n"
+	             "hosts: {old: {address: 10.0.0.2}, new: {address: 10.0.0.3}}\n"
+	             "databases:\n"
+	             "  - name: main\n"
+	             "    engine: postgresql\n"
+	             "    source: \"host=10.0.0.2 dbname=shop\"\n"
+	             "    target: \"host=10.0.0.3 dbname=shop\"\n"
+	             "    initial_copy: builtin\n"
+	             "    copy_jobs: 8\n"
+	             "    wal_alarm_mb: 1024\n"
+	             "    wal_limit_mb: 4096\n"
+	             "    switch:\n"
+	             "      via: pgbouncer\n"
+	             "      admin: {old: \"host=10.0.0.2 port=6432 dbname=pgbouncer\"}\n"
+	             "      include: {old: /etc/pgbouncer/ferry.ini}\n",
+	             &p);
+	assert_int_equal(p->databases[0].initial_copy, PLAN_COPY_BUILTIN);
+	assert_int_equal(p->databases[0].copy_jobs, 8);
+	assert_int_equal(p->databases[0].wal_alarm_mb, 1024);
+	assert_int_equal(p->databases[0].wal_limit_mb, 4096);
+	plan_free(p);
+}
+
+static void test_urls_with_a_token_come_from_a_file_or_a_variable(void **state)
+{
+	struct plan *p;
+	const struct plan_hook *h;
+
+	(void)state;
+	expect_valid("name: hooks\n"
+	             "rollback:\n"
+	             "  when:\n"
+	             "    prometheus: {url_env: PROM_URL, query: up, threshold: 1}\n"
+	             "hooks:\n"
+	             "  before_cutover: {url_env: SLACK_HOOK_URL}\n"
+	             "  after_cutover: {url_file: /etc/ferry/hook.url}\n"
+	             "  on_rollback: {url: \"https://hooks.shop.test/x?channel=ops\"}\n"
+	             "  before_prepare: https://hooks.shop.test/plain\n",
+	             &p);
+	assert_null(p->rollback.prometheus.url);
+	assert_string_equal(p->rollback.prometheus.url_ref.env, "PROM_URL");
+	h = plan_hook_find(p, "before_cutover");
+	assert_null(h->url);
+	assert_string_equal(h->url_ref.env, "SLACK_HOOK_URL");
+	assert_true(secret_env_is_marked("SLACK_HOOK_URL"));
+	assert_true(secret_env_is_marked("PROM_URL"));
+	h = plan_hook_find(p, "after_cutover");
+	assert_string_equal(h->url_ref.file, "/etc/ferry/hook.url");
+	h = plan_hook_find(p, "on_rollback");
+	assert_string_equal(h->url, "https://hooks.shop.test/x?channel=ops");
+	assert_null(h->url_ref.env);
+	h = plan_hook_find(p, "before_prepare");
+	assert_string_equal(h->url, "https://hooks.shop.test/plain");
+	plan_free(p);
+
+	assert_true(plan_url_has_secret("https://h/x?token=a"));
+	assert_true(plan_url_has_secret("https://h/x?a=1&access_token=a"));
+	assert_true(plan_url_has_secret("https://h/x?API_KEY=a"));
+	assert_true(plan_url_has_secret("https://h/api/x?code=a"));
+	assert_true(plan_url_has_secret("https://h/x?sig=a&se=2030"));
+	assert_true(plan_url_has_secret("https://u:p@h/x"));
+	assert_false(plan_url_has_secret("https://h/x?channel=ops&tokens=3"));
+	assert_false(plan_url_has_secret("https://h/token/x"));
+	assert_false(plan_url_has_secret("https://h/x#token=a"));
 }
 
 static void test_dns_only_plan_is_valid(void **state)
@@ -582,9 +655,11 @@ static void test_more_bad_values(void **state)
 	expect_error("name: x\nhosts: {old: {}}\nchecks: {egress: [\"payments:443\"]}\n",
 	             "checks: the host checks compare hosts.old and hosts.new");
 	expect_error("name: x\nhooks: {before_cutover: {cmd: x}}\n",
-	             "hooks.before_cutover: expected a command list or an URL, found a mapping");
+	             "hooks.before_cutover: unknown key 'cmd'");
+	expect_error("name: x\nhooks: {before_cutover: 3.5}\n",
+	             "hooks.before_cutover: not an http:// or https:// URL");
 	expect_error("name: x\nhooks: {before_cutover: }\n",
-	             "hooks.before_cutover: expected a command list or an URL, found nothing");
+	             "hooks.before_cutover: expected a command list or a URL, found nothing");
 	expect_error("name: x\ndns:\n", "t.yaml:2:1: dns: expected a mapping, found nothing");
 	expect_error("x: &a 1\nname: *b\n", "t.yaml:2:7: alias '*b' has no anchor");
 	expect_error("name: x\n<<: {dns: 1}\n", "merge keys ('<<') are not supported");
@@ -637,12 +712,22 @@ static void test_value_checks(void **state)
 	assert_true(plan_conninfo_has_password("postgresql://h/db?password=x"));
 	assert_false(plan_conninfo_has_password("host=a passfile=/x user=password"));
 	assert_false(plan_conninfo_has_password("postgresql://u@h:5432/db"));
+	/* every libpq keyword that ends in "password" holds a secret */
+	assert_true(plan_conninfo_has_password("host=a sslpassword=x"));
+	assert_true(plan_conninfo_has_password("sslpassword = x host=a"));
+	assert_true(plan_conninfo_has_password("postgresql://h/db?sslmode=require&sslpassword=x"));
+	assert_false(plan_conninfo_has_password("host=a sslkey=/password"));
+	assert_false(plan_conninfo_has_password("postgresql://h/db?user=password"));
 
 	assert_true(plan_key_is_secret("secret"));
 	assert_true(plan_key_is_secret("tsig_secret"));
 	assert_true(plan_key_is_secret("api-token"));
 	assert_false(plan_key_is_secret("secret_file"));
 	assert_false(plan_key_is_secret("tokens"));
+	assert_true(plan_key_is_secret("sslpassword"));
+	assert_true(plan_key_is_secret("adminpassword"));
+	assert_true(plan_key_is_secret("db_passwd"));
+	assert_false(plan_key_is_secret("password_file"));
 
 	assert_true(plan_time_zone_ok("UTC", &why));
 	assert_true(plan_time_zone_ok("Europe/Berlin", &why));
@@ -724,11 +809,18 @@ static void test_secret_read(void **state)
 	assert_int_equal(plan_secret_read(p, &s, &out, &err), 0);
 	assert_string_equal(out.data, "from-env");
 	buf_release_secret(&out);
+	/* read once, it has left the environment (no child inherits it),
+	 * and a second read in the same run still has it */
+	assert_null(getenv(s.env));
+	buf_init(&out, 0);
+	assert_int_equal(plan_secret_read(p, &s, &out, &err), 0);
+	assert_string_equal(out.data, "from-env");
+	buf_release_secret(&out);
 
-	unsetenv(s.env);
+	s.env = "FERRY_TEST_PLAN_SECRET_UNSET";
 	buf_init(&out, 0);
 	assert_int_equal(plan_secret_read(p, &s, &out, &err), FERRY_ENOTFOUND);
-	assert_non_null(strstr(err.msg, "FERRY_TEST_PLAN_SECRET"));
+	assert_non_null(strstr(err.msg, "FERRY_TEST_PLAN_SECRET_UNSET"));
 	buf_release_secret(&out);
 
 	s.env = NULL;
@@ -779,6 +871,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example_loads_with_every_field),
 		cmocka_unit_test(test_database_only_plan_is_valid),
+		cmocka_unit_test(test_urls_with_a_token_come_from_a_file_or_a_variable),
 		cmocka_unit_test(test_dns_only_plan_is_valid),
 		cmocka_unit_test(test_record_sets_and_providers),
 		cmocka_unit_test(test_defaults),

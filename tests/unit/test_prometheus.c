@@ -2,7 +2,9 @@
  * test_prometheus.c - prometheus_parse() (hosts/prometheus.c) on replies of
  * the Prometheus HTTP API as servers write them, and on hostile ones: each
  * reply must give the one number, or the documented code and a message an
- * operator can act on, and never a crash (run it under ASan too).
+ * operator can act on, and never a crash (run it under ASan too).  And
+ * the URL as messages show it (hosts/http.c): scheme://host only, whatever
+ * token its userinfo, path or query hold.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "hosts/http.h"
 #include "hosts/prometheus.h"
 #include "util/buf.h"
 
@@ -325,15 +328,59 @@ static void test_huge(void **state)
 	buf_release(&b);
 }
 
+static void test_urls_are_shown_by_their_origin(void **state)
+{
+	/* a loopback port where nothing listens (the tests' range 16600-16699) */
+	static const char unreachable[] = "http://u:tok-pw@127.0.0.1:16601/services/tok-path?"
+	                                  "token=tok-query#tok-frag";
+	struct ferry_error err = { 0 };
+	char out[256];
+	long status;
+	struct buf body;
+	double v;
+
+	(void)state;
+	hosts_http_origin("https://u:p@hooks.slack.test:8443/services/T0/B0/XXXX?token=y#f", out,
+	                  sizeof(out));
+	assert_string_equal(out, "https://hooks.slack.test:8443");
+	hosts_http_origin("https://hooks.slack.test/services/T0/B0/XXXX", out, sizeof(out));
+	assert_string_equal(out, "https://hooks.slack.test");
+	hosts_http_origin("http://[::1]:9090/api", out, sizeof(out));
+	assert_string_equal(out, "http://[::1]:9090");
+	hosts_http_origin("not a url at all", out, sizeof(out));
+	assert_string_equal(out, "(a URL that cannot be parsed)");
+
+	/* the messages of a failed request name the origin only */
+	assert_true(hosts_http_post_json(unreachable, "{}", 2000, &status, &err) < 0);
+	assert_non_null(strstr(err.msg, "http://127.0.0.1:16601"));
+	assert_null(strstr(err.msg, "tok-"));
+	buf_init(&body, 1024);
+	memset(&err, 0, sizeof(err));
+	assert_true(hosts_http_get(unreachable, 2000, &status, &body, &err) < 0);
+	assert_non_null(strstr(err.msg, "http://127.0.0.1:16601"));
+	assert_null(strstr(err.msg, "tok-"));
+	buf_release(&body);
+	memset(&err, 0, sizeof(err));
+	assert_true(prometheus_query(unreachable, "up", 2000, &v, &err) < 0);
+	assert_null(strstr(err.msg, "tok-"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vector_one_sample), cmocka_unit_test(test_scalar),
-		cmocka_unit_test(test_empty_vector),      cmocka_unit_test(test_several_series),
-		cmocka_unit_test(test_error_status),      cmocka_unit_test(test_not_finite),
-		cmocka_unit_test(test_wrong_types),       cmocka_unit_test(test_range_and_string),
-		cmocka_unit_test(test_garbage),           cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_deeply_nested),     cmocka_unit_test(test_huge),
+		cmocka_unit_test(test_vector_one_sample),
+		cmocka_unit_test(test_scalar),
+		cmocka_unit_test(test_empty_vector),
+		cmocka_unit_test(test_several_series),
+		cmocka_unit_test(test_error_status),
+		cmocka_unit_test(test_not_finite),
+		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_range_and_string),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_deeply_nested),
+		cmocka_unit_test(test_huge),
+		cmocka_unit_test(test_urls_are_shown_by_their_origin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

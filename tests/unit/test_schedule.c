@@ -307,6 +307,42 @@ static void test_window_inside_returns_the_current_window(void **state)
 	assert_true(inside(&w, "2026-11-29T05:59:59Z"));
 }
 
+/* The copy-time gate: sync + soak must end before the next window closes. */
+static void test_sync_and_soak_must_end_before_the_next_window_closes(void **state)
+{
+	struct plan_window w = window(SUN, 2 * 60, 6 * 60, zone_utc), none;
+	struct ferry_error err = { 0 };
+	int64_t ends, ws, we;
+	bool fits;
+
+	(void)state;
+	memset(&none, 0, sizeof(none));
+	/* Thursday noon: 1 h of sync + 24 h of soak end Friday 13:00, before
+	 * Sunday 06:00 */
+	assert_int_equal(schedule_sync_fits(&w, T("2026-11-26T12:00:00Z"), 3600000, 86400000, &fits,
+	                                    &ends, &ws, &we, &err),
+	                 0);
+	assert_true(fits);
+	assert_int_equal(ends, T("2026-11-27T13:00:00Z"));
+	assert_int_equal(we, T("2026-11-29T06:00:00Z"));
+	/* 4 days of sync do not: refused, with the window it was held against */
+	assert_int_equal(schedule_sync_fits(&w, T("2026-11-26T12:00:00Z"), 4 * 86400000LL, 86400000,
+	                                    &fits, &ends, &ws, &we, &err),
+	                 0);
+	assert_false(fits);
+	assert_int_equal(ws, T("2026-11-29T02:00:00Z"));
+	/* inside the window, ending before it closes */
+	assert_int_equal(schedule_sync_fits(&w, T("2026-11-29T02:30:00Z"), 60000, 60000, &fits,
+	                                    &ends, &ws, &we, &err),
+	                 0);
+	assert_true(fits);
+	/* no window: any time */
+	assert_int_equal(schedule_sync_fits(&none, T("2026-11-26T12:00:00Z"), 40 * 86400000LL,
+	                                    86400000, &fits, &ends, &ws, &we, &err),
+	                 0);
+	assert_true(fits);
+}
+
 static void test_window_before_returns_that_days_window(void **state)
 {
 	struct plan_window w = window(SUN, 2 * 60, 6 * 60, zone_utc);
@@ -845,6 +881,7 @@ int main(void)
 		cmocka_unit_test(test_window_inside_returns_the_current_window),
 		cmocka_unit_test(test_window_before_returns_that_days_window),
 		cmocka_unit_test(test_window_after_end_returns_next_week),
+		cmocka_unit_test(test_sync_and_soak_must_end_before_the_next_window_closes),
 		cmocka_unit_test(test_every_weekday_mask_finds_its_day),
 		cmocka_unit_test(test_window_spanning_midnight_holds_both_sides),
 		cmocka_unit_test(test_window_spanning_midnight_belongs_to_its_start_day),

@@ -17,6 +17,7 @@
 #include "hosts/shell.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
 
 static struct host_shell *open_local(void)
@@ -122,9 +123,36 @@ static void test_shell_quote_survives_the_shell(void **state)
 	host_shell_free(sh);
 }
 
+static void test_shell_gets_no_secret_variable(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct host_shell *sh;
+	struct buf out;
+	int status = -1;
+
+	(void)state;
+	setenv("FERRY_T_SHELL_SECRET", "tok-shell-789", 1);
+	setenv("FERRY_T_SHELL_PLAIN", "plain-value", 1);
+	secret_env_mark("FERRY_T_SHELL_SECRET");
+	sh = open_local();
+	buf_init(&out, 1 << 20);
+	assert_int_equal(host_shell_run(sh, "cat /proc/$$/environ | tr '\\000' '\\n'", 0, &out,
+	                                &status, &err),
+	                 0);
+	assert_int_equal(status, 0);
+	assert_non_null(strstr(out.data, "FERRY_T_SHELL_PLAIN=plain-value"));
+	assert_null(strstr(out.data, "tok-shell-789"));
+	buf_release(&out);
+	host_shell_free(sh);
+	secret_env_reset();
+	unsetenv("FERRY_T_SHELL_SECRET");
+	unsetenv("FERRY_T_SHELL_PLAIN");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shell_gets_no_secret_variable),
 		cmocka_unit_test(test_shell_runs_commands_and_keeps_status_and_output),
 		cmocka_unit_test(test_shell_writes_files_exactly),
 		cmocka_unit_test(test_shell_deadline_breaks_the_shell),

@@ -350,6 +350,41 @@ static void test_config_from_plan(void **state)
 	assert_int_equal(c.window_ms, TRIGGER_WINDOW_MS_DEFAULT);
 }
 
+/* A metric that cannot be read is "cannot tell", not health: ten blind
+ * seconds in a row breach; a second that could be read starts over; with
+ * no trigger set there is nothing to be blind to. */
+static void test_blind_seconds_breach(void **state)
+{
+	struct trigger_window w;
+	struct trigger_result r[TRIGGER_NKINDS];
+	int i;
+
+	(void)state;
+	window_with(&w, 1.0, -1, -1);
+	for (i = 0; i < 9; i++)
+		trigger_note_blind(&w, true, "haproxy stats: connection refused");
+	assert_int_equal(trigger_evaluate(&w, T0, r), 0);
+	assert_true(r[TRIGGER_BLIND].set);
+	assert_false(r[TRIGGER_BLIND].breached);
+	trigger_note_blind(&w, false, NULL);
+	for (i = 0; i < 9; i++)
+		trigger_note_blind(&w, true, "haproxy stats: connection refused");
+	assert_int_equal(trigger_evaluate(&w, T0, r), 0);
+	trigger_note_blind(&w, true, "prometheus: timed out");
+	assert_int_equal(trigger_evaluate(&w, T0, r), 1);
+	assert_true(r[TRIGGER_BLIND].breached);
+	assert_string_equal(r[TRIGGER_BLIND].evidence,
+	                    "cannot tell for 10 s in a row (prometheus: timed out) >= 10 s");
+	trigger_window_release(&w);
+
+	window_with(&w, -1, -1, -1);
+	for (i = 0; i < 20; i++)
+		trigger_note_blind(&w, true, "x");
+	assert_int_equal(trigger_evaluate(&w, T0, r), 0);
+	assert_false(r[TRIGGER_BLIND].set);
+	trigger_window_release(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_unset_triggers_ignored),
 		cmocka_unit_test(test_prometheus_fresh_and_stale),
 		cmocka_unit_test(test_config_from_plan),
+		cmocka_unit_test(test_blind_seconds_breach),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,13 @@
 /*
  * test_util.c - the bounded buffer, durations, percentages, RFC 3339,
- * port numbers.
+ * port numbers, secret environment variables.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -13,6 +15,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/port.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
 
 static void test_buf_appends_and_stays_terminated(void **state)
@@ -156,6 +159,65 @@ static void test_port_parse(void **state)
 	assert_int_equal(port, 53);
 }
 
+static bool child_has(char **env, const char *entry)
+{
+	for (; *env; env++)
+		if (!strcmp(*env, entry))
+			return true;
+	return false;
+}
+
+static void test_secret_env_is_taken_wiped_and_kept(void **state)
+{
+	struct buf b;
+	char *where, **env;
+
+	(void)state;
+	setenv("FERRY_T_SECRET", "tok-123", 1);
+	setenv("FERRY_T_PLAIN", "visible", 1);
+	where = getenv("FERRY_T_SECRET");
+	buf_init(&b, 64);
+	assert_int_equal(secret_env_take("FERRY_T_SECRET", &b), 0);
+	assert_string_equal(b.data, "tok-123");
+	/* gone from the environment, its bytes wiped where they were */
+	assert_null(getenv("FERRY_T_SECRET"));
+	assert_int_equal(where[0], '\0');
+	assert_true(secret_env_is_marked("FERRY_T_SECRET"));
+	/* a second read in the same run still works */
+	buf_reset(&b);
+	assert_int_equal(secret_env_take("FERRY_T_SECRET", &b), 0);
+	assert_string_equal(b.data, "tok-123");
+	buf_release_secret(&b);
+	/* never set, or empty: not found */
+	buf_init(&b, 64);
+	assert_int_equal(secret_env_take("FERRY_T_NEVER_SET", &b), FERRY_ENOTFOUND);
+	setenv("FERRY_T_EMPTY", "", 1);
+	assert_int_equal(secret_env_take("FERRY_T_EMPTY", &b), FERRY_ENOTFOUND);
+	/* too long for the caller's buffer */
+	setenv("FERRY_T_LONG", "0123456789", 1);
+	buf_release(&b);
+	buf_init(&b, 4);
+	assert_int_equal(secret_env_take("FERRY_T_LONG", &b), FERRY_EPROTO);
+	buf_release(&b);
+
+	/* marked but not read: still kept from children */
+	setenv("FERRY_T_MARKED", "tok-456", 1);
+	secret_env_mark("FERRY_T_MARKED");
+	env = secret_env_child();
+	assert_false(child_has(env, "FERRY_T_MARKED=tok-456"));
+	assert_true(child_has(env, "FERRY_T_PLAIN=visible"));
+	free(env);
+	assert_non_null(getenv("FERRY_T_MARKED")); /* ferry's own is left */
+
+	secret_env_reset();
+	assert_false(secret_env_is_marked("FERRY_T_MARKED"));
+	env = secret_env_child();
+	assert_true(child_has(env, "FERRY_T_MARKED=tok-456"));
+	free(env);
+	unsetenv("FERRY_T_MARKED");
+	unsetenv("FERRY_T_PLAIN");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_percent_parse),
 		cmocka_unit_test(test_rfc3339_round_trip),
 		cmocka_unit_test(test_port_parse),
+		cmocka_unit_test(test_secret_env_is_taken_wiped_and_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
 #      is on new, the sequences on new are past old's values, `ferry status
 #      --json` says done and `ferry report` writes the page.
 #   d. (fresh servers) `ferry run --dry-run` changes nothing.
-#   c. `FERRY_CRASH_AT=db.fence_database ferry run` dies (137) inside the
+#   c. `FERRY_CRASH_AT=db.fence ferry run` dies (137) inside the
 #      write pause; the next `ferry run` completes: no pooler left paused,
 #      0 lost writes.
 # Every wait polls a condition with a deadline; the schedule is compressed
@@ -344,8 +344,8 @@ grep -Eiq 'would|switch' "$top/dry.cutover" || { show "$top/dry.cutover"; fail "
 echo "db_cli: d ok (dry runs at prepare and at the cutover change nothing)"
 
 step=c
-run_ferry crash.c env FERRY_CRASH_AT=db.fence_database "$ferry" run --now "db_cli crash test" "$top/p.yaml"
-[ $rc = 137 ] || { show "$top/crash.c"; fail "FERRY_CRASH_AT=db.fence_database: exit $rc, want 137"; }
+run_ferry crash.c env FERRY_CRASH_AT=db.fence "$ferry" run --now "db_cli crash test" "$top/p.yaml"
+[ $rc = 137 ] || { show "$top/crash.c"; fail "FERRY_CRASH_AT=db.fence: exit $rc, want 137"; }
 grep -q 'crashing now' "$top/crash.c" || fail "the crash point was not reached"
 # Killed inside the write pause: the poolers are still paused, and only the
 # next run's recovery can let the writes through again.

@@ -2,8 +2,8 @@
 # knot.sh PROGRAM [ARGS...] - runs PROGRAM against a private Knot DNS server.
 #
 # Starts knotd as a plain foreground process on 127.0.0.1 at a free port in
-# 15300-15399 (FERRY_TEST_KNOT_PORTS="LO SPAN" picks another range: each
-# helper's tests have their own), authoritative for shop.test (www and api: A 10.77.0.2, TTL
+# 15300-15399 (or KNOT_PORT_LO and the KNOT_PORT_SPAN ports above it: a test
+# on its own range needs no server lock), authoritative for shop.test (www and api: A 10.77.0.2, TTL
 # 3600, plus one record per test: multi holds two A and one AAAA, cn a
 # CNAME), with two TSIG keys: ferry-key, allowed to
 # update the zone, and other-key, known to the server but not in the zone's
@@ -135,9 +135,7 @@ EOF
 	return 1
 }
 
-set -- ${FERRY_TEST_KNOT_PORTS:-15300 100} "$@"
-lo=$1 span=$2
-shift 2
+lo=${KNOT_PORT_LO:-15300} span=${KNOT_PORT_SPAN:-100}
 if start_on_free_port "$lo" "$span" start_knot; then
 	started=$free_port
 else

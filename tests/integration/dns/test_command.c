@@ -4,7 +4,7 @@
  * real Knot server, so that ferry's before (compare) and after (verify)
  * reads run against a real authoritative answer.
  *
- * Run through knot.sh (FERRY_TEST_KNOT_PORTS=16200 20: the dns helper's
+ * Run through knot.sh (KNOT_PORT_LO=16200, KNOT_PORT_SPAN=20: the dns helper's
  * ports); the script's path is argv[1].  The script logs each run to
  * FERRY_TEST_PROVIDER_LOG, so a test can tell whether ferry ran it, and
  * FERRY_TEST_PROVIDER_MODE makes it fail, do nothing, or hang.

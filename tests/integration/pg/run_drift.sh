@@ -1,12 +1,15 @@
 #!/bin/sh
 # run_drift.sh TEST_BINARY - starts two PostgreSQL 15 clusters (old on
-# 15450, new on 15451; no pgbouncer) in a temporary folder, runs the schema
-# drift test against them, stops them (trap), and returns its status.
+# 15450, new on 15451, unless PG_OLD_PORT... say otherwise; no pgbouncer) in
+# a temporary folder, runs the test against them (the schema drift test;
+# run_pgcopy.sh runs the parallel copy's), stops them (trap), and returns
+# its status.
 set -u
-PG_OLD_PORT=15450 PG_NEW_PORT=15451 PG_REPL_PORT=15452 PGB_OLD_PORT=15453 PGB_NEW_PORT=15454
+: "${PG_OLD_PORT:=15450}" "${PG_NEW_PORT:=15451}" "${PG_REPL_PORT:=15452}"
+: "${PGB_OLD_PORT:=15453}" "${PGB_NEW_PORT:=15454}"
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cluster.sh"
-dir=$(mktemp -d /tmp/ferry-pgdrift.XXXXXX)
+dir=$(mktemp -d /tmp/ferry-pgpair.XXXXXX)
 trap 'cluster_stop "$dir"' EXIT INT TERM
 chmod 755 "$dir"
 head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/ferry.pw"

@@ -1,0 +1,111 @@
+/*
+ * mariadb_int.h - what the files of the MariaDB engine share
+ * (mariadb.c: open, replication, lag, verify, teardown; mariadb_copy.c:
+ * the initial copy; mariadb_check.c: readiness; mariadb_switch.c: the
+ * switch steps; mariadb_describe.c: the dry run).
+ *
+ * Ownership: struct mdb owns its connections, endpoints and the copy; the
+ * config it points to is borrowed for the handle's life.
+ */
+#ifndef FERRY_DB_MARIADB_INT_H
+#define FERRY_DB_MARIADB_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "db/mariadb.h"
+#include "db/mariadb_conn.h"
+#include "util/buf.h"
+
+/* Statements outside the pause: long enough for a busy server, short
+ * enough that a hung one is noticed. */
+#define MDB_TIMEOUT_MS 10000
+/* ferry's own database on both sides: the heartbeat and the copy's state.
+ * Written with sql_log_bin=0 except the heartbeat row, which must travel. */
+#define MDB_META "_ferry"
+
+/* One side, as a step sees it. */
+struct mdb_side {
+	const char *name;          /* "old" / "new" */
+	struct mdb_conn *q;        /* statements */
+	struct mdb_conn *ctl;      /* KILL QUERY of q's statement past a deadline */
+	struct mdb_endpoint ep;    /* ferry's endpoint of this side */
+	const char *conninfo;      /* ferry's conninfo */
+	const char *password;      /* may be NULL */
+	const char *from_other;    /* how the other side reaches this one */
+	struct mdb_endpoint ep_in; /* from_other parsed */
+};
+
+struct mdb_copy;
+
+#define MDB_HB_RING 64
+
+struct mdb {
+	const struct db_config *cfg;
+	struct mdb_side old, new;
+	char *dbname; /* the application's database (old's dbname) */
+	struct mdb_copy *copy;
+	/* heartbeats written by this process: seq and time_mono_ms() */
+	struct {
+		int64_t seq, mono;
+	} hb[MDB_HB_RING];
+	int64_t hb_last;
+};
+
+int64_t mdb_deadline(int64_t ms);
+/* from (the writer before the switch in dir) and to (the writer after). */
+void mdb_sides(struct mdb *m, enum db_direction dir, struct mdb_side **from, struct mdb_side **to);
+/* q, or ctl when q was lost; NULL when both are. */
+struct mdb_conn *mdb_conn_of(struct mdb_side *s);
+/* Reconnects a lost q or ctl (outside the pause only). */
+int mdb_side_reconnect(struct mdb *m, struct mdb_side *s, struct ferry_error *err);
+
+/* The replication filter that keeps the stream to the application's
+ * database and ferry's: "db.%,_ferry.%" with LIKE wildcards escaped. */
+char *mdb_filter(const struct mdb *m);
+/* CHANGE MASTER TO ... on to, pointing at from (password included when
+ * with_password: the text is then a secret, free it with xfree_secret). */
+char *mdb_change_master_sql(const struct mdb *m, const struct mdb_side *to,
+                            const struct mdb_side *from, bool demote, bool with_password);
+/* One row of SHOW SLAVE STATUS on conn into r (nrows 0: no replica). */
+int mdb_slave_status(struct mdb_conn *c, int64_t deadline, struct mdb_result *r,
+                     struct ferry_error *err);
+/* Runs sql with sql_log_bin=0 (ferry's own objects, never replicated). */
+int mdb_exec_nolog(struct mdb_conn *c, const char *sql, int64_t deadline, struct ferry_error *err);
+/* Ensures _ferry and its tables on one side (sql_log_bin=0). */
+int mdb_meta_ensure(struct mdb_conn *c, struct ferry_error *err);
+/* Count of events in the application's database on c, or < 0. */
+int64_t mdb_count_events(struct mdb *m, struct mdb_conn *c, int64_t deadline,
+                         struct ferry_error *err);
+
+/* The sum over domains of max(0, seq(a) - seq(b)) for GTID lists
+ * "D-S-N,...": how many transactions a has that b has not applied. */
+int64_t mdb_gtid_distance(const char *a, const char *b);
+
+/* ---- the initial copy (mariadb_copy.c) ------------------------------ */
+
+/* Starts mariadb-dump of old piped through ferry into mariadb on new, in a
+ * thread; the GTID position is read from the dump's head. */
+int mdb_copy_start(struct mdb *m, struct ferry_error *err);
+/* 1 while running, 0 when done (ok), < 0 when it failed (err filled). */
+int mdb_copy_poll(struct mdb *m, struct ferry_error *err);
+/* The GTID position of the finished copy (borrowed). */
+const char *mdb_copy_gtid(const struct mdb *m);
+/* Appends a row per table seen so far (state 'c' copying, 'd' dumped). */
+void mdb_copy_progress(const struct mdb *m, struct db_progress *out);
+/* Stops the children and the thread (close()). */
+void mdb_copy_free(struct mdb *m);
+
+extern const char *const mdb_dump_argv[];
+extern const char *const mdb_client_argv[];
+
+/* ---- the engine's other parts ---------------------------------------- */
+
+int mdb_check(void *h, struct db_checks *out, struct ferry_error *err);
+int mdb_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
+int mdb_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
+                        struct ferry_error *err);
+int mdb_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
+
+#endif

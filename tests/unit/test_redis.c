@@ -1,0 +1,145 @@
+/*
+ * test_redis.c - the parts of the Redis engine that need no server: the
+ * dry run's texts (what replicate_start and teardown would send, written
+ * out in full, with no password in them), the switch's refusal until the
+ * orchestrator lands, a bad URL refused naming the database, and the
+ * position's text form.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "db/db.h"
+#include "db/redis.h"
+#include "util/buf.h"
+
+static const struct db_config cfg = {
+	.name = "cache",
+	.old_conninfo = "redis://ferry@10.77.0.2:6379",
+	.new_conninfo = "rediss://10.77.0.3:6380?ca=/etc/ferry/ca.pem",
+	.old_password = "PwOldSecret",
+	.new_password = "PwNewSecret",
+	.pause_budget_ms = 2000,
+};
+
+static void test_describe_replicate(void **state)
+{
+	const struct db_engine *eng = db_engine_find("redis");
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(eng->describe_replicate(&cfg, &b, &err), 0);
+	assert_string_equal(
+	        b.data,
+	        "open old: connect  -- redis://ferry@10.77.0.2:6379; AUTH as ferry with the plan's "
+	        "password if it has one\n"
+	        "open new: connect  -- rediss://10.77.0.3:6380?ca=/etc/ferry/ca.pem; AUTH with the "
+	        "plan's password if it has one\n"
+	        "replicaof new: INFO replication  -- nothing more when new replicates from old "
+	        "already\n"
+	        "replicaof new: INFO keyspace  -- refused when new holds keys: the full sync would "
+	        "erase them\n"
+	        "replicaof new: CONFIG GET masteruser; CONFIG GET masterauth\n"
+	        "replicaof new: CONFIG SET masteruser  -- ferry; if it differs; only when the plan "
+	        "gives a password (new replicates from old with them)\n"
+	        "replicaof new: CONFIG SET masterauth (the plan's password, added)  -- if it "
+	        "differs\n"
+	        "replicaof old: CONFIG GET masteruser; CONFIG GET masterauth\n"
+	        "replicaof old: CONFIG SET masteruser \"\"  -- if it differs; only when the plan "
+	        "gives a password (for the way back after the switch)\n"
+	        "replicaof old: CONFIG SET masterauth (the plan's password, added)  -- if it "
+	        "differs\n"
+	        "replicaof new: REPLICAOF  -- 10.77.0.2 6379: a full sync of every database, then "
+	        "the stream\n");
+	assert_null(strstr(b.data, "PwOldSecret"));
+	assert_null(strstr(b.data, "PwNewSecret"));
+	buf_release(&b);
+}
+
+static void test_describe_teardown(void **state)
+{
+	const struct db_engine *eng = db_engine_find("redis");
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_int_equal(eng->describe_teardown(&cfg, &b, &err), 0);
+	assert_non_null(strstr(b.data,
+	                       "drop old: REPLICAOF NO ONE  -- if it replicates from new\n"
+	                       "drop old: CONFIG GET masterauth\n"
+	                       "drop old: CONFIG SET masterauth \"\"; CONFIG SET masteruser "
+	                       "\"\"  -- where they still hold what ferry set\n"));
+	assert_non_null(
+	        strstr(b.data, "drop new: REPLICAOF NO ONE  -- if it replicates from old\n"));
+	assert_null(strstr(b.data, "Secret"));
+	buf_release(&b);
+}
+
+static void test_refusals(void **state)
+{
+	const struct db_engine *eng = db_engine_find("redis");
+	struct db_config bad = cfg;
+	struct ferry_error err = { 0 };
+	struct buf b;
+	void *h = (void *)1;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	/* the switch steps are not wired into the orchestrator yet */
+	assert_null(eng->sw);
+	/* a URL that is not one: refused before any connection (old's
+	 * address is not reached: tests send nothing outside 127.0.0.0/8) */
+	bad.new_conninfo = "host=10.77.0.3 port=6379";
+	assert_int_equal(eng->describe_replicate(&bad, &b, &err), FERRY_EINVAL);
+	assert_string_equal(err.msg, "database cache: 'host=10.77.0.3 port=6379': not a redis:// "
+	                             "or rediss:// URL");
+	assert_int_equal(eng->open(&bad, &h, &err), FERRY_EINVAL);
+	assert_null(h);
+	assert_string_equal(err.msg, "database cache new: 'host=10.77.0.3 port=6379': not a "
+	                             "redis:// or rediss:// URL");
+	assert_int_equal(b.len, 0);
+	buf_release(&b);
+}
+
+static void test_position_text(void **state)
+{
+	struct redis_pos p = { "0123456789abcdef0123456789abcdef01234567", 42 }, q;
+	char text[REDIS_POS_TEXT];
+
+	(void)state;
+	redis_pos_format(&p, text);
+	assert_string_equal(text, "0123456789abcdef0123456789abcdef01234567:42");
+	assert_int_equal(redis_pos_parse(text, &q), 0);
+	assert_string_equal(q.replid, p.replid);
+	assert_int_equal(q.offset, 42);
+	assert_int_equal(redis_pos_parse("0123456789abcdef0123456789abcdef0123456:42", &q),
+	                 FERRY_EINVAL);
+	assert_int_equal(redis_pos_parse("0123456789abcdef0123456789abcdef01234567:", &q),
+	                 FERRY_EINVAL);
+	assert_int_equal(redis_pos_parse("0123456789abcdef0123456789abcdef01234567:-1", &q),
+	                 FERRY_EINVAL);
+	assert_int_equal(redis_pos_parse("0123456789ABCDEF0123456789abcdef01234567:1", &q),
+	                 FERRY_EINVAL);
+	assert_int_equal(redis_pos_parse("0123456789abcdef0123456789abcdef01234567:1x", &q),
+	                 FERRY_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_describe_replicate),
+		cmocka_unit_test(test_describe_teardown),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_position_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -22,6 +22,7 @@
 #include "util/check.h"
 #include "core/endpoints.h"
 #include "core/orchestrator.h"
+#include "core/support.h"
 #include "journal/journal.h"
 #include "util/mem.h"
 #include "db/db.h"
@@ -141,8 +142,9 @@ static const char prevents_server[] =
         "the wrong server takes the traffic";
 
 /* One side's balancer ("old": traffic.admin, "new": traffic.admin_new),
- * read only: it answers, may change weights, and has the backend with
- * both servers. */
+ * read only: it answers, may change weights (unless traffic.via is dns:
+ * then its counters are only read), and has the backend with both
+ * servers. */
 static void traffic_side(const struct plan *p, const struct traffic_driver *drv, const char *side,
                          const char *admin, struct check_rows *rows)
 {
@@ -169,6 +171,11 @@ static void traffic_side(const struct plan *p, const struct traffic_driver *drv,
 	else if (drv->access(lb, &can, level, sizeof(level), &err) < 0)
 		check_rows_add(rows, "lb.api", object, CHECK_WARN, prevents_api,
 		               "answers, but its access level is unknown: %s", err.msg);
+	else if (!can && !strcmp(t->via, "dns"))
+		check_rows_add(rows, "lb.api", object, CHECK_OK, prevents_api,
+		               "answers at level %s (enough: with traffic.via dns its counters "
+		               "are only read)",
+		               level);
 	else if (!can)
 		check_rows_add(rows, "lb.api", object, CHECK_FAIL, prevents_api,
 		               "answers at level %s, which cannot set weights: give ferry a "
@@ -209,7 +216,7 @@ out:
  * inside the validation, and for all traffic inside the cutover window). */
 static void traffic_checks(const struct plan *p, struct check_rows *rows)
 {
-	const struct traffic_driver *drv = traffic_driver_find(p->traffic.via);
+	const struct traffic_driver *drv = traffic_driver_find(support_traffic_driver(&p->traffic));
 
 	if (!drv)
 		return; /* refused at plan time (core/support.c) */

@@ -52,31 +52,11 @@ static int read_secret(const struct plan *p, const struct plan_secret *s, const 
 	return r;
 }
 
-/* The environment variables that hold the plan's secrets (NULL-terminated,
- * borrowing the plan; the caller frees the array): a command ferry runs
- * for the plan must not inherit them. */
-static char **secret_vars(const struct plan *p)
-{
-	const struct plan_secret *dns[] = { &p->dns.key.secret, &p->dns.api_key,
-		                            &p->dns.secret_access_key, &p->dns.session_token };
-	char **v = xcalloc(4 + p->ndatabases + 1, sizeof(*v));
-	size_t i, k = 0;
-
-	for (i = 0; i < 4; i++)
-		if (dns[i]->env)
-			v[k++] = dns[i]->env;
-	for (i = 0; i < p->ndatabases; i++)
-		if (p->databases[i].password.env)
-			v[k++] = p->databases[i].password.env;
-	return v;
-}
-
 int endpoints_dns_open(const struct plan *p, struct dns_provider **out, struct ferry_error *err)
 {
 	const struct plan_dns *d = &p->dns;
 	struct dns_config cfg;
 	struct buf secret, token, keyid;
-	char **drop = NULL;
 	int r;
 
 	if (!d->present)
@@ -94,8 +74,6 @@ int endpoints_dns_open(const struct plan *p, struct dns_provider **out, struct f
 		r = read_secret(p, &d->access_key_id_ref, "access key id", &keyid, err);
 	if (r < 0)
 		goto out;
-	drop = secret_vars(p);
-	cfg.command_env_drop = drop;
 	cfg.secret = secret.len ? secret.data : NULL;
 	cfg.session_token = token.len ? token.data : NULL;
 	cfg.access_key_id = keyid.len ? keyid.data : d->access_key_id;
@@ -104,7 +82,6 @@ out:
 	buf_release_secret(&keyid);
 	buf_release_secret(&token);
 	buf_release_secret(&secret);
-	free(drop);
 	return r;
 }
 

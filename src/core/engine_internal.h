@@ -110,8 +110,6 @@ int engine_dns_forget_split(struct engine *e, const char *name, struct ferry_err
  * split with its weights, the plain new set (100); *eff the percent the
  * weights give.  The state borrows the plan. */
 void engine_dns_split_state(const struct plan *p, double pct, struct dns_state *st, double *eff);
-/* The balancer driver that reads (and, via haproxy, sets) the split. */
-const char *engine_traffic_driver(const struct plan_traffic *t);
 
 /*
  * Watches the new side for duration_ms (monitor.c): every second the load

@@ -19,6 +19,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/support.h"
 #include "core/trigger.h"
 #include "hosts/http.h"
 #include "hosts/prometheus.h"
@@ -33,17 +34,11 @@ int engine_traffic(struct engine *e, struct ferry_error *err)
 
 	if (e->lb)
 		return 0;
-	e->lb_drv = traffic_driver_find(engine_traffic_driver(t));
+	e->lb_drv = traffic_driver_find(support_traffic_driver(t));
 	if (!e->lb_drv)
 		return ferry_error_set(err, FERRY_EINVAL, NULL, "traffic: unknown balancer '%s'",
 		                       t->via);
 	return e->lb_drv->open(t->admin, &o, &e->lb, err);
-}
-
-const char *engine_traffic_driver(const struct plan_traffic *t)
-{
-	/* via dns: the balancers are read for their counters only */
-	return !strcmp(t->via, "dns") ? "haproxy" : t->via;
 }
 
 int engine_split(struct engine *e, double pct, const char *why, struct ferry_error *err)

@@ -41,15 +41,12 @@
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-extern char **environ;
-
 #define COMMAND_TIMEOUT_DEFAULT_MS 60000
 #define VERIFY_POLL_MS             200
 
 struct command {
 	struct dns_provider base;
 	char **argv; /* NULL-terminated copy */
-	char **drop; /* NULL-terminated copy: variables the child must not get */
 	char *host;  /* the authoritative server, an address literal */
 	uint16_t port;
 	char where[128]; /* "command lexicon-wrapper, server 10.0.0.53:53" */
@@ -77,9 +74,6 @@ static void command_close(struct dns_provider *p)
 	for (i = 0; c->argv && c->argv[i]; i++)
 		free(c->argv[i]);
 	free(c->argv);
-	for (i = 0; c->drop && c->drop[i]; i++)
-		free(c->drop[i]);
-	free(c->drop);
 	free(c->host);
 	free(c->zone);
 	free(c);
@@ -109,11 +103,6 @@ static int command_open(const struct dns_config *cfg, struct dns_provider **out,
 	c->argv = xcalloc(n + 1, sizeof(*c->argv));
 	for (i = 0; i < n; i++)
 		c->argv[i] = xstrdup(cfg->command[i]);
-	for (n = 0; cfg->command_env_drop && cfg->command_env_drop[n]; n++)
-		;
-	c->drop = xcalloc(n + 1, sizeof(*c->drop));
-	for (i = 0; i < n; i++)
-		c->drop[i] = xstrdup(cfg->command_env_drop[i]);
 	rc = dns_sockaddr_parse(cfg->server_host, cfg->server_port, &ss, &sl, err);
 	if (rc < 0) {
 		ferry_error_prefix(err, "dns command %s", c->argv[0]);
@@ -196,30 +185,6 @@ static void last_line(const struct buf *b, char *out, size_t len)
 		snprintf(out, len, "(nothing on stderr)");
 }
 
-/* ferry's environment without the variables in drop (borrowing environ's
- * strings; the caller frees the array). */
-static char **child_env(char *const *drop)
-{
-	size_t n = 0, k = 0, i, l;
-	char **env;
-
-	while (environ[n])
-		n++;
-	env = xcalloc(n + 1, sizeof(*env));
-	for (i = 0; i < n; i++) {
-		bool keep = true;
-		size_t d;
-
-		for (d = 0; drop[d] && keep; d++) {
-			l = strlen(drop[d]);
-			keep = !(strncmp(environ[i], drop[d], l) == 0 && environ[i][l] == '=');
-		}
-		if (keep)
-			env[k++] = environ[i];
-	}
-	return env;
-}
-
 /* Runs the command with in on stdin until deadline (time_mono_ms).  0 when
  * it exited 0; what else it did is in err. */
 static int run(struct command *c, const char *name, const char *in, int64_t deadline,
@@ -228,14 +193,14 @@ static int run(struct command *c, const char *name, const char *in, int64_t dead
 	struct hosts_target local = { .name = "local" };
 	struct hosts_exec_result r;
 	int64_t left = deadline - time_mono_ms();
-	char line[300], **env = child_env(c->drop);
+	char line[300];
 	int rc;
 
 	hosts_exec_result_init(&r);
-	/* The plan's secret variables are ferry's, not the command's. */
-	rc = hosts_exec_env(&local, (const char *const *)c->argv, env, in, strlen(in),
-	                    left > 0 ? left : 1, &r, err);
-	free(env);
+	/* hosts_exec: ferry's environment without the plan's secret
+	 * variables (util/secret.h), which are ferry's, not the command's */
+	rc = hosts_exec(&local, (const char *const *)c->argv, in, strlen(in), left > 0 ? left : 1,
+	                &r, err);
 	if (rc == FERRY_ETIMEDOUT) {
 		rc = fail(c, err, FERRY_ETIMEDOUT, name,
 		          "raise dns.command_timeout, or find out why the command hangs; read the "

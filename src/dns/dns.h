@@ -112,9 +112,6 @@ struct dns_config {
 	 * and its verification may take (<= 0: 60 s) */
 	char *const *command;
 	int command_timeout_ms;
-	/* command: environment variables the command must not see (the
-	 * plan's secrets given by variable), NULL-terminated or NULL */
-	char *const *command_env_drop;
 };
 
 /* One side's value set, as the plan states it: addresses (A and AAAA

@@ -98,18 +98,11 @@ int hosts_exec(const struct hosts_target *target, const char *const *argv, const
                size_t inlen, int64_t timeout_ms, struct hosts_exec_result *r,
                struct ferry_error *err)
 {
-	return hosts_exec_env(target, argv, NULL, in, inlen, timeout_ms, r, err);
-}
-
-int hosts_exec_env(const struct hosts_target *target, const char *const *argv, char *const *envp,
-                   const char *in, size_t inlen, int64_t timeout_ms, struct hosts_exec_result *r,
-                   struct ferry_error *err)
-{
 	const char *host = target && target->name ? target->name : "local";
 	int in_sp[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
 	int pidfd = -1, wstatus = 0, rc = 0;
 	size_t nexec = target ? target->nexec : 0, nargs = 0, i, sent = 0;
-	char **full = NULL, **child = NULL;
+	char **full = NULL, **envp = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, defsigs;
@@ -152,8 +145,7 @@ int hosts_exec_env(const struct hosts_target *target, const char *const *argv, c
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	                                        POSIX_SPAWN_SETSIGDEF);
-	if (!envp)
-		envp = child = secret_env_child();
+	envp = secret_env_child();
 	rc = posix_spawnp(&pid, full[0], &fa, &attr, full, envp);
 	if (rc != 0) {
 		int e = rc;
@@ -265,6 +257,6 @@ out:
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
 	free(full);
-	free(child);
+	free(envp);
 	return rc;
 }

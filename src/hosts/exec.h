@@ -70,15 +70,6 @@ int hosts_exec(const struct hosts_target *target, const char *const *argv, const
                size_t inlen, int64_t timeout_ms, struct hosts_exec_result *r,
                struct ferry_error *err);
 
-/* The same with the child's environment envp ("NAME=value" strings,
- * NULL-terminated; NULL: ferry's own without the plan's secret variables,
- * as hosts_exec() gives), for a command that must not see
- * every variable ferry was given (the DNS command provider drops the
- * plan's secret variables). */
-int hosts_exec_env(const struct hosts_target *target, const char *const *argv, char *const *envp,
-                   const char *in, size_t inlen, int64_t timeout_ms, struct hosts_exec_result *r,
-                   struct ferry_error *err);
-
 /* Appends s to b quoted for a POSIX shell ('...' with ' as '\''). */
 int hosts_sh_quote(struct buf *b, const char *s);
 

@@ -134,7 +134,7 @@ static void test_example_loads_with_every_field(void **state)
 	assert_string_equal(db->sw.include_old, "/etc/pgbouncer/ferry-databases.ini");
 	assert_string_equal(db->sw.include_new, "/etc/pgbouncer/ferry-databases.ini");
 	assert_string_equal(db->sw.dbalias, "shop");
-	assert_int_equal(db->pos.line, 66);
+	assert_int_equal(db->pos.line, 73);
 	assert_null(plan_database_find(p, "other"));
 
 	assert_true(p->traffic.present);

@@ -22,6 +22,7 @@
 #include "dns/dns.h"
 #include "dns_test.h"
 #include "util/buf.h"
+#include "util/secret.h"
 #include "util/timeutil.h"
 
 static uint16_t port;
@@ -194,10 +195,11 @@ static void test_cas_command_failure_and_hang(void **state)
 }
 
 /* The plan's secret variables are ferry's: the command does not get them
- * (command_env_drop), and still gets the rest of the environment. */
+ * (marked by the plan loader, util/secret.h), and still gets the rest of
+ * the environment. */
 static void test_command_does_not_inherit_the_plans_secrets(void **state)
 {
-	static char *argv[3], *drop[] = { "FERRY_TEST_PLAN_SECRET", NULL };
+	static char *argv[3];
 	struct dns_config c;
 	struct ferry_error err = { 0 };
 	struct dns_provider *p;
@@ -208,9 +210,9 @@ static void test_command_does_not_inherit_the_plans_secrets(void **state)
 	argv[0] = "sh";
 	argv[1] = (char *)script;
 	c = config(argv);
-	c.command_env_drop = drop;
 	p = dns_test_open("command", &c);
 	setenv("FERRY_TEST_PLAN_SECRET", "s3cr3t-value-of-the-plan", 1);
+	secret_env_mark("FERRY_TEST_PLAN_SECRET");
 	setenv("FERRY_TEST_PROVIDER_MODE", "envdump", 1);
 	if (dns_check_access(p, &err) < 0)
 		fail_msg("check: %s", err.msg);

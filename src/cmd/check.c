@@ -22,6 +22,7 @@
 #include "util/check.h"
 #include "core/endpoints.h"
 #include "core/orchestrator.h"
+#include "core/support.h"
 #include "journal/journal.h"
 #include "util/mem.h"
 #include "db/db.h"
@@ -46,30 +47,45 @@ static const char prevents_resolver[] =
         "clients resolving the old address long after the cutover, because their resolver "
         "still holds a long TTL";
 
+/* What the credentials row names: the TSIG key, or the provider. */
+static const char *access_object(const struct plan_dns *d)
+{
+	return !strcmp(d->provider, "rfc2136") ? d->key.name : d->provider;
+}
+
 static void dns_checks(const struct plan *p, struct check_rows *rows)
 {
 	const struct plan_dns *d = &p->dns;
+	struct dns_state old = endpoints_dns_state(&p->host_old);
 	struct ferry_error err = { 0 };
 	struct dns_provider *dns = NULL;
-	size_t i, k;
+	char want[512];
+	size_t i;
 
 	if (endpoints_dns_open(p, &dns, &err) < 0) {
-		check_rows_add(rows, "dns.key", d->key.name, CHECK_FAIL, prevents_key, "%s",
+		check_rows_add(rows, "dns.key", access_object(d), CHECK_FAIL, prevents_key, "%s",
 		               err.msg);
 		return;
 	}
-	if (dns_check_key(dns, &err) < 0)
-		check_rows_add(rows, "dns.key", d->key.name, CHECK_FAIL, prevents_key, "%s",
+	if (dns_check_access(dns, &err) < 0)
+		check_rows_add(rows, "dns.key", access_object(d), CHECK_FAIL, prevents_key, "%s",
 		               err.msg);
-	else
+	else if (!strcmp(d->provider, "rfc2136"))
 		check_rows_add(rows, "dns.key", d->key.name, CHECK_OK, prevents_key,
 		               "key accepted by %s for updates to %s (nothing changed)", d->server,
 		               d->zone);
+	else
+		check_rows_add(rows, "dns.key", d->provider, CHECK_OK, prevents_key,
+		               "credentials accepted for changes to zone %s (nothing changed; "
+		               "the swap is %s)",
+		               d->zone,
+		               dns_ops(dns)->atomic ? "atomic" : "read-compare-write, not atomic");
+	dns_state_format(&old, want, sizeof(want));
 	for (i = 0; i < d->records.n; i++) {
 		const char *name = d->records.v[i];
 		struct dns_rrset rs;
-		char have[256];
-		bool old = false;
+		char have[512];
+		bool same;
 
 		dns_rrset_init(&rs);
 		if (dns_query(dns, name, &rs, &err) < 0) {
@@ -78,17 +94,15 @@ static void dns_checks(const struct plan *p, struct check_rows *rows)
 			dns_rrset_release(&rs);
 			continue;
 		}
-		dns_addresses_format(rs.addresses, rs.n, have, sizeof(have));
+		dns_rrset_format(&rs, have, sizeof(have));
 		check_rows_add(rows, "dns.record", name, CHECK_OK, prevents_exists,
-		               "served by %s: %s", d->server, have);
-		for (k = 0; k < rs.n; k++)
-			if (p->host_old.address && !strcmp(rs.addresses[k], p->host_old.address))
-				old = true;
+		               "served by %s: %s", d->server ? d->server : d->provider, have);
+		same = dns_rrset_matches(&rs, &old);
 		/* A DNS-only plan without hosts has nothing to compare with. */
-		if (p->host_old.present && p->host_old.address)
-			check_rows_add(rows, "dns.points", name, old ? CHECK_OK : CHECK_FAIL,
-			               prevents_points, "points at %s%s hosts.old.address %s", have,
-			               old ? ", which includes" : ", not at", p->host_old.address);
+		if (p->host_old.present)
+			check_rows_add(rows, "dns.points", name, same ? CHECK_OK : CHECK_FAIL,
+			               prevents_points, "holds %s, %s hosts.old's %s", have,
+			               same ? "exactly" : "not", want);
 		if (rs.ttl <= d->ttl.cutover)
 			check_rows_add(rows, "dns.ttl", name, CHECK_OK, prevents_ttl,
 			               "TTL %u, at or below the cutover TTL %u", rs.ttl,
@@ -128,8 +142,9 @@ static const char prevents_server[] =
         "the wrong server takes the traffic";
 
 /* One side's balancer ("old": traffic.admin, "new": traffic.admin_new),
- * read only: it answers, may change weights, and has the backend with
- * both servers. */
+ * read only: it answers, may change weights (unless traffic.via is dns:
+ * then its counters are only read), and has the backend with both
+ * servers. */
 static void traffic_side(const struct plan *p, const struct traffic_driver *drv, const char *side,
                          const char *admin, struct check_rows *rows)
 {
@@ -156,6 +171,11 @@ static void traffic_side(const struct plan *p, const struct traffic_driver *drv,
 	else if (drv->access(lb, &can, level, sizeof(level), &err) < 0)
 		check_rows_add(rows, "lb.api", object, CHECK_WARN, prevents_api,
 		               "answers, but its access level is unknown: %s", err.msg);
+	else if (!can && !strcmp(t->via, "dns"))
+		check_rows_add(rows, "lb.api", object, CHECK_OK, prevents_api,
+		               "answers at level %s (enough: with traffic.via dns its counters "
+		               "are only read)",
+		               level);
 	else if (!can)
 		check_rows_add(rows, "lb.api", object, CHECK_FAIL, prevents_api,
 		               "answers at level %s, which cannot set weights: give ferry a "
@@ -196,7 +216,7 @@ out:
  * inside the validation, and for all traffic inside the cutover window). */
 static void traffic_checks(const struct plan *p, struct check_rows *rows)
 {
-	const struct traffic_driver *drv = traffic_driver_find(p->traffic.via);
+	const struct traffic_driver *drv = traffic_driver_find(support_traffic_driver(&p->traffic));
 
 	if (!drv)
 		return; /* refused at plan time (core/support.c) */

@@ -140,6 +140,10 @@ static int print_json(const struct plan_view *v)
 		json_object_set_new(r, "addresses", v->offline ? json_null() : addrs);
 		if (v->offline)
 			json_decref(addrs);
+		if (v->rrsets[i].cname)
+			json_object_set_new(r, "cname", json_string(v->rrsets[i].cname));
+		if (v->rrsets[i].other)
+			json_object_set_new(r, "holds", json_string(v->rrsets[i].other));
 		json_object_set_new(r, "ttl_now", json_integer(v->rrsets[i].ttl));
 		json_object_set_new(r, "ttl_from", json_string(v->offline ? "plan" : "server"));
 		json_object_set_new(r, "cutover_ttl_effective", json_time(v->tl.ttl_effective[i]));
@@ -202,25 +206,32 @@ static int print_table(const struct plan_view *v)
 	const char *zone =
 	        p->schedule.cutover_window.present ? p->schedule.cutover_window.zone : "UTC";
 	char a[96], b[96];
-	size_t i, k;
+	size_t i;
 
 	printf("plan %s (%s): valid\n", p->name, p->path);
-	if (v->nrecs && v->offline) {
-		printf("\nDNS records (--offline: %s:%u not asked; each TTL assumed to be %u, the "
-		       "longest the plan states)\n",
-		       p->dns.server_host, (unsigned)p->dns.server_port, v->rrsets[0].ttl);
-		printf("  %-28s %-24s %s\n", "RECORD", "ADDRESSES", "TTL ASSUMED");
-	} else if (v->nrecs) {
-		printf("\nDNS records, as served by %s:%u\n", p->dns.server_host,
-		       (unsigned)p->dns.server_port);
-		printf("  %-28s %-24s %s\n", "RECORD", "ADDRESSES", "TTL NOW");
-	}
 	if (v->nrecs) {
+		char src[300];
+
+		if (p->dns.server_host)
+			snprintf(src, sizeof(src), "%s:%u", p->dns.server_host,
+			         (unsigned)p->dns.server_port);
+		else
+			snprintf(src, sizeof(src), "%s", p->dns.provider);
+		if (v->offline)
+			printf("\nDNS records (--offline: %s not asked; each TTL assumed to be %u, "
+			       "the longest the plan states)\n",
+			       src, v->rrsets[0].ttl);
+		else if (p->dns.server_host)
+			printf("\nDNS records, as served by %s\n", src);
+		else
+			printf("\nDNS records, as %s serves them\n", src);
+		printf("  %-28s %-24s %s\n", "RECORD", "HOLDS",
+		       v->offline ? "TTL ASSUMED" : "TTL NOW");
 		for (i = 0; i < v->nrecs; i++) {
-			snprintf(a, sizeof(a), "%s", v->offline ? "(not asked)" : "");
-			for (k = 0; k < v->rrsets[i].n; k++)
-				snprintf(a + strlen(a), sizeof(a) - strlen(a), "%s%s", k ? "," : "",
-				         v->rrsets[i].addresses[k]);
+			if (v->offline)
+				snprintf(a, sizeof(a), "(not asked)");
+			else
+				dns_rrset_format(&v->rrsets[i], a, sizeof(a));
 			printf("  %-28s %-24s %u\n", p->dns.records.v[i], a, v->rrsets[i].ttl);
 		}
 		printf("\nTTL step-down (one old TTL between steps, so no resolver holds a long "

@@ -5,7 +5,8 @@
  * whether a run is active, the error that stopped the last run, the latest
  * evaluation of each gate with its evidence, the latest value of every
  * series (lag, weights, error rate, latency) against the plan's
- * thresholds, steps that a crash left open, after the cutover whether the
+ * thresholds, the traffic split's requested share beside the realised one,
+ * steps that a crash left open, after the cutover whether the
  * world (DNS answers, traffic weights, the databases' writers) still is
  * as the journal says the migration left it (core/world.h), and the exact
  * next command.
@@ -14,6 +15,7 @@
  * object, so the two never say different things.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,32 @@ static int collect_series(const char *series, const char *object, void *vctx)
 	 * unknown, never a -1 in the output */
 	json_object_set_new(s, object[0] ? object : "-", last < 0 ? json_null() : json_real(last));
 	return 0;
+}
+
+/* The last value of series/object at any time, or NaN. */
+static double last_ever(struct journal *j, const char *series, const char *object)
+{
+	double last = NAN;
+
+	journal_samples_foreach(j, series, object, 0, INT64_MAX, last_point, &last, NULL);
+	return last;
+}
+
+/* The split: the share requested (the weights ferry set) beside the share
+ * realised (the requests the backends served, since the step began). */
+static json_t *traffic(const struct plan *p, struct journal *j)
+{
+	double want, got;
+	json_t *o;
+
+	if (!p->traffic.present)
+		return json_null();
+	want = last_ever(j, "weight_new_pct", p->traffic.backend);
+	got = last_ever(j, "share_new_pct", p->traffic.backend);
+	o = json_pack("{s:s, s:s}", "via", p->traffic.via, "backend", p->traffic.backend);
+	json_object_set_new(o, "requested_pct", isnan(want) ? json_null() : json_real(want));
+	json_object_set_new(o, "realised_pct", isnan(got) ? json_null() : json_real(got));
+	return o;
 }
 
 /* Each database's initial sync, as the replicate phase last recorded it. */
@@ -352,6 +380,7 @@ static json_t *build(const struct status_view *sv, struct journal *j, struct fer
 	journal_step_list_release(&steps);
 	json_object_set_new(o, "open_steps", open);
 	json_object_set_new(o, "initial_sync", progress(p, j));
+	json_object_set_new(o, "traffic", traffic(p, j));
 	json_object_set_new(o, "way_back", way_back(p, j));
 	json_object_set_new(o, "thresholds",
 	                    json_pack("{s:o, s:o, s:o}", "error_rate_pct",
@@ -435,6 +464,22 @@ static void print_table(const json_t *o)
 			else
 				printf("  %-16s %-24s %.3g\n", key, k2, json_real_value(v2));
 		}
+	}
+	v = json_object_get(o, "traffic");
+	if (json_is_object(v)) {
+		json_t *want = json_object_get(v, "requested_pct"),
+		       *got = json_object_get(v, "realised_pct");
+
+		printf("\ntraffic split (via %s): requested ",
+		       json_string_value(json_object_get(v, "via")));
+		if (json_is_real(want))
+			printf("%.3g %% to new", json_real_value(want));
+		else
+			printf("nothing yet");
+		if (json_is_real(got))
+			printf(", realised %.3g %% (requests served by the backends)",
+			       json_real_value(got));
+		printf("\n");
 	}
 	triggers_text(json_object_get(o, "thresholds"), text, sizeof(text));
 	printf("\nrollback triggers: %s\n", text);

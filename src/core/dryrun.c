@@ -37,34 +37,21 @@ static void indent(struct buf *out, const char *text)
 	}
 }
 
-static void dns_cfg(const struct plan *p, struct dns_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->server_host = p->dns.server_host;
-	c->server_port = p->dns.server_port;
-	c->zone = p->dns.zone;
-	c->key_name = p->dns.key.name;
-	c->algorithm = plan_tsig_alg_name(p->dns.key.algorithm);
-}
-
-/* The one UPDATE that moves name from `from` to `to` at ttl. */
-static int dns_update(const struct plan *p, const char *name, char *const *from, size_t nfrom,
-                      char *const *to, size_t nto, uint32_t ttl, struct buf *out,
+/* The one change that makes name hold `to` at ttl, expecting `from`, as
+ * the provider would send it. */
+static int dns_update(const struct plan *p, const char *name, const struct dns_state *from,
+                      const struct dns_state *to, uint32_t ttl, struct buf *out,
                       struct ferry_error *err)
 {
-	struct dns_change c = { 0 };
 	struct dns_config cfg;
 	struct buf text;
 	int r;
 
-	dns_cfg(p, &cfg);
+	endpoints_dns_config(p, &cfg);
 	buf_init(&text, 1 << 16);
-	r = dns_change_build(&c, p->dns.zone, name, from, nfrom, to, nto, ttl, err);
-	if (r == 0)
-		r = dns_change_format(&c, &cfg, &text);
+	r = dns_describe(p->dns.provider, &cfg, name, from, to, ttl, &text, err);
 	if (r == 0)
 		indent(out, text.data);
-	dns_change_release(&c);
 	buf_release(&text);
 	return r;
 }
@@ -93,7 +80,7 @@ static int describe_prepare(struct engine *e, struct buf *out, struct buf *unrea
                             struct ferry_error *err)
 {
 	const struct plan_dns *d = &e->plan->dns;
-	char *const planned[] = { e->plan->host_old.address };
+	struct dns_state old = endpoints_dns_state(&e->plan->host_old);
 	struct ferry_error rerr = { 0 };
 	int64_t now = time_now();
 	bool reach;
@@ -109,8 +96,6 @@ static int describe_prepare(struct engine *e, struct buf *out, struct buf *unrea
 		struct schedule_ttl_step *st = xcalloc(d->ttl.nsteps, sizeof(*st));
 		struct schedule_record rec;
 		struct dns_rrset rs;
-		char *const *addrs;
-		size_t naddrs;
 		char at[64];
 
 		dns_rrset_init(&rs);
@@ -125,11 +110,9 @@ static int describe_prepare(struct engine *e, struct buf *out, struct buf *unrea
 			rs.ttl = prepare_assumed_ttl(d);
 			buf_addf(out,
 			         "  dns: %s not read: TTL assumed %u (the plan's longest), "
-			         "address hosts.old.address\n",
+			         "values as hosts.old states them\n",
 			         d->records.v[i], rs.ttl);
 		}
-		addrs = rs.n ? rs.addresses : planned;
-		naddrs = rs.n ? rs.n : 1;
 		r = prepare_record_load(e->j, d->records.v[i], rs.ttl, &rec, err);
 		if (r == 0)
 			r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, st, &n, err);
@@ -137,8 +120,7 @@ static int describe_prepare(struct engine *e, struct buf *out, struct buf *unrea
 			when(st[k].not_before, now, at, sizeof(at));
 			buf_addf(out, "  dns: %s TTL %u -> %u (%s):\n", d->records.v[i],
 			         st[k].from_ttl, st[k].ttl, at);
-			r = dns_update(e->plan, d->records.v[i], addrs, naddrs, addrs, naddrs,
-			               st[k].ttl, out, err);
+			r = dns_update(e->plan, d->records.v[i], &old, &old, st[k].ttl, out, err);
 		}
 		dns_rrset_release(&rs);
 		free(st);
@@ -221,6 +203,35 @@ static int teardown_text(struct endpoints_db *d, struct buf *t, struct ferry_err
 	return d->eng->describe_teardown(&d->cfg, t, err);
 }
 
+/* The split by weighted DNS: each record's change from the split of
+ * from_pct (< 0: what the journal says it holds) to pct's. */
+static int split_dns(struct engine *e, double from_pct, double pct, struct buf *out,
+                     struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	struct dns_state from, to;
+	double eff;
+	size_t i;
+	int r = 0;
+
+	if (pct >= 100) {
+		buf_addf(out, "  traffic: all to new by the DNS change below\n");
+		return 0;
+	}
+	engine_dns_split_state(p, pct, &to, &eff);
+	for (i = 0; r == 0 && i < p->dns.records.n; i++) {
+		if (from_pct < 0)
+			engine_dns_expected(e, p->dns.records.v[i], &from);
+		else
+			engine_dns_split_state(p, from_pct, &from, &eff);
+		engine_dns_split_state(p, pct, &to, &eff);
+		buf_addf(out, "  traffic: %s answers %g %% new (weighted DNS):\n",
+		         p->dns.records.v[i], eff);
+		r = dns_update(p, p->dns.records.v[i], &from, &to, p->dns.ttl.cutover, out, err);
+	}
+	return r;
+}
+
 static int split(struct engine *e, double pct, struct buf *out, struct ferry_error *err)
 {
 	const struct plan_traffic *t = &e->plan->traffic;
@@ -228,6 +239,8 @@ static int split(struct engine *e, double pct, struct buf *out, struct ferry_err
 	struct buf text;
 	int r;
 
+	if (!strcmp(t->via, "dns"))
+		return split_dns(e, -1, pct, out, err);
 	if (!drv)
 		return ferry_error_set(err, FERRY_EINVAL, NULL, "traffic: unknown balancer '%s'",
 		                       t->via);
@@ -242,22 +255,38 @@ static int split(struct engine *e, double pct, struct buf *out, struct ferry_err
 	return r;
 }
 
-/* Every record moved between the hosts' addresses at the cutover TTL. */
+/* Every record moved between the hosts' value sets at the cutover TTL. */
 static int dns_move(struct engine *e, bool back, struct buf *out, struct ferry_error *err)
 {
 	const struct plan *p = e->plan;
-	char *const oldv[] = { p->host_old.address }, *const newv[] = { p->host_new.address };
+	struct dns_state st_old = endpoints_dns_state(&p->host_old);
+	struct dns_state st_new = endpoints_dns_state(&p->host_new);
+	const struct dns_state *from = back ? &st_new : &st_old, *to = back ? &st_old : &st_new;
+	char tf[512], tt[512];
 	size_t i;
 	int r = 0;
 
 	if (!p->dns.present)
 		return 0;
+	dns_state_format(from, tf, sizeof(tf));
+	dns_state_format(to, tt, sizeof(tt));
 	for (i = 0; r == 0 && i < p->dns.records.n; i++) {
+		struct dns_state split;
+		double eff;
+
+		/* weighted DNS: forward, the records leave the last step's split */
+		if (!back && p->traffic.present && !strcmp(p->traffic.via, "dns")) {
+			if (e->phase <= ENGINE_VALIDATE && p->traffic.nsteps)
+				engine_dns_split_state(p, p->traffic.steps[p->traffic.nsteps - 1],
+				                       &split, &eff);
+			else
+				engine_dns_expected(e, p->dns.records.v[i], &split);
+			from = &split;
+			dns_state_format(from, tf, sizeof(tf));
+		}
 		buf_addf(out, "  dns: %s from %s to %s, TTL %u (compare-and-swap):\n",
-		         p->dns.records.v[i], back ? newv[0] : oldv[0], back ? oldv[0] : newv[0],
-		         p->dns.ttl.cutover);
-		r = dns_update(p, p->dns.records.v[i], back ? newv : oldv, 1, back ? oldv : newv, 1,
-		               p->dns.ttl.cutover, out, err);
+		         p->dns.records.v[i], tf, tt, p->dns.ttl.cutover);
+		r = dns_update(p, p->dns.records.v[i], from, to, p->dns.ttl.cutover, out, err);
 	}
 	return r;
 }
@@ -330,7 +359,11 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 				              "runs them now\n");
 			for (size_t k = 0; r == 0 && p->traffic.present && k < p->traffic.nsteps;
 			     k++) {
-				r = split(e, p->traffic.steps[k], out, err);
+				if (!strcmp(p->traffic.via, "dns"))
+					r = split_dns(e, k ? p->traffic.steps[k - 1] : -1,
+					              p->traffic.steps[k], out, err);
+				else
+					r = split(e, p->traffic.steps[k], out, err);
 				duration_format(p->traffic.step_hold_ms, d1, sizeof(d1));
 				buf_addf(out, "  hold %s, rollback triggers every second\n", d1);
 			}
@@ -362,13 +395,13 @@ int engine_describe(struct engine *e, bool rollback, struct buf *out, struct fer
 			buf_addf(out, "  after the rollback window (%s from the cutover):\n", d2);
 			r = each_db(e, teardown_text, "remove replication", false, out, err);
 			for (size_t k = 0; r == 0 && p->dns.present && k < p->dns.records.n; k++) {
-				char *const nv[] = { p->host_new.address };
+				struct dns_state nv = endpoints_dns_state(&p->host_new);
 				uint32_t ttl =
 				        prepare_restore_ttl(e->j, &p->dns, p->dns.records.v[k]);
 
 				buf_addf(out, "  dns: %s TTL restored to %u:\n",
 				         p->dns.records.v[k], ttl);
-				r = dns_update(p, p->dns.records.v[k], nv, 1, nv, 1, ttl, out, err);
+				r = dns_update(p, p->dns.records.v[k], &nv, &nv, ttl, out, err);
 			}
 			if (r == 0 && p->traffic.present)
 				buf_addf(out,

@@ -8,31 +8,95 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-int endpoints_dns_open(const struct plan *p, struct dns_provider **out, struct ferry_error *err)
+void endpoints_dns_config(const struct plan *p, struct dns_config *cfg)
 {
-	struct dns_config cfg = { 0 };
-	struct buf secret;
+	const struct plan_dns *d = &p->dns;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->zone = d->zone;
+	cfg->server_host = d->server_host;
+	cfg->server_port = d->server_port;
+	cfg->key_name = d->key.name;
+	if (d->key.present)
+		cfg->algorithm = plan_tsig_alg_name(d->key.algorithm);
+	cfg->api = d->api;
+	cfg->server_id = d->server_id;
+	cfg->hosted_zone_id = d->hosted_zone_id;
+	cfg->region = d->region;
+	cfg->command = d->command.v;
+	cfg->command_timeout_ms = (int)d->command_timeout_ms;
+}
+
+/* The plan's secret reference for the provider's main secret. */
+static const struct plan_secret *main_secret(const struct plan_dns *d)
+{
+	if (!strcmp(d->provider, "rfc2136"))
+		return &d->key.secret;
+	if (!strcmp(d->provider, "powerdns"))
+		return &d->api_key;
+	if (!strcmp(d->provider, "route53"))
+		return &d->secret_access_key;
+	return NULL;
+}
+
+static int read_secret(const struct plan *p, const struct plan_secret *s, const char *what,
+                       struct buf *out, struct ferry_error *err)
+{
 	int r;
 
-	if (!p->dns.present)
+	if (!s || (!s->file && !s->env))
+		return 0;
+	r = plan_secret_read(p, s, out, err);
+	if (r < 0)
+		ferry_error_prefix(err, "dns %s", what);
+	return r;
+}
+
+int endpoints_dns_open(const struct plan *p, struct dns_provider **out, struct ferry_error *err)
+{
+	const struct plan_dns *d = &p->dns;
+	struct dns_config cfg;
+	struct buf secret, token, keyid;
+	int r;
+
+	if (!d->present)
 		return ferry_error_set(err, FERRY_EINVAL, NULL, "plan %s has no dns section",
 		                       p->path);
 	buf_init(&secret, 4096);
-	r = plan_secret_read(p, &p->dns.key.secret, &secret, err);
-	if (r < 0) {
-		ferry_error_prefix(err, "dns key %s", p->dns.key.name);
+	buf_init(&token, 4096);
+	buf_init(&keyid, 4096);
+	endpoints_dns_config(p, &cfg);
+	r = read_secret(p, main_secret(d), !strcmp(d->provider, "rfc2136") ? d->key.name : "secret",
+	                &secret, err);
+	if (r == 0)
+		r = read_secret(p, &d->session_token, "session token", &token, err);
+	if (r == 0)
+		r = read_secret(p, &d->access_key_id_ref, "access key id", &keyid, err);
+	if (r < 0)
 		goto out;
-	}
-	cfg.server_host = p->dns.server_host;
-	cfg.server_port = p->dns.server_port;
-	cfg.zone = p->dns.zone;
-	cfg.key_name = p->dns.key.name;
-	cfg.algorithm = plan_tsig_alg_name(p->dns.key.algorithm);
-	cfg.secret = secret.data;
-	r = dns_open(p->dns.provider, &cfg, out, err);
+	cfg.secret = secret.len ? secret.data : NULL;
+	cfg.session_token = token.len ? token.data : NULL;
+	cfg.access_key_id = keyid.len ? keyid.data : d->access_key_id;
+	r = dns_open(d->provider, &cfg, out, err);
 out:
+	buf_release_secret(&keyid);
+	buf_release_secret(&token);
 	buf_release_secret(&secret);
 	return r;
+}
+
+struct dns_values endpoints_dns_values(const struct plan_host *h)
+{
+	struct dns_values v = { h->addresses.v, h->addresses.n, h->cname };
+
+	return v;
+}
+
+struct dns_state endpoints_dns_state(const struct plan_host *h)
+{
+	struct dns_values v = endpoints_dns_values(h);
+
+	return dns_state_plain(&v);
 }
 
 /* Where the applications reach side: the plan's switch.address, else

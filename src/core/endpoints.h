@@ -24,6 +24,14 @@
  * plan_secret_read() and dns_open(), prefixed "dns".
  */
 int endpoints_dns_open(const struct plan *p, struct dns_provider **out, struct ferry_error *err);
+/* The provider's configuration from p->dns without any secret (a dry run
+ * describes with it; endpoints_dns_open adds the secrets).  cfg borrows
+ * the plan. */
+void endpoints_dns_config(const struct plan *p, struct dns_config *cfg);
+/* What the plan says host h's records hold (address, addresses or cname),
+ * borrowing the plan; as a plain state. */
+struct dns_values endpoints_dns_values(const struct plan_host *h);
+struct dns_state endpoints_dns_state(const struct plan_host *h);
 
 /*
  * One database of the plan, opened: its engine, the engine's handle, its

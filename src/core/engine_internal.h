@@ -96,6 +96,22 @@ char *engine_detail(const char *fmt, ...);
 int engine_split(struct engine *e, double pct, const char *why, struct ferry_error *err);
 
 /*
+ * The split by weighted DNS (split_dns.c), for traffic.via: dns:
+ * engine_dns_split() is engine_split()'s work in that mode (pct 0: the
+ * plain old set; 100: nothing, the cutover's DNS move does it);
+ * engine_dns_expected() is what a record holds by ferry's own journal (the
+ * plan's old set, or the split ferry set last), the expected value of the
+ * next change; engine_dns_forget_split() after a record left its split.
+ */
+int engine_dns_split(struct engine *e, double pct, const char *why, struct ferry_error *err);
+void engine_dns_expected(struct engine *e, const char *name, struct dns_state *st);
+int engine_dns_forget_split(struct engine *e, const char *name, struct ferry_error *err);
+/* What the records hold at pct percent to new: the plain old set (0), the
+ * split with its weights, the plain new set (100); *eff the percent the
+ * weights give.  The state borrows the plan. */
+void engine_dns_split_state(const struct plan *p, double pct, struct dns_state *st, double *eff);
+
+/*
  * Watches the new side for duration_ms (monitor.c): every second the load
  * balancer's counters and a health probe go to the journal and into the
  * rollback triggers.  Returns 1 when the time passed with no trigger, 0 on

@@ -19,6 +19,7 @@
 
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
+#include "core/support.h"
 #include "core/trigger.h"
 #include "hosts/http.h"
 #include "hosts/prometheus.h"
@@ -33,7 +34,7 @@ int engine_traffic(struct engine *e, struct ferry_error *err)
 
 	if (e->lb)
 		return 0;
-	e->lb_drv = traffic_driver_find(t->via);
+	e->lb_drv = traffic_driver_find(support_traffic_driver(t));
 	if (!e->lb_drv)
 		return ferry_error_set(err, FERRY_EINVAL, NULL, "traffic: unknown balancer '%s'",
 		                       t->via);
@@ -43,11 +44,14 @@ int engine_traffic(struct engine *e, struct ferry_error *err)
 int engine_split(struct engine *e, double pct, const char *why, struct ferry_error *err)
 {
 	const struct plan_traffic *t = &e->plan->traffic;
-	char *detail = engine_detail("{s:f, s:s}", "pct", pct, "why", why), result[64];
+	char *detail, result[64];
 	double eff = pct;
 	int64_t id;
 	int r;
 
+	if (!strcmp(t->via, "dns"))
+		return engine_dns_split(e, pct, why, err);
+	detail = engine_detail("{s:f, s:s}", "pct", pct, "why", why);
 	r = engine_step_begin(e, "traffic.split", t->backend, detail, &id, err);
 	free(detail);
 	if (r < 0)
@@ -198,9 +202,10 @@ static void add_new_side(struct engine *e, const struct traffic_stats *a,
 	pair->new.errors = errs;
 }
 
-/* One second's observation into the triggers and the journal. */
+/* One second's observation into the triggers and the journal; share is
+ * the realised share of new since the watch began (< 0: none yet). */
 static void record(struct engine *e, struct trigger_window *w, int64_t wall,
-                   const struct traffic_pair *pair)
+                   const struct traffic_pair *pair, double share)
 {
 	trigger_add_requests(w, wall, pair->new.requests, pair->new.errors, pair->old.requests,
 	                     pair->old.errors);
@@ -212,6 +217,11 @@ static void record(struct engine *e, struct trigger_window *w, int64_t wall,
 	journal_sample_add(e->j, "err_pct", "old", wall, pair->old.err_pct, NULL);
 	journal_sample_add(e->j, "rtime_ms", "new", wall, pair->new.rtime_ms, NULL);
 	journal_sample_add(e->j, "rtime_ms", "old", wall, pair->old.rtime_ms, NULL);
+	/* Measured at the backends, beside the requested weight_new_pct: with
+	 * weighted DNS, resolvers' caches make the two differ. */
+	if (share >= 0)
+		journal_sample_add(e->j, "share_new_pct", e->plan->traffic.backend, wall, share,
+		                   NULL);
 	journal_samples_commit(e->j, NULL);
 }
 
@@ -225,7 +235,8 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	struct trigger_config cfg;
 	struct trigger_window w;
 	struct buf prom_url;
-	int64_t start = time_mono_ms(), tick, wall;
+	int64_t start = time_mono_ms(), tick, wall, seen_new = 0, seen_all = 0;
+	double share = -1;
 	bool have_prev = false, blind;
 	char why[300];
 	int k, r = 1;
@@ -263,7 +274,7 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 	for (tick = start; tick - start < duration_ms; tick += 1000) {
 		struct traffic_pair pair = { 0 };
 		double health = -1;
-		char left[32], htext[32];
+		char left[32], htext[32], stext[32];
 
 		sleep_until_ms(tick + 1000);
 		wall = time_wall_ms();
@@ -283,7 +294,12 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 				    traffic_sample_pair(&prev, &cur, t->server_old, t->server_new,
 				                        &pair, NULL) == 0) {
 					add_new_side(e, &prev2, &cur2, &pair);
-					record(e, &w, wall, &pair);
+					seen_new += pair.new.requests;
+					seen_all += pair.new.requests + pair.old.requests;
+					share = seen_all ? 100.0 * (double)seen_new /
+					                           (double)seen_all
+					                 : -1;
+					record(e, &w, wall, &pair, share);
 				}
 				swap(&prev, &cur);
 				swap(&prev2, &cur2);
@@ -326,12 +342,16 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 			snprintf(htext, sizeof(htext), "%.0f ms", health);
 		else
 			snprintf(htext, sizeof(htext), "not checked");
+		if (share >= 0)
+			snprintf(stext, sizeof(stext), "%.1f%%", share);
+		else
+			snprintf(stext, sizeof(stext), "unknown");
 		engine_live(
 		        e,
 		        "%s: %s left | new %.0f rps %.1f%% 5xx %.0f ms | old %.0f rps %.1f%% 5xx "
-		        "%.0f ms | health %s",
+		        "%.0f ms | realised %s to new | health %s",
 		        label, left, pair.new.rps, pair.new.err_pct, pair.new.rtime_ms,
-		        pair.old.rps, pair.old.err_pct, pair.old.rtime_ms, htext);
+		        pair.old.rps, pair.old.err_pct, pair.old.rtime_ms, stext, htext);
 	}
 	r = 1;
 out:

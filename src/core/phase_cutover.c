@@ -77,42 +77,54 @@ static int bump(struct engine *e, const char *key, struct ferry_error *err)
 
 /* --- DNS ------------------------------------------------------------------ */
 
-/* Moves every record from `from` to `to` (one address each) at the cutover
- * TTL; a record already on `to` is left alone. */
-static int dns_move(struct engine *e, const char *step, const char *from, const char *to,
-                    struct ferry_error *err)
+/* Moves every record from the plan's value set of host `from` to that of
+ * `to` at the cutover TTL, each a compare-and-swap that expects the PLAN's
+ * set of `from` (never what was just read: a record someone else changed
+ * is refused, not overwritten); forward, with traffic.via dns, the split
+ * ferry journaled for it (split_dns.c).  A record already on `to` is left
+ * alone (a resumed run). */
+static int dns_move(struct engine *e, const char *step, const struct plan_host *from,
+                    const struct plan_host *to, struct ferry_error *err)
 {
 	const struct plan_dns *d = &e->plan->dns;
-	char *const want[] = { (char *)to };
+	struct dns_state expect = endpoints_dns_state(from), want = endpoints_dns_state(to);
+	char ftext[512], wtext[512];
 	size_t i;
 	int r = 0;
 
 	if (!d->present)
 		return 0;
+	dns_state_format(&expect, ftext, sizeof(ftext));
+	dns_state_format(&want, wtext, sizeof(wtext));
 	r = engine_dns(e, err);
 	for (i = 0; r >= 0 && i < d->records.n; i++) {
 		const char *name = d->records.v[i];
-		char *detail = engine_detail("{s:s, s:s, s:i}", "from", from, "to", to, "ttl",
+		char *detail = engine_detail("{s:s, s:s, s:i}", "from", ftext, "to", wtext, "ttl",
 		                             (int)d->ttl.cutover);
 		struct dns_rrset rs;
 		int64_t id = 0;
 
+		if (from == &e->plan->host_old)
+			engine_dns_expected(e, name, &expect);
 		dns_rrset_init(&rs);
 		r = dns_query(e->dns, name, &rs, err);
-		if (r == 0 && dns_addresses_equal(rs.addresses, rs.n, want, 1)) {
+		if (r == 0 && dns_rrset_matches(&rs, &want) && rs.ttl == d->ttl.cutover) {
 			dns_rrset_release(&rs);
 			free(detail);
 			continue; /* already there (a resumed run) */
 		}
+		if (r == FERRY_ENOTFOUND)
+			r = 0; /* the compare-and-swap refuses it, saying so */
 		if (r == 0)
 			r = engine_step_begin(e, step, name, detail, &id, err);
 		free(detail);
 		if (r == 0) {
-			r = dns_cas(e->dns, name, rs.addresses, rs.n, want, 1, d->ttl.cutover, err);
-			engine_step_done(e, id, step, r == 0, r == 0 ? to : err->msg, NULL);
+			r = dns_cas(e->dns, name, &expect, &want, d->ttl.cutover, err);
+			engine_step_done(e, id, step, r == 0, r == 0 ? wtext : err->msg, NULL);
 			if (r == 0)
-				engine_say(e, name, "now points at %s (TTL %u)", to,
-				           d->ttl.cutover);
+				r = engine_dns_forget_split(e, name, err);
+			if (r == 0)
+				engine_say(e, name, "now holds %s (TTL %u)", wtext, d->ttl.cutover);
 		}
 		dns_rrset_release(&rs);
 	}
@@ -131,12 +143,24 @@ static int rollback_plan(struct engine *e, struct ferry_error *err)
 	buf_init(&b, 1 << 20);
 	buf_addf(&b, "rollback plan for %s (authority: %s)\n", p->name,
 	         p->rollback.authority ? p->rollback.authority : "not named");
-	if (p->dns.present)
+	if (p->dns.present) {
+		struct dns_state st_new = endpoints_dns_state(&p->host_new);
+		struct dns_state st_old = endpoints_dns_state(&p->host_old);
+		char t_new[512], t_old[512];
+
+		const struct dns_provider_ops *ops = dns_provider_find(p->dns.provider);
+
+		dns_state_format(&st_new, t_new, sizeof(t_new));
+		dns_state_format(&st_old, t_old, sizeof(t_old));
 		for (i = 0; i < p->dns.records.n; i++)
-			buf_addf(&b, "  dns: %s from %s back to %s, TTL %u (compare-and-swap)\n",
-			         p->dns.records.v[i], p->host_new.address, p->host_old.address,
-			         p->dns.ttl.cutover);
-	if (p->traffic.present)
+			buf_addf(&b,
+			         "  dns: %s from %s back to %s, TTL %u (compare-and-swap, %s)\n",
+			         p->dns.records.v[i], t_new, t_old, p->dns.ttl.cutover,
+			         ops && ops->atomic ? "atomic" : "read-compare-write");
+	}
+	if (p->traffic.present && !strcmp(p->traffic.via, "dns"))
+		buf_addf(&b, "  traffic: the DNS answers old only (the records above)\n");
+	else if (p->traffic.present)
 		buf_addf(&b, "  traffic: %s at %s: %s weight 100, %s weight 0\n",
 		         p->traffic.backend, p->traffic.admin, p->traffic.server_old,
 		         p->traffic.server_new);
@@ -156,31 +180,87 @@ static int rollback_plan(struct engine *e, struct ferry_error *err)
 
 /* --- preflight ------------------------------------------------------------- */
 
-static int preflight(struct engine *e, struct ferry_error *err)
+/* True when this round's cutover began before (a crashed or failed
+ * attempt): its DNS moves may have happened already. */
+static bool cutover_begun(struct engine *e)
+{
+	struct journal_step_list l = { 0 };
+	char object[64];
+	bool found = false;
+	size_t i;
+
+	round_object(e, "cutover", object, sizeof(object));
+	if (journal_steps_all(e->j, &l, NULL) < 0)
+		return false;
+	for (i = 0; i < l.n && !found; i++)
+		found = !strcmp(l.v[i].name, "cutover.switched") && !strcmp(l.v[i].object, object);
+	journal_step_list_release(&l);
+	return found;
+}
+
+/* Every record must hold the plan's old value set at the cutover TTL
+ * (or, in a resumed cutover, already the new set), checked before anything
+ * is paused: a record on neither side refuses the cutover, naming what it
+ * holds, with nothing changed. */
+static int dns_preflight(struct engine *e, struct ferry_error *err)
 {
 	const struct plan *p = e->plan;
+	struct dns_state st_old = endpoints_dns_state(&p->host_old);
+	struct dns_state st_new = endpoints_dns_state(&p->host_new);
+	bool resumed = cutover_begun(e);
+	char have[512], t_old[512], t_new[512];
 	size_t i;
 	int r;
 
-	if (p->dns.present) {
-		r = engine_dns(e, err);
-		if (r == 0)
-			r = dns_check_key(e->dns, err);
-		for (i = 0; r == 0 && i < p->dns.records.n; i++) {
-			struct dns_rrset rs;
+	r = engine_dns(e, err);
+	if (r == 0)
+		r = dns_check_access(e->dns, err);
+	for (i = 0; r == 0 && i < p->dns.records.n; i++) {
+		const char *name = p->dns.records.v[i];
+		struct ferry_error xerr = { 0 };
+		struct dns_rrset rs;
 
-			dns_rrset_init(&rs);
-			r = dns_query(e->dns, p->dns.records.v[i], &rs, err);
-			if (r == 0 && rs.ttl > p->dns.ttl.cutover)
-				r = ferry_error_set(err, FERRY_ECHECK,
-				                    "the prepare phase lowers it; run 'ferry plan' "
-				                    "to see when",
-				                    "cutover refused: %s serves TTL %u, above the "
-				                    "cutover TTL %u",
-				                    p->dns.records.v[i], rs.ttl,
-				                    p->dns.ttl.cutover);
-			dns_rrset_release(&rs);
+		/* the plan's old set, or the split ferry set (traffic.via dns) */
+		engine_dns_expected(e, name, &st_old);
+		dns_rrset_init(&rs);
+		r = dns_expect(e->dns, name, &st_old, &rs, &xerr);
+		if (r == FERRY_ECHANGED && resumed && dns_rrset_matches(&rs, &st_new))
+			r = 0;
+		if (r == FERRY_ECHANGED || r == FERRY_ENOTFOUND) {
+			dns_rrset_format(&rs, have, sizeof(have));
+			dns_state_format(&st_old, t_old, sizeof(t_old));
+			dns_state_format(&st_new, t_new, sizeof(t_new));
+			r = ferry_error_set(err, FERRY_ECHECK,
+			                    "someone else changed the record since prepare: find "
+			                    "out who and why, put it back to hosts.old's set (or "
+			                    "fix the plan), then run again",
+			                    "cutover refused before any database was paused: %s "
+			                    "holds %s, neither hosts.old's %s nor hosts.new's %s; "
+			                    "nothing was changed",
+			                    name, r == FERRY_ENOTFOUND ? "no record" : have, t_old,
+			                    t_new);
+		} else if (r < 0) {
+			*err = xerr;
+		} else if (rs.ttl > p->dns.ttl.cutover) {
+			r = ferry_error_set(err, FERRY_ECHECK,
+			                    "the prepare phase lowers it; run 'ferry plan' to see "
+			                    "when",
+			                    "cutover refused: %s serves TTL %u, above the cutover "
+			                    "TTL %u",
+			                    name, rs.ttl, p->dns.ttl.cutover);
 		}
+		dns_rrset_release(&rs);
+	}
+	return r;
+}
+
+static int preflight(struct engine *e, struct ferry_error *err)
+{
+	const struct plan *p = e->plan;
+	int r;
+
+	if (p->dns.present) {
+		r = dns_preflight(e, err);
 		if (r < 0)
 			return r;
 	}
@@ -463,7 +543,7 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 		return r;
 	engine_say(e, "rollback", "rolling back: %s", reason);
 	engine_hooks(e, "on_rollback", NULL); /* reported; never blocks a rollback */
-	r = dns_move(e, "dns.cas_back", p->host_new.address, p->host_old.address, err);
+	r = dns_move(e, "dns.cas_back", &p->host_new, &p->host_old, err);
 	if (r == 0 && p->traffic.present)
 		r = engine_split(e, 0, "rollback", err);
 	/* Only databases this round moved go back: all of them or none. */
@@ -560,7 +640,7 @@ static int cutover(struct engine *e, struct ferry_error *err)
 		if (r < 0)
 			return r;
 	}
-	r = dns_move(e, "dns.cas", p->host_old.address, p->host_new.address, err);
+	r = dns_move(e, "dns.cas", &p->host_old, &p->host_new, err);
 	if (r < 0)
 		return r;
 	if (id) {

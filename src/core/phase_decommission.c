@@ -76,20 +76,28 @@ static int writers_checked(struct engine *e, struct ferry_error *err)
 static int restore_ttl(struct engine *e, const char *name, struct ferry_error *err)
 {
 	uint32_t ttl = prepare_restore_ttl(e->j, &e->plan->dns, name);
+	struct dns_state want = endpoints_dns_state(&e->plan->host_new);
 	struct dns_rrset rs;
 	int64_t id = 0;
 	char *detail;
 	int r;
 
 	dns_rrset_init(&rs);
-	r = dns_query(e->dns, name, &rs, err);
+	/* The record must still hold the plan's new set: whatever changed it
+	 * since the cutover is someone else's, and ferry leaves it alone. */
+	r = dns_expect(e->dns, name, &want, &rs, err);
+	if (r == FERRY_ECHANGED) {
+		engine_say(e, name, "TTL left as it is: %s", err->msg);
+		r = 0;
+		goto out;
+	}
 	if (r < 0 || rs.ttl == ttl)
 		goto out;
 	detail = engine_detail("{s:i, s:i}", "from_ttl", (int)rs.ttl, "ttl", (int)ttl);
 	r = engine_step_begin(e, "dns.restore_ttl", name, detail, &id, err);
 	free(detail);
 	if (r == 0)
-		r = dns_set_ttl(e->dns, name, rs.addresses, rs.n, ttl, err);
+		r = dns_set_ttl(e->dns, name, &want, ttl, err);
 	if (id)
 		engine_step_done(e, id, "dns.restore_ttl", r == 0, r == 0 ? "restored" : err->msg,
 		                 NULL);
@@ -151,7 +159,8 @@ int phase_decommission(struct engine *e, struct ferry_error *err)
 		for (i = 0; r == 0 && i < p->dns.records.n; i++)
 			r = restore_ttl(e, p->dns.records.v[i], err);
 	}
-	if (r == 0 && p->traffic.present)
+	/* via dns the balancers were only read: nothing of theirs to undo */
+	if (r == 0 && p->traffic.present && strcmp(p->traffic.via, "dns") != 0)
 		r = drain_old(e, err);
 	if (r < 0)
 		return r;

@@ -23,31 +23,30 @@
 
 #include <jansson.h>
 
+#include "core/endpoints.h"
 #include "core/engine_internal.h"
 #include "core/prepare.h"
 #include "core/schedule.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-/* Checks that rs points where the plan says it should before cutover. */
+/* Checks that rs holds exactly the plan's old value set: the cutover's
+ * compare-and-swap expects it, so a difference found now would only refuse
+ * later, with the TTLs already lowered. */
 static int check_points_old(struct engine *e, const char *name, const struct dns_rrset *rs,
                             struct ferry_error *err)
 {
-	const struct plan_host *old = &e->plan->host_old;
-	char have[256];
-	size_t i;
+	struct dns_state old = endpoints_dns_state(&e->plan->host_old);
+	char have[512], want[512];
 
-	if (!old->present || !old->address)
+	if (dns_rrset_matches(rs, &old))
 		return 0;
-	for (i = 0; i < rs->n; i++)
-		if (!strcmp(rs->addresses[i], old->address))
-			return 0;
-	dns_addresses_format(rs->addresses, rs->n, have, sizeof(have));
+	dns_rrset_format(rs, have, sizeof(have));
+	dns_state_format(&old, want, sizeof(want));
 	return ferry_error_set(err, FERRY_ECHECK,
-	                       "fix dns.records or hosts.old.address; ferry moves a record only "
-	                       "from the old host's address",
-	                       "dns %s points at %s, not at hosts.old.address %s", name, have,
-	                       old->address);
+	                       "fix dns.records or hosts.old (address, addresses or cname); "
+	                       "ferry moves a record only from the old host's exact value set",
+	                       "dns %s holds %s, not hosts.old's %s", name, have, want);
 }
 
 static int set_ttl(struct engine *e, const char *name, const struct dns_rrset *rs,
@@ -55,15 +54,19 @@ static int set_ttl(struct engine *e, const char *name, const struct dns_rrset *r
 {
 	char *detail =
 	        engine_detail("{s:i, s:i}", "from_ttl", (int)st->from_ttl, "ttl", (int)st->ttl);
+	struct dns_state old;
 	char result[64];
 	int64_t id = 0;
 	int r;
 
+	(void)rs;
 	r = engine_step_begin(e, "dns.set_ttl", name, detail, &id, err);
 	free(detail);
 	if (r < 0)
 		return r;
-	r = dns_set_ttl(e->dns, name, rs->addresses, rs->n, st->ttl, err);
+	/* rs matched the plan's old set (check_points_old): expect that. */
+	old = endpoints_dns_state(&e->plan->host_old);
+	r = dns_set_ttl(e->dns, name, &old, st->ttl, err);
 	if (r < 0) {
 		engine_step_done(e, id, "dns.set_ttl", false, err->msg, NULL);
 		return r;
@@ -102,6 +105,17 @@ static int prepare_record(struct engine *e, const char *name, int64_t now, int64
 	r = prepare_record_load(e->j, name, rs.ttl, &rec, err);
 	if (r < 0)
 		goto out;
+	if (rec.last_change == SCHEDULE_UNKNOWN && rs.ttl <= d->ttl.cutover) {
+		/* At the cutover TTL already, with no change of ferry's known:
+		 * count one TTL from this first look, once (otherwise every run
+		 * would count it from its own now, and the gate would never
+		 * hold). */
+		r = prepare_record_store(e->j, name, rs.ttl, now, err);
+		if (r < 0)
+			goto out;
+		rec.last_change = now;
+		rec.prev_ttl = rs.ttl;
+	}
 	r = schedule_ttl_steps(&rec, d->ttl.steps, d->ttl.nsteps, now, steps, &n, err);
 	if (r < 0)
 		goto out;
@@ -173,7 +187,7 @@ int phase_prepare(struct engine *e, struct ferry_error *err)
 	r = engine_dns(e, err);
 	if (r < 0)
 		return r;
-	r = dns_check_key(e->dns, err);
+	r = dns_check_access(e->dns, err);
 	if (r < 0)
 		return r;
 	for (i = 0; i < d->records.n; i++) {

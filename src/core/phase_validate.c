@@ -62,6 +62,19 @@ out:
 	return r;
 }
 
+/* A step's hold.  With weighted DNS at least one TTL: resolvers keep the
+ * previous answer that long, so a shorter hold would judge the previous
+ * step's traffic. */
+static int64_t hold_ms(struct engine *e)
+{
+	const struct plan *p = e->plan;
+	int64_t ttl_ms = (int64_t)p->dns.ttl.cutover * 1000;
+
+	if (!strcmp(p->traffic.via, "dns") && p->traffic.step_hold_ms < ttl_ms)
+		return ttl_ms;
+	return p->traffic.step_hold_ms;
+}
+
 int phase_validate(struct engine *e, struct ferry_error *err)
 {
 	const struct plan_traffic *t = &e->plan->traffic;
@@ -91,7 +104,7 @@ int phase_validate(struct engine *e, struct ferry_error *err)
 		r = engine_step_begin(e, "traffic.hold", object, NULL, &id, err);
 		if (r < 0)
 			goto out;
-		r = engine_monitor(e, t->step_hold_ms, object, evidence, sizeof(evidence), err);
+		r = engine_monitor(e, hold_ms(e), object, evidence, sizeof(evidence), err);
 		if (r < 0) {
 			if (id)
 				engine_step_done(e, id, "traffic.hold", false, err->msg, NULL);

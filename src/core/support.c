@@ -94,10 +94,15 @@ size_t support_check_plan(const struct plan *p, struct plan_diags *d)
 		          "ferry-plan(5) lists the providers this ferry has");
 		n++;
 	}
-	if (p->traffic.present && !traffic_driver_find(p->traffic.via)) {
+	if (p->traffic.present && !traffic_driver_find(support_traffic_driver(&p->traffic))) {
 		not_built(p, d, "traffic.via", p->traffic.via, "load balancer driver",
 		          "ferry-plan(5) lists the load balancers this ferry drives");
 		n++;
 	}
 	return n;
+}
+
+const char *support_traffic_driver(const struct plan_traffic *t)
+{
+	return !strcmp(t->via, "dns") ? "haproxy" : t->via;
 }

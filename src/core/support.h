@@ -21,4 +21,9 @@
  * have.  Returns how many. */
 size_t support_check_plan(const struct plan *p, struct plan_diags *d);
 
+/* The load balancer driver the traffic section t uses (traffic.h's table):
+ * its via, or with via dns "haproxy", whose counters measure the realised
+ * share while the DNS answers split (its weights are never set then). */
+const char *support_traffic_driver(const struct plan_traffic *t);
+
 #endif

@@ -24,8 +24,10 @@ static const char prevents_traffic[] =
         "requests split in a way the journal does not know, while ferry reports the "
         "migration complete";
 
-/* The addresses the journal's last DNS change (dns.cas or dns.cas_back)
- * set on name, as text "a,b"; "" when the journal changed none. */
+/* What the journal's last DNS change (dns.cas or dns.cas_back) set on
+ * name: its "to", as dns_state_format() wrote it ("a, b" or "CNAME x"),
+ * or (older journals) one address or a list of them, as text "a, b" in
+ * out; "" when the journal changed none. */
 static void journal_dns(struct journal *j, const char *name, char *out, size_t len)
 {
 	static const char *const steps[] = { "dns.cas", "dns.cas_back" };
@@ -43,15 +45,36 @@ static void journal_dns(struct journal *j, const char *name, char *out, size_t l
 	if (best >= 0 && s[best].detail)
 		d = json_loads(s[best].detail, 0, NULL);
 	to = json_object_get(d, "to");
-	/* one address, or (record sets) a list of them */
 	if (json_is_string(to))
 		snprintf(out, len, "%s", json_string_value(to));
 	for (k = 0; json_is_array(to) && k < json_array_size(to) && used < len; k++)
-		used += (size_t)snprintf(out + used, len - used, "%s%s", k ? "," : "",
+		used += (size_t)snprintf(out + used, len - used, "%s%s", k ? ", " : "",
 		                         json_string_value(json_array_get(to, k)));
 	json_decref(d);
 	for (i = 0; i < 2; i++)
 		journal_step_release(&s[i]);
+}
+
+/* Whether rs holds the set text describes (journal_dns: "a, b" or "CNAME
+ * x"), in any order. */
+static bool holds(const struct dns_rrset *rs, const char *text)
+{
+	struct dns_rrset want;
+	struct dns_state st;
+	char *copy = xstrdup(text), *save = NULL, *a;
+	bool same;
+
+	dns_rrset_init(&want);
+	if (!strncmp(copy, "CNAME ", 6))
+		dns_rrset_set_cname(&want, copy + 6);
+	else
+		for (a = strtok_r(copy, ", ", &save); a; a = strtok_r(NULL, ", ", &save))
+			dns_rrset_add(&want, a);
+	st = dns_state_plain(&(struct dns_values){ want.addresses, want.n, want.cname });
+	same = dns_rrset_matches(rs, &st);
+	dns_rrset_release(&want);
+	free(copy);
+	return same;
 }
 
 static void dns_rows(const struct plan *p, struct journal *j, struct check_rows *rows)
@@ -63,18 +86,35 @@ static void dns_rows(const struct plan *p, struct journal *j, struct check_rows 
 		const char *name = d->records.v[i];
 		struct ferry_error err = { 0 };
 		struct dns_rrset rs;
-		char want[256], have[256];
+		char want[512], have[512];
+		int r;
 
 		journal_dns(j, name, want, sizeof(want));
 		if (!want[0])
 			continue; /* the journal moved nothing: nothing to compare */
+		if (!d->server_host) {
+			/* powerdns, route53: read only through the API, with its
+			 * key, and status reads no secret */
+			check_rows_add(rows, "world.dns", name, CHECK_WARN, prevents_dns,
+			               "cannot tell: provider %s is read through its API, with its "
+			               "key, and status reads no secret ('ferry check' reads the "
+			               "record); the journal's last change set %s",
+			               d->provider, want);
+			continue;
+		}
 		dns_rrset_init(&rs);
-		if (dns_resolve(d->server, name, 2000, &rs, &err) < 0) {
+		r = dns_authoritative_query(d->server_host, d->server_port, d->zone, name, 2000,
+		                            &rs, &err);
+		if (r == FERRY_ENOTFOUND) {
+			/* the record is gone: that disagrees too */
+			check_rows_add(rows, "world.dns", name, CHECK_FAIL, prevents_dns,
+			               "%s, but the journal's last change set %s", err.msg, want);
+		} else if (r < 0) {
 			check_rows_add(rows, "world.dns", name, CHECK_WARN, prevents_dns,
 			               "cannot tell: %s", err.msg);
 		} else {
-			dns_addresses_format(rs.addresses, rs.n, have, sizeof(have));
-			if (!strcmp(have, want))
+			dns_rrset_format(&rs, have, sizeof(have));
+			if (holds(&rs, want))
 				check_rows_add(rows, "world.dns", name, CHECK_OK, prevents_dns,
 				               "%s answers %s, as the journal says", d->server,
 				               have);

@@ -9,9 +9,11 @@
  * world answers now, one row each (util/check.h: CHECK_OK they agree,
  * CHECK_FAIL they disagree, CHECK_WARN the world could not be asked):
  *
- *	world.dns      each record: the addresses the authoritative server
- *	               answers (asked without the key, as any client would)
- *	               against those the journal's last DNS change set;
+ *	world.dns      each record: the set (addresses or a CNAME) the
+ *	               authoritative server answers (asked without the key, as
+ *	               any client would) against the one the journal's last DNS
+ *	               change set; for the providers read only through their
+ *	               API (powerdns, route53) CHECK_WARN, as that takes a key;
  *	world.traffic  the share of the traffic the load balancer's weights
  *	               send to the new server against the journal's last split;
  *	world.db       each database's writer, where the poolers point

@@ -1,7 +1,8 @@
 /*
- * dns.c - the provider table, the dns_*() wrappers, and the helpers that
- * every driver shares and that need no DNS library: address sets, zone
- * membership, and the transport of a DNS message over UDP or TCP.
+ * dns.c - the provider table, the dns_*() wrappers, the rfc2136 change as
+ * data (dns_change_build, shared by the driver and --dry-run), and the
+ * transport of a DNS message over UDP or TCP.  No foreign library; the
+ * record sets themselves are in values.c.
  *
  * The transport lives here rather than in ldns because ldns's own send
  * functions fold "connection refused", "no route" and "no answer" into one
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +26,9 @@
 
 static const struct dns_provider_ops *const providers[] = {
 	&dns_rfc2136_ops,
+	&dns_powerdns_ops,
+	&dns_route53_ops,
+	&dns_command_ops,
 };
 
 const struct dns_provider_ops *dns_provider_find(const char *name)
@@ -36,15 +41,32 @@ const struct dns_provider_ops *dns_provider_find(const char *name)
 	return NULL;
 }
 
+static int unknown(const char *provider, struct ferry_error *err)
+{
+	char names[128] = "";
+	size_t i, used = 0;
+
+	for (i = 0; i < sizeof(providers) / sizeof(providers[0]) && used < sizeof(names); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+		                         providers[i]->name);
+	return ferry_error_set(err, FERRY_EINVAL, NULL,
+	                       "dns: unknown provider '%s' (ferry knows %s)",
+	                       provider ? provider : "", names);
+}
+
 int dns_open(const char *provider, const struct dns_config *cfg, struct dns_provider **out,
              struct ferry_error *err)
 {
 	const struct dns_provider_ops *ops = dns_provider_find(provider);
 
 	if (!ops)
-		return ferry_error_set(err, FERRY_EINVAL, "the providers ferry knows: rfc2136",
-		                       "dns: unknown provider '%s'", provider ? provider : "");
+		return unknown(provider, err);
 	return ops->open(cfg, out, err);
+}
+
+const struct dns_provider_ops *dns_ops(const struct dns_provider *p)
+{
+	return p->ops;
 }
 
 int dns_query(struct dns_provider *p, const char *name, struct dns_rrset *out,
@@ -53,21 +75,63 @@ int dns_query(struct dns_provider *p, const char *name, struct dns_rrset *out,
 	return p->ops->query(p, name, out, err);
 }
 
-int dns_check_key(struct dns_provider *p, struct ferry_error *err)
+int dns_expect(struct dns_provider *p, const char *name, const struct dns_state *st,
+               struct dns_rrset *now, struct ferry_error *err)
 {
-	return p->ops->check_key(p, err);
+	char have[512], want[512];
+	int r;
+
+	if (p->ops->expect)
+		return p->ops->expect(p, name, st, now, err);
+	r = p->ops->query(p, name, now, err);
+	if (r == FERRY_ENOTFOUND) {
+		if (dns_state_empty(st))
+			return 0;
+		dns_state_format(st, want, sizeof(want));
+		return ferry_error_set(err, FERRY_ECHANGED,
+		                       "someone else removed the record: find out who and why "
+		                       "before going on",
+		                       "dns %s: holds no A, AAAA or CNAME record, not %s", name,
+		                       want);
+	}
+	if (r < 0)
+		return r;
+	if (dns_rrset_matches(now, st))
+		return 0;
+	dns_rrset_format(now, have, sizeof(have));
+	dns_state_format(st, want, sizeof(want));
+	return ferry_error_set(err, FERRY_ECHANGED,
+	                       "someone else changed the record: find out who and why before "
+	                       "going on",
+	                       "dns %s: holds %s (TTL %u), not %s", name, have, now->ttl, want);
 }
 
-int dns_set_ttl(struct dns_provider *p, const char *name, char *const *addresses, size_t n,
-                uint32_t ttl, struct ferry_error *err)
+int dns_check_access(struct dns_provider *p, struct ferry_error *err)
 {
-	return p->ops->set_ttl(p, name, addresses, n, ttl, err);
+	return p->ops->check_access(p, err);
 }
 
-int dns_cas(struct dns_provider *p, const char *name, char *const *old, size_t nold,
-            char *const *new_, size_t nnew, uint32_t ttl, struct ferry_error *err)
+int dns_set_ttl(struct dns_provider *p, const char *name, const struct dns_state *st, uint32_t ttl,
+                struct ferry_error *err)
 {
-	return p->ops->cas(p, name, old, nold, new_, nnew, ttl, err);
+	return p->ops->cas(p, name, st, st, ttl, err);
+}
+
+int dns_cas(struct dns_provider *p, const char *name, const struct dns_state *expected,
+            const struct dns_state *wanted, uint32_t ttl, struct ferry_error *err)
+{
+	return p->ops->cas(p, name, expected, wanted, ttl, err);
+}
+
+int dns_describe(const char *provider, const struct dns_config *cfg, const char *name,
+                 const struct dns_state *expected, const struct dns_state *wanted, uint32_t ttl,
+                 struct buf *out, struct ferry_error *err)
+{
+	const struct dns_provider_ops *ops = dns_provider_find(provider);
+
+	if (!ops)
+		return unknown(provider, err);
+	return ops->describe(cfg, name, expected, wanted, ttl, out, err);
 }
 
 void dns_close(struct dns_provider *p)
@@ -76,39 +140,24 @@ void dns_close(struct dns_provider *p)
 		p->ops->close(p);
 }
 
-void dns_rrset_init(struct dns_rrset *rs)
-{
-	memset(rs, 0, sizeof(*rs));
-}
+/* --- the rfc2136 change ------------------------------------------------ */
 
-void dns_rrset_release(struct dns_rrset *rs)
+const char *dns_rr_type_name(enum dns_rr_type t)
 {
-	size_t i;
+	static const char *const names[] = { "A", "AAAA", "CNAME" };
 
-	for (i = 0; i < rs->n; i++)
-		free(rs->addresses[i]);
-	free(rs->addresses);
-	free(rs->name);
-	dns_rrset_init(rs);
-}
-
-void dns_rrset_add(struct dns_rrset *rs, const char *addr)
-{
-	XGROW(rs->addresses, rs->alloc, rs->n + 1);
-	rs->addresses[rs->n++] = xstrdup(addr);
+	return names[t];
 }
 
 void dns_change_release(struct dns_change *c)
 {
 	free(c->name);
-	dns_rrset_release(&c->expected);
-	dns_rrset_release(&c->wanted);
 	free(c->rr);
 	memset(c, 0, sizeof(*c));
 }
 
 static void change_add(struct dns_change *c, enum dns_rr_section sec, enum dns_rr_class cls,
-                       bool aaaa, uint32_t ttl, const char *addr)
+                       enum dns_rr_type type, uint32_t ttl, const char *data)
 {
 	struct dns_change_rr *rr;
 
@@ -117,41 +166,45 @@ static void change_add(struct dns_change *c, enum dns_rr_section sec, enum dns_r
 	memset(rr, 0, sizeof(*rr));
 	rr->section = sec;
 	rr->cls = cls;
-	rr->aaaa = aaaa;
+	rr->type = type;
 	rr->ttl = ttl;
-	snprintf(rr->addr, sizeof(rr->addr), "%s", addr ? addr : "");
+	snprintf(rr->data, sizeof(rr->data), "%s", data ? data : "");
 }
 
-/* Canonicalises in[0..n) into out, dropping duplicates. */
-static int canon_set(const char *name, const char *which, char *const *in, size_t n,
-                     struct dns_rrset *out, struct ferry_error *err)
+/* Adds the records of v of type t (canonical text; a CNAME target
+ * absolute with its dot) in section sec; returns how many. */
+static size_t change_values(struct dns_change *c, enum dns_rr_section sec, enum dns_rr_class cls,
+                            enum dns_rr_type t, uint32_t ttl, const struct dns_values *v)
 {
-	char canon[INET6_ADDRSTRLEN];
-	size_t i, j;
+	char canon[INET6_ADDRSTRLEN], target[256];
+	size_t i, k = 0;
+	int af;
 
-	for (i = 0; i < n; i++) {
-		bool dup = false;
-
-		if (!in[i] || dns_address_canon(in[i], canon, sizeof(canon), NULL) < 0)
-			return ferry_error_set(
-			        err, FERRY_EINVAL, "give IPv4 or IPv6 addresses",
-			        "dns %s: %s address '%s' is not an IP address; nothing "
-			        "sent",
-			        name, which, in[i] ? in[i] : "");
-		for (j = 0; j < out->n && !dup; j++)
-			dup = !strcmp(out->addresses[j], canon);
-		if (!dup)
-			dns_rrset_add(out, canon);
+	if (t == DNS_TYPE_CNAME) {
+		if (!v->cname)
+			return 0;
+		snprintf(target, sizeof(target), "%s%s", v->cname,
+		         v->cname[strlen(v->cname) - 1] == '.' ? "" : ".");
+		change_add(c, sec, cls, t, ttl, target);
+		return 1;
 	}
-	return 0;
+	for (i = 0; i < v->n; i++) {
+		if (dns_address_canon(v->addresses[i], canon, sizeof(canon), &af) < 0)
+			BUG("address %s was checked", v->addresses[i]);
+		if ((af == AF_INET6) != (t == DNS_TYPE_AAAA))
+			continue;
+		change_add(c, sec, cls, t, ttl, canon);
+		k++;
+	}
+	return k;
 }
 
-int dns_change_build(struct dns_change *c, const char *zone, const char *name, char *const *old,
-                     size_t nold, char *const *new_, size_t nnew, uint32_t ttl,
+int dns_change_build(struct dns_change *c, const char *zone, const char *name,
+                     const struct dns_state *expected, const struct dns_state *wanted, uint32_t ttl,
                      struct ferry_error *err)
 {
-	size_t i;
-	int t, rc;
+	enum dns_rr_type t;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
 	c->name = xstrdup(name);
@@ -160,32 +213,27 @@ int dns_change_build(struct dns_change *c, const char *zone, const char *name, c
 		return ferry_error_set(err, FERRY_EINVAL, "list only names inside dns.zone",
 		                       "dns %s: the name is outside zone %s; nothing sent", name,
 		                       zone);
-	rc = canon_set(name, "expected", old, nold, &c->expected, err);
+	if (expected->split || wanted->split)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "weighted answers need provider powerdns or route53; split "
+		                       "the traffic with traffic.via: haproxy instead",
+		                       "dns %s: RFC 2136 cannot weight answers; nothing sent",
+		                       name);
+	rc = dns_state_check(name, "expected", expected, err);
 	if (rc == 0)
-		rc = canon_set(name, "new", new_, nnew, &c->wanted, err);
+		rc = dns_state_check(name, "new", wanted, err);
 	if (rc < 0)
 		return rc;
-	if (c->wanted.n == 0)
+	if (dns_state_empty(wanted))
 		return ferry_error_set(err, FERRY_EINVAL, NULL,
-		                       "dns %s: no new address given; nothing sent", name);
-	for (t = 0; t < 2; t++) {
-		bool aaaa = t == 1, any = false;
-
-		for (i = 0; i < c->expected.n; i++) {
-			if ((strchr(c->expected.addresses[i], ':') != NULL) != aaaa)
-				continue;
-			change_add(c, DNS_SECTION_PREREQ, DNS_CLASS_IN, aaaa, 0,
-			           c->expected.addresses[i]);
-			any = true;
-		}
-		if (!any)
-			change_add(c, DNS_SECTION_PREREQ, DNS_CLASS_NONE, aaaa, 0, NULL);
-	}
-	change_add(c, DNS_SECTION_UPDATE, DNS_CLASS_ANY, false, 0, NULL);
-	change_add(c, DNS_SECTION_UPDATE, DNS_CLASS_ANY, true, 0, NULL);
-	for (i = 0; i < c->wanted.n; i++)
-		change_add(c, DNS_SECTION_UPDATE, DNS_CLASS_IN, strchr(c->wanted.addresses[i], ':'),
-		           ttl, c->wanted.addresses[i]);
+		                       "dns %s: no new address or CNAME given; nothing sent", name);
+	for (t = DNS_TYPE_A; t <= DNS_TYPE_CNAME; t++)
+		if (change_values(c, DNS_SECTION_PREREQ, DNS_CLASS_IN, t, 0, &expected->set) == 0)
+			change_add(c, DNS_SECTION_PREREQ, DNS_CLASS_NONE, t, 0, NULL);
+	for (t = DNS_TYPE_A; t <= DNS_TYPE_CNAME; t++)
+		change_add(c, DNS_SECTION_UPDATE, DNS_CLASS_ANY, t, 0, NULL);
+	for (t = DNS_TYPE_A; t <= DNS_TYPE_CNAME; t++)
+		change_values(c, DNS_SECTION_UPDATE, DNS_CLASS_IN, t, ttl, &wanted->set);
 	return 0;
 }
 
@@ -199,95 +247,45 @@ int dns_change_format(const struct dns_change *c, const struct dns_config *cfg, 
 	              cfg->server_port ? cfg->server_port : 53, cfg->zone);
 	for (i = 0; i < c->nrr && rc == 0; i++) {
 		const struct dns_change_rr *rr = &c->rr[i];
-		const char *type = rr->aaaa ? "AAAA" : "A";
+		const char *type = dns_rr_type_name(rr->type);
 
 		if (rr->section == DNS_SECTION_PREREQ && rr->cls == DNS_CLASS_IN)
 			rc = buf_addf(out, "prereq yxrrset %s. IN %s %s\n", c->name, type,
-			              rr->addr);
+			              rr->data);
 		else if (rr->section == DNS_SECTION_PREREQ)
 			rc = buf_addf(out, "prereq nxrrset %s. IN %s\n", c->name, type);
 		else if (rr->cls == DNS_CLASS_ANY)
 			rc = buf_addf(out, "update delete %s. IN %s\n", c->name, type);
 		else
 			rc = buf_addf(out, "update add %s. %u IN %s %s\n", c->name, rr->ttl, type,
-			              rr->addr);
+			              rr->data);
 	}
 	if (rc == 0)
 		rc = buf_adds(out, "send\n");
 	return rc;
 }
 
-int dns_address_canon(const char *in, char *out, size_t outlen, int *family)
+int dns_vfail(struct ferry_error *err, int code, const char *where, const char *zone,
+              const char *name, const char *hint, const char *fmt, va_list ap)
 {
-	unsigned char bin[sizeof(struct in6_addr)];
-	int af = strchr(in, ':') ? AF_INET6 : AF_INET;
+	char what[400];
 
-	if (inet_pton(af, in, bin) != 1 || !inet_ntop(af, bin, out, outlen))
-		return FERRY_EINVAL;
-	if (family)
-		*family = af;
-	return 0;
+	vsnprintf(what, sizeof(what), fmt, ap);
+	if (name)
+		return ferry_error_set(err, code, hint, "dns %s (%s): %s", name, where, what);
+	return ferry_error_set(err, code, hint, "dns zone %s (%s): %s", zone, where, what);
 }
 
-/* True when every address of a is in b. */
-static bool addresses_subset(char *const *a, size_t na, char *const *b, size_t nb)
+int dns_fail(struct ferry_error *err, int code, const char *where, const char *zone,
+             const char *name, const char *hint, const char *fmt, ...)
 {
-	char ca[INET6_ADDRSTRLEN], cb[INET6_ADDRSTRLEN];
-	size_t i, j;
+	va_list ap;
+	int rc;
 
-	for (i = 0; i < na; i++) {
-		const char *x = dns_address_canon(a[i], ca, sizeof(ca), NULL) ? a[i] : ca;
-		bool found = false;
-
-		for (j = 0; j < nb && !found; j++) {
-			const char *y = dns_address_canon(b[j], cb, sizeof(cb), NULL) ? b[j] : cb;
-
-			found = !strcmp(x, y);
-		}
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-bool dns_addresses_equal(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	return addresses_subset(a, na, b, nb) && addresses_subset(b, nb, a, na);
-}
-
-void dns_addresses_format(char *const *a, size_t n, char *out, size_t outlen)
-{
-	size_t i, used = 0;
-
-	if (!outlen)
-		return;
-	out[0] = '\0';
-	if (n == 0) {
-		snprintf(out, outlen, "no address");
-		return;
-	}
-	for (i = 0; i < n && used < outlen; i++) {
-		int w = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", a[i]);
-
-		if (w < 0)
-			break;
-		used += (size_t)w;
-	}
-}
-
-bool dns_name_in_zone(const char *name, const char *zone)
-{
-	size_t ln = strlen(name), lz = strlen(zone);
-
-	if (ln && name[ln - 1] == '.')
-		ln--;
-	if (lz && zone[lz - 1] == '.')
-		lz--;
-	if (lz == 0)
-		return true; /* the root holds every name */
-	if (ln < lz || strncasecmp(name + ln - lz, zone, lz) != 0)
-		return false;
-	return ln == lz || name[ln - lz - 1] == '.';
+	va_start(ap, fmt);
+	rc = dns_vfail(err, code, where, zone, name, hint, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int dns_server_parse(const char *spec, char *host, size_t hostlen, uint16_t *port,

@@ -14,11 +14,14 @@
  *                  RCODE (rcode_error).
  *   dns_rfc2136_parse_*()  the two answer readers without a socket, for the
  *                  tests and the fuzzers (rfc2136.h).
- *   change()       the compare-and-swap behind set_ttl and cas: turns the
+ *   rfc2136_cas()  the compare-and-swap (set_ttl is one too): turns the
  *                  records of dns_change_build() (dns.c: value-dependent
- *                  prerequisites, RFC 2136 §2.4.2/§2.4.3, then delete and
- *                  re-add, §2.5) into one UPDATE; on NXRRSET/YXRRSET reads
- *                  the record back to say what it holds now.
+ *                  prerequisites on A, AAAA and CNAME, RFC 2136 §2.4.2 and
+ *                  §2.4.3, then delete and re-add, §2.5) into one UPDATE; on
+ *                  NXRRSET/YXRRSET reads the record back to say what it
+ *                  holds now.
+ *   dns_authoritative_query()  the same reads without a key, for the
+ *                  command provider.
  * The transport (sockets, deadline) is dns_wire_exchange() in dns.c.
  *
  * The secret: copied at open, wiped at close; ldns decodes it again for each
@@ -76,17 +79,15 @@ __attribute__((format(printf, 6, 7))) static int fail(const struct rfc2136 *r,
                                                       const char *name, const char *hint,
                                                       const char *fmt, ...)
 {
-	char what[400];
+	char where[sizeof(r->server) + 8];
 	va_list ap;
+	int rc;
 
+	snprintf(where, sizeof(where), "server %s", r->server);
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	rc = dns_vfail(err, code, where, r->zone, name, hint, fmt, ap);
 	va_end(ap);
-	if (name)
-		return ferry_error_set(err, code, hint, "dns %s (server %s): %s", name, r->server,
-		                       what);
-	return ferry_error_set(err, code, hint, "dns zone %s (server %s): %s", r->zone, r->server,
-	                       what);
+	return rc;
 }
 
 /* "www.shop.test" -> owned absolute dname "www.shop.test." */
@@ -127,8 +128,12 @@ static ldns_rr *rr_new(const char *owner, ldns_rr_type type, ldns_rr_class cls, 
 	ldns_rr_set_class(rr, cls);
 	ldns_rr_set_ttl(rr, ttl);
 	if (addr) {
-		ldns_rdf *rd = ldns_rdf_new_frm_str(
-		        type == LDNS_RR_TYPE_A ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA, addr);
+		ldns_rdf *rd =
+		        type == LDNS_RR_TYPE_CNAME
+		                ? ldns_dname_new_frm_str(addr)
+		                : ldns_rdf_new_frm_str(type == LDNS_RR_TYPE_A ? LDNS_RDF_TYPE_A
+		                                                              : LDNS_RDF_TYPE_AAAA,
+		                                       addr);
 
 		if (!rd)
 			BUG("address %s was checked but ldns rejects it", addr);
@@ -370,25 +375,26 @@ static int answer_read(struct rfc2136 *r, const char *name, ldns_rr_type type,
 
 		if (ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
 			continue;
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME) {
-			int rc;
-
-			text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
-			rc = fail(r, err, FERRY_EINVAL, name,
-			          "list the name the alias points to in dns.records instead",
-			          "the name is an alias (CNAME) of %s; ferry changes A and AAAA "
-			          "records only",
-			          text ? text : "?");
-			free(text);
-			return rc;
-		}
-		if (ldns_rr_get_type(rr) != type || ldns_rr_rd_count(rr) != 1)
+		if (ldns_rr_rd_count(rr) != 1)
 			continue;
-		text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
-		if (!text)
-			BUG("ldns_rdf2str failed");
-		dns_rrset_add(out, text);
-		free(text);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME) {
+			/* RFC 1034 §3.6.2: an alias holds nothing else; the
+			 * answer may go on with the target's records (another
+			 * owner, skipped above). */
+			text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+			if (!text)
+				BUG("ldns_rdf2str failed");
+			dns_rrset_set_cname(out, text);
+			free(text);
+		} else if (ldns_rr_get_type(rr) == type) {
+			text = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+			if (!text)
+				BUG("ldns_rdf2str failed");
+			dns_rrset_add(out, text);
+			free(text);
+		} else {
+			continue;
+		}
 		if (!*have_ttl || ldns_rr_ttl(rr) < out->ttl)
 			out->ttl = ldns_rr_ttl(rr);
 		*have_ttl = true;
@@ -434,7 +440,8 @@ static int query_deadline(struct rfc2136 *r, const char *name, struct dns_rrset 
 	free(out->name);
 	out->name = xstrdup(name);
 	rc = query_type(r, name, LDNS_RR_TYPE_A, deadline, out, &have_ttl, &nx, err);
-	if (rc == 0 && !nx)
+	/* An alias answers every type with its CNAME: one question is enough. */
+	if (rc == 0 && !nx && !out->cname)
 		rc = query_type(r, name, LDNS_RR_TYPE_AAAA, deadline, out, &have_ttl, &nx, err);
 	if (rc < 0)
 		return rc;
@@ -442,10 +449,10 @@ static int query_deadline(struct rfc2136 *r, const char *name, struct dns_rrset 
 		return fail(r, err, FERRY_ENOTFOUND, name,
 		            "check the name in dns.records; the server has no such name",
 		            "no such name in zone %s (NXDOMAIN)", r->zone);
-	if (out->n == 0)
+	if (out->n == 0 && !out->cname)
 		return fail(r, err, FERRY_ENOTFOUND, name,
-		            "ferry moves A and AAAA records; check the name in dns.records",
-		            "the name has no A or AAAA record");
+		            "ferry moves A, AAAA and CNAME records; check the name in dns.records",
+		            "the name has no A, AAAA or CNAME record");
 	return 0;
 }
 
@@ -455,6 +462,21 @@ static int rfc2136_query(struct dns_provider *p, const char *name, struct dns_rr
 	struct rfc2136 *r = from(p);
 
 	return query_deadline(r, name, out, time_mono_ms() + r->timeout_ms, err);
+}
+
+int dns_authoritative_query(const char *host, uint16_t port, const char *zone, const char *name,
+                            int timeout_ms, struct dns_rrset *out, struct ferry_error *err)
+{
+	struct rfc2136 r = { .zone = (char *)zone };
+	int rc;
+
+	rc = dns_sockaddr_parse(host, port, &r.addr, &r.addrlen, err);
+	if (rc < 0)
+		return rc;
+	snprintf(r.server, sizeof(r.server), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+	         port ? port : 53);
+	r.timeout_ms = timeout_ms > 0 ? timeout_ms : DNS_TIMEOUT_DEFAULT_MS;
+	return query_deadline(&r, name, out, time_mono_ms() + r.timeout_ms, err);
 }
 
 int dns_resolve(const char *server, const char *name, int timeout_ms, struct dns_rrset *out,
@@ -714,7 +736,7 @@ out:
 	return rc;
 }
 
-static int rfc2136_check_key(struct dns_provider *p, struct ferry_error *err)
+static int rfc2136_check_access(struct dns_provider *p, struct ferry_error *err)
 {
 	struct rfc2136 *r = from(p);
 	ldns_rr_list *pr = ldns_rr_list_new(), *up = ldns_rr_list_new();
@@ -732,22 +754,22 @@ static int rfc2136_check_key(struct dns_provider *p, struct ferry_error *err)
 
 /* After a refused compare-and-swap: reads the record back so that the
  * message says what it holds now. */
-static void describe_changed(struct rfc2136 *r, const char *name, const struct dns_rrset *expected,
+static void describe_changed(struct rfc2136 *r, const char *name, const struct dns_state *expected,
                              struct ferry_error *err)
 {
 	struct ferry_error qerr = { 0 };
 	struct dns_rrset now;
-	char want[200], have[200], hint[512];
+	char want[512], have[512], hint[512];
 	int rc;
 
 	dns_rrset_init(&now);
-	dns_addresses_format(expected->addresses, expected->n, want, sizeof(want));
+	dns_state_format(expected, want, sizeof(want));
 	snprintf(hint, sizeof(hint), "%s",
 	         "someone else changed the record since ferry read it: find out who and why, "
 	         "then re-run ferry (it reads the record again) or put it back by hand");
 	rc = query_deadline(r, name, &now, time_mono_ms() + r->timeout_ms, &qerr);
 	if (rc == 0) {
-		dns_addresses_format(now.addresses, now.n, have, sizeof(have));
+		dns_rrset_format(&now, have, sizeof(have));
 		fail(r, err, FERRY_ECHANGED, name, hint,
 		     "the record holds %s (TTL %u), not %s as expected; ferry changed nothing",
 		     have, now.ttl, want);
@@ -764,22 +786,35 @@ static void describe_changed(struct rfc2136 *r, const char *name, const struct d
 	dns_rrset_release(&now);
 }
 
-/* The compare-and-swap behind set_ttl and cas: the records come from
- * dns_change_build() (dns.h), the same ones --dry-run prints. */
-static int change(struct rfc2136 *r, const char *name, char *const *old, size_t nold,
-                  char *const *nw, size_t nnew, uint32_t ttl, struct ferry_error *err)
+static ldns_rr_type rr_type(enum dns_rr_type t)
+{
+	static const ldns_rr_type types[] = {
+		[DNS_TYPE_A] = LDNS_RR_TYPE_A,
+		[DNS_TYPE_AAAA] = LDNS_RR_TYPE_AAAA,
+		[DNS_TYPE_CNAME] = LDNS_RR_TYPE_CNAME,
+	};
+
+	return types[t];
+}
+
+/* The compare-and-swap: the records come from dns_change_build() (dns.h),
+ * the same ones --dry-run prints. */
+static int rfc2136_cas(struct dns_provider *p, const char *name, const struct dns_state *expected,
+                       const struct dns_state *wanted, uint32_t ttl, struct ferry_error *err)
 {
 	static const ldns_rr_class classes[] = {
 		[DNS_CLASS_IN] = LDNS_RR_CLASS_IN,
 		[DNS_CLASS_NONE] = LDNS_RR_CLASS_NONE,
 		[DNS_CLASS_ANY] = LDNS_RR_CLASS_ANY,
 	};
+	struct rfc2136 *r = from(p);
 	ldns_rr_list *pr = ldns_rr_list_new(), *up = ldns_rr_list_new();
 	struct dns_change c;
+	char now[512];
 	size_t i;
 	int rc;
 
-	rc = dns_change_build(&c, r->zone, name, old, nold, nw, nnew, ttl, err);
+	rc = dns_change_build(&c, r->zone, name, expected, wanted, ttl, err);
 	if (rc == 0 && !name_ok(name))
 		rc = fail(r, err, FERRY_EINVAL, name, NULL,
 		          "not a valid domain name; nothing sent");
@@ -789,15 +824,16 @@ static int change(struct rfc2136 *r, const char *name, char *const *old, size_t 
 		const struct dns_change_rr *x = &c.rr[i];
 
 		push(x->section == DNS_SECTION_PREREQ ? pr : up,
-		     rr_new(name, x->aaaa ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A, classes[x->cls],
-		            x->ttl, x->addr[0] ? x->addr : NULL));
+		     rr_new(name, rr_type(x->type), classes[x->cls], x->ttl,
+		            x->data[0] ? x->data : NULL));
 	}
 	rc = update_run(r, name, pr, up, err);
 	if (rc == FERRY_ECHANGED)
-		describe_changed(r, name, &c.expected, err);
-	if (rc == 0)
-		log_info("dns %s (server %s): now %zu address(es) at TTL %u s", name, r->server,
-		         c.wanted.n, ttl);
+		describe_changed(r, name, expected, err);
+	if (rc == 0) {
+		dns_state_format(wanted, now, sizeof(now));
+		log_info("dns %s (server %s): now %s at TTL %u s", name, r->server, now, ttl);
+	}
 out:
 	ldns_rr_list_deep_free(pr);
 	ldns_rr_list_deep_free(up);
@@ -805,25 +841,31 @@ out:
 	return rc;
 }
 
-static int rfc2136_set_ttl(struct dns_provider *p, const char *name, char *const *addresses,
-                           size_t n, uint32_t ttl, struct ferry_error *err)
+static int rfc2136_describe(const struct dns_config *cfg, const char *name,
+                            const struct dns_state *expected, const struct dns_state *wanted,
+                            uint32_t ttl, struct buf *out, struct ferry_error *err)
 {
-	return change(from(p), name, addresses, n, addresses, n, ttl, err);
-}
+	struct dns_change c;
+	int rc;
 
-static int rfc2136_cas(struct dns_provider *p, const char *name, char *const *old, size_t nold,
-                       char *const *new_, size_t nnew, uint32_t ttl, struct ferry_error *err)
-{
-	return change(from(p), name, old, nold, new_, nnew, ttl, err);
+	rc = dns_change_build(&c, cfg->zone, name, expected, wanted, ttl, err);
+	if (rc == 0 && dns_change_format(&c, cfg, out) < 0)
+		rc = ferry_error_set(err, FERRY_EPROTO, NULL, "dns %s: the update text is too long",
+		                     name);
+	dns_change_release(&c);
+	return rc;
 }
 
 const struct dns_provider_ops dns_rfc2136_ops = {
 	.name = "rfc2136",
+	.atomic = true,
+	.weights = false,
 	.open = rfc2136_open,
 	.query = rfc2136_query,
-	.check_key = rfc2136_check_key,
-	.set_ttl = rfc2136_set_ttl,
+	.expect = NULL,
+	.check_access = rfc2136_check_access,
 	.cas = rfc2136_cas,
+	.describe = rfc2136_describe,
 	.close = rfc2136_close,
 };
 

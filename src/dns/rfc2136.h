@@ -19,9 +19,9 @@
 /*
  * The answer to a question for name's A (aaaa false) or AAAA records, as
  * query_type() reads it: the question must match, the answer be NOERROR
- * and authoritative (unless recursive), an alias is refused.  Appends the
- * addresses to out (the lowest TTL in out->ttl).  Returns 0,
- * FERRY_ENOTFOUND (NXDOMAIN), FERRY_EINVAL (a CNAME, a bad name),
+ * and authoritative (unless recursive).  Appends the addresses to out, or
+ * sets out->cname when the name is an alias (the lowest TTL in out->ttl).
+ * Returns 0, FERRY_ENOTFOUND (NXDOMAIN), FERRY_EINVAL (a bad name),
  * FERRY_EREFUSED or FERRY_EPROTO.
  */
 int dns_rfc2136_parse_answer(const void *wire, size_t len, const char *zone, const char *name,

@@ -178,56 +178,130 @@ static size_t keep(char *p, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-int hosts_http_get(const char *url, int64_t timeout_ms, long *status, struct buf *body,
-                   struct ferry_error *err)
+/* Frees a header list after wiping it: a header may carry an API key. */
+static void headers_free(struct curl_slist *h)
+{
+	struct curl_slist *i;
+
+	for (i = h; i; i = i->next)
+		explicit_bzero(i->data, strlen(i->data));
+	curl_slist_free_all(h);
+}
+
+int hosts_http_request(const struct hosts_http_request *rq, long *status, struct buf *body,
+                       struct ferry_error *err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char shown[512];
 	struct get_sink sink = { body, false };
-	const char *why;
+	struct curl_slist *hdr = NULL, *next;
+	const char *method = rq->method ? rq->method : "GET", *why;
+	size_t i;
 	CURLcode cc;
 	CURL *c;
 	int code;
 
 	*status = 0;
-	hosts_http_origin(url, shown, sizeof(shown));
+	hosts_http_origin(rq->url, shown, sizeof(shown));
 	c = curl_easy_init();
 	if (!c)
-		return ferry_error_set(err, FERRY_EIO, NULL, "GET %s: cannot set up libcurl",
+		return ferry_error_set(err, FERRY_EIO, NULL, "%s %s: cannot set up libcurl", method,
 		                       shown);
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	for (i = 0; rq->headers && rq->headers[i]; i++) {
+		next = curl_slist_append(hdr, rq->headers[i]);
+		if (!next) {
+			headers_free(hdr);
+			curl_easy_cleanup(c);
+			return ferry_error_set(err, FERRY_EIO, NULL, "%s %s: out of memory", method,
+			                       shown);
+		}
+		hdr = next;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (rq->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, rq->ca_file);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)rq->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)rq->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "ferry");
+	if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (rq->body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(c);
+	headers_free(hdr);
 	if (cc == CURLE_OK)
 		return 0;
 	why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
 	if (sink.too_big)
 		return ferry_error_set(err, FERRY_EPROTO, "is this the right URL?",
-		                       "GET %s: the reply is larger than %zu bytes", shown,
+		                       "%s %s: the reply is larger than %zu bytes", method, shown,
 		                       body->max);
 	switch (cc) {
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return ferry_error_set(err, FERRY_EINVAL, "write a full URL: http://HOST:PORT",
-		                       "GET %s: %s", shown, why);
+		                       "%s %s: %s", method, shown, why);
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT: code = FERRY_EUNREACH; break;
 	case CURLE_OPERATION_TIMEDOUT: code = FERRY_ETIMEDOUT; break;
 	default: code = FERRY_EPROTO; break;
 	}
 	return ferry_error_set(err, code, "check that the server runs and the URL in the plan",
-	                       "GET %s: %s", shown, why);
+	                       "%s %s: %s", method, shown, why);
+}
+
+int hosts_http_get(const char *url, int64_t timeout_ms, long *status, struct buf *body,
+                   struct ferry_error *err)
+{
+	struct hosts_http_request rq = { .url = url, .timeout_ms = timeout_ms };
+
+	return hosts_http_request(&rq, status, body, err);
+}
+
+int hosts_http_url_split(const char *url, char **host, char **path, struct ferry_error *err)
+{
+	char *h = NULL, *port = NULL, *p = NULL;
+	CURLU *u = curl_url();
+	int rc = 0;
+
+	*host = *path = NULL;
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK) {
+		char shown[512];
+
+		hosts_http_origin(url, shown, sizeof(shown));
+		rc = ferry_error_set(err, FERRY_EINVAL, "write a full URL: https://HOST[:PORT]",
+		                     "%s: not a URL", shown);
+		goto out;
+	}
+	/* curl sends the port in Host only when it is not the scheme's
+	 * default (RFC 9110 §7.2); CURLU_NO_DEFAULT_PORT answers just that. */
+	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT) == CURLUE_OK && port)
+		*host = xasprintf("%s:%s", h, port);
+	else
+		*host = xstrdup(h);
+	*path = xstrdup(p);
+out:
+	curl_free(h);
+	curl_free(port);
+	curl_free(p);
+	curl_url_cleanup(u);
+	return rc;
 }
 
 char *hosts_http_url_query(const char *url, const char *name, const char *value,

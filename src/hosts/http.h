@@ -16,6 +16,8 @@
  * hosts_http_get() is the other read: a bounded GET whose body the caller
  * wants (the Prometheus API, hosts/prometheus.c), and hosts_http_url_query()
  * builds its URL with a query parameter encoded by curl (RFC 3986 2.1).
+ * hosts_http_request() is the general form (method, headers, body) that
+ * the DNS providers' APIs go through (dns/powerdns.c, dns/route53.c).
  */
 #ifndef FERRY_HOSTS_HTTP_H
 #define FERRY_HOSTS_HTTP_H
@@ -69,6 +71,36 @@ int hosts_http_post_json(const char *url, const char *body, int64_t timeout_ms, 
  */
 int hosts_http_get(const char *url, int64_t timeout_ms, long *status, struct buf *body,
                    struct ferry_error *err);
+
+/*
+ * One HTTP request whose reply body the caller wants (the DNS providers'
+ * APIs: PowerDNS, Route 53).  method NULL means GET; headers are "Name:
+ * value" strings, NULL-terminated (NULL: none), and may carry a secret
+ * (X-API-Key, Authorization): curl's copies are wiped after the request,
+ * the caller wipes its own.  body (body_len bytes) is sent as is; an
+ * "Expect:" header avoids curl's 100-continue wait.  No redirects, no
+ * proxy, TLS verified against ca_file or the system store.  Returns and
+ * fills as hosts_http_get(), whose errors name the method and the URL.
+ */
+struct hosts_http_request {
+	const char *method;
+	const char *url;
+	const char *const *headers;
+	const char *body;
+	size_t body_len;
+	int64_t timeout_ms;
+	const char *ca_file;
+};
+int hosts_http_request(const struct hosts_http_request *rq, long *status, struct buf *body,
+                       struct ferry_error *err);
+
+/*
+ * Splits url into *host ("HOST" or "HOST:PORT" when a port is written:
+ * what curl sends as Host, which AWS signs) and *path ("/" at least),
+ * both new strings the caller frees.  FERRY_EINVAL when curl cannot parse
+ * it.
+ */
+int hosts_http_url_split(const char *url, char **host, char **path, struct ferry_error *err);
 
 /*
  * Returns url with "name=value" appended to its query ('&' between

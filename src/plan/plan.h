@@ -17,8 +17,8 @@
  * seconds, percentages in percent (0..100).  Defaults are filled in whether
  * or not a section is present (see each field).
  *
- * Cross-section rules the loader enforces: dns needs hosts.old.address and
- * hosts.new.address (what the records point at before and after); the host
+ * Cross-section rules the loader enforces: dns needs each host's address,
+ * addresses or cname (what the records hold before and after); the host
  * checks (env, egress, packages, ignore) need both hosts; health and TLS
  * checks need hosts.new.address; a pooler include file needs its host.
  * Lists hold at most 1000 entries; a value at most 4096 bytes; a file at
@@ -52,10 +52,15 @@ struct plan_secret {
 	char *env;  /* environment variable name */
 };
 
+/* A host and what its DNS records hold: one address (`address`), a set
+ * (`addresses`: A and AAAA together), or an alias (`cname`); at most one
+ * of the three keys. */
 struct plan_host {
 	bool present;
-	char *address;         /* IPv4 or IPv6 literal, NULL if not given */
-	struct plan_strv exec; /* argv prefix; n == 0 means this machine */
+	char *address;              /* the first address as written, NULL if none */
+	struct plan_strv addresses; /* every address as written (address included) */
+	char *cname;                /* a CNAME target, normalised; NULL if none */
+	struct plan_strv exec;      /* argv prefix; n == 0 means this machine */
 	struct plan_pos pos;
 };
 
@@ -69,18 +74,36 @@ enum plan_tsig_alg {
 
 struct plan_dns {
 	bool present;
-	char *provider; /* "rfc2136" (the default and, for now, the only one) */
-	char *server;   /* "address[:port]" as written; host and port below */
+	char *provider; /* "rfc2136" (default), "powerdns", "route53", "command" */
+	/* rfc2136 (required) and command (required: the authoritative server
+	 * ferry reads); "address[:port]" as written; host and port below */
+	char *server;
 	char *server_host;
 	uint16_t server_port; /* default 53 */
 	char *zone;           /* absolute, no trailing dot, lower case */
 	struct {
-		bool present;                 /* always, in a loaded plan: dns.key is required */
+		bool present;                 /* rfc2136: dns.key is required */
 		char *name;                   /* lower case, no trailing dot */
 		enum plan_tsig_alg algorithm; /* default hmac-sha256 */
 		struct plan_secret secret;
 	} key;
-	struct plan_strv records; /* absolute names inside zone, no trailing dot */
+	/* powerdns: the API's base URL (required), its key, the server id
+	 * (default "localhost").  route53: the API's base URL (default
+	 * https://route53.amazonaws.com). */
+	char *api;
+	struct plan_secret api_key;
+	char *server_id;
+	/* route53 */
+	char *hosted_zone_id;
+	char *region;                         /* default us-east-1 */
+	char *access_key_id;                  /* as written, or: */
+	struct plan_secret access_key_id_ref; /* access_key_id_env / _file */
+	struct plan_secret secret_access_key;
+	struct plan_secret session_token; /* optional */
+	/* command */
+	struct plan_strv command;
+	int64_t command_timeout_ms; /* default 60 s */
+	struct plan_strv records;   /* absolute names inside zone, no trailing dot */
 	struct {
 		uint32_t cutover; /* TTL while cutting over (default 60) */
 		uint32_t restore; /* TTL set at decommission; 0: the TTL found before */
@@ -153,7 +176,10 @@ struct plan_database {
 
 struct plan_traffic {
 	bool present;
-	char *via;   /* "haproxy" (the default and the only one) */
+	/* "haproxy" (the default): the balancer's weights split the requests;
+	 * "dns": dns.records answer by weight (powerdns, route53), and the
+	 * balancers below are only read, to measure the realised share */
+	char *via;
 	char *admin; /* "host:port" or a unix socket path */
 	/* Optional: the new host's balancer (same backend and server names).
 	 * After the DNS change clients reach it directly, so the monitor
@@ -165,6 +191,7 @@ struct plan_traffic {
 	double *steps; /* percent sent to new, ascending; default 1, 5, 25 */
 	size_t nsteps;
 	int64_t step_hold_ms; /* default: schedule.validation / nsteps */
+	bool sticky;          /* via dns: a client keeps its side (default false) */
 	struct plan_pos pos;
 };
 

@@ -53,7 +53,7 @@ struct plan_walk {
 	unsigned flags;  /* enum plan_load_flags */
 	size_t budget;   /* nodes left to visit, aliases counted each time */
 	bool budget_hit; /* reported once */
-	struct plan_pos hosts_pos, dns_pos, checks_pos;
+	struct plan_pos hosts_pos, dns_pos, checks_pos, traffic_via_pos;
 	bool need_old, need_new; /* poolers' include files live on the hosts */
 	struct plan_pos need_old_pos, need_new_pos;
 };
@@ -168,6 +168,8 @@ void plan_join(const char *const *cands, char *out, size_t outlen);
 
 /* An IPv4 or IPv6 literal (inet_pton). */
 bool plan_is_ip(const char *s);
+/* The same address, however written ("2001:db8::1" and "2001:DB8:0::1"). */
+bool plan_same_ip(const char *a, const char *b);
 
 /*
  * Splits "HOST:PORT" ("[v6]:PORT" for IPv6).  PORT may be left out when

@@ -20,17 +20,59 @@
 
 /* ---- sections ---- */
 
+struct addr_arg {
+	struct plan_host *h;
+	const char *path;
+};
+
+static void address_item(struct plan_walk *w, struct fy_node *n, const char *path,
+                         struct plan_pos pos, size_t i, void *arg)
+{
+	struct plan_host *h = ((struct addr_arg *)arg)->h;
+	char *v = plan_scalar_dup(w, n, path, pos, "an address");
+	size_t j;
+
+	(void)i;
+	if (!v)
+		return;
+	if (!plan_is_ip(v)) {
+		plan_ctx_error(&w->c, pos, "write an address such as 10.0.0.2 or 2001:db8::2",
+		               "%s: '%.64s' is not an IPv4 or IPv6 address", path, v);
+		free(v);
+		return;
+	}
+	for (j = 0; j < h->addresses.n; j++) {
+		if (plan_same_ip(h->addresses.v[j], v)) {
+			plan_ctx_error(&w->c, pos, NULL, "%s: address %s is listed twice", path, v);
+			free(v);
+			return;
+		}
+	}
+	plan_strv_push(&h->addresses, v);
+}
+
 static void parse_host(struct plan_walk *w, struct plan_sect *hosts, const char *key,
                        struct plan_host *h)
 {
-	static const char *const keys[] = { "address", "exec", NULL };
+	static const char *const keys[] = { "address", "addresses", "cname", "exec", NULL };
+	struct addr_arg a = { h, NULL };
 	struct plan_sect s;
 	struct plan_pos pos;
+	const char *why;
+	char *v;
+	int given;
 
 	if (!plan_get_map(hosts, key, false, &s, keys))
 		return;
 	h->present = true;
 	h->pos = s.pos;
+	given = plan_sect_has(&s, "address") + plan_sect_has(&s, "addresses") +
+	        plan_sect_has(&s, "cname");
+	if (given > 1)
+		plan_ctx_error(&w->c, s.pos,
+		               "one address, a list of addresses, or a CNAME target (a CNAME "
+		               "stands alone, RFC 1034 §3.6.2)",
+		               "%s: give only one of 'address', 'addresses' and 'cname'", s.path);
 	h->address = plan_get_str(&s, "address", false, &pos);
 	if (h->address && !plan_is_ip(h->address)) {
 		plan_ctx_error(&w->c, pos, "write an address such as 10.0.0.2 or 2001:db8::2",
@@ -38,6 +80,23 @@ static void parse_host(struct plan_walk *w, struct plan_sect *hosts, const char 
 		               h->address);
 		free(h->address);
 		h->address = NULL;
+	}
+	if (h->address) {
+		plan_strv_push(&h->addresses, xstrdup(h->address));
+	} else if (plan_get_list(&s, "addresses", false, address_item, &a) == 0) {
+		plan_ctx_error(&w->c, s.pos, NULL, "%s.addresses: the list is empty", s.path);
+	}
+	if (!h->address && h->addresses.n)
+		h->address = xstrdup(h->addresses.v[0]);
+	v = plan_get_str(&s, "cname", false, &pos);
+	if (v) {
+		h->cname = plan_dns_name(v, &why);
+		if (!h->cname)
+			plan_ctx_error(&w->c, pos,
+			               "the host name the alias points at, e.g. "
+			               "lb-123.elb.example.net",
+			               "%s.cname: '%.64s' is %s", s.path, v, why);
+		free(v);
 	}
 	plan_get_strv(&s, "exec", false, &h->exec, PLAN_STR_ANY);
 }
@@ -152,18 +211,163 @@ static void record_item(struct plan_walk *w, struct fy_node *n, const char *path
 	free(v);
 }
 
-static void parse_dns(struct plan_walk *w, struct plan_sect *top)
+/* Which provider uses which key: a key the chosen provider does not use is
+ * an error (it would be ignored silently otherwise). */
+static const struct {
+	const char *key;
+	const char *providers; /* space-separated */
+} dns_key_users[] = {
+	{ "server", "rfc2136 command" },
+	{ "key", "rfc2136" },
+	{ "api", "powerdns route53" },
+	{ "api_key_file", "powerdns" },
+	{ "api_key_env", "powerdns" },
+	{ "server_id", "powerdns" },
+	{ "hosted_zone_id", "route53" },
+	{ "region", "route53" },
+	{ "access_key_id", "route53" },
+	{ "access_key_id_env", "route53" },
+	{ "secret_access_key_file", "route53" },
+	{ "secret_access_key_env", "route53" },
+	{ "session_token_file", "route53" },
+	{ "session_token_env", "route53" },
+	{ "command", "command" },
+	{ "command_timeout", "command" },
+};
+
+static bool word_in(const char *word, const char *list)
 {
-	static const char *const keys[] = { "provider", "server", "zone",      "key",
-		                            "records",  "ttl",    "resolvers", NULL };
+	size_t n = strlen(word);
+	const char *p = list;
+
+	while ((p = strstr(p, word)) != NULL) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static void dns_keys_for_provider(struct plan_walk *w, struct plan_sect *s, const char *provider)
+{
+	struct plan_pos pos;
+	char path[200];
+	size_t i;
+
+	for (i = 0; i < sizeof(dns_key_users) / sizeof(dns_key_users[0]); i++) {
+		if (word_in(provider, dns_key_users[i].providers) ||
+		    !plan_sect_get(s, dns_key_users[i].key, false, &pos, path, sizeof(path)))
+			continue;
+		plan_ctx_error(&w->c, pos, "leave it out, or choose a provider that uses it",
+		               "%s: provider %s does not use this key (it is for %s)", path,
+		               provider, dns_key_users[i].providers);
+	}
+}
+
+static void parse_dns_server(struct plan_walk *w, struct plan_sect *s, struct plan_dns *dns)
+{
+	struct plan_pos pos;
+	const char *why;
+
+	dns->server = plan_get_str(s, "server", true, &pos);
+	if (dns->server &&
+	    !plan_hostport(dns->server, true, 53, &dns->server_host, &dns->server_port, &why))
+		plan_ctx_error(&w->c, pos, "write ADDRESS[:PORT] of the primary, e.g. 10.0.0.1:53",
+		               "dns.server: '%.64s': %s", dns->server, why);
+}
+
+static void parse_dns_tsig(struct plan_walk *w, struct plan_sect *s, struct plan_dns *dns)
+{
 	static const char *const key_keys[] = { "name", "algorithm", "secret_file", "secret_env",
 		                                NULL };
-	static const char *const providers[] = { "rfc2136", NULL };
 	static const char *const algs[] = { "hmac-sha256", "hmac-sha384", "hmac-sha512",
 		                            "hmac-sha1",   "hmac-md5",    NULL };
+	struct plan_sect ks;
+	struct plan_pos pos;
+	const char *why;
+	char *v;
+	int i;
+
+	/* DESIGN §1: every DNS change is signed; an unsigned update would be
+	 * refused by any server worth migrating */
+	if (!plan_get_map(s, "key", true, &ks, key_keys))
+		return;
+	dns->key.present = true;
+	v = plan_get_str(&ks, "name", true, &pos);
+	if (v) {
+		dns->key.name = plan_dns_name(v, &why);
+		if (!dns->key.name)
+			plan_ctx_error(&w->c, pos, NULL, "dns.key.name: '%.64s' is %s", v, why);
+		free(v);
+	}
+	i = plan_get_enum(&ks, "algorithm", false, "TSIG algorithm", algs, 0);
+	dns->key.algorithm = (enum plan_tsig_alg)(i < 0 ? 0 : i);
+	plan_get_secret_ref(&ks, "secret_file", "secret_env", &dns->key.secret);
+}
+
+static void parse_dns_route53(struct plan_walk *w, struct plan_sect *s, struct plan_dns *dns)
+{
+	struct plan_pos pos;
+	const char *p;
+
+	dns->hosted_zone_id = plan_get_str(s, "hosted_zone_id", true, &pos);
+	for (p = dns->hosted_zone_id; p && *p; p++) {
+		if (!isalnum((unsigned char)*p)) {
+			plan_ctx_error(&w->c, pos,
+			               "the zone's ID from the Route 53 console, e.g. "
+			               "Z0123456789ABCDEFGHIJ (without /hostedzone/)",
+			               "dns.hosted_zone_id: '%.64s' is not a hosted zone ID",
+			               dns->hosted_zone_id);
+			break;
+		}
+	}
+	dns->region = plan_get_str(s, "region", false, &pos);
+	if (!dns->region)
+		dns->region = xstrdup("us-east-1");
+	if (plan_sect_has(s, "access_key_id") && plan_sect_has(s, "access_key_id_env"))
+		plan_ctx_error(&w->c, s->pos, NULL,
+		               "dns: give either 'access_key_id' or 'access_key_id_env', not both");
+	else if (plan_sect_has(s, "access_key_id_env"))
+		plan_get_secret_ref(s, "access_key_id_file", "access_key_id_env",
+		                    &dns->access_key_id_ref);
+	else
+		dns->access_key_id = plan_get_str(s, "access_key_id", true, &pos);
+	plan_get_secret_ref(s, "secret_access_key_file", "secret_access_key_env",
+	                    &dns->secret_access_key);
+	if (plan_sect_has(s, "session_token_file") || plan_sect_has(s, "session_token_env"))
+		plan_get_secret_ref(s, "session_token_file", "session_token_env",
+		                    &dns->session_token);
+}
+
+static void parse_dns(struct plan_walk *w, struct plan_sect *top)
+{
+	static const char *const keys[] = { "provider",
+		                            "server",
+		                            "zone",
+		                            "key",
+		                            "api",
+		                            "api_key_file",
+		                            "api_key_env",
+		                            "server_id",
+		                            "hosted_zone_id",
+		                            "region",
+		                            "access_key_id",
+		                            "access_key_id_env",
+		                            "secret_access_key_file",
+		                            "secret_access_key_env",
+		                            "session_token_file",
+		                            "session_token_env",
+		                            "command",
+		                            "command_timeout",
+		                            "records",
+		                            "ttl",
+		                            "resolvers",
+		                            NULL };
+	static const char *const providers[] = { "rfc2136", "powerdns", "route53", "command",
+		                                 NULL };
 	struct plan_dns *dns = &w->p->dns;
 	struct records_arg ra = { dns };
-	struct plan_sect s, ks;
+	struct plan_sect s;
 	struct plan_pos pos;
 	const char *why;
 	char *v;
@@ -175,12 +379,9 @@ static void parse_dns(struct plan_walk *w, struct plan_sect *top)
 	dns->pos = w->dns_pos = s.pos;
 	i = plan_get_enum(&s, "provider", false, "provider", providers, 0);
 	dns->provider = xstrdup(providers[i < 0 ? 0 : i]);
-
-	dns->server = plan_get_str(&s, "server", true, &pos);
-	if (dns->server &&
-	    !plan_hostport(dns->server, true, 53, &dns->server_host, &dns->server_port, &why))
-		plan_ctx_error(&w->c, pos, "write ADDRESS[:PORT] of the primary, e.g. 10.0.0.1:53",
-		               "dns.server: '%.64s': %s", dns->server, why);
+	dns_keys_for_provider(w, &s, dns->provider);
+	if (!strcmp(dns->provider, "rfc2136") || !strcmp(dns->provider, "command"))
+		parse_dns_server(w, &s, dns);
 
 	v = plan_get_str(&s, "zone", true, &pos);
 	if (v) {
@@ -189,22 +390,26 @@ static void parse_dns(struct plan_walk *w, struct plan_sect *top)
 			plan_ctx_error(&w->c, pos, NULL, "dns.zone: '%.64s' is %s", v, why);
 		free(v);
 	}
-
-	/* DESIGN §1: every DNS change is signed; an unsigned update would be
-	 * refused by any server worth migrating */
-	if (plan_get_map(&s, "key", true, &ks, key_keys)) {
-		dns->key.present = true;
-		v = plan_get_str(&ks, "name", true, &pos);
-		if (v) {
-			dns->key.name = plan_dns_name(v, &why);
-			if (!dns->key.name)
-				plan_ctx_error(&w->c, pos, NULL, "dns.key.name: '%.64s' is %s", v,
-				               why);
-			free(v);
-		}
-		i = plan_get_enum(&ks, "algorithm", false, "TSIG algorithm", algs, 0);
-		dns->key.algorithm = (enum plan_tsig_alg)(i < 0 ? 0 : i);
-		plan_get_secret_ref(&ks, "secret_file", "secret_env", &dns->key.secret);
+	if (!strcmp(dns->provider, "rfc2136")) {
+		parse_dns_tsig(w, &s, dns);
+	} else if (!strcmp(dns->provider, "powerdns")) {
+		dns->api = plan_get_url(&s, "api", true);
+		plan_get_secret_ref(&s, "api_key_file", "api_key_env", &dns->api_key);
+		dns->server_id = plan_get_str(&s, "server_id", false, &pos);
+		if (dns->server_id && !plan_simple_name(dns->server_id))
+			plan_ctx_error(&w->c, pos, NULL, "dns.server_id: '%.64s' is not a name",
+			               dns->server_id);
+		if (!dns->server_id)
+			dns->server_id = xstrdup("localhost");
+	} else if (!strcmp(dns->provider, "route53")) {
+		dns->api = plan_get_url(&s, "api", false);
+		if (!dns->api)
+			dns->api = xstrdup("https://route53.amazonaws.com");
+		parse_dns_route53(w, &s, dns);
+	} else {
+		plan_get_strv(&s, "command", true, &dns->command, PLAN_STR_ANY);
+		dns->command_timeout_ms = 60000;
+		plan_get_duration(&s, "command_timeout", &dns->command_timeout_ms);
 	}
 
 	plan_get_list(&s, "records", true, record_item, &ra);
@@ -483,10 +688,10 @@ static void pct_item(struct plan_walk *w, struct fy_node *n, const char *path, s
 
 static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 {
-	static const char *const keys[] = { "via",     "admin", "admin_new", "backend",
-		                            "servers", "steps", "step_hold", NULL };
+	static const char *const keys[] = { "via",   "admin",     "admin_new", "backend", "servers",
+		                            "steps", "step_hold", "sticky",    NULL };
 	static const char *const server_keys[] = { "old", "new", NULL };
-	static const char *const vias[] = { "haproxy", NULL };
+	static const char *const vias[] = { "haproxy", "dns", NULL };
 	static const double def_steps[] = { 1, 5, 25 };
 	struct plan_traffic *t = &w->p->traffic;
 	struct pct_arg a = { t, NULL };
@@ -502,8 +707,9 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 		return;
 	t->present = true;
 	t->pos = s.pos;
-	via = plan_get_enum(&s, "via", false, "load balancer", vias, 0);
+	via = plan_get_enum(&s, "via", false, "traffic split", vias, 0);
 	t->via = xstrdup(vias[via < 0 ? 0 : via]);
+	w->traffic_via_pos = s.pos;
 	t->admin = plan_get_str(&s, "admin", true, &pos);
 	if (t->admin && t->admin[0] != '/') {
 		if (!plan_hostport(t->admin, true, 0, &host, &port, &why))
@@ -549,6 +755,9 @@ static void parse_traffic(struct plan_walk *w, struct plan_sect *top)
 		t->nsteps = 3;
 	}
 	plan_get_duration(&s, "step_hold", &t->step_hold_ms);
+	if (plan_get_bool(&s, "sticky", &t->sticky) && strcmp(t->via, "dns") != 0)
+		plan_ctx_error(&w->c, s.pos, "leave it out, or split with via: dns",
+		               "traffic.sticky: only the weighted DNS split (via: dns) takes it");
 }
 
 static void health_item(struct plan_walk *w, struct fy_node *n, const char *path,
@@ -733,6 +942,54 @@ static void parse_schedule(struct plan_walk *w, struct plan_sect *top)
 		win->zone = xstrdup("UTC");
 }
 
+/* True when h's addresses include one of family v6. */
+static bool has_family(const struct plan_host *h, bool v6)
+{
+	size_t i;
+
+	for (i = 0; i < h->addresses.n; i++)
+		if ((strchr(h->addresses.v[i], ':') != NULL) == v6)
+			return true;
+	return false;
+}
+
+/* traffic.via: dns weights the answers of dns.records: a provider that can,
+ * and address sets on both sides of the same families. */
+static void weighted_dns_check(struct plan_walk *w)
+{
+	const struct plan *p = w->p;
+	int f;
+
+	if (!p->dns.present) {
+		plan_ctx_error(&w->c, w->traffic_via_pos,
+		               "add a dns section (provider powerdns or route53), or split with "
+		               "via: haproxy",
+		               "traffic.via: dns weights the answers of dns.records, and the plan "
+		               "has no dns section");
+		return;
+	}
+	if (strcmp(p->dns.provider, "powerdns") && strcmp(p->dns.provider, "route53"))
+		plan_ctx_error(&w->c, w->traffic_via_pos,
+		               "weighted answers: provider powerdns (LUA records) or route53 "
+		               "(weighted record sets)",
+		               "traffic.via: dns needs a provider that can weight answers, not %s",
+		               p->dns.provider);
+	if (p->host_old.cname || p->host_new.cname) {
+		plan_ctx_error(&w->c, w->traffic_via_pos,
+		               "give both hosts address or addresses, or split with via: haproxy",
+		               "traffic.via: dns weights addresses; a side that is a CNAME cannot "
+		               "be weighted here");
+		return;
+	}
+	for (f = 0; f < 2; f++)
+		if (has_family(&p->host_old, f) != has_family(&p->host_new, f))
+			plan_ctx_error(&w->c, w->traffic_via_pos,
+			               "give both hosts IPv4, or IPv6, or both",
+			               "traffic.via: dns: only one host has %s addresses, whose "
+			               "clients could not be split",
+			               f ? "IPv6" : "IPv4");
+}
+
 void plan_cross_check(struct plan_walk *w)
 {
 	struct plan *p = w->p;
@@ -744,16 +1001,16 @@ void plan_cross_check(struct plan_walk *w)
 		               "hosts.new.address: the same address as hosts.old (%s)",
 		               p->host_new.address);
 	if (p->dns.present) {
-		if (!p->host_old.address)
+		if (!p->host_old.address && !p->host_old.cname)
 			plan_ctx_error(
 			        &w->c, w->dns_pos, need,
 			        "dns: needs hosts.old.address (the address the records point at "
-			        "now)");
-		if (!p->host_new.address)
+			        "now), or addresses or cname");
+		if (!p->host_new.address && !p->host_new.cname)
 			plan_ctx_error(
 			        &w->c, w->dns_pos, need,
 			        "dns: needs hosts.new.address (the address the records will point "
-			        "at)");
+			        "at), or addresses or cname");
 	}
 	if (p->checks.present) {
 		bool diff = p->checks.env.present || p->checks.egress.n || p->checks.packages.n ||
@@ -780,6 +1037,8 @@ void plan_cross_check(struct plan_walk *w)
 		p->schedule.cutover_window.zone = xstrdup("UTC");
 	if (p->traffic.present && p->traffic.step_hold_ms <= 0 && p->traffic.nsteps > 0)
 		p->traffic.step_hold_ms = p->schedule.validation_ms / (int64_t)p->traffic.nsteps;
+	if (p->traffic.present && !strcmp(p->traffic.via, "dns"))
+		weighted_dns_check(w);
 }
 
 void plan_parse_sections(struct plan_walk *w, struct plan_sect *top)

@@ -187,6 +187,18 @@ bool plan_is_ip(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
+bool plan_same_ip(const char *a, const char *b)
+{
+	unsigned char x[16] = { 0 }, y[16] = { 0 };
+	int af = strchr(a, ':') ? AF_INET6 : AF_INET;
+
+	if ((strchr(b, ':') ? AF_INET6 : AF_INET) != af)
+		return false;
+	if (inet_pton(af, a, x) != 1 || inet_pton(af, b, y) != 1)
+		return !strcmp(a, b);
+	return memcmp(x, y, sizeof(x)) == 0;
+}
+
 static bool host_name_ok(const char *s)
 {
 	const char *why;
@@ -548,8 +560,12 @@ void plan_free(struct plan *p)
 	free(p->dir);
 	free(p->name);
 	free(p->host_old.address);
+	plan_strv_release(&p->host_old.addresses);
+	free(p->host_old.cname);
 	plan_strv_release(&p->host_old.exec);
 	free(p->host_new.address);
+	plan_strv_release(&p->host_new.addresses);
+	free(p->host_new.cname);
 	plan_strv_release(&p->host_new.exec);
 
 	free(p->dns.provider);
@@ -558,6 +574,16 @@ void plan_free(struct plan *p)
 	free(p->dns.zone);
 	free(p->dns.key.name);
 	secret_release(&p->dns.key.secret);
+	free(p->dns.api);
+	secret_release(&p->dns.api_key);
+	free(p->dns.server_id);
+	free(p->dns.hosted_zone_id);
+	free(p->dns.region);
+	free(p->dns.access_key_id);
+	secret_release(&p->dns.access_key_id_ref);
+	secret_release(&p->dns.secret_access_key);
+	secret_release(&p->dns.session_token);
+	plan_strv_release(&p->dns.command);
 	plan_strv_release(&p->dns.records);
 	free(p->dns.ttl.steps);
 	plan_strv_release(&p->dns.resolvers);

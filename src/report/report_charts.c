@@ -147,7 +147,8 @@ void report_traffic_section(struct page *p)
 	static const char *const cls[] = { "s-c1", "s-c2", "s-c3", "s-c4", "s-c5" };
 	const char *obj[5];
 	size_t n = objects_of(m, "weight_new_pct", obj, 5), i;
-	struct report_line lw[5], rps[2];
+	struct report_line lw[6], rps[2];
+	const struct report_series *real;
 	struct report_vmark vm[MAX_MARKS];
 	size_t nvm = report_vmarks(m, vm, MAX_MARKS);
 	struct report_chart cw = { .title = "traffic to the new servers",
@@ -181,11 +182,17 @@ void report_traffic_section(struct page *p)
 			cw.t1_ms = m->t_last;
 		}
 	}
+	/* The realised share (requests the backends served) beside the
+	 * requested weight: they differ with weighted DNS. */
+	real = n ? report_model_series(m, "share_new_pct", obj[0]) : NULL;
+	if (real && real->raw_n)
+		lw[cw.nlines++] = line_of(real, "realised", "s-new");
 	rps[0] = line_of(report_model_series(m, "rps", "old"), "old", "s-old");
 	rps[1] = line_of(report_model_series(m, "rps", "new"), "new", "s-new");
 	section_open(p, "traffic", "Traffic",
-	             "The share of requests the load balancer sends to the new servers, step by "
-	             "step, and the requests each side served.");
+	             "The share of requests sent to the new servers, step by step, as requested "
+	             "(balancer or DNS weights) and as realised (what the backends served), "
+	             "and the requests each side served.");
 	if (n == 0 && rps[0].n == 0 && rps[1].n == 0) {
 		nodata(p, FULL_W, 110, "the traffic split starts in the validate phase");
 		out(p, "</section>\n");
@@ -196,7 +203,10 @@ void report_traffic_section(struct page *p)
 	if (n == 1) {
 		out(p, "<div class=\"legend\"><span><i class=\"key s-c1\"></i>backend ");
 		esc(p, obj[0]);
-		out(p, "</span></div>");
+		out(p, " requested</span>");
+		if (cw.nlines > n)
+			out(p, "<span><i class=\"key s-new\"></i>realised at the backends</span>");
+		out(p, "</div>");
 	}
 	if (n == 0)
 		nodata(p, HALF_W, 220, NULL);

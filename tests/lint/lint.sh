@@ -36,7 +36,7 @@ sqlite3\.h|^src/journal/journal(_[a-z]+)?\.c$
 ldns/|^src/dns/rfc2136\.c$|^lab/
 libpq-fe\.h|^src/db/pgsql\.c$|^lab/
 curl/|^src/hosts/http\.c$|^lab/
-openssl/|^src/hosts/tls\.c$|^src/db/stream\.c$|^lab/
+openssl/|^src/hosts/tls\.c$|^src/db/stream\.c$|^src/dns/sigv4\.c$|^lab/
 hiredis|^src/db/redis_conn\.c$
 mysql\.h|^src/db/mariadb_conn\.c$
 microhttpd\.h|^lab/

@@ -134,7 +134,7 @@ static void test_example_loads_with_every_field(void **state)
 	assert_string_equal(db->sw.include_old, "/etc/pgbouncer/ferry-databases.ini");
 	assert_string_equal(db->sw.include_new, "/etc/pgbouncer/ferry-databases.ini");
 	assert_string_equal(db->sw.dbalias, "shop");
-	assert_int_equal(db->pos.line, 66);
+	assert_int_equal(db->pos.line, 73);
 	assert_null(plan_database_find(p, "other"));
 
 	assert_true(p->traffic.present);
@@ -321,7 +321,84 @@ static void test_dns_only_plan_is_valid(void **state)
 	assert_string_equal(p->dns.records.v[1], "example.test");
 	assert_int_equal(p->dns.key.algorithm, PLAN_TSIG_HMAC_SHA512);
 	assert_string_equal(p->dns.key.secret.env, "TSIG_SECRET");
+	assert_true(secret_env_is_marked("TSIG_SECRET"));
 	assert_string_equal(plan_tsig_alg_name(p->dns.key.algorithm), "hmac-sha512");
+	plan_free(p);
+}
+
+/* Each side's record set: one address, several (A and AAAA), or a CNAME;
+ * and each provider's keys. */
+static void test_record_sets_and_providers(void **state)
+{
+	struct plan *p;
+
+	(void)state;
+	expect_valid("name: sets\n"
+	             "hosts:\n"
+	             "  old: {addresses: [10.0.0.2, \"2001:db8::2\", 10.0.0.4]}\n"
+	             "  new: {cname: LB-1.Example.NET.}\n"
+	             "dns:\n"
+	             "  provider: powerdns\n"
+	             "  api: \"http://127.0.0.1:8081\"\n"
+	             "  api_key_env: PDNS_API_KEY\n"
+	             "  zone: example.test\n"
+	             "  records: [www.example.test]\n",
+	             &p);
+	assert_int_equal(p->host_old.addresses.n, 3);
+	assert_string_equal(p->host_old.address, "10.0.0.2");
+	assert_string_equal(p->host_old.addresses.v[1], "2001:db8::2");
+	assert_null(p->host_old.cname);
+	assert_null(p->host_new.address);
+	assert_int_equal(p->host_new.addresses.n, 0);
+	assert_string_equal(p->host_new.cname, "lb-1.example.net");
+	assert_string_equal(p->dns.provider, "powerdns");
+	assert_string_equal(p->dns.api, "http://127.0.0.1:8081");
+	assert_string_equal(p->dns.api_key.env, "PDNS_API_KEY");
+	/* named by the plan: no child of ferry inherits it (util/secret.h) */
+	assert_true(secret_env_is_marked("PDNS_API_KEY"));
+	assert_string_equal(p->dns.server_id, "localhost");
+	assert_null(p->dns.server);
+	plan_free(p);
+
+	expect_valid("name: r53\n"
+	             "hosts: {old: {address: 10.0.0.2}, new: {address: 10.0.0.3}}\n"
+	             "dns:\n"
+	             "  provider: route53\n"
+	             "  hosted_zone_id: Z0123456789ABC\n"
+	             "  access_key_id_env: AWS_ACCESS_KEY_ID\n"
+	             "  secret_access_key_env: AWS_SECRET_ACCESS_KEY\n"
+	             "  session_token_env: AWS_SESSION_TOKEN\n"
+	             "  zone: example.test\n"
+	             "  records: [www.example.test]\n",
+	             &p);
+	assert_string_equal(p->dns.api, "https://route53.amazonaws.com");
+	assert_string_equal(p->dns.region, "us-east-1");
+	assert_string_equal(p->dns.hosted_zone_id, "Z0123456789ABC");
+	assert_null(p->dns.access_key_id);
+	assert_string_equal(p->dns.access_key_id_ref.env, "AWS_ACCESS_KEY_ID");
+	assert_string_equal(p->dns.secret_access_key.env, "AWS_SECRET_ACCESS_KEY");
+	assert_string_equal(p->dns.session_token.env, "AWS_SESSION_TOKEN");
+	assert_true(secret_env_is_marked("AWS_ACCESS_KEY_ID"));
+	assert_true(secret_env_is_marked("AWS_SECRET_ACCESS_KEY"));
+	assert_true(secret_env_is_marked("AWS_SESSION_TOKEN"));
+	assert_false(secret_env_is_marked("AWS_REGION"));
+	plan_free(p);
+
+	expect_valid("name: cmd\n"
+	             "hosts: {old: {address: 10.0.0.2}, new: {address: 10.0.0.3}}\n"
+	             "dns:\n"
+	             "  provider: command\n"
+	             "  server: 10.0.0.53\n"
+	             "  command: [lexicon-wrapper, --provider, cloudflare]\n"
+	             "  command_timeout: 2m\n"
+	             "  zone: example.test\n"
+	             "  records: [www.example.test]\n",
+	             &p);
+	assert_int_equal(p->dns.command.n, 3);
+	assert_string_equal(p->dns.command.v[0], "lexicon-wrapper");
+	assert_int_equal(p->dns.command_timeout_ms, 120000);
+	assert_string_equal(p->dns.server_host, "10.0.0.53");
+	assert_false(p->dns.key.present);
 	plan_free(p);
 }
 
@@ -803,6 +880,7 @@ int main(void)
 		cmocka_unit_test(test_database_only_plan_is_valid),
 		cmocka_unit_test(test_urls_with_a_token_come_from_a_file_or_a_variable),
 		cmocka_unit_test(test_dns_only_plan_is_valid),
+		cmocka_unit_test(test_record_sets_and_providers),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_bad_plans_report_exact_diagnostics),
 		cmocka_unit_test(test_huge_scalar_is_refused),

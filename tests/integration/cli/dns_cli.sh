@@ -12,6 +12,12 @@ trap 'rm -rf "$dir"' EXIT
 port=$FERRY_TEST_DNS_PORT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ttl_of() { kdig @127.0.0.1 -p "$port" +noall +answer "$1" A | awk '{print $2; exit}'; }
+addr_of() { kdig @127.0.0.1 -p "$port" +short +norec "$1" A | sort | tr '\n' ' ' | sed 's/ $//'; }
+# other "UPDATE LINES": another party's change, signed with the same key.
+other() {
+	printf 'server 127.0.0.1 %s\nzone shop.test.\n%s\nsend\n' "$port" "$1" |
+		knsupdate -k "$FERRY_TEST_DNS_KNSUPDATE_KEY" || fail "knsupdate: $1"
+}
 PATH=$PATH:/usr/sbin
 
 write_plan() { # write_plan FILE SECRET_FILE
@@ -27,6 +33,7 @@ dns:
   key: { name: ferry-key, algorithm: hmac-sha256, secret_file: $2 }
   records: [www.shop.test, api.shop.test]
   ttl: { cutover: 1, steps: [2, 1] }
+schedule: { replication_soak: 1s, validation: 1s, monitor: 1s }
 YAML
 }
 write_plan "$dir/p.yaml" "$FERRY_TEST_DNS_KEY_FILE"
@@ -140,4 +147,54 @@ grep -q 'prepare: gate holds' "$dir/run5.txt" || fail "no gate line"
 flock "$dir/p.ferry.db.lock" sh -c "\"$ferry\" run \"$dir/p.yaml\" --no-wait >\"$dir/lock.txt\" 2>&1; echo \$? >\"$dir/lock.rc\"" || true
 [ "$(cat "$dir/lock.rc")" = 1 ] || fail "a locked plan did not exit 1"
 grep -q 'lock' "$dir/lock.txt" || fail "the lock refusal does not say so"
+
+# --- the cutover expects the PLAN's old set: another party moves www after
+# prepare, and the preflight refuses before anything is paused or changed.
+FERRY_NOW=2026-11-26T07:00:05Z "$ferry" run "$dir/p.yaml" --no-wait --until validate \
+	>"$dir/run6.txt" 2>&1 || { cat "$dir/run6.txt"; fail "replicate and validate did not pass"; }
+cat >>"$dir/p.yaml" <<YAML
+hooks:
+  before_cutover: [sh, -c, "touch $dir/before-cutover.ran"]
+YAML
+other "update delete www.shop.test. A
+update add www.shop.test. 1 A 10.77.0.9"
+set +e
+FERRY_NOW=2026-11-26T07:00:10Z "$ferry" run "$dir/p.yaml" --no-wait >"$dir/cut1.txt" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$dir/cut1.txt"; fail "cutover with a moved record: exit $rc, want 1"; }
+grep -q 'cutover refused before any database was paused: www.shop.test holds 10.77.0.9' \
+	"$dir/cut1.txt" || { cat "$dir/cut1.txt"; fail "the refusal does not name what www holds"; }
+grep -q "neither hosts.old's 10.77.0.2 nor hosts.new's 10.77.0.3" "$dir/cut1.txt" ||
+	fail "the refusal does not name both sides"
+[ ! -e "$dir/before-cutover.ran" ] || fail "the before_cutover hook ran: the preflight came too late"
+grep -q 'rollback plan for' "$dir/cut1.txt" && fail "the rollback plan was written: the cutover began"
+[ "$(addr_of www.shop.test)" = 10.77.0.9 ] || fail "www lost the other party's value"
+[ "$(addr_of api.shop.test)" = 10.77.0.2 ] || fail "api was moved by a refused cutover"
+
+# --- put back: the cutover moves both records from the plan's old set
+other "update delete www.shop.test. A
+update add www.shop.test. 1 A 10.77.0.2"
+set +e
+FERRY_NOW=2026-11-26T07:00:20Z "$ferry" run "$dir/p.yaml" --no-wait >"$dir/cut2.txt" 2>&1
+rc=$?
+set -e
+[ $rc = 75 ] || { cat "$dir/cut2.txt"; fail "cutover: exit $rc, want 75 (waits to decommission)"; }
+[ -e "$dir/before-cutover.ran" ] || fail "the before_cutover hook did not run"
+grep -q 'dns: www.shop.test from 10.77.0.3 back to 10.77.0.2, TTL 1 (compare-and-swap, atomic)' \
+	"$dir/cut2.txt" || { cat "$dir/cut2.txt"; fail "the rollback plan does not name the sets"; }
+[ "$(addr_of www.shop.test)" = 10.77.0.3 ] || fail "www not moved"
+[ "$(addr_of api.shop.test)" = 10.77.0.3 ] || fail "api not moved"
+
+# --- the rollback expects the plan's NEW set: api changed by another party
+# after the cutover is refused, and keeps that value.
+other "update delete api.shop.test. A
+update add api.shop.test. 1 A 10.77.0.8"
+set +e
+"$ferry" rollback "$dir/p.yaml" --reason "cli test" >"$dir/rb.txt" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$dir/rb.txt"; fail "rollback over a changed record: exit $rc, want 1"; }
+grep -q 'api.shop.test.*10.77.0.8' "$dir/rb.txt" || { cat "$dir/rb.txt"; fail "rollback refusal"; }
+[ "$(addr_of api.shop.test)" = 10.77.0.8 ] || fail "the rollback overwrote api"
 echo "dns_cli: ok"

@@ -1,8 +1,10 @@
 #!/bin/sh
-# secrets_cli.sh FERRY - the canary: a database-only migration through the
-# real binary, against real servers (two PostgreSQL 15 clusters and two
+# secrets_cli.sh FERRY - the canary: a database and DNS migration through
+# the real binary, against real servers (two PostgreSQL 15 clusters and two
 # pgbouncers, tests/integration/pg/cluster.sh, on ports 16601-16611; a
-# webhook receiver on 16620), whose secrets are canaries that must appear
+# webhook receiver on 16620; run under tests/integration/dns/knot.sh, whose
+# Knot serves the zone, moved through the command provider with
+# nsupdate-provider.sh), whose secrets are canaries that must appear
 # nowhere ferry writes or shows:
 #
 #   - the database password, given in an environment variable
@@ -12,8 +14,9 @@
 #     use after the variable has left ferry's environment);
 #   - another webhook URL with a token, in a file (url_file).
 #
-# Every child ferry starts is recorded: the hosts' exec prefix, the
-# command hooks and PATH wrappers for pg_dump and psql run record-env,
+# Every child ferry starts is recorded: the hosts' exec prefix (the probe's
+# shell runs through it), the command hooks, the DNS command provider and
+# PATH wrappers for pg_dump and psql run record-env,
 # which saves the child's /proc/self/environ and argv, and, for the
 # before_cutover hook, ferry's own /proc/PPID/environ (by then every
 # secret variable has been read: it must be wiped).  While ferry runs a
@@ -33,7 +36,12 @@ SINK_PORT=16620
 . "$here/../pg/cluster.sh"
 set -eu
 
-for tool in pgbouncer python3 ps; do
+if [ -z "${FERRY_TEST_DNS_PORT:-}" ]; then
+	echo "secrets_cli: run under tests/integration/dns/knot.sh" >&2
+	exit 2
+fi
+provider=$here/../dns/nsupdate-provider.sh
+for tool in pgbouncer python3 ps jq; do
 	if ! command -v $tool >/dev/null 2>&1; then
 		echo "secrets_cli: $tool not installed (scripts/deps)" >&2
 		[ -n "${CI:-}" ] && exit 1
@@ -131,6 +139,14 @@ databases:
         old: $srv/pgb_old.db.ini
         new: $srv/pgb_new.db.ini
       database: shop
+dns:
+  provider: command
+  server: 127.0.0.1:$FERRY_TEST_DNS_PORT
+  command: [$top/record-env, sh, $provider]
+  command_timeout: 10s
+  zone: shop.test
+  records: [canary.shop.test]
+  ttl: { cutover: 1, steps: [1] }
 rollback:
   window: 2s
 schedule:
@@ -222,9 +238,16 @@ recorded() { # recorded PROG: a recorded child ran PROG (by name or path)
 	done
 	return 1
 }
+# sh: the probe's shell and the DNS command provider's script
 for prog in sh pg_dump psql true; do
 	recorded $prog || fail "no child running $prog was recorded"
 done
+grep -qlF "$provider" "$cap"/argv.* || fail "the DNS command provider was not recorded"
+# the DNS moved through the provider, and the world agrees with the journal
+got=$(kdig @127.0.0.1 -p "$FERRY_TEST_DNS_PORT" +short +norec canary.shop.test A)
+[ "$got" = 127.0.0.2 ] || fail "canary.shop.test answers '$got' after the run, not 127.0.0.2"
+jq -e '[.world[] | select(.check == "world.dns" and .status == "ok")] | length == 1' \
+	"$top/status.json" >/dev/null || { show "$top/status.json"; fail "status: no world.dns ok row"; }
 ls "$cap"/penv.* >/dev/null 2>&1 || fail "the before_cutover hook did not record ferry's environment"
 for f in "$cap"/env.* "$cap"/penv.*; do
 	grep -qx 'FERRY_CANARY_PLAIN=visible' "$f" || fail "$f lacks the plain variable: not a recording"

@@ -4,13 +4,15 @@
 # Starts knotd as a plain foreground process on 127.0.0.1 at a free port in
 # 15300-15399 (or KNOT_PORT_LO and the KNOT_PORT_SPAN ports above it: a test
 # on its own range needs no server lock), authoritative for shop.test (www and api: A 10.77.0.2, TTL
-# 3600, plus one record per test), with two TSIG keys: ferry-key, allowed to
+# 3600, plus one record per test: multi holds two A and one AAAA, cn a
+# CNAME, canary 127.0.0.1 at TTL 1), with two TSIG keys: ferry-key, allowed to
 # update the zone, and other-key, known to the server but not in the zone's
 # ACL.  Everything lives in one mktemp -d folder; a trap stops knotd and
 # removes the folder on any exit.  PROGRAM gets:
 #   FERRY_TEST_DNS_PORT        the port
 #   FERRY_TEST_DNS_KEY_FILE    ferry-key's base64 secret (one line)
 #   FERRY_TEST_DNS_OTHER_FILE  other-key's secret
+#   FERRY_TEST_DNS_KNSUPDATE_KEY  ferry-key for knsupdate -k (alg:name:secret)
 #   FERRY_TEST_DNS_SERIAL      the zone's SOA serial at start
 set -eu
 
@@ -18,6 +20,7 @@ set -eu
 for tool in knotd kdig knsupdate; do
 	if ! command -v $tool >/dev/null 2>&1 && [ ! -x /usr/sbin/$tool ]; then
 		echo "knot.sh: $tool not installed (apt-get install knot knot-dnsutils)" >&2
+		[ -n "${CI:-}" ] && exit 1
 		exit 77 # meson: skipped
 	fi
 done
@@ -42,6 +45,7 @@ token=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 serial=2026112601
 printf '%s\n' "$key" >"$dir/ferry-key.secret"
 printf '%s\n' "$other" >"$dir/other-key.secret"
+printf 'hmac-sha256:ferry-key:%s\n' "$key" >"$dir/ferry-key.knsupdate"
 chmod 600 "$dir"/*.secret
 mkdir -p "$dir/run" "$dir/db" "$dir/zones"
 
@@ -60,6 +64,11 @@ race    A   10.77.0.2
 auth    A   10.77.0.2
 dual    A   10.77.0.2
 dual    AAAA 2001:db8::2
+multi   A   10.77.0.2
+multi   A   10.77.0.4
+multi   AAAA 2001:db8::2
+canary  1 A 127.0.0.1
+cn      CNAME lb-old.example.net.
 alias   CNAME www
 token   TXT "$token"
 EOF
@@ -128,10 +137,11 @@ EOF
 	return 1
 }
 
-if start_on_free_port "${KNOT_PORT_LO:-15300}" "${KNOT_PORT_SPAN:-100}" start_knot; then
+lo=${KNOT_PORT_LO:-15300} span=${KNOT_PORT_SPAN:-100}
+if start_on_free_port "$lo" "$span" start_knot; then
 	started=$free_port
 else
-	echo "knot.sh: could not start knotd on a free port from ${KNOT_PORT_LO:-15300}; its log:" >&2
+	echo "knot.sh: could not start knotd on a free port in $lo-$((lo + span - 1)); its log:" >&2
 	tail -n 20 "$dir/knot.log" >&2 || true
 	exit 1
 fi
@@ -139,6 +149,7 @@ fi
 export FERRY_TEST_DNS_PORT=$started
 export FERRY_TEST_DNS_KEY_FILE="$dir/ferry-key.secret"
 export FERRY_TEST_DNS_OTHER_FILE="$dir/other-key.secret"
+export FERRY_TEST_DNS_KNSUPDATE_KEY="$dir/ferry-key.knsupdate"
 export FERRY_TEST_DNS_SERIAL=$serial
 set +e
 "$@"

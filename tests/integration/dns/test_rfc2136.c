@@ -90,6 +90,25 @@ static struct dns_config config(void)
 	return c;
 }
 
+/* The tests speak in address arrays; the interface takes states. */
+static int cas_addrs(struct dns_provider *p, const char *name, char *const *old, size_t nold,
+                     char *const *nw, size_t nnew, uint32_t ttl, struct ferry_error *err)
+{
+	struct dns_values vo = { old, nold, NULL }, vn = { nw, nnew, NULL };
+	struct dns_state so = dns_state_plain(&vo), sn = dns_state_plain(&vn);
+
+	return dns_cas(p, name, &so, &sn, ttl, err);
+}
+
+static int set_ttl_addrs(struct dns_provider *p, const char *name, char *const *addrs, size_t n,
+                         uint32_t ttl, struct ferry_error *err)
+{
+	struct dns_values v = { addrs, n, NULL };
+	struct dns_state st = dns_state_plain(&v);
+
+	return dns_set_ttl(p, name, &st, ttl, err);
+}
+
 static struct dns_provider *open_cfg(const struct dns_config *c)
 {
 	struct ferry_error err = { 0 };
@@ -233,12 +252,12 @@ static void test_query_missing_name_is_not_found(void **state)
 	/* a name with other data but no address */
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(dns_query(p, "token.shop.test", &rs, &err), FERRY_ENOTFOUND);
-	assert_non_null(strstr(err.msg, "no A or AAAA"));
+	assert_non_null(strstr(err.msg, "no A, AAAA or CNAME"));
 	dns_rrset_release(&rs);
 	dns_close(p);
 }
 
-static void test_query_alias_is_rejected(void **state)
+static void test_query_alias_returns_its_cname(void **state)
 {
 	struct dns_provider *p = open_default();
 	struct ferry_error err = { 0 };
@@ -246,8 +265,11 @@ static void test_query_alias_is_rejected(void **state)
 
 	(void)state;
 	dns_rrset_init(&rs);
-	assert_int_equal(dns_query(p, "alias.shop.test", &rs, &err), FERRY_EINVAL);
-	assert_non_null(strstr(err.msg, "CNAME"));
+	if (dns_query(p, "alias.shop.test", &rs, &err) < 0)
+		fail_msg("query: %s", err.msg);
+	assert_string_equal(rs.cname, "www.shop.test");
+	assert_int_equal(rs.n, 0); /* www's A follows in the answer: not alias's */
+	assert_int_equal(rs.ttl, 3600);
 	dns_rrset_release(&rs);
 	dns_close(p);
 }
@@ -261,7 +283,7 @@ static void test_check_key_accepted_and_serial_unchanged(void **state)
 	unsigned long before = soa_serial();
 
 	(void)state;
-	if (dns_check_key(p, &err) < 0)
+	if (dns_check_access(p, &err) < 0)
 		fail_msg("check_key: %s", err.msg);
 	assert_int_equal(err.code, 0); /* untouched on success */
 	assert_int_equal(soa_serial(), before);
@@ -278,13 +300,13 @@ static void test_wrong_secret_is_badsig_and_changes_nothing(void **state)
 	(void)state;
 	c.secret = other_secret;
 	p = open_cfg(&c);
-	assert_int_equal(dns_check_key(p, &err), FERRY_EAUTH);
+	assert_int_equal(dns_check_access(p, &err), FERRY_EAUTH);
 	assert_non_null(strstr(err.msg, "BADSIG"));
 	assert_non_null(strstr(err.msg, "ferry-key"));
 	assert_non_null(strstr(err.msg, "127.0.0.1"));
 	assert_no_secret(&err);
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(dns_cas(p, "auth.shop.test", old, 1, nw, 1, 60, &err), FERRY_EAUTH);
+	assert_int_equal(cas_addrs(p, "auth.shop.test", old, 1, nw, 1, 60, &err), FERRY_EAUTH);
 	assert_non_null(strstr(err.msg, "BADSIG"));
 	assert_non_null(strstr(err.msg, "auth.shop.test"));
 	assert_non_null(strstr(err.msg, "nothing changed"));
@@ -303,13 +325,13 @@ static void test_unknown_key_is_badkey(void **state)
 	(void)state;
 	c.key_name = "no-such-key";
 	p = open_cfg(&c);
-	assert_int_equal(dns_check_key(p, &err), FERRY_EAUTH);
+	assert_int_equal(dns_check_access(p, &err), FERRY_EAUTH);
 	assert_non_null(strstr(err.msg, "BADKEY"));
 	assert_non_null(strstr(err.msg, "no-such-key"));
 	assert_true(err.hint[0] != '\0');
 	assert_no_secret(&err);
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(dns_cas(p, "auth.shop.test", old, 1, nw, 1, 60, &err), FERRY_EAUTH);
+	assert_int_equal(cas_addrs(p, "auth.shop.test", old, 1, nw, 1, 60, &err), FERRY_EAUTH);
 	assert_no_secret(&err);
 	dns_close(p);
 	assert_holds("auth.shop.test", "10.77.0.2", 3600);
@@ -329,7 +351,7 @@ static void test_key_not_allowed_by_acl_is_refused(void **state)
 	c.key_name = "other-key";
 	c.secret = other_secret;
 	p = open_cfg(&c);
-	rc = dns_cas(p, "auth.shop.test", old, 1, nw, 1, 60, &err);
+	rc = cas_addrs(p, "auth.shop.test", old, 1, nw, 1, 60, &err);
 	assert_true(rc == FERRY_EAUTH || rc == FERRY_EREFUSED);
 	assert_true(strstr(err.msg, "BADKEY") || strstr(err.msg, "REFUSED") ||
 	            strstr(err.msg, "NOTAUTH"));
@@ -349,7 +371,7 @@ static void test_zone_not_served_is_notauth(void **state)
 	(void)state;
 	c.zone = "other.test";
 	p = open_cfg(&c);
-	assert_int_equal(dns_check_key(p, &err), FERRY_EREFUSED);
+	assert_int_equal(dns_check_access(p, &err), FERRY_EREFUSED);
 	assert_non_null(strstr(err.msg, "NOTAUTH"));
 	assert_non_null(strstr(err.msg, "other.test"));
 	assert_no_secret(&err);
@@ -363,7 +385,7 @@ static void test_name_outside_zone_rejected_before_sending(void **state)
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
 
 	(void)state;
-	assert_int_equal(dns_cas(p, "www.other.test", old, 1, nw, 1, 60, &err), FERRY_EINVAL);
+	assert_int_equal(cas_addrs(p, "www.other.test", old, 1, nw, 1, 60, &err), FERRY_EINVAL);
 	assert_non_null(strstr(err.msg, "outside zone shop.test"));
 	dns_close(p);
 }
@@ -405,7 +427,7 @@ static void test_set_ttl_lowers_ttl_and_keeps_addresses(void **state)
 	dns_rrset_init(&rs);
 	assert_int_equal(dns_query(p, "ttl.shop.test", &rs, &err), 0);
 	assert_int_equal(rs.ttl, 3600);
-	if (dns_set_ttl(p, "ttl.shop.test", rs.addresses, rs.n, 300, &err) < 0)
+	if (set_ttl_addrs(p, "ttl.shop.test", rs.addresses, rs.n, 300, &err) < 0)
 		fail_msg("set_ttl: %s", err.msg);
 	dns_rrset_release(&rs);
 	assert_holds("ttl.shop.test", "10.77.0.2", 300);
@@ -413,7 +435,7 @@ static void test_set_ttl_lowers_ttl_and_keeps_addresses(void **state)
 	/* and again down to 60: the TTL is not part of the prerequisite */
 	dns_rrset_init(&rs);
 	assert_int_equal(dns_query(p, "ttl.shop.test", &rs, &err), 0);
-	assert_int_equal(dns_set_ttl(p, "ttl.shop.test", rs.addresses, rs.n, 60, &err), 0);
+	assert_int_equal(set_ttl_addrs(p, "ttl.shop.test", rs.addresses, rs.n, 60, &err), 0);
 	dns_rrset_release(&rs);
 	assert_holds("ttl.shop.test", "10.77.0.2", 60);
 	dns_close(p);
@@ -426,7 +448,7 @@ static void test_set_ttl_refused_when_addresses_differ(void **state)
 	char *stale[] = { "10.77.0.9" };
 
 	(void)state;
-	assert_int_equal(dns_set_ttl(p, "api.shop.test", stale, 1, 300, &err), FERRY_ECHANGED);
+	assert_int_equal(set_ttl_addrs(p, "api.shop.test", stale, 1, 300, &err), FERRY_ECHANGED);
 	assert_non_null(strstr(err.msg, "api.shop.test"));
 	assert_non_null(strstr(err.msg, "holds 10.77.0.2 (TTL 3600)"));
 	assert_non_null(strstr(err.msg, "not 10.77.0.9"));
@@ -443,11 +465,11 @@ static void test_cas_applies(void **state)
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
 
 	(void)state;
-	if (dns_cas(p, "cas.shop.test", old, 1, nw, 1, 60, &err) < 0)
+	if (cas_addrs(p, "cas.shop.test", old, 1, nw, 1, 60, &err) < 0)
 		fail_msg("cas: %s", err.msg);
 	assert_holds("cas.shop.test", "10.77.0.3", 60);
 	/* and back, as a rollback does */
-	assert_int_equal(dns_cas(p, "cas.shop.test", nw, 1, old, 1, 3600, &err), 0);
+	assert_int_equal(cas_addrs(p, "cas.shop.test", nw, 1, old, 1, 3600, &err), 0);
 	assert_holds("cas.shop.test", "10.77.0.2", 3600);
 	dns_close(p);
 }
@@ -459,7 +481,7 @@ static void test_cas_www_to_new_host(void **state)
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
 
 	(void)state;
-	if (dns_cas(p, "www.shop.test", old, 1, nw, 1, 60, &err) < 0)
+	if (cas_addrs(p, "www.shop.test", old, 1, nw, 1, 60, &err) < 0)
 		fail_msg("cas: %s", err.msg);
 	assert_holds("www.shop.test", "10.77.0.3", 60);
 	dns_close(p);
@@ -478,11 +500,12 @@ static void test_cas_refused_when_record_changed(void **state)
 	assert_int_equal(dns_query(ferry, "race.shop.test", &seen, &err), 0);
 	assert_string_equal(seen.addresses[0], "10.77.0.2");
 	/* ... someone else changes it ... */
-	if (dns_cas(other, "race.shop.test", seen.addresses, seen.n, theirs, 1, 600, &err) < 0)
+	if (cas_addrs(other, "race.shop.test", seen.addresses, seen.n, theirs, 1, 600, &err) < 0)
 		fail_msg("other party's cas: %s", err.msg);
 	/* ... and ferry's swap from the stale value is refused. */
-	assert_int_equal(dns_cas(ferry, "race.shop.test", seen.addresses, seen.n, nw, 1, 60, &err),
-	                 FERRY_ECHANGED);
+	assert_int_equal(
+	        cas_addrs(ferry, "race.shop.test", seen.addresses, seen.n, nw, 1, 60, &err),
+	        FERRY_ECHANGED);
 	assert_non_null(strstr(err.msg, "race.shop.test"));
 	assert_non_null(strstr(err.msg, "holds 10.77.0.9 (TTL 600)"));
 	assert_non_null(strstr(err.msg, "ferry changed nothing"));
@@ -506,16 +529,77 @@ static void test_cas_refused_when_unexpected_aaaa_exists(void **state)
 	char *want[] = { "10.77.0.3", "2001:db8::3" };
 
 	(void)state;
-	assert_int_equal(dns_cas(p, "dual.shop.test", old, 1, nw, 1, 60, &err), FERRY_ECHANGED);
+	assert_int_equal(cas_addrs(p, "dual.shop.test", old, 1, nw, 1, 60, &err), FERRY_ECHANGED);
 	assert_non_null(strstr(err.msg, "2001:db8::2"));
 	assert_no_secret(&err);
 	/* with the whole set (spelled differently) it goes through */
-	if (dns_cas(p, "dual.shop.test", both, 2, nw2, 2, 60, &err) < 0)
+	if (cas_addrs(p, "dual.shop.test", both, 2, nw2, 2, 60, &err) < 0)
 		fail_msg("cas: %s", err.msg);
 	dns_rrset_init(&rs);
 	assert_int_equal(dns_query(p, "dual.shop.test", &rs, &err), 0);
 	assert_true(dns_addresses_equal(rs.addresses, rs.n, want, 2));
 	assert_int_equal(rs.ttl, 60);
+	dns_rrset_release(&rs);
+	dns_close(p);
+}
+
+/* Record sets: several A and AAAA move to a CNAME (a cloud load balancer)
+ * and back, each a compare-and-swap on the whole set. */
+static void test_cas_moves_address_set_to_cname_and_back(void **state)
+{
+	struct dns_provider *p = open_default();
+	struct ferry_error err = { 0 };
+	struct dns_rrset rs;
+	char *set[] = { "10.77.0.4", "2001:db8::2", "10.77.0.2" };
+	struct dns_values vset = { set, 3, NULL }, vcn = { NULL, 0, "lb-new.example.net" };
+	struct dns_state sset = dns_state_plain(&vset), scn = dns_state_plain(&vcn);
+
+	(void)state;
+	if (dns_cas(p, "multi.shop.test", &sset, &scn, 60, &err) < 0)
+		fail_msg("cas to cname: %s", err.msg);
+	dns_rrset_init(&rs);
+	assert_int_equal(dns_query(p, "multi.shop.test", &rs, &err), 0);
+	assert_string_equal(rs.cname, "lb-new.example.net");
+	assert_int_equal(rs.n, 0);
+	assert_int_equal(rs.ttl, 60);
+	assert_true(dns_rrset_matches(&rs, &scn));
+	dns_rrset_release(&rs);
+	/* the set no longer holds: refused, naming the CNAME */
+	assert_int_equal(dns_cas(p, "multi.shop.test", &sset, &scn, 60, &err), FERRY_ECHANGED);
+	assert_non_null(strstr(err.msg, "CNAME lb-new.example.net"));
+	if (dns_cas(p, "multi.shop.test", &scn, &sset, 120, &err) < 0)
+		fail_msg("cas back: %s", err.msg);
+	dns_rrset_init(&rs);
+	assert_int_equal(dns_query(p, "multi.shop.test", &rs, &err), 0);
+	assert_null(rs.cname);
+	assert_true(dns_rrset_matches(&rs, &sset));
+	assert_int_equal(rs.ttl, 120);
+	dns_rrset_release(&rs);
+	dns_close(p);
+}
+
+/* A CNAME changed by someone else (another target) is not overwritten. */
+static void test_cas_refused_when_cname_target_changed(void **state)
+{
+	struct dns_provider *p = open_default();
+	struct ferry_error err = { 0 };
+	struct dns_rrset rs;
+	char *nw[] = { "10.77.0.3" };
+	struct dns_values vstale = { NULL, 0, "lb-other.example.net" }, vnew = { nw, 1, NULL };
+	struct dns_values vnow = { NULL, 0, "LB-OLD.example.net." };
+	struct dns_state stale = dns_state_plain(&vstale), snew = dns_state_plain(&vnew);
+	struct dns_state snow = dns_state_plain(&vnow);
+
+	(void)state;
+	assert_int_equal(dns_cas(p, "cn.shop.test", &stale, &snew, 60, &err), FERRY_ECHANGED);
+	assert_non_null(strstr(err.msg, "CNAME lb-old.example.net"));
+	assert_non_null(strstr(err.msg, "changed nothing"));
+	dns_rrset_init(&rs);
+	assert_int_equal(dns_query(p, "cn.shop.test", &rs, &err), 0);
+	assert_string_equal(rs.cname, "lb-old.example.net");
+	assert_int_equal(rs.ttl, 3600);
+	/* the target compares without case or trailing dot */
+	assert_true(dns_rrset_matches(&rs, &snow));
 	dns_rrset_release(&rs);
 	dns_close(p);
 }
@@ -527,9 +611,9 @@ static void test_cas_rejects_bad_addresses(void **state)
 	char *old[] = { "10.77.0.2" }, *bad[] = { "10.77.0.300" };
 
 	(void)state;
-	assert_int_equal(dns_cas(p, "auth.shop.test", old, 1, bad, 1, 60, &err), FERRY_EINVAL);
+	assert_int_equal(cas_addrs(p, "auth.shop.test", old, 1, bad, 1, 60, &err), FERRY_EINVAL);
 	assert_non_null(strstr(err.msg, "10.77.0.300"));
-	assert_int_equal(dns_cas(p, "auth.shop.test", old, 1, bad, 0, 60, &err), FERRY_EINVAL);
+	assert_int_equal(cas_addrs(p, "auth.shop.test", old, 1, bad, 0, 60, &err), FERRY_EINVAL);
 	dns_close(p);
 	assert_holds("auth.shop.test", "10.77.0.2", 3600);
 }
@@ -543,7 +627,7 @@ static void test_clock_skew_is_badtime(void **state)
 
 	(void)state;
 	clock_skew_s = 3600; /* RFC 8945 §5.2.3: beyond the 300 s fudge */
-	rc = dns_cas(p, "auth.shop.test", old, 1, nw, 1, 60, &err);
+	rc = cas_addrs(p, "auth.shop.test", old, 1, nw, 1, 60, &err);
 	clock_skew_s = 0;
 	assert_int_equal(rc, FERRY_EAUTH);
 	assert_non_null(strstr(err.msg, "BADTIME"));
@@ -594,10 +678,12 @@ static void test_dry_run_text_is_the_update_ferry_sends(void **state)
 	struct dns_change c;
 	struct buf text, want;
 	char *old[] = { "10.77.0.2" }, *nw[] = { "10.77.0.3" };
+	struct dns_values vo = { old, 1, NULL }, vn = { nw, 1, NULL };
+	struct dns_state so = dns_state_plain(&vo), sn = dns_state_plain(&vn);
 
 	(void)state;
-	assert_int_equal(
-	        dns_change_build(&c, "shop.test", "nsup.shop.test", old, 1, nw, 1, 60, &err), 0);
+	assert_int_equal(dns_change_build(&c, "shop.test", "nsup.shop.test", &so, &sn, 60, &err),
+	                 0);
 	buf_init(&text, 1 << 16);
 	buf_init(&want, 1 << 16);
 	assert_int_equal(dns_change_format(&c, &cfg, &text), 0);
@@ -607,8 +693,10 @@ static void test_dry_run_text_is_the_update_ferry_sends(void **state)
 	         "zone shop.test.\n"
 	         "prereq yxrrset nsup.shop.test. IN A 10.77.0.2\n"
 	         "prereq nxrrset nsup.shop.test. IN AAAA\n"
+	         "prereq nxrrset nsup.shop.test. IN CNAME\n"
 	         "update delete nsup.shop.test. IN A\n"
 	         "update delete nsup.shop.test. IN AAAA\n"
+	         "update delete nsup.shop.test. IN CNAME\n"
 	         "update add nsup.shop.test. 60 IN A 10.77.0.3\n"
 	         "send\n",
 	         port);
@@ -661,7 +749,7 @@ static void test_stopped_server_is_unreachable(void **state)
 	c.server_port = dead;
 	p = open_cfg(&c);
 	t0 = time_mono_ms();
-	assert_int_equal(dns_check_key(p, &err), FERRY_EUNREACH);
+	assert_int_equal(dns_check_access(p, &err), FERRY_EUNREACH);
 	assert_true(time_mono_ms() - t0 < 1000);
 	assert_non_null(strstr(err.msg, "refused"));
 	assert_true(err.hint[0] != '\0');
@@ -705,7 +793,7 @@ static void test_silent_server_times_out_within_timeout(void **state)
 	assert_non_null(strstr(err.msg, "no answer"));
 
 	t0 = time_mono_ms();
-	assert_int_equal(dns_cas(p, "www.shop.test", old, 1, nw, 1, 60, &err), FERRY_ETIMEDOUT);
+	assert_int_equal(cas_addrs(p, "www.shop.test", old, 1, nw, 1, 60, &err), FERRY_ETIMEDOUT);
 	took = time_mono_ms() - t0;
 	assert_true(took >= 290 && took < 800);
 	assert_non_null(strstr(err.msg, "www.shop.test"));
@@ -760,7 +848,7 @@ static void test_forged_answer_fails_tsig_verification(void **state)
 	}
 	c.server_port = fake;
 	p = open_cfg(&c);
-	assert_int_equal(dns_cas(p, "www.shop.test", old, 1, nw, 1, 60, &err), FERRY_EAUTH);
+	assert_int_equal(cas_addrs(p, "www.shop.test", old, 1, nw, 1, 60, &err), FERRY_EAUTH);
 	assert_non_null(strstr(err.msg, "does not verify"));
 	assert_non_null(strstr(err.msg, "may have been applied"));
 	assert_no_secret(&err);
@@ -811,7 +899,7 @@ int main(void)
 		cmocka_unit_test(test_query_returns_a_and_aaaa_together),
 		cmocka_unit_test(test_query_truncated_answer_retries_over_tcp),
 		cmocka_unit_test(test_query_missing_name_is_not_found),
-		cmocka_unit_test(test_query_alias_is_rejected),
+		cmocka_unit_test(test_query_alias_returns_its_cname),
 		cmocka_unit_test(test_check_key_accepted_and_serial_unchanged),
 		cmocka_unit_test(test_wrong_secret_is_badsig_and_changes_nothing),
 		cmocka_unit_test(test_unknown_key_is_badkey),
@@ -824,6 +912,8 @@ int main(void)
 		cmocka_unit_test(test_cas_www_to_new_host),
 		cmocka_unit_test(test_cas_refused_when_record_changed),
 		cmocka_unit_test(test_cas_refused_when_unexpected_aaaa_exists),
+		cmocka_unit_test(test_cas_moves_address_set_to_cname_and_back),
+		cmocka_unit_test(test_cas_refused_when_cname_target_changed),
 		cmocka_unit_test(test_cas_rejects_bad_addresses),
 		cmocka_unit_test(test_dry_run_text_is_the_update_ferry_sends),
 		cmocka_unit_test(test_clock_skew_is_badtime),

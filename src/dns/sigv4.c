@@ -153,7 +153,7 @@ static int canonical_query(struct buf *b, const char *q, struct ferry_error *err
 		free(value);
 		p = *end ? end + 1 : end;
 	}
-	qsort(v, n, sizeof(*v), param_cmp);
+	xqsort(v, n, sizeof(*v), param_cmp);
 	for (i = 0; i < n && rc == 0; i++)
 		rc = buf_addf(b, "%s%s=%s", i ? "&" : "", v[i].name, v[i].value);
 out:
@@ -226,7 +226,7 @@ static int canonical_headers(const struct sigv4_request *rq, struct buf *b, stru
 		}
 	}
 	/* stable enough: names are unique now */
-	qsort(h, n, sizeof(*h), hdr_cmp);
+	xqsort(h, n, sizeof(*h), hdr_cmp);
 	for (i = 0; i < n && rc == 0; i++) {
 		rc = buf_addf(b, "%s:%s\n", h[i].name, h[i].value);
 		if (rc == 0)

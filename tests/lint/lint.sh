@@ -1,6 +1,7 @@
 #!/bin/sh
 # lint.sh SRCROOT - the house rules a compiler does not check (STYLE.md).
-#  1. banned functions (curl's list): atoi, sscanf, strcpy, sprintf, ...
+#  1. banned functions (curl's list): atoi, sscanf, strcpy, sprintf, ...;
+#     qsort (xqsort, which takes an empty NULL array).
 #  2. one foreign library, one file: only the named file includes its header.
 #  3. clang-format clean, where clang-format is installed.
 #  4. includes point one way (DESIGN §3): util <- {plan, journal} <- report;
@@ -25,6 +26,15 @@ banned='\<(atoi|atol|atoll|sscanf|strcpy|strcat|sprintf|vsprintf|gets|strtok|gmt
 hits=$(grep -nE "$banned" $files 2>/dev/null)
 if [ -n "$hits" ]; then
 	echo "lint: banned functions (use strtol/snprintf/strtok_r/gmtime_r/..):"
+	echo "$hits"
+	fail=1
+fi
+
+# qsort(3) must not be handed NULL even for zero elements (UBSan stops on
+# it): xqsort (util/mem.h) is the one call.
+hits=$(grep -nE '(^|[^x_[:alnum:]])qsort[[:space:]]*\(' $files 2>/dev/null | grep -vE '^src/util/mem\.[ch]:')
+if [ -n "$hits" ]; then
+	echo "lint: qsort( outside util/mem.c (use xqsort):"
 	echo "$hits"
 	fail=1
 fi

@@ -29,6 +29,7 @@
 # receiver must have been called with the tokens.
 set -eu
 ferry=$1
+ferry_exe=$(readlink -f "$ferry")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
 PG_OLD_PORT=16601 PG_NEW_PORT=16602 PG_REPL_PORT=16603 PGB_OLD_PORT=16610 PGB_NEW_PORT=16611
@@ -178,6 +179,14 @@ sampler() {
 				while (q in parent && q != root && n++ < 64) q = parent[q]
 				if (q == root && p != root) print p } }' "$cap/ps.now" |
 			while read -r p; do
+				# A child forked but not yet exec'd is still ferry:
+				# its /proc environ is ferry's first environment
+				# block, which keeps the canaries however ferry
+				# edits its environ.  What counts is the block the
+				# child is exec'd with, so skip it while its image
+				# is ferry's (checked before the read: an exec
+				# between the two only makes the read later).
+				[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$ferry_exe" ] && continue
 				{ tr '\000' '\n' <"/proc/$p/environ" >"$cap/denv.$p.$_n"; } 2>/dev/null || true
 			done
 		_n=$((_n + 1))

@@ -11,9 +11,23 @@
  *            acknowledged writes seen by any writer is the pause; every
  *            acknowledged write is looked up on new (lost = missing);
  *            then ferry rolls back (not measured).
+ *   floor:   the bare protocol over connections opened before it (PAUSE
+ *            on both poolers, ferry's fence, the insert position, the wait
+ *            for new's apply, the sequences, the include files renamed and
+ *            RELOAD, RESUME), nothing else in the pause; after it the
+ *            forward stream is stopped and the reverse one started so that
+ *            ferry can roll back.
  *   runbook: the same with runbook.sh (one psql per step), then ferry
  *            rolls back again.
- * Prints: rate=R ferry_pause_ms=F runbook_pause_ms=B ratio=B/F lost=N
+ * Prints, per rate and run:
+ *   rate=R ferry_pause_ms=F floor_pause_ms=L runbook_pause_ms=B
+ *   ferry_over_floor=F/L runbook_over_ferry=B/F lost=N floor_lost=N
+ *   runbook_lost=N sessions=S load=A
+ * (load: the 1-minute load average when the rate's runs began).
+ * BENCH_RUNS repeats every rate (default 1), BENCH_RATES picks them
+ * ("500,5000"), BENCH_SESSIONS holds that many idle sessions open on old
+ * during each switch (they are what the fence ends), BENCH_RUNBOOK=0
+ * leaves the runbook out.
  * Then, unless BENCH_DB_MB=0: a database of BENCH_DB_MB MB (default 1024)
  * is replicated to "in sync" by ferry, and copied by pg_dump -Fc |
  * pg_restore, each timed:  db_mb=M in_sync_s=S dump_restore_s=D
@@ -31,6 +45,7 @@
 #include "core/orchestrator.h"
 #include "db/db.h"
 #include "db/pgsql.h"
+#include "db/postgresql_int.h"
 #include "pgload.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -41,6 +56,8 @@ extern char **environ;
 static char *tmpdir, *pw;
 static char old_ci[256], new_ci[256], admin[2][256], app[2][256], inc[2][512];
 static int old_port, new_port;
+static int nsessions;
+static int64_t floor_t0; /* us */
 
 static int envint(const char *name, int def)
 {
@@ -145,7 +162,17 @@ static double load_finish(struct run *r, int64_t t0, int64_t t1, const char *ci,
 	usleep(1000000);
 	*lost = 0;
 	for (i = 0; i < r->n; i++) {
+		int64_t stop = time_mono_us();
+
 		pgload_stop(&r->load[i]);
+		/* a writer that never got an answer again: its pause lasts
+		 * until now */
+		if (r->load[i].nacks > 0 &&
+		    stop - r->load[i].acks[r->load[i].nacks - 1].at_us > gap)
+			gap = stop - r->load[i].acks[r->load[i].nacks - 1].at_us;
+		if (r->load[i].errors)
+			fprintf(stderr, "  writer %d: %lld errors, the last: %s\n", i,
+			        (long long)r->load[i].errors, r->load[i].last_error);
 		if (r->load[i].nacks > 1) {
 			n += (int64_t)r->load[i].nacks;
 			if (r->load[i].acks[0].at_us < first)
@@ -156,6 +183,16 @@ static double load_finish(struct run *r, int64_t t0, int64_t t1, const char *ci,
 		g = pgload_max_gap_us(&r->load[i], t0 - 200000, t1 + 500000);
 		if (g > gap)
 			gap = g;
+		if (getenv("BENCH_GAPS"))
+			for (size_t k = 1; k < r->load[i].nacks; k++) {
+				struct pgload_ack *a = r->load[i].acks;
+				if (a[k].at_us - a[k - 1].at_us > 20000 &&
+				    a[k].at_us > t0 - 200000 && a[k - 1].at_us < t1 + 500000)
+					fprintf(stderr,
+					        "  writer %d: gap %.1f ms from t0+%.1f ms\n", i,
+					        (a[k].at_us - a[k - 1].at_us) / 1000.0,
+					        (a[k - 1].at_us - t0) / 1000.0);
+			}
 		*lost += missing(&r->load[i], ci);
 		pgload_release(&r->load[i]);
 	}
@@ -199,6 +236,10 @@ static int bench_switch(struct endpoints_db *const dbs[1], enum db_direction dir
 
 	orch_result_release(rep);
 	rc = orch_switch(dbs, 1, dir, o, rep, err);
+	if (getenv("BENCH_GAPS") && dir == DB_FORWARD)
+		fprintf(stderr, "  ferry PAUSE sent at t0+%.1f ms, RESUME answered at t0+%.1f ms\n",
+		        (time_mono_us() - floor_t0) / 1000.0 - (double)rep->pause_ms,
+		        (time_mono_us() - floor_t0) / 1000.0);
 	if (rc == 0)
 		rc = orch_start_reverse(dbs[0], dir, rep->db[0].fence_pos, &rep->db[0], err);
 	if (rc == 0)
@@ -226,6 +267,179 @@ static void bench_reopen(struct endpoints_db *d)
 	bench_close(d);
 	if (d->eng->open(&d->cfg, &d->h, &err) < 0)
 		die("reopen: %s", err.msg);
+}
+
+/* ---- the floor -------------------------------------------------------- */
+
+/* the plan's database is "bench": ferry's slots carry its name */
+#define SLOT_FWD "ferry_sub_bench"
+#define SLOT_REV "ferry_rev_bench"
+
+static double ms_since(int64_t *t)
+{
+	int64_t now = time_mono_us();
+	double ms = (now - *t) / 1000.0;
+
+	*t = now;
+	return ms;
+}
+
+static void both_admin(struct pgsql_conn *adm[2], const char *cmd, int64_t deadline)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_result r;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (pgsql_send(adm[i], cmd, 0, NULL, &err) < 0)
+			die("floor: %s: %s", cmd, err.msg);
+	for (i = 0; i < 2; i++) {
+		int rc = pgsql_wait(adm[i], deadline, &r, &err);
+		pgsql_result_release(&r);
+		if (rc < 0)
+			die("floor: %s: %s", cmd, err.msg);
+	}
+}
+
+/* The floor's switch old -> new; its steps' times go to steps. */
+static void floor_switch(char *steps, size_t len)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *old = NULL, *new = NULL, *adm[2] = { NULL, NULL };
+	char *pos = NULL, *lsn = NULL, next[2][600];
+	const char *slot[1] = { SLOT_REV };
+	int64_t deadline, t, nseq;
+	double ms[8];
+	bool new_fenced = false;
+	int i;
+
+	/* before the pause, as ferry's prepare and stage: the connections,
+	 * the reverse publication, the next include files */
+	if (pgsql_connect(&old, old_ci, pw, "floor old", &err) < 0 ||
+	    pgsql_exec(old, pg_sql_session_rw, 0, NULL, 0, NULL, &err) < 0 ||
+	    pgsql_connect(&new, new_ci, pw, "floor new", &err) < 0 ||
+	    pgsql_exec(new, pg_sql_session_rw, 0, NULL, 0, NULL, &err) < 0 ||
+	    pg_pub_ensure(new, "ferry_rev_pub", &err) < 0 ||
+	    pg_fence_get(new, &new_fenced, &err) < 0)
+		die("floor: %s", err.msg);
+	for (i = 0; i < 2; i++) {
+		char *data = xasprintf("[databases]\nshop = host=127.0.0.1 port=%d dbname=shop\n",
+		                       new_port);
+		FILE *fp;
+
+		snprintf(next[i], sizeof(next[i]), "%s.floor-next", inc[i]);
+		if (pgsql_connect(&adm[i], admin[i], pw, "floor pooler", &err) < 0)
+			die("floor: %s", err.msg);
+		fp = fopen(next[i], "w");
+		if (!fp || fputs(data, fp) < 0 || fclose(fp) != 0)
+			die("floor: cannot write %s", next[i]);
+		free(data);
+	}
+
+	/* the pause */
+	deadline = time_mono_ms() + 5000;
+	t = time_mono_us();
+	if (getenv("BENCH_GAPS"))
+		fprintf(stderr, "  floor PAUSE sent at t0+%.1f ms\n", (t - floor_t0) / 1000.0);
+	both_admin(adm, "PAUSE shop", deadline);
+	ms[0] = ms_since(&t);
+	if (getenv("BENCH_GAPS")) {
+		struct pgsql_result r;
+		for (i = 0; i < 2; i++) {
+			if (pgsql_exec(adm[i], "SHOW DATABASES", 0, NULL, deadline, &r, &err) < 0)
+				die("show: %s", err.msg);
+			for (int k = 0; k < r.nrows; k++)
+				for (int j = 0; j < r.ncols; j++)
+					if (!strcmp(r.names[j], "paused"))
+						fprintf(stderr,
+						        "  pooler %d %s port %s paused %s\n", i,
+						        pgsql_result_get(&r, k, 0),
+						        pgsql_result_get(&r, k, 2),
+						        pgsql_result_get(&r, k, j));
+			pgsql_result_release(&r);
+		}
+		t = time_mono_us();
+	}
+	if (pg_fence_on(old, "shop", "floor old", deadline, &err) < 0)
+		die("floor: fence: %s", err.msg);
+	ms[1] = ms_since(&t);
+	if (pgsql_query_value(old, pg_sql_wal_lsn, 0, NULL, deadline, &pos, &err) < 0)
+		die("floor: position: %s", err.msg);
+	ms[2] = ms_since(&t);
+	if (pg_applied_wait(old, SLOT_FWD, pos, "floor new", deadline, &err) < 0)
+		die("floor: %s", err.msg);
+	ms[3] = ms_since(&t);
+	if (pg_sequences_copy(old, new, deadline, &nseq, &err) < 0)
+		die("floor: sequences: %s", err.msg);
+	ms[4] = ms_since(&t);
+	/* new keeps the fence of an earlier rollback */
+	if (new_fenced && pg_unfence_on(new, "shop", deadline, &err) < 0)
+		die("floor: unfence new: %s", err.msg);
+	ms[5] = ms_since(&t);
+	for (i = 0; i < 2; i++)
+		if (rename(next[i], inc[i]) != 0)
+			die("floor: cannot rename %s", next[i]);
+	both_admin(adm, "RELOAD", deadline);
+	ms[6] = ms_since(&t);
+	both_admin(adm, "RESUME shop", deadline);
+	ms[7] = ms_since(&t);
+	if (getenv("BENCH_GAPS"))
+		fprintf(stderr, "  floor RESUME answered at t0+%.1f ms\n", (t - floor_t0) / 1000.0);
+	snprintf(steps, len,
+	         "pause=%.1fms fence=%.1fms position=%.1fms wait_applied=%.1fms "
+	         "sequences=%.1fms unfence_target=%.1fms point=%.1fms resume=%.1fms",
+	         ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], ms[7]);
+
+	/* after the pause, what ferry does inside it so that it can roll
+	 * back: the forward stream stopped, the reverse slot (the writes new
+	 * took before it are not carried back: nothing measured needs them) */
+	if (pgsql_exec(new, "ALTER SUBSCRIPTION ferry_sub DISABLE", 0, NULL, 0, NULL, &err) < 0 ||
+	    pgsql_query_value(new, pg_sql_create_slot, 1, slot, 0, &lsn, &err) < 0)
+		die("floor: after the pause: %s", err.msg);
+	free(lsn);
+	free(pos);
+	pgsql_free(old);
+	pgsql_free(new);
+	pgsql_free(adm[0]);
+	pgsql_free(adm[1]);
+}
+
+/* Idle sessions on old for the fence to end (BENCH_SESSIONS). */
+static struct pgsql_conn **sessions_open(void)
+{
+	struct pgsql_conn **s = xcalloc((size_t)nsessions + 1, sizeof(*s));
+	struct ferry_error err = { 0 };
+	char ci[256];
+	int i;
+
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=shop user=app", old_port);
+	for (i = 0; i < nsessions; i++)
+		if (pgsql_connect(&s[i], ci, NULL, "idle session", &err) < 0 ||
+		    pgsql_exec(s[i], "SELECT 1", 0, NULL, 0, NULL, &err) < 0)
+			die("idle session %d: %s", i, err.msg);
+	return s;
+}
+
+static void sessions_close(struct pgsql_conn **s)
+{
+	int i;
+
+	for (i = 0; i < nsessions; i++)
+		pgsql_free(s[i]);
+	free(s);
+}
+
+static double loadavg(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l = -1;
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
 }
 
 /* Writes on the big database while ferry's initial sync runs: inserts,
@@ -352,7 +566,8 @@ int main(void)
 	const struct db_engine *eng = db_engine_find("postgresql");
 	struct buf b;
 	void *h = NULL;
-	int rates[] = { 500, 5000 };
+	int rates[16] = { 500, 5000 }, nrates = 2, runs = envint("BENCH_RUNS", 1), run;
+	bool with_runbook = envint("BENCH_RUNBOOK", 1) != 0;
 	int pgb[2], i, ri;
 	const char *sizes = getenv("BENCH_DB_MB") ? getenv("BENCH_DB_MB") : "1024";
 	char *rb_argv[4];
@@ -372,6 +587,15 @@ int main(void)
 		b.data[--b.len] = '\0';
 	pw = xstrdup(b.data);
 	buf_release_secret(&b);
+	if (getenv("BENCH_RATES")) {
+		const char *p = getenv("BENCH_RATES");
+		for (nrates = 0; *p && nrates < 16;) {
+			char *end;
+			rates[nrates++] = (int)strtol(p, &end, 10);
+			p = *end == ',' ? end + 1 : end + strlen(end);
+		}
+	}
+	nsessions = envint("BENCH_SESSIONS", 0);
 	old_port = envint("PG_OLD_PORT", 15421);
 	new_port = envint("PG_NEW_PORT", 15422);
 	pgb[0] = envint("PGB_OLD_PORT", 15430);
@@ -426,47 +650,89 @@ int main(void)
 	rb_argv[2] = tmpdir;
 	rb_argv[3] = NULL;
 
-	for (ri = 0; ri < 2; ri++) {
-		struct run r;
-		int64_t t0, t1, lost_f, lost_b;
-		double ferry_ms, book_ms;
-		int64_t base = (int64_t)(ri + 1) * 1000000000LL;
+	for (run = 0; run < runs; run++)
+		for (ri = 0; ri < nrates; ri++) {
+			struct run r;
+			struct pgsql_conn **idle;
+			int64_t t0, t1, lost_f = 0, lost_l = 0, lost_b = 0;
+			double ferry_ms = 0, floor_ms = 0, book_ms = 0, load = loadavg();
+			int64_t base = (int64_t)(run * nrates + ri + 1) * 1000000000LL;
+			char floor_steps[512];
+			int k;
 
-		/* ferry */
-		load_start(&r, rates[ri], base);
-		t0 = time_mono_us();
-		if (bench_switch(dbs, DB_FORWARD, &o, &rep, &err) < 0)
-			die("ferry switch: %s", err.msg);
-		t1 = time_mono_us();
-		ferry_ms = load_finish(&r, t0, t1, new_ci, &lost_f);
-		fprintf(stderr, "  ferry run: %.0f writes/s acknowledged\n", achieved);
-		fprintf(stderr, "  ferry steps: %s\n", rep.timings);
-		wait_lag(eng, h, DB_REVERSE);
-		if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
-			die("ferry rollback: %s", err.msg);
-		wait_lag(eng, h, DB_FORWARD);
+			/* ferry and the floor back to back, first one then the
+			 * other, in turn from run to run */
+			for (k = 0; k < 2; k++) {
+				bool floor_now = (k + run) % 2 == 1;
+				int64_t *lost = floor_now ? &lost_l : &lost_f;
+				double g;
 
-		/* the runbook */
-		load_start(&r, rates[ri], base + 500000000LL);
-		t0 = time_mono_us();
-		if (run_cmd(rb_argv) != 0)
-			die("runbook failed");
-		t1 = time_mono_us();
-		book_ms = load_finish(&r, t0, t1, new_ci, &lost_b);
-		fprintf(stderr, "  runbook run: %.0f writes/s acknowledged\n", achieved);
-		/* the runbook ended every other session, ferry's included */
-		bench_reopen(&d);
-		h = d.h;
-		wait_lag(eng, h, DB_REVERSE);
-		if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
-			die("ferry rollback after the runbook: %s", err.msg);
-		wait_lag(eng, h, DB_FORWARD);
+				idle = sessions_open();
+				load_start(&r, rates[ri], base + k * 250000000LL);
+				t0 = time_mono_us();
+				floor_t0 = t0;
+				if (floor_now)
+					floor_switch(floor_steps, sizeof(floor_steps));
+				else if (bench_switch(dbs, DB_FORWARD, &o, &rep, &err) < 0)
+					die("ferry switch: %s", err.msg);
+				t1 = time_mono_us();
+				g = load_finish(&r, t0, t1, new_ci, lost);
+				sessions_close(idle);
+				if (floor_now) {
+					floor_ms = g;
+					fprintf(stderr, "  floor run: %.0f writes/s acknowledged\n",
+					        achieved);
+					fprintf(stderr, "  floor steps: %s\n", floor_steps);
+					/* the floor's fence ended ferry's sessions too */
+					bench_reopen(&d);
+					h = d.h;
+					if (orch_start_reverse(&d, DB_FORWARD, NULL, NULL, &err) <
+					            0 ||
+					    orch_drop_forward(&d, DB_FORWARD, &err) < 0)
+						die("after the floor: %s", err.msg);
+				} else {
+					ferry_ms = g;
+					fprintf(stderr, "  ferry run: %.0f writes/s acknowledged\n",
+					        achieved);
+					fprintf(stderr, "  ferry steps: %s\n", rep.timings);
+				}
+				wait_lag(eng, h, DB_REVERSE);
+				if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
+					die("ferry rollback: %s", err.msg);
+				wait_lag(eng, h, DB_FORWARD);
+			}
 
-		printf("rate=%d ferry_pause_ms=%.1f runbook_pause_ms=%.1f ratio=%.1f lost=%lld "
-		       "(runbook lost=%lld)\n",
-		       rates[ri], ferry_ms, book_ms, ferry_ms > 0 ? book_ms / ferry_ms : 0.0,
-		       (long long)lost_f, (long long)lost_b);
-	}
+			/* the runbook */
+			if (with_runbook) {
+				idle = sessions_open();
+				load_start(&r, rates[ri], base + 500000000LL);
+				t0 = time_mono_us();
+				if (run_cmd(rb_argv) != 0)
+					die("runbook failed");
+				t1 = time_mono_us();
+				book_ms = load_finish(&r, t0, t1, new_ci, &lost_b);
+				sessions_close(idle);
+				fprintf(stderr, "  runbook run: %.0f writes/s acknowledged\n",
+				        achieved);
+				/* the runbook ended every other session, ferry's included */
+				bench_reopen(&d);
+				h = d.h;
+				wait_lag(eng, h, DB_REVERSE);
+				if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
+					die("ferry rollback after the runbook: %s", err.msg);
+				wait_lag(eng, h, DB_FORWARD);
+			}
+
+			printf("rate=%d ferry_pause_ms=%.1f floor_pause_ms=%.1f "
+			       "runbook_pause_ms=%.1f "
+			       "ferry_over_floor=%.2f runbook_over_ferry=%.1f lost=%lld "
+			       "floor_lost=%lld "
+			       "runbook_lost=%lld sessions=%d load=%.2f\n",
+			       rates[ri], ferry_ms, floor_ms, book_ms,
+			       floor_ms > 0 ? ferry_ms / floor_ms : 0.0,
+			       ferry_ms > 0 ? book_ms / ferry_ms : 0.0, (long long)lost_f,
+			       (long long)lost_l, (long long)lost_b, nsessions, load);
+		}
 	if (eng->teardown(h, &err) < 0)
 		die("teardown: %s", err.msg);
 	bench_close(&d);

@@ -11,6 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 : "${PG_OLD_PORT:=15421}" "${PG_NEW_PORT:=15422}" "${PG_REPL_PORT:=15423}"
 : "${PGB_OLD_PORT:=15430}" "${PGB_NEW_PORT:=15431}"
+# BENCH_SESSIONS idle sessions on old need room beside the writers
+: "${PG_MAX_CONNECTIONS:=$(( ${BENCH_SESSIONS:-0} + 100 ))}"
+export PG_MAX_CONNECTIONS
 export PG_OLD_PORT PG_NEW_PORT PG_REPL_PORT PGB_OLD_PORT PGB_NEW_PORT
 . "$here/../../tests/lib.sh"
 . "$here/../../tests/integration/pg/cluster.sh"

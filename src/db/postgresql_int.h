@@ -98,6 +98,20 @@ int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
  * its current database first). */
 int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t deadline_ms,
                  struct ferry_error *err);
+/* The switch's steps on bare connections (postgresql_switch.c; the
+ * bench's floor, bench/pg-cutover, runs the same ones):
+ * the fence on dbname over c, every other client session that could still
+ * commit ended (what names the side in errors); the fence removed and the
+ * sessions started under it ended; the wait until slot (on
+ * from) confirms pos; every sequence of from set on to (never backwards). */
+int pg_fence_on(struct pgsql_conn *c, const char *dbname, const char *what, int64_t deadline,
+                struct ferry_error *err);
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int64_t deadline,
+                  struct ferry_error *err);
+int pg_applied_wait(struct pgsql_conn *from, const char *slot, const char *pos, const char *what,
+                    int64_t deadline, struct ferry_error *err);
+int pg_sequences_copy(struct pgsql_conn *from, struct pgsql_conn *to, int64_t deadline,
+                      int64_t *count, struct ferry_error *err);
 /* (Re)connects side's main connection if it is closed (outside a pause). */
 int pg_reconnect(struct pg *p, enum db_side side, struct ferry_error *err);
 

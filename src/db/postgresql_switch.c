@@ -213,16 +213,13 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 
 /* ---- inside the pause ------------------------------------------------- */
 
-static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
+int pg_fence_on(struct pgsql_conn *c, const char *dbname, const char *what, int64_t deadline,
+                struct ferry_error *err)
 {
-	struct pg *p = h;
-	struct pgsql_conn *c = conn_pause(p, side, err);
 	char *ts = NULL, *again = NULL, *left = NULL;
 	int rc, swept = 0;
 
-	if (!c)
-		return err ? err->code : FERRY_EUNREACH;
-	rc = pg_fence_set(c, dbname(p, side), true, deadline, err);
+	rc = pg_fence_set(c, dbname, true, deadline, err);
 	if (rc < 0)
 		return rc;
 	/* Sessions opened before the ALTER keep their old default: end them
@@ -238,8 +235,7 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 		if (time_mono_ms() >= deadline) {
 			rc = ferry_error_set(
 			        err, FERRY_ETIMEDOUT, "find the session that does not end",
-			        "database %s: %s sessions on %s did not end in time", p->cfg->name,
-			        left ? left : "some", db_side_name(side));
+			        "%s: %s sessions did not end in time", what, left ? left : "some");
 			break;
 		}
 		rc = pgsql_query_value(c, pg_sql_terminate, 0, NULL, deadline, ts ? &again : &ts,
@@ -264,16 +260,25 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	return rc;
 }
 
-static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
+static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
-	char *ts = NULL;
-	int rc;
+	char what[160];
 
 	if (!c)
 		return err ? err->code : FERRY_EUNREACH;
-	rc = pg_fence_set(c, dbname(p, side), false, deadline, err);
+	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, db_side_name(side));
+	return pg_fence_on(c, dbname(p, side), what, deadline, err);
+}
+
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int64_t deadline,
+                  struct ferry_error *err)
+{
+	char *ts = NULL;
+	int rc;
+
+	rc = pg_fence_set(c, dbname, false, deadline, err);
 	/* A session that started under the fence keeps its read-only
 	 * default after the RESET: end the client sessions (the applications
 	 * reconnect, writable; the apply workers are not client backends).
@@ -284,6 +289,16 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 		rc = pgsql_exec(c, pg_sql_terminate_starting, 0, NULL, deadline, NULL, err);
 	free(ts);
 	return rc;
+}
+
+static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct pgsql_conn *c = conn_pause(p, side, err);
+
+	if (!c)
+		return err ? err->code : FERRY_EUNREACH;
+	return pg_unfence_on(c, dbname(p, side), deadline, err);
 }
 
 static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **pos,
@@ -297,23 +312,15 @@ static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **
 	         : (err ? err->code : FERRY_EUNREACH);
 }
 
-static int sw_wait_applied(void *h, enum db_direction dir, const char *pos, int64_t deadline,
-                           struct ferry_error *err)
+int pg_applied_wait(struct pgsql_conn *from, const char *slot, const char *pos, const char *what,
+                    int64_t deadline, struct ferry_error *err)
 {
-	struct pg *p = h;
-	struct pg_names n;
-	struct pgsql_conn *c = conn_pause(p, db_from(dir), err);
-	const char *params[2];
+	const char *params[2] = { pos, slot };
 	char *ok = NULL;
 	int rc;
 
-	if (!c)
-		return err ? err->code : FERRY_EUNREACH;
-	pg_names_get(p, dir, &n);
-	params[0] = pos;
-	params[1] = n.cur_slot;
 	for (;;) {
-		rc = pgsql_query_value(c, pg_sql_wait_applied, 2, params, deadline, &ok, err);
+		rc = pgsql_query_value(from, pg_sql_wait_applied, 2, params, deadline, &ok, err);
 		if (rc < 0)
 			return rc;
 		if (ok && !strcmp(ok, "t")) {
@@ -325,25 +332,34 @@ static int sw_wait_applied(void *h, enum db_direction dir, const char *pos, int6
 		if (time_mono_ms() >= deadline)
 			return ferry_error_set(err, FERRY_ETIMEDOUT,
 			                       "let replication catch up first",
-			                       "database %s: %s did not apply up to %s in time",
-			                       p->cfg->name, n.to_side, pos);
+			                       "%s did not apply up to %s in time", what, pos);
 		poll(NULL, 0, 1);
 	}
 }
 
-static int sw_finalize(void *h, enum db_direction dir, int64_t deadline, int64_t *count,
-                       struct ferry_error *err)
+static int sw_wait_applied(void *h, enum db_direction dir, const char *pos, int64_t deadline,
+                           struct ferry_error *err)
 {
 	struct pg *p = h;
-	struct pgsql_conn *from = conn_pause(p, db_from(dir), err);
-	struct pgsql_conn *to = from ? conn_pause(p, db_to(dir), err) : NULL;
+	struct pg_names n;
+	struct pgsql_conn *c = conn_pause(p, db_from(dir), err);
+	char what[160];
+
+	if (!c)
+		return err ? err->code : FERRY_EUNREACH;
+	pg_names_get(p, dir, &n);
+	snprintf(what, sizeof(what), "database %s: %s", p->cfg->name, n.to_side);
+	return pg_applied_wait(c, n.cur_slot, pos, what, deadline, err);
+}
+
+int pg_sequences_copy(struct pgsql_conn *from, struct pgsql_conn *to, int64_t deadline,
+                      int64_t *count, struct ferry_error *err)
+{
 	struct pgsql_result res;
 	struct buf sql;
 	int rc, i, inbatch = 0;
 
 	*count = 0;
-	if (!to)
-		return err ? err->code : FERRY_EUNREACH;
 	rc = pgsql_exec(from, pg_sql_sequences, 0, NULL, deadline, &res, err);
 	if (rc < 0)
 		return rc;
@@ -365,6 +381,19 @@ static int sw_finalize(void *h, enum db_direction dir, int64_t deadline, int64_t
 	buf_release(&sql);
 	pgsql_result_release(&res);
 	return rc;
+}
+
+static int sw_finalize(void *h, enum db_direction dir, int64_t deadline, int64_t *count,
+                       struct ferry_error *err)
+{
+	struct pg *p = h;
+	struct pgsql_conn *from = conn_pause(p, db_from(dir), err);
+	struct pgsql_conn *to = from ? conn_pause(p, db_to(dir), err) : NULL;
+
+	*count = 0;
+	if (!to)
+		return err ? err->code : FERRY_EUNREACH;
+	return pg_sequences_copy(from, to, deadline, count, err);
 }
 
 static int sub_alter(struct pgsql_conn *c, const char *sub, const char *what, int64_t deadline,

@@ -6,6 +6,7 @@
 #   repl PostgreSQL 15 on $PG_REPL_PORT (wal_level=replica), for readiness
 #   pgbouncer "old host" on $PGB_OLD_PORT and "new host" on $PGB_NEW_PORT,
 #   both pointing at old through the include file ferry owns.
+# PG_MAX_CONNECTIONS (default 100) sets max_connections of each cluster.
 # Role ferry (superuser, password in $DIR/ferry.pw) is what ferry uses; the
 # application connects through pgbouncer as role app (trust on loopback).
 #
@@ -29,7 +30,7 @@ unix_socket_directories = '$1'
 wal_level = $4
 max_replication_slots = 10
 max_wal_senders = 10
-max_connections = 100
+max_connections = ${PG_MAX_CONNECTIONS:-100}
 fsync = off
 synchronous_commit = on
 max_slot_wal_keep_size = 4GB

@@ -320,7 +320,8 @@ static void floor_switch(char *steps, size_t len)
 	    pgsql_connect(&new, new_ci, pw, "floor new", &err) < 0 ||
 	    pgsql_exec(new, pg_sql_session_rw, 0, NULL, 0, NULL, &err) < 0 ||
 	    pg_pub_ensure(new, "ferry_rev_pub", &err) < 0 ||
-	    pg_fence_get(new, &new_fenced, &err) < 0)
+	    pg_fence_get(new, &new_fenced, &err) < 0 || pg_warm(old, 0, &err) < 0 ||
+	    pg_warm(new, 0, &err) < 0)
 		die("floor: %s", err.msg);
 	for (i = 0; i < 2; i++) {
 		char *data = xasprintf("[databases]\nshop = host=127.0.0.1 port=%d dbname=shop\n",
@@ -343,28 +344,10 @@ static void floor_switch(char *steps, size_t len)
 		fprintf(stderr, "  floor PAUSE sent at t0+%.1f ms\n", (t - floor_t0) / 1000.0);
 	both_admin(adm, "PAUSE shop", deadline);
 	ms[0] = ms_since(&t);
-	if (getenv("BENCH_GAPS")) {
-		struct pgsql_result r;
-		for (i = 0; i < 2; i++) {
-			if (pgsql_exec(adm[i], "SHOW DATABASES", 0, NULL, deadline, &r, &err) < 0)
-				die("show: %s", err.msg);
-			for (int k = 0; k < r.nrows; k++)
-				for (int j = 0; j < r.ncols; j++)
-					if (!strcmp(r.names[j], "paused"))
-						fprintf(stderr,
-						        "  pooler %d %s port %s paused %s\n", i,
-						        pgsql_result_get(&r, k, 0),
-						        pgsql_result_get(&r, k, 2),
-						        pgsql_result_get(&r, k, j));
-			pgsql_result_release(&r);
-		}
-		t = time_mono_us();
-	}
-	if (pg_fence_on(old, "shop", "floor old", deadline, &err) < 0)
+	/* ferry's fence, which reads the position once no session can commit */
+	if (pg_fence_on(old, "shop", 0, "floor old", deadline, &pos, &err) < 0)
 		die("floor: fence: %s", err.msg);
 	ms[1] = ms_since(&t);
-	if (pgsql_query_value(old, pg_sql_wal_lsn, 0, NULL, deadline, &pos, &err) < 0)
-		die("floor: position: %s", err.msg);
 	ms[2] = ms_since(&t);
 	if (pg_applied_wait(old, SLOT_FWD, pos, "floor new", deadline, &err) < 0)
 		die("floor: %s", err.msg);
@@ -373,7 +356,7 @@ static void floor_switch(char *steps, size_t len)
 		die("floor: sequences: %s", err.msg);
 	ms[4] = ms_since(&t);
 	/* new keeps the fence of an earlier rollback */
-	if (new_fenced && pg_unfence_on(new, "shop", deadline, &err) < 0)
+	if (new_fenced && pg_unfence_on(new, "shop", 0, deadline, &err) < 0)
 		die("floor: unfence new: %s", err.msg);
 	ms[5] = ms_since(&t);
 	for (i = 0; i < 2; i++)

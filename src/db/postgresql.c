@@ -397,6 +397,8 @@ static void pg_close(void *h)
 	pgsql_free(p->new);
 	pgsql_free(p->old_spare);
 	pgsql_free(p->new_spare);
+	free(p->fence_pos[DB_OLD]);
+	free(p->fence_pos[DB_NEW]);
 	free(p->dbname[DB_OLD]);
 	free(p->dbname[DB_NEW]);
 	free(p);

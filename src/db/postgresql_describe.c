@@ -415,19 +415,29 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		     "if not read before: once per run, for the fence");
 		line(&d, "old", "connect (a spare for the pause)", NULL);
 		line(&d, "new", "connect (a spare for the pause)", NULL);
+		for (int s = 0; s < 2; s++) {
+			const char *side = s ? "new" : "old";
+			line(&d, side, "DO $ferry$ BEGIN END $ferry$",
+			     "on both connections: PL/pgSQL loaded before the pause");
+			line(&d, side, pg_sql_fence_wait,
+			     "$1 = '-infinity'; on both: its catalogs cached before the pause");
+			line(&d, side, pg_sql_sequences, "on both: the same");
+		}
 		pub_ensure(&d, n->to_side, n->new_pub);
 		line(&d, n->from_side, pg_sql_sub_exists,
 		     "$1 = '%s'; if missing, a stale slot is dropped:", n->new_sub);
 		slot_drop(&d, n->to_side, n->new_slot);
 	} else if (!strcmp(name, DB_SW_FENCE)) {
-		fence_set(&d, n->from_side, true);
-		line(&d, n->from_side, pg_sql_terminate,
-		     "every millisecond, until the count below is 0");
-		line(&d, n->from_side, pg_sql_terminate_starting,
-		     "once, after the first: sessions still starting");
-		line(&d, n->from_side, pg_sql_sessions_left, "$1 = the first answer above");
+		char *db = ci_dbname(side_conninfo(&d, n->from_side));
+		line_built(&d, n->from_side, pg_sql_fence_end(db, true, 0),
+		           "one round trip; 0: the pid of ferry's spare connection, left open");
+		line(&d, n->from_side, pg_sql_fence_wait,
+		     "$1 = the answer above; every millisecond until the first column is "
+		     "set: the fence position");
+		free(db);
 	} else if (!strcmp(name, DB_SW_POSITION)) {
-		line(&d, n->from_side, pg_sql_wal_lsn, "the fence position");
+		line(&d, n->from_side, pg_sql_wal_lsn,
+		     "only when the fence did not read it (a recovery)");
 	} else if (!strcmp(name, DB_SW_WAIT_APPLIED)) {
 		line(&d, n->from_side, pg_sql_wait_applied,
 		     "$1 = the fence position, $2 = '%s'; every millisecond until true",
@@ -450,10 +460,9 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line(&d, n->to_side, pg_sql_create_slot, "$1 = '%s'", n->new_slot);
 	} else if (!strcmp(name, DB_SW_UNFENCE_TARGET)) {
 		char *db = ci_dbname(side_conninfo(&d, n->to_side));
-		line_built(&d, n->to_side, pg_sql_fence(db, false), "only if it is fenced");
-		line(&d, n->to_side, pg_sql_terminate,
-		     "only if it was fenced: sessions begun under the fence keep its default");
-		line(&d, n->to_side, pg_sql_terminate_starting, "and those still starting");
+		line_built(&d, n->to_side, pg_sql_fence_end(db, false, 0),
+		           "only if it is fenced; sessions begun under the fence keep its default: "
+		           "ended (0: ferry's spare connection)");
 		free(db);
 	} else if (!strcmp(name, DB_SW_START_REVERSE)) {
 		line(&d, n->from_side, pg_sql_sub_exists, "$1 = '%s'; created only if missing",
@@ -482,10 +491,11 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 	} else if (!strcmp(name, DB_SW_UNDO_RESTART_FORWARD)) {
 		line_built(&d, n->to_side, pg_sql_sub_alter(n->cur_sub, "ENABLE"), NULL);
 	} else if (!strcmp(name, DB_SW_UNDO_UNFENCE)) {
-		fence_set(&d, n->from_side, false);
-		line(&d, n->from_side, pg_sql_terminate,
-		     "sessions begun under the fence keep its default: ended");
-		line(&d, n->from_side, pg_sql_terminate_starting, "and those still starting");
+		char *db = ci_dbname(side_conninfo(&d, n->from_side));
+		line_built(&d, n->from_side, pg_sql_fence_end(db, false, 0),
+		           "sessions begun under the fence keep its default: ended (0: ferry's "
+		           "spare connection)");
+		free(db);
 	} else {
 		buf_release(&d.o);
 		return ferry_error_set(err, FERRY_EINVAL, NULL, "database %s: no switch step %s",

@@ -33,8 +33,9 @@ struct pg {
 	 * step after a hard deadline closed the main connection uses them
 	 * (postgresql_switch.c: conn_pause). */
 	struct pgsql_conn *old_spare, *new_spare;
-	char *dbname[2];   /* current_database() of each side, read once */
-	char slot_lsn[64]; /* where the reverse slot of this switch starts */
+	char *dbname[2];    /* current_database() of each side, read once */
+	char slot_lsn[64];  /* where the reverse slot of this switch starts */
+	char *fence_pos[2]; /* the position the last fence of a side read */
 };
 
 /* The names for a switch in direction dir: "from" is the writer being
@@ -100,14 +101,21 @@ int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t dead
                  struct ferry_error *err);
 /* The switch's steps on bare connections (postgresql_switch.c; the
  * bench's floor, bench/pg-cutover, runs the same ones):
- * the fence on dbname over c, every other client session that could still
- * commit ended (what names the side in errors); the fence removed and the
- * sessions started under it ended; the wait until slot (on
- * from) confirms pos; every sequence of from set on to (never backwards). */
-int pg_fence_on(struct pgsql_conn *c, const char *dbname, const char *what, int64_t deadline,
-                struct ferry_error *err);
-int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int64_t deadline,
+ * pg_fence_on: the fence on dbname over c and every other client session
+ * but keep (a pid, 0 for none) signalled, in one round trip; then the wait,
+ * until none of them can commit any more, and *pos (may be NULL) the insert
+ * position after that (what names the side in errors).  pg_unfence_on: the
+ * fence removed and the sessions begun under it ended, one round trip.
+ * pg_warm: the pause's statements that only read, run once on c before
+ * it (PL/pgSQL loaded, the catalogs they read cached: a fresh backend's
+ * first DO block took ~25 ms here).
+ * pg_applied_wait: until slot (on from) confirms pos.  pg_sequences_copy:
+ * every sequence of from set on to (never backwards). */
+int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *what,
+                int64_t deadline, char **pos, struct ferry_error *err);
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t deadline,
                   struct ferry_error *err);
+int pg_warm(struct pgsql_conn *c, int64_t deadline, struct ferry_error *err);
 int pg_applied_wait(struct pgsql_conn *from, const char *slot, const char *pos, const char *what,
                     int64_t deadline, struct ferry_error *err);
 int pg_sequences_copy(struct pgsql_conn *from, struct pgsql_conn *to, int64_t deadline,
@@ -143,7 +151,8 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_create_slot[], pg_sql_count_tables[], pg_sql_carried_start[], pg_sql_lsn_diff[],
         pg_sql_carried_txns[], pg_sql_slot_state[], pg_sql_pending_changes[], pg_sql_slot_start[];
 extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
-        pg_sql_large_objects_named[], pg_sql_is_superuser[];
+        pg_sql_large_objects_named[], pg_sql_is_superuser[], pg_sql_fence_wait[],
+        pg_sql_sessions_fenced[];
 extern const char pg_sql_slot_confirmed[], pg_sql_copy_tables[], pg_sql_copy_snapshot_begin[],
         pg_sql_post_data_present[];
 /* CREATE_REPLICATION_SLOT slot ... EXPORT_SNAPSHOT */
@@ -170,6 +179,7 @@ char *pg_sub_opts_forward(const char *slot);
 char *pg_sql_sub_comment(const char *sub, const char *start_lsn);
 /* The fence (on) or its removal on database dbname (quoted here). */
 char *pg_sql_fence(const char *dbname, bool on);
+char *pg_sql_fence_end(const char *dbname, bool on, int keep);
 /* Appends one sequence to a batched SELECT setval(...), ... statement. */
 void pg_sql_setval_add(struct buf *sql, bool first, const char *name_lit, const char *value);
 /* What teardown drops, in order: subscriptions first (they hold the

@@ -79,6 +79,20 @@ const char pg_sql_sessions_who[] = "SELECT string_agg(DISTINCT format('%s@%s (%s
 	"datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client "     \
 	"backend' AND (usesysid NOT IN (SELECT oid FROM pg_roles WHERE rolsuper) OR (SELECT "      \
 	"rolsuper FROM pg_roles WHERE rolname = current_user))"
+const char pg_sql_sessions_fenced[] = PG_SESSIONS_FENCED;
+/* Of the sessions the fence signalled (begun before $1), those that may
+ * still commit: running a statement, or holding a transaction id.  An idle
+ * one ends before it runs anything more (PostgresMain checks for interrupts
+ * right after it reads each command) and every data change checks first
+ * (ExecModifyTable), so none of them is waited for: the fence's cost does
+ * not grow with the sessions a pooler or an application keeps open.  When
+ * none is left: the insert position, read after the count (a CASE decides
+ * its condition first). */
+const char pg_sql_fence_wait[] =
+        "SELECT CASE WHEN count(*) = 0 THEN pg_current_wal_insert_lsn()::text END, count(*) "
+        "FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED " AND backend_start < $1::timestamptz "
+        "AND (backend_xid IS NOT NULL OR state IS NULL OR state NOT IN ('idle', 'idle in "
+        "transaction', 'idle in transaction (aborted)'))";
 const char pg_sql_terminate[] =
         "SELECT min(statement_timestamp())::text FROM (SELECT "
         "pg_terminate_backend(pid) FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED
@@ -359,6 +373,26 @@ char *pg_sql_fence(const char *dbname, bool on)
 	return ident_stmt(on ? "ALTER DATABASE %s SET default_transaction_read_only = on"
 	                     : "ALTER DATABASE %s RESET default_transaction_read_only",
 	                  dbname);
+}
+
+/* The fence set (on) or removed, and the sessions that may hold the
+ * database's old default signalled, in one round trip: BEGIN and COMMIT
+ * make the ALTER commit before the rest of the simple query runs (so
+ * that a session starting after the signals reads the new default; a bare
+ * COMMIT in the query's implicit transaction would warn), then the
+ * sessions still starting and every client session shown but keep (ferry's
+ * spare on that side, 0 for none) are signalled, and the time after that
+ * is the answer: a session that started later holds the new default. */
+char *pg_sql_fence_end(const char *dbname, bool on, int keep)
+{
+	char *fence = pg_sql_fence(dbname, on);
+	char *sql = xasprintf("BEGIN; %s; COMMIT; %s; SELECT clock_timestamp()::text FROM (SELECT "
+	                      "count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE %s "
+	                      "AND pid <> %d) t",
+	                      fence, pg_sql_terminate_starting, pg_sql_sessions_fenced, keep);
+
+	free(fence);
+	return sql;
 }
 
 /* The target's sequence moves to value, never backwards (a recovery that

@@ -176,6 +176,18 @@ static int open_spare(struct pg *p, enum db_side s, struct ferry_error *err)
 	return rc;
 }
 
+int pg_warm(struct pgsql_conn *c, int64_t deadline, struct ferry_error *err)
+{
+	const char *never[1] = { "-infinity" };
+	int rc = pgsql_exec(c, "DO $ferry$ BEGIN END $ferry$", 0, NULL, deadline, NULL, err);
+
+	if (rc == 0)
+		rc = pgsql_exec(c, pg_sql_fence_wait, 1, never, deadline, NULL, err);
+	if (rc == 0)
+		rc = pgsql_exec(c, pg_sql_sequences, 0, NULL, deadline, NULL, err);
+	return rc;
+}
+
 static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 {
 	struct pg *p = h;
@@ -194,6 +206,11 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 				return rc;
 		}
 		rc = open_spare(p, (enum db_side)s, err);
+		if (rc == 0)
+			rc = pg_warm(c, pg_deadline(PG_TIMEOUT_MS), err);
+		if (rc == 0)
+			rc = pg_warm(*spare_of(p, (enum db_side)s), pg_deadline(PG_TIMEOUT_MS),
+			             err);
 		if (rc < 0)
 			return rc;
 	}
@@ -213,51 +230,64 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 
 /* ---- inside the pause ------------------------------------------------- */
 
-int pg_fence_on(struct pgsql_conn *c, const char *dbname, const char *what, int64_t deadline,
-                struct ferry_error *err)
+int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *what,
+                int64_t deadline, char **pos, struct ferry_error *err)
 {
-	char *ts = NULL, *again = NULL, *left = NULL;
-	int rc, swept = 0;
+	struct pgsql_result r;
+	char *sql, *ts = NULL, *db = NULL;
+	const char *left = "some";
+	int rc;
 
-	rc = pg_fence_set(c, dbname, true, deadline, err);
+	if (pos)
+		*pos = NULL;
+	if (!dbname) {
+		rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline, &db, err);
+		if (rc < 0)
+			return rc;
+		dbname = db ? db : "";
+	}
+	/* the fence and the signals in one round trip (pg_sql_fence_end) */
+	sql = pg_sql_fence_end(dbname, true, keep);
+	rc = pgsql_query_value(c, sql, 0, NULL, deadline, &ts, err);
+	free(sql);
+	free(db);
 	if (rc < 0)
 		return rc;
-	/* Sessions opened before the ALTER keep their old default: end them
-	 * (client backends only; walsenders and ferry's own stay).  Signal
-	 * only: pg_terminate_backend(pid, timeout) polls every 100 ms
-	 * (pg_wait_until_termination), we poll every millisecond.  Sessions
-	 * that start after the ALTER get the read-only default and may stay;
-	 * the first statement's timestamp tells them apart.  Each statement is
-	 * its own transaction and so sees a fresh pg_stat_activity.  A session
-	 * still starting when the ALTER committed may have read the old
-	 * default without showing yet: pg_sql_terminate_starting ends those. */
+	/* then only the sessions that could still commit are waited for,
+	 * polled every millisecond (pg_terminate_backend(pid, timeout) polls
+	 * every 100 ms); the position comes with the answer that finds none */
+	memset(&r, 0, sizeof(r));
 	for (;;) {
-		if (time_mono_ms() >= deadline) {
-			rc = ferry_error_set(
-			        err, FERRY_ETIMEDOUT, "find the session that does not end",
-			        "%s: %s sessions did not end in time", what, left ? left : "some");
-			break;
-		}
-		rc = pgsql_query_value(c, pg_sql_terminate, 0, NULL, deadline, ts ? &again : &ts,
-		                       err);
-		free(again);
-		again = NULL;
-		/* once, after the ALTER: the sessions still starting */
-		if (rc == 0 && !swept++)
-			rc = pgsql_exec(c, pg_sql_terminate_starting, 0, NULL, deadline, NULL, err);
+		const char *params[1] = { ts };
+		rc = pgsql_exec(c, pg_sql_fence_wait, 1, params, deadline, &r, err);
 		if (rc < 0)
 			break;
-		free(left);
-		left = NULL;
-		rc = pgsql_query_value(c, pg_sql_sessions_left, 1, (const char *const *)&ts,
-		                       deadline, &left, err);
-		if (rc < 0 || (left && !strcmp(left, "0")))
+		if (r.nrows == 1 && pgsql_result_get(&r, 0, 0)) {
+			if (pos)
+				*pos = xstrdup(pgsql_result_get(&r, 0, 0));
 			break;
+		}
+		left = r.nrows == 1 && pgsql_result_get(&r, 0, 1) ? pgsql_result_get(&r, 0, 1)
+		                                                  : "some";
+		if (time_mono_ms() >= deadline) {
+			rc = ferry_error_set(err, FERRY_ETIMEDOUT,
+			                     "find the session that does not end",
+			                     "%s: %s sessions did not end in time", what, left);
+			break;
+		}
+		pgsql_result_release(&r);
 		poll(NULL, 0, 1);
 	}
+	pgsql_result_release(&r);
 	free(ts);
-	free(left);
 	return rc;
+}
+
+/* ferry's spare connection on side: the fence and the unfence leave it
+ * open (it is exempt from the fence, as the main one) */
+static int spare_pid(struct pg *p, enum db_side s)
+{
+	return pgsql_ok(*spare_of(p, s)) ? pgsql_backend_pid(*spare_of(p, s)) : 0;
 }
 
 static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
@@ -266,27 +296,26 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	struct pgsql_conn *c = conn_pause(p, side, err);
 	char what[160];
 
+	free(p->fence_pos[side]);
+	p->fence_pos[side] = NULL;
 	if (!c)
 		return err ? err->code : FERRY_EUNREACH;
 	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, db_side_name(side));
-	return pg_fence_on(c, dbname(p, side), what, deadline, err);
+	return pg_fence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
+	                   what, deadline, &p->fence_pos[side], err);
 }
 
-int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int64_t deadline,
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t deadline,
                   struct ferry_error *err)
 {
-	char *ts = NULL;
-	int rc;
-
-	rc = pg_fence_set(c, dbname, false, deadline, err);
 	/* A session that started under the fence keeps its read-only
-	 * default after the RESET: end the client sessions (the applications
-	 * reconnect, writable; the apply workers are not client backends).
-	 * Signalled only: nothing waits for them here. */
-	if (rc == 0)
-		rc = pgsql_query_value(c, pg_sql_terminate, 0, NULL, deadline, &ts, err);
-	if (rc == 0)
-		rc = pgsql_exec(c, pg_sql_terminate_starting, 0, NULL, deadline, NULL, err);
+	 * default after the RESET: the client sessions are ended (the
+	 * applications reconnect, writable; the apply workers are not client
+	 * backends).  Signalled only: nothing waits for them here. */
+	char *sql = pg_sql_fence_end(dbname, false, keep), *ts = NULL;
+	int rc = pgsql_query_value(c, sql, 0, NULL, deadline, &ts, err);
+
+	free(sql);
 	free(ts);
 	return rc;
 }
@@ -298,7 +327,8 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 
 	if (!c)
 		return err ? err->code : FERRY_EUNREACH;
-	return pg_unfence_on(c, dbname(p, side), deadline, err);
+	return pg_unfence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
+	                     deadline, err);
 }
 
 static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **pos,
@@ -308,6 +338,12 @@ static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **
 	struct pgsql_conn *c = conn_pause(p, db_from(dir), err);
 
 	*pos = NULL;
+	/* the fence read it once no session could commit any more */
+	if (p->fence_pos[db_from(dir)]) {
+		*pos = p->fence_pos[db_from(dir)];
+		p->fence_pos[db_from(dir)] = NULL;
+		return 0;
+	}
 	return c ? pgsql_query_value(c, pg_sql_wal_lsn, 0, NULL, deadline, pos, err)
 	         : (err ? err->code : FERRY_EUNREACH);
 }

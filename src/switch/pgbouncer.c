@@ -14,9 +14,10 @@
  * pause: two admin connections (the second a spare) and two persistent
  * shells on the host (hosts/shell.h; the second a spare) are opened, and
  * the next include file is written to PATH.ferry-next and the current one
- * copied to PATH.ferry-prev.  Inside the pause POINT only sends
- * `mv PATH.ferry-next PATH` over the open shell and RELOAD over the open
- * console; REVERT copies PATH.ferry-prev back.
+ * copied to PATH.ferry-prev.  Inside the pause POINT only renames
+ * PATH.ferry-next to PATH (rename(2) on ferry's own host, where no process
+ * is spawned; `mv` over the open shell on another) and sends RELOAD over
+ * the open console; REVERT copies PATH.ferry-prev back.
  *
  * Both admin connections have hard deadlines (pgsql_set_hard_deadlines): a
  * PAUSE that cannot complete (a long statement holds a server connection)
@@ -28,6 +29,8 @@
  * from one of the small builders below, which describe() uses too: the dry
  * run prints what the switch sends.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +49,8 @@ struct sw_endpoint {
 	struct pgsql_conn *admin, *admin_spare;
 	struct host_shell *sh, *sh_spare;
 	bool shell_busy; /* POINT/REVERT: the shell command is in flight */
+	bool local;      /* the host is ferry's own (no exec prefix) */
+	int point_errno; /* a local POINT's rename(2): 0 or its errno */
 };
 
 /* ---- the texts, shared by the real calls and describe() ----------------- */
@@ -189,6 +194,7 @@ static int pb_open(const struct sw_config *cfg, struct sw_endpoint **out, struct
 	pb->name = xstrdup(cfg->name);
 	pb->alias = xstrdup(cfg->dbalias);
 	pb->raw = xstrdup(cfg->include_path);
+	pb->local = cfg->nexec == 0;
 	paths_make(cfg->include_path, &pb->path, &pb->next, &pb->prev);
 	rc = pgsql_connect(&pb->admin, cfg->admin, cfg->admin_password, cfg->name, err);
 	if (rc == 0)
@@ -336,6 +342,17 @@ static int pb_send(struct sw_endpoint *pb, enum sw_action a, struct ferry_error 
 		               sizeof(sql), err);
 		return rc < 0 ? rc : pgsql_send(admin(pb), sql, 0, NULL, err);
 	case SW_POINT:
+		/* on ferry's own host the staged file is renamed here: no
+		 * process is spawned inside the pause (a missing one was
+		 * renamed by an earlier POINT, as commit_cmd) */
+		if (pb->local) {
+			char *next = xasprintf("%s.ferry-next", pb->raw);
+			pb->point_errno = rename(next, pb->raw) == 0 || errno == ENOENT ? 0 : errno;
+			free(next);
+			pb->shell_busy = true;
+			return 0;
+		}
+		/* fallthrough */
 	case SW_REVERT:
 		cmd = a == SW_POINT ? commit_cmd(pb->next, pb->path) : copy_cmd(pb->prev, pb->path);
 		rc = host_shell_send(shell(pb), cmd, err);
@@ -375,6 +392,15 @@ static int pb_wait(struct sw_endpoint *pb, enum sw_action a, int64_t deadline,
 			return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: nothing sent",
 			                       pb->name);
 		pb->shell_busy = false;
+		if (a == SW_POINT && pb->local) {
+			rc = pb->point_errno == 0
+			             ? admin_exec(pb, cmd_reload, deadline, NULL, &e)
+			             : ferry_error_set(
+			                       &e, FERRY_EIO, "check the include file's folder",
+			                       "%s: cannot rename %s.ferry-next: %s", pb->name,
+			                       pb->raw, strerror(pb->point_errno));
+			break;
+		}
 		buf_init(&out, 4096);
 		rc = host_shell_wait(pb->sh, deadline, &out, &status, &e);
 		if (rc == 0 && status != 0)
@@ -555,7 +581,13 @@ static int pb_describe(const struct sw_config *cfg, int what, const struct sw_ta
 	case SW_POINT:
 	case SW_REVERT:
 		cmd = what == SW_POINT ? commit_cmd(next, path) : copy_cmd(prev, path);
-		buf_addf(&o, "%s %s host: %s\n", prefix, cfg->name, cmd);
+		if (what == SW_POINT && cfg->nexec == 0)
+			buf_addf(
+			        &o,
+			        "%s %s host: rename %s %s  -- by ferry (rename(2)), if it exists\n",
+			        prefix, cfg->name, next, path);
+		else
+			buf_addf(&o, "%s %s host: %s\n", prefix, cfg->name, cmd);
 		buf_addf(&o, "%s %s console: %s\n", prefix, cfg->name, cmd_reload);
 		break;
 	default: BUG("describe %d", what);

@@ -173,8 +173,8 @@ static void test_switch_forward(void **state)
 	assert_no_secret(b.data);
 	assert_switch_shape(b.data);
 	/* the key actions, whatever else the golden file holds */
-	assert_non_null(strstr(b.data, "fence [pause] main old: ALTER DATABASE \"shop\" SET "
-	                               "default_transaction_read_only = on\n"));
+	assert_non_null(strstr(b.data, "fence [pause] main old: BEGIN; ALTER DATABASE \"shop\" SET "
+	                               "default_transaction_read_only = on; COMMIT; "));
 	assert_non_null(strstr(b.data, "pause [pause] main pooler old console: PAUSE shop\n"));
 	assert_non_null(strstr(b.data, "position [pause] main old: SELECT "
 	                               "pg_current_wal_insert_lsn()"));
@@ -200,11 +200,12 @@ static void test_switch_reverse(void **state)
 	assert_switch_shape(b.data);
 	/* the rollback fences new, repoints the poolers at old, and removes
 	 * the fence the cutover left on old */
-	assert_non_null(strstr(b.data, "fence [pause] main new: ALTER DATABASE \"shop\" SET "
-	                               "default_transaction_read_only = on\n"));
+	assert_non_null(strstr(b.data, "fence [pause] main new: BEGIN; ALTER DATABASE \"shop\" SET "
+	                               "default_transaction_read_only = on; COMMIT; "));
 	assert_non_null(strstr(b.data, "shop = host=10.77.0.2 port=5432 dbname=shop\\n\n"));
-	assert_non_null(strstr(b.data, "unfence_target [pause] main old: ALTER DATABASE \"shop\" "
-	                               "RESET default_transaction_read_only"));
+	assert_non_null(strstr(b.data,
+	                       "unfence_target [pause] main old: BEGIN; ALTER DATABASE \"shop\" "
+	                       "RESET default_transaction_read_only"));
 	assert_golden("switch_reverse.txt", b.data);
 	buf_release(&b);
 }

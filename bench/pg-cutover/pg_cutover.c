@@ -240,6 +240,10 @@ static int bench_switch(struct endpoints_db *const dbs[1], enum db_direction dir
 		fprintf(stderr, "  ferry PAUSE sent at t0+%.1f ms, RESUME answered at t0+%.1f ms\n",
 		        (time_mono_us() - floor_t0) / 1000.0 - (double)rep->pause_ms,
 		        (time_mono_us() - floor_t0) / 1000.0);
+	/* BENCH_SETTLE_MS: an experiment, the steps after the pause held
+	 * back while the poolers open their first connections to new */
+	if (rc == 0 && envint("BENCH_SETTLE_MS", 0) > 0)
+		usleep((useconds_t)envint("BENCH_SETTLE_MS", 0) * 1000);
 	if (rc == 0)
 		rc = orch_start_reverse(dbs[0], dir, rep->db[0].fence_pos, &rep->db[0], err);
 	if (rc == 0)
@@ -257,6 +261,27 @@ static void bench_close(struct endpoints_db *d)
 	}
 	d->eng->close(d->h);
 	d->h = NULL;
+}
+
+/* ferry's rollback between two measurements; a refusal (the reverse
+ * stream's worker restarting, seen on this loaded machine) waits for the
+ * stream again, three times at most */
+static void bench_rollback(struct endpoints_db *const dbs[1], const struct orch_opts *o,
+                           struct orch_result *rep, const char *after)
+{
+	struct ferry_error err = { 0 };
+	int tries;
+
+	for (tries = 1;; tries++) {
+		wait_lag(dbs[0]->eng, dbs[0]->h, DB_REVERSE);
+		if (bench_switch(dbs, DB_REVERSE, o, rep, &err) == 0)
+			break;
+		if (tries == 3 || rep->outcome != ORCH_REFUSED)
+			die("ferry rollback after %s: %s", after, err.msg);
+		fprintf(stderr, "  rollback refused (%s): again\n", err.msg);
+		usleep(200000);
+	}
+	wait_lag(dbs[0]->eng, dbs[0]->h, DB_FORWARD);
 }
 
 /* the runbook ended every other session, ferry's included */
@@ -373,6 +398,8 @@ static void floor_switch(char *steps, size_t len)
 	         "sequences=%.1fms unfence_target=%.1fms point=%.1fms resume=%.1fms",
 	         ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], ms[7]);
 
+	if (envint("BENCH_SETTLE_MS", 0) > 0)
+		usleep((useconds_t)envint("BENCH_SETTLE_MS", 0) * 1000);
 	/* after the pause, what ferry does inside it so that it can roll
 	 * back: the forward stream stopped, the reverse slot (the writes new
 	 * took before it are not carried back: nothing measured needs them) */
@@ -679,10 +706,7 @@ int main(void)
 					        achieved);
 					fprintf(stderr, "  ferry steps: %s\n", rep.timings);
 				}
-				wait_lag(eng, h, DB_REVERSE);
-				if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
-					die("ferry rollback: %s", err.msg);
-				wait_lag(eng, h, DB_FORWARD);
+				bench_rollback(dbs, &o, &rep, floor_now ? "the floor" : "ferry");
 			}
 
 			/* the runbook */
@@ -700,10 +724,7 @@ int main(void)
 				/* the runbook ended every other session, ferry's included */
 				bench_reopen(&d);
 				h = d.h;
-				wait_lag(eng, h, DB_REVERSE);
-				if (bench_switch(dbs, DB_REVERSE, &o, &rep, &err) < 0)
-					die("ferry rollback after the runbook: %s", err.msg);
-				wait_lag(eng, h, DB_FORWARD);
+				bench_rollback(dbs, &o, &rep, "the runbook");
 			}
 
 			printf("rate=%d ferry_pause_ms=%.1f floor_pause_ms=%.1f "

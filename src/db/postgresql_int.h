@@ -36,6 +36,7 @@ struct pg {
 	char *dbname[2];    /* current_database() of each side, read once */
 	char slot_lsn[64];  /* where the reverse slot of this switch starts */
 	char *fence_pos[2]; /* the position the last fence of a side read */
+	int fence_pid[2];   /* the backend that last sent a side's fence */
 };
 
 /* The names for a switch in direction dir: "from" is the writer being
@@ -152,7 +153,7 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_carried_txns[], pg_sql_slot_state[], pg_sql_pending_changes[], pg_sql_slot_start[];
 extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
         pg_sql_large_objects_named[], pg_sql_is_superuser[], pg_sql_fence_wait[],
-        pg_sql_sessions_fenced[];
+        pg_sql_sessions_fenced[], pg_sql_backend_end[];
 extern const char pg_sql_slot_confirmed[], pg_sql_copy_tables[], pg_sql_copy_snapshot_begin[],
         pg_sql_post_data_present[];
 /* CREATE_REPLICATION_SLOT slot ... EXPORT_SNAPSHOT */

@@ -93,6 +93,9 @@ const char pg_sql_fence_wait[] =
         "FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED " AND backend_start < $1::timestamptz "
         "AND (backend_xid IS NOT NULL OR state IS NULL OR state NOT IN ('idle', 'idle in "
         "transaction', 'idle in transaction (aborted)'))";
+/* backend $1 ended; 0 once it is gone */
+const char pg_sql_backend_end[] = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE pid = $1::int";
 const char pg_sql_terminate[] =
         "SELECT min(statement_timestamp())::text FROM (SELECT "
         "pg_terminate_backend(pid) FROM pg_stat_activity WHERE " PG_SESSIONS_FENCED

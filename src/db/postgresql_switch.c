@@ -295,14 +295,20 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
 	char what[160];
+	int rc;
 
 	free(p->fence_pos[side]);
 	p->fence_pos[side] = NULL;
 	if (!c)
 		return err ? err->code : FERRY_EUNREACH;
+	/* kept while the fence may still run on the server (fence_gone) */
+	p->fence_pid[side] = pgsql_backend_pid(c);
 	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, db_side_name(side));
-	return pg_fence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
-	                   what, deadline, &p->fence_pos[side], err);
+	rc = pg_fence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side), what,
+	                 deadline, &p->fence_pos[side], err);
+	if (rc == 0 || pgsql_ok(c))
+		p->fence_pid[side] = 0;
+	return rc;
 }
 
 int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t deadline,
@@ -320,13 +326,52 @@ int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t de
 	return rc;
 }
 
+/* A fence whose connection was closed at a deadline may still be running
+ * on the server: its backend is ended, and gone, before the fence is
+ * removed, or its ALTER could commit after the RESET and leave the fence
+ * on. */
+static int fence_gone(struct pg *p, enum db_side side, struct pgsql_conn *c, int64_t deadline,
+                      struct ferry_error *err)
+{
+	char pid[24], *n = NULL;
+	const char *params[1] = { pid };
+	int rc;
+
+	if (!p->fence_pid[side] || p->fence_pid[side] == pgsql_backend_pid(c))
+		return 0;
+	snprintf(pid, sizeof(pid), "%d", p->fence_pid[side]);
+	for (;;) {
+		free(n);
+		n = NULL;
+		rc = pgsql_query_value(c, pg_sql_backend_end, 1, params, deadline, &n, err);
+		if (rc < 0 || (n && !strcmp(n, "0")))
+			break;
+		if (time_mono_ms() >= deadline) {
+			rc = ferry_error_set(
+			        err, FERRY_ETIMEDOUT, "retry: the next run recovers",
+			        "database %s %s: the fence's session (pid %s) did not end",
+			        p->cfg->name, db_side_name(side), pid);
+			break;
+		}
+		poll(NULL, 0, 1);
+	}
+	free(n);
+	if (rc == 0)
+		p->fence_pid[side] = 0;
+	return rc;
+}
+
 static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
+	int rc;
 
 	if (!c)
 		return err ? err->code : FERRY_EUNREACH;
+	rc = fence_gone(p, side, c, deadline, err);
+	if (rc < 0)
+		return rc;
 	return pg_unfence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
 	                     deadline, err);
 }

@@ -437,7 +437,7 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		free(db);
 	} else if (!strcmp(name, DB_SW_POSITION)) {
 		line(&d, n->from_side, pg_sql_wal_lsn,
-		     "only when the fence did not read it (a recovery)");
+		     "only if the fence did not read it (a recovery)");
 	} else if (!strcmp(name, DB_SW_WAIT_APPLIED)) {
 		line(&d, n->from_side, pg_sql_wait_applied,
 		     "$1 = the fence position, $2 = '%s'; every millisecond until true",

@@ -230,27 +230,40 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 
 /* ---- inside the pause ------------------------------------------------- */
 
-int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *what,
-                int64_t deadline, char **pos, struct ferry_error *err)
+/* pg_sql_fence_end() on c; dbname NULL: c's database (a recovery's
+ * connections did not read it in prepare).  *ts: its answer. */
+static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, int keep, int64_t deadline,
+                     char **ts, struct ferry_error *err)
 {
-	struct pgsql_result r;
-	char *sql, *ts = NULL, *db = NULL;
-	const char *left = "some";
+	char *sql, *db = NULL;
 	int rc;
 
-	if (pos)
-		*pos = NULL;
+	*ts = NULL;
 	if (!dbname) {
 		rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline, &db, err);
 		if (rc < 0)
 			return rc;
 		dbname = db ? db : "";
 	}
-	/* the fence and the signals in one round trip (pg_sql_fence_end) */
-	sql = pg_sql_fence_end(dbname, true, keep);
-	rc = pgsql_query_value(c, sql, 0, NULL, deadline, &ts, err);
+	sql = pg_sql_fence_end(dbname, on, keep);
+	rc = pgsql_query_value(c, sql, 0, NULL, deadline, ts, err);
 	free(sql);
 	free(db);
+	return rc;
+}
+
+int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *what,
+                int64_t deadline, char **pos, struct ferry_error *err)
+{
+	struct pgsql_result r;
+	char *ts = NULL;
+	const char *left = "some";
+	int rc;
+
+	if (pos)
+		*pos = NULL;
+	/* the fence and the signals in one round trip (pg_sql_fence_end) */
+	rc = fence_end(c, dbname, true, keep, deadline, &ts, err);
 	if (rc < 0)
 		return rc;
 	/* then only the sessions that could still commit are waited for,
@@ -318,10 +331,9 @@ int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t de
 	 * default after the RESET: the client sessions are ended (the
 	 * applications reconnect, writable; the apply workers are not client
 	 * backends).  Signalled only: nothing waits for them here. */
-	char *sql = pg_sql_fence_end(dbname, false, keep), *ts = NULL;
-	int rc = pgsql_query_value(c, sql, 0, NULL, deadline, &ts, err);
+	char *ts = NULL;
+	int rc = fence_end(c, dbname, false, keep, deadline, &ts, err);
 
-	free(sql);
 	free(ts);
 	return rc;
 }

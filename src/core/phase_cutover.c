@@ -31,6 +31,7 @@
  * switch the orchestrator could neither finish nor undo (ORCH_STUCK) leaves
  * that step open on purpose, so that the next run recovers it first.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,6 +415,50 @@ static void after_retry(struct engine *e, enum db_direction dir)
 	dbset_close(&s);
 }
 
+/* Before the pause, the streams the switch drains must be caught up
+ * (the orchestrator's preflight refuses a lag over a second): a stream
+ * just started (the way back right after a cutover) or a burst of writes
+ * can be behind for a while, and a rollback asked for then should wait
+ * for it, saying so, rather than refuse.  Bounded (SW_LAG_WAIT_MS); the
+ * preflight then says what is still wrong.  Only a running stream that
+ * is behind is waited for: apply errors and a stream that does not run
+ * (a switch half done, for the recovery) go straight to the preflight. */
+#define SW_LAG_WAIT_MS 120000
+
+static void wait_streams(struct engine *e, struct dbset *s, enum db_direction dir)
+{
+	int64_t until = time_mono_ms() + SW_LAG_WAIT_MS, say_at = 0;
+
+	for (;;) {
+		const char *name = NULL;
+		struct db_lag lag = { 0 };
+		size_t i;
+
+		for (i = 0; i < s->n && !name; i++) {
+			struct endpoints_db *d = s->v[i];
+			struct ferry_error err = { 0 };
+			int64_t max = d->cfg.max_lag_ms ? d->cfg.max_lag_ms : 1000;
+
+			memset(&lag, 0, sizeof(lag));
+			if (!d->eng->lag || d->eng->lag(d->h, dir, &lag, &err) < 0)
+				continue; /* the preflight says why */
+			if (lag.apply_errors == 0 && lag.worker_running && lag.ms > max)
+				name = d->pd->name;
+		}
+		if (!name || time_mono_ms() >= until)
+			return;
+		if (time_mono_ms() >= say_at) {
+			engine_say(e, name,
+			           "waiting for replication %s to catch up before the write pause: "
+			           "lag %lld ms, %lld bytes",
+			           dir == DB_FORWARD ? "old -> new" : "new -> old",
+			           (long long)lag.ms, (long long)lag.bytes);
+			say_at = time_mono_ms() + 5000;
+		}
+		poll(NULL, 0, 200);
+	}
+}
+
 /*
  * Every database switched in direction dir as one journaled step (step,
  * "databases (round N)").  Returns 0 when done (also when done before),
@@ -449,6 +494,20 @@ static int dbs_switch(struct engine *e, enum db_direction dir, const char *step,
 			engine_step_done(e, id, step, false, err->msg, NULL);
 		return r;
 	}
+	/* a rollback needs the cutover's after-steps done first: the way back
+	 * started (it is what the rollback drains) and the forward stream
+	 * dropped (its subscription would stand in for the one the rollback
+	 * re-creates) */
+	if (dir == DB_REVERSE) {
+		dbset_close(&s);
+		after_retry(e, DB_FORWARD);
+		r = dbset_open(e, &s, err);
+		if (r < 0) {
+			engine_step_done(e, id, step, false, err->msg, NULL);
+			return r;
+		}
+	}
+	wait_streams(e, &s, dir);
 	r = orch_switch(s.v, s.n, dir, &o, &res, err);
 	if (res.outcome == ORCH_DONE) {
 		snprintf(result, sizeof(result), "pause %lld ms%s; %s", (long long)res.pause_ms,

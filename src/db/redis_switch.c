@@ -736,6 +736,7 @@ static int sw_restart_forward(void *h, enum db_direction dir, int64_t deadline,
 	int rc;
 
 	r->have_pos = false;
+	r->rev_taken[to] = false; /* the promotion's counters: undone */
 	rc = redis_undo_stop_forward(h, to, deadline, err);
 	/* to is a replica again, which refuses writes by itself: the undo's
 	 * pause of it (fence_target) is lifted */
@@ -816,8 +817,8 @@ static void side_text(struct rd *r, enum redis_side s, const struct redis_state 
 /*
  * Where a switch in dir stands, in db.h's terms:
  *   fenced[s]        s refuses writes: a replica, or paused by this handle
- *   forward_exists   to follows from, or was promoted out of from's
- *                    history (replid2) and can follow it again
+ *   forward_exists   to follows from, or both are masters (to was promoted
+ *                    and can follow from again: restart_forward)
  *   forward_running  to follows from, link up
  *   caught_up        to holds every write of from: as its replica, by the
  *                    offsets; promoted, when its previous history reaches
@@ -850,8 +851,9 @@ static int sw_inspect(void *h, enum db_direction dir, struct db_inspect *out,
 	f = &w.side[from];
 	t = &w.side[to];
 	out->forward_running = t->replicates_other && t->link_up;
-	out->forward_exists =
-	        t->replicates_other || (t->master && !strcmp(t->replid2, f->pos.replid));
+	/* two masters in a switch: to was promoted (stop_forward), whatever
+	 * from did since (an undone prepare_reverse shifts its id) */
+	out->forward_exists = t->replicates_other || (t->master && f->master);
 	if (t->replicates_other)
 		out->caught_up = t->link_up && f->master && t->applied >= f->pos.offset ? 1 : 0;
 	else if (t->master)

@@ -1,8 +1,15 @@
 /*
  * redis.h - the Redis engine's switch steps, its world inspection and its
- * sampled verification, for the engine-neutral switch orchestrator (issue
- * 11) and for tests.  The rest of the engine is db.h's table
- * (db_engine_find("redis")).
+ * sampled verification, for tests and the benchmark.  The engine-neutral
+ * switch orchestrator calls them through db.h's table
+ * (db_engine_find("redis")->sw, at the end of redis_switch.c): fence and
+ * unfence take a side, the others a direction (from, to); the fence
+ * position travels as text ("REPLID:OFFSET") and is kept by the handle
+ * for stop_forward and prepare_reverse; the undo's steps are
+ * restart_forward = redis_undo_stop_forward (and the undo's pause of to
+ * lifted), drop_reverse = redis_undo_prepare_reverse; start_reverse is
+ * redis_start_reverse, whose verdict reverse_note() gives the switch
+ * report ("resync=partial (...)").
  *
  * A Redis server moves whole: replication copies every database of old to
  * new (REPLICAOF: a full sync, then the command stream).  The switch moves

@@ -16,6 +16,12 @@
 #      `ferry rollback`: both HAProxies at old, old the master, new its
 #      replica, resync=partial again, every acknowledged write on old,
 #      `ferry status` back at replicate.
+#   c. the way back made a full resync: `ferry run --until cutover` with
+#      the start of the way back failing (FERRY_FAIL_AT=db.start_reverse),
+#      then a write forced on old by hand (REPLICAOF NO ONE, SET,
+#      REPLICAOF new: a full resync that erases it); the next `ferry run`
+#      retries the way back and fails it naming the FULL resync, and
+#      `ferry status --json` raises the way-back alarm.
 #   b. one plan with the Redis database and a PostgreSQL one (through the
 #      pgbouncers), each under its own write load: `ferry run` to the end
 #      moves both in one write pause, 0 lost on either, replication torn
@@ -248,6 +254,31 @@ for f in "$top"/a/*.out "$top"/a/status.json "$top"/a/p.ferry.db*; do
 	! grep -aqF "$secret" "$f" || fail "the password reached $f"
 done
 echo "redis_switch_cli: a rollback ok ($(acks) acknowledged writes, 0 lost; write pause $pause_r ms)"
+
+# --- c. a full resync on the way back is seen -----------------------------------
+step=c
+fresh_redis
+mkdir "$top/c"
+sed 's/^name: cacheswitch/name: cachefull/' "$top/a/p.yaml" >"$top/c/p.yaml"
+writer_start "$top/c/ledger"
+wait_for 30 acks_at_least 20 || fail "the writer does not write through HAProxy"
+run_ferry c/run.out env FERRY_FAIL_AT=db.start_reverse "$ferry" run "$top/c/p.yaml" --until cutover
+grep -q 'switched to the new database; write pause' "$top/c/run.out" || { show "$top/c/run.out"; fail "no switch (exit $rc)"; }
+grep -q 'db.start_reverse failed' "$top/c/run.out" || { show "$top/c/run.out"; fail "the injected failure of start_reverse was not said"; }
+writer_alive
+writer_stop
+rs 16130 REPLICAOF NO ONE >/dev/null
+rs 16130 CLIENT UNPAUSE >/dev/null
+rs 16130 SET late write >/dev/null
+rs 16130 REPLICAOF 127.0.0.1 16131 >/dev/null
+wait_for 20 linked 16130 16131 || fail "old does not come back as new's replica"
+[ -z "$(rs 16130 GET late)" ] || fail "the full resync kept old's late write: not a full resync"
+run_ferry c/retry.out "$ferry" run "$top/c/p.yaml" --until cutover
+grep -q 'FULL resync' "$top/c/retry.out" || { show "$top/c/retry.out"; fail "the retry does not name the full resync (exit $rc)"; }
+"$ferry" status "$top/c/p.yaml" --json >"$top/c/status.json" 2>&1 || true
+jq -e '.way_back.cache.reverse_started == false and .way_back.cache.alarm == true' "$top/c/status.json" >/dev/null ||
+	{ show "$top/c/status.json"; fail "status does not raise the way-back alarm"; }
+echo "redis_switch_cli: c ok (a full resync on the way back fails the step, seen again by the next run and by status)"
 
 # --- b. Redis and PostgreSQL in one plan, to the end --------------------------
 step=b

@@ -16,6 +16,8 @@
  *   - kill -9 (FERRY_CRASH_AT, in a child process) before every step,
  *     followed by the next run's recovery (orch_recover, then the
  *     after-switch steps);
+ *   - SIGTERM inside the pause (a child that must die of it only after
+ *     the pause, the switch complete);
  *   - a write forced on old after the pause (the way back becomes a full
  *     resync): start_reverse fails, and so does its retry by a fresh
  *     handle, naming the full resync.
@@ -370,6 +372,7 @@ struct mcase {
 	const char *name;
 	const char *fail_at;  /* FERRY_FAIL_AT, or NULL */
 	const char *crash_at; /* FERRY_CRASH_AT in a child, or NULL */
+	bool sigterm;         /* SIGTERM inside the pause, in a child */
 	const char *act_at;   /* the fault point where act runs (once), or NULL */
 	void (*act)(void);
 	bool want_full; /* the way back must be reported a full resync */
@@ -410,9 +413,20 @@ static void late_write(void)
 		bad("late write: %s", err.msg);
 }
 
+/* The SIGTERM case's child: SIGTERM raised at the fence; it must die of
+ * it only after the pause. */
+static void sigterm_hook(const char *name, void *ctx)
+{
+	(void)ctx;
+	if (!strcmp(name, "db.fence") && !acted) {
+		acted = true;
+		kill(getpid(), SIGTERM);
+	}
+}
+
 /* The child of a crash case: the switch and its after-steps, as ferry run
- * does them, until FERRY_CRASH_AT kills it. */
-static int child_main(const char *dir, const char *dirname)
+ * does them, until FERRY_CRASH_AT (or SIGTERM) kills it. */
+static int child_main(const char *dir, const char *dirname, bool sigterm)
 {
 	enum db_direction dir_ = strcmp(dirname, "forward") ? DB_REVERSE : DB_FORWARD;
 	struct ferry_error err = { 0 };
@@ -420,6 +434,8 @@ static int child_main(const char *dir, const char *dirname)
 
 	setup(dir);
 	engine_open();
+	if (sigterm)
+		fault_set_hook(sigterm_hook, NULL);
 	if (orch_switch(M.dbs, 1, dir_, &opts, &res, &err) == 0) {
 		orch_start_reverse(&M.d, dir_, NULL, NULL, &err);
 		orch_drop_forward(&M.d, dir_, &err);
@@ -432,7 +448,7 @@ static int run_child(const char *crash_at, enum db_direction dir)
 {
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *argv[] = { exe, (char *)"--crash-child", M.srv,
+	char *argv[] = { exe, (char *)(crash_at ? "--crash-child" : "--sigterm-child"), M.srv,
 		         (char *)(dir == DB_FORWARD ? "forward" : "reverse"), NULL };
 	pid_t pid;
 	int st;
@@ -440,7 +456,8 @@ static int run_child(const char *crash_at, enum db_direction dir)
 	if (n <= 0)
 		die("readlink");
 	exe[n] = '\0';
-	setenv("FERRY_CRASH_AT", crash_at, 1);
+	if (crash_at)
+		setenv("FERRY_CRASH_AT", crash_at, 1);
 	if (posix_spawn(&pid, exe, NULL, NULL, argv, environ) != 0 || waitpid(pid, &st, 0) != pid)
 		die("cannot run the child");
 	unsetenv("FERRY_CRASH_AT");
@@ -470,7 +487,18 @@ static void run_case(const struct mcase *c)
 	acted = false;
 	fault_reset();
 	t0 = time_mono_us();
-	if (c->crash_at) {
+	if (c->sigterm) {
+		int st = run_child(NULL, dir);
+
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM)
+			bad("the child was not ended by SIGTERM after the pause (status %d)", st);
+		/* the next run finds the switch step open: recovery */
+		rc = orch_recover(M.dbs, 1, dir, &opts, &res, &err);
+		outcome = res.outcome;
+		if (rc < 0 || outcome != ORCH_DONE)
+			bad("SIGTERM inside the pause: the switch was not completed first (%s)",
+			    err.msg);
+	} else if (c->crash_at) {
 		int st = run_child(c->crash_at, dir);
 		bool switched = !strcmp(c->crash_at, "db.start_reverse") ||
 		                !strcmp(c->crash_at, "db.drop_forward");
@@ -619,7 +647,9 @@ int main(int argc, char **argv)
 	int round, k;
 
 	if (argc == 4 && !strcmp(argv[1], "--crash-child"))
-		return child_main(argv[2], argv[3]);
+		return child_main(argv[2], argv[3], false);
+	if (argc == 4 && !strcmp(argv[1], "--sigterm-child"))
+		return child_main(argv[2], argv[3], true);
 	dir = getenv("FERRY_REDIS_DIR");
 	if (!dir) {
 		fprintf(stderr, "run through switch.sh (FERRY_REDIS_DIR unset)\n");
@@ -653,6 +683,8 @@ int main(int argc, char **argv)
 				                   .face = i == 0 ? 1 + round : 0 };
 			n++;
 		}
+	for (round = 0; round < 2; round++)
+		cases[n++] = (struct mcase){ .name = "SIGTERM inside the pause", .sigterm = true };
 	cases[n++] = (struct mcase){ .name = "a clean switch" };
 	cases[n++] = (struct mcase){ .name = "a clean switch" };
 	cases[n++] = (struct mcase){ .name = "a write forced on old after the pause",

@@ -1,8 +1,9 @@
 /*
  * test_redis_switch.c - the Redis switch through the orchestrator and its
  * fault matrix (issue 13 on issue 11's switch): two real redis-server
- * processes, two HAProxy TCP backends in front of them (the old host's and
- * the new host's, the switch driver "haproxy"), and a write load through
+ * processes over TLS (a test CA, client certificates, replication over
+ * TLS), two HAProxy TCP backends in front of them (the old host's and the
+ * new host's, the switch driver "haproxy"), and a write load through
  * each frontend with a ledger of acknowledged writes kept by the client (a
  * writer that reconnects on a dropped connection or a -READONLY).
  *
@@ -58,8 +59,8 @@ extern char **environ;
 static struct {
 	char *srv, *pw;
 	int port[2];      /* DB_OLD, DB_NEW */
-	char url[2][128]; /* ferry's (and the checks') URL of each server */
-	char fe[NLOAD][128];
+	char url[2][512]; /* ferry's (and the checks') URL of each server */
+	char fe[NLOAD][512];
 	char api[2][64];
 	struct plan_database pd;
 	struct endpoints_db d;
@@ -179,8 +180,12 @@ static void setup(const char *dir)
 	M.port[DB_OLD] = 16120;
 	M.port[DB_NEW] = 16121;
 	for (s = 0; s < 2; s++) {
-		snprintf(M.url[s], sizeof(M.url[s]), "redis://ferry@127.0.0.1:%d", M.port[s]);
-		snprintf(M.fe[s], sizeof(M.fe[s]), "redis://ferry@127.0.0.1:%d", 16122 + 2 * s);
+		snprintf(M.url[s], sizeof(M.url[s]),
+		         "rediss://ferry@127.0.0.1:%d?ca=%s/ca.crt&cert=%s/cli.crt&key=%s/cli.key",
+		         M.port[s], dir, dir, dir);
+		snprintf(M.fe[s], sizeof(M.fe[s]),
+		         "rediss://ferry@127.0.0.1:%d?ca=%s/ca.crt&cert=%s/cli.crt&key=%s/cli.key",
+		         16122 + 2 * s, dir, dir, dir);
 		snprintf(M.api[s], sizeof(M.api[s]), "127.0.0.1:%d", 16123 + 2 * s);
 	}
 	M.pd.name = (char *)"cache";

@@ -37,6 +37,15 @@ for s in old:16120 new:16121; do
 	redis_start "$dir" "${s%%:*}" 0 --tls-port "${s#*:}" $tls --tls-replication yes \
 		--requirepass "$pw" --user ferry on ">$pw" '~*' '&*' '+@all' || exit 1
 done
+# what the test runs to bring new back after it killed it (empty: no
+# persistence), as an operator would restart it
+cat >"$dir/restart-new.sh" <<EOS
+. "$here/../../lib.sh"
+. "$here/servers.sh"
+rm -f "$dir/new/log"
+redis_start "$dir" new 0 --tls-port 16121 $tls --tls-replication yes \\
+	--requirepass "\$(cat "$dir/ferry.pw")" --user ferry on ">\$(cat "$dir/ferry.pw")" '~*' '&*' '+@all'
+EOS
 hap_start() { # hap_start NAME FRONTEND_PORT API_PORT
 	cat >"$dir/$1.cfg" <<EOC
 global

@@ -19,6 +19,8 @@
  *     after-switch steps);
  *   - SIGTERM inside the pause (a child that must die of it only after
  *     the pause, the switch complete);
+ *   - the new server killed inside the pause (undone; restarted, emptied
+ *     and made a replica again as the replicate phase does);
  *   - a write forced on old after the pause (the way back becomes a full
  *     resync): start_reverse fails, and so does its retry by a fresh
  *     handle, naming the full resync.
@@ -380,8 +382,9 @@ struct mcase {
 	bool sigterm;         /* SIGTERM inside the pause, in a child */
 	const char *act_at;   /* the fault point where act runs (once), or NULL */
 	void (*act)(void);
-	bool want_full; /* the way back must be reported a full resync */
-	int face;       /* 1: run it forward, 2: reverse (a clean switch first) */
+	void (*repair)(void); /* what an operator does before the next run */
+	bool want_full;       /* the way back must be reported a full resync */
+	int face;             /* 1: run it forward, 2: reverse (a clean switch first) */
 };
 
 static const struct mcase *cur;
@@ -400,6 +403,41 @@ static void hook(const char *name, void *ctx)
 static void overrun(void)
 {
 	msleep(BUDGET_MS + 20);
+}
+
+static int cmd_flushall(void)
+{
+	struct ferry_error err = { 0 };
+
+	return cmd(M.url[DB_NEW], NULL, &err, "FLUSHALL", NULL);
+}
+
+static void kill_new(void)
+{
+	char *cmd = xasprintf("kill -9 $(cat %s/new.pid)", M.srv);
+
+	if (system(cmd) != 0)
+		bad("cannot kill new");
+	free(cmd);
+}
+
+/* new restarted and made a replica of old again, as an operator would
+ * with the replicate phase: a restart forgets REPLICAOF, and new comes
+ * back as a master holding the snapshot of its last full sync (a replica
+ * writes it to disk), which replicate_start refuses to erase: the
+ * operator empties it first, as the refusal says. */
+static void restart_new(void)
+{
+	struct ferry_error err = { 0 };
+	char *cmd = xasprintf("sh %s/restart-new.sh", M.srv);
+
+	if (system(cmd) != 0)
+		bad("cannot restart new");
+	free(cmd);
+	if (!info_is(M.url[DB_NEW], "role", "master"))
+		bad("the restarted new is not a master");
+	if (cmd_flushall() < 0 || M.d.eng->replicate_start(M.d.h, &err) < 0)
+		bad("replicate again: %s", err.msg);
 }
 
 /* Something writes to the old writer after the pause, and makes it a
@@ -547,6 +585,8 @@ static void run_case(const struct mcase *c)
 	t1 = time_mono_us();
 	if (outcome == ORCH_REFUSED && !c->fail_at)
 		bad("refused: %s", err.msg);
+	if (c->repair)
+		c->repair();
 	if (outcome == ORCH_STUCK) {
 		orch_result_release(&res);
 		memset(&err, 0, sizeof(err));
@@ -690,6 +730,11 @@ int main(int argc, char **argv)
 		}
 	for (round = 0; round < 2; round++)
 		cases[n++] = (struct mcase){ .name = "SIGTERM inside the pause", .sigterm = true };
+	cases[n++] = (struct mcase){ .name = "new killed inside the pause",
+		                     .act_at = "db.wait_applied",
+		                     .act = kill_new,
+		                     .repair = restart_new,
+		                     .face = 1 };
 	cases[n++] = (struct mcase){ .name = "a clean switch" };
 	cases[n++] = (struct mcase){ .name = "a clean switch" };
 	cases[n++] = (struct mcase){ .name = "a write forced on old after the pause",

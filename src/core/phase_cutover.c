@@ -346,7 +346,7 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 
 	for (i = 0; i < s->n; i++) {
 		struct endpoints_db *d = s->v[i];
-		struct orch_db_result *dr = res && i < res->n ? &res->db[i] : NULL;
+		struct orch_db_result *dr = res && i < res->n ? &res->db[i] : NULL, retry = { 0 };
 		static const char *const steps[2] = { "db.start_reverse", "db.drop_forward" };
 		char object[160];
 		int k;
@@ -354,6 +354,7 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 		after_object(e, d->pd->name, dir, object, sizeof(object));
 		for (k = 0; k < 2; k++) {
 			struct ferry_error err = { 0 };
+			const char *note;
 			int64_t id = 0;
 			int r;
 
@@ -365,10 +366,14 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 			                      &id, &err);
 			if (r == 0)
 				r = k == 0 ? orch_start_reverse(d, dir, dr ? dr->fence_pos : NULL,
-				                                dr, &err)
+				                                dr ? dr : &retry, &err)
 				           : orch_drop_forward(d, dir, &err);
+			note = k == 0 ? (dr ? dr : &retry)->reverse_note : "";
 			if (id)
-				engine_step_done(e, id, steps[k], r == 0, r == 0 ? "done" : err.msg,
+				engine_step_done(e, id, steps[k], r == 0,
+				                 r < 0     ? err.msg
+				                 : note[0] ? note
+				                           : "done",
 				                 NULL);
 			if (r < 0) {
 				failed++;
@@ -379,6 +384,10 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 				           steps[k], err.msg);
 				break;
 			}
+			/* the engine's word on how the way back began (Redis:
+			 * partial or full resync) */
+			if (note[0])
+				engine_say(e, d->pd->name, "the way back: %s", note);
 			if (k == 0 && dir == DB_REVERSE && dr && !quiet)
 				engine_say(
 				        e, d->pd->name,

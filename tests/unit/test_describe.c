@@ -1,8 +1,10 @@
 /*
  * test_describe.c - the dry run's driver half (DESIGN §5): the exact
  * actions the PostgreSQL engine's replicate_start and teardown, and the
- * orchestrator's switch through two pgbouncers (both ways), would send, and the runtime API commands of a traffic
- * split, all produced without a connection.  The expected texts are
+ * orchestrator's switch through two pgbouncers (both ways), would send,
+ * the Redis switch through two HAProxy TCP backends (both ways), and the
+ * runtime API commands of a traffic split, all produced without a
+ * connection.  The expected texts are
  * written out in full so that a change to what the switch sends shows up
  * here; every description is also searched for the passwords the config
  * holds (in its secrets and inside its conninfos), which must never appear.
@@ -209,6 +211,68 @@ static void test_switch_reverse(void **state)
 	buf_release(&b);
 }
 
+/* A Redis database behind two HAProxy TCP backends (the old host's and
+ * the new host's runtime API), as core/endpoints.c makes it. */
+static const struct plan_database pd_cache = { .name = "cache" };
+
+static void redis_init(struct endpoints_db *d)
+{
+	static const struct db_config rcfg = {
+		.name = "cache",
+		.old_conninfo = "redis://ferry@10.77.0.2:6379",
+		.new_conninfo = "rediss://10.77.0.3:6380?ca=/etc/ferry/ca.pem",
+		.old_password = "PwOldSecret",
+		.new_password = "PwNewSecret",
+		.pause_budget_ms = 2000,
+	};
+
+	memset(d, 0, sizeof(*d));
+	d->pd = &pd_cache;
+	d->eng = db_engine_find("redis");
+	d->cfg = rcfg;
+	d->budget_ms = 2000;
+	d->sw = sw_driver_find("haproxy");
+	d->nsw = 2;
+	d->swcfg[0] = (struct sw_config){
+		.name = "haproxy old", .api = "10.77.0.2:9999", .backend = "cache", .server = "db"
+	};
+	d->swcfg[1] = (struct sw_config){
+		.name = "haproxy new", .api = "10.77.0.3:9999", .backend = "cache", .server = "db"
+	};
+	d->target[DB_OLD] = (struct sw_target){ "10.77.0.2", 6379, NULL };
+	d->target[DB_NEW] = (struct sw_target){ "10.77.0.3", 6380, NULL };
+}
+
+static void test_switch_redis(void **state)
+{
+	struct endpoints_db d, *dbs[1] = { &d };
+	struct ferry_error err = { 0 };
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	redis_init(&d);
+	assert_int_equal(orch_describe(dbs, 1, DB_FORWARD, &b, &err), 0);
+	assert_no_secret(b.data);
+	assert_switch_shape(b.data);
+	assert_non_null(strstr(b.data, "fence [pause] cache old: CLIENT PAUSE <ms> WRITE  -- "));
+	assert_non_null(strstr(b.data, "stop_forward [pause] cache new: REPLICAOF NO ONE; "));
+	assert_non_null(strstr(b.data, "prepare_reverse [pause] cache old: REPLICAOF  -- "
+	                               "10.77.0.3 6380: a partial resync"));
+	assert_non_null(strstr(b.data, "start_reverse cache old: CLIENT UNPAUSE"));
+	assert_golden("switch_redis_forward.txt", b.data);
+	buf_reset(&b);
+	/* the rollback: the same steps, new -> old */
+	assert_int_equal(orch_describe(dbs, 1, DB_REVERSE, &b, &err), 0);
+	assert_no_secret(b.data);
+	assert_switch_shape(b.data);
+	assert_non_null(strstr(b.data, "fence [pause] cache new: CLIENT PAUSE <ms> WRITE  -- "));
+	assert_non_null(strstr(b.data, "prepare_reverse [pause] cache new: REPLICAOF  -- "
+	                               "10.77.0.2 6379: a partial resync"));
+	assert_golden("switch_redis_reverse.txt", b.data);
+	buf_release(&b);
+}
+
 static void test_replicate_and_teardown(void **state)
 {
 	const struct db_engine *eng = db_engine_find("postgresql");
@@ -312,6 +376,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_switch_forward),
 		cmocka_unit_test(test_switch_reverse),
+		cmocka_unit_test(test_switch_redis),
 		cmocka_unit_test(test_replicate_and_teardown),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_split_commands),

@@ -144,7 +144,8 @@ static const char prevents_server[] =
 /* One side's balancer ("old": traffic.admin, "new": traffic.admin_new),
  * read only: it answers, may change weights (unless traffic.via is dns:
  * then its counters are only read), and has the backend with both
- * servers. */
+ * servers; new's balancer only with the new server (ferry reads its
+ * counters after DNS moves the clients there, nothing else). */
 static void traffic_side(const struct plan *p, const struct traffic_driver *drv, const char *side,
                          const char *admin, struct check_rows *rows)
 {
@@ -189,7 +190,7 @@ static void traffic_side(const struct plan *p, const struct traffic_driver *drv,
 		               err.msg);
 		goto out;
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = !strcmp(side, "new"); i < 2; i++) {
 		const struct traffic_server_stats *s = traffic_stats_find(&st, servers[i]);
 
 		snprintf(object, sizeof(object), "%s %s/%s", side, t->backend, servers[i]);

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/answers.h"
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
 #include "core/orchestrator.h"
@@ -609,6 +610,18 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 	r = journal_set(e->j, "rollback.pending", reason, err);
 	if (r < 0)
 		return r;
+	{
+		/* the rollback's measured duration (rollback.evidence of a later
+		 * plan of the same shape reads it): from the first rollback
+		 * attempt of this round to its end */
+		char *v = NULL, shape[256];
+
+		if (journal_get(e->j, "rollback.started_ms", &v, NULL) < 0)
+			set_ms(e, "rollback.started_ms", time_wall_ms());
+		free(v);
+		rollback_shape(p, shape, sizeof(shape));
+		journal_set(e->j, "rollback.shape", shape, NULL);
+	}
 	engine_say(e, "rollback", "rolling back: %s", reason);
 	engine_hooks(e, "on_rollback", NULL); /* reported; never blocks a rollback */
 	r = dns_move(e, "dns.cas_back", &p->host_new, &p->host_old, err);
@@ -630,8 +643,19 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 		r = bump(e, "validate.round", err);
 	if (r == 0)
 		r = journal_unset(e->j, "rollback.pending", err);
-	if (r == 0)
-		set_ms(e, "rollback.done_ms", time_wall_ms());
+	if (r == 0) {
+		char *v = NULL;
+		int64_t now = time_wall_ms();
+
+		set_ms(e, "rollback.done_ms", now);
+		if (journal_get(e->j, "rollback.started_ms", &v, NULL) == 0) {
+			set_ms(e, "rollback.duration_ms", now - strtoll(v, NULL, 10));
+			journal_sample_add(e->j, "rollback_ms", p->name, now,
+			                   (double)(now - strtoll(v, NULL, 10)), NULL);
+			journal_unset(e->j, "rollback.started_ms", NULL);
+		}
+		free(v);
+	}
 	if (r == 0)
 		r = journal_phase_set(e->j, engine_phase_name(ENGINE_REPLICATE), err);
 	if (r == 0) {
@@ -640,6 +664,72 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 		           "done: the old side serves everything again; the plan "
 		           "is back in the replicate phase");
 	}
+	return r;
+}
+
+/* --- the five answers ------------------------------------------------------ */
+
+/* The gate: every rollback answer (core/answers.h), journaled; without
+ * one the cutover is refused, unless the plan waives it with a reason. */
+static int answers_gate(struct engine *e, const char *object, struct ferry_error *err)
+{
+	struct rollback_answers a;
+	struct check_rows db;
+	const char *hint = NULL;
+	struct buf missing;
+	json_t *o;
+	char *s;
+	size_t i;
+	int r = 0;
+
+	check_rows_init(&db);
+	rollback_db_rows(e->plan, &db, NULL, NULL);
+	rollback_answers_build(e->plan, e->j, &db, &a);
+	check_rows_release(&db);
+	o = rollback_answers_json(&a);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s)
+		journal_set(e->j, "rollback.answers", s, NULL);
+	free(s);
+	{
+		/* as text too, for the report (which reads no JSON) */
+		char *text = NULL;
+		size_t tlen = 0;
+		FILE *f = open_memstream(&text, &tlen);
+
+		if (f) {
+			o = rollback_answers_json(&a);
+			rollback_answers_print(o, f);
+			json_decref(o);
+			fclose(f);
+			journal_set(e->j, "rollback.answers_text", text + (text[0] == '\n'), NULL);
+			free(text);
+		}
+	}
+	buf_init(&missing, 1 << 16);
+	for (i = 0; i < ANSWER_N; i++) {
+		if (a.a[i].state == ANSWER_OK)
+			continue;
+		buf_addf(&missing, "%s%s (%s)", missing.len ? "; " : "", a.a[i].question,
+		         a.a[i].text);
+		if (!hint && a.a[i].hint[0])
+			hint = a.a[i].hint;
+	}
+	if (a.complete) {
+		journal_gate_record(e->j, "cutover", object, true,
+		                    "the five rollback answers given", NULL);
+	} else if (a.waiver) {
+		engine_say(e, "cutover", "rollback answers missing, waived by the plan (%s): %s",
+		           a.waiver, missing.data);
+		journal_gate_record(e->j, "cutover", object, true, missing.data, NULL);
+	} else {
+		journal_gate_record(e->j, "cutover", object, false, missing.data, NULL);
+		r = ferry_error_set(
+		        err, FERRY_ECHECK, hint ? hint : "`ferry check PLAN` shows them",
+		        "cutover refused before anything changed: no answer to %s", missing.data);
+	}
+	buf_release(&missing);
 	return r;
 }
 
@@ -680,6 +770,14 @@ static int cutover(struct engine *e, struct ferry_error *err)
 	if (journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0) {
 		after_retry(e, DB_FORWARD);
 		return 0;
+	}
+	if (!cutover_begun(e)) {
+		char gate[64];
+
+		round_object(e, "rollback answers", gate, sizeof(gate));
+		r = answers_gate(e, gate, err);
+		if (r < 0)
+			return r;
 	}
 	r = preflight(e, err);
 	if (r == 0)

@@ -28,6 +28,7 @@ CFG
 plan() {
 	cat >"$1" <<YAML
 name: lb
+rollback: { authority: "Lab Operator <ops@shop.test>", when: { error_rate: 5% } }
 traffic:
   admin: $2
   backend: $3

@@ -202,6 +202,7 @@ hosts:
 databases:
 $(redis_block)
 rollback:
+  waiver: "a test run: its cutover is what is tested, not a production one"
   window: 1h
 schedule:
   replication_soak: 2s
@@ -313,6 +314,7 @@ databases:
       database: shop
 $(redis_block)
 rollback:
+  waiver: "a test run: its cutover is what is tested, not a production one"
   window: 2s
 schedule:
   replication_soak: 2s

@@ -149,6 +149,7 @@ databases:
       point: [sh, -c, 'echo "\$FERRY_SWITCH_HOST:\$FERRY_SWITCH_PORT" >$top/notes.addr.new && mv $top/notes.addr.new $top/notes.addr']
       show: [cat, $top/notes.addr]
 rollback:
+  waiver: "a test run: its cutover is what is tested, not a production one"
   window: 2s
 schedule:
   replication_soak: 2s

@@ -130,6 +130,7 @@ static int mdb_open(const struct db_config *cfg, void **out, struct ferry_error 
 
 	*out = NULL;
 	m->cfg = cfg;
+	m->sched_writer = -1;
 	rc = side_init(m, &m->old, "old", cfg->old_conninfo, cfg->old_password, cfg->old_from_new,
 	               err);
 	if (rc == 0)
@@ -823,4 +824,5 @@ const struct db_engine db_engine_mariadb = {
 	.teardown = mdb_teardown,
 	.describe_replicate = mdb_describe_replicate,
 	.describe_teardown = mdb_describe_teardown,
+	.sw = &mdb_switch_ops,
 };

@@ -51,6 +51,14 @@ struct mdb {
 		int64_t seq, mono;
 	} hb[MDB_HB_RING];
 	int64_t hb_last;
+	/* the switch (mariadb_switch.c): how the writer ran its event
+	 * scheduler before it (-1 not seen: ON when it has events), the
+	 * fence position this process read and its direction, the sessions
+	 * the last fence of each side killed */
+	int sched_writer;
+	char fence_pos[512];
+	int fence_dir;
+	size_t killed[2];
 };
 
 int64_t mdb_deadline(int64_t ms);
@@ -100,12 +108,40 @@ void mdb_copy_free(struct mdb *m);
 extern const char *const mdb_dump_argv[];
 extern const char *const mdb_client_argv[];
 
+/* ---- the switch (mariadb_switch.c, described by mariadb_describe.c) -- */
+
+/* The sessions the fence kills: all but ferry's account's, the server's
+ * threads and the replicas reading the binlog. */
+#define MDB_SESSIONS_FENCED_WHERE                                                                  \
+	"ID <> CONNECTION_ID() AND USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND COMMAND "   \
+	"NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Slave_IO', 'Slave_SQL', "           \
+	"'Slave_worker') AND USER NOT IN ('system user', 'event_scheduler')"
+#define MDB_SQL_SESSIONS_FENCED                                                                    \
+	"SELECT ID FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE
+#define MDB_SQL_SESSIONS_WHO                                                                       \
+	"SELECT GROUP_CONCAT(DISTINCT CONCAT(USER, '@', SUBSTRING_INDEX(HOST, ':', 1)) SEPARATOR " \
+	"', ') FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE
+#define MDB_SQL_POSITION "SELECT @@GLOBAL.gtid_binlog_pos"
+/* MASTER_GTID_WAIT's slice: the step polls at <= 50 ms; %s the position */
+#define MDB_SQL_GTID_WAIT "SELECT MASTER_GTID_WAIT(%s, 0.05)"
+/* %s the database as a literal */
+#define MDB_SQL_SLAVESIDE_EVENTS                                                                   \
+	"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s AND STATUS = "   \
+	"'SLAVESIDE_DISABLED'"
+/* %s.%s the event; not binlogged: the other side has it enabled */
+#define MDB_SQL_EVENT_ENABLE "SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT %s.%s ENABLE"
+#define MDB_SQL_REVERSE_TABLE                                                                      \
+	"CREATE TABLE IF NOT EXISTS " MDB_META ".reverse (dir INT PRIMARY KEY, start TEXT NOT "    \
+	"NULL) ENGINE=InnoDB"
+
+extern const struct db_switch_ops mdb_switch_ops;
+int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,
+                      struct buf *out, struct ferry_error *err);
+
 /* ---- the engine's other parts ---------------------------------------- */
 
 int mdb_check(void *h, struct db_checks *out, struct ferry_error *err);
 int mdb_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
-int mdb_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
-                        struct ferry_error *err);
 int mdb_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
 
 #endif

@@ -139,6 +139,27 @@ int mdb_describe_replicate(const struct db_config *cfg, struct buf *out, struct 
 	return desc_finish(&d, out, err);
 }
 
+/* The filter and CHANGE MASTER that make s a replica of other. */
+__attribute__((format(printf, 5, 6))) static void reverse_lines(struct desc *d, struct mdb_side *s,
+                                                                struct mdb_side *other, bool demote,
+                                                                const char *note, ...)
+{
+	char *filter = mdb_filter(&d->m), *qf = mdb_quote(filter), *sql, n[256];
+	va_list ap;
+
+	va_start(ap, note);
+	vsnprintf(n, sizeof(n), note, ap);
+	va_end(ap);
+	sql = xasprintf("SET GLOBAL replicate_wild_do_table = %s", qf);
+	line(d, s->name, sql, "%s", n);
+	free(sql);
+	sql = mdb_change_master_sql(&d->m, s, other, demote, false);
+	line(d, s->name, sql, "%s", n);
+	free(sql);
+	free(qf);
+	free(filter);
+}
+
 /* One step of the switch (db.h, describe): lines "TARGET: TEXT  -- NOTE",
  * without the step's name (the orchestrator adds it). */
 int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,
@@ -148,7 +169,6 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 	struct mdb_side *from, *to;
 	const char *f, *t;
 	int64_t max_lag = cfg->max_lag_ms ? cfg->max_lag_ms : 1000;
-	char *cm, *filter, *qf;
 
 	if (desc_init(&d, cfg, err) < 0)
 		return desc_finish(&d, out, err);
@@ -181,6 +201,8 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 		line(&d, f, "SELECT @@GLOBAL.read_only", NULL);
 		line(&d, f, "SELECT @@GLOBAL.event_scheduler",
 		     "if writable: %s's scheduler will run as it does", t);
+		reverse_lines(&d, from, to, false,
+		              "if it does not replicate from %s yet: the way back, not started", t);
 	} else if (!strcmp(step, DB_SW_FENCE) || !strcmp(step, DB_SW_UNDO_FENCE_TARGET)) {
 		const char *s = !strcmp(step, DB_SW_FENCE) ? f : t;
 		line(&d, s, "SELECT @@GLOBAL.read_only", "nothing more if 1");
@@ -203,20 +225,10 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 		line(&d, t, "STOP SLAVE",
 		     "if a thread runs; the configuration stays until drop_forward");
 	} else if (!strcmp(step, DB_SW_PREPARE_REVERSE)) {
-		line(&d, f, "SHOW SLAVE STATUS", "nothing more if it replicates from %s already",
-		     t);
+		line(&d, f, "SHOW SLAVE STATUS", "prepare made it a replica of %s, not started", t);
 		line(&d, f, "SET GLOBAL read_only = 1", "if 0");
 		line(&d, f, "SET GLOBAL event_scheduler = OFF", "if ON");
-		filter = mdb_filter(&d.m);
-		qf = mdb_quote(filter);
-		cm = xasprintf("SET GLOBAL replicate_wild_do_table = %s", qf);
-		line(&d, f, cm, "the application's database and ferry's");
-		free(cm);
-		free(qf);
-		free(filter);
-		cm = mdb_change_master_sql(&d.m, from, to, true, false);
-		line(&d, f, cm, "not started: START SLAVE is after the resume");
-		free(cm);
+		reverse_lines(&d, from, to, true, "only if prepare did not (a recovery)");
 	} else if (!strcmp(step, DB_SW_UNFENCE_TARGET) || !strcmp(step, DB_SW_UNDO_UNFENCE)) {
 		const char *s = !strcmp(step, DB_SW_UNFENCE_TARGET) ? t : f;
 		line(&d, s, "SHOW SLAVE STATUS", "a replica that applies stays read_only");
@@ -232,6 +244,10 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 		line(&d, f, MDB_SQL_REVERSE_TABLE, "sql_log_bin=0");
 		line(&d, f, "REPLACE INTO " MDB_META ".reverse (dir, start) VALUES ($1, $2)",
 		     "sql_log_bin=0; where the stream starts: the fence position");
+		line(&d, f, "STOP SLAVE", "if only its IO thread runs");
+		line(&d, f, MDB_SQL_DEMOTE,
+		     "as MASTER_DEMOTE_TO_SLAVE: it starts at its own position, frozen by the "
+		     "fence");
 		line(&d, f, "START SLAVE", "if not running; after the resume, retried");
 		if (dir == DB_REVERSE)
 			line(&d, t, "SELECT start FROM " MDB_META ".reverse WHERE dir = 0",

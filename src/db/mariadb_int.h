@@ -130,6 +130,8 @@ extern const char *const mdb_client_argv[];
 	"'SLAVESIDE_DISABLED'"
 /* %s.%s the event; not binlogged: the other side has it enabled */
 #define MDB_SQL_EVENT_ENABLE "SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT %s.%s ENABLE"
+/* where a demoted writer's replication starts: its own position */
+#define MDB_SQL_DEMOTE "SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos"
 #define MDB_SQL_REVERSE_TABLE                                                                      \
 	"CREATE TABLE IF NOT EXISTS " MDB_META ".reverse (dir INT PRIMARY KEY, start TEXT NOT "    \
 	"NULL) ENGINE=InnoDB"

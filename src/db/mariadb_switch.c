@@ -22,7 +22,10 @@
  *                    log_slave_updates (its binlog must hold from's
  *                    transactions for the way back)
  *   prepare          connections (q and ctl, the spare) reopened; the
- *                    writer's event scheduler noted
+ *                    writer's event scheduler noted; from made a replica
+ *                    of to, not started: the filter and CHANGE MASTER TO
+ *                    ... MASTER_USE_GTID=slave_pos (it makes the relay
+ *                    log: 30 to 100 ms measured, too long for the pause)
  *   fence(side)      SET GLOBAL read_only=1 with lock_wait_timeout and
  *                    the deadline (ENGINES.md A5: it takes the global read
  *                    lock; past the deadline ferry KILLs the statement
@@ -36,20 +39,23 @@
  *   finalize         nothing: row events carry AUTO_INCREMENT values
  *   stop_forward     STOP SLAVE on to (its configuration stays until
  *                    drop_forward: restart_forward is START SLAVE)
- *   prepare_reverse  from: read_only=1, event scheduler OFF, the filter,
- *                    CHANGE MASTER TO to ... MASTER_DEMOTE_TO_SLAVE=1
- *                    (A8: from's own binlog GTIDs become its slave
- *                    position, so the reverse stream starts exactly at the
- *                    fence).  Nothing is started: to's binlog holds every
- *                    write to takes from now on, which is all "captured"
- *                    means here; START SLAVE is start_reverse's, after the
- *                    resume (it spawns the IO thread's connection)
+ *   prepare_reverse  from: read_only=1, event scheduler OFF; it replicates
+ *                    from to (prepare's configuration; a recovery whose
+ *                    prepare never ran configures it here, with
+ *                    MASTER_DEMOTE_TO_SLAVE=1).  Nothing is started and
+ *                    no position set: to's binlog holds every write to
+ *                    takes from now on, which is all "captured" means
+ *                    here, and from's own position, where the stream must
+ *                    start, is frozen by its fence
  *   unfence(side)    read_only=0 (unless side is a replica that applies:
  *                    a replica stays read_only), SLAVESIDE_DISABLED events
  *                    enabled (not binlogged), the scheduler as the writer
  *                    had it
- *   start_reverse    START SLAVE on from; where it starts noted in _ferry
- *                    (not binlogged) for the rollback's count
+ *   start_reverse    after the resume: SET GLOBAL gtid_slave_pos =
+ *                    @@gtid_current_pos on from (what MASTER_DEMOTE_TO_SLAVE
+ *                    does, ENGINES.md A8: from starts at its own position),
+ *                    START SLAVE; where it starts noted in _ferry (not
+ *                    binlogged) for the rollback's count
  *   drop_forward     STOP SLAVE, RESET SLAVE ALL on to, filter cleared
  *   drop_reverse     the same on from (undo of prepare_reverse)
  *   restart_forward  to: read_only=1, event scheduler OFF, START SLAVE
@@ -228,6 +234,29 @@ static int replica_mode(struct mdb_conn *c, int64_t deadline, struct ferry_error
 	return rc;
 }
 
+/* s made a replica of other, not started: the filter, then CHANGE MASTER
+ * (with MASTER_DEMOTE_TO_SLAVE=1 when demote: s's own binlog position
+ * becomes where it starts). */
+static int reverse_configure(struct mdb *m, struct mdb_side *s, struct mdb_conn *c,
+                             struct mdb_side *other, bool demote, int64_t deadline,
+                             struct ferry_error *err)
+{
+	char *filter = mdb_filter(m), *qf = mdb_quote(filter), *sql;
+	int rc;
+
+	sql = xasprintf("SET GLOBAL replicate_wild_do_table = %s", qf);
+	rc = ex(c, sql, deadline, err);
+	free(sql);
+	free(qf);
+	free(filter);
+	if (rc == 0) {
+		sql = mdb_change_master_sql(m, s, other, demote, true);
+		rc = ex(c, sql, deadline, err);
+		xfree_secret(sql, strlen(sql));
+	}
+	return rc;
+}
+
 /* ---- before the pause -------------------------------------------------- */
 
 static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
@@ -304,6 +333,7 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *cf;
+	struct repl r;
 	bool ro = true, ev = false;
 	int rc;
 
@@ -318,7 +348,13 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 		rc = is_on(cf, "event_scheduler", mdb_deadline(MDB_TIMEOUT_MS), &ev, err);
 	if (rc == 0 && !ro)
 		m->sched_writer = ev ? 1 : 0;
-	return rc;
+	/* the way back, configured and not started: CHANGE MASTER takes 30 to
+	 * 100 ms (it makes the relay log), too long for the pause */
+	if (rc == 0)
+		rc = replicates_from(m, from, cf, to, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
+	if (rc == 0)
+		rc = reverse_configure(m, from, cf, to, false, mdb_deadline(MDB_TIMEOUT_MS), err);
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- inside the pause -------------------------------------------------- */
@@ -587,33 +623,18 @@ static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
 	struct mdb_side *from, *to;
 	struct mdb_conn *c;
 	struct repl r;
-	char *sql, *filter, *qf;
-	int rc;
+	int rc, have;
 
 	mdb_sides(m, dir, &from, &to);
 	c = conn(m, from, err);
 	if (!c)
 		return err->code;
-	rc = replicates_from(m, from, c, to, deadline, &r, err);
-	if (rc != 0)
-		return rc < 0 ? ferry_error_prefix(err, "database %s %s: prepare_reverse",
-		                                   m->cfg->name, from->name)
-		              : 0;
-	rc = replica_mode(c, deadline, err);
-	if (rc == 0) {
-		filter = mdb_filter(m);
-		qf = mdb_quote(filter);
-		sql = xasprintf("SET GLOBAL replicate_wild_do_table = %s", qf);
-		rc = ex(c, sql, deadline, err);
-		free(sql);
-		free(qf);
-		free(filter);
-	}
-	if (rc == 0) {
-		sql = mdb_change_master_sql(m, from, to, true, true);
-		rc = ex(c, sql, deadline, err);
-		xfree_secret(sql, strlen(sql));
-	}
+	have = replicates_from(m, from, c, to, deadline, &r, err);
+	rc = have < 0 ? have : replica_mode(c, deadline, err);
+	/* prepare() configured it; a recovery that finishes a switch whose
+	 * prepare never ran configures it here, demoted */
+	if (rc == 0 && have == 0)
+		rc = reverse_configure(m, from, c, to, true, deadline, err);
 	return rc < 0 ? ferry_error_prefix(err, "database %s %s: prepare_reverse", m->cfg->name,
 	                                   from->name)
 	              : 0;
@@ -656,7 +677,7 @@ static int sw_drop_reverse(void *h, enum db_direction dir, int64_t deadline,
 /* ---- after the pause ----------------------------------------------------- */
 
 /* Where the reverse stream of dir starts, kept on from (not binlogged), for
- * carried(): this run's fence position, else (a later run) from's slave
+ * carried(): this run's fence position, else (a later run) from's current
  * position if nothing was kept yet. */
 static int reverse_start_note(struct mdb *m, enum db_direction dir, struct mdb_conn *c,
                               struct ferry_error *err)
@@ -674,7 +695,7 @@ static int reverse_start_note(struct mdb *m, enum db_direction dir, struct mdb_c
 	} else {
 		q = NULL;
 		sql = xasprintf("INSERT IGNORE INTO " MDB_META ".reverse (dir, start) SELECT %d, "
-		                "@@GLOBAL.gtid_slave_pos",
+		                "@@GLOBAL.gtid_current_pos",
 		                (int)dir);
 	}
 	rc = mdb_exec_nolog(c, sql, mdb_deadline(MDB_TIMEOUT_MS), err);
@@ -700,7 +721,13 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 		rc = ferry_error_set(err, FERRY_ESTATE, "run the switch again: it recovers first",
 		                     "no replication from %s configured", to->name);
 	if (rc == 1 && !r.sql) {
+		/* ENGINES.md A8, as MASTER_DEMOTE_TO_SLAVE does it: the start is
+		 * from's own position, which its fence froze at the switch */
 		rc = reverse_start_note(m, dir, c, err);
+		if (rc == 0 && r.io)
+			rc = ex(c, "STOP SLAVE", mdb_deadline(MDB_TIMEOUT_MS), err);
+		if (rc == 0)
+			rc = ex(c, MDB_SQL_DEMOTE, mdb_deadline(MDB_TIMEOUT_MS), err);
 		if (rc == 0)
 			rc = ex(c, "START SLAVE", mdb_deadline(MDB_TIMEOUT_MS), err);
 	} else if (rc == 1) {

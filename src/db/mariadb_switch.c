@@ -69,6 +69,7 @@
  * statement ferry sends to "to" inside the pause is binlogged: a GTID of
  * ferry's own there would be one "from" lacks (gtid_strict_mode).
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,7 +267,7 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 	struct mdb_conn *cf, *ct;
 	struct repl r;
 	struct db_lag lag;
-	int64_t max_lag = m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000;
+	int64_t max_lag = m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000, t0;
 	bool bin = false, upd = false;
 	char *who = NULL;
 	struct ferry_error e = { 0 };
@@ -289,7 +290,18 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 		                       : !r.io  ? " (its IO thread is stopped)"
 		                                : "",
 		                       r.error[0] ? ": " : "", r.error);
+	/* lag() times the heartbeat it wrote the time before: under a steady
+	 * load a heartbeat from long ago would read as a lag (the soak writes
+	 * one a second, a fresh process none): write one, then wait for it
+	 * to come through, up to max_lag */
 	rc = db_engine_mariadb.lag(m, dir, &lag, err);
+	for (t0 = time_mono_ms(); rc == 0;) {
+		poll(NULL, 0, 10);
+		rc = db_engine_mariadb.lag(m, dir, &lag, err);
+		if (rc < 0 || !lag.worker_running || lag.apply_errors > 0 || lag.ms <= max_lag ||
+		    time_mono_ms() - t0 > max_lag)
+			break;
+	}
 	if (rc < 0)
 		return rc;
 	if (!lag.worker_running || lag.ms > max_lag || lag.apply_errors > 0)

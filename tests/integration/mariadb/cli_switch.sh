@@ -4,7 +4,9 @@
 #   a. a MariaDB database behind an HAProxy TCP frontend (switch via
 #      haproxy), under a write load through the frontend with a ledger of
 #      acknowledged writes (a client per statement: every write
-#      reconnects): `ferry run --until cutover` moves it (HAProxy at new,
+#      reconnects): `ferry run --until cutover` killed (kill -9,
+#      FERRY_CRASH_AT) inside the write pause after the fence, then run
+#      again: it recovers and moves it (HAProxy at new,
 #      new writable, old read_only and replicating from new, writes go on,
 #      none lost); `ferry rollback` moves it back and counts what the
 #      reverse stream carried (HAProxy at old, old writable, new read_only
@@ -192,6 +194,10 @@ schedule:
 YAML
 mwriter "$top/ledger.a"
 grows "$top/ledger.a" 20 || fail "the writer does not write through HAProxy"
+# killed inside the write pause, after the fence: the next run recovers
+run_ferry run.a0 env FERRY_CRASH_AT=db.position "$ferry" run "$top/a.yaml" --until cutover
+[ $rc = 137 ] || { show "$top/run.a0"; fail "ferry run with FERRY_CRASH_AT=db.position exit $rc, want 137"; }
+[ "$(q old 'SELECT @@read_only')" = 1 ] || fail "the killed run left old unfenced"
 run_ferry run.a "$ferry" run "$top/a.yaml" --until cutover
 [ $rc = 0 ] || { show "$top/run.a"; fail "ferry run --until cutover exit $rc, want 0"; }
 grep -q "^cutover: gate holds; phase complete" "$top/run.a" || { show "$top/run.a"; fail "the cutover did not complete"; }
@@ -217,7 +223,7 @@ writers_stop
 same() { [ "$(q old 'SELECT COUNT(*) FROM shop.orders')" = "$(q new 'SELECT COUNT(*) FROM shop.orders')" ]; }
 wait_for 30 same || fail "new does not catch up with old after the rollback"
 no_secret() { ! grep -aqF "$(cat "$msrv/ferry.pw")" "$@"; }
-no_secret "$top/run.a" "$top/rollback.a" || fail "the password reached an output"
+no_secret "$top/run.a0" "$top/run.a" "$top/rollback.a" || fail "the password reached an output"
 echo "cli_switch: a rollback ok ($carried carried back, $(lines "$top/ledger.a") writes, 0 lost)"
 
 # --- b. MariaDB and PostgreSQL in one plan -----------------------------------

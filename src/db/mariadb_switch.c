@@ -732,6 +732,11 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 	if (rc == 0)
 		rc = ferry_error_set(err, FERRY_ESTATE, "run the switch again: it recovers first",
 		                     "no replication from %s configured", to->name);
+	if (m->killed[db_from(dir)])
+		log_info("database %s %s: the fence ended %zu application session%s", m->cfg->name,
+		         from->name, m->killed[db_from(dir)],
+		         m->killed[db_from(dir)] == 1 ? "" : "s");
+	m->killed[db_from(dir)] = 0;
 	if (rc == 1 && !r.sql) {
 		/* ENGINES.md A8, as MASTER_DEMOTE_TO_SLAVE does it: the start is
 		 * from's own position, which its fence froze at the switch */

@@ -2,7 +2,8 @@
  * mariadb_int.h - what the files of the MariaDB engine share
  * (mariadb.c: open, replication, lag, verify, teardown; mariadb_copy.c:
  * the initial copy; mariadb_check.c: readiness; mariadb_switch.c: the
- * switch steps; mariadb_describe.c: the dry run).
+ * switch steps, mariadb_inspect.c: where a switch stands; mariadb_describe.c:
+ * the dry run).
  *
  * Ownership: struct mdb owns its connections, endpoints and the copy; the
  * config it points to is borrowed for the handle's life.
@@ -135,6 +136,21 @@ extern const char *const mdb_client_argv[];
 #define MDB_SQL_REVERSE_TABLE                                                                      \
 	"CREATE TABLE IF NOT EXISTS " MDB_META ".reverse (dir INT PRIMARY KEY, start TEXT NOT "    \
 	"NULL) ENGINE=InnoDB"
+
+/* One side's replication, as SHOW SLAVE STATUS has it (mariadb_inspect.c). */
+struct mdb_repl {
+	bool configured; /* SHOW SLAVE STATUS has a row */
+	bool from_other; /* ... and it names the other side (other's ep_in) */
+	bool io, sql;    /* Slave_IO_Running Yes (or Connecting), Slave_SQL_Running Yes */
+	char source[160];
+	char error[256];
+};
+int mdb_repl_read(struct mdb_conn *c, const struct mdb_side *other, int64_t deadline,
+                  struct mdb_repl *out, struct ferry_error *err);
+/* The inspect and carried steps (mariadb_inspect.c). */
+int mdb_sw_inspect(void *h, enum db_direction dir, struct db_inspect *out, struct ferry_error *err);
+int mdb_sw_carried(void *h, enum db_direction dir, const char *fence_pos, int64_t *txns,
+                   int64_t *bytes, struct ferry_error *err);
 
 extern const struct db_switch_ops mdb_switch_ops;
 int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,

@@ -59,9 +59,7 @@
  *   drop_forward     STOP SLAVE, RESET SLAVE ALL on to, filter cleared
  *   drop_reverse     the same on from (undo of prepare_reverse)
  *   restart_forward  to: read_only=1, event scheduler OFF, START SLAVE
- *   inspect          read_only, replication of both sides, GTID positions
- *   carried          the GTID distance from where the cutover's reverse
- *                    stream started to the rollback's fence
+ *   inspect, carried mariadb_inspect.c
  *
  * Inside the pause a step sends only on the connections open() made (q,
  * then ctl when q was closed by a deadline): no spawn, no connect, polls at
@@ -123,56 +121,16 @@ static int is_on(struct mdb_conn *c, const char *name, int64_t deadline, bool *v
 	return rc;
 }
 
-/* ---- replication state of one side ----------------------------------- */
-
-struct repl {
-	bool configured; /* SHOW SLAVE STATUS has a row */
-	bool from_other; /* ... and it names the other side */
-	bool io, sql;    /* Slave_IO_Running Yes (or Connecting), Slave_SQL_Running Yes */
-	char source[160];
-	char error[256];
-};
-
-static int repl_read(struct mdb_conn *c, const struct mdb_side *other, int64_t deadline,
-                     struct repl *out, struct ferry_error *err)
-{
-	struct mdb_result st;
-	const char *host, *port, *v;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	rc = mdb_slave_status(c, deadline, &st, err);
-	if (rc < 0 || st.nrows == 0) {
-		mdb_result_release(&st);
-		return rc;
-	}
-	out->configured = true;
-	host = mdb_result_named(&st, 0, "Master_Host");
-	port = mdb_result_named(&st, 0, "Master_Port");
-	out->from_other = host && port &&
-	                  !strcmp(host, other->ep_in.host ? other->ep_in.host : "127.0.0.1") &&
-	                  !strcmp(port, other->ep_in.port ? other->ep_in.port : "3306");
-	snprintf(out->source, sizeof(out->source), "%s:%s", host ? host : "?", port ? port : "?");
-	v = mdb_result_named(&st, 0, "Slave_IO_Running");
-	out->io = v && (!strcmp(v, "Yes") || !strcmp(v, "Connecting"));
-	v = mdb_result_named(&st, 0, "Slave_SQL_Running");
-	out->sql = v && !strcmp(v, "Yes");
-	v = mdb_result_named(&st, 0, "Last_SQL_Error");
-	if (!v || !*v)
-		v = mdb_result_named(&st, 0, "Last_IO_Error");
-	snprintf(out->error, sizeof(out->error), "%s", v ? v : "");
-	mdb_result_release(&st);
-	return 0;
-}
+/* ---- replication state of one side (mdb_repl_read: mariadb_inspect.c) -- */
 
 /* 1 when s replicates from other, 0 when it has no replica configuration,
  * FERRY_ESTATE when it replicates from elsewhere (ferry does not touch
  * that). */
 static int replicates_from(struct mdb *m, struct mdb_side *s, struct mdb_conn *c,
-                           const struct mdb_side *other, int64_t deadline, struct repl *r,
+                           const struct mdb_side *other, int64_t deadline, struct mdb_repl *r,
                            struct ferry_error *err)
 {
-	int rc = repl_read(c, other, deadline, r, err);
+	int rc = mdb_repl_read(c, other, deadline, r, err);
 
 	if (rc < 0)
 		return rc;
@@ -265,7 +223,7 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *cf, *ct;
-	struct repl r;
+	struct mdb_repl r;
 	struct db_lag lag;
 	int64_t max_lag = m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000, t0;
 	bool bin = false, upd = false;
@@ -323,7 +281,7 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 		        "database %s: %s has %s off: its binlog would not hold %s's "
 		        "transactions, no reverse stream, no rollback",
 		        m->cfg->name, to->name, !bin ? "log_bin" : "log_slave_updates", from->name);
-	rc = repl_read(cf, to, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
+	rc = mdb_repl_read(cf, to, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
 	if (rc < 0)
 		return rc;
 	if (r.configured && !r.from_other)
@@ -345,7 +303,7 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *cf;
-	struct repl r;
+	struct mdb_repl r;
 	bool ro = true, ev = false;
 	int rc;
 
@@ -453,13 +411,13 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 	struct mdb_side *s = side_of(m, side),
 	                *other = side_of(m, side == DB_OLD ? DB_NEW : DB_OLD);
 	struct mdb_conn *c = conn(m, s, err);
-	struct repl r;
+	struct mdb_repl r;
 	bool ro = false;
 	int rc;
 
 	if (!c)
 		return err->code;
-	rc = repl_read(c, other, deadline, &r, err);
+	rc = mdb_repl_read(c, other, deadline, &r, err);
 	if (rc == 0 && r.sql) {
 		/* a replica that applies stays read_only (the undo's recovery
 		 * asks this of a replica it found fenced) */
@@ -506,8 +464,8 @@ static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **
 static int replica_broken(struct mdb *m, struct mdb_side *s, const struct mdb_side *other,
                           struct mdb_conn *c, int64_t deadline, struct ferry_error *err)
 {
-	struct repl r;
-	int rc = repl_read(c, other, deadline, &r, err);
+	struct mdb_repl r;
+	int rc = mdb_repl_read(c, other, deadline, &r, err);
 
 	if (rc < 0)
 		return rc;
@@ -586,7 +544,7 @@ static int sw_stop_forward(void *h, enum db_direction dir, int64_t deadline,
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *c;
-	struct repl r;
+	struct mdb_repl r;
 	int rc;
 
 	mdb_sides(m, dir, &from, &to);
@@ -607,7 +565,7 @@ static int sw_restart_forward(void *h, enum db_direction dir, int64_t deadline,
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *c;
-	struct repl r;
+	struct mdb_repl r;
 	int rc;
 
 	mdb_sides(m, dir, &from, &to);
@@ -634,7 +592,7 @@ static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *c;
-	struct repl r;
+	struct mdb_repl r;
 	int rc, have;
 
 	mdb_sides(m, dir, &from, &to);
@@ -656,7 +614,7 @@ static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
 static int replica_drop(struct mdb *m, struct mdb_side *s, struct mdb_conn *c,
                         struct mdb_side *other, int64_t deadline, struct ferry_error *err)
 {
-	struct repl r;
+	struct mdb_repl r;
 	int rc = replicates_from(m, s, c, other, deadline, &r, err);
 
 	if (rc == 1 && (r.io || r.sql))
@@ -721,7 +679,7 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *c;
-	struct repl r;
+	struct mdb_repl r;
 	int rc;
 
 	mdb_sides(m, dir, &from, &to);
@@ -772,121 +730,6 @@ static int sw_drop_forward(void *h, enum db_direction dir, struct ferry_error *e
 	              : 0;
 }
 
-static int sw_carried(void *h, enum db_direction dir, const char *fence_pos, int64_t *txns,
-                      int64_t *bytes, struct ferry_error *err)
-{
-	struct mdb *m = h;
-	struct mdb_side *from, *to;
-	struct mdb_conn *c;
-	char *sql, *start = NULL;
-	int rc;
-
-	*txns = *bytes = 0;
-	mdb_sides(m, dir, &from, &to);
-	c = conn_soft(m, to, err);
-	if (!c)
-		return err->code;
-	/* the stream that carried writes back is the one the switch the
-	 * other way started, noted on its from: this switch's to */
-	sql = xasprintf("SELECT start FROM " MDB_META ".reverse WHERE dir = %d",
-	                dir == DB_FORWARD ? (int)DB_REVERSE : (int)DB_FORWARD);
-	rc = mdb_value(c, sql, mdb_deadline(5000), &start, err);
-	free(sql);
-	if (rc == 0 && start && fence_pos)
-		*txns = mdb_gtid_distance(fence_pos, start);
-	free(start);
-	return rc < 0 ? ferry_error_prefix(err, "database %s: carried", m->cfg->name) : 0;
-}
-
-/* ---- recovery ------------------------------------------------------------- */
-
-/* Per domain, the larger sequence number of a and b: what a replica holds
- * (its own binlog, or with log_slave_updates off, its slave position). */
-static int64_t distance_to(const char *from_bin, const char *to_bin, const char *to_slave)
-{
-	int64_t a = mdb_gtid_distance(from_bin, to_bin), b = mdb_gtid_distance(from_bin, to_slave);
-
-	return a < b ? a : b;
-}
-
-int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side_state *new,
-                    struct ferry_error *err)
-{
-	struct mdb *m = h;
-	struct mariadb_side_state *st[2] = { old, new };
-	struct mdb_side *sd[2] = { &m->old, &m->new };
-	int rc = 0, i;
-
-	for (i = 0; rc == 0 && i < 2; i++) {
-		struct mariadb_side_state *o = st[i];
-		struct mdb_conn *c = conn_soft(m, sd[i], err);
-		struct mdb_result r;
-		struct repl rp;
-		int64_t dl = mdb_deadline(MDB_TIMEOUT_MS);
-
-		memset(o, 0, sizeof(*o));
-		if (!c)
-			return ferry_error_prefix(err, "database %s: inspect", m->cfg->name);
-		rc = mdb_exec(c,
-		              "SELECT @@GLOBAL.read_only, @@GLOBAL.event_scheduler, "
-		              "@@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos",
-		              dl, &r, err);
-		if (rc == 0 && r.nrows == 1) {
-			o->read_only = !strcmp(mdb_result_get(&r, 0, 0) ?: "", "1");
-			o->events_on = !strcasecmp(mdb_result_get(&r, 0, 1) ?: "", "ON");
-			snprintf(o->binlog_pos, sizeof(o->binlog_pos), "%s",
-			         mdb_result_get(&r, 0, 2) ?: "");
-			snprintf(o->slave_pos, sizeof(o->slave_pos), "%s",
-			         mdb_result_get(&r, 0, 3) ?: "");
-		}
-		mdb_result_release(&r);
-		if (rc == 0)
-			rc = repl_read(c, sd[1 - i], dl, &rp, err);
-		if (rc == 0 && rp.configured) {
-			o->replica = true;
-			o->from_other = rp.from_other;
-			o->io_running = rp.io;
-			o->sql_running = rp.sql;
-			snprintf(o->source, sizeof(o->source), "%s", rp.source);
-			snprintf(o->last_error, sizeof(o->last_error), "%s", rp.error);
-		}
-	}
-	return rc < 0 ? ferry_error_prefix(err, "database %s: inspect", m->cfg->name) : 0;
-}
-
-static int sw_inspect(void *h, enum db_direction dir, struct db_inspect *out,
-                      struct ferry_error *err)
-{
-	struct mariadb_side_state s[2], *f, *t;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	rc = mariadb_inspect(h, &s[DB_OLD], &s[DB_NEW], err);
-	if (rc < 0)
-		return rc;
-	f = &s[db_from(dir)];
-	t = &s[db_to(dir)];
-	out->fenced[DB_OLD] = s[DB_OLD].read_only;
-	out->fenced[DB_NEW] = s[DB_NEW].read_only;
-	out->forward_exists = t->replica && t->from_other;
-	out->forward_running = out->forward_exists && t->sql_running;
-	out->caught_up = distance_to(f->binlog_pos, t->binlog_pos, t->slave_pos) == 0;
-	out->reverse_ready = f->replica && f->from_other;
-	out->reverse_running = out->reverse_ready && f->sql_running;
-	snprintf(out->detail, sizeof(out->detail),
-	         "read_only old %s new %s; %s replicates from %s: %s; %s %s %s; reverse %s",
-	         s[DB_OLD].read_only ? "on" : "off", s[DB_NEW].read_only ? "on" : "off",
-	         db_side_name(db_to(dir)), db_side_name(db_from(dir)),
-	         !out->forward_exists   ? "no"
-	         : out->forward_running ? "running"
-	                                : "stopped",
-	         db_side_name(db_to(dir)), out->caught_up ? "holds" : "lacks", f->binlog_pos,
-	         out->reverse_running ? "running"
-	         : out->reverse_ready ? "configured"
-	                              : "none");
-	return 0;
-}
-
 const struct db_switch_ops mdb_switch_ops = {
 	.preflight = sw_preflight,
 	.prepare = sw_prepare,
@@ -901,7 +744,7 @@ const struct db_switch_ops mdb_switch_ops = {
 	.drop_reverse = sw_drop_reverse,
 	.start_reverse = sw_start_reverse,
 	.drop_forward = sw_drop_forward,
-	.inspect = sw_inspect,
-	.carried = sw_carried,
+	.inspect = mdb_sw_inspect,
+	.carried = mdb_sw_carried,
 	.describe = mdb_describe_step,
 };

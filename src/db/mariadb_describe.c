@@ -203,6 +203,16 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 		     "if writable: %s's scheduler will run as it does", t);
 		reverse_lines(&d, from, to, false,
 		              "if it does not replicate from %s yet: the way back, not started", t);
+		line(&d, f, MDB_SQL_REVERSE_TABLE, "sql_log_bin=0");
+		{
+			char *del = xasprintf("DELETE FROM " MDB_META ".reverse WHERE dir = %d",
+			                      (int)dir);
+			line(&d, f, del,
+			     "sql_log_bin=0; not started by this switch yet (a restart of the "
+			     "server "
+			     "would start it: recovery tells them apart)");
+			free(del);
+		}
 	} else if (!strcmp(step, DB_SW_FENCE) || !strcmp(step, DB_SW_UNDO_FENCE_TARGET)) {
 		const char *s = !strcmp(step, DB_SW_FENCE) ? f : t;
 		line(&d, s, "SELECT @@GLOBAL.read_only", "nothing more if 1");

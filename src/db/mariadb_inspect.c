@@ -9,8 +9,11 @@
  * from from; the reverse one, from from to), and the GTID positions: to
  * holds every change of from when, in every domain, its binlog (which
  * holds what it applied, with log_slave_updates) or its slave position is
- * at from's binlog position.  The orchestrator decides recovery from
- * these.  carried() counts, for the rollback's report, the transactions
+ * at from's binlog position.  A server restarted inside a switch comes
+ * back writable (SET GLOBAL read_only is not kept) and starts every
+ * configured replica: a forward stream counts as running only on a
+ * read_only to, a reverse one only when start_reverse noted its start.
+ * The orchestrator decides recovery from these.  carried() counts, for the rollback's report, the transactions
  * between where the cutover's reverse stream started (noted in
  * _ferry.reverse by start_reverse) and the rollback's fence.
  */
@@ -135,24 +138,54 @@ int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side
 	return rc < 0 ? ferry_error_prefix(err, "database %s: inspect", m->cfg->name) : 0;
 }
 
+/* 1 when start_reverse of dir noted its start on from (it does before
+ * START SLAVE; prepare clears it), else 0. */
+static int reverse_noted(struct mdb *m, enum db_direction dir, struct ferry_error *err)
+{
+	struct mdb_side *from, *to;
+	char *sql, *v = NULL;
+	int rc;
+
+	mdb_sides(m, dir, &from, &to);
+	sql = xasprintf("SELECT COUNT(*) FROM " MDB_META ".reverse WHERE dir = %d", (int)dir);
+	rc = mdb_value(from->q, sql, mdb_deadline(MDB_TIMEOUT_MS), &v, err);
+	free(sql);
+	if (rc < 0 && mdb_ok(from->q) && mdb_errno(from->q) == 1146) /* no table yet */
+		rc = 0;
+	else if (rc == 0)
+		rc = v && strcmp(v, "0") ? 1 : 0;
+	free(v);
+	return rc;
+}
+
 int mdb_sw_inspect(void *h, enum db_direction dir, struct db_inspect *out, struct ferry_error *err)
 {
 	struct mariadb_side_state s[2], *f, *t;
-	int rc;
+	int rc, noted;
 
 	memset(out, 0, sizeof(*out));
 	rc = mariadb_inspect(h, &s[DB_OLD], &s[DB_NEW], err);
 	if (rc < 0)
 		return rc;
+	noted = reverse_noted(h, dir, err);
+	if (noted < 0)
+		return ferry_error_prefix(err, "database %s: inspect",
+		                          ((struct mdb *)h)->cfg->name);
 	f = &s[db_from(dir)];
 	t = &s[db_to(dir)];
 	out->fenced[DB_OLD] = s[DB_OLD].read_only;
 	out->fenced[DB_NEW] = s[DB_NEW].read_only;
 	out->forward_exists = t->replica && t->from_other;
-	out->forward_running = out->forward_exists && t->sql_running;
+	/* ferry's forward stream is a replica that applies and is read_only:
+	 * one a restart left writable is restarted (restart_forward makes it
+	 * read_only again) */
+	out->forward_running = out->forward_exists && t->sql_running && t->read_only;
 	out->caught_up = distance_to(f->binlog_pos, t->binlog_pos, t->slave_pos) == 0;
 	out->reverse_ready = f->replica && f->from_other;
-	out->reverse_running = out->reverse_ready && f->sql_running;
+	/* started by start_reverse, not by the server: prepare() configures
+	 * the reverse stream before the pause, and a server that restarts
+	 * starts every configured replica */
+	out->reverse_running = out->reverse_ready && f->sql_running && noted;
 	snprintf(out->detail, sizeof(out->detail),
 	         "read_only old %s new %s; %s replicates from %s: %s; %s %s %s; reverse %s",
 	         s[DB_OLD].read_only ? "on" : "off", s[DB_NEW].read_only ? "on" : "off",

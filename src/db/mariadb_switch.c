@@ -25,7 +25,10 @@
  *                    writer's event scheduler noted; from made a replica
  *                    of to, not started: the filter and CHANGE MASTER TO
  *                    ... MASTER_USE_GTID=slave_pos (it makes the relay
- *                    log: 30 to 100 ms measured, too long for the pause)
+ *                    log: 30 to 100 ms measured, too long for the pause);
+ *                    the note of a start of this direction's reverse
+ *                    stream cleared (inspect tells a stream start_reverse
+ *                    started from one a restart of the server started)
  *   fence(side)      SET GLOBAL read_only=1 with lock_wait_timeout and
  *                    the deadline (ENGINES.md A5: it takes the global read
  *                    lock; past the deadline ferry KILLs the statement
@@ -216,6 +219,18 @@ static int reverse_configure(struct mdb *m, struct mdb_side *s, struct mdb_conn 
 	return rc;
 }
 
+/* No note of a start of dir's reverse stream on from (c). */
+static int reverse_note_clear(enum db_direction dir, struct mdb_conn *c, struct ferry_error *err)
+{
+	char *sql = xasprintf("DELETE FROM " MDB_META ".reverse WHERE dir = %d", (int)dir);
+	int rc = mdb_exec_nolog(c, MDB_SQL_REVERSE_TABLE, mdb_deadline(MDB_TIMEOUT_MS), err);
+
+	if (rc == 0)
+		rc = mdb_exec_nolog(c, sql, mdb_deadline(MDB_TIMEOUT_MS), err);
+	free(sql);
+	return rc;
+}
+
 /* ---- before the pause -------------------------------------------------- */
 
 static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
@@ -324,6 +339,9 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 		rc = replicates_from(m, from, cf, to, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
 	if (rc == 0)
 		rc = reverse_configure(m, from, cf, to, false, mdb_deadline(MDB_TIMEOUT_MS), err);
+	/* this switch's reverse stream is not started yet (inspect) */
+	if (rc >= 0)
+		rc = reverse_note_clear(dir, cf, err);
 	return rc < 0 ? rc : 0;
 }
 

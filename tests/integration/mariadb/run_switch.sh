@@ -57,7 +57,7 @@ EOC
 }
 hap_start hap_old $HAP_OLD_FE $HAP_OLD_API && hap_start hap_new $HAP_NEW_FE $HAP_NEW_API ||
 	{ echo "cannot start haproxy"; exit 1; }
-export FERRY_MDBTEST_DIR="$dir" MDB_OLD_PORT MDB_NEW_PORT HAP_OLD_FE HAP_OLD_API HAP_NEW_FE HAP_NEW_API
+export MDB_SCRIPTS="$here" FERRY_MDBTEST_DIR="$dir" MDB_OLD_PORT MDB_NEW_PORT HAP_OLD_FE HAP_OLD_API HAP_NEW_FE HAP_NEW_API
 "$@"
 rc=$?
 [ $rc = 0 ] || for f in "$dir"/*.err; do echo "== $f"; grep -E "ERROR|Error" "$f" | tail -n 30; done

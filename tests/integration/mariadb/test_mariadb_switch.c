@@ -18,6 +18,9 @@
  *     switch step) or its retry of the steps after the resume;
  *   - SIGTERM inside the pause (the child must die of it only after the
  *     pause, the switch complete);
+ *   - the new server killed (kill -9 of mariadbd) inside the pause, then
+ *     started again by an operator before the next run: it comes back
+ *     writable (read_only is not kept across a restart);
  *   - a clean switch.
  * After each: exactly one writer (read_only off there, on at the other
  * side), both HAProxies pointing at it, a probe write through each
@@ -524,9 +527,51 @@ struct mcase {
 	const char *fail_at;  /* FERRY_FAIL_AT, or NULL */
 	const char *crash_at; /* FERRY_CRASH_AT (in a child), or NULL */
 	bool sigterm;         /* SIGTERM inside the pause, in a child */
+	const char *act_at;   /* the step where act runs (once), or NULL */
+	void (*act)(void);    /* inside the pause */
+	void (*repair)(void); /* what an operator does before the next run */
 };
 
+static const struct mcase *cur;
 static bool acted;
+
+static void act_hook(const char *name, void *ctx)
+{
+	(void)ctx;
+	if (cur && cur->act && !acted && !strcmp(name, cur->act_at)) {
+		acted = true;
+		cur->act();
+	}
+}
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The new server dies (kill -9 of mariadbd), and an operator starts it
+ * again on its data directory. */
+static void kill_new_server(void)
+{
+	sh("pid=$(cat %s/new.pid); kill -9 $pid; while kill -0 $pid 2>/dev/null; do sleep 0.01; "
+	   "done",
+	   M.srv);
+}
+
+static void start_new_server(void)
+{
+	if (sh("cd %s && . ../../lib.sh && . ./servers.sh && mdb_run %s new %d 2",
+	       getenv("MDB_SCRIPTS"), M.srv, M.port[DB_NEW]) != 0)
+		die("cannot start the new server again");
+}
 
 static void sigterm_hook(const char *name, void *ctx)
 {
@@ -579,6 +624,41 @@ static int run_child(enum db_direction dir, const struct mcase *c)
 	return st;
 }
 
+/* The sequence number of a side's position (one GTID domain here). */
+static int64_t gtid_seq(int side, const char *var)
+{
+	return val(M.ci[side],
+	           "SELECT IFNULL(SUBSTRING_INDEX(NULLIF(@@GLOBAL.%s, ''), '-', -1), 0)", var);
+}
+
+/* A server restarted inside the switch forgets its fence (read_only is
+ * not persistent): the recovery cannot tell whether it took writes and
+ * refuses.  What the message asks of the operator: compare (from holds no
+ * transaction that to lacks), fence from again, run again. */
+static int operator_refence(enum db_direction dir, struct orch_result *res, struct ferry_error *err)
+{
+	int f = db_from(dir), t = db_to(dir);
+	int64_t have = gtid_seq(t, "gtid_binlog_pos"), slave = gtid_seq(t, "gtid_slave_pos");
+
+	if (slave > have)
+		have = slave;
+	if (gtid_seq(f, "gtid_binlog_pos") > have) {
+		bad("%s took writes that %s lacks after its restart", db_side_name(f),
+		    db_side_name(t));
+		return FERRY_ESTATE;
+	}
+	{
+		struct ferry_error e = { 0 };
+		char *v = NULL;
+		if (query(M.ci[f], "SET GLOBAL read_only = 1", &v, &e) < 0)
+			bad("read_only on %s: %s", db_side_name(f), e.msg);
+		free(v);
+	}
+	orch_result_release(res);
+	memset(err, 0, sizeof(*err));
+	return orch_recover(M.dbs, 1, dir, &opts, res, err);
+}
+
 /* Was the switch of a child killed at step done before it? */
 static bool after_resume(const char *step)
 {
@@ -621,18 +701,27 @@ static void run_case(const struct mcase *c)
 	} else {
 		if (c->fail_at)
 			setenv("FERRY_FAIL_AT", c->fail_at, 1);
+		cur = c;
+		fault_set_hook(act_hook, NULL);
 		rc = orch_switch(M.dbs, 1, dir, &opts, &res, &err);
+		fault_set_hook(NULL, NULL);
+		cur = NULL;
 		unsetenv("FERRY_FAIL_AT");
 		outcome = res.outcome;
 		if (outcome == ORCH_REFUSED && !c->fail_at)
 			bad("refused: %s", err.msg);
 	}
 	t1 = time_mono_us();
+	if (c->repair)
+		c->repair();
 	if (outcome == ORCH_STUCK) {
 		/* the next run recovers first */
 		orch_result_release(&res);
 		memset(&err, 0, sizeof(err));
-		if (orch_recover(M.dbs, 1, dir, &opts, &res, &err) < 0)
+		rc = orch_recover(M.dbs, 1, dir, &opts, &res, &err);
+		if (rc < 0 && c->act && strstr(err.msg, "writes may have reached both"))
+			rc = operator_refence(dir, &res, &err);
+		if (rc < 0)
 			bad("the next run's recovery failed: %s", err.msg);
 		outcome = res.outcome;
 	}
@@ -641,7 +730,9 @@ static void run_case(const struct mcase *c)
 		M.dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
 	}
 	writer = db_from(M.dir);
-	if (!c->crash_at && !c->sigterm) {
+	/* a killed run, or a dead server, holds the writers until the next
+	 * run, or the operator: no bound on their gap */
+	if (!c->crash_at && !c->sigterm && !c->act) {
 		for (k = 0; k < NLOAD; k++) {
 			int64_t g = load_max_gap(&M.load[k], t0 - 200000, t1 + 200000);
 			if (g > gap)
@@ -651,6 +742,9 @@ static void run_case(const struct mcase *c)
 			bad("writers saw a pause of %.0f ms, over the budget + 250 ms",
 			    gap / 1000.0);
 	}
+	/* the next run's first sample of the stream (it re-fences a replica
+	 * a restart left writable), then the world */
+	wait_ready(60000);
 	check_world(writer);
 	writers_alive();
 	if (wait_ready(60000) == 0 && !M.why[0])
@@ -772,6 +866,18 @@ int main(int argc, char **argv)
 	cases[n++] = (struct mcase){ .name = "kill -9 in the undo (db.unfence_target failed)",
 		                     .fail_at = "db.unfence_target",
 		                     .crash_at = "db.undo.resume" };
+	/* each twice: the second switch of a pair goes the other way (new is
+	 * "to" in one and "from", the fenced writer, in the other) */
+	for (round = 0; round < 2; round++) {
+		cases[n++] = (struct mcase){ .name = "new server killed inside the pause",
+			                     .act_at = "db.wait_applied",
+			                     .act = kill_new_server,
+			                     .repair = start_new_server };
+		cases[n++] = (struct mcase){ .name = "new server killed at the commit point",
+			                     .act_at = "db.commit",
+			                     .act = kill_new_server,
+			                     .repair = start_new_server };
+	}
 	cases[n++] = (struct mcase){ .name = "SIGTERM inside the pause", .sigterm = true };
 	cases[n++] = (struct mcase){ .name = "a clean switch" };
 	cases[n++] = (struct mcase){ .name = "a clean switch back" };

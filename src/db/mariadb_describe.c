@@ -213,6 +213,11 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 			     "would start it: recovery tells them apart)");
 			free(del);
 		}
+		line(&d, f, MDB_SQL_POSITION, "where %s is now", f);
+		line(&d, t, "SELECT MASTER_GTID_WAIT($1, 0.05)",
+		     "until it holds that, up to %lld ms: the pause then waits only for the "
+		     "writes in between",
+		     (long long)max_lag);
 	} else if (!strcmp(step, DB_SW_FENCE) || !strcmp(step, DB_SW_UNDO_FENCE_TARGET)) {
 		const char *s = !strcmp(step, DB_SW_FENCE) ? f : t;
 		line(&d, s, "SELECT @@GLOBAL.read_only", "nothing more if 1");

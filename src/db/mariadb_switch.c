@@ -28,7 +28,10 @@
  *                    log: 30 to 100 ms measured, too long for the pause);
  *                    the note of a start of this direction's reverse
  *                    stream cleared (inspect tells a stream start_reverse
- *                    started from one a restart of the server started)
+ *                    started from one a restart of the server started);
+ *                    to waited for up to from's position now (up to
+ *                    max_lag), so that the pause waits only for the
+ *                    writes of the last few ms
  *   fence(side)      SET GLOBAL read_only=1 with lock_wait_timeout and
  *                    the deadline (ENGINES.md A5: it takes the global read
  *                    lock; past the deadline ferry KILLs the statement
@@ -233,6 +236,30 @@ static int reverse_note_clear(enum db_direction dir, struct mdb_conn *c, struct 
 
 /* ---- before the pause -------------------------------------------------- */
 
+static int sw_wait_applied(void *h, enum db_direction dir, const char *pos, int64_t deadline,
+                           struct ferry_error *err);
+
+/* to applies, before the pause, up to where from is now (up to max_lag):
+ * the pause's wait_applied then waits only for the writes of the few ms
+ * in between, not for a backlog a busy replica built.  Not caught up in
+ * time is no error (preflight measured the lag; the budget bounds the
+ * pause). */
+static int catch_up_before(struct mdb *m, enum db_direction dir, struct mdb_conn *cf,
+                           int64_t max_lag, struct ferry_error *err)
+{
+	char *pos = NULL;
+	int rc = mdb_value(cf, MDB_SQL_POSITION, mdb_deadline(MDB_TIMEOUT_MS), &pos, err);
+
+	if (rc == 0)
+		rc = sw_wait_applied(m, dir, pos ? pos : "", time_mono_ms() + max_lag, err);
+	if (rc == FERRY_ETIMEDOUT) {
+		log_info("%s: going on, the pause waits for the rest", err->msg);
+		rc = 0;
+	}
+	free(pos);
+	return rc;
+}
+
 static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 {
 	struct mdb *m = h;
@@ -342,6 +369,9 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	/* this switch's reverse stream is not started yet (inspect) */
 	if (rc >= 0)
 		rc = reverse_note_clear(dir, cf, err);
+	if (rc >= 0)
+		rc = catch_up_before(m, dir, cf, m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000,
+		                     err);
 	return rc < 0 ? rc : 0;
 }
 

@@ -11,8 +11,10 @@
 # connection and keep a ledger; then the switch: ferry's (mdb_cutover
 # switch: the orchestrator with the haproxy driver) or the runbook's
 # (runbook.sh: one client call per step).  The pause is what the clients
-# see: the longest time without an acknowledged write (mdb_load's
-# max_gap_ms); ratio = runbook / ferry; client_errors the most failed
+# see: the longest time without an acknowledged write that overlaps the
+# switch (mdb_load's max_gap_ms; SIGUSR1 and SIGUSR2 mark the switch's
+# start and end, a stall of the shared machine outside it is not the
+# switch's); ratio = runbook / ferry; client_errors the most failed
 # statements on one connection (both sides); lost: acknowledged writes
 # missing on new (both sides).
 set -eu
@@ -67,11 +69,13 @@ EOC
 	lp=$!
 	wait_for 10 test -s "$srv/ledger"
 	sleep 2 # a steady load before the switch (load time, not a wait on state)
+	kill -USR1 "$lp" # the switch starts: mdb_load's max_gap_ms is its pause
 	if [ "$2" = ferry ]; then
 		"$cut" switch >"$srv/switch.out"
 	else
 		sh "$here/runbook.sh" "$srv" 127.0.0.1:$API $NEW
 	fi
+	kill -USR2 "$lp"
 	sleep 2 # writes on new after the switch (load time)
 	kill "$lp"
 	wait "$lp" || true
@@ -82,7 +86,11 @@ EOC
 	sort "$srv/ledger" >"$srv/acked"
 	mdb_sql "$srv" new "SELECT k FROM shop.ledger ORDER BY k" | sort >"$srv/have"
 	lost=$(comm -23 "$srv/acked" "$srv/have" | wc -l)
-	[ "$2" = ferry ] && echo "# ferry rate=$1: $(cat "$srv/switch.out"); clients: $out" >&2
+	if [ "$2" = ferry ]; then
+		echo "# ferry rate=$1: $(cat "$srv/switch.out"); clients: $out" >&2
+	else
+		echo "# runbook rate=$1: clients: $out" >&2
+	fi
 	stop_pid "$hp"
 	hp=
 	mdb_stop "$srv"

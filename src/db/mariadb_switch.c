@@ -372,6 +372,10 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	if (rc >= 0)
 		rc = catch_up_before(m, dir, cf, m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000,
 		                     err);
+	/* a wait past its deadline closes its connection: both again for
+	 * the pause */
+	if (rc >= 0 && (!conn_soft(m, from, err) || !conn_soft(m, to, err)))
+		rc = err->code;
 	return rc < 0 ? rc : 0;
 }
 

@@ -256,14 +256,23 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 		     "if it has events and the writer ran them");
 	} else if (!strcmp(step, DB_SW_START_REVERSE)) {
 		line(&d, f, "SHOW SLAVE STATUS", "must replicate from %s", t);
+		{
+			char *sel = xasprintf("SELECT COUNT(*) FROM " MDB_META
+			                      ".reverse WHERE dir = %d",
+			                      (int)dir);
+			line(&d, f, sel,
+			     "if it runs: started by ferry, nothing more; else a restart "
+			     "of the server started it, from a stale position");
+			free(sel);
+		}
 		line(&d, f, MDB_SQL_REVERSE_TABLE, "sql_log_bin=0");
 		line(&d, f, "REPLACE INTO " MDB_META ".reverse (dir, start) VALUES ($1, $2)",
 		     "sql_log_bin=0; where the stream starts: the fence position");
-		line(&d, f, "STOP SLAVE", "if only its IO thread runs");
+		line(&d, f, "STOP SLAVE", "if a thread runs");
 		line(&d, f, MDB_SQL_DEMOTE,
 		     "as MASTER_DEMOTE_TO_SLAVE: it starts at its own position, frozen by the "
 		     "fence");
-		line(&d, f, "START SLAVE", "if not running; after the resume, retried");
+		line(&d, f, "START SLAVE", "after the resume, retried");
 		if (dir == DB_REVERSE)
 			line(&d, t, "SELECT start FROM " MDB_META ".reverse WHERE dir = 0",
 			     "counts what was carried back: GTID distance to the fence");

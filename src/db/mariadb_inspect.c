@@ -138,9 +138,7 @@ int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side
 	return rc < 0 ? ferry_error_prefix(err, "database %s: inspect", m->cfg->name) : 0;
 }
 
-/* 1 when start_reverse of dir noted its start on from (it does before
- * START SLAVE; prepare clears it), else 0. */
-static int reverse_noted(struct mdb *m, enum db_direction dir, struct ferry_error *err)
+int mdb_reverse_noted(struct mdb *m, enum db_direction dir, struct ferry_error *err)
 {
 	struct mdb_side *from, *to;
 	char *sql, *v = NULL;
@@ -167,7 +165,7 @@ int mdb_sw_inspect(void *h, enum db_direction dir, struct db_inspect *out, struc
 	rc = mariadb_inspect(h, &s[DB_OLD], &s[DB_NEW], err);
 	if (rc < 0)
 		return rc;
-	noted = reverse_noted(h, dir, err);
+	noted = mdb_reverse_noted(h, dir, err);
 	if (noted < 0)
 		return ferry_error_prefix(err, "database %s: inspect",
 		                          ((struct mdb *)h)->cfg->name);

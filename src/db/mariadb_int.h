@@ -149,6 +149,10 @@ int mdb_repl_read(struct mdb_conn *c, const struct mdb_side *other, int64_t dead
                   struct mdb_repl *out, struct ferry_error *err);
 /* The inspect and carried steps (mariadb_inspect.c). */
 int mdb_sw_inspect(void *h, enum db_direction dir, struct db_inspect *out, struct ferry_error *err);
+/* 1 when start_reverse of dir noted its start on from (it does before
+ * START SLAVE; prepare clears it), 0 when not (a stream that runs then was
+ * started by a restart of the server), or an error. */
+int mdb_reverse_noted(struct mdb *m, enum db_direction dir, struct ferry_error *err);
 int mdb_sw_carried(void *h, enum db_direction dir, const char *fence_pos, int64_t *txns,
                    int64_t *bytes, struct ferry_error *err);
 

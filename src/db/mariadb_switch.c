@@ -747,18 +747,26 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 		         from->name, m->killed[db_from(dir)],
 		         m->killed[db_from(dir)] == 1 ? "" : "s");
 	m->killed[db_from(dir)] = 0;
-	if (rc == 1 && !r.sql) {
+	/* running, not noted: a restart of the server started it from
+	 * wherever its slave position was, not from its own position */
+	if (rc == 1 && r.sql) {
+		int noted = mdb_reverse_noted(m, dir, err);
+		rc = noted < 0 ? noted : noted ? 0 : 1;
+		if (rc == 1)
+			log_warn("database %s %s: replicates from %s, not started by ferry "
+			         "(restarted?): started again at its own position",
+			         m->cfg->name, from->name, to->name);
+	}
+	if (rc == 1) {
 		/* ENGINES.md A8, as MASTER_DEMOTE_TO_SLAVE does it: the start is
 		 * from's own position, which its fence froze at the switch */
 		rc = reverse_start_note(m, dir, c, err);
-		if (rc == 0 && r.io)
+		if (rc == 0 && (r.io || r.sql))
 			rc = ex(c, "STOP SLAVE", mdb_deadline(MDB_TIMEOUT_MS), err);
 		if (rc == 0)
 			rc = ex(c, MDB_SQL_DEMOTE, mdb_deadline(MDB_TIMEOUT_MS), err);
 		if (rc == 0)
 			rc = ex(c, "START SLAVE", mdb_deadline(MDB_TIMEOUT_MS), err);
-	} else if (rc == 1) {
-		rc = 0;
 	}
 	return rc < 0 ? ferry_error_prefix(err, "database %s %s: start_reverse", m->cfg->name,
 	                                   from->name)

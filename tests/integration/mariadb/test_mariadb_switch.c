@@ -18,9 +18,11 @@
  *     switch step) or its retry of the steps after the resume;
  *   - SIGTERM inside the pause (the child must die of it only after the
  *     pause, the switch complete);
- *   - the new server killed (kill -9 of mariadbd) inside the pause, then
- *     started again by an operator before the next run: it comes back
- *     writable (read_only is not kept across a restart);
+ *   - the new server killed (kill -9 of mariadbd) inside the pause and at
+ *     the commit point, then started again by an operator before the next
+ *     run: writable when it was the target (read_only is not kept across a
+ *     restart, and it starts its configured replica), with read_only=ON
+ *     when it was the fenced writer (start_new_server);
  *   - a clean switch.
  * After each: exactly one writer (read_only off there, on at the other
  * side), both HAProxies pointing at it, a probe write through each
@@ -524,12 +526,13 @@ static void check_world(enum db_side w)
 
 struct mcase {
 	const char *name;
-	const char *fail_at;  /* FERRY_FAIL_AT, or NULL */
-	const char *crash_at; /* FERRY_CRASH_AT (in a child), or NULL */
-	bool sigterm;         /* SIGTERM inside the pause, in a child */
-	const char *act_at;   /* the step where act runs (once), or NULL */
-	void (*act)(void);    /* inside the pause */
-	void (*repair)(void); /* what an operator does before the next run */
+	const char *fail_at;               /* FERRY_FAIL_AT, or NULL */
+	const char *crash_at;              /* FERRY_CRASH_AT (in a child), or NULL */
+	bool sigterm;                      /* SIGTERM inside the pause, in a child */
+	const char *act_at;                /* the step where act runs (once), or NULL */
+	void (*act)(void);                 /* inside the pause */
+	void (*repair)(enum db_direction); /* an operator's, before the next run */
+	int way; /* 1 + the direction it needs (a clean switch first if not), or 0 */
 };
 
 static const struct mcase *cur;
@@ -566,10 +569,17 @@ static void kill_new_server(void)
 	   M.srv);
 }
 
-static void start_new_server(void)
+/* read_only is not kept across a restart: an operator starts a writer
+ * that died fenced in a switch (new, in a rollback) with read_only=ON, as
+ * the docs ask (else the applications, still pointed at it, write there
+ * while the other side may be writable already: ferry then refuses to
+ * guess); the target of a switch (new, in a cutover) as its configuration
+ * says, writable: ferry fences it again. */
+static void start_new_server(enum db_direction dir)
 {
-	if (sh("cd %s && . ../../lib.sh && . ./servers.sh && mdb_run %s new %d 2",
-	       getenv("MDB_SCRIPTS"), M.srv, M.port[DB_NEW]) != 0)
+	if (sh("cd %s && . ../../lib.sh && . ./servers.sh && mdb_run %s new %d 2%s",
+	       getenv("MDB_SCRIPTS"), M.srv, M.port[DB_NEW],
+	       dir == DB_REVERSE ? " --read-only=ON" : "") != 0)
 		die("cannot start the new server again");
 }
 
@@ -624,41 +634,6 @@ static int run_child(enum db_direction dir, const struct mcase *c)
 	return st;
 }
 
-/* The sequence number of a side's position (one GTID domain here). */
-static int64_t gtid_seq(int side, const char *var)
-{
-	return val(M.ci[side],
-	           "SELECT IFNULL(SUBSTRING_INDEX(NULLIF(@@GLOBAL.%s, ''), '-', -1), 0)", var);
-}
-
-/* A server restarted inside the switch forgets its fence (read_only is
- * not persistent): the recovery cannot tell whether it took writes and
- * refuses.  What the message asks of the operator: compare (from holds no
- * transaction that to lacks), fence from again, run again. */
-static int operator_refence(enum db_direction dir, struct orch_result *res, struct ferry_error *err)
-{
-	int f = db_from(dir), t = db_to(dir);
-	int64_t have = gtid_seq(t, "gtid_binlog_pos"), slave = gtid_seq(t, "gtid_slave_pos");
-
-	if (slave > have)
-		have = slave;
-	if (gtid_seq(f, "gtid_binlog_pos") > have) {
-		bad("%s took writes that %s lacks after its restart", db_side_name(f),
-		    db_side_name(t));
-		return FERRY_ESTATE;
-	}
-	{
-		struct ferry_error e = { 0 };
-		char *v = NULL;
-		if (query(M.ci[f], "SET GLOBAL read_only = 1", &v, &e) < 0)
-			bad("read_only on %s: %s", db_side_name(f), e.msg);
-		free(v);
-	}
-	orch_result_release(res);
-	memset(err, 0, sizeof(*err));
-	return orch_recover(M.dbs, 1, dir, &opts, res, err);
-}
-
 /* Was the switch of a child killed at step done before it? */
 static bool after_resume(const char *step)
 {
@@ -667,7 +642,7 @@ static bool after_resume(const char *step)
 
 static void run_case(const struct mcase *c)
 {
-	enum db_direction dir = M.dir;
+	enum db_direction dir;
 	struct ferry_error err = { 0 };
 	struct orch_result res = { 0 };
 	enum orch_outcome outcome;
@@ -676,6 +651,9 @@ static void run_case(const struct mcase *c)
 	bool done_by_child = false;
 	int k, rc;
 
+	if (c->way && (int)M.dir != c->way - 1)
+		run_case(&(struct mcase){ .name = "a clean switch (for the next case's way)" });
+	dir = M.dir;
 	M.why[0] = '\0';
 	acted = false;
 	fault_reset();
@@ -713,14 +691,12 @@ static void run_case(const struct mcase *c)
 	}
 	t1 = time_mono_us();
 	if (c->repair)
-		c->repair();
+		c->repair(dir);
 	if (outcome == ORCH_STUCK) {
 		/* the next run recovers first */
 		orch_result_release(&res);
 		memset(&err, 0, sizeof(err));
 		rc = orch_recover(M.dbs, 1, dir, &opts, &res, &err);
-		if (rc < 0 && c->act && strstr(err.msg, "writes may have reached both"))
-			rc = operator_refence(dir, &res, &err);
 		if (rc < 0)
 			bad("the next run's recovery failed: %s", err.msg);
 		outcome = res.outcome;
@@ -866,17 +842,19 @@ int main(int argc, char **argv)
 	cases[n++] = (struct mcase){ .name = "kill -9 in the undo (db.unfence_target failed)",
 		                     .fail_at = "db.unfence_target",
 		                     .crash_at = "db.undo.resume" };
-	/* each twice: the second switch of a pair goes the other way (new is
-	 * "to" in one and "from", the fenced writer, in the other) */
+	/* both ways: new is "to" in a cutover, "from" (the fenced writer)
+	 * in a rollback */
 	for (round = 0; round < 2; round++) {
 		cases[n++] = (struct mcase){ .name = "new server killed inside the pause",
 			                     .act_at = "db.wait_applied",
 			                     .act = kill_new_server,
-			                     .repair = start_new_server };
+			                     .repair = start_new_server,
+			                     .way = 1 + (round ? DB_REVERSE : DB_FORWARD) };
 		cases[n++] = (struct mcase){ .name = "new server killed at the commit point",
 			                     .act_at = "db.commit",
 			                     .act = kill_new_server,
-			                     .repair = start_new_server };
+			                     .repair = start_new_server,
+			                     .way = 1 + (round ? DB_REVERSE : DB_FORWARD) };
 	}
 	cases[n++] = (struct mcase){ .name = "SIGTERM inside the pause", .sigterm = true };
 	cases[n++] = (struct mcase){ .name = "a clean switch" };
@@ -889,10 +867,10 @@ int main(int argc, char **argv)
 		M.load[k].stop = 1;
 		pthread_join(M.load[k].th, NULL);
 	}
-	printf("%d passed, %d failed (%zu cases; writes acknowledged: %zu %zu; failed statements "
+	printf("%d passed, %d failed (%d cases; writes acknowledged: %zu %zu; failed statements "
 	       "%lld %lld, at most %lld on one connection)\n",
-	       M.passed, M.failed, n, M.load[0].n, M.load[1].n, (long long)M.load[0].errors,
-	       (long long)M.load[1].errors,
+	       M.passed, M.failed, M.passed + M.failed, M.load[0].n, M.load[1].n,
+	       (long long)M.load[0].errors, (long long)M.load[1].errors,
 	       (long long)(M.load[0].worst > M.load[1].worst ? M.load[0].worst : M.load[1].worst));
 	for (i = 0; i < M.d.nsw; i++)
 		M.d.sw->close(M.d.swep[i]);

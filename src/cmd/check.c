@@ -189,7 +189,9 @@ static void traffic_side(const struct plan *p, const struct traffic_driver *drv,
 		               err.msg);
 		goto out;
 	}
-	for (i = 0; i < 2; i++) {
+	/* New's balancer is only read, for the new server's counters (the
+	 * monitor): it need not know the old server. */
+	for (i = !strcmp(side, "new"); i < 2; i++) {
 		const struct traffic_server_stats *s = traffic_stats_find(&st, servers[i]);
 
 		snprintf(object, sizeof(object), "%s %s/%s", side, t->backend, servers[i]);

@@ -14,8 +14,9 @@
 
 static const char access_script[] = "echo ferry-access \"$(id -un)\" \"$(id -u)\"\n";
 
-/* ssh's options that take an argument (ssh(1)). */
+/* ssh's and sudo's options that take an argument (ssh(1), sudo(8)). */
 static const char ssh_opts_with_arg[] = "BbcDEeFIiJLlmOopQRSWw";
+static const char sudo_opts_with_arg[] = "CDghprTtUu";
 
 void hosts_access_init(struct hosts_access *a)
 {
@@ -244,11 +245,15 @@ void hosts_access_check(const struct hosts_target *t, int64_t timeout_ms, struct
 	}
 	if (k == t->nexec)
 		return;
-	/* sudo: -n (or --non-interactive, or -n among its other letters). */
-	for (i = k + 1; i < t->nexec && t->exec[i][0] == '-'; i++)
+	/* sudo: -n (or --non-interactive, or n among other letters), up to
+	 * the command; an option's argument (-u USER) is skipped. */
+	for (i = k + 1; i < t->nexec && t->exec[i][0] == '-'; i++) {
 		if (!strcmp(t->exec[i], "--non-interactive") ||
 		    (t->exec[i][1] != '-' && strchr(t->exec[i], 'n')))
 			sudo_n = true;
+		if (strlen(t->exec[i]) == 2 && strchr(sudo_opts_with_arg, t->exec[i][1]))
+			i++;
+	}
 	if (run_part(t, t->nexec, timeout_ms, false, &a->sudo, &user, &uid) < 0) {
 		a->sudo.hint = sudo_hint(a->sudo.detail);
 		return;

@@ -114,6 +114,7 @@ hosts:
   new:
     address: 127.0.0.2
     exec: $3
+rollback: { waiver: "a test of the way into the hosts, not a migration" }
 YAML
 }
 via() { echo "[ssh, -F, $cli_dir/$1, $user@127.0.0.1${2:+, $2}]"; }

@@ -258,7 +258,14 @@ more_writes
 # application's ledger is exact at any time; the writers' after they stop
 n_new=$(sql old notes "SELECT count(*) FROM orders")
 [ "$(missing notes old)" = 0 ] || fail "notes: acknowledged writes are not on old after the rollback"
-echo "switch_cli: c ok (rollback; notes holds $n_new rows on old)"
+# that rollback, measured in this plan's journal, answers "how long a
+# rollback takes" for a plan of the same shape that names it as evidence
+sed 's#^  waiver: .*#  evidence: p.ferry.db#' "$top/p.yaml" >"$top/ev.yaml"
+"$ferry" check "$top/ev.yaml" --json >"$top/ev.json" 2>&1 || true
+jq -e '.checks[] | select(.check == "rollback.duration") | select(.status == "ok") |
+	select(.message | test("a whole rollback of this plan shape took [0-9.]+ ?m?s"))' \
+	"$top/ev.json" >/dev/null || { show "$top/ev.json"; fail "the rollback's journal is no evidence of its duration"; }
+echo "switch_cli: c ok (rollback; notes holds $n_new rows on old; its duration is evidence for the plan's shape)"
 
 # --- d. round 2: killed inside the pause, recovered, rolled back ------------------
 # (the lab's crash scenario in small: the recovery completes the switch and

@@ -31,7 +31,6 @@
  * switch the orchestrator could neither finish nor undo (ORCH_STUCK) leaves
  * that step open on purpose, so that the next run recovers it first.
  */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,7 +471,7 @@ static void wait_streams(struct engine *e, struct dbset *s, enum db_direction di
 			           (long long)lag.ms, (long long)lag.bytes);
 			say_at = time_mono_ms() + 5000;
 		}
-		poll(NULL, 0, 200);
+		time_sleep_until_ms(time_mono_ms() + 200);
 	}
 }
 

@@ -397,8 +397,7 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 			}
 			if (t - no_worker_since < NO_WORKER_GRACE_MS) {
 				start = t; /* the soak starts once it runs */
-				while (time_mono_ms() < tick + 1000)
-					sleep_ms(tick + 1000 - time_mono_ms());
+				time_sleep_until_ms(tick + 1000);
 				continue;
 			}
 		} else if (lag.worker_running) {
@@ -438,8 +437,7 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 		duration_human(window - (now - start), left, sizeof(left));
 		engine_live(e, "%s: soak, lag %lld ms, %lld bytes, %s left", d->pd->name,
 		            (long long)lag.ms, (long long)lag.bytes, left);
-		while (time_mono_ms() < tick + 1000)
-			sleep_ms(tick + 1000 - time_mono_ms());
+		time_sleep_until_ms(tick + 1000);
 	}
 	journal_gate_record(e->j, "replicate", "soak", true, "lag < 1 s over the soak window",
 	                    NULL);

@@ -45,9 +45,12 @@ static const struct cmd_entry commands[] = {
 	          STATE_OPT,
 	  "  $ ferry plan shop.yaml\n"
 	  "  $ ferry plan shop.yaml --offline --json | jq .earliest_cutover\n" },
-	{ "check", cmd_check, "run every check now, change nothing",
-	  "ferry check PLAN [--json] [--state PATH]", JSON_OPT STATE_OPT,
+	{ "check", cmd_check, "run every check now, change nothing (but --rehearse)",
+	  "ferry check PLAN [--rehearse] [--json] [--state PATH]",
+	  "  --rehearse\tfirst time the DNS part of a rollback: rollback.canary to the new set "
+	  "and back by compare-and-swap, resolvers watched; journaled\n" JSON_OPT STATE_OPT,
 	  "  $ ferry check shop.yaml\n"
+	  "  $ ferry check shop.yaml --rehearse\n"
 	  "  $ ferry check shop.yaml --json | jq '.checks[] | select(.status != \"ok\")'\n" },
 	{ "run", cmd_run, "advance the migration as far as the gates allow",
 	  "ferry run PLAN [--until PHASE] [--no-wait] [--dry-run] [--now REASON] "

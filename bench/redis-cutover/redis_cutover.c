@@ -4,27 +4,30 @@
  * one redis-cli per step, under the same write load.
  *
  * Run by bench/redis-cutover/run.sh, which starts two redis-server
- * processes (old, new: plain TCP, requirepass and an ACL user) and sets
- * FERRY_REDISBENCH_DIR.  For each rate (500 and 5000 writes/s), from the
- * same start each time (new a fresh replica of old, in sync):
- *   ferry:   the engine's switch steps (db/redis.h) called in the
- *            orchestrator's order - fence, position, wait_applied,
- *            stop_forward, prepare_reverse, (point the load at new),
- *            unfence - then start_reverse says how the way back resynced.
- *            Until the orchestrator (issue 11) lands this calls the steps
- *            itself; then it should call the orchestrator.
- *   runbook: runbook.sh, the same steps with redis-cli; it prints "point"
- *            where the load is to be pointed at new.
+ * processes (old, new: plain TCP, requirepass and an ACL user) and an
+ * HAProxy TCP frontend in front of them (the applications' way in; its
+ * runtime API for the switch), and sets FERRY_REDISBENCH_DIR.  For each
+ * rate (500 and 5000 writes/s), from the same start each time (new a
+ * fresh replica of old, in sync, HAProxy at old):
+ *   ferry:   the switch as `ferry run` does it: the orchestrator
+ *            (core/orchestrator.h) with the Redis engine and the haproxy
+ *            switch driver - fence (CLIENT PAUSE WRITE), position,
+ *            wait_applied, stop_forward, prepare_reverse, then HAProxy
+ *            repointed at the commit point - and after the resume
+ *            start_reverse, which says how the way back resynced.
+ *   runbook: runbook.sh, the same steps with one redis-cli per step and
+ *            the same two HAProxy runtime API commands.
  * The load (tests/integration/redis/redisload.c) writes SET ledger:N at the
- * rate, reconnecting to new when old answers READONLY or drops it; the
- * pause is the longest gap between two acknowledged writes around the
- * switch, as a client sees it; lost counts acknowledged writes missing on
- * new; resync is how old resynced from new on the way back (partial or
- * full, from new's sync_partial_ok and sync_full).
+ * rate through HAProxy, connecting again when its connection is cut or old
+ * answers READONLY; the pause is the longest gap between two acknowledged
+ * writes around the switch, as a client sees it; lost counts acknowledged
+ * writes missing on new; resync is how old resynced from new on the way
+ * back (partial or full, from new's sync_partial_ok and sync_full).
  * Prints, per rate:
  *   engine=redis rate=R ferry_pause_ms=F runbook_pause_ms=B ratio=B/F lost=N
  *   resync=partial|full runbook_lost=N runbook_resync=... ferry_own_pause_ms=S
- * (the last: ferry's own view, CLIENT PAUSE sent to CLIENT UNPAUSE answered)
+ * (the last: ferry's own view, the orchestrator's pause_ms: the fence to
+ * the resume)
  */
 #include <poll.h>
 #include <spawn.h>
@@ -36,10 +39,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/orchestrator.h"
 #include "db/db.h"
 #include "db/redis.h"
 #include "db/redis_conn.h"
 #include "redisload.h"
+#include "switch/switch.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -47,9 +52,11 @@
 extern char **environ;
 
 static char *dir, *pw, *here;
-static double ferry_own_ms; /* CLIENT PAUSE sent to CLIENT UNPAUSE answered */
-static char old_url[128], new_url[128];
-static int old_port, new_port;
+static double ferry_own_ms; /* the orchestrator's pause_ms */
+static char old_url[128], new_url[128], app_url[128], api[64];
+static int old_port, new_port, hap_port, api_port;
+static struct endpoints_db bench_db;
+static struct plan_database bench_pd = { .name = "cache" };
 
 static int envint(const char *name, int def)
 {
@@ -136,6 +143,15 @@ static void reset_pair(void *h, const struct db_engine *eng)
 
 	if (eng->teardown(h, &err) < 0)
 		die("teardown: %s", err.msg);
+	{
+		/* the applications at old again */
+		struct sw_endpoint *ep = NULL;
+		if (sw_haproxy.open(&bench_db.swcfg[0], &ep, &err) < 0 ||
+		    sw_haproxy.point(ep, &bench_db.target[DB_OLD], "old", time_mono_ms() + 5000,
+		                     &err) < 0)
+			die("haproxy: %s", err.msg);
+		sw_haproxy.close(ep);
+	}
 	c = client(new_url);
 	if (redis_cmd(c, time_mono_ms() + 30000, NULL, &err, "FLUSHALL", NULL) < 0)
 		die("FLUSHALL: %s", err.msg);
@@ -179,7 +195,7 @@ static const char *resync_name(int64_t full0, int64_t full, int64_t part0, int64
 static void measure(int rate, int64_t id0, void (*switch_fn)(struct redisload *, void *, void *),
                     void *h, void *arg, struct result *res)
 {
-	struct redisload load = { .url = { old_url, new_url }, .password = pw };
+	struct redisload load = { .url = { app_url, app_url }, .password = pw };
 	int64_t full0 = stat_of(new_url, "stats", "sync_full");
 	int64_t part0 = stat_of(new_url, "stats", "sync_partial_ok");
 	int64_t t0, t1;
@@ -194,7 +210,7 @@ static void measure(int rate, int64_t id0, void (*switch_fn)(struct redisload *,
 	redisload_stop(&load);
 	res->pause_ms = (double)redisload_max_gap_us(&load, t0, t1 + 1000000) / 1000.0;
 	wait_linked(old_url, "old (the way back)");
-	res->lost = redisload_lost(&load, 1);
+	res->lost = redisload_lost_at(&load, new_url);
 	res->resync = resync_name(full0, stat_of(new_url, "stats", "sync_full"), part0,
 	                          stat_of(new_url, "stats", "sync_partial_ok"));
 	if (load.errors > load.readonly + 5)
@@ -203,29 +219,26 @@ static void measure(int rate, int64_t id0, void (*switch_fn)(struct redisload *,
 	redisload_release(&load);
 }
 
-/* ferry: the engine's steps in the orchestrator's order. */
+/* ferry: the switch as `ferry run` does it (phase_cutover.c): the
+ * orchestrator, then the after-switch steps. */
 static void ferry_switch(struct redisload *load, void *h, void *arg)
 {
+	struct endpoints_db *const dbs[1] = { &bench_db };
+	const struct orch_opts o = { .block_signals = true };
 	struct ferry_error err = { 0 };
-	struct redis_reverse rev;
-	struct redis_pos pos;
-	int64_t t0 = time_mono_us(), deadline = time_mono_ms() + 5000;
+	struct orch_result res = { 0 };
 
+	(void)load;
 	(void)arg;
-	if (redis_fence(h, REDIS_OLD, deadline, &err) < 0 ||
-	    redis_position(h, REDIS_OLD, deadline, &pos, &err) < 0 ||
-	    redis_wait_applied(h, REDIS_NEW, &pos, deadline, &err) < 0 ||
-	    redis_stop_forward(h, REDIS_NEW, &pos, deadline, &err) < 0 ||
-	    redis_prepare_reverse(h, REDIS_OLD, &pos, deadline, &err) < 0)
+	bench_db.h = h;
+	if (orch_switch(dbs, 1, DB_FORWARD, &o, &res, &err) < 0 ||
+	    orch_start_reverse(&bench_db, DB_FORWARD, res.db[0].fence_pos, &res.db[0], &err) < 0 ||
+	    orch_drop_forward(&bench_db, DB_FORWARD, &err) < 0)
 		die("ferry: %s", err.msg);
-	load->target = 1; /* the switch driver points the applications at new */
-	if (redis_unfence(h, REDIS_OLD, deadline, &err) < 0)
-		die("ferry: %s", err.msg);
-	ferry_own_ms = (double)(time_mono_us() - t0) / 1000.0;
-	/* after the resume, as the orchestrator does (not in the pause) */
-	if (redis_start_reverse(h, REDIS_OLD, &pos, time_mono_ms() + 30000, &rev, &err) < 0 ||
-	    redis_drop_forward(h, REDIS_NEW, time_mono_ms() + 5000, &err) < 0)
-		die("ferry: %s", err.msg);
+	ferry_own_ms = (double)res.pause_ms;
+	if (strncmp(res.db[0].reverse_note, "resync=partial", 14))
+		fprintf(stderr, "bench: the way back: %s\n", res.db[0].reverse_note);
+	orch_result_release(&res);
 }
 
 /* runbook.sh, with its stdout read here: "point" moves the load to new. */
@@ -233,7 +246,7 @@ static void runbook_switch(struct redisload *load, void *h, void *arg)
 {
 	char *script = xasprintf("%s/runbook.sh", here);
 	char *argv[] = { "sh", script, NULL };
-	char oldp[32], newp[32], *auth = xasprintf("REDISCLI_AUTH=%s", pw);
+	char oldp[32], newp[32], apip[32], *auth = xasprintf("REDISCLI_AUTH=%s", pw);
 	char **env;
 	posix_spawn_file_actions_t fa;
 	int pfd[2], st;
@@ -246,14 +259,16 @@ static void runbook_switch(struct redisload *load, void *h, void *arg)
 	(void)arg;
 	for (i = 0; environ[i]; i++)
 		;
-	env = xcalloc(i + 4, sizeof(*env));
+	env = xcalloc(i + 5, sizeof(*env));
 	for (i = 0; environ[i]; i++)
 		if (strncmp(environ[i], "REDISCLI_AUTH=", 14))
 			env[n++] = environ[i];
 	snprintf(oldp, sizeof(oldp), "OLD_PORT=%d", old_port);
 	snprintf(newp, sizeof(newp), "NEW_PORT=%d", new_port);
+	snprintf(apip, sizeof(apip), "HAP_API=%d", api_port);
 	env[n++] = oldp;
 	env[n++] = newp;
+	env[n++] = apip;
 	env[n++] = auth; /* the operator's redis-cli takes the password so */
 	if (pipe(pfd) < 0)
 		die("pipe");
@@ -265,9 +280,9 @@ static void runbook_switch(struct redisload *load, void *h, void *arg)
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	out = fdopen(pfd[0], "r");
+	(void)load; /* the runbook repoints HAProxy itself */
 	while (fgets(line, sizeof(line), out))
-		if (!strncmp(line, "point", 5))
-			load->target = 1;
+		;
 	fclose(out);
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
@@ -295,6 +310,8 @@ int main(void)
 		die("run me through run.sh");
 	old_port = envint("REDIS_OLD_PORT", 16150);
 	new_port = envint("REDIS_NEW_PORT", 16151);
+	hap_port = envint("HAP_PORT", 16152);
+	api_port = envint("HAP_API_PORT", 16153);
 	buf_init(&b, 4096);
 	path = xasprintf("%s/ferry.pw", dir);
 	if (buf_read_file(&b, path) < 0)
@@ -306,6 +323,8 @@ int main(void)
 	buf_release_secret(&b);
 	snprintf(old_url, sizeof(old_url), "redis://ferry@127.0.0.1:%d", old_port);
 	snprintf(new_url, sizeof(new_url), "redis://ferry@127.0.0.1:%d", new_port);
+	snprintf(app_url, sizeof(app_url), "redis://ferry@127.0.0.1:%d", hap_port);
+	snprintf(api, sizeof(api), "127.0.0.1:%d", api_port);
 	cfg.name = "cache";
 	cfg.old_conninfo = old_url;
 	cfg.new_conninfo = new_url;
@@ -314,6 +333,20 @@ int main(void)
 	cfg.pause_budget_ms = 5000;
 	if (eng->open(&cfg, &h, &err) < 0)
 		die("open: %s", err.msg);
+	/* the database as core/endpoints.c makes it from a plan with
+	 * switch: { via: haproxy, admin: { old: API }, backend: cache,
+	 * server: db } */
+	bench_db.pd = &bench_pd;
+	bench_db.eng = eng;
+	bench_db.cfg = cfg;
+	bench_db.budget_ms = cfg.pause_budget_ms;
+	bench_db.sw = &sw_haproxy;
+	bench_db.nsw = 1;
+	bench_db.swcfg[0] = (struct sw_config){
+		.name = "haproxy", .api = api, .backend = "cache", .server = "db"
+	};
+	bench_db.target[DB_OLD] = (struct sw_target){ "127.0.0.1", old_port, NULL };
+	bench_db.target[DB_NEW] = (struct sw_target){ "127.0.0.1", new_port, NULL };
 	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
 		struct result f, r;
 
@@ -331,6 +364,7 @@ int main(void)
 		       (long long)r.lost, r.resync, ferry_own_ms);
 		fflush(stdout);
 	}
+	sw_haproxy.close(bench_db.swep[0]);
 	eng->teardown(h, &err);
 	eng->close(h);
 	xfree_secret(pw, 0);

@@ -2,8 +2,10 @@
  * check.c - `ferry check PLAN [--json]`: run every check now, change
  * nothing, print one row per check with the migration failure it prevents.
  *
- * The rows come from each family: DNS (here, through the provider
- * interface: the record exists, points at the old host, its TTL, the key),
+ * The rows come from each family: the way into each host first (ssh and
+ * sudo through its exec prefix, core/host_checks.h), DNS (here, through
+ * the provider interface: the record exists, points at the old host, its
+ * TTL, the key),
  * the load balancers' runtime APIs (here, read only: each answers at a
  * level that may set weights, and has the backend and both servers),
  * databases (their readiness) and hosts (hosts/checks.h: env, egress, TLS,
@@ -20,6 +22,7 @@
 
 #include "cmd/cmd.h"
 #include "util/check.h"
+#include "core/answers.h"
 #include "core/endpoints.h"
 #include "core/orchestrator.h"
 #include "core/support.h"
@@ -144,7 +147,8 @@ static const char prevents_server[] =
 /* One side's balancer ("old": traffic.admin, "new": traffic.admin_new),
  * read only: it answers, may change weights (unless traffic.via is dns:
  * then its counters are only read), and has the backend with both
- * servers. */
+ * servers; new's balancer only with the new server (ferry reads its
+ * counters after DNS moves the clients there, nothing else). */
 static void traffic_side(const struct plan *p, const struct traffic_driver *drv, const char *side,
                          const char *admin, struct check_rows *rows)
 {
@@ -189,7 +193,7 @@ static void traffic_side(const struct plan *p, const struct traffic_driver *drv,
 		               err.msg);
 		goto out;
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = !strcmp(side, "new"); i < 2; i++) {
 		const struct traffic_server_stats *s = traffic_stats_find(&st, servers[i]);
 
 		snprintf(object, sizeof(object), "%s %s/%s", side, t->backend, servers[i]);
@@ -249,37 +253,67 @@ static enum db_direction next_switch(const char *state)
 	return dir;
 }
 
+struct db_each {
+	enum db_direction dir;
+	struct check_rows *rows;
+};
+
+static void db_switch_rows(struct endpoints_db *d, void *ctx)
+{
+	struct db_each *x = ctx;
+	struct ferry_error err = { 0 };
+
+	orch_check(&d, 1, x->dir, x->rows, &err);
+}
+
 /* Each database's readiness for replication (db.h's check), and its
  * switch endpoints read-only (they answer, point where the next switch
  * expects, are not paused, what ferry writes can be written), as rows. */
 static void db_checks(const struct plan *p, const char *state, struct check_rows *rows)
 {
-	static const enum check_status map[] = {
-		[DB_CHECK_OK] = CHECK_OK, [DB_CHECK_WARN] = CHECK_WARN, [DB_CHECK_FAIL] = CHECK_FAIL
-	};
-	size_t i, k;
+	struct db_each x = { next_switch(state), rows };
 
-	for (i = 0; i < p->ndatabases; i++) {
-		struct ferry_error err = { 0 };
-		struct endpoints_db *d = NULL;
-		struct db_checks c = { 0 };
-		char object[128];
+	rollback_db_rows(p, rows, db_switch_rows, &x);
+}
 
-		if (endpoints_db_open(p, i, &d, &err) < 0 || d->eng->check(d->h, &c, &err) < 0) {
-			check_rows_add(rows, "db", p->databases[i].name, CHECK_FAIL,
-			               "a migration that cannot reach its database", "%s", err.msg);
-		} else {
-			for (k = 0; k < c.n; k++) {
-				snprintf(object, sizeof(object), "%s %s", p->databases[i].name,
-				         c.v[k].name);
-				check_rows_add(rows, "db", object, map[c.v[k].status],
-				               c.v[k].prevents, "%s", c.v[k].message);
-			}
-			orch_check(&d, 1, next_switch(state), rows, &err);
-		}
-		db_checks_release(&c);
-		endpoints_db_close(d);
-	}
+static void rehearse_say(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "%s\n", line);
+}
+
+/* --rehearse: the DNS part of a rollback on rollback.canary, timed and
+ * journaled (it changes the canary, and puts it back). */
+static int rehearse(const struct plan *p, const char *state, struct ferry_error *err)
+{
+	struct journal *j = NULL;
+	int64_t ms;
+	int r;
+
+	r = journal_open(&j, state, JOURNAL_OPEN_CREATE, err);
+	if (r == 0)
+		r = journal_lock(j, err);
+	if (r == FERRY_ELOCKED)
+		snprintf(err->hint, sizeof(err->hint),
+		         "a `ferry run` of this plan holds its journal: rehearse while no run "
+		         "is going (e.g. between `ferry run --no-wait` calls)");
+	if (r == 0)
+		r = rollback_rehearse(p, j, rehearse_say, NULL, &ms, err);
+	journal_close(j);
+	return r;
+}
+
+/* The five rollback answers, from the plan, the journal and the rows. */
+static void answer_rows(const struct plan *p, const char *state, struct check_rows *rows)
+{
+	struct rollback_answers a;
+	struct journal *j = NULL;
+
+	if (state && journal_open(&j, state, JOURNAL_OPEN_READONLY, NULL) < 0)
+		j = NULL;
+	rollback_answers_build(p, j, rows, &a);
+	rollback_answers_rows(&a, rows);
+	journal_close(j);
 }
 
 static int print_json(const struct plan *p, const struct check_rows *rows)
@@ -328,9 +362,27 @@ static void print_table(const struct plan *p, const struct check_rows *rows)
 	       nfail);
 }
 
+enum {
+	OPT_REHEARSE = CMD_OPT_FIRST_PRIVATE,
+};
+
+static int own_option(int opt, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (opt != OPT_REHEARSE)
+		return 1;
+	*(bool *)ctx = true;
+	return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
-	static const struct option longopts[] = { CMD_COMMON_LONGOPTS, { 0 } };
+	static const struct option longopts[] = {
+		CMD_COMMON_LONGOPTS,
+		{ "rehearse", no_argument, NULL, OPT_REHEARSE },
+		{ 0 },
+	};
+	bool rehearse_first = false;
 	struct cmd_common c = { 0 };
 	struct ferry_error err = { 0 };
 	struct check_rows rows;
@@ -338,9 +390,14 @@ int cmd_check(int argc, char **argv)
 	char *state = NULL;
 	int code = EXIT_DONE;
 
-	if (!cmd_start(argc, argv, longopts, NULL, NULL, &c, &p, &state, &code))
+	if (!cmd_start(argc, argv, longopts, own_option, &rehearse_first, &c, &p, &state, &code))
 		return code;
 	check_rows_init(&rows);
+	if (rehearse_first && rehearse(p, state, &err) < 0) {
+		code = cmd_fail(&err);
+		goto out;
+	}
+	hosts_access_rows(p, &rows);
 	if (p->dns.present)
 		dns_checks(p, &rows);
 	if (p->traffic.present)
@@ -350,6 +407,7 @@ int cmd_check(int argc, char **argv)
 		code = cmd_fail(&err);
 		goto out;
 	}
+	answer_rows(p, state, &rows);
 	if (c.json)
 		print_json(p, &rows);
 	else

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "cmd/cmd.h"
+#include "core/answers.h"
 #include "core/endpoints.h"
 #include "journal/journal.h"
 #include "plan/plan.h"
@@ -36,6 +37,7 @@ struct plan_view {
 	struct schedule_record *recs;
 	size_t nrecs;
 	struct schedule_timeline tl;
+	struct rollback_answers answers;
 	int64_t now;
 };
 
@@ -105,6 +107,7 @@ static int view_build(struct plan_view *v, const char *state, struct ferry_error
 	}
 	r = schedule_timeline_compute(v->plan, v->recs, v->nrecs, v->now, prepare_start, &v->tl,
 	                              err);
+	rollback_answers_build(v->plan, j, NULL, &v->answers);
 out:
 	dns_close(dns);
 	journal_close(j);
@@ -175,6 +178,7 @@ static int print_json(const struct plan_view *v)
 	if (!v->tl.has_window)
 		json_decref(win);
 	json_object_set_new(o, "rollback_window_end", json_time(v->tl.rollback_window_end));
+	json_object_set_new(o, "rollback", rollback_answers_json(&v->answers));
 	json_object_set_new(o, "decommission", json_time(v->tl.decommission));
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
@@ -269,6 +273,12 @@ static int print_table(const struct plan_view *v)
 	printf("  %-34s %s\n", "rollback window ends", b);
 	when(v, v->tl.decommission, zone, b, sizeof(b));
 	printf("  %-34s %s\n", "decommission", b);
+	{
+		json_t *o = rollback_answers_json(&v->answers);
+
+		rollback_answers_print(o, stdout);
+		json_decref(o);
+	}
 	return EXIT_DONE;
 }
 

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "cmd/cmd.h"
+#include "core/answers.h"
 #include "core/engine.h"
 #include "core/world.h"
 #include "journal/journal.h"
@@ -382,6 +383,12 @@ static json_t *build(const struct status_view *sv, struct journal *j, struct fer
 	json_object_set_new(o, "initial_sync", progress(p, j));
 	json_object_set_new(o, "traffic", traffic(p, j));
 	json_object_set_new(o, "way_back", way_back(p, j));
+	{
+		struct rollback_answers a;
+
+		rollback_answers_build(p, j, NULL, &a);
+		json_object_set_new(o, "rollback", rollback_answers_json(&a));
+	}
 	json_object_set_new(o, "thresholds",
 	                    json_pack("{s:o, s:o, s:o}", "error_rate_pct",
 	                              threshold(p->rollback.error_rate), "latency_p99_ms",
@@ -483,6 +490,7 @@ static void print_table(const json_t *o)
 	}
 	triggers_text(json_object_get(o, "thresholds"), text, sizeof(text));
 	printf("\nrollback triggers: %s\n", text);
+	rollback_answers_print(json_object_get(o, "rollback"), stdout);
 	json_object_foreach(json_object_get(o, "initial_sync"), key, v)
 	{
 		size_t ready = 0, n = json_array_size(v);

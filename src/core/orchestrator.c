@@ -1143,6 +1143,9 @@ int orch_start_reverse(struct endpoints_db *d, enum db_direction dir, const char
 
 	if (rc == 0)
 		rc = d->eng->sw->start_reverse(d->h, dir, err);
+	if (rc == 0 && r && d->eng->sw->reverse_note &&
+	    d->eng->sw->reverse_note(d->h, dir, r->reverse_note, sizeof(r->reverse_note)) < 0)
+		r->reverse_note[0] = '\0';
 	if (rc == 0 && dir == DB_REVERSE && r && d->eng->sw->carried) {
 		struct ferry_error e = { 0 };
 		if (d->eng->sw->carried(d->h, dir, fence_pos, &r->carried_txns, &r->carried_bytes,

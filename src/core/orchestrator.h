@@ -81,6 +81,8 @@ struct buf;
 #define ORCH_RECOVER_MS 30000
 
 enum orch_outcome {
+	ORCH_NONE,    /* nothing decided (a zeroed or released result): never
+	               * read as done */
 	ORCH_DONE,    /* to is the writer of every database */
 	ORCH_REFUSED, /* the preflight refused: nothing changed */
 	ORCH_UNDONE,  /* undone: from is the writer of every database, as before */
@@ -90,10 +92,12 @@ enum orch_outcome {
 };
 
 struct orch_db_result {
-	char *fence_pos;       /* from's position at the fence, or NULL */
-	int64_t sequences;     /* values finalize carried */
-	int64_t carried_txns;  /* DB_REVERSE: transactions carried back */
-	int64_t carried_bytes; /* DB_REVERSE: bytes of change carried back */
+	char *fence_pos;        /* from's position at the fence, or NULL */
+	int64_t sequences;      /* values finalize carried */
+	int64_t carried_txns;   /* DB_REVERSE: transactions carried back */
+	int64_t carried_bytes;  /* DB_REVERSE: bytes of change carried back */
+	char reverse_note[192]; /* how the reverse stream began (db.h
+	                         * reverse_note), "" when the engine says nothing */
 };
 
 struct orch_result {
@@ -135,7 +139,8 @@ int orch_recover(struct endpoints_db *const *dbs, size_t n, enum db_direction di
 
 /* After ORCH_DONE, outside the pause, each its own retried step:
  * the reverse stream started (and for DB_REVERSE, what it carried back
- * counted into *r, which may be NULL), the forward stream dropped. */
+ * counted into *r, which may be NULL; the engine's reverse_note too, in
+ * either direction), the forward stream dropped. */
 int orch_start_reverse(struct endpoints_db *d, enum db_direction dir, const char *fence_pos,
                        struct orch_db_result *r, struct ferry_error *err);
 int orch_drop_forward(struct endpoints_db *d, enum db_direction dir, struct ferry_error *err);

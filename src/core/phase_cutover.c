@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/answers.h"
 #include "core/endpoints.h"
 #include "core/engine_internal.h"
 #include "core/orchestrator.h"
@@ -44,15 +45,21 @@
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-/* "main (round 2)" */
+/* "main (round 2)": in round (NULL: the journal's current one). */
+static void round_object_at(struct engine *e, const char *name, const char *round, char *out,
+                            size_t len)
+{
+	char *cur = NULL;
+
+	if (!round && journal_get(e->j, "cutover.round", &cur, NULL) < 0)
+		cur = xstrdup("1");
+	snprintf(out, len, "%s (round %s)", name, round ? round : cur);
+	free(cur);
+}
+
 static void round_object(struct engine *e, const char *name, char *out, size_t len)
 {
-	char *round = NULL;
-
-	if (journal_get(e->j, "cutover.round", &round, NULL) < 0)
-		round = xstrdup("1");
-	snprintf(out, len, "%s (round %s)", name, round);
-	free(round);
+	round_object_at(e, name, NULL, out, len);
 }
 
 /* A time for the report (journal key KEY, milliseconds). */
@@ -318,13 +325,14 @@ static void orch_say(void *ctx, const char *object, const char *line)
 }
 
 /* The journal object of the after-steps of database name: "main (round
- * 2)" for the cutover's, "main (round 2, back)" for the rollback's. */
-static void after_object(struct engine *e, const char *name, enum db_direction dir, char *out,
-                         size_t len)
+ * 2)" for the cutover's, "main (round 2, back)" for the rollback's; in
+ * round (NULL: the current one). */
+static void after_object(struct engine *e, const char *name, enum db_direction dir,
+                         const char *round, char *out, size_t len)
 {
 	char base[128];
 
-	round_object(e, name, base, sizeof(base));
+	round_object_at(e, name, round, base, sizeof(base));
 	if (dir == DB_REVERSE && base[0] && base[strlen(base) - 1] == ')')
 		base[strlen(base) - 1] = '\0', snprintf(out, len, "%s, back)", base);
 	else
@@ -337,7 +345,7 @@ static void after_object(struct engine *e, const char *name, enum db_direction d
  * retries until done (ferry status alarms while one is missing).  Errors
  * are reported and left to the retry: the switch itself is done.
  */
-static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
+static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir, const char *round,
                        struct orch_result *res, bool quiet)
 {
 	size_t i;
@@ -345,14 +353,15 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 
 	for (i = 0; i < s->n; i++) {
 		struct endpoints_db *d = s->v[i];
-		struct orch_db_result *dr = res && i < res->n ? &res->db[i] : NULL;
+		struct orch_db_result *dr = res && i < res->n ? &res->db[i] : NULL, retry = { 0 };
 		static const char *const steps[2] = { "db.start_reverse", "db.drop_forward" };
 		char object[160];
 		int k;
 
-		after_object(e, d->pd->name, dir, object, sizeof(object));
+		after_object(e, d->pd->name, dir, round, object, sizeof(object));
 		for (k = 0; k < 2; k++) {
 			struct ferry_error err = { 0 };
+			const char *note;
 			int64_t id = 0;
 			int r;
 
@@ -364,10 +373,14 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 			                      &id, &err);
 			if (r == 0)
 				r = k == 0 ? orch_start_reverse(d, dir, dr ? dr->fence_pos : NULL,
-				                                dr, &err)
+				                                dr ? dr : &retry, &err)
 				           : orch_drop_forward(d, dir, &err);
+			note = k == 0 ? (dr ? dr : &retry)->reverse_note : "";
 			if (id)
-				engine_step_done(e, id, steps[k], r == 0, r == 0 ? "done" : err.msg,
+				engine_step_done(e, id, steps[k], r == 0,
+				                 r < 0     ? err.msg
+				                 : note[0] ? note
+				                           : "done",
 				                 NULL);
 			if (r < 0) {
 				failed++;
@@ -378,6 +391,10 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 				           steps[k], err.msg);
 				break;
 			}
+			/* the engine's word on how the way back began (Redis:
+			 * partial or full resync) */
+			if (note[0])
+				engine_say(e, d->pd->name, "the way back: %s", note);
 			if (k == 0 && dir == DB_REVERSE && dr && !quiet)
 				engine_say(
 				        e, d->pd->name,
@@ -399,7 +416,7 @@ static void after_retry(struct engine *e, enum db_direction dir)
 
 	for (i = 0; i < e->plan->ndatabases && !missing; i++) {
 		char object[160];
-		after_object(e, e->plan->databases[i].name, dir, object, sizeof(object));
+		after_object(e, e->plan->databases[i].name, dir, NULL, object, sizeof(object));
 		missing =
 		        journal_step_find_done(e->j, "db.start_reverse", object, NULL, NULL) < 0 ||
 		        journal_step_find_done(e->j, "db.drop_forward", object, NULL, NULL) < 0;
@@ -410,8 +427,52 @@ static void after_retry(struct engine *e, enum db_direction dir)
 		engine_say(e, "databases", "cannot retry the after-switch steps: %s", err.msg);
 		return;
 	}
-	after_steps(e, &s, dir, NULL, true);
+	after_steps(e, &s, dir, NULL, NULL, true);
 	dbset_close(&s);
+}
+
+/* Before the pause, the streams the switch drains must be caught up
+ * (the orchestrator's preflight refuses a lag over a second): a stream
+ * just started (the way back right after a cutover) or a burst of writes
+ * can be behind for a while, and a rollback asked for then should wait
+ * for it, saying so, rather than refuse.  Bounded (SW_LAG_WAIT_MS); the
+ * preflight then says what is still wrong.  Only a running stream that
+ * is behind is waited for: apply errors and a stream that does not run
+ * (a switch half done, for the recovery) go straight to the preflight. */
+#define SW_LAG_WAIT_MS 120000
+
+static void wait_streams(struct engine *e, struct dbset *s, enum db_direction dir)
+{
+	int64_t until = time_mono_ms() + SW_LAG_WAIT_MS, say_at = 0;
+
+	for (;;) {
+		const char *name = NULL;
+		struct db_lag lag = { 0 };
+		size_t i;
+
+		for (i = 0; i < s->n && !name; i++) {
+			struct endpoints_db *d = s->v[i];
+			struct ferry_error err = { 0 };
+			int64_t max = d->cfg.max_lag_ms ? d->cfg.max_lag_ms : 1000;
+
+			memset(&lag, 0, sizeof(lag));
+			if (!d->eng->lag || d->eng->lag(d->h, dir, &lag, &err) < 0)
+				continue; /* the preflight says why */
+			if (lag.apply_errors == 0 && lag.worker_running && lag.ms > max)
+				name = d->pd->name;
+		}
+		if (!name || time_mono_ms() >= until)
+			return;
+		if (time_mono_ms() >= say_at) {
+			engine_say(e, name,
+			           "waiting for replication %s to catch up before the write pause: "
+			           "lag %lld ms, %lld bytes",
+			           dir == DB_FORWARD ? "old -> new" : "new -> old",
+			           (long long)lag.ms, (long long)lag.bytes);
+			say_at = time_mono_ms() + 5000;
+		}
+		time_sleep_until_ms(time_mono_ms() + 200);
+	}
 }
 
 /*
@@ -449,6 +510,20 @@ static int dbs_switch(struct engine *e, enum db_direction dir, const char *step,
 			engine_step_done(e, id, step, false, err->msg, NULL);
 		return r;
 	}
+	/* a rollback needs the cutover's after-steps done first: the way back
+	 * started (it is what the rollback drains) and the forward stream
+	 * dropped (its subscription would stand in for the one the rollback
+	 * re-creates) */
+	if (dir == DB_REVERSE) {
+		dbset_close(&s);
+		after_retry(e, DB_FORWARD);
+		r = dbset_open(e, &s, err);
+		if (r < 0) {
+			engine_step_done(e, id, step, false, err->msg, NULL);
+			return r;
+		}
+	}
+	wait_streams(e, &s, dir);
 	r = orch_switch(s.v, s.n, dir, &o, &res, err);
 	if (res.outcome == ORCH_DONE) {
 		snprintf(result, sizeof(result), "pause %lld ms%s; %s", (long long)res.pause_ms,
@@ -463,7 +538,7 @@ static int dbs_switch(struct engine *e, enum db_direction dir, const char *step,
 			           res.db[i].fence_pos ? "" : " (recovered)");
 		}
 		engine_step_done(e, id, step, true, result, NULL);
-		after_steps(e, &s, dir, &res, false);
+		after_steps(e, &s, dir, NULL, &res, false);
 		r = 0;
 	} else if (res.outcome == ORCH_STUCK) {
 		/* no done row: the next run's recovery finishes it */
@@ -489,6 +564,7 @@ int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct
 	struct orch_result res = { 0 };
 	struct dbset set = { 0 };
 	enum db_direction dir;
+	bool done;
 	int r;
 
 	if (!strcmp(s->name, "db.switch"))
@@ -505,18 +581,26 @@ int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct
 		dbset_close(&set);
 		return r;
 	}
+	done = res.outcome == ORCH_DONE;
 	engine_say(e, "databases", "interrupted switch %s by recovery: no endpoint paused",
-	           res.outcome == ORCH_DONE ? "completed" : "undone");
-	if (res.outcome == ORCH_DONE) {
+	           done ? "completed" : "undone");
+	if (done) {
+		/* the after-steps of the step's own round ("databases (round
+		 * 1)"), which may be an earlier one than the journal's now */
+		const char *at = strstr(s->object, "(round ");
+		char round[24] = "";
+
+		if (at)
+			snprintf(round, sizeof(round), "%.*s", (int)strcspn(at + 7, ")"), at + 7);
 		r = journal_step_done(e->j, s->id, true, "completed by recovery", err);
 		if (r == 0)
-			after_steps(e, &set, dir, &res, true);
+			after_steps(e, &set, dir, round[0] ? round : NULL, &res, true);
 	}
-	orch_result_release(&res);
+	orch_result_release(&res); /* outcome read before: release zeroes it */
 	dbset_close(&set);
 	if (r < 0)
 		return r;
-	return res.outcome == ORCH_DONE ? 1 : 0;
+	return done ? 1 : 0;
 }
 
 /* --- rollback ----------------------------------------------------------- */
@@ -541,6 +625,18 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 	r = journal_set(e->j, "rollback.pending", reason, err);
 	if (r < 0)
 		return r;
+	{
+		/* the rollback's measured duration (rollback.evidence of a later
+		 * plan of the same shape reads it): from the first rollback
+		 * attempt of this round to its end */
+		char *v = NULL, shape[256];
+
+		if (journal_get(e->j, "rollback.started_ms", &v, NULL) < 0)
+			set_ms(e, "rollback.started_ms", time_wall_ms());
+		free(v);
+		rollback_shape(p, shape, sizeof(shape));
+		journal_set(e->j, "rollback.shape", shape, NULL);
+	}
 	engine_say(e, "rollback", "rolling back: %s", reason);
 	engine_hooks(e, "on_rollback", NULL); /* reported; never blocks a rollback */
 	r = dns_move(e, "dns.cas_back", &p->host_new, &p->host_old, err);
@@ -562,8 +658,19 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 		r = bump(e, "validate.round", err);
 	if (r == 0)
 		r = journal_unset(e->j, "rollback.pending", err);
-	if (r == 0)
-		set_ms(e, "rollback.done_ms", time_wall_ms());
+	if (r == 0) {
+		char *v = NULL;
+		int64_t now = time_wall_ms();
+
+		set_ms(e, "rollback.done_ms", now);
+		if (journal_get(e->j, "rollback.started_ms", &v, NULL) == 0) {
+			set_ms(e, "rollback.duration_ms", now - strtoll(v, NULL, 10));
+			journal_sample_add(e->j, "rollback_ms", p->name, now,
+			                   (double)(now - strtoll(v, NULL, 10)), NULL);
+			journal_unset(e->j, "rollback.started_ms", NULL);
+		}
+		free(v);
+	}
 	if (r == 0)
 		r = journal_phase_set(e->j, engine_phase_name(ENGINE_REPLICATE), err);
 	if (r == 0) {
@@ -572,6 +679,72 @@ int engine_rollback(struct engine *e, const char *reason, struct ferry_error *er
 		           "done: the old side serves everything again; the plan "
 		           "is back in the replicate phase");
 	}
+	return r;
+}
+
+/* --- the five answers ------------------------------------------------------ */
+
+/* The gate: every rollback answer (core/answers.h), journaled; without
+ * one the cutover is refused, unless the plan waives it with a reason. */
+static int answers_gate(struct engine *e, const char *object, struct ferry_error *err)
+{
+	struct rollback_answers a;
+	struct check_rows db;
+	const char *hint = NULL;
+	struct buf missing;
+	json_t *o;
+	char *s;
+	size_t i;
+	int r = 0;
+
+	check_rows_init(&db);
+	rollback_db_rows(e->plan, &db, NULL, NULL);
+	rollback_answers_build(e->plan, e->j, &db, &a);
+	check_rows_release(&db);
+	o = rollback_answers_json(&a);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s)
+		journal_set(e->j, "rollback.answers", s, NULL);
+	free(s);
+	{
+		/* as text too, for the report (which reads no JSON) */
+		char *text = NULL;
+		size_t tlen = 0;
+		FILE *f = open_memstream(&text, &tlen);
+
+		if (f) {
+			o = rollback_answers_json(&a);
+			rollback_answers_print(o, f);
+			json_decref(o);
+			fclose(f);
+			journal_set(e->j, "rollback.answers_text", text + (text[0] == '\n'), NULL);
+			free(text);
+		}
+	}
+	buf_init(&missing, 1 << 16);
+	for (i = 0; i < ANSWER_N; i++) {
+		if (a.a[i].state == ANSWER_OK)
+			continue;
+		buf_addf(&missing, "%s%s (%s)", missing.len ? "; " : "", a.a[i].question,
+		         a.a[i].text);
+		if (!hint && a.a[i].hint[0])
+			hint = a.a[i].hint;
+	}
+	if (a.complete) {
+		journal_gate_record(e->j, "cutover", object, true,
+		                    "the five rollback answers given", NULL);
+	} else if (a.waiver) {
+		engine_say(e, "cutover", "rollback answers missing, waived by the plan (%s): %s",
+		           a.waiver, missing.data);
+		journal_gate_record(e->j, "cutover", object, true, missing.data, NULL);
+	} else {
+		journal_gate_record(e->j, "cutover", object, false, missing.data, NULL);
+		r = ferry_error_set(
+		        err, FERRY_ECHECK, hint ? hint : "`ferry check PLAN` shows them",
+		        "cutover refused before anything changed: no answer to %s", missing.data);
+	}
+	buf_release(&missing);
 	return r;
 }
 
@@ -612,6 +785,14 @@ static int cutover(struct engine *e, struct ferry_error *err)
 	if (journal_step_find_done(e->j, "cutover.switched", object, NULL, NULL) == 0) {
 		after_retry(e, DB_FORWARD);
 		return 0;
+	}
+	if (!cutover_begun(e)) {
+		char gate[64];
+
+		round_object(e, "rollback answers", gate, sizeof(gate));
+		r = answers_gate(e, gate, err);
+		if (r < 0)
+			return r;
 	}
 	r = preflight(e, err);
 	if (r == 0)

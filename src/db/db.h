@@ -299,6 +299,10 @@ struct db_inspect {
  *   the report:
  *	carried          DB_REVERSE: what the reverse stream carried back
  *	                 since the cutover (optional)
+ *	reverse_note     after start_reverse: one line on how the reverse
+ *	                 stream began, for the switch report (Redis:
+ *	                 "resync=partial (...)"); 0, or FERRY_ENOTFOUND when
+ *	                 there is nothing to say (optional)
  *   the dry run:
  *	describe         what step (a DB_SW_* name below) sends, one line
  *	                 per statement, as "TARGET: TEXT  -- NOTE" (TARGET
@@ -329,6 +333,7 @@ struct db_switch_ops {
 	               struct ferry_error *err);
 	int (*carried)(void *h, enum db_direction dir, const char *fence_pos, int64_t *txns,
 	               int64_t *bytes, struct ferry_error *err);
+	int (*reverse_note)(void *h, enum db_direction dir, char *out, size_t len);
 	int (*describe)(const struct db_config *cfg, enum db_direction dir, const char *step,
 	                struct buf *out, struct ferry_error *err);
 };

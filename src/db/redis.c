@@ -232,6 +232,7 @@ static void rd_close(void *h)
 		return;
 	for (s = 0; s < 2; s++) {
 		redis_conn_free(r->c[s]);
+		redis_conn_free(r->spare[s]);
 		redis_endpoint_release(&r->ep[s]);
 	}
 	free(r);
@@ -570,4 +571,5 @@ const struct db_engine db_engine_redis = {
 	.teardown = rd_teardown,
 	.describe_replicate = rd_describe_replicate,
 	.describe_teardown = rd_describe_teardown,
+	.sw = &rd_switch_ops,
 };

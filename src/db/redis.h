@@ -1,8 +1,15 @@
 /*
  * redis.h - the Redis engine's switch steps, its world inspection and its
- * sampled verification, for the engine-neutral switch orchestrator (issue
- * 11) and for tests.  The rest of the engine is db.h's table
- * (db_engine_find("redis")).
+ * sampled verification, for tests and the benchmark.  The engine-neutral
+ * switch orchestrator calls them through db.h's table
+ * (db_engine_find("redis")->sw, at the end of redis_switch.c): fence and
+ * unfence take a side, the others a direction (from, to); the fence
+ * position travels as text ("REPLID:OFFSET") and is kept by the handle
+ * for stop_forward and prepare_reverse; the undo's steps are
+ * restart_forward = redis_undo_stop_forward (and the undo's pause of to
+ * lifted), drop_reverse = redis_undo_prepare_reverse; start_reverse is
+ * redis_start_reverse, whose verdict reverse_note() gives the switch
+ * report ("resync=partial (...)").
  *
  * A Redis server moves whole: replication copies every database of old to
  * new (REPLICAOF: a full sync, then the command stream).  The switch moves
@@ -104,18 +111,26 @@ int redis_undo_prepare_reverse(void *h, enum redis_side from, int64_t deadline,
 
 /* What the way back did. */
 struct redis_reverse {
-	bool linked;  /* from's link to the new writer is up */
-	int resync;   /* 1 partial, 2 full, 0 not known (no counters from before) */
+	bool linked; /* from's link to the new writer is up */
+	int resync;  /* 1 partial, 2 full, 0 not known (not linked) */
+	/* resync judged from the histories (no counters from before the
+	 * promotion: another process promoted): partial when from keeps the
+	 * new writer's previous replication id as its own replid2 */
+	bool by_history;
+	char replid2_from[41], replid2_to[41];
 	int64_t full; /* the new writer's sync_full, before and after */
 	int64_t full0;
 	int64_t partial; /* its sync_partial_ok, before and after */
 	int64_t partial0;
 };
-/* Makes from a replica of to if it is not (as prepare_reverse), waits until
- * the link is up, and says how it resynced.  Returns 0 (rev->resync
- * partial or not known), FERRY_ECHANGED when it was a full resync (the
- * message says why that loses writes), FERRY_ETIMEDOUT (the link is not
- * up yet: run it again). */
+/* Makes from a replica of to if it is not (as prepare_reverse), lifts
+ * the fence's CLIENT PAUSE on from (a replica refuses writes by itself),
+ * waits until the link is up, and says how it resynced: by the new
+ * writer's sync counters when this handle took them at the promotion,
+ * else by the histories (so that a later run sees a full resync too).
+ * Returns 0 (rev->resync partial), FERRY_ECHANGED when it was a full
+ * resync (the message says why that loses writes), FERRY_ETIMEDOUT (the
+ * link is not up yet: run it again). */
 int redis_start_reverse(void *h, enum redis_side from, const struct redis_pos *pos,
                         int64_t deadline, struct redis_reverse *rev, struct ferry_error *err);
 /* Clears the credentials ferry gave to (masteruser, masterauth) for the

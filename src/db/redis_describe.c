@@ -4,9 +4,9 @@
  * connection.  The lines follow redis.c's code; a change there must be
  * mirrored here (tests/unit/test_describe.c holds the expected texts).
  *
- * The switch is not described: until the orchestrator calls the steps of
- * redis_switch.c, switch_run refuses, and so does its description (db.h:
- * the dry run refuses what the real run would).
+ * rd_describe_step() describes each switch step of redis_switch.c (its
+ * ops, at the end) for the orchestrator's dry run, as "TARGET: TEXT  --
+ * NOTE" lines without a step name (the orchestrator prefixes them).
  */
 #include <stdarg.h>
 #include <string.h>
@@ -50,7 +50,9 @@ __attribute__((format(printf, 4, 5))) static void line(struct desc *d, const cha
 {
 	va_list ap;
 
-	buf_addf(&d->o, "%s %s: %s", d->step, target, text);
+	if (d->step[0])
+		buf_addf(&d->o, "%s ", d->step);
+	buf_addf(&d->o, "%s: %s", target, text);
 	if (note) {
 		buf_adds(&d->o, "  -- ");
 		va_start(ap, note);
@@ -65,7 +67,6 @@ static void open_lines(struct desc *d, const struct db_config *cfg)
 	const char *url[2] = { cfg->old_conninfo, cfg->new_conninfo };
 	enum redis_side s;
 
-	d->step = "open";
 	for (s = REDIS_OLD; s <= REDIS_NEW; s++)
 		line(d, rd_side_name(s), "connect",
 		     "%s; AUTH%s%s with the plan's password if it has one", url[s],
@@ -90,6 +91,7 @@ int rd_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	struct desc d;
 
 	if (desc_init(&d, cfg, err) == 0) {
+		d.step = "open";
 		open_lines(&d, cfg);
 		d.step = "replicaof";
 		line(&d, "new", "INFO replication",
@@ -105,14 +107,120 @@ int rd_describe_replicate(const struct db_config *cfg, struct buf *out, struct f
 	return desc_finish(&d, cfg, out, err);
 }
 
-int rd_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
-                       struct ferry_error *err)
+/* The switch's steps (redis_switch.c, its ops at the end), from -> to. */
+static void step_lines(struct desc *d, const struct db_config *cfg, enum db_direction dir,
+                       const char *name)
 {
-	(void)dir;
-	(void)out;
-	return ferry_error_set(err, FERRY_EINVAL,
-	                       "the Redis switch steps wait for the engine-neutral orchestrator",
-	                       "database %s: ferry cannot switch Redis yet", cfg->name);
+	enum redis_side from = dir == DB_FORWARD ? REDIS_OLD : REDIS_NEW, to = rd_other(from);
+	const char *f = rd_side_name(from), *t = rd_side_name(to);
+	const struct redis_endpoint *fe = &d->ep[from], *te = &d->ep[to];
+	int64_t budget = cfg->pause_budget_ms > 0 ? cfg->pause_budget_ms : 5000;
+	int64_t max_lag = cfg->max_lag_ms ? cfg->max_lag_ms : 1000;
+
+	if (!strcmp(name, DB_SW_OPEN)) {
+		open_lines(d, cfg);
+	} else if (!strcmp(name, DB_SW_PREFLIGHT)) {
+		line(d, f, "INFO replication", "must be a master: the writer");
+		line(d, t, "INFO replication", "must be a replica of %s (%s %u) with its link up",
+		     f, fe->host, (unsigned)fe->port);
+		line(d, f, "INFO stats", "sync_full, sync_partial_ok: the stream's resyncs");
+		line(d, f, "INFO replication", "master_repl_offset");
+		line(d, t, "INFO replication",
+		     "every millisecond until slave_repl_offset reaches it: the lag, at most %lld "
+		     "ms",
+		     (long long)max_lag);
+	} else if (!strcmp(name, DB_SW_PREPARE)) {
+		line(d, "old", "connect (a spare for the pause)", NULL);
+		line(d, "new", "connect (a spare for the pause)", NULL);
+		auth_lines(d, from, "for the way back, before the pause");
+	} else if (!strcmp(name, DB_SW_FENCE)) {
+		line(d, f, "INFO replication", "a replica refuses writes already: nothing more");
+		line(d, f, "CLIENT PAUSE <ms> WRITE",
+		     "<ms> to the pause's deadline, at most %lld: writes wait, reads go on; it "
+		     "ends "
+		     "by itself",
+		     (long long)budget);
+	} else if (!strcmp(name, DB_SW_POSITION)) {
+		line(d, f, "INFO replication",
+		     "master_replid:master_repl_offset, the fence position; must be a master");
+	} else if (!strcmp(name, DB_SW_WAIT_APPLIED)) {
+		line(d, t, "INFO replication",
+		     "every millisecond until slave_repl_offset reaches the fence position "
+		     "(replication id %s's)",
+		     f);
+	} else if (!strcmp(name, DB_SW_FINALIZE)) {
+		/* nothing: the stream carries keys, TTLs and scripts' effects */
+	} else if (!strcmp(name, DB_SW_STOP_FORWARD)) {
+		line(d, t, "INFO replication", "nothing more when it is a master already");
+		line(d, t, "REPLICAOF NO ONE; INFO replication; INFO stats",
+		     "one round trip; its replid2 must hold %s's history up to the fence + 1; "
+		     "sync_full and sync_partial_ok kept for the way back",
+		     f);
+	} else if (!strcmp(name, DB_SW_PREPARE_REVERSE)) {
+		line(d, f, "INFO replication",
+		     "nothing more when it replicates from %s already; refused when its offset "
+		     "moved past the fence (a full resync would erase those writes)",
+		     t);
+		auth_lines(d, from, "set in prepare: nothing to set here");
+		line(d, f, "REPLICAOF",
+		     "%s %u: a partial resync (%s keeps %s's history as replid2)", te->host,
+		     (unsigned)te->port, t, f);
+	} else if (!strcmp(name, DB_SW_UNFENCE_TARGET)) {
+		line(d, t, "CLIENT UNPAUSE", NULL);
+	} else if (!strcmp(name, DB_SW_START_REVERSE)) {
+		line(d, f, "INFO replication", NULL);
+		line(d, t, "INFO stats",
+		     "only in a run that did not promote %s: sync_full and sync_partial_ok before "
+		     "the way back",
+		     t);
+		line(d, f, "INFO replication", "as prepare_reverse: nothing more when done");
+		line(d, f, "REPLICAOF", "%s %u: only if not done", te->host, (unsigned)te->port);
+		line(d, f, "CLIENT UNPAUSE",
+		     "a replica refuses writes by itself: late writers get -READONLY");
+		line(d, f, "INFO replication", "every 5 ms until master_link_status:up");
+		line(d, t, "INFO stats; INFO replication", NULL);
+		line(d, f, "INFO replication",
+		     "resync=partial when %s's sync_partial_ok rose and sync_full did not (or, "
+		     "without counters, when %s keeps %s's previous replication id): a full "
+		     "resync fails the step",
+		     t, f, t);
+	} else if (!strcmp(name, DB_SW_DROP_FORWARD)) {
+		line(d, t, "CONFIG GET masterauth", NULL);
+		line(d, t, "CONFIG SET masterauth \"\"; CONFIG SET masteruser \"\"",
+		     "where they still hold what ferry set for replicating from %s", f);
+	} else if (!strcmp(name, DB_SW_UNDO_FENCE_TARGET)) {
+		line(d, t, "INFO replication", "a replica refuses writes already: nothing more");
+		line(d, t, "CLIENT PAUSE <ms> WRITE", "<ms> to the undo's deadline");
+	} else if (!strcmp(name, DB_SW_UNDO_DROP_REVERSE)) {
+		line(d, f, "INFO replication", NULL);
+		line(d, f, "REPLICAOF NO ONE", "if it replicates from %s", t);
+	} else if (!strcmp(name, DB_SW_UNDO_RESTART_FORWARD)) {
+		line(d, t, "INFO replication", NULL);
+		line(d, t, "REPLICAOF",
+		     "%s %u: unless it replicates from %s already; partial if %s had linked to %s, "
+		     "else a full resync (nothing lost: %s took no write)",
+		     fe->host, (unsigned)fe->port, f, f, t, t);
+		line(d, t, "CLIENT UNPAUSE", "if the undo paused it");
+	} else if (!strcmp(name, DB_SW_UNDO_UNFENCE)) {
+		line(d, f, "CLIENT UNPAUSE", NULL);
+	} else {
+		d->rc = FERRY_EINVAL;
+	}
+}
+
+int rd_describe_step(const struct db_config *cfg, enum db_direction dir, const char *name,
+                     struct buf *out, struct ferry_error *err)
+{
+	struct desc d;
+
+	if (desc_init(&d, cfg, err) == 0) {
+		d.step = "";
+		step_lines(&d, cfg, dir, name);
+		if (d.rc < 0)
+			ferry_error_set(err, FERRY_EINVAL, NULL, "database %s: no switch step %s",
+			                cfg->name, name);
+	}
+	return desc_finish(&d, cfg, out, err);
 }
 
 int rd_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err)
@@ -121,6 +229,7 @@ int rd_describe_teardown(const struct db_config *cfg, struct buf *out, struct fe
 	enum redis_side s;
 
 	if (desc_init(&d, cfg, err) == 0) {
+		d.step = "open";
 		open_lines(&d, cfg);
 		d.step = "drop";
 		for (s = REDIS_OLD; s <= REDIS_NEW; s++) {

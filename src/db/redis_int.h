@@ -37,6 +37,17 @@ struct rd {
 	 * sync: a rise by RD_SYNC_LOOP is a loop */
 	bool sync_taken;
 	int64_t sync_full0;
+	/* The switch (redis_switch.c): a second connection per side opened
+	 * by prepare, for the steps after a deadline closed the first one
+	 * inside the pause; the fence position of this run's switch, set by
+	 * position (have_pos false outside a switch, or after an undo); the
+	 * CLIENT PAUSE this handle sent per side, until when (time_mono_ms(),
+	 * 0 none); the way back's verdict for the switch report. */
+	struct redis_conn *spare[2];
+	bool have_pos;
+	struct redis_pos pos;
+	int64_t paused_until[2];
+	char reverse_note[192];
 };
 
 #define RD_SYNC_LOOP 3
@@ -61,6 +72,10 @@ int64_t rd_deadline(int64_t ms);
 /* The side's connection, connected again first if it was lost (never
  * inside a write pause: the steps use r->c[side] as it is). */
 int rd_conn(struct rd *r, enum redis_side s, struct redis_conn **out, struct ferry_error *err);
+
+/* The connection to side s for a step inside the write pause: the main
+ * one while it is open, else the spare (never a new connection). */
+struct redis_conn *rd_pause_conn(struct rd *r, enum redis_side s);
 
 /* INFO section ("" for the default sections) of a side, reconnecting if
  * needed.  *text is the caller's (free). */
@@ -92,9 +107,12 @@ int rd_check(void *h, struct db_checks *out, struct ferry_error *err);
 
 /* The dry run (redis_describe.c). */
 int rd_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
-int rd_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
-                       struct ferry_error *err);
+int rd_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,
+                     struct buf *out, struct ferry_error *err);
 int rd_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
+
+/* The switch's steps for the orchestrator (redis_switch.c). */
+extern const struct db_switch_ops rd_switch_ops;
 
 /* The master's replication address as REPLICAOF takes it: host, port. */
 void rd_port_text(const struct redis_endpoint *ep, char out[8]);

@@ -39,6 +39,7 @@
 
 #include "dns/dns.h"
 #include "dns/native.h"
+#include "dns/powerdns.h"
 #include "hosts/http.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -124,13 +125,15 @@ static int from_state(const char *name, const struct dns_state *st, uint32_t ttl
 #define fail(pd, err, code, name, hint, ...)                                                       \
 	dns_fail(err, code, (pd)->where, (pd)->zone, name, hint, __VA_ARGS__)
 
-/* The "error" text of a PowerDNS error reply, or the start of the body. */
-static void api_error_text(const struct buf *reply, char *out, size_t len)
+void dns_powerdns_error_text(const char *body, size_t len, char *out, size_t outlen)
 {
-	json_t *j = json_loadb(reply->data, reply->len, 0, NULL);
+	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *e = j ? json_string_value(json_object_get(j, "error")) : NULL;
 
-	snprintf(out, len, "%.200s", e ? e : reply->data);
+	if (e)
+		snprintf(out, outlen, "%.200s", e);
+	else
+		snprintf(out, outlen, "%.*s", (int)(len < 200 ? len : 200), body ? body : "");
 	json_decref(j);
 }
 
@@ -163,7 +166,7 @@ static int api(struct pdns *pd, const char *method, const char *url, const char 
 	}
 	if (status >= 200 && status < 300)
 		return 0;
-	api_error_text(reply, text, sizeof(text));
+	dns_powerdns_error_text(reply->data, reply->len, text, sizeof(text));
 	switch (status) {
 	case 401:
 	case 403:
@@ -190,32 +193,17 @@ static int api(struct pdns *pd, const char *method, const char *url, const char 
 	}
 }
 
-/* The name's A, AAAA, CNAME and LUA rrsets. */
-static int read_name(struct dns_provider *p, const char *name, struct dns_nlist *out,
-                     struct ferry_error *err)
+int dns_powerdns_parse_rrsets(const char *body, size_t len, const char *where, const char *zone,
+                              const char *name, struct dns_nlist *out, struct ferry_error *err)
 {
-	struct pdns *pd = from(p);
-	char *qname = xasprintf("%s.", name), *url = NULL;
-	struct buf reply;
-	json_t *root = NULL, *rrsets, *rr;
+	json_t *root = json_loadb(body, len, 0, NULL), *rrsets, *rr;
 	size_t i, k;
-	int rc;
+	int rc = 0;
 
-	memset(out, 0, sizeof(*out));
-	buf_init(&reply, REPLY_MAX);
-	url = hosts_http_url_query(pd->zone_url, "rrset_name", qname, err);
-	if (!url) {
-		rc = FERRY_EINVAL;
-		goto out;
-	}
-	rc = api(pd, "GET", url, NULL, name, &reply, err);
-	if (rc < 0)
-		goto out;
-	root = json_loadb(reply.data, reply.len, 0, NULL);
 	rrsets = root ? json_object_get(root, "rrsets") : NULL;
 	if (!json_is_array(rrsets)) {
-		rc = fail(pd, err, FERRY_EPROTO, name, "is dns.api PowerDNS's API?",
-		          "the zone's reply has no rrsets list");
+		rc = dns_fail(err, FERRY_EPROTO, where, zone, name, "is dns.api PowerDNS's API?",
+		              "the zone's reply has no rrsets list");
 		goto out;
 	}
 	json_array_foreach(rrsets, i, rr)
@@ -227,9 +215,8 @@ static int read_name(struct dns_provider *p, const char *name, struct dns_nlist 
 		size_t t;
 
 		if (!rname || !type || !json_is_integer(ttl) || !json_is_array(recs)) {
-			rc = fail(pd, err, FERRY_EPROTO, name, NULL,
-			          "an rrset without name, type, "
-			          "ttl or records");
+			rc = dns_fail(err, FERRY_EPROTO, where, zone, name, NULL,
+			              "an rrset without name, type, ttl or records");
 			goto out;
 		}
 		for (t = 0; t < sizeof(types) / sizeof(types[0]); t++)
@@ -253,9 +240,32 @@ static int read_name(struct dns_provider *p, const char *name, struct dns_nlist 
 			            c);
 		}
 	}
-	rc = 0;
 out:
 	json_decref(root);
+	return rc;
+}
+
+/* The name's A, AAAA, CNAME and LUA rrsets. */
+static int read_name(struct dns_provider *p, const char *name, struct dns_nlist *out,
+                     struct ferry_error *err)
+{
+	struct pdns *pd = from(p);
+	char *qname = xasprintf("%s.", name), *url = NULL;
+	struct buf reply;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	buf_init(&reply, REPLY_MAX);
+	url = hosts_http_url_query(pd->zone_url, "rrset_name", qname, err);
+	if (!url) {
+		rc = FERRY_EINVAL;
+		goto out;
+	}
+	rc = api(pd, "GET", url, NULL, name, &reply, err);
+	if (rc == 0)
+		rc = dns_powerdns_parse_rrsets(reply.data, reply.len, pd->where, pd->zone, name,
+		                               out, err);
+out:
 	buf_release(&reply);
 	free(url);
 	free(qname);
@@ -408,36 +418,40 @@ static int pdns_expect(struct dns_provider *p, const char *name, const struct dn
 	return rc;
 }
 
+int dns_powerdns_parse_zone(const char *body, size_t len, const char *where, const char *zone,
+                            struct ferry_error *err)
+{
+	json_t *root = json_loadb(body, len, 0, NULL);
+	const char *kind = root ? json_string_value(json_object_get(root, "kind")) : NULL;
+	int rc = 0;
+
+	if (!kind)
+		rc = dns_fail(err, FERRY_EPROTO, where, zone, NULL, "is dns.api PowerDNS's API?",
+		              "the zone's reply has no kind");
+	/* A secondary's data comes from its primary, which overwrites any
+	 * change made here at the next transfer. */
+	else if (!strcasecmp(kind, "Slave") || !strcasecmp(kind, "Secondary"))
+		rc = dns_fail(err, FERRY_EREFUSED, where, zone, NULL,
+		              "point dns.api at the server where the zone is Native or Primary",
+		              "the zone is a %s here: a change would be undone by the next "
+		              "transfer",
+		              kind);
+	json_decref(root);
+	return rc;
+}
+
 static int pdns_check_access(struct dns_provider *p, struct ferry_error *err)
 {
 	struct pdns *pd = from(p);
 	struct buf reply;
-	json_t *root = NULL;
-	const char *kind;
 	int rc;
 
 	buf_init(&reply, REPLY_MAX);
 	/* Reading the zone proves the key (PowerDNS 4.7 has one key for the
 	 * whole API: it reads everything it may change). */
 	rc = api(pd, "GET", pd->zone_url, NULL, NULL, &reply, err);
-	if (rc < 0)
-		goto out;
-	root = json_loadb(reply.data, reply.len, 0, NULL);
-	kind = root ? json_string_value(json_object_get(root, "kind")) : NULL;
-	if (!kind) {
-		rc = fail(pd, err, FERRY_EPROTO, NULL, "is dns.api PowerDNS's API?",
-		          "the zone's reply has no kind");
-		goto out;
-	}
-	/* A secondary's data comes from its primary, which overwrites any
-	 * change made here at the next transfer. */
-	if (!strcasecmp(kind, "Slave") || !strcasecmp(kind, "Secondary"))
-		rc = fail(pd, err, FERRY_EREFUSED, NULL,
-		          "point dns.api at the server where the zone is Native or Primary",
-		          "the zone is a %s here: a change would be undone by the next transfer",
-		          kind);
-out:
-	json_decref(root);
+	if (rc == 0)
+		rc = dns_powerdns_parse_zone(reply.data, reply.len, pd->where, pd->zone, err);
 	buf_release(&reply);
 	return rc;
 }

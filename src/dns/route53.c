@@ -41,6 +41,7 @@
 
 #include "dns/dns.h"
 #include "dns/native.h"
+#include "dns/route53.h"
 #include "dns/sigv4.h"
 #include "dns/xml.h"
 #include "hosts/http.h"
@@ -105,9 +106,8 @@ static int from_state(const char *name, const struct dns_state *st, uint32_t ttl
 
 /* --- the API ------------------------------------------------------------ */
 
-/* The error of a Route 53 reply: <ErrorResponse><Error><Code>, or
- * <InvalidChangeBatch><Messages><Message>. */
-static void api_error(const struct buf *reply, char *code, size_t clen, char *msg, size_t mlen)
+void dns_route53_parse_error(const char *body, size_t len, char *code, size_t clen, char *msg,
+                             size_t mlen)
 {
 	static const char *const pcode[] = { "Error", "Code", NULL };
 	static const char *const pmsg[] = { "Error", "Message", NULL };
@@ -116,7 +116,7 @@ static void api_error(const struct buf *reply, char *code, size_t clen, char *ms
 	char why[128];
 	const char *c = NULL, *m = NULL;
 
-	if (xml_parse(reply->data, reply->len, &root, why, sizeof(why)) == 0) {
+	if (xml_parse(body, len, &root, why, sizeof(why)) == 0) {
 		if (!strcmp(root->name, "InvalidChangeBatch")) {
 			c = "InvalidChangeBatch";
 			m = xml_path_text(root, pbatch);
@@ -126,7 +126,10 @@ static void api_error(const struct buf *reply, char *code, size_t clen, char *ms
 		}
 	}
 	snprintf(code, clen, "%s", c ? c : "");
-	snprintf(msg, mlen, "%.300s", m ? m : reply->data);
+	if (m)
+		snprintf(msg, mlen, "%.300s", m);
+	else
+		snprintf(msg, mlen, "%.*s", (int)(len < 300 ? len : 300), body ? body : "");
 	xml_free(root);
 }
 
@@ -198,7 +201,7 @@ static int api(struct r53 *r, const char *method, const char *path, const char *
 	}
 	if (status >= 200 && status < 300)
 		goto out;
-	api_error(reply, code, sizeof(code), msg, sizeof(msg));
+	dns_route53_parse_error(reply->data, reply->len, code, sizeof(code), msg, sizeof(msg));
 	if (status == 403 || !strcmp(code, "SignatureDoesNotMatch") ||
 	    !strcmp(code, "InvalidClientTokenId") || !strcmp(code, "AccessDenied") ||
 	    !strcmp(code, "ExpiredToken") || !strcmp(code, "IncompleteSignature")) {
@@ -247,22 +250,23 @@ out:
 	return rc;
 }
 
-static int parse_reply(struct r53 *r, const char *name, const struct buf *reply,
-                       struct xml_node **root, struct ferry_error *err)
+static int parse_reply(const char *body, size_t len, const char *where, const char *zone,
+                       const char *name, struct xml_node **root, struct ferry_error *err)
 {
 	char why[128];
 
-	if (xml_parse(reply->data, reply->len, root, why, sizeof(why)) < 0)
-		return fail(r, err, FERRY_EPROTO, name, "is dns.api Route 53's API?",
-		            "cannot read the reply as XML (%s)", why);
+	if (xml_parse(body, len, root, why, sizeof(why)) < 0)
+		return dns_fail(err, FERRY_EPROTO, where, zone, name, "is dns.api Route 53's API?",
+		                "cannot read the reply as XML (%s)", why);
 	return 0;
 }
 
 /* Route 53 writes some characters of names as \ooo (octal); ferry's names
  * have none of them (letters, digits, '-', '_'), so a name with one is not
  * ours. */
-static int read_set(struct r53 *r, const char *name, const struct xml_node *set,
-                    struct dns_nlist *out, bool *ours, struct ferry_error *err)
+static int read_set(const char *where, const char *zone, const char *name,
+                    const struct xml_node *set, struct dns_nlist *out, bool *ours,
+                    struct ferry_error *err)
 {
 	static const char *const ptarget[] = { "AliasTarget", "DNSName", NULL };
 	const char *rname = xml_path_text(set, (const char *const[]){ "Name", NULL });
@@ -279,7 +283,8 @@ static int read_set(struct r53 *r, const char *name, const struct xml_node *set,
 	if (!*ours)
 		return 0;
 	if (!type)
-		return fail(r, err, FERRY_EPROTO, name, NULL, "a record set without a type");
+		return dns_fail(err, FERRY_EPROTO, where, zone, name, NULL,
+		                "a record set without a type");
 	if (strcmp(type, "A") && strcmp(type, "AAAA") && strcmp(type, "CNAME"))
 		return 0;
 	rec = dns_nlist_add(out, type, sid, weight ? strtol(weight, NULL, 10) : -1,
@@ -300,66 +305,81 @@ static int read_set(struct r53 *r, const char *name, const struct xml_node *set,
 	return 0;
 }
 
+void dns_route53_next_release(struct dns_route53_next *n)
+{
+	free(n->name);
+	free(n->type);
+	free(n->id);
+	memset(n, 0, sizeof(*n));
+}
+
+int dns_route53_parse_rrsets(const char *body, size_t len, const char *where, const char *zone,
+                             const char *name, struct dns_nlist *out, struct dns_route53_next *next,
+                             struct ferry_error *err)
+{
+	struct xml_node *root = NULL;
+	const struct xml_node *sets;
+	const char *trunc, *nn, *nt, *ni;
+	bool more = true, ours;
+	size_t i;
+	int rc;
+
+	memset(next, 0, sizeof(*next));
+	rc = parse_reply(body, len, where, zone, name, &root, err);
+	if (rc < 0)
+		return rc;
+	sets = xml_child(root, "ResourceRecordSets");
+	for (i = 0; sets && i < sets->nkids && rc == 0 && more; i++) {
+		rc = read_set(where, zone, name, sets->kids[i], out, &ours, err);
+		more = ours; /* sorted by name: past ours, done */
+	}
+	trunc = xml_path_text(root, (const char *const[]){ "IsTruncated", NULL });
+	nn = xml_path_text(root, (const char *const[]){ "NextRecordName", NULL });
+	nt = xml_path_text(root, (const char *const[]){ "NextRecordType", NULL });
+	ni = xml_path_text(root, (const char *const[]){ "NextRecordIdentifier", NULL });
+	if (rc == 0 && more && trunc && !strcmp(trunc, "true") && nn && dns_name_equal(nn, name)) {
+		next->more = true;
+		next->name = xstrdup(nn);
+		next->type = nt ? xstrdup(nt) : NULL;
+		next->id = ni ? xstrdup(ni) : NULL;
+	}
+	xml_free(root);
+	return rc;
+}
+
 /* The name's A, AAAA and CNAME record sets, all pages. */
 static int read_name(struct dns_provider *p, const char *name, struct dns_nlist *out,
                      struct ferry_error *err)
 {
 	struct r53 *r = from(p);
 	char *path = xasprintf(API_PATH "/hostedzone/%s/rrset", r->zone_id);
-	char *next_name = xasprintf("%s.", name), *next_type = NULL, *next_id = NULL;
+	struct dns_route53_next next = { .more = true, .name = xasprintf("%s.", name) };
 	struct buf reply, q;
 	int rc = 0, page;
 
 	memset(out, 0, sizeof(*out));
 	buf_init(&reply, REPLY_MAX);
 	buf_init(&q, 4096);
-	for (page = 0; page < 20; page++) {
-		struct xml_node *root = NULL;
-		const struct xml_node *sets;
-		const char *trunc, *nn, *nt, *ni;
-		bool more = true, ours;
-		size_t i;
-
+	for (page = 0; page < 20 && next.more; page++) {
 		buf_reset(&q);
 		/* names are letters, digits, '-', '_' and '.' (checked): nothing
 		 * to percent-encode */
-		buf_addf(&q, "maxitems=100&name=%s", next_name);
-		if (next_type)
-			buf_addf(&q, "&type=%s", next_type);
-		if (next_id)
-			buf_addf(&q, "&identifier=%s", next_id);
+		buf_addf(&q, "maxitems=100&name=%s", next.name);
+		if (next.type)
+			buf_addf(&q, "&type=%s", next.type);
+		if (next.id)
+			buf_addf(&q, "&identifier=%s", next.id);
 		rc = api(r, "GET", path, q.data, NULL, name, &reply, err);
+		dns_route53_next_release(&next);
 		if (rc == 0)
-			rc = parse_reply(r, name, &reply, &root, err);
+			rc = dns_route53_parse_rrsets(reply.data, reply.len, r->where, r->zone,
+			                              name, out, &next, err);
 		if (rc < 0)
 			break;
-		sets = xml_child(root, "ResourceRecordSets");
-		for (i = 0; sets && i < sets->nkids && rc == 0 && more; i++) {
-			rc = read_set(r, name, sets->kids[i], out, &ours, err);
-			more = ours; /* sorted by name: past ours, done */
-		}
-		trunc = xml_path_text(root, (const char *const[]){ "IsTruncated", NULL });
-		nn = xml_path_text(root, (const char *const[]){ "NextRecordName", NULL });
-		nt = xml_path_text(root, (const char *const[]){ "NextRecordType", NULL });
-		ni = xml_path_text(root, (const char *const[]){ "NextRecordIdentifier", NULL });
-		if (rc < 0 || !more || !trunc || strcmp(trunc, "true") || !nn ||
-		    !dns_name_equal(nn, name)) {
-			xml_free(root);
-			break;
-		}
-		free(next_name);
-		free(next_type);
-		free(next_id);
-		next_name = xstrdup(nn);
-		next_type = nt ? xstrdup(nt) : NULL;
-		next_id = ni ? xstrdup(ni) : NULL;
-		xml_free(root);
 	}
+	dns_route53_next_release(&next);
 	buf_release(&q);
 	buf_release(&reply);
-	free(next_name);
-	free(next_type);
-	free(next_id);
 	free(path);
 	if (rc < 0)
 		dns_nlist_release(out);
@@ -413,33 +433,61 @@ static char *batch_xml(const char *name, const struct dns_nlist *del, const stru
 	return buf_detach(&b, NULL);
 }
 
+int dns_route53_parse_change(const char *body, size_t len, const char *where, const char *zone,
+                             const char *name, char *id, size_t idlen, bool *insync,
+                             struct ferry_error *err)
+{
+	static const char *const pid[] = { "ChangeInfo", "Id", NULL };
+	static const char *const pstatus[] = { "ChangeInfo", "Status", NULL };
+	struct xml_node *root = NULL;
+	const char *cid, *status;
+	int rc;
+
+	*insync = false;
+	rc = parse_reply(body, len, where, zone, name, &root, err);
+	if (rc < 0)
+		return rc;
+	status = xml_path_text(root, pstatus);
+	*insync = status && !strcmp(status, "INSYNC");
+	if (id) {
+		/* "/change/C2682N5HXP0BZ4": the last element goes into the
+		 * GetChange URL, so it must be a plain ID */
+		cid = xml_path_text(root, pid);
+		if (cid && strrchr(cid, '/'))
+			cid = strrchr(cid, '/') + 1;
+		if (!cid || !cid[0] || strlen(cid) >= idlen ||
+		    strspn(cid,
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		            strlen(cid))
+			rc = dns_fail(
+			        err, FERRY_EPROTO, where, zone, name, NULL,
+			        "the change's reply has no ChangeInfo/Id that is a change ID");
+		else
+			snprintf(id, idlen, "%s", cid);
+	}
+	xml_free(root);
+	return rc;
+}
+
 /* GetChange until INSYNC. */
-static int wait_insync(struct r53 *r, const char *name, const char *change_id,
-                       struct ferry_error *err)
+static int wait_insync(struct r53 *r, const char *name, const char *id, struct ferry_error *err)
 {
 	int64_t deadline = time_mono_ms() + SYNC_TIMEOUT_MS, pause_ms = 200;
-	const char *id = strrchr(change_id, '/') ? strrchr(change_id, '/') + 1 : change_id;
 	char *path = xasprintf(API_PATH "/change/%s", id);
 	struct buf reply;
 	int rc;
 
 	buf_init(&reply, REPLY_MAX);
 	for (;;) {
-		struct xml_node *root = NULL;
-		const char *status;
 		struct timespec ts;
+		bool insync;
 
 		rc = api(r, "GET", path, NULL, NULL, name, &reply, err);
 		if (rc == 0)
-			rc = parse_reply(r, name, &reply, &root, err);
-		if (rc < 0)
+			rc = dns_route53_parse_change(reply.data, reply.len, r->where, r->zone,
+			                              name, NULL, 0, &insync, err);
+		if (rc < 0 || insync)
 			break;
-		status = xml_path_text(root, (const char *const[]){ "ChangeInfo", "Status", NULL });
-		if (status && !strcmp(status, "INSYNC")) {
-			xml_free(root);
-			break;
-		}
-		xml_free(root);
 		if (time_mono_ms() + pause_ms > deadline) {
 			rc = fail(r, err, FERRY_ETIMEDOUT, name,
 			          "Route 53 took the change but has not published it everywhere: "
@@ -461,27 +509,19 @@ static int wait_insync(struct r53 *r, const char *name, const char *change_id,
 /* Sends a batch; 0 when Route 53 took it and it is INSYNC. */
 static int send_batch(struct r53 *r, const char *name, const char *body, struct ferry_error *err)
 {
-	static const char *const pid[] = { "ChangeInfo", "Id", NULL };
-	char *path = xasprintf(API_PATH "/hostedzone/%s/rrset/", r->zone_id);
-	struct xml_node *root = NULL;
+	char *path = xasprintf(API_PATH "/hostedzone/%s/rrset/", r->zone_id), id[128];
 	struct buf reply;
-	const char *id;
+	bool insync;
 	int rc;
 
 	buf_init(&reply, REPLY_MAX);
 	log_debug("dns %s (%s): ChangeResourceRecordSets %s", name, r->where, body);
 	rc = api(r, "POST", path, NULL, body, name, &reply, err);
 	if (rc == 0)
-		rc = parse_reply(r, name, &reply, &root, err);
-	if (rc == 0) {
-		id = xml_path_text(root, pid);
-		if (!id)
-			rc = fail(r, err, FERRY_EPROTO, name, NULL,
-			          "the change's reply has no ChangeInfo/Id");
-		else
-			rc = wait_insync(r, name, id, err);
-	}
-	xml_free(root);
+		rc = dns_route53_parse_change(reply.data, reply.len, r->where, r->zone, name, id,
+		                              sizeof(id), &insync, err);
+	if (rc == 0 && !insync)
+		rc = wait_insync(r, name, id, err);
 	buf_release(&reply);
 	free(path);
 	return rc;
@@ -592,32 +632,43 @@ static int r53_expect(struct dns_provider *p, const char *name, const struct dns
 	return rc;
 }
 
-static int r53_check_access(struct dns_provider *p, struct ferry_error *err)
+int dns_route53_parse_zone(const char *body, size_t len, const char *where, const char *zone,
+                           const char *zone_id, struct ferry_error *err)
 {
 	static const char *const pname[] = { "HostedZone", "Name", NULL };
+	struct xml_node *root = NULL;
+	const char *zname;
+	int rc;
+
+	rc = parse_reply(body, len, where, zone, NULL, &root, err);
+	if (rc < 0)
+		return rc;
+	zname = xml_path_text(root, pname);
+	if (!zname || !dns_name_equal(zname, zone))
+		rc = dns_fail(err, FERRY_EREFUSED, where, zone, NULL,
+		              "dns.hosted_zone_id and dns.zone must name the same zone",
+		              "hosted zone %s is %.100s, not %s", zone_id,
+		              zname ? zname : "(no name)", zone);
+	xml_free(root);
+	return rc;
+}
+
+static int r53_check_access(struct dns_provider *p, struct ferry_error *err)
+{
 	struct r53 *r = from(p);
 	char *path = xasprintf(API_PATH "/hostedzone/%s", r->zone_id), *body = NULL, *probe;
 	char token[32];
-	struct xml_node *root = NULL;
 	struct dns_nlist del = { 0 }, none = { 0 };
 	struct buf reply;
-	const char *zname;
 	int rc;
 
 	buf_init(&reply, REPLY_MAX);
 	rc = api(r, "GET", path, NULL, NULL, NULL, &reply, err);
 	if (rc == 0)
-		rc = parse_reply(r, NULL, &reply, &root, err);
+		rc = dns_route53_parse_zone(reply.data, reply.len, r->where, r->zone, r->zone_id,
+		                            err);
 	if (rc < 0)
 		goto out;
-	zname = xml_path_text(root, pname);
-	if (!zname || !dns_name_equal(zname, r->zone)) {
-		rc = fail(r, err, FERRY_EREFUSED, NULL,
-		          "dns.hosted_zone_id and dns.zone must name the same zone",
-		          "hosted zone %s is %s, not %s", r->zone_id, zname ? zname : "(no name)",
-		          r->zone);
-		goto out;
-	}
 	/* The permission to change, proved without changing: a batch that
 	 * DELETEs a record set no zone holds (a random TXT value) is checked
 	 * for permission first and then refused whole as InvalidChangeBatch;
@@ -644,7 +695,6 @@ static int r53_check_access(struct dns_provider *p, struct ferry_error *err)
 	free(probe);
 out:
 	dns_nlist_release(&del);
-	xml_free(root);
 	buf_release(&reply);
 	free(body);
 	free(path);

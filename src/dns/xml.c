@@ -254,8 +254,11 @@ int xml_parse(const char *s, size_t len, struct xml_node **root, char *why, size
 		rc = element(&r, 0, root);
 	if (rc == 0)
 		rc = skip_misc(&r);
-	if (rc == 0 && r.pos != r.len) {
+	if (rc == 0 && r.pos != r.len)
 		rc = bad(&r, "content after the document element");
+	/* whatever failed after the document element (an unterminated comment
+	 * after it too): no tree, none leaked (found by fuzz_route53) */
+	if (rc < 0) {
 		xml_free(*root);
 		*root = NULL;
 	}

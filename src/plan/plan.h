@@ -236,6 +236,17 @@ struct plan_rollback {
 		double threshold;
 	} prometheus;
 	int64_t window_ms; /* default 72h */
+	bool window_set;   /* written in the plan (else the default) */
+	/* The rollback's duration measured (core/answers.h): a canary name
+	 * inside dns.zone that `ferry check --rehearse` moves to the new set
+	 * and back; an earlier journal whose rollback was measured (as
+	 * written, relative to the plan's folder); a reason that lets the
+	 * cutover go without every answer (a lab or staging run that is
+	 * itself the measurement), shown wherever the answers are. */
+	char *canary;
+	struct plan_pos canary_pos;
+	char *evidence;
+	char *waiver;
 };
 
 enum plan_weekday {

@@ -825,13 +825,16 @@ static void parse_checks(struct plan_walk *w, struct plan_sect *top)
 
 static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 {
-	static const char *const keys[] = { "authority", "when", "window", NULL };
+	static const char *const keys[] = { "authority", "when",   "window", "canary",
+		                            "evidence",  "waiver", NULL };
 	static const char *const when_keys[] = { "error_rate", "latency_p99", "health_failures",
 		                                 "prometheus", NULL };
 	static const char *const prom_keys[] = { "url",   "url_file",  "url_env",
 		                                 "query", "threshold", NULL };
 	struct plan_rollback *rb = &w->p->rollback;
 	struct plan_sect s, when, prom;
+	struct plan_pos pos;
+	char *canary;
 	long v;
 	bool ok;
 
@@ -842,7 +845,11 @@ static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 	if (!plan_get_map(top, "rollback", false, &s, keys))
 		return;
 	rb->present = true;
-	rb->authority = plan_get_str(&s, "authority", false, NULL);
+	rb->authority = plan_get_str(&s, "authority", false, &pos);
+	if (rb->authority && !rb->authority[0])
+		plan_ctx_error(&w->c, pos,
+		               "name who may decide a rollback: \"Dana Ops <dana@shop.test>\"",
+		               "rollback.authority: empty");
 	if (plan_get_map(&s, "when", false, &when, when_keys)) {
 		plan_get_pct(&when, "error_rate", &rb->error_rate);
 		plan_get_duration(&when, "latency_p99", &rb->latency_p99_ms);
@@ -856,7 +863,29 @@ static void parse_rollback(struct plan_walk *w, struct plan_sect *top)
 			rb->prometheus.threshold = plan_get_number(w, &prom, "threshold", &ok);
 		}
 	}
-	plan_get_duration(&s, "window", &rb->window_ms);
+	rb->window_set = plan_get_duration(&s, "window", &rb->window_ms);
+	canary = plan_get_str(&s, "canary", false, &rb->canary_pos);
+	if (canary) {
+		const char *why;
+
+		rb->canary = plan_dns_name(canary, &why);
+		if (!rb->canary)
+			plan_ctx_error(&w->c, rb->canary_pos,
+			               "a name inside dns.zone: canary.shop.test",
+			               "rollback.canary: '%.64s' is %s", canary, why);
+		free(canary);
+	}
+	rb->evidence = plan_get_str(&s, "evidence", false, &pos);
+	if (rb->evidence && !rb->evidence[0])
+		plan_ctx_error(
+		        &w->c, pos,
+		        "the journal of an earlier run of this plan's shape that rolled back: "
+		        "staging.ferry.db",
+		        "rollback.evidence: empty");
+	rb->waiver = plan_get_str(&s, "waiver", false, &pos);
+	if (rb->waiver && !rb->waiver[0])
+		plan_ctx_error(&w->c, pos, "say why this cutover may go without every answer",
+		               "rollback.waiver: a reason must not be empty");
 }
 
 static void day_item(struct plan_walk *w, struct fy_node *n, const char *path, struct plan_pos pos,
@@ -1011,6 +1040,29 @@ void plan_cross_check(struct plan_walk *w)
 			        &w->c, w->dns_pos, need,
 			        "dns: needs hosts.new.address (the address the records will point "
 			        "at), or addresses or cname");
+	}
+	if (p->rollback.canary) {
+		size_t k;
+
+		if (!p->dns.present || !p->dns.zone)
+			plan_ctx_error(
+			        &w->c, p->rollback.canary_pos,
+			        "the canary is a name in dns.zone; add a dns section or remove it",
+			        "rollback.canary: the plan has no dns section");
+		else if (!plan_name_in_zone(p->rollback.canary, p->dns.zone))
+			plan_ctx_error(
+			        &w->c, p->rollback.canary_pos,
+			        "a name inside dns.zone that no client uses: canary.shop.test",
+			        "rollback.canary: '%s' is outside the zone %s", p->rollback.canary,
+			        p->dns.zone);
+		for (k = 0; p->dns.present && k < p->dns.records.n; k++)
+			if (!strcmp(p->dns.records.v[k], p->rollback.canary))
+				plan_ctx_error(
+				        &w->c, p->rollback.canary_pos,
+				        "the rehearsal moves the canary to the new side and back: "
+				        "name one no client uses",
+				        "rollback.canary: '%s' is one of dns.records",
+				        p->rollback.canary);
 	}
 	if (p->checks.present) {
 		bool diff = p->checks.env.present || p->checks.egress.n || p->checks.packages.n ||

@@ -633,6 +633,9 @@ void plan_free(struct plan *p)
 	plan_strv_release(&p->checks.ignore);
 
 	free(p->rollback.authority);
+	free(p->rollback.canary);
+	free(p->rollback.evidence);
+	free(p->rollback.waiver);
 	free(p->rollback.prometheus.url);
 	secret_release(&p->rollback.prometheus.url_ref);
 	free(p->rollback.prometheus.query);

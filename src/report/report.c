@@ -66,6 +66,7 @@ static void model_release(struct report_model *m)
 	}
 	free(m->series);
 	free(m->rollback_plan);
+	free(m->rollback_answers);
 	free(m->plan_name);
 }
 
@@ -231,6 +232,9 @@ static int model_load(struct report_model *m, struct ferry_error *err)
 	if (rc < 0)
 		return rc;
 	r = journal_get(m->j, "rollback.plan", &m->rollback_plan, err);
+	if (r < 0 && r != FERRY_ENOTFOUND)
+		return r;
+	r = journal_get(m->j, "rollback.answers_text", &m->rollback_answers, err);
 	if (r < 0 && r != FERRY_ENOTFOUND)
 		return r;
 	r = journal_get(m->j, "plan.name", &m->plan_name, err);

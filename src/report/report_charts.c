@@ -376,6 +376,16 @@ void report_rollback_section(struct page *p)
 {
 	const struct report_model *m = p->m;
 
+	if (m->rollback_answers) {
+		section_open(
+		        p, "answers", "Rollback: the five answers",
+		        "What the cutover gate found before anything changed: the trigger, "
+		        "who may authorize, how long a rollback takes (measured), what data is "
+		        "at risk, when the window ends.");
+		out(p, "<pre class=\"plan\">");
+		report_cut(p, m->rollback_answers, 64 * 1024);
+		out(p, "</pre></section>\n");
+	}
 	if (!m->rollback_plan)
 		return;
 	section_open(p, "rollback", "Rollback plan",

@@ -71,6 +71,7 @@ struct report_model {
 	int64_t cutover_started, cutover_done, rollback_done;
 	double pause_budget_ms, trig_err_pct, trig_lat_ms;
 	char *rollback_plan;
+	char *rollback_answers; /* the five answers as the cutover gate found them */
 	char *plan_name;
 };
 

@@ -100,7 +100,7 @@ check "after it stopped: not active" jq -e '.run.active == false' o
 cat >plans/d.yaml <<YAML
 name: done
 schedule: { replication_soak: 1s, validation: 1s, monitor: 1s }
-rollback: { window: 1h }
+rollback: { window: 1h, waiver: "a test run: its cutover is what is tested, not a production one" }
 YAML
 "$ferry" run plans/d.yaml --no-wait >o 2>e
 check "up to the rollback window: exit 75" test $? -eq 75

@@ -63,6 +63,15 @@ on_exit() {
 	if [ $rc != 0 ]; then
 		say "failed ($rc); the last ferry output:"
 		tail -n 25 "$logs"/*.out 2>/dev/null | tail -n 60
+		# what the next person needs after lab/down: the servers' logs
+		# and the journal
+		mkdir -p "$logs/state"
+		(cd "$LAB_STATE" 2>/dev/null && find . -name '*.log' -o -name 'plan.ferry.db*') |
+			while read -r f; do
+				mkdir -p "$logs/state/$(dirname "$f")"
+				cp "$LAB_STATE/$f" "$logs/state/$f" 2>/dev/null || true
+			done
+		say "the servers' logs and the journal: $logs/state"
 	fi
 	"$top/lab/down" >/dev/null 2>&1 || say "lab/down failed too"
 	exit $rc

@@ -1,9 +1,9 @@
 /*
  * test_redis.c - the parts of the Redis engine that need no server: the
  * dry run's texts (what replicate_start and teardown would send, written
- * out in full, with no password in them), the switch's refusal until the
- * orchestrator lands, a bad URL refused naming the database, and the
- * position's text form.
+ * out in full, with no password in them), the switch steps wired for the
+ * orchestrator (their description is tests/unit/test_describe.c's), a bad
+ * URL refused naming the database, and the position's text form.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,8 +93,11 @@ static void test_refusals(void **state)
 
 	(void)state;
 	buf_init(&b, 1 << 20);
-	/* the switch steps are not wired into the orchestrator yet */
-	assert_null(eng->sw);
+	/* the switch steps are the orchestrator's; an unknown one is refused */
+	assert_non_null(eng->sw);
+	assert_non_null(eng->sw->reverse_note);
+	assert_int_equal(eng->sw->describe(&cfg, DB_FORWARD, "teleport", &b, &err), FERRY_EINVAL);
+	assert_string_equal(err.msg, "database cache: no switch step teleport");
 	/* a URL that is not one: refused before any connection (old's
 	 * address is not reached: tests send nothing outside 127.0.0.0/8) */
 	bad.new_conninfo = "host=10.77.0.3 port=6379";

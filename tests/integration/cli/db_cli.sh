@@ -163,6 +163,7 @@ databases:
         new: $srv/pgb_new.db.ini
       database: shop
 rollback:
+  waiver: "a test run: its cutover is what is tested, not a production one"
   window: 2s
 schedule:
   replication_soak: 2s

@@ -98,6 +98,7 @@ databases:
         old: $srv/pgb_old.db.ini
         new: $srv/pgb_new.db.ini
       database: shop
+rollback: { waiver: "a test run: its cutover is what is tested, not a production one" }
 schedule:
   replication_soak: $2
   validation: 1s

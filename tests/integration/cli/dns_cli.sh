@@ -34,6 +34,7 @@ dns:
   records: [www.shop.test, api.shop.test]
   ttl: { cutover: 1, steps: [2, 1] }
 schedule: { replication_soak: 1s, validation: 1s, monitor: 1s }
+rollback: { waiver: "a test run: its cutover is what is tested, not a production one" }
 YAML
 }
 write_plan "$dir/p.yaml" "$FERRY_TEST_DNS_KEY_FILE"

@@ -28,6 +28,7 @@ CFG
 plan() {
 	cat >"$1" <<YAML
 name: lb
+rollback: { authority: "Lab Operator <ops@shop.test>", when: { error_rate: 5% } }
 traffic:
   admin: $2
   backend: $3
@@ -57,6 +58,7 @@ echo "  admin_new: 127.0.0.1:16416" >>two.yaml
 "$ferry" check two.yaml >o 2>e
 check "traffic.admin_new is checked too" grep -Eq "^fail +lb.api +new 127.0.0.1:16416 .*level operator" o
 check "with its servers" grep -Eq "^ok +lb.server +new web/new " o
+check "new's balancer needs only the new server (read after DNS moves)" sh -c '! grep -Eq "lb.server +new web/old" o'
 
 plan be.yaml 127.0.0.1:16415 wbe new
 "$ferry" check be.yaml >o 2>e

@@ -101,6 +101,7 @@ YAML
   records: [multi.shop.test]
   ttl: { cutover: 1, steps: [2, 1] }
 schedule: { replication_soak: 1s, validation: 1s, monitor: 1s }
+rollback: { waiver: "a test run: its cutover is what is tested, not a production one" }
 YAML
 	} >"$1"
 }

@@ -149,6 +149,7 @@ dns:
   records: [canary.shop.test]
   ttl: { cutover: 1, steps: [1] }
 rollback:
+  waiver: "a test run: its cutover is what is tested, not a production one"
   window: 2s
 schedule:
   replication_soak: 2s

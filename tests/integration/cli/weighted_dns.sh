@@ -110,6 +110,7 @@ traffic:
   steps: [20%, 50%]
   step_hold: 6s
 schedule: { replication_soak: 1s, validation: 12s, monitor: 1s }
+rollback: { waiver: "a test run: its cutover is what is tested, not a production one" }
 YAML
 
 # --- the dry run: each step's weighted record

@@ -41,7 +41,7 @@ traffic:
   steps: [50%]
   step_hold: 1s
 schedule: { replication_soak: 1s, validation: 1s, monitor: 1s }
-rollback: { window: 1h }
+rollback: { window: 1h, waiver: "a test run: its cutover is what is tested, not a production one" }
 YAML
 at() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
 

@@ -147,24 +147,41 @@ int64_t redisload_max_gap_us(struct redisload *l, int64_t from_us, int64_t to_us
 
 int64_t redisload_lost(struct redisload *l, int side)
 {
-	char why[256];
-	struct redis_conn *c = connect_side(l, side, why, sizeof(why));
-	int64_t lost = 0;
-	size_t i = 0, batch;
+	return redisload_lost_at(l, l->url[side]);
+}
 
+int64_t redisload_lost_at(struct redisload *l, const char *url)
+{
+	struct redis_endpoint ep;
+	struct ferry_error err = { 0 };
+	struct redis_conn *c = NULL;
+	int64_t lost = 0, *ids;
+	size_t i = 0, n, batch;
+
+	if (redis_endpoint_parse(url, &ep, &err) < 0)
+		return -1;
+	redis_connect(&c, &ep, l->password, "ledger check", time_mono_ms() + 2000, &err);
+	redis_endpoint_release(&ep);
 	if (!c)
 		return -1;
-	while (i < l->nacks && lost >= 0) {
+	/* the writer may go on: the acknowledgements so far, copied */
+	pthread_mutex_lock(&l->lock);
+	n = l->nacks;
+	ids = xcalloc(n + 1, sizeof(*ids));
+	for (i = 0; i < n; i++)
+		ids[i] = l->acks[i].id;
+	pthread_mutex_unlock(&l->lock);
+	i = 0;
+	while (i < n && lost >= 0) {
 		struct redis_reply rep[1000];
-		struct ferry_error err = { 0 };
 		size_t k;
 
-		batch = l->nacks - i < 1000 ? l->nacks - i : 1000;
+		batch = n - i < 1000 ? n - i : 1000;
 		for (k = 0; k < batch; k++) {
 			char key[40];
 			const char *argv[2] = { "EXISTS", key };
 
-			snprintf(key, sizeof(key), "ledger:%lld", (long long)l->acks[i + k].id);
+			snprintf(key, sizeof(key), "ledger:%lld", (long long)ids[i + k]);
 			redis_append(c, 2, argv, NULL);
 		}
 		if (redis_flush(c, batch, rep, time_mono_ms() + 10000, &err) < 0)
@@ -176,6 +193,7 @@ int64_t redisload_lost(struct redisload *l, int side)
 		}
 		i += batch;
 	}
+	free(ids);
 	redis_conn_free(c);
 	return lost;
 }

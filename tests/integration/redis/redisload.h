@@ -45,6 +45,8 @@ int64_t redisload_max_gap_us(struct redisload *l, int64_t from_us, int64_t to_us
 /* Acknowledged writes missing on the side url[side] (EXISTS, pipelined);
  * -1 when it cannot be asked. */
 int64_t redisload_lost(struct redisload *l, int side);
+/* The same on the server at url (the writer may still run). */
+int64_t redisload_lost_at(struct redisload *l, const char *url);
 void redisload_release(struct redisload *l);
 
 #endif

@@ -1042,14 +1042,18 @@ static const char *const kill_steps[] = {
 };
 
 /* In a child: the forward switch's steps up to and including kill_steps[k],
- * then SIGKILL.  The pause's budget is 400 ms from the fence. */
+ * then SIGKILL.  The pause's budget is 400 ms from the fence; the child
+ * takes the deadline after its connections are open (a TLS handshake
+ * under a sanitizer on a loaded machine may take longer than that) and
+ * tells it to the parent through a pipe. */
 static void die_after(size_t k, int64_t *deadline_out)
 {
-	int64_t deadline = time_mono_ms() + 400;
+	int64_t deadline = 0;
+	int pfd[2];
 	pid_t pid;
 	int st;
 
-	*deadline_out = deadline;
+	assert_int_equal(pipe(pfd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -1059,9 +1063,13 @@ static void die_after(size_t k, int64_t *deadline_out)
 		void *h = NULL;
 		int rc;
 
+		close(pfd[0]);
 		config(&cfg, E.old_url, E.new_url);
 		if (E.eng->open(&cfg, &h, &err) < 0)
 			_exit(3);
+		deadline = time_mono_ms() + 400;
+		if (write(pfd[1], &deadline, sizeof(deadline)) != sizeof(deadline))
+			_exit(5);
 		rc = redis_fence(h, REDIS_OLD, deadline, &err);
 		if (rc == 0 && k >= 1)
 			rc = redis_position(h, REDIS_OLD, deadline, &pos, &err);
@@ -1079,6 +1087,10 @@ static void die_after(size_t k, int64_t *deadline_out)
 		}
 		raise(SIGKILL);
 	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &deadline, sizeof(deadline)), sizeof(deadline));
+	close(pfd[0]);
+	*deadline_out = deadline;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }

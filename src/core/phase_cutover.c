@@ -436,9 +436,10 @@ static void after_retry(struct engine *e, enum db_direction dir)
  * just started (the way back right after a cutover) or a burst of writes
  * can be behind for a while, and a rollback asked for then should wait
  * for it, saying so, rather than refuse.  Bounded (SW_LAG_WAIT_MS); the
- * preflight then says what is still wrong.  Only a running stream that
- * is behind is waited for: apply errors and a stream that does not run
- * (a switch half done, for the recovery) go straight to the preflight. */
+ * preflight then says what is still wrong.  Only a stream that runs or is
+ * starting (enabled, its worker not yet launched) and is behind is waited
+ * for: apply errors and a stream that does not run (a switch half done,
+ * for the recovery) go straight to the preflight. */
 #define SW_LAG_WAIT_MS 120000
 
 static void wait_streams(struct engine *e, struct dbset *s, enum db_direction dir)
@@ -458,17 +459,26 @@ static void wait_streams(struct engine *e, struct dbset *s, enum db_direction di
 			memset(&lag, 0, sizeof(lag));
 			if (!d->eng->lag || d->eng->lag(d->h, dir, &lag, &err) < 0)
 				continue; /* the preflight says why */
-			if (lag.apply_errors == 0 && lag.worker_running && lag.ms > max)
+			if (lag.apply_errors == 0 &&
+			    (lag.starting || (lag.worker_running && lag.ms > max)))
 				name = d->pd->name;
 		}
 		if (!name || time_mono_ms() >= until)
 			return;
 		if (time_mono_ms() >= say_at) {
-			engine_say(e, name,
-			           "waiting for replication %s to catch up before the write pause: "
-			           "lag %lld ms, %lld bytes",
-			           dir == DB_FORWARD ? "old -> new" : "new -> old",
-			           (long long)lag.ms, (long long)lag.bytes);
+			if (lag.starting)
+				engine_say(e, name,
+				           "waiting for replication %s to start before the write "
+				           "pause: no apply worker yet, %lld bytes behind",
+				           dir == DB_FORWARD ? "old -> new" : "new -> old",
+				           (long long)lag.bytes);
+			else
+				engine_say(
+				        e, name,
+				        "waiting for replication %s to catch up before the write "
+				        "pause: lag %lld ms, %lld bytes",
+				        dir == DB_FORWARD ? "old -> new" : "new -> old",
+				        (long long)lag.ms, (long long)lag.bytes);
 			say_at = time_mono_ms() + 5000;
 		}
 		time_sleep_until_ms(time_mono_ms() + 200);

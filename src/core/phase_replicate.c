@@ -364,6 +364,7 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 	int64_t window = e->plan->schedule.replication_soak_ms, start = time_mono_ms(), tick;
 	int64_t drift_at = start; /* schema fingerprints compared every minute */
 	int64_t last_alarm = -60000, no_worker_since = 0;
+	bool unknown = false;
 	char left[32];
 	int r;
 
@@ -427,6 +428,18 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 			engine_say(e, d->pd->name, "lag %lld ms >= 1 s: the soak starts over",
 			           (long long)lag.ms);
 			start = now;
+		} else if (lag.ms < 0 && lag.bytes != 0) {
+			/* behind, and the stream has not yet said how far (no
+			 * position confirmed yet): not a healthy second */
+			if (!unknown)
+				engine_say(e, d->pd->name,
+				           "lag not known yet (%lld bytes behind): the soak waits "
+				           "for the stream's first confirmed position",
+				           (long long)lag.bytes);
+			unknown = true;
+			start = now;
+		} else {
+			unknown = false;
 		}
 		if (now - start >= window) {
 			r = drift(e, d, err); /* and once more at the end */

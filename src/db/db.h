@@ -188,6 +188,9 @@ struct db_lag {
 	int64_t ms;           /* age of the last confirmed position, 0 when caught up */
 	int64_t apply_errors; /* apply + sync errors so far */
 	bool worker_running;  /* an apply worker exists */
+	bool starting;        /* no worker yet, but the stream is enabled: its
+	                       * worker is on its way (the engines whose
+	                       * streams start asynchronously set it) */
 	int64_t events;       /* transactions not yet applied (MariaDB: GTID
 	                       * sequence distance summed over domains), 0
 	                       * where the engine does not count them */

@@ -590,6 +590,10 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 		return rc;
 	if (r.nrows >= 1) {
 		out->worker_running = !strcmp(pgsql_result_get(&r, 0, 0) ?: "f", "t");
+		/* enabled and no worker yet: the launcher starts it (a stream
+		 * just created, or just enabled by a cutover) */
+		out->starting =
+		        !out->worker_running && !strcmp(pgsql_result_get(&r, 0, 2) ?: "f", "t");
 		/* latest_end_time moves only with traffic or keepalives: when
 		 * nothing is pending the lag is zero whatever its age */
 		out->ms = out->bytes == 0 ? 0 : pgsql_result_int(&r, 0, 1, -1);

@@ -68,8 +68,8 @@ const char pg_sql_slot_wal[] =
 	"FROM pg_database WHERE datname = current_database()))"
 const char pg_sql_lag_sub[] =
         "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
-        "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE " PG_THIS_SUB
-        " AND relid IS NULL";
+        "latest_end_time) * 1000)::bigint, (SELECT subenabled FROM pg_subscription s "
+        "WHERE s.oid = subid) FROM pg_stat_subscription WHERE " PG_THIS_SUB " AND relid IS NULL";
 const char pg_sql_lag_errors[] = "SELECT apply_error_count + sync_error_count FROM "
                                  "pg_stat_subscription_stats WHERE " PG_THIS_SUB;
 

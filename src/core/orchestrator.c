@@ -560,6 +560,25 @@ static int catch_up(struct run *r, struct endpoints_db *d, struct ferry_error *e
 	return rc;
 }
 
+/* Points endpoint j of d at side unless the inspection saw it there,
+ * then confirms with show: a recovery believes only what it read. */
+static int recover_point(struct run *r, struct endpoints_db *d, const struct recst *rs, size_t j,
+                         enum db_side side, int64_t deadline, struct ferry_error *e)
+{
+	const struct sw_target *t = &d->target[side];
+	struct sw_where w;
+	int rc = injected(r, "point", e);
+
+	if (rc == 0 && (!rs->known[j] || !sw_where_is(&rs->where[j], t)))
+		rc = d->sw->point(d->swep[j], t, db_side_name(side), deadline, e);
+	if (rc == 0)
+		rc = d->sw->show(d->swep[j], &w, deadline, e);
+	if (rc == 0 && !sw_where_is(&w, t))
+		rc = ferry_error_set(e, FERRY_ESTATE, NULL, "%s: points at %s:%d, not at %s",
+		                     d->swcfg[j].name, w.host, w.port, db_side_name(side));
+	return rc;
+}
+
 static int recover_complete(struct run *r, struct recst *rs, struct ferry_error *err)
 {
 	int64_t deadline = time_mono_ms() + ORCH_RECOVER_MS;
@@ -599,20 +618,7 @@ static int recover_complete(struct run *r, struct recst *rs, struct ferry_error 
 			continue; /* its endpoints stay where they are */
 		}
 		for (j = 0; j < d->nsw; j++) {
-			rc2 = injected(r, "point", &e);
-			if (rc2 == 0 &&
-			    (!rs[i].known[j] || !sw_where_is(&rs[i].where[j], to_t(d, r->dir))))
-				rc2 = d->sw->point(d->swep[j], to_t(d, r->dir),
-				                   db_side_name(db_to(r->dir)), deadline, &e);
-			if (rc2 == 0) {
-				struct sw_where w;
-				rc2 = d->sw->show(d->swep[j], &w, deadline, &e);
-				if (rc2 == 0 && !sw_where_is(&w, to_t(d, r->dir)))
-					rc2 = ferry_error_set(&e, FERRY_ESTATE, NULL,
-					                      "%s: points at %s:%d, not at %s",
-					                      d->swcfg[j].name, w.host, w.port,
-					                      db_side_name(db_to(r->dir)));
-			}
+			rc2 = recover_point(r, d, &rs[i], j, db_to(r->dir), deadline, &e);
 			if (rc2 == 0) {
 				rc2 = injected(r, "resume", &e);
 				if (rc2 == 0 && d->sw->can_pause) {
@@ -644,20 +650,7 @@ static int recover_undo(struct run *r, struct recst *rs, struct ferry_error *err
 		    db_side_name(db_from(r->dir)), ins->detail);
 		for (j = 0; j < d->nsw; j++) {
 			struct ferry_error e = { 0 };
-			rc2 = injected(r, "point", &e);
-			if (rc2 == 0 &&
-			    (!rs[i].known[j] || !sw_where_is(&rs[i].where[j], from_t(d, r->dir))))
-				rc2 = d->sw->point(d->swep[j], from_t(d, r->dir),
-				                   db_side_name(db_from(r->dir)), deadline, &e);
-			if (rc2 == 0) {
-				struct sw_where w;
-				rc2 = d->sw->show(d->swep[j], &w, deadline, &e);
-				if (rc2 == 0 && !sw_where_is(&w, from_t(d, r->dir)))
-					rc2 = ferry_error_set(&e, FERRY_ESTATE, NULL,
-					                      "%s: points at %s:%d, not at %s",
-					                      d->swcfg[j].name, w.host, w.port,
-					                      db_side_name(db_from(r->dir)));
-			}
+			rc2 = recover_point(r, d, &rs[i], j, db_from(r->dir), deadline, &e);
 			safe = safe && rc2 == 0;
 			keep(&rc, err, rc2, &e);
 		}

@@ -132,18 +132,20 @@ static int exec_retry(struct lab_my *m, const char *sql, int retry_ms, struct fe
 	}
 }
 
-/* 'S', escaped for a quoted literal (the lab's ids and names are ASCII,
- * so the connection's character set does not matter: no connection needed). */
+/* s as a hexadecimal literal, X'...': mysql_hex_string needs no connection
+ * (mysql_escape_string would need the library's character set set up), and
+ * nothing in s can end the literal. */
 static char *quoted(const char *s)
 {
 	size_t n = strlen(s);
-	char *q = xmalloc(2 * n + 3);
+	char *q = xmalloc(2 * n + 4);
 	unsigned long len;
 
-	q[0] = '\'';
-	len = mysql_escape_string(q + 1, s, (unsigned long)n);
-	q[len + 1] = '\'';
-	q[len + 2] = '\0';
+	q[0] = 'X';
+	q[1] = '\'';
+	len = mysql_hex_string(q + 2, s, (unsigned long)n);
+	q[len + 2] = '\'';
+	q[len + 3] = '\0';
 	return q;
 }
 

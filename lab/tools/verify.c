@@ -755,10 +755,11 @@ static void print_json(const struct verify *v, const struct rec **acked)
 
 	for (int k = 0; k < STORE_KINDS; k++) {
 		const struct store *st = &v->stores[k];
-		json_t *servers = json_array();
+		json_t *servers;
 
 		if (!st->nservers)
 			continue;
+		servers = json_array();
 		for (size_t i = 0; i < st->nservers; i++)
 			json_array_append_new(servers, json_pack("{s:s, s:s, s:b}", "url",
 			                                         st->servers[i].url.shown, "state",

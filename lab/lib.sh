@@ -43,6 +43,13 @@ LAB_BRIDGE_ADDR=10.77.0.254
 LAB_HOSTS="net old new"
 PG_BIN=/usr/lib/postgresql/15/bin
 
+# ferry reaches old and new over ssh as this user, root through sudo
+# (lab/up: sshd in both namespaces, the user, the sudoers drop-in).
+LAB_SSH_USER=ferryop
+LAB_SUDOERS=/etc/sudoers.d/ferry-lab
+# The comment lab/up gives the user it makes: lab/down removes only that one.
+LAB_SSH_GECOS="ferry lab (lab/up made it; lab/down removes it)"
+
 lab_ns() { echo "ferry-$1"; }
 lab_addr() {
 	case $1 in

@@ -2,8 +2,10 @@
  * check.c - `ferry check PLAN [--json]`: run every check now, change
  * nothing, print one row per check with the migration failure it prevents.
  *
- * The rows come from each family: DNS (here, through the provider
- * interface: the record exists, points at the old host, its TTL, the key),
+ * The rows come from each family: the way into each host first (ssh and
+ * sudo through its exec prefix, core/host_checks.h), DNS (here, through
+ * the provider interface: the record exists, points at the old host, its
+ * TTL, the key),
  * the load balancers' runtime APIs (here, read only: each answers at a
  * level that may set weights, and has the backend and both servers),
  * databases (their readiness) and hosts (hosts/checks.h: env, egress, TLS,
@@ -395,6 +397,7 @@ int cmd_check(int argc, char **argv)
 		code = cmd_fail(&err);
 		goto out;
 	}
+	hosts_access_rows(p, &rows);
 	if (p->dns.present)
 		dns_checks(p, &rows);
 	if (p->traffic.present)

@@ -11,6 +11,7 @@
 
 #include "plan/plan.h"
 #include "core/host_checks.h"
+#include "hosts/access.h"
 #include "hosts/diff.h"
 #include "hosts/egress.h"
 #include "hosts/http.h"
@@ -35,6 +36,54 @@ static void target_of(const struct plan_host *h, const char *name, struct hosts_
 	t->exec = h->exec.v;
 	t->nexec = h->exec.n;
 	t->address = h->address;
+}
+
+/* ---- the way in: ssh, sudo ---- */
+
+static const char prevents_way[] =
+        "every command on the host failing when it is needed: the probe, and the pooler's "
+        "files inside the cutover's write pause";
+static const char prevents_sudo[] =
+        "a pooler file that cannot be written or an application's environment that cannot be "
+        "read, found inside the cutover window instead of now";
+
+static enum check_status access_status(enum hosts_access_state s)
+{
+	return s == HOSTS_ACCESS_OK ? CHECK_OK : s == HOSTS_ACCESS_WARN ? CHECK_WARN : CHECK_FAIL;
+}
+
+static void access_part_row(struct check_rows *out, const char *check, const char *host,
+                            const char *prevents, const struct hosts_access_part *part)
+{
+	if (part->state == HOSTS_ACCESS_NONE)
+		return;
+	if (part->hint)
+		check_rows_add(out, check, host, access_status(part->state), prevents,
+		               "%s (hint: %s)", part->detail, part->hint);
+	else
+		check_rows_add(out, check, host, access_status(part->state), prevents, "%s",
+		               part->detail);
+}
+
+void hosts_access_rows(const struct plan *p, struct check_rows *out)
+{
+	const struct plan_host *hosts[2] = { &p->host_old, &p->host_new };
+	static const char *const names[2] = { "old", "new" };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct hosts_target t;
+		struct hosts_access a;
+
+		if (!hosts[i]->present || hosts[i]->exec.n == 0)
+			continue;
+		target_of(hosts[i], names[i], &t);
+		hosts_access_init(&a);
+		hosts_access_check(&t, 15000, &a);
+		access_part_row(out, a.ssh ? "ssh" : "exec", names[i], prevents_way, &a.way);
+		access_part_row(out, "sudo", names[i], prevents_sudo, &a.sudo);
+		hosts_access_release(&a);
+	}
 }
 
 /* ---- egress ---- */

@@ -33,6 +33,14 @@ struct plan;
  * only, and gets no host checks unless it has a `checks` section). */
 bool hosts_checks_wanted(const struct plan *p);
 
+/*
+ * The way into each host that has an exec prefix, up front: a row "ssh"
+ * (or "exec" for another prefix) whether the prefix reaches a shell, and a
+ * row "sudo" whether the prefix's sudo runs it without a password
+ * (hosts/access.h).  A failing row keeps the command's own error text.
+ */
+void hosts_access_rows(const struct plan *p, struct check_rows *out);
+
 /* Knobs for tests and for ferry check's options; zero means the default. */
 struct hosts_checks_opts {
 	unsigned tls_port;          /* 443 */

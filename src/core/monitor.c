@@ -134,16 +134,6 @@ void engine_way_back(struct engine *e)
 	}
 }
 
-static void sleep_until_ms(int64_t mono_ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = mono_ms / 1000;
-	ts.tv_nsec = (mono_ms % 1000) * 1000000;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
-		;
-}
-
 /* One health probe of every checks.health URL against the new address. */
 static void probe_health(struct engine *e, struct trigger_window *w, int64_t now_ms,
                          double *latency)
@@ -276,7 +266,7 @@ int engine_monitor(struct engine *e, int64_t duration_ms, const char *label, cha
 		double health = -1;
 		char left[32], htext[32], stext[32];
 
-		sleep_until_ms(tick + 1000);
+		time_sleep_until_ms(tick + 1000);
 		wall = time_wall_ms();
 		blind = false;
 		if (t->present) {

@@ -81,6 +81,8 @@ struct buf;
 #define ORCH_RECOVER_MS 30000
 
 enum orch_outcome {
+	ORCH_NONE,    /* nothing decided (a zeroed or released result): never
+	               * read as done */
 	ORCH_DONE,    /* to is the writer of every database */
 	ORCH_REFUSED, /* the preflight refused: nothing changed */
 	ORCH_UNDONE,  /* undone: from is the writer of every database, as before */

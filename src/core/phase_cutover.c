@@ -31,7 +31,6 @@
  * switch the orchestrator could neither finish nor undo (ORCH_STUCK) leaves
  * that step open on purpose, so that the next run recovers it first.
  */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +45,21 @@
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-/* "main (round 2)" */
+/* "main (round 2)": in round (NULL: the journal's current one). */
+static void round_object_at(struct engine *e, const char *name, const char *round, char *out,
+                            size_t len)
+{
+	char *cur = NULL;
+
+	if (!round && journal_get(e->j, "cutover.round", &cur, NULL) < 0)
+		cur = xstrdup("1");
+	snprintf(out, len, "%s (round %s)", name, round ? round : cur);
+	free(cur);
+}
+
 static void round_object(struct engine *e, const char *name, char *out, size_t len)
 {
-	char *round = NULL;
-
-	if (journal_get(e->j, "cutover.round", &round, NULL) < 0)
-		round = xstrdup("1");
-	snprintf(out, len, "%s (round %s)", name, round);
-	free(round);
+	round_object_at(e, name, NULL, out, len);
 }
 
 /* A time for the report (journal key KEY, milliseconds). */
@@ -320,13 +325,14 @@ static void orch_say(void *ctx, const char *object, const char *line)
 }
 
 /* The journal object of the after-steps of database name: "main (round
- * 2)" for the cutover's, "main (round 2, back)" for the rollback's. */
-static void after_object(struct engine *e, const char *name, enum db_direction dir, char *out,
-                         size_t len)
+ * 2)" for the cutover's, "main (round 2, back)" for the rollback's; in
+ * round (NULL: the current one). */
+static void after_object(struct engine *e, const char *name, enum db_direction dir,
+                         const char *round, char *out, size_t len)
 {
 	char base[128];
 
-	round_object(e, name, base, sizeof(base));
+	round_object_at(e, name, round, base, sizeof(base));
 	if (dir == DB_REVERSE && base[0] && base[strlen(base) - 1] == ')')
 		base[strlen(base) - 1] = '\0', snprintf(out, len, "%s, back)", base);
 	else
@@ -339,7 +345,7 @@ static void after_object(struct engine *e, const char *name, enum db_direction d
  * retries until done (ferry status alarms while one is missing).  Errors
  * are reported and left to the retry: the switch itself is done.
  */
-static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
+static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir, const char *round,
                        struct orch_result *res, bool quiet)
 {
 	size_t i;
@@ -352,7 +358,7 @@ static int after_steps(struct engine *e, struct dbset *s, enum db_direction dir,
 		char object[160];
 		int k;
 
-		after_object(e, d->pd->name, dir, object, sizeof(object));
+		after_object(e, d->pd->name, dir, round, object, sizeof(object));
 		for (k = 0; k < 2; k++) {
 			struct ferry_error err = { 0 };
 			const char *note;
@@ -410,7 +416,7 @@ static void after_retry(struct engine *e, enum db_direction dir)
 
 	for (i = 0; i < e->plan->ndatabases && !missing; i++) {
 		char object[160];
-		after_object(e, e->plan->databases[i].name, dir, object, sizeof(object));
+		after_object(e, e->plan->databases[i].name, dir, NULL, object, sizeof(object));
 		missing =
 		        journal_step_find_done(e->j, "db.start_reverse", object, NULL, NULL) < 0 ||
 		        journal_step_find_done(e->j, "db.drop_forward", object, NULL, NULL) < 0;
@@ -421,7 +427,7 @@ static void after_retry(struct engine *e, enum db_direction dir)
 		engine_say(e, "databases", "cannot retry the after-switch steps: %s", err.msg);
 		return;
 	}
-	after_steps(e, &s, dir, NULL, true);
+	after_steps(e, &s, dir, NULL, NULL, true);
 	dbset_close(&s);
 }
 
@@ -465,7 +471,7 @@ static void wait_streams(struct engine *e, struct dbset *s, enum db_direction di
 			           (long long)lag.ms, (long long)lag.bytes);
 			say_at = time_mono_ms() + 5000;
 		}
-		poll(NULL, 0, 200);
+		time_sleep_until_ms(time_mono_ms() + 200);
 	}
 }
 
@@ -532,7 +538,7 @@ static int dbs_switch(struct engine *e, enum db_direction dir, const char *step,
 			           res.db[i].fence_pos ? "" : " (recovered)");
 		}
 		engine_step_done(e, id, step, true, result, NULL);
-		after_steps(e, &s, dir, &res, false);
+		after_steps(e, &s, dir, NULL, &res, false);
 		r = 0;
 	} else if (res.outcome == ORCH_STUCK) {
 		/* no done row: the next run's recovery finishes it */
@@ -558,6 +564,7 @@ int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct
 	struct orch_result res = { 0 };
 	struct dbset set = { 0 };
 	enum db_direction dir;
+	bool done;
 	int r;
 
 	if (!strcmp(s->name, "db.switch"))
@@ -574,18 +581,26 @@ int phase_cutover_resolve(struct engine *e, const struct journal_step *s, struct
 		dbset_close(&set);
 		return r;
 	}
+	done = res.outcome == ORCH_DONE;
 	engine_say(e, "databases", "interrupted switch %s by recovery: no endpoint paused",
-	           res.outcome == ORCH_DONE ? "completed" : "undone");
-	if (res.outcome == ORCH_DONE) {
+	           done ? "completed" : "undone");
+	if (done) {
+		/* the after-steps of the step's own round ("databases (round
+		 * 1)"), which may be an earlier one than the journal's now */
+		const char *at = strstr(s->object, "(round ");
+		char round[24] = "";
+
+		if (at)
+			snprintf(round, sizeof(round), "%.*s", (int)strcspn(at + 7, ")"), at + 7);
 		r = journal_step_done(e->j, s->id, true, "completed by recovery", err);
 		if (r == 0)
-			after_steps(e, &set, dir, &res, true);
+			after_steps(e, &set, dir, round[0] ? round : NULL, &res, true);
 	}
-	orch_result_release(&res);
+	orch_result_release(&res); /* outcome read before: release zeroes it */
 	dbset_close(&set);
 	if (r < 0)
 		return r;
-	return res.outcome == ORCH_DONE ? 1 : 0;
+	return done ? 1 : 0;
 }
 
 /* --- rollback ----------------------------------------------------------- */

@@ -358,11 +358,12 @@ out:
 }
 
 /* Lag under LAG_LIMIT_MS for the whole soak window. */
+#define NO_WORKER_GRACE_MS 30000
 static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
 {
 	int64_t window = e->plan->schedule.replication_soak_ms, start = time_mono_ms(), tick;
 	int64_t drift_at = start; /* schema fingerprints compared every minute */
-	int64_t last_alarm = -60000;
+	int64_t last_alarm = -60000, no_worker_since = 0;
 	char left[32];
 	int r;
 
@@ -381,6 +382,27 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 		journal_sample_add(e->j, "lag_bytes", d->pd->name, wall, (double)lag.bytes, NULL);
 		journal_sample_add(e->j, "lag_seconds", d->pd->name, wall, lag.ms / 1000.0, NULL);
 		journal_samples_commit(e->j, NULL);
+		/* a worker that is not running yet (just created, or in the
+		 * server's retry interval after a failed start) is waited for,
+		 * saying so, up to NO_WORKER_GRACE_MS; apply errors are not */
+		if (lag.apply_errors == 0 && !lag.worker_running) {
+			int64_t t = time_mono_ms();
+			if (!no_worker_since) {
+				no_worker_since = t;
+				engine_say(e, d->pd->name,
+				           "replication: no apply worker yet; waiting up to %lld s "
+				           "for "
+				           "it to start",
+				           (long long)(NO_WORKER_GRACE_MS / 1000));
+			}
+			if (t - no_worker_since < NO_WORKER_GRACE_MS) {
+				start = t; /* the soak starts once it runs */
+				time_sleep_until_ms(tick + 1000);
+				continue;
+			}
+		} else if (lag.worker_running) {
+			no_worker_since = 0;
+		}
 		if ((lag.apply_errors > 0 || !lag.worker_running) && lag.detail[0])
 			return ferry_error_set(
 			        err, FERRY_ECHECK,
@@ -415,8 +437,7 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 		duration_human(window - (now - start), left, sizeof(left));
 		engine_live(e, "%s: soak, lag %lld ms, %lld bytes, %s left", d->pd->name,
 		            (long long)lag.ms, (long long)lag.bytes, left);
-		while (time_mono_ms() < tick + 1000)
-			sleep_ms(tick + 1000 - time_mono_ms());
+		time_sleep_until_ms(tick + 1000);
 	}
 	journal_gate_record(e->j, "replicate", "soak", true, "lag < 1 s over the soak window",
 	                    NULL);

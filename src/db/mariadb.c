@@ -130,6 +130,7 @@ static int mdb_open(const struct db_config *cfg, void **out, struct ferry_error 
 
 	*out = NULL;
 	m->cfg = cfg;
+	m->sched_writer = -1;
 	rc = side_init(m, &m->old, "old", cfg->old_conninfo, cfg->old_password, cfg->old_from_new,
 	               err);
 	if (rc == 0)
@@ -597,8 +598,22 @@ static int mdb_lag(void *h, enum db_direction dir, struct db_lag *out, struct fe
 	rc = mdb_exec(to->q,
 	              "SELECT @@gtid_slave_pos, (SELECT seq FROM " MDB_META
 	              ".heartbeat WHERE id = 1), (SELECT ts FROM " MDB_META
-	              ".heartbeat WHERE id = 1)",
+	              ".heartbeat WHERE id = 1), @@GLOBAL.read_only",
 	              mdb_deadline(MDB_TIMEOUT_MS), &tr, err);
+	/* a replica that applies is read_only: ferry made it so, and a
+	 * restart of the server forgets SET GLOBAL (the switch never leaves
+	 * one applying and writable) */
+	if (rc == 0 && out->worker_running && tr.nrows == 1 &&
+	    !strcmp(mdb_result_get(&tr, 0, 3) ?: "", "0")) {
+		log_warn("database %s: %s replicates from %s but is writable (restarted?): "
+		         "read_only set again",
+		         m->cfg->name, to->name, from->name);
+		rc = mdb_exec(to->q, "SET GLOBAL read_only = 1", mdb_deadline(MDB_TIMEOUT_MS), NULL,
+		              err);
+		if (rc == 0)
+			rc = mdb_exec(to->q, "SET GLOBAL event_scheduler = OFF",
+			              mdb_deadline(MDB_TIMEOUT_MS), NULL, err);
+	}
 	if (rc == 0)
 		rc = mdb_exec(from->q,
 		              "SELECT @@gtid_binlog_pos, (SELECT seq FROM " MDB_META
@@ -823,4 +838,5 @@ const struct db_engine db_engine_mariadb = {
 	.teardown = mdb_teardown,
 	.describe_replicate = mdb_describe_replicate,
 	.describe_teardown = mdb_describe_teardown,
+	.sw = &mdb_switch_ops,
 };

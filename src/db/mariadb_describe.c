@@ -68,7 +68,9 @@ __attribute__((format(printf, 4, 5))) static void line(struct desc *d, const cha
 {
 	va_list ap;
 
-	buf_addf(&d->o, "%s%s %s: %s", d->step, d->pause ? " [pause]" : "", target, text);
+	if (*d->step)
+		buf_addf(&d->o, "%s%s ", d->step, d->pause ? " [pause]" : "");
+	buf_addf(&d->o, "%s: %s", target, text);
 	if (note) {
 		buf_adds(&d->o, "  -- ");
 		va_start(ap, note);
@@ -80,7 +82,8 @@ __attribute__((format(printf, 4, 5))) static void line(struct desc *d, const cha
 
 static void open_lines(struct desc *d)
 {
-	d->step = "open";
+	if (!d->step || *d->step)
+		d->step = "open";
 	d->pause = false;
 	line(d, "old", "connect", "%s:%s as %s", d->m.old.ep.host ? d->m.old.ep.host : "127.0.0.1",
 	     d->m.old.ep.port ? d->m.old.ep.port : "3306",
@@ -136,50 +139,157 @@ int mdb_describe_replicate(const struct db_config *cfg, struct buf *out, struct 
 	return desc_finish(&d, out, err);
 }
 
-int mdb_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
-                        struct ferry_error *err)
+/* The filter and CHANGE MASTER that make s a replica of other. */
+__attribute__((format(printf, 5, 6))) static void reverse_lines(struct desc *d, struct mdb_side *s,
+                                                                struct mdb_side *other, bool demote,
+                                                                const char *note, ...)
+{
+	char *filter = mdb_filter(&d->m), *qf = mdb_quote(filter), *sql, n[256];
+	va_list ap;
+
+	va_start(ap, note);
+	vsnprintf(n, sizeof(n), note, ap);
+	va_end(ap);
+	sql = xasprintf("SET GLOBAL replicate_wild_do_table = %s", qf);
+	line(d, s->name, sql, "%s", n);
+	free(sql);
+	sql = mdb_change_master_sql(&d->m, s, other, demote, false);
+	line(d, s->name, sql, "%s", n);
+	free(sql);
+	free(qf);
+	free(filter);
+}
+
+/* One step of the switch (db.h, describe): lines "TARGET: TEXT  -- NOTE",
+ * without the step's name (the orchestrator adds it). */
+int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,
+                      struct buf *out, struct ferry_error *err)
 {
 	struct desc d;
 	struct mdb_side *from, *to;
-	char *cm;
+	const char *f, *t;
+	int64_t max_lag = cfg->max_lag_ms ? cfg->max_lag_ms : 1000;
 
 	if (desc_init(&d, cfg, err) < 0)
 		return desc_finish(&d, out, err);
-	open_lines(&d);
 	mdb_sides(&d.m, dir, &from, &to);
-	d.pause = true;
-	d.step = "fence";
-	line(&d, from->name, "SET SESSION lock_wait_timeout = $1", "$1: the budget left, seconds");
-	line(&d, from->name, "SET GLOBAL read_only = 1",
-	     "KILL QUERY from the control connection "
-	     "past the deadline");
-	line(&d, from->name, "KILL CONNECTION $1",
-	     "for each session but ferry's, the server's "
-	     "threads and binlog readers");
-	d.step = "position";
-	line(&d, from->name, "SELECT @@GLOBAL.gtid_binlog_pos", NULL);
-	d.step = "wait_applied";
-	line(&d, to->name, "SELECT MASTER_GTID_WAIT($1, 0.05)", "until 0, within the budget");
-	d.step = "promote";
-	line(&d, to->name, "STOP SLAVE", NULL);
-	line(&d, to->name, "SET GLOBAL read_only = 0", NULL);
-	line(&d, to->name, "ALTER EVENT $1 ENABLE", "for each SLAVESIDE_DISABLED event");
-	line(&d, to->name, "SET GLOBAL event_scheduler = ON", "if it has events");
-	d.step = "prepare_reverse";
-	line(&d, from->name, "SET GLOBAL event_scheduler = OFF", NULL);
-	cm = mdb_change_master_sql(&d.m, from, to, true, false);
-	line(&d, from->name, cm, NULL);
-	free(cm);
-	d.pause = false;
-	d.step = "start_reverse";
-	line(&d, from->name, "START SLAVE", "after the resume, retried");
-	d.step = "drop_forward";
-	line(&d, to->name, "RESET SLAVE ALL", "after the resume, retried");
-	d.step = "undo";
-	d.pause = true;
-	line(&d, from->name, "RESET SLAVE ALL", "if prepare_reverse ran");
-	line(&d, to->name, "SET GLOBAL read_only = 1; START SLAVE", "if promote ran");
-	line(&d, from->name, "SET GLOBAL read_only = 0", NULL);
+	f = from->name;
+	t = to->name;
+	d.step = "";
+	if (!strcmp(step, DB_SW_OPEN)) {
+		open_lines(&d);
+		line(&d, "old", "connect",
+		     "a spare: KILL QUERY past a deadline, and what follows it");
+		line(&d, "new", "connect",
+		     "a spare: KILL QUERY past a deadline, and what follows it");
+	} else if (!strcmp(step, DB_SW_PREFLIGHT)) {
+		line(&d, t, "SHOW SLAVE STATUS",
+		     "must replicate from %s, both threads running, no error", f);
+		line(&d, t,
+		     "SELECT @@gtid_slave_pos, (SELECT seq FROM " MDB_META
+		     ".heartbeat WHERE id = 1), ...",
+		     "the lag: GTID distance and heartbeat age, under %lld ms", (long long)max_lag);
+		line(&d, f, "INSERT INTO " MDB_META ".heartbeat ... ON DUPLICATE KEY UPDATE ...",
+		     "the next heartbeat");
+		line(&d, t, "SELECT @@GLOBAL.log_bin", "must be 1: the way back reads its binlog");
+		line(&d, t, "SELECT @@GLOBAL.log_slave_updates", "must be 1");
+		line(&d, f, "SHOW SLAVE STATUS", "must not replicate from elsewhere");
+		line(&d, f, MDB_SQL_SESSIONS_WHO, "logged: the sessions the fence will end");
+	} else if (!strcmp(step, DB_SW_PREPARE)) {
+		line(&d, "old", "connect (and a spare for the pause)", "if lost");
+		line(&d, "new", "connect (and a spare for the pause)", "if lost");
+		line(&d, f, "SELECT @@GLOBAL.read_only", NULL);
+		line(&d, f, "SELECT @@GLOBAL.event_scheduler",
+		     "if writable: %s's scheduler will run as it does", t);
+		reverse_lines(&d, from, to, false,
+		              "if it does not replicate from %s yet: the way back, not started", t);
+		line(&d, f, MDB_SQL_REVERSE_TABLE, "sql_log_bin=0");
+		{
+			char *del = xasprintf("DELETE FROM " MDB_META ".reverse WHERE dir = %d",
+			                      (int)dir);
+			line(&d, f, del,
+			     "sql_log_bin=0; not started by this switch yet (a restart of the "
+			     "server "
+			     "would start it: recovery tells them apart)");
+			free(del);
+		}
+		line(&d, f, MDB_SQL_POSITION, "where %s is now", f);
+		line(&d, t, "SELECT MASTER_GTID_WAIT($1, 0.05)",
+		     "until it holds that, up to %lld ms: the pause then waits only for the "
+		     "writes in between",
+		     (long long)max_lag);
+	} else if (!strcmp(step, DB_SW_FENCE) || !strcmp(step, DB_SW_UNDO_FENCE_TARGET)) {
+		const char *s = !strcmp(step, DB_SW_FENCE) ? f : t;
+		line(&d, s, "SELECT @@GLOBAL.read_only", "nothing more if 1");
+		line(&d, s, "SET SESSION lock_wait_timeout = $1", "$1: the budget left, seconds");
+		line(&d, s, "SET GLOBAL read_only = 1",
+		     "past the deadline: KILL QUERY of it from the spare connection");
+		line(&d, s, MDB_SQL_SESSIONS_FENCED, NULL);
+		line(&d, s, "KILL CONNECTION $1", "for each session above");
+	} else if (!strcmp(step, DB_SW_POSITION)) {
+		line(&d, f, MDB_SQL_POSITION, "the fence position");
+	} else if (!strcmp(step, DB_SW_WAIT_APPLIED)) {
+		line(&d, t, "SELECT MASTER_GTID_WAIT($1, 0.05)",
+		     "$1 = the fence position; again until 0, within the budget");
+		line(&d, t, "SHOW SLAVE STATUS",
+		     "every 10th round: a stopped replica fails the step");
+	} else if (!strcmp(step, DB_SW_FINALIZE)) {
+		line(&d, t, "nothing", "row events carry AUTO_INCREMENT values");
+	} else if (!strcmp(step, DB_SW_STOP_FORWARD)) {
+		line(&d, t, "SHOW SLAVE STATUS", NULL);
+		line(&d, t, "STOP SLAVE",
+		     "if a thread runs; the configuration stays until drop_forward");
+	} else if (!strcmp(step, DB_SW_PREPARE_REVERSE)) {
+		line(&d, f, "SHOW SLAVE STATUS", "prepare made it a replica of %s, not started", t);
+		line(&d, f, "SET GLOBAL read_only = 1", "if 0");
+		line(&d, f, "SET GLOBAL event_scheduler = OFF", "if ON");
+		reverse_lines(&d, from, to, true, "only if prepare did not (a recovery)");
+	} else if (!strcmp(step, DB_SW_UNFENCE_TARGET) || !strcmp(step, DB_SW_UNDO_UNFENCE)) {
+		const char *s = !strcmp(step, DB_SW_UNFENCE_TARGET) ? t : f;
+		line(&d, s, "SHOW SLAVE STATUS", "a replica that applies stays read_only");
+		line(&d, s, "SET GLOBAL read_only = 0", "if 1");
+		line(&d, s, "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE ...",
+		     "SLAVESIDE_DISABLED events");
+		line(&d, s, "SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT $1 ENABLE",
+		     "for each, not binlogged");
+		line(&d, s, "SET GLOBAL event_scheduler = ON",
+		     "if it has events and the writer ran them");
+	} else if (!strcmp(step, DB_SW_START_REVERSE)) {
+		line(&d, f, "SHOW SLAVE STATUS", "must replicate from %s", t);
+		{
+			char *sel = xasprintf("SELECT COUNT(*) FROM " MDB_META
+			                      ".reverse WHERE dir = %d",
+			                      (int)dir);
+			line(&d, f, sel,
+			     "if it runs: started by ferry, nothing more; else a restart "
+			     "of the server started it, from a stale position");
+			free(sel);
+		}
+		line(&d, f, MDB_SQL_REVERSE_TABLE, "sql_log_bin=0");
+		line(&d, f, "REPLACE INTO " MDB_META ".reverse (dir, start) VALUES ($1, $2)",
+		     "sql_log_bin=0; where the stream starts: the fence position");
+		line(&d, f, "STOP SLAVE", "if a thread runs");
+		line(&d, f, MDB_SQL_DEMOTE,
+		     "as MASTER_DEMOTE_TO_SLAVE: it starts at its own position, frozen by the "
+		     "fence");
+		line(&d, f, "START SLAVE", "after the resume, retried");
+		if (dir == DB_REVERSE)
+			line(&d, t, "SELECT start FROM " MDB_META ".reverse WHERE dir = 0",
+			     "counts what was carried back: GTID distance to the fence");
+	} else if (!strcmp(step, DB_SW_DROP_FORWARD) || !strcmp(step, DB_SW_UNDO_DROP_REVERSE)) {
+		const char *s = !strcmp(step, DB_SW_DROP_FORWARD) ? t : f;
+		line(&d, s, "SHOW SLAVE STATUS", "only if it replicates from %s:", s == t ? f : t);
+		line(&d, s, "STOP SLAVE", "if a thread runs");
+		line(&d, s, "RESET SLAVE ALL", NULL);
+		line(&d, s, "SET GLOBAL replicate_wild_do_table = ''", NULL);
+	} else if (!strcmp(step, DB_SW_UNDO_RESTART_FORWARD)) {
+		line(&d, t, "SET GLOBAL read_only = 1", "if 0");
+		line(&d, t, "SET GLOBAL event_scheduler = OFF", "if ON");
+		line(&d, t, "START SLAVE", "if its SQL thread is stopped");
+	} else {
+		d.rc = ferry_error_set(err, FERRY_EINVAL, NULL, "database %s: no switch step '%s'",
+		                       cfg->name, step);
+	}
 	return desc_finish(&d, out, err);
 }
 

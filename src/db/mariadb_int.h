@@ -2,7 +2,8 @@
  * mariadb_int.h - what the files of the MariaDB engine share
  * (mariadb.c: open, replication, lag, verify, teardown; mariadb_copy.c:
  * the initial copy; mariadb_check.c: readiness; mariadb_switch.c: the
- * switch steps; mariadb_describe.c: the dry run).
+ * switch steps, mariadb_inspect.c: where a switch stands; mariadb_describe.c:
+ * the dry run).
  *
  * Ownership: struct mdb owns its connections, endpoints and the copy; the
  * config it points to is borrowed for the handle's life.
@@ -51,6 +52,14 @@ struct mdb {
 		int64_t seq, mono;
 	} hb[MDB_HB_RING];
 	int64_t hb_last;
+	/* the switch (mariadb_switch.c): how the writer ran its event
+	 * scheduler before it (-1 not seen: ON when it has events), the
+	 * fence position this process read and its direction, the sessions
+	 * the last fence of each side killed */
+	int sched_writer;
+	char fence_pos[512];
+	int fence_dir;
+	size_t killed[2];
 };
 
 int64_t mdb_deadline(int64_t ms);
@@ -100,12 +109,61 @@ void mdb_copy_free(struct mdb *m);
 extern const char *const mdb_dump_argv[];
 extern const char *const mdb_client_argv[];
 
+/* ---- the switch (mariadb_switch.c, described by mariadb_describe.c) -- */
+
+/* The sessions the fence kills: all but ferry's account's, the server's
+ * threads and the replicas reading the binlog. */
+#define MDB_SESSIONS_FENCED_WHERE                                                                  \
+	"ID <> CONNECTION_ID() AND USER <> SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND COMMAND "   \
+	"NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Slave_IO', 'Slave_SQL', "           \
+	"'Slave_worker') AND USER NOT IN ('system user', 'event_scheduler')"
+#define MDB_SQL_SESSIONS_FENCED                                                                    \
+	"SELECT ID FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE
+#define MDB_SQL_SESSIONS_WHO                                                                       \
+	"SELECT GROUP_CONCAT(DISTINCT CONCAT(USER, '@', SUBSTRING_INDEX(HOST, ':', 1)) SEPARATOR " \
+	"', ') FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE
+#define MDB_SQL_POSITION "SELECT @@GLOBAL.gtid_binlog_pos"
+/* MASTER_GTID_WAIT's slice: the step polls at <= 50 ms; %s the position */
+#define MDB_SQL_GTID_WAIT "SELECT MASTER_GTID_WAIT(%s, 0.05)"
+/* %s the database as a literal */
+#define MDB_SQL_SLAVESIDE_EVENTS                                                                   \
+	"SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s AND STATUS = "   \
+	"'SLAVESIDE_DISABLED'"
+/* %s.%s the event; not binlogged: the other side has it enabled */
+#define MDB_SQL_EVENT_ENABLE "SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT %s.%s ENABLE"
+/* where a demoted writer's replication starts: its own position */
+#define MDB_SQL_DEMOTE "SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos"
+#define MDB_SQL_REVERSE_TABLE                                                                      \
+	"CREATE TABLE IF NOT EXISTS " MDB_META ".reverse (dir INT PRIMARY KEY, start TEXT NOT "    \
+	"NULL) ENGINE=InnoDB"
+
+/* One side's replication, as SHOW SLAVE STATUS has it (mariadb_inspect.c). */
+struct mdb_repl {
+	bool configured; /* SHOW SLAVE STATUS has a row */
+	bool from_other; /* ... and it names the other side (other's ep_in) */
+	bool io, sql;    /* Slave_IO_Running Yes (or Connecting), Slave_SQL_Running Yes */
+	char source[160];
+	char error[256];
+};
+int mdb_repl_read(struct mdb_conn *c, const struct mdb_side *other, int64_t deadline,
+                  struct mdb_repl *out, struct ferry_error *err);
+/* The inspect and carried steps (mariadb_inspect.c). */
+int mdb_sw_inspect(void *h, enum db_direction dir, struct db_inspect *out, struct ferry_error *err);
+/* 1 when start_reverse of dir noted its start on from (it does before
+ * START SLAVE; prepare clears it), 0 when not (a stream that runs then was
+ * started by a restart of the server), or an error. */
+int mdb_reverse_noted(struct mdb *m, enum db_direction dir, struct ferry_error *err);
+int mdb_sw_carried(void *h, enum db_direction dir, const char *fence_pos, int64_t *txns,
+                   int64_t *bytes, struct ferry_error *err);
+
+extern const struct db_switch_ops mdb_switch_ops;
+int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const char *step,
+                      struct buf *out, struct ferry_error *err);
+
 /* ---- the engine's other parts ---------------------------------------- */
 
 int mdb_check(void *h, struct db_checks *out, struct ferry_error *err);
 int mdb_describe_replicate(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
-int mdb_describe_switch(const struct db_config *cfg, enum db_direction dir, struct buf *out,
-                        struct ferry_error *err);
 int mdb_describe_teardown(const struct db_config *cfg, struct buf *out, struct ferry_error *err);
 
 #endif

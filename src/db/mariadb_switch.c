@@ -1,22 +1,79 @@
 /*
- * mariadb_switch.c - the switch steps of the MariaDB engine (mariadb.h has
- * their order), each bounded by a deadline, each checking the world before
- * it acts so that a second call, or a call after a crash, does nothing
- * more.  They send only on the connections open() made: no spawn, no new
- * connection, no fixed sleep (engine-common brief).
+ * mariadb_switch.c - the MariaDB engine's steps of the switch (db.h,
+ * struct db_switch_ops).  The orchestrator (core/orchestrator.c) owns the
+ * order, the budget, the undo and the recovery; each function here does
+ * one step, checks the world before it acts (a second call, or a call after
+ * a crash, does nothing more) and is bounded by its deadline.
  *
- * The fence (ENGINES.md A5): SET GLOBAL read_only=1 takes the global read
- * lock, so it waits for running writes and table locks; the wait is
- * bounded by lock_wait_timeout (whole seconds) and by the statement's
- * deadline, past which ferry kills the statement from the side's control
- * connection (KILL QUERY), so that a late read_only=1 cannot land after an
- * undo.  Then the sessions of everyone but ferry, the server's own threads
- * and replicas reading the binlog are killed (KILL CONNECTION): their open
- * transactions roll back and the clients reconnect through the switch.
- * The wait (A6): MASTER_GTID_WAIT(pos, 0.05) in a loop; 0 is done, -1 a
- * timeout.  Promotion (A7) and the way back (A8: MASTER_DEMOTE_TO_SLAVE=1
- * turns the old writer's own binlog GTIDs into its slave position).
+ * One set of functions serves both ways: dir DB_FORWARD switches old ->
+ * new, DB_REVERSE (the rollback) new -> old.  "from" is the writer being
+ * replaced, "to" the one that becomes it (mdb_sides()).  What each side is
+ * outside a switch:
+ *	the writer    read_only=0, its event scheduler as the application
+ *	              had it (ON when it had events and ferry never saw it)
+ *	the replica   read_only=1, event scheduler OFF, replicating from the
+ *	              writer by GTID (MASTER_USE_GTID=slave_pos)
+ * read_only is the fence: inspect() reads it as fenced[], so the
+ * replica is "fenced" too, and the orchestrator's unfence_target step is
+ * what makes to writable.  The steps:
+ *
+ *   preflight        to replicates from from, both threads run, no error,
+ *                    lag under max_lag; to has log_bin and
+ *                    log_slave_updates (its binlog must hold from's
+ *                    transactions for the way back)
+ *   prepare          connections (q and ctl, the spare) reopened; the
+ *                    writer's event scheduler noted; from made a replica
+ *                    of to, not started: the filter and CHANGE MASTER TO
+ *                    ... MASTER_USE_GTID=slave_pos (it makes the relay
+ *                    log: 30 to 100 ms measured, too long for the pause);
+ *                    the note of a start of this direction's reverse
+ *                    stream cleared (inspect tells a stream start_reverse
+ *                    started from one a restart of the server started);
+ *                    to waited for up to from's position now (up to
+ *                    max_lag), so that the pause waits only for the
+ *                    writes of the last few ms
+ *   fence(side)      SET GLOBAL read_only=1 with lock_wait_timeout and
+ *                    the deadline (ENGINES.md A5: it takes the global read
+ *                    lock; past the deadline ferry KILLs the statement
+ *                    from ctl so that it cannot land after an undo), then
+ *                    KILL CONNECTION of every session but ferry's account,
+ *                    the server's threads and binlog readers: their open
+ *                    transactions roll back (a commit past read_only fails
+ *                    anyway) and the clients reconnect through the switch
+ *   position         from's @@gtid_binlog_pos
+ *   wait_applied     MASTER_GTID_WAIT(pos, 0.05) on to, in a loop (A6)
+ *   finalize         nothing: row events carry AUTO_INCREMENT values
+ *   stop_forward     STOP SLAVE on to (its configuration stays until
+ *                    drop_forward: restart_forward is START SLAVE)
+ *   prepare_reverse  from: read_only=1, event scheduler OFF; it replicates
+ *                    from to (prepare's configuration; a recovery whose
+ *                    prepare never ran configures it here, with
+ *                    MASTER_DEMOTE_TO_SLAVE=1).  Nothing is started and
+ *                    no position set: to's binlog holds every write to
+ *                    takes from now on, which is all "captured" means
+ *                    here, and from's own position, where the stream must
+ *                    start, is frozen by its fence
+ *   unfence(side)    read_only=0 (unless side is a replica that applies:
+ *                    a replica stays read_only), SLAVESIDE_DISABLED events
+ *                    enabled (not binlogged), the scheduler as the writer
+ *                    had it
+ *   start_reverse    after the resume: SET GLOBAL gtid_slave_pos =
+ *                    @@gtid_current_pos on from (what MASTER_DEMOTE_TO_SLAVE
+ *                    does, ENGINES.md A8: from starts at its own position),
+ *                    START SLAVE; where it starts noted in _ferry (not
+ *                    binlogged) for the rollback's count
+ *   drop_forward     STOP SLAVE, RESET SLAVE ALL on to, filter cleared
+ *   drop_reverse     the same on from (undo of prepare_reverse)
+ *   restart_forward  to: read_only=1, event scheduler OFF, START SLAVE
+ *   inspect, carried mariadb_inspect.c
+ *
+ * Inside the pause a step sends only on the connections open() made (q,
+ * then ctl when q was closed by a deadline): no spawn, no connect, polls at
+ * <= 50 ms.  Outside the pause a closed connection is opened again.  No
+ * statement ferry sends to "to" inside the pause is binlogged: a GTID of
+ * ferry's own there would be one "from" lacks (gtid_strict_mode).
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +83,30 @@
 #include "util/mem.h"
 #include "util/timeutil.h"
 
-#define POLL_S "0.05" /* MASTER_GTID_WAIT's slice: the step polls at <= 50 ms */
+/* ---- connections and small helpers ---------------------------------- */
 
-/* The connection of side s, or an error naming it. */
+/* The connection of side s inside the pause (q, else ctl), or an error. */
 static struct mdb_conn *conn(struct mdb *m, struct mdb_side *s, struct ferry_error *err)
 {
 	struct mdb_conn *c = mdb_conn_of(s);
 
 	if (!c)
-		ferry_error_set(err, FERRY_EUNREACH, "check the server; the step can be retried",
-		                "database %s %s: no connection left", m->cfg->name, s->name);
+		ferry_error_set(err, FERRY_EUNREACH, "the next run reconnects and recovers",
+		                "database %s %s: no open connection left", m->cfg->name, s->name);
 	return c;
 }
 
-static int left_ok(struct mdb *m, struct mdb_side *s, const char *step, int64_t deadline,
-                   struct ferry_error *err)
+/* The connection of side s outside the pause: reopened if lost. */
+static struct mdb_conn *conn_soft(struct mdb *m, struct mdb_side *s, struct ferry_error *err)
 {
-	if (time_mono_ms() < deadline)
-		return 0;
-	return ferry_error_set(err, FERRY_ETIMEDOUT, "raise pause_budget, or retry",
-	                       "database %s %s: %s: out of time", m->cfg->name, s->name, step);
+	if (mdb_side_reconnect(m, s, err) < 0)
+		return NULL;
+	return s->q;
+}
+
+static struct mdb_side *side_of(struct mdb *m, enum db_side s)
+{
+	return s == DB_OLD ? &m->old : &m->new;
 }
 
 static int ex(struct mdb_conn *c, const char *sql, int64_t deadline, struct ferry_error *err)
@@ -53,32 +114,272 @@ static int ex(struct mdb_conn *c, const char *sql, int64_t deadline, struct ferr
 	return mdb_exec(c, sql, deadline, NULL, err);
 }
 
-/* A variable of c as text (malloc'd) or NULL on error. */
-static char *var(struct mdb_conn *c, const char *name, int64_t deadline, struct ferry_error *err)
-{
-	char *sql = xasprintf("SELECT @@GLOBAL.%s", name), *v = NULL;
-
-	if (mdb_value(c, sql, deadline, &v, err) < 0) {
-		free(v);
-		v = NULL;
-	}
-	free(sql);
-	return v;
-}
-
 static int is_on(struct mdb_conn *c, const char *name, int64_t deadline, bool *val,
                  struct ferry_error *err)
 {
-	char *v = var(c, name, deadline, err);
+	char *sql = xasprintf("SELECT @@GLOBAL.%s", name), *v = NULL;
+	int rc = mdb_value(c, sql, deadline, &v, err);
 
-	if (!v)
-		return err->code ? err->code : FERRY_EPROTO;
-	*val = !strcmp(v, "1") || !strcasecmp(v, "ON");
+	free(sql);
+	if (rc == 0)
+		*val = v && (!strcmp(v, "1") || !strcasecmp(v, "ON"));
 	free(v);
+	return rc;
+}
+
+/* ---- replication state of one side (mdb_repl_read: mariadb_inspect.c) -- */
+
+/* 1 when s replicates from other, 0 when it has no replica configuration,
+ * FERRY_ESTATE when it replicates from elsewhere (ferry does not touch
+ * that). */
+static int replicates_from(struct mdb *m, struct mdb_side *s, struct mdb_conn *c,
+                           const struct mdb_side *other, int64_t deadline, struct mdb_repl *r,
+                           struct ferry_error *err)
+{
+	int rc = mdb_repl_read(c, other, deadline, r, err);
+
+	if (rc < 0)
+		return rc;
+	if (!r->configured)
+		return 0;
+	if (r->from_other)
+		return 1;
+	return ferry_error_set(err, FERRY_ESTATE,
+	                       "RESET SLAVE ALL on it if that replication is stale",
+	                       "database %s %s: replicates from %s, not from %s", m->cfg->name,
+	                       s->name, r->source, other->name);
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+/* The writer's events on c: SLAVESIDE_DISABLED ones (created on the other
+ * side after the copy, ENGINES.md A1) enabled without a binlog event, and
+ * the scheduler as the writer had it. */
+static int events_writer(struct mdb *m, struct mdb_conn *c, int64_t deadline,
+                         struct ferry_error *err)
+{
+	struct mdb_result r;
+	char *db = mdb_quote(m->dbname), *sql;
+	int64_t n;
+	int i, rc;
+
+	sql = xasprintf(MDB_SQL_SLAVESIDE_EVENTS, db);
+	rc = mdb_exec(c, sql, deadline, &r, err);
+	free(sql);
+	for (i = 0; rc == 0 && i < r.nrows; i++) {
+		char *d = mdb_ident(m->dbname), *e = mdb_ident(mdb_result_get(&r, i, 0));
+		sql = xasprintf(MDB_SQL_EVENT_ENABLE, d, e);
+		rc = ex(c, sql, deadline, err);
+		free(sql);
+		free(d);
+		free(e);
+	}
+	mdb_result_release(&r);
+	free(db);
+	if (rc < 0 || m->sched_writer == 0)
+		return rc;
+	n = mdb_count_events(m, c, deadline, err);
+	if (n < 0)
+		return (int)n;
+	return n > 0 ? ex(c, "SET GLOBAL event_scheduler = ON", deadline, err) : 0;
+}
+
+/* The replica's: read_only=1, the scheduler off. */
+static int replica_mode(struct mdb_conn *c, int64_t deadline, struct ferry_error *err)
+{
+	bool ro = false, ev = true;
+	int rc = is_on(c, "read_only", deadline, &ro, err);
+
+	if (rc == 0 && !ro)
+		rc = ex(c, "SET GLOBAL read_only = 1", deadline, err);
+	if (rc == 0)
+		rc = is_on(c, "event_scheduler", deadline, &ev, err);
+	if (rc == 0 && ev)
+		rc = ex(c, "SET GLOBAL event_scheduler = OFF", deadline, err);
+	return rc;
+}
+
+/* s made a replica of other, not started: the filter, then CHANGE MASTER
+ * (with MASTER_DEMOTE_TO_SLAVE=1 when demote: s's own binlog position
+ * becomes where it starts). */
+static int reverse_configure(struct mdb *m, struct mdb_side *s, struct mdb_conn *c,
+                             struct mdb_side *other, bool demote, int64_t deadline,
+                             struct ferry_error *err)
+{
+	char *filter = mdb_filter(m), *qf = mdb_quote(filter), *sql;
+	int rc;
+
+	sql = xasprintf("SET GLOBAL replicate_wild_do_table = %s", qf);
+	rc = ex(c, sql, deadline, err);
+	free(sql);
+	free(qf);
+	free(filter);
+	if (rc == 0) {
+		sql = mdb_change_master_sql(m, s, other, demote, true);
+		rc = ex(c, sql, deadline, err);
+		xfree_secret(sql, strlen(sql));
+	}
+	return rc;
+}
+
+/* No note of a start of dir's reverse stream on from (c). */
+static int reverse_note_clear(enum db_direction dir, struct mdb_conn *c, struct ferry_error *err)
+{
+	char *sql = xasprintf("DELETE FROM " MDB_META ".reverse WHERE dir = %d", (int)dir);
+	int rc = mdb_exec_nolog(c, MDB_SQL_REVERSE_TABLE, mdb_deadline(MDB_TIMEOUT_MS), err);
+
+	if (rc == 0)
+		rc = mdb_exec_nolog(c, sql, mdb_deadline(MDB_TIMEOUT_MS), err);
+	free(sql);
+	return rc;
+}
+
+/* ---- before the pause -------------------------------------------------- */
+
+static int sw_wait_applied(void *h, enum db_direction dir, const char *pos, int64_t deadline,
+                           struct ferry_error *err);
+
+/* to applies, before the pause, up to where from is now (up to max_lag):
+ * the pause's wait_applied then waits only for the writes of the few ms
+ * in between, not for a backlog a busy replica built.  Not caught up in
+ * time is no error (preflight measured the lag; the budget bounds the
+ * pause). */
+static int catch_up_before(struct mdb *m, enum db_direction dir, struct mdb_conn *cf,
+                           int64_t max_lag, struct ferry_error *err)
+{
+	char *pos = NULL;
+	int rc = mdb_value(cf, MDB_SQL_POSITION, mdb_deadline(MDB_TIMEOUT_MS), &pos, err);
+
+	if (rc == 0)
+		rc = sw_wait_applied(m, dir, pos ? pos : "", time_mono_ms() + max_lag, err);
+	if (rc == FERRY_ETIMEDOUT) {
+		log_info("%s: going on, the pause waits for the rest", err->msg);
+		rc = 0;
+	}
+	free(pos);
+	return rc;
+}
+
+static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
+{
+	struct mdb *m = h;
+	struct mdb_side *from, *to;
+	struct mdb_conn *cf, *ct;
+	struct mdb_repl r;
+	struct db_lag lag;
+	int64_t max_lag = m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000, t0;
+	bool bin = false, upd = false;
+	char *who = NULL;
+	struct ferry_error e = { 0 };
+	int rc;
+
+	mdb_sides(m, dir, &from, &to);
+	cf = conn_soft(m, from, err);
+	ct = cf ? conn_soft(m, to, err) : NULL;
+	if (!ct)
+		return err->code;
+	rc = replicates_from(m, to, ct, from, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || !r.io || !r.sql || r.error[0])
+		return ferry_error_set(err, FERRY_ECHECK, "start replication and let it catch up",
+		                       "database %s: %s does not replicate from %s%s%s%s",
+		                       m->cfg->name, to->name, from->name,
+		                       rc == 0  ? " (no replication configured)"
+		                       : !r.sql ? " (its SQL thread is stopped)"
+		                       : !r.io  ? " (its IO thread is stopped)"
+		                                : "",
+		                       r.error[0] ? ": " : "", r.error);
+	/* lag() times the heartbeat it wrote the time before: under a steady
+	 * load a heartbeat from long ago would read as a lag (the soak writes
+	 * one a second, a fresh process none): write one, then wait for it
+	 * to come through, up to max_lag */
+	rc = db_engine_mariadb.lag(m, dir, &lag, err);
+	for (t0 = time_mono_ms(); rc == 0;) {
+		poll(NULL, 0, 10);
+		rc = db_engine_mariadb.lag(m, dir, &lag, err);
+		if (rc < 0 || !lag.worker_running || lag.apply_errors > 0 || lag.ms <= max_lag ||
+		    time_mono_ms() - t0 > max_lag)
+			break;
+	}
+	if (rc < 0)
+		return rc;
+	if (!lag.worker_running || lag.ms > max_lag || lag.apply_errors > 0)
+		return ferry_error_set(err, FERRY_ECHECK, "wait for replication to catch up",
+		                       "database %s: replication %s -> %s not ready: %lld "
+		                       "transactions, %lld ms behind",
+		                       m->cfg->name, from->name, to->name, (long long)lag.events,
+		                       (long long)lag.ms);
+	/* the way back: from will replicate from to's binlog, starting at the
+	 * fence, which to's binlog holds only with log_slave_updates */
+	rc = is_on(ct, "log_bin", mdb_deadline(MDB_TIMEOUT_MS), &bin, err);
+	if (rc == 0)
+		rc = is_on(ct, "log_slave_updates", mdb_deadline(MDB_TIMEOUT_MS), &upd, err);
+	if (rc < 0)
+		return rc;
+	if (!bin || !upd)
+		return ferry_error_set(
+		        err, FERRY_ECHECK, "start it with log_bin and log_slave_updates=ON",
+		        "database %s: %s has %s off: its binlog would not hold %s's "
+		        "transactions, no reverse stream, no rollback",
+		        m->cfg->name, to->name, !bin ? "log_bin" : "log_slave_updates", from->name);
+	rc = mdb_repl_read(cf, to, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
+	if (rc < 0)
+		return rc;
+	if (r.configured && !r.from_other)
+		return ferry_error_set(err, FERRY_ECHECK,
+		                       "RESET SLAVE ALL on it if that replication is stale",
+		                       "database %s: %s replicates from %s: it cannot take the "
+		                       "reverse stream",
+		                       m->cfg->name, from->name, r.source);
+	/* the fence ends every other session of the writer: say whose */
+	if (mdb_value(cf, MDB_SQL_SESSIONS_WHO, mdb_deadline(5000), &who, &e) == 0 && who)
+		log_info("database %s: sessions the fence will end on %s: %s", m->cfg->name,
+		         from->name, who);
+	free(who);
 	return 0;
 }
 
-/* ---- fence ----------------------------------------------------------- */
+static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
+{
+	struct mdb *m = h;
+	struct mdb_side *from, *to;
+	struct mdb_conn *cf;
+	struct mdb_repl r;
+	bool ro = true, ev = false;
+	int rc;
+
+	mdb_sides(m, dir, &from, &to);
+	/* both connections of both sides (ctl is the spare in the pause) */
+	cf = conn_soft(m, from, err);
+	if (!cf || !conn_soft(m, to, err))
+		return err->code;
+	/* how the writer runs its events: the new writer will do the same */
+	rc = is_on(cf, "read_only", mdb_deadline(MDB_TIMEOUT_MS), &ro, err);
+	if (rc == 0 && !ro)
+		rc = is_on(cf, "event_scheduler", mdb_deadline(MDB_TIMEOUT_MS), &ev, err);
+	if (rc == 0 && !ro)
+		m->sched_writer = ev ? 1 : 0;
+	/* the way back, configured and not started: CHANGE MASTER takes 30 to
+	 * 100 ms (it makes the relay log), too long for the pause */
+	if (rc == 0)
+		rc = replicates_from(m, from, cf, to, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
+	if (rc == 0)
+		rc = reverse_configure(m, from, cf, to, false, mdb_deadline(MDB_TIMEOUT_MS), err);
+	/* this switch's reverse stream is not started yet (inspect) */
+	if (rc >= 0)
+		rc = reverse_note_clear(dir, cf, err);
+	if (rc >= 0)
+		rc = catch_up_before(m, dir, cf, m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000,
+		                     err);
+	/* a wait past its deadline closes its connection: both again for
+	 * the pause */
+	if (rc >= 0 && (!conn_soft(m, from, err) || !conn_soft(m, to, err)))
+		rc = err->code;
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- inside the pause -------------------------------------------------- */
 
 static int set_read_only(struct mdb *m, struct mdb_side *s, int64_t deadline,
                          struct ferry_error *err)
@@ -115,8 +416,8 @@ static int set_read_only(struct mdb *m, struct mdb_side *s, int64_t deadline,
 	return rc;
 }
 
-/* Kills every session on s but ferry's own, the server's threads and the
- * replicas reading its binlog. */
+/* Kills every session on s but ferry's account's, the server's threads and
+ * the replicas reading its binlog. */
 static int kill_sessions(struct mdb *m, struct mdb_side *s, int64_t deadline, size_t *killed,
                          struct ferry_error *err)
 {
@@ -128,18 +429,12 @@ static int kill_sessions(struct mdb *m, struct mdb_side *s, int64_t deadline, si
 	*killed = 0;
 	if (!c)
 		return err->code;
-	sql = xasprintf("SELECT ID FROM information_schema.PROCESSLIST WHERE ID NOT IN (%lu, %lu) "
-	                "AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Slave_IO', 'Slave_SQL', "
-	                "'Slave_worker') AND USER NOT IN ('system user', 'event_scheduler')",
-	                mdb_ok(s->q) ? mdb_thread_id(s->q) : 0UL,
-	                mdb_ok(s->ctl) ? mdb_thread_id(s->ctl) : 0UL);
-	rc = mdb_exec(c, sql, deadline, &r, err);
-	free(sql);
+	rc = mdb_exec(c, MDB_SQL_SESSIONS_FENCED, deadline, &r, err);
 	for (i = 0; rc == 0 && i < r.nrows; i++) {
 		sql = xasprintf("KILL CONNECTION %s", mdb_result_get(&r, i, 0));
 		rc = ex(c, sql, deadline, err);
 		free(sql);
-		if (rc < 0 && mdb_errno(c) == 1094) /* gone meanwhile: ER_NO_SUCH_THREAD */
+		if (rc < 0 && mdb_ok(c) && mdb_errno(c) == 1094) /* ER_NO_SUCH_THREAD: gone */
 			rc = 0;
 		else if (rc == 0)
 			(*killed)++;
@@ -148,43 +443,52 @@ static int kill_sessions(struct mdb *m, struct mdb_side *s, int64_t deadline, si
 	return rc;
 }
 
-int mariadb_fence(void *h, enum db_direction dir, int64_t deadline, struct ferry_error *err)
+static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
 	struct mdb *m = h;
-	struct mdb_side *from, *to;
+	struct mdb_side *s = side_of(m, side);
 	size_t killed = 0;
 	int rc;
 
-	mdb_sides(m, dir, &from, &to);
-	rc = set_read_only(m, from, deadline, err);
+	rc = set_read_only(m, s, deadline, err);
 	if (rc == 0)
-		rc = kill_sessions(m, from, deadline, &killed, err);
-	if (rc == 0)
-		log_info("database %s %s: read_only, %zu session%s killed", m->cfg->name,
-		         from->name, killed, killed == 1 ? "" : "s");
-	return rc < 0 ? ferry_error_prefix(err, "fence") : 0;
+		rc = kill_sessions(m, s, deadline, &killed, err);
+	m->killed[side] = killed;
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: fence", m->cfg->name, s->name) : 0;
 }
 
-int mariadb_unfence(void *h, enum db_direction dir, int64_t deadline, struct ferry_error *err)
+static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
 	struct mdb *m = h;
-	struct mdb_side *from, *to;
-	struct mdb_conn *c;
-	bool ro;
+	struct mdb_side *s = side_of(m, side),
+	                *other = side_of(m, side == DB_OLD ? DB_NEW : DB_OLD);
+	struct mdb_conn *c = conn(m, s, err);
+	struct mdb_repl r;
+	bool ro = false;
 	int rc;
 
-	mdb_sides(m, dir, &from, &to);
-	c = conn(m, from, err);
 	if (!c)
 		return err->code;
-	rc = is_on(c, "read_only", deadline, &ro, err);
+	rc = mdb_repl_read(c, other, deadline, &r, err);
+	if (rc == 0 && r.sql) {
+		/* a replica that applies stays read_only (the undo's recovery
+		 * asks this of a replica it found fenced) */
+		log_info("database %s %s: replicates from %s: it stays read_only", m->cfg->name,
+		         s->name, r.source);
+		return 0;
+	}
+	if (rc == 0)
+		rc = is_on(c, "read_only", deadline, &ro, err);
 	if (rc == 0 && ro)
 		rc = ex(c, "SET GLOBAL read_only = 0", deadline, err);
-	return rc < 0 ? ferry_error_prefix(err, "unfence") : 0;
+	if (rc == 0)
+		rc = events_writer(m, c, deadline, err);
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: unfence", m->cfg->name, s->name)
+	              : 0;
 }
 
-int mariadb_position(void *h, enum db_direction dir, int64_t deadline, char **pos,
-                     struct ferry_error *err)
+static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **pos,
+                       struct ferry_error *err)
 {
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
@@ -196,48 +500,44 @@ int mariadb_position(void *h, enum db_direction dir, int64_t deadline, char **po
 	c = conn(m, from, err);
 	if (!c)
 		return err->code;
-	rc = mdb_value(c, "SELECT @@GLOBAL.gtid_binlog_pos", deadline, pos, err);
+	rc = mdb_value(c, MDB_SQL_POSITION, deadline, pos, err);
 	if (rc == 0 && !*pos)
 		*pos = xstrdup("");
-	return rc < 0 ? ferry_error_prefix(err, "position") : 0;
+	if (rc == 0) {
+		snprintf(m->fence_pos, sizeof(m->fence_pos), "%s", *pos);
+		m->fence_dir = (int)dir;
+	}
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: position", m->cfg->name,
+	                                   from->name)
+	              : 0;
 }
-
-/* ---- wait ------------------------------------------------------------ */
 
 /* FERRY_ECHECK when the replica's threads stopped with an error. */
-static int replica_broken(struct mdb *m, struct mdb_side *s, struct mdb_conn *c, int64_t deadline,
-                          struct ferry_error *err)
+static int replica_broken(struct mdb *m, struct mdb_side *s, const struct mdb_side *other,
+                          struct mdb_conn *c, int64_t deadline, struct ferry_error *err)
 {
-	struct mdb_result st;
-	const char *io, *sq, *e;
-	int rc;
+	struct mdb_repl r;
+	int rc = mdb_repl_read(c, other, deadline, &r, err);
 
-	rc = mdb_slave_status(c, deadline, &st, err);
 	if (rc < 0)
 		return rc;
-	if (st.nrows == 0) {
-		rc = ferry_error_set(err, FERRY_ECHECK, "start replication first",
-		                     "database %s %s: no replication configured", m->cfg->name,
-		                     s->name);
-	} else {
-		sq = mdb_result_named(&st, 0, "Slave_SQL_Running");
-		io = mdb_result_named(&st, 0, "Slave_IO_Running");
-		e = mdb_result_named(&st, 0, "Last_SQL_Error");
-		if (sq && strcmp(sq, "Yes") && e && *e)
-			rc = ferry_error_set(err, FERRY_ECHECK, "see the replica's error log",
-			                     "database %s %s: replication stopped: %.200s",
-			                     m->cfg->name, s->name, e);
-		else if (sq && strcmp(sq, "Yes") && io && strcmp(io, "Yes"))
-			rc = ferry_error_set(err, FERRY_ECHECK, "START SLAVE on it, or rerun",
-			                     "database %s %s: replication is stopped", m->cfg->name,
-			                     s->name);
-	}
-	mdb_result_release(&st);
-	return rc;
+	if (!r.configured)
+		return ferry_error_set(err, FERRY_ECHECK, "start replication first",
+		                       "database %s %s: no replication configured", m->cfg->name,
+		                       s->name);
+	if (!r.sql && r.error[0])
+		return ferry_error_set(err, FERRY_ECHECK, "see the replica's error log",
+		                       "database %s %s: replication stopped: %.200s", m->cfg->name,
+		                       s->name, r.error);
+	if (!r.sql && !r.io)
+		return ferry_error_set(err, FERRY_ECHECK, "START SLAVE on it, or rerun",
+		                       "database %s %s: replication is stopped", m->cfg->name,
+		                       s->name);
+	return 0;
 }
 
-int mariadb_wait_applied(void *h, enum db_direction dir, const char *pos, int64_t deadline,
-                         struct ferry_error *err)
+static int sw_wait_applied(void *h, enum db_direction dir, const char *pos, int64_t deadline,
+                           struct ferry_error *err)
 {
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
@@ -251,7 +551,7 @@ int mariadb_wait_applied(void *h, enum db_direction dir, const char *pos, int64_
 		free(q);
 		return err->code;
 	}
-	sql = xasprintf("SELECT MASTER_GTID_WAIT(%s, " POLL_S ")", q);
+	sql = xasprintf(MDB_SQL_GTID_WAIT, q);
 	for (;;) {
 		/* a query's slice is 50 ms: leave it 100 ms to come back */
 		rc = mdb_value(c, sql, deadline + 100, &v, err);
@@ -262,318 +562,249 @@ int mariadb_wait_applied(void *h, enum db_direction dir, const char *pos, int64_
 		free(v);
 		v = NULL;
 		if ((++round % 10) == 0 || time_mono_ms() >= deadline) {
-			rc = replica_broken(m, to, c, deadline + 100, err);
+			rc = replica_broken(m, to, from, c, deadline + 100, err);
 			if (rc < 0)
 				break;
 		}
-		rc = left_ok(m, to, "wait_applied", deadline, err);
-		if (rc < 0)
+		if (time_mono_ms() >= deadline) {
+			rc = ferry_error_set(err, FERRY_ETIMEDOUT, "let replication catch up first",
+			                     "%s did not apply up to %s in time", to->name,
+			                     pos ? pos : "");
 			break;
+		}
 	}
 	free(v);
 	free(sql);
 	free(q);
-	return rc < 0 ? ferry_error_prefix(err, "wait_applied %s", pos ? pos : "") : 0;
+	return rc < 0 ? ferry_error_prefix(err, "database %s: wait_applied", m->cfg->name) : 0;
 }
 
-/* ---- promote --------------------------------------------------------- */
-
-/* Events that replication brought in are SLAVESIDE_DISABLED (ENGINES.md
- * A1): enabled at the promotion, with the scheduler. */
-static int events_on(struct mdb *m, struct mdb_conn *c, int64_t deadline, struct ferry_error *err)
+static int sw_finalize(void *h, enum db_direction dir, int64_t deadline, int64_t *count,
+                       struct ferry_error *err)
 {
-	struct mdb_result r;
-	char *db = mdb_quote(m->dbname), *sql;
-	int64_t n;
-	int i, rc;
-
-	sql = xasprintf("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s "
-	                "AND STATUS = 'SLAVESIDE_DISABLED'",
-	                db);
-	rc = mdb_exec(c, sql, deadline, &r, err);
-	free(sql);
-	for (i = 0; rc == 0 && i < r.nrows; i++) {
-		char *d = mdb_ident(m->dbname), *e = mdb_ident(mdb_result_get(&r, i, 0));
-		sql = xasprintf("ALTER EVENT %s.%s ENABLE", d, e);
-		rc = ex(c, sql, deadline, err);
-		free(sql);
-		free(d);
-		free(e);
-	}
-	mdb_result_release(&r);
-	free(db);
-	if (rc < 0)
-		return rc;
-	n = mdb_count_events(m, c, deadline, err);
-	if (n < 0)
-		return (int)n;
-	return n > 0 ? ex(c, "SET GLOBAL event_scheduler = ON", deadline, err) : 0;
+	(void)h;
+	(void)dir;
+	(void)deadline;
+	(void)err;
+	*count = 0; /* row events carry AUTO_INCREMENT values: nothing to carry */
+	return 0;
 }
 
-int mariadb_promote(void *h, enum db_direction dir, int64_t deadline, struct ferry_error *err)
+static int sw_stop_forward(void *h, enum db_direction dir, int64_t deadline,
+                           struct ferry_error *err)
 {
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
-	struct mdb_result st;
 	struct mdb_conn *c;
-	bool ro;
+	struct mdb_repl r;
 	int rc;
 
 	mdb_sides(m, dir, &from, &to);
 	c = conn(m, to, err);
 	if (!c)
 		return err->code;
-	rc = mdb_slave_status(c, deadline, &st, err);
-	if (rc == 0 && st.nrows > 0) {
-		const char *io = mdb_result_named(&st, 0, "Slave_IO_Running");
-		const char *sq = mdb_result_named(&st, 0, "Slave_SQL_Running");
-		if ((io && strcmp(io, "No")) || (sq && strcmp(sq, "No")))
-			rc = ex(c, "STOP SLAVE", deadline, err);
-	}
-	mdb_result_release(&st);
-	if (rc == 0)
-		rc = is_on(c, "read_only", deadline, &ro, err);
-	if (rc == 0 && ro)
-		rc = ex(c, "SET GLOBAL read_only = 0", deadline, err);
-	if (rc == 0)
-		rc = events_on(m, c, deadline, err);
-	return rc < 0 ? ferry_error_prefix(err, "promote") : 0;
+	rc = replicates_from(m, to, c, from, deadline, &r, err);
+	if (rc == 1 && (r.io || r.sql))
+		rc = ex(c, "STOP SLAVE", deadline, err);
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: stop_forward", m->cfg->name,
+	                                   to->name)
+	              : 0;
 }
 
-int mariadb_unpromote(void *h, enum db_direction dir, int64_t deadline, struct ferry_error *err)
-{
-	struct mdb *m = h;
-	struct mdb_side *from, *to;
-	struct mdb_result st;
-	struct mdb_conn *c;
-	int rc;
-
-	mdb_sides(m, dir, &from, &to);
-	c = conn(m, to, err);
-	if (!c)
-		return err->code;
-	rc = ex(c, "SET GLOBAL read_only = 1", deadline, err);
-	if (rc == 0)
-		rc = ex(c, "SET GLOBAL event_scheduler = OFF", deadline, err);
-	if (rc == 0)
-		rc = mdb_slave_status(c, deadline, &st, err);
-	if (rc == 0 && st.nrows > 0) {
-		const char *sq = mdb_result_named(&st, 0, "Slave_SQL_Running");
-		if (sq && strcmp(sq, "Yes"))
-			rc = ex(c, "START SLAVE", deadline, err);
-	}
-	if (rc == 0 && st.nrows == 0)
-		rc = ferry_error_set(
-		        err, FERRY_ESTATE, "the forward stream was dropped already: copy again",
-		        "database %s %s: no replication to restart", m->cfg->name, to->name);
-	mdb_result_release(&st);
-	return rc < 0 ? ferry_error_prefix(err, "unpromote") : 0;
-}
-
-/* ---- the way back ---------------------------------------------------- */
-
-/* 1 when s replicates from other (host and port), 0 when it has no
- * replica configuration, FERRY_ESTATE when it replicates from elsewhere. */
-static int replicates_from(struct mdb *m, struct mdb_side *s, struct mdb_conn *c,
-                           const struct mdb_side *other, int64_t deadline, struct ferry_error *err)
-{
-	struct mdb_result st;
-	const char *host, *port;
-	int rc;
-
-	rc = mdb_slave_status(c, deadline, &st, err);
-	if (rc < 0)
-		return rc;
-	if (st.nrows > 0) {
-		host = mdb_result_named(&st, 0, "Master_Host");
-		port = mdb_result_named(&st, 0, "Master_Port");
-		if (host && port &&
-		    !strcmp(host, other->ep_in.host ? other->ep_in.host : "127.0.0.1") &&
-		    !strcmp(port, other->ep_in.port ? other->ep_in.port : "3306"))
-			rc = 1;
-		else
-			rc = ferry_error_set(err, FERRY_ESTATE,
-			                     "RESET SLAVE ALL on it if that replication is stale",
-			                     "database %s %s: replicates from %s:%s, not from %s",
-			                     m->cfg->name, s->name, host ? host : "?",
-			                     port ? port : "?", other->name);
-	}
-	mdb_result_release(&st);
-	return rc;
-}
-
-int mariadb_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
-                            struct ferry_error *err)
-{
-	struct mdb *m = h;
-	struct mdb_side *from, *to;
-	struct mdb_conn *c;
-	char *sql, *filter, *qf;
-	int rc;
-
-	mdb_sides(m, dir, &from, &to);
-	c = conn(m, from, err);
-	if (!c)
-		return err->code;
-	rc = replicates_from(m, from, c, to, deadline, err);
-	if (rc != 0)
-		return rc < 0 ? ferry_error_prefix(err, "prepare_reverse") : 0;
-	rc = ex(c, "SET GLOBAL read_only = 1", deadline, err);
-	if (rc == 0)
-		rc = ex(c, "SET GLOBAL event_scheduler = OFF", deadline, err);
-	if (rc == 0) {
-		filter = mdb_filter(m);
-		qf = mdb_quote(filter);
-		sql = xasprintf("SET GLOBAL replicate_wild_do_table = %s", qf);
-		rc = ex(c, sql, deadline, err);
-		free(sql);
-		free(qf);
-		free(filter);
-	}
-	if (rc == 0) {
-		sql = mdb_change_master_sql(m, from, to, true, true);
-		rc = ex(c, sql, deadline, err);
-		xfree_secret(sql, strlen(sql));
-	}
-	return rc < 0 ? ferry_error_prefix(err, "prepare_reverse") : 0;
-}
-
-int mariadb_unprepare_reverse(void *h, enum db_direction dir, int64_t deadline,
+static int sw_restart_forward(void *h, enum db_direction dir, int64_t deadline,
                               struct ferry_error *err)
 {
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *c;
-	int rc;
-
-	mdb_sides(m, dir, &from, &to);
-	c = conn(m, from, err);
-	if (!c)
-		return err->code;
-	rc = replicates_from(m, from, c, to, deadline, err);
-	if (rc == 1)
-		rc = ex(c, "STOP SLAVE", deadline, err);
-	if (rc == 0)
-		rc = ex(c, "RESET SLAVE ALL", deadline, err);
-	if (rc == 0)
-		rc = ex(c, "SET GLOBAL replicate_wild_do_table = ''", deadline, err);
-	if (rc == 0) {
-		int64_t n = mdb_count_events(m, c, deadline, err);
-		rc = n < 0   ? (int)n
-		     : n > 0 ? ex(c, "SET GLOBAL event_scheduler = ON", deadline, err)
-		             : 0;
-	}
-	return rc < 0 ? ferry_error_prefix(err, "unprepare_reverse") : 0;
-}
-
-int mariadb_start_reverse(void *h, enum db_direction dir, int64_t deadline, struct ferry_error *err)
-{
-	struct mdb *m = h;
-	struct mdb_side *from, *to;
-	struct mdb_result st;
-	struct mdb_conn *c;
-	int rc;
-
-	mdb_sides(m, dir, &from, &to);
-	c = conn(m, from, err);
-	if (!c)
-		return err->code;
-	rc = replicates_from(m, from, c, to, deadline, err);
-	if (rc == 0)
-		rc = ferry_error_set(err, FERRY_ESTATE, "run prepare_reverse first",
-		                     "database %s %s: no replication from %s configured",
-		                     m->cfg->name, from->name, to->name);
-	if (rc < 0)
-		return ferry_error_prefix(err, "start_reverse");
-	rc = mdb_slave_status(c, deadline, &st, err);
-	if (rc == 0) {
-		const char *io = mdb_result_named(&st, 0, "Slave_IO_Running");
-		const char *sq = mdb_result_named(&st, 0, "Slave_SQL_Running");
-		if (!io || !sq || strcmp(sq, "Yes") || !strcmp(io, "No"))
-			rc = ex(c, "START SLAVE", deadline, err);
-	}
-	mdb_result_release(&st);
-	return rc < 0 ? ferry_error_prefix(err, "start_reverse") : 0;
-}
-
-int mariadb_drop_forward(void *h, enum db_direction dir, int64_t deadline, struct ferry_error *err)
-{
-	struct mdb *m = h;
-	struct mdb_side *from, *to;
-	struct mdb_conn *c;
+	struct mdb_repl r;
 	int rc;
 
 	mdb_sides(m, dir, &from, &to);
 	c = conn(m, to, err);
 	if (!c)
 		return err->code;
-	rc = replicates_from(m, to, c, from, deadline, err);
-	if (rc == 1) {
-		rc = ex(c, "STOP SLAVE", deadline, err);
-		if (rc == 0)
-			rc = ex(c, "RESET SLAVE ALL", deadline, err);
-	}
+	rc = replicates_from(m, to, c, from, deadline, &r, err);
 	if (rc == 0)
-		rc = ex(c, "SET GLOBAL replicate_wild_do_table = ''", deadline, err);
-	return rc < 0 ? ferry_error_prefix(err, "drop_forward") : 0;
+		rc = ferry_error_set(err, FERRY_ESTATE,
+		                     "the forward stream was dropped already: copy again",
+		                     "no replication from %s to restart", from->name);
+	if (rc == 1)
+		rc = replica_mode(c, deadline, err);
+	if (rc == 0 && !r.sql)
+		rc = ex(c, "START SLAVE", deadline, err);
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: restart_forward", m->cfg->name,
+	                                   to->name)
+	              : 0;
 }
 
-/* ---- inspect --------------------------------------------------------- */
-
-static int inspect_side(struct mdb *m, struct mdb_side *s, struct mariadb_side_state *o,
-                        struct ferry_error *err)
+static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
+                              struct ferry_error *err)
 {
+	struct mdb *m = h;
+	struct mdb_side *from, *to;
 	struct mdb_conn *c;
-	struct mdb_result r, st;
-	int64_t deadline = mdb_deadline(MDB_TIMEOUT_MS);
-	const char *v;
-	int rc;
+	struct mdb_repl r;
+	int rc, have;
 
-	memset(o, 0, sizeof(*o));
-	rc = mdb_side_reconnect(m, s, err);
-	if (rc < 0)
-		return rc;
-	c = s->q;
-	rc = mdb_exec(c,
-	              "SELECT @@GLOBAL.read_only, @@GLOBAL.event_scheduler, "
-	              "@@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos",
-	              deadline, &r, err);
-	if (rc == 0 && r.nrows == 1) {
-		o->read_only = !strcmp(mdb_result_get(&r, 0, 0) ?: "", "1");
-		o->events_on = !strcasecmp(mdb_result_get(&r, 0, 1) ?: "", "ON");
-		snprintf(o->binlog_pos, sizeof(o->binlog_pos), "%s",
-		         mdb_result_get(&r, 0, 2) ?: "");
-		snprintf(o->slave_pos, sizeof(o->slave_pos), "%s", mdb_result_get(&r, 0, 3) ?: "");
-	}
-	mdb_result_release(&r);
+	mdb_sides(m, dir, &from, &to);
+	c = conn(m, from, err);
+	if (!c)
+		return err->code;
+	have = replicates_from(m, from, c, to, deadline, &r, err);
+	rc = have < 0 ? have : replica_mode(c, deadline, err);
+	/* prepare() configured it; a recovery that finishes a switch whose
+	 * prepare never ran configures it here, demoted */
+	if (rc == 0 && have == 0)
+		rc = reverse_configure(m, from, c, to, true, deadline, err);
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: prepare_reverse", m->cfg->name,
+	                                   from->name)
+	              : 0;
+}
+
+/* No replication from other configured on s, no filter. */
+static int replica_drop(struct mdb *m, struct mdb_side *s, struct mdb_conn *c,
+                        struct mdb_side *other, int64_t deadline, struct ferry_error *err)
+{
+	struct mdb_repl r;
+	int rc = replicates_from(m, s, c, other, deadline, &r, err);
+
+	if (rc == 1 && (r.io || r.sql))
+		rc = ex(c, "STOP SLAVE", deadline, err);
+	if (rc == 1)
+		rc = ex(c, "RESET SLAVE ALL", deadline, err);
 	if (rc == 0)
-		rc = mdb_slave_status(c, deadline, &st, err);
-	if (rc == 0 && st.nrows > 0) {
-		o->replica = true;
-		v = mdb_result_named(&st, 0, "Slave_IO_Running");
-		o->io_running = v && !strcmp(v, "Yes");
-		v = mdb_result_named(&st, 0, "Slave_SQL_Running");
-		o->sql_running = v && !strcmp(v, "Yes");
-		snprintf(o->source, sizeof(o->source), "%s:%s",
-		         mdb_result_named(&st, 0, "Master_Host") ?: "?",
-		         mdb_result_named(&st, 0, "Master_Port") ?: "?");
-		v = mdb_result_named(&st, 0, "Last_SQL_Error");
-		if (!v || !*v)
-			v = mdb_result_named(&st, 0, "Last_IO_Error");
-		snprintf(o->last_error, sizeof(o->last_error), "%s", v ?: "");
-	}
-	if (rc == 0)
-		mdb_result_release(&st);
+		rc = ex(c, "SET GLOBAL replicate_wild_do_table = ''", deadline, err);
 	return rc;
 }
 
-int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side_state *new,
-                    struct ferry_error *err)
+static int sw_drop_reverse(void *h, enum db_direction dir, int64_t deadline,
+                           struct ferry_error *err)
 {
 	struct mdb *m = h;
-	int rc = inspect_side(m, &m->old, old, err);
+	struct mdb_side *from, *to;
+	struct mdb_conn *c;
+	int rc;
 
-	if (rc == 0)
-		rc = inspect_side(m, &m->new, new, err);
-	return rc < 0 ? ferry_error_prefix(err, "database %s: inspect", m->cfg->name) : 0;
+	mdb_sides(m, dir, &from, &to);
+	c = conn(m, from, err);
+	if (!c)
+		return err->code;
+	rc = replica_drop(m, from, c, to, deadline, err);
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: drop_reverse", m->cfg->name,
+	                                   from->name)
+	              : 0;
 }
+
+/* ---- after the pause ----------------------------------------------------- */
+
+/* Where the reverse stream of dir starts, kept on from (not binlogged), for
+ * carried(): this run's fence position, else (a later run) from's current
+ * position if nothing was kept yet. */
+static int reverse_start_note(struct mdb *m, enum db_direction dir, struct mdb_conn *c,
+                              struct ferry_error *err)
+{
+	char *q, *sql;
+	int rc;
+
+	rc = mdb_exec_nolog(c, MDB_SQL_REVERSE_TABLE, mdb_deadline(MDB_TIMEOUT_MS), err);
+	if (rc < 0)
+		return rc;
+	if (m->fence_pos[0] && m->fence_dir == (int)dir) {
+		q = mdb_quote(m->fence_pos);
+		sql = xasprintf("REPLACE INTO " MDB_META ".reverse (dir, start) VALUES (%d, %s)",
+		                (int)dir, q);
+	} else {
+		q = NULL;
+		sql = xasprintf("INSERT IGNORE INTO " MDB_META ".reverse (dir, start) SELECT %d, "
+		                "@@GLOBAL.gtid_current_pos",
+		                (int)dir);
+	}
+	rc = mdb_exec_nolog(c, sql, mdb_deadline(MDB_TIMEOUT_MS), err);
+	free(sql);
+	free(q);
+	return rc;
+}
+
+static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *err)
+{
+	struct mdb *m = h;
+	struct mdb_side *from, *to;
+	struct mdb_conn *c;
+	struct mdb_repl r;
+	int rc;
+
+	mdb_sides(m, dir, &from, &to);
+	c = conn_soft(m, from, err);
+	if (!c)
+		return err->code;
+	rc = replicates_from(m, from, c, to, mdb_deadline(MDB_TIMEOUT_MS), &r, err);
+	if (rc == 0)
+		rc = ferry_error_set(err, FERRY_ESTATE, "run the switch again: it recovers first",
+		                     "no replication from %s configured", to->name);
+	if (m->killed[db_from(dir)])
+		log_info("database %s %s: the fence ended %zu application session%s", m->cfg->name,
+		         from->name, m->killed[db_from(dir)],
+		         m->killed[db_from(dir)] == 1 ? "" : "s");
+	m->killed[db_from(dir)] = 0;
+	/* running, not noted: a restart of the server started it from
+	 * wherever its slave position was, not from its own position */
+	if (rc == 1 && r.sql) {
+		int noted = mdb_reverse_noted(m, dir, err);
+		rc = noted < 0 ? noted : noted ? 0 : 1;
+		if (rc == 1)
+			log_warn("database %s %s: replicates from %s, not started by ferry "
+			         "(restarted?): started again at its own position",
+			         m->cfg->name, from->name, to->name);
+	}
+	if (rc == 1) {
+		/* ENGINES.md A8, as MASTER_DEMOTE_TO_SLAVE does it: the start is
+		 * from's own position, which its fence froze at the switch */
+		rc = reverse_start_note(m, dir, c, err);
+		if (rc == 0 && (r.io || r.sql))
+			rc = ex(c, "STOP SLAVE", mdb_deadline(MDB_TIMEOUT_MS), err);
+		if (rc == 0)
+			rc = ex(c, MDB_SQL_DEMOTE, mdb_deadline(MDB_TIMEOUT_MS), err);
+		if (rc == 0)
+			rc = ex(c, "START SLAVE", mdb_deadline(MDB_TIMEOUT_MS), err);
+	}
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: start_reverse", m->cfg->name,
+	                                   from->name)
+	              : 0;
+}
+
+static int sw_drop_forward(void *h, enum db_direction dir, struct ferry_error *err)
+{
+	struct mdb *m = h;
+	struct mdb_side *from, *to;
+	struct mdb_conn *c;
+	int rc;
+
+	mdb_sides(m, dir, &from, &to);
+	c = conn_soft(m, to, err);
+	if (!c)
+		return err->code;
+	rc = replica_drop(m, to, c, from, mdb_deadline(MDB_TIMEOUT_MS), err);
+	return rc < 0 ? ferry_error_prefix(err, "database %s %s: drop_forward", m->cfg->name,
+	                                   to->name)
+	              : 0;
+}
+
+const struct db_switch_ops mdb_switch_ops = {
+	.preflight = sw_preflight,
+	.prepare = sw_prepare,
+	.fence = sw_fence,
+	.unfence = sw_unfence,
+	.position = sw_position,
+	.wait_applied = sw_wait_applied,
+	.finalize = sw_finalize,
+	.stop_forward = sw_stop_forward,
+	.restart_forward = sw_restart_forward,
+	.prepare_reverse = sw_prepare_reverse,
+	.drop_reverse = sw_drop_reverse,
+	.start_reverse = sw_start_reverse,
+	.drop_forward = sw_drop_forward,
+	.inspect = mdb_sw_inspect,
+	.carried = mdb_sw_carried,
+	.describe = mdb_describe_step,
+};

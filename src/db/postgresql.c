@@ -266,10 +266,13 @@ static int sub_passfile_write(struct pgsql_conn *c, const char *sub, const char 
 	qpath = host_shell_quote(*path);
 	qdir = host_shell_quote(datadir ? datadir : "");
 	line = pgsql_passfile_line(password);
+	/* written beside and renamed: another database's subscription on
+	 * the same server shares the file (one name per subscription) and
+	 * its walreceiver must never read it half written */
 	buf_addf(&cmd,
-	         "umask 077; cat > %s <<'FERRY_PASSFILE_EOF' && chown \"$(stat -c %%u %s)\" %s && "
-	         "chmod 600 %s\n%sFERRY_PASSFILE_EOF",
-	         qpath, qdir, qpath, qpath, line);
+	         "umask 077; cat > %s.tmp <<'FERRY_PASSFILE_EOF' && chown \"$(stat -c %%u %s)\" "
+	         "%s.tmp && chmod 600 %s.tmp && mv -f %s.tmp %s\n%sFERRY_PASSFILE_EOF",
+	         qpath, qdir, qpath, qpath, qpath, qpath, line);
 	rc = host_shell_run(sh, cmd.data, pg_deadline(PG_TIMEOUT_MS), &out, &status, err);
 	if (rc == 0 && status != 0 && out.data)
 		out.data[strcspn(out.data, "\n")] = '\0'; /* the shell's first line */

@@ -59,11 +59,19 @@ const char pg_sql_slot_wal[] =
         "WHEN setting = '-1' THEN -1 ELSE setting::bigint * 1048576 END FROM pg_settings "
         "WHERE name = 'max_slot_wal_keep_size') FROM pg_replication_slots WHERE slot_name = "
         "$1";
-const char pg_sql_lag_sub[] = "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
-                              "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE "
-                              "subname = $1 AND relid IS NULL";
+/* pg_stat_subscription and its _stats are cluster-wide and a name is only
+ * unique per database: each database ferry moves on one server has its
+ * ferry_sub, so the subscription is this database's (pg_subscription's
+ * subdbid; its readable columns only). */
+#define PG_THIS_SUB                                                                                \
+	"subid = (SELECT oid FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid "   \
+	"FROM pg_database WHERE datname = current_database()))"
+const char pg_sql_lag_sub[] =
+        "SELECT pid IS NOT NULL, (extract(epoch FROM now() - "
+        "latest_end_time) * 1000)::bigint FROM pg_stat_subscription WHERE " PG_THIS_SUB
+        " AND relid IS NULL";
 const char pg_sql_lag_errors[] = "SELECT apply_error_count + sync_error_count FROM "
-                                 "pg_stat_subscription_stats WHERE subname = $1";
+                                 "pg_stat_subscription_stats WHERE " PG_THIS_SUB;
 
 const char pg_sql_sessions_who[] = "SELECT string_agg(DISTINCT format('%s@%s (%s)', usename, "
                                    "coalesce(host(client_addr), 'local'), "

@@ -34,6 +34,16 @@ int64_t time_mono_ms(void)
 	return time_mono_us() / 1000;
 }
 
+void time_sleep_until_ms(int64_t mono_ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = mono_ms / 1000;
+	ts.tv_nsec = (mono_ms % 1000) * 1000000;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+		;
+}
+
 int64_t time_wall_ms(void)
 {
 	struct timespec ts;

@@ -18,6 +18,8 @@ int64_t time_now(void);     /* wall clock, seconds; FERRY_NOW overrides (tests) 
 int64_t time_mono_ms(void); /* CLOCK_MONOTONIC in milliseconds */
 int64_t time_mono_us(void); /* CLOCK_MONOTONIC in microseconds */
 int64_t time_wall_ms(void); /* CLOCK_REALTIME in milliseconds */
+/* Sleeps until time_mono_ms() reaches mono_ms (at once if it has). */
+void time_sleep_until_ms(int64_t mono_ms);
 
 /* Returns 0 and sets *ms, or FERRY_EINVAL. */
 int duration_parse(const char *s, int64_t *ms);

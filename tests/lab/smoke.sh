@@ -4,7 +4,8 @@
 # the lab's resolver checked by lab/verify, each fault switched on and seen
 # from outside (as ferry's checks will see it) and off again, then lab/down
 # and nothing of the lab left: namespaces, interfaces, /etc/netns files,
-# processes, state.  lab/down runs on every exit (trap), failure included.
+# processes, state, the user ferryop, its sudoers file, ssh connections.
+# Between: ferryop over ssh and sudo, as ferry's plan reaches the hosts.  lab/down runs on every exit (trap), failure included.
 #
 # Needs root (exit 77, skipped, otherwise) and no other lab up (the
 # namespace names are fixed; exit 77 rather than tear someone's lab down).
@@ -102,6 +103,28 @@ for h in 10.77.0.2 10.77.0.3; do
 	done
 done
 say "servers answer: DNS, PostgreSQL, pgbouncer, MariaDB, Redis, HAProxy runtime API (mariadb, redis at old)"
+
+# --- ssh and sudo: the way ferry's plan reaches old and new ------------------
+for h in old new; do
+	case $h in old) a=$LAB_OLD_ADDR ;; new) a=$LAB_NEW_ADDR ;; esac
+	out=$(echo 'id -u; readlink /proc/$$/ns/net' |
+		ssh -F "$LAB_SSH_CONFIG" "$LAB_SSH_USER@$a" sudo -n sh -s 2>&1) ||
+		fail "ssh $LAB_SSH_USER@$a sudo -n sh -s: $out"
+	[ "$(echo "$out" | sed -n 1p)" = 0 ] || fail "$h: sudo -n sh -s is not root: $out"
+	[ "$(echo "$out" | sed -n 2p)" = "$(readlink "/proc/$(head -n 1 "$LAB_STATE/$h/sshd/sshd.pid")/ns/net")" ] ||
+		fail "$h: the ssh session is not in ferry-$h's network namespace"
+	[ "$(ssh -F "$LAB_SSH_CONFIG" "$LAB_SSH_USER@$a" id -un)" = "$LAB_SSH_USER" ] ||
+		fail "$h: ssh does not log in as $LAB_SSH_USER"
+	# the sudoers drop-in allows sh and sh -s, nothing else
+	ssh -F "$LAB_SSH_CONFIG" "$LAB_SSH_USER@$a" sudo -n id >/dev/null 2>&1 &&
+		fail "$h: sudo lets $LAB_SSH_USER run id: the rule is wider than sh"
+	ssh -F "$LAB_SSH_CONFIG" "$LAB_SSH_USER@$a" sudo -n sh -c id >/dev/null 2>&1 &&
+		fail "$h: sudo lets $LAB_SSH_USER run sh -c"
+	ssh -F "$LAB_SSH_CONFIG" -o ControlPath=none -o UserKnownHostsFile=/dev/null \
+		"$LAB_SSH_USER@$a" true >/dev/null 2>&1 && fail "$h: ssh accepted a host key it was not given"
+done
+ssh -F "$LAB_SSH_CONFIG" -O check 10.77.0.2 2>/dev/null || fail "no ssh ControlMaster for old"
+say "ssh: $LAB_SSH_USER on old and new, in their namespaces, root through sudo for sh and sh -s only"
 
 # --- load through DNS, then verify -----------------------------------------
 ledger=$LAB_STATE/smoke.ledger
@@ -215,4 +238,7 @@ ip -o link | grep -qE ': (ferrybr0|ferryv-)' && fail "interfaces left: $(ip -o l
 ls -d /etc/netns/ferry-* >/dev/null 2>&1 && fail "/etc/netns/ferry-* left"
 [ ! -e /run/ferry-lab ] || fail "/run/ferry-lab left"
 [ ! -e "$LAB_STATE" ] || fail "$LAB_STATE left"
+getent passwd ferryop >/dev/null && fail "the user ferryop left"
+[ ! -e /etc/sudoers.d/ferry-lab ] || fail "/etc/sudoers.d/ferry-lab left"
+if pgrep -f 'ferry-lab/ssh/cm-' >/dev/null; then fail "an ssh ControlMaster of the lab left"; fi
 say "down: no namespace, interface, process or state left; ok ($(($(date +%s) - t0))s)"

@@ -273,6 +273,75 @@ static void test_switch_redis(void **state)
 	buf_release(&b);
 }
 
+/* A MariaDB database behind two HAProxy TCP backends (the engine without
+ * a pausing pooler): the fence is read_only, the commit point is the
+ * HAProxy POINT, the reverse stream is MASTER_DEMOTE_TO_SLAVE. */
+static const struct db_config cfg_mdb = {
+	.name = "pay",
+	.old_conninfo = "host=10.77.0.2 port=3306 dbname=pay user=ferry password=PwOldCi",
+	.new_conninfo = "host=10.77.0.3 port=3306 dbname=pay user=ferry",
+	.old_password = "PwOldSecret",
+	.new_password = "PwNewSecret",
+	.pause_budget_ms = 2000,
+};
+static const struct plan_database pd_pay = { .name = "pay" };
+
+static void describe_mdb(enum db_direction dir, struct buf *b)
+{
+	struct endpoints_db d, *dbs[1] = { &d };
+	struct ferry_error err = { 0 };
+
+	memset(&d, 0, sizeof(d));
+	d.pd = &pd_pay;
+	d.eng = db_engine_find("mariadb");
+	d.cfg = cfg_mdb;
+	d.budget_ms = 2000;
+	d.sw = sw_driver_find("haproxy");
+	d.nsw = 2;
+	d.swcfg[0] = (struct sw_config){
+		.name = "haproxy old", .api = "127.0.0.1:9901", .backend = "pay", .server = "db"
+	};
+	d.swcfg[1] = (struct sw_config){ .name = "haproxy new",
+		                         .api = "/run/haproxy/admin.sock",
+		                         .backend = "pay",
+		                         .server = "db" };
+	d.target[DB_OLD] = (struct sw_target){ "10.77.0.2", 3306, "pay" };
+	d.target[DB_NEW] = (struct sw_target){ "10.77.0.3", 3306, "pay" };
+	assert_int_equal(orch_describe(dbs, 1, dir, b, &err), 0);
+	assert_no_secret(b->data);
+	assert_switch_shape(b->data);
+}
+
+static void test_mariadb_switch(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	describe_mdb(DB_FORWARD, &b);
+	assert_non_null(strstr(b.data, "fence [pause] pay old: SET GLOBAL read_only = 1"));
+	assert_non_null(
+	        strstr(b.data, "position [pause] pay old: SELECT @@GLOBAL.gtid_binlog_pos"));
+	assert_non_null(strstr(b.data, "wait_applied [pause] pay new: SELECT MASTER_GTID_WAIT("));
+	assert_non_null(strstr(b.data, "stop_forward [pause] pay new: STOP SLAVE"));
+	assert_non_null(strstr(b.data, "prepare_reverse [pause] pay old: CHANGE MASTER TO "
+	                               "MASTER_HOST='10.77.0.3', MASTER_PORT=3306"));
+	assert_non_null(strstr(b.data, "MASTER_DEMOTE_TO_SLAVE=1"));
+	assert_non_null(strstr(b.data, "unfence_target [pause] pay new: SET GLOBAL read_only = 0"));
+	assert_non_null(strstr(b.data, "commit [pause] pay haproxy new api: set server pay/db addr "
+	                               "10.77.0.3 port 3306; shutdown sessions server pay/db"));
+	assert_non_null(strstr(b.data, "start_reverse pay old: START SLAVE"));
+	assert_non_null(strstr(b.data, "drop_forward pay new: RESET SLAVE ALL"));
+	assert_golden("mariadb_switch_forward.txt", b.data);
+	buf_reset(&b);
+	describe_mdb(DB_REVERSE, &b);
+	assert_non_null(strstr(b.data, "fence [pause] pay new: SET GLOBAL read_only = 1"));
+	assert_non_null(strstr(b.data, "unfence_target [pause] pay old: SET GLOBAL read_only = 0"));
+	assert_non_null(strstr(b.data, "start_reverse pay old: SELECT start FROM _ferry.reverse"));
+	assert_golden("mariadb_switch_reverse.txt", b.data);
+	buf_release(&b);
+}
+
 static void test_replicate_and_teardown(void **state)
 {
 	const struct db_engine *eng = db_engine_find("postgresql");
@@ -377,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_switch_forward),
 		cmocka_unit_test(test_switch_reverse),
 		cmocka_unit_test(test_switch_redis),
+		cmocka_unit_test(test_mariadb_switch),
 		cmocka_unit_test(test_replicate_and_teardown),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_split_commands),

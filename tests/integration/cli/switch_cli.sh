@@ -15,8 +15,10 @@
 #   b. under a write load through every endpoint (each writer keeps a
 #      ledger of its acknowledged writes), `ferry run --until cutover`:
 #      every endpoint points at new, nothing paused, writes flow on new.
-#   c. `ferry rollback`: every endpoint points at old again, the writes
-#      acknowledged on new are on old (carried back), writes flow on old.
+#   c. `ferry rollback` killed inside its pause (FERRY_CRASH_AT=db.fence),
+#      then `ferry rollback` again: the killed switch undone and its step
+#      closed, every endpoint points at old again, the writes acknowledged
+#      on new are on old (carried back), writes flow on old.
 #   d. round 2: `ferry run --until cutover` killed inside the pause after
 #      the fence (FERRY_CRASH_AT=db.point), the next run's recovery
 #      completes the switch; `ferry rollback` again: every endpoint at old,
@@ -237,16 +239,33 @@ pause=$(sed -n 's/.*write pause \([0-9.]*\) ms.*/\1/p' "$top/run.b" | head -n 1)
 echo "switch_cli: b ok (cutover of three databases, write pause $pause ms)"
 
 # --- c. rollback ---------------------------------------------------------------
+# first killed inside its pause after the fence: the next rollback's
+# recovery undoes that switch (new stays the writer), closes its step, and
+# switches back; no step is left open for a later run to decide again
 step=c
+run_ferry rollback.c0 env FERRY_CRASH_AT=db.fence "$ferry" rollback "$top/p.yaml" --reason "switch_cli"
+[ $rc = 137 ] || { show "$top/rollback.c0"; fail "FERRY_CRASH_AT=db.fence: rollback exit $rc, want 137"; }
 run_ferry rollback.c "$ferry" rollback "$top/p.yaml" --reason "switch_cli"
 [ $rc = 0 ] || { show "$top/rollback.c"; fail "ferry rollback exit $rc"; }
+grep -q 'interrupted switch undone by recovery' "$top/rollback.c" ||
+	{ show "$top/rollback.c"; fail "the killed rollback was not undone first"; }
+"$ferry" status "$top/p.yaml" --json >"$top/status.c" 2>&1 || true
+[ "$(jq '.open_steps | length' "$top/status.c")" = 0 ] ||
+	{ show "$top/status.c"; fail "a step is left open after the rollback"; }
 points old
 more_writes
 # what was acknowledged on new is on old now (carried back): the notes
 # application's ledger is exact at any time; the writers' after they stop
 n_new=$(sql old notes "SELECT count(*) FROM orders")
 [ "$(missing notes old)" = 0 ] || fail "notes: acknowledged writes are not on old after the rollback"
-echo "switch_cli: c ok (rollback; notes holds $n_new rows on old)"
+# that rollback, measured in this plan's journal, answers "how long a
+# rollback takes" for a plan of the same shape that names it as evidence
+sed 's#^  waiver: .*#  evidence: p.ferry.db#' "$top/p.yaml" >"$top/ev.yaml"
+"$ferry" check "$top/ev.yaml" --json >"$top/ev.json" 2>&1 || true
+jq -e '.checks[] | select(.check == "rollback.duration") | select(.status == "ok") |
+	select(.message | test("a whole rollback of this plan shape took [0-9.]+ ?m?s"))' \
+	"$top/ev.json" >/dev/null || { show "$top/ev.json"; fail "the rollback's journal is no evidence of its duration"; }
+echo "switch_cli: c ok (rollback; notes holds $n_new rows on old; its duration is evidence for the plan's shape)"
 
 # --- d. round 2: killed inside the pause, recovered, rolled back ------------------
 # (the lab's crash scenario in small: the recovery completes the switch and
@@ -263,8 +282,10 @@ more_writes
 run_ferry rollback.d "$ferry" rollback "$top/p.yaml" --reason "switch_cli round 2"
 [ $rc = 0 ] || { show "$top/rollback.d"; fail "ferry rollback (round 2) exit $rc"; }
 points old
+worker_runs() { [ "$(sql new "$1" "SELECT count(*) FROM pg_stat_subscription WHERE subname = 'ferry_sub' AND pid IS NOT NULL")" = 1 ]; }
 for db in shop pay notes; do
-	[ "$(sql new $db "SELECT count(*) FROM pg_stat_subscription WHERE subname = 'ferry_sub' AND pid IS NOT NULL")" = 1 ] ||
+	# (the server starts a worker at once, or after wal_retrieve_retry_interval)
+	wait_for 20 worker_runs $db ||
 		{ show "$top/rollback.d"; fail "$db: no forward apply worker on new after the rollback"; }
 done
 [ "$(missing notes old)" = 0 ] || fail "notes: acknowledged writes are not on old after the second rollback"

@@ -6,6 +6,9 @@
 #       log, ROW format, GTID strict mode, log_slave_updates, its event
 #       scheduler off; accounts ferry (all privileges, password in
 #       DIR/ferry.pw) and app (database shop only, no password)
+#   mdb_run DIR NAME PORT SERVER_ID [OPTION...]   (re)starts the server
+#       DIR/NAME on the data directory it has, with OPTIONs added (after a
+#       crash: the tests' "server restarted")
 #   mdb_stop DIR                        stops every server of DIR, removes DIR
 # mariadb-install-db runs once per DIR (DIR/base), copied for each server.
 set -u
@@ -30,6 +33,15 @@ mdb_start() {
 			{ cat "$d/install.log"; return 1; }
 	fi
 	cp -a "$d/base" "$d/$n"
+	mdb_run "$d" "$n" "$port" "$id" || return 1
+	mdb_sql "$d" "$n" "CREATE USER ferry@'%' IDENTIFIED BY '$(cat "$d/ferry.pw")';
+		GRANT ALL ON *.* TO ferry@'%' WITH GRANT OPTION;
+		CREATE USER app@'%'; GRANT ALL ON shop.* TO app@'%'; RESET MASTER;"
+}
+
+mdb_run() { # mdb_run DIR NAME PORT SERVER_ID [OPTION...]: the server on its data directory
+	d=$1 n=$2 port=$3 id=$4
+	shift 4
 	mariadbd --no-defaults --user=mysql --datadir="$d/$n" --socket="$d/$n.sock" \
 		--port="$port" --bind-address=127.0.0.1 --pid-file="$d/$n.pid" \
 		--log-error="$d/$n.err" --log-bin="$d/$n/bin" --server-id="$id" \
@@ -37,11 +49,8 @@ mdb_start() {
 		--log-slave-updates=1 --event-scheduler=OFF --skip-name-resolve \
 		--innodb-buffer-pool-size=64M --innodb-log-file-size=32M \
 		--innodb-flush-log-at-trx-commit=2 --sync-binlog=0 --max-connections=500 \
-		--slave-net-timeout=10 >/dev/null 2>&1 &
+		--slave-net-timeout=10 "$@" >/dev/null 2>&1 &
 	wait_for 60 mdb_sql "$d" "$n" "SELECT 1" || { tail -n 20 "$d/$n.err"; return 1; }
-	mdb_sql "$d" "$n" "CREATE USER ferry@'%' IDENTIFIED BY '$(cat "$d/ferry.pw")';
-		GRANT ALL ON *.* TO ferry@'%' WITH GRANT OPTION;
-		CREATE USER app@'%'; GRANT ALL ON shop.* TO app@'%'; RESET MASTER;"
 }
 
 mdb_stop() {

@@ -30,6 +30,8 @@
 #include "util/mem.h"
 #include "util/timeutil.h"
 
+#define SW (E.eng->sw)
+
 static struct {
 	char *pw;
 	char old_ci[256], new_ci[256], app_old[256], app_new[256];
@@ -586,7 +588,7 @@ static void test_fence_against_a_held_lock_stops_at_its_deadline(void **state)
 	if (mdb_exec(locker, "LOCK TABLES shop.audit WRITE", time_mono_ms() + 5000, NULL, &err) < 0)
 		fail_msg("lock: %s", err.msg);
 	t0 = time_mono_ms();
-	rc = mariadb_fence(E.h, DB_FORWARD, t0 + 300, &err);
+	rc = SW->fence(E.h, DB_OLD, t0 + 300, &err);
 	took = time_mono_ms() - t0;
 	assert_int_equal(rc, FERRY_ETIMEDOUT);
 	assert_true(took < 700);
@@ -610,9 +612,9 @@ static void test_fence_refuses_writes_and_unfence_undoes_it(void **state)
 	if (mdb_exec(app, "INSERT INTO orders (amount) VALUES (1)", time_mono_ms() + 5000, NULL,
 	             &err) < 0)
 		fail_msg("insert: %s", err.msg);
-	if (mariadb_fence(E.h, DB_FORWARD, time_mono_ms() + 2000, &err) < 0)
+	if (SW->fence(E.h, DB_OLD, time_mono_ms() + 2000, &err) < 0)
 		fail_msg("fence: %s", err.msg);
-	if (mariadb_fence(E.h, DB_FORWARD, time_mono_ms() + 2000, &err) < 0)
+	if (SW->fence(E.h, DB_OLD, time_mono_ms() + 2000, &err) < 0)
 		fail_msg("fence again: %s", err.msg);
 	assert_val(E.old_ci, "SELECT @@read_only", "1");
 	/* the app's session was killed; a new one cannot write */
@@ -624,16 +626,16 @@ static void test_fence_refuses_writes_and_unfence_undoes_it(void **state)
 	                          time_mono_ms() + 5000, NULL, &err),
 	                 FERRY_EREFUSED);
 	assert_int_equal(mdb_errno(app2), 1290); /* ER_OPTION_PREVENTS_STATEMENT */
-	if (mariadb_position(E.h, DB_FORWARD, time_mono_ms() + 1000, &pos, &err) < 0)
+	if (SW->position(E.h, DB_FORWARD, time_mono_ms() + 1000, &pos, &err) < 0)
 		fail_msg("position: %s", err.msg);
 	assert_non_null(strstr(pos, "0-1-"));
-	if (mariadb_wait_applied(E.h, DB_FORWARD, pos, time_mono_ms() + 5000, &err) < 0)
+	if (SW->wait_applied(E.h, DB_FORWARD, pos, time_mono_ms() + 5000, &err) < 0)
 		fail_msg("wait_applied: %s", err.msg);
 	assert_int_equal(ival(E.new_ci, "SELECT COUNT(*) FROM shop.orders WHERE amount = 1"),
 	                 ival(E.old_ci, "SELECT COUNT(*) FROM shop.orders WHERE amount = 1"));
-	if (mariadb_unfence(E.h, DB_FORWARD, time_mono_ms() + 1000, &err) < 0)
+	if (SW->unfence(E.h, DB_OLD, time_mono_ms() + 1000, &err) < 0)
 		fail_msg("unfence: %s", err.msg);
-	if (mariadb_unfence(E.h, DB_FORWARD, time_mono_ms() + 1000, &err) < 0)
+	if (SW->unfence(E.h, DB_OLD, time_mono_ms() + 1000, &err) < 0)
 		fail_msg("unfence again: %s", err.msg);
 	if (mdb_exec(app2, "INSERT INTO orders (amount) VALUES (4)", time_mono_ms() + 5000, NULL,
 	             &err) < 0)
@@ -654,32 +656,35 @@ static void test_wait_applied_stops_at_its_deadline_when_the_replica_lags(void *
 	open_engine();
 	sql(E.new_ci, "STOP SLAVE SQL_THREAD");
 	sql(E.old_ci, "INSERT INTO shop.orders (amount) VALUES (5)");
-	if (mariadb_position(E.h, DB_FORWARD, time_mono_ms() + 1000, &pos, &err) < 0)
+	if (SW->position(E.h, DB_FORWARD, time_mono_ms() + 1000, &pos, &err) < 0)
 		fail_msg("position: %s", err.msg);
 	t0 = time_mono_ms();
-	rc = mariadb_wait_applied(E.h, DB_FORWARD, pos, t0 + 250, &err);
+	rc = SW->wait_applied(E.h, DB_FORWARD, pos, t0 + 250, &err);
 	took = time_mono_ms() - t0;
 	assert_true(rc == FERRY_ETIMEDOUT || rc == FERRY_ECHECK);
 	assert_true(took < 600);
 	sql(E.new_ci, "START SLAVE SQL_THREAD");
-	if (mariadb_wait_applied(E.h, DB_FORWARD, pos, time_mono_ms() + 5000, &err) < 0)
+	if (SW->wait_applied(E.h, DB_FORWARD, pos, time_mono_ms() + 5000, &err) < 0)
 		fail_msg("wait_applied: %s", err.msg);
 	free(pos);
 }
 
-static void test_promote_and_prepare_reverse_are_undone(void **state)
+static void test_switch_steps_are_undone(void **state)
 {
 	struct ferry_error err = { 0 };
 	struct mariadb_side_state so, sn;
-	int64_t dl = time_mono_ms() + 5000;
+	int64_t dl = time_mono_ms() + 5000, n = 0;
 
 	(void)state;
 	open_engine();
-	if (mariadb_fence(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_promote(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_promote(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_prepare_reverse(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_prepare_reverse(E.h, DB_FORWARD, dl, &err) < 0)
+	/* the writer runs its events: the new writer will, the old one not */
+	sql(E.old_ci, "SET GLOBAL event_scheduler = ON");
+	if (SW->prepare(E.h, DB_FORWARD, &err) < 0 || SW->fence(E.h, DB_OLD, dl, &err) < 0 ||
+	    SW->stop_forward(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->stop_forward(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->prepare_reverse(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->prepare_reverse(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->unfence(E.h, DB_NEW, dl, &err) < 0 || SW->unfence(E.h, DB_NEW, dl, &err) < 0)
 		fail_msg("%s", err.msg);
 	if (mariadb_inspect(E.h, &so, &sn, &err) < 0)
 		fail_msg("inspect: %s", err.msg);
@@ -688,14 +693,17 @@ static void test_promote_and_prepare_reverse_are_undone(void **state)
 	assert_false(sn.sql_running);
 	assert_true(so.read_only);
 	assert_false(so.events_on);
-	assert_true(so.replica);
+	assert_true(so.replica && so.from_other);
 	assert_false(so.sql_running);
-	/* the undos, in reverse order */
-	if (mariadb_unprepare_reverse(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_unprepare_reverse(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_unpromote(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_unpromote(E.h, DB_FORWARD, dl, &err) < 0 ||
-	    mariadb_unfence(E.h, DB_FORWARD, dl, &err) < 0)
+	/* nothing ferry sent to new in the pause was binlogged */
+	assert_string_equal(sn.binlog_pos, so.binlog_pos);
+	/* the undos, newest first, each twice */
+	if (SW->fence(E.h, DB_NEW, dl, &err) < 0 || SW->fence(E.h, DB_NEW, dl, &err) < 0 ||
+	    SW->drop_reverse(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->drop_reverse(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->restart_forward(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->restart_forward(E.h, DB_FORWARD, dl, &err) < 0 ||
+	    SW->unfence(E.h, DB_OLD, dl, &err) < 0)
 		fail_msg("%s", err.msg);
 	if (mariadb_inspect(E.h, &so, &sn, &err) < 0)
 		fail_msg("inspect: %s", err.msg);
@@ -704,31 +712,42 @@ static void test_promote_and_prepare_reverse_are_undone(void **state)
 	assert_true(sn.replica);
 	assert_true(sn.sql_running);
 	assert_false(so.read_only);
+	assert_true(so.events_on);
 	assert_false(so.replica);
+	/* a replica that applies stays read_only when asked to unfence */
+	if (SW->unfence(E.h, DB_NEW, dl, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_val(E.new_ci, "SELECT @@read_only", "1");
+	sql(E.old_ci, "SET GLOBAL event_scheduler = OFF");
 	sql(E.old_ci, "INSERT INTO shop.orders (amount) VALUES (6)");
 	wait_caught_up(DB_FORWARD, 10000);
+	(void)n;
 }
 
-/* fence, position, wait, promote, prepare_reverse; the writer moves;
- * start_reverse, drop_forward.  Returns the pause in ms. */
+/* The switch's steps in the orchestrator's order (without a switch
+ * driver: the writer is pointed by hand); the steps after the resume
+ * twice.  Returns the pause in ms. */
 static int64_t switch_all(enum db_direction dir, struct writer *w, const char *to_ci)
 {
 	struct ferry_error err = { 0 };
-	int64_t t0 = time_mono_ms(), dl = t0 + 2000, pause;
+	int64_t t0, dl, pause, n;
 	char *pos = NULL;
 
-	if (mariadb_fence(E.h, dir, dl, &err) < 0 ||
-	    mariadb_position(E.h, dir, dl, &pos, &err) < 0 ||
-	    mariadb_wait_applied(E.h, dir, pos, dl, &err) < 0 ||
-	    mariadb_promote(E.h, dir, dl, &err) < 0 ||
-	    mariadb_prepare_reverse(E.h, dir, dl, &err) < 0)
+	if (SW->preflight(E.h, dir, &err) < 0 || SW->prepare(E.h, dir, &err) < 0)
+		fail_msg("before the switch: %s", err.msg);
+	t0 = time_mono_ms();
+	dl = t0 + 2000;
+	if (SW->fence(E.h, db_from(dir), dl, &err) < 0 ||
+	    SW->position(E.h, dir, dl, &pos, &err) < 0 ||
+	    SW->wait_applied(E.h, dir, pos, dl, &err) < 0 ||
+	    SW->finalize(E.h, dir, dl, &n, &err) < 0 || SW->stop_forward(E.h, dir, dl, &err) < 0 ||
+	    SW->prepare_reverse(E.h, dir, dl, &err) < 0 ||
+	    SW->unfence(E.h, db_to(dir), dl, &err) < 0)
 		fail_msg("switch: %s", err.msg);
 	writer_point(w, to_ci);
 	pause = time_mono_ms() - t0;
-	if (mariadb_start_reverse(E.h, dir, time_mono_ms() + 5000, &err) < 0 ||
-	    mariadb_drop_forward(E.h, dir, time_mono_ms() + 5000, &err) < 0 ||
-	    mariadb_start_reverse(E.h, dir, time_mono_ms() + 5000, &err) < 0 ||
-	    mariadb_drop_forward(E.h, dir, time_mono_ms() + 5000, &err) < 0)
+	if (SW->start_reverse(E.h, dir, &err) < 0 || SW->drop_forward(E.h, dir, &err) < 0 ||
+	    SW->start_reverse(E.h, dir, &err) < 0 || SW->drop_forward(E.h, dir, &err) < 0)
 		fail_msg("after the switch: %s", err.msg);
 	free(pos);
 	return pause;
@@ -821,7 +840,7 @@ int main(void)
 		cmocka_unit_test(test_fence_against_a_held_lock_stops_at_its_deadline),
 		cmocka_unit_test(test_fence_refuses_writes_and_unfence_undoes_it),
 		cmocka_unit_test(test_wait_applied_stops_at_its_deadline_when_the_replica_lags),
-		cmocka_unit_test(test_promote_and_prepare_reverse_are_undone),
+		cmocka_unit_test(test_switch_steps_are_undone),
 		cmocka_unit_test(test_switch_and_rollback_under_writes_lose_nothing),
 		cmocka_unit_test(test_teardown_leaves_no_replication),
 	};

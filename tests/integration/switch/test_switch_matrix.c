@@ -616,6 +616,35 @@ static void start_new_server(void)
 	engines_reopen();
 }
 
+/* A statement through pgbouncer 0 that keeps its server connection busy
+ * for three budgets (transaction pooling): that pooler's PAUSE cannot
+ * complete inside the budget.  Started before the preflight, running
+ * before it returns. */
+#define PSQL "/usr/lib/postgresql/15/bin/psql -X -q -At"
+
+static void long_statement(void)
+{
+	sh(PSQL " 'host=127.0.0.1 port=%d dbname=shop user=app' -c 'SELECT pg_sleep(%d)' "
+	        ">/dev/null 2>&1 &",
+	   M.pgb[0], 3 * BUDGET_MS / 1000);
+	if (sh("for i in $(seq 200); do " PSQL " 'host=127.0.0.1 port=%d dbname=shop user=app' -c "
+	       "\"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
+	       "'SELECT pg_sleep%%'\" 2>/dev/null | grep -qx 1 && exit 0; sleep 0.02; done; exit 1",
+	       M.pgb[0]) != 0)
+		bad("the long statement did not start");
+}
+
+/* Its end, before the next case (it ends by itself). */
+static void long_statement_gone(void)
+{
+	if (sh("for i in $(seq 500); do " PSQL " 'host=127.0.0.1 port=%d dbname=shop user=app' -c "
+	       "\"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%' "
+	       "AND pid <> pg_backend_pid()\" 2>/dev/null | grep -qx 0 && exit 0; sleep 0.02; "
+	       "done; exit 1",
+	       M.pgb[0]) != 0)
+		bad("the long statement did not end");
+}
+
 /* The SIGTERM case's child: the switch with SIGTERM raised at the fence;
  * it must die of it only after the pause. */
 static void sigterm_hook(const char *name, void *ctx)
@@ -843,6 +872,11 @@ int main(int argc, char **argv)
 		                     .act_at = "db.wait_applied",
 		                     .act = stop_new_server,
 		                     .repair = start_new_server,
+		                     .dead_load = -1 };
+	cases[n++] = (struct mcase){ .name = "a long statement: PAUSE cannot complete",
+		                     .act_at = "db.preflight",
+		                     .act = long_statement,
+		                     .repair = long_statement_gone,
 		                     .dead_load = -1 };
 	cases[n++] = (struct mcase){ .name = "SIGTERM inside the pause",
 		                     .sigterm = true,

@@ -273,6 +273,12 @@ scenario_full() {
 	[ $rc = 0 ] || fail "ferry run exit $rc"
 	load_stop
 	check_moved
+	# the rollback plan speaks each database's terms: no pooler in front
+	# of MariaDB or Redis
+	grep -q '^  database payments: fence the new database (read_only.* point HAProxy.s mariadb/db at the old server' \
+		"$logs/full.all.out" || fail "the rollback plan does not describe MariaDB's way back"
+	grep -q '^  database carts: fence the new server (CLIENT PAUSE WRITE).* point HAProxy.s redis/db at the old server' \
+		"$logs/full.all.out" || fail "the rollback plan does not describe Redis's way back"
 	verify_lost_zero
 	grep -q '"primary".*10.77.0.3\|host=10.77.0.3 port=5432: writable' "$logs/full.verify" ||
 		fail "the primary is not the new database"

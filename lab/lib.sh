@@ -203,6 +203,7 @@ app_start() {
 		if [ "$_h" != new ] || ! fault_on env; then
 			echo "SHOP_API_KEY='$(cat "$LAB_STATE/secrets/shop-api-key")'"
 		fi
+		app_env_datastores # lab/datastores.sh
 	)
 	spawn "$_h" "$_d/app.pid" "$_d/app.log" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		sh -c 'set -a; . "$1"; set +a; cd /; exec "$2"' sh "$_d/app.env" "$_bin"
@@ -277,6 +278,7 @@ EOF
 			else
 				echo "	server new 10.77.0.3:8080 weight 100 check inter 2s"
 			fi
+			haproxy_db_sections "$_h" # lab/datastores.sh
 		fi
 	} >"$_d/haproxy.cfg.tmp"
 	# HAPROXY_CHANGED says whether a running HAProxy needs a reload.
@@ -343,3 +345,7 @@ EOF
 	fi
 }
 egress_is_on() { in_ns new nft list table inet ferry_lab_fault >/dev/null 2>&1; }
+
+# MariaDB and Redis on old and new (their servers, HAProxy sections, the
+# app's variables for them)
+. "$(dirname "${BASH_SOURCE[0]}")/datastores.sh"

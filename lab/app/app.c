@@ -4,7 +4,11 @@
  * It is the "real application" of the lab (LAB-CONTRACT, DESIGN §7): it writes
  * orders through the local pgbouncer and calls a third-party payments endpoint
  * before each write, so that a migration has an egress dependency, a database
- * behind a pooler and a web tier to move.
+ * behind a pooler and a web tier to move.  With MARIADB_URL it also writes
+ * the order's payment row to MariaDB, and with REDIS_URL the order's cart to
+ * Redis, each through the local HAProxy's TCP frontend (lab/lib: a client
+ * that reconnects on a dropped connection); an order is acknowledged (2xx)
+ * only when every write succeeded.
  *
  * How the parts fit:
  *   - Configuration comes only from the environment (config_load()).
@@ -15,6 +19,10 @@
  *     exactly what the write-pause measurement needs to see.
  *   - The database is reached with PQexecParams only: pgbouncer in transaction
  *     mode cannot keep named prepared statements across transactions.
+ *   - MariaDB and Redis: one struct lab_my / lab_redis per worker too; their
+ *     passwords come from MARIADB_PASSWORD_FILE / REDIS_PASSWORD_FILE, read
+ *     once at start.  All three writes are idempotent on the order id, so a
+ *     client's retry of a failed order never writes twice.
  *   - The main thread blocks every signal it handles and waits for them with
  *     sigwait(): SIGUSR1/SIGUSR2 switch the fault mode (every POST /orders
  *     answers 500), SIGTERM/SIGINT stop the daemon cleanly.
@@ -42,6 +50,8 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 
+#include "lab_mariadb.h"
+#include "lab_redis.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -53,6 +63,10 @@ enum {
 	BODY_MAX = 16 * 1024, /* an order is a few dozen bytes */
 	ID_MAX = 200,
 	PAYMENTS_TIMEOUT_MS = 2000,
+	/* how long a MariaDB or Redis write is retried on new connections (a
+	 * switch drops them): inside lab/load's 10 s request timeout */
+	STORE_RETRY_MS = 8000,
+	PASSWORD_MAX = 256,
 };
 
 struct config {
@@ -64,6 +78,9 @@ struct config {
 	const char *pidfile;
 	bool api_key_set;
 	struct sockaddr_in addr;
+	bool mariadb, redis; /* MARIADB_URL, REDIS_URL given */
+	struct lab_url mariadb_url, redis_url;
+	char mariadb_password[PASSWORD_MAX], redis_password[PASSWORD_MAX];
 };
 
 static struct config cfg;
@@ -74,6 +91,8 @@ static pthread_key_t worker_key;
 /* The per-thread state of one MHD worker thread. */
 struct worker {
 	PGconn *db;
+	struct lab_my *my;
+	struct lab_redis *redis;
 	CURL *curl;
 	struct curl_slist *headers;
 	char curl_err[CURL_ERROR_SIZE];
@@ -93,6 +112,8 @@ static void worker_free(void *p)
 		return;
 	if (w->db)
 		PQfinish(w->db);
+	lab_my_free(w->my);
+	lab_redis_free(w->redis);
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
 	curl_slist_free_all(w->headers);
@@ -106,6 +127,10 @@ static struct worker *worker_get(void)
 	if (w)
 		return w;
 	w = xcalloc(1, sizeof(*w));
+	if (cfg.mariadb)
+		w->my = lab_my_new(&cfg.mariadb_url, cfg.mariadb_password, "ferry-lab-app");
+	if (cfg.redis)
+		w->redis = lab_redis_new(&cfg.redis_url, cfg.redis_password);
 	if (pthread_setspecific(worker_key, w) != 0)
 		BUG("pthread_setspecific failed");
 	return w;
@@ -298,6 +323,27 @@ static bool id_valid(const char *id)
 	return n > 0 && n <= ID_MAX;
 }
 
+/* The order's payment row (MariaDB) and cart (Redis), where configured;
+ * returns 0 when every configured write succeeded. */
+static int stores_write(struct worker *w, const char *id, json_int_t amount)
+{
+	struct ferry_error err = { 0 };
+	char cart[96];
+
+	if (w->my &&
+	    lab_my_payment(w->my, id, (long long)amount, cfg.host, STORE_RETRY_MS, &err) < 0)
+		goto fail;
+	snprintf(cart, sizeof(cart), "amount_cents=%" JSON_INTEGER_FORMAT " served_by=%s", amount,
+	         cfg.host);
+	if (w->redis && lab_redis_cart(w->redis, id, cart, STORE_RETRY_MS, &err) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (db_log_allowed())
+		log_warn("app %s: %s", cfg.host, err.msg);
+	return -1;
+}
+
 static enum MHD_Result post_order(struct MHD_Connection *c, struct request *rq)
 {
 	struct worker *w = worker_get();
@@ -343,6 +389,10 @@ static enum MHD_Result post_order(struct MHD_Connection *c, struct request *rq)
 	}
 	if (!res || PQntuples(res) != 1) {
 		ret = reply_error(c, 500, "database error");
+		goto out;
+	}
+	if (stores_write(w, id, amount) < 0) {
+		ret = reply_error(c, 500, "payment or cart store error");
 		goto out;
 	}
 	out = json_pack("{s:s, s:I, s:s}", "id", id, "order_no",
@@ -470,6 +520,30 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* NAME_URL and NAME_PASSWORD_FILE (optional: no password) into u and pw;
+ * *on says whether NAME_URL was given. */
+static int store_config(const char *name, const char *scheme, unsigned port, bool *on,
+                        struct lab_url *u, char *pw, size_t pwlen)
+{
+	struct ferry_error err = { 0 };
+	char var[64];
+	const char *url, *pwfile;
+
+	snprintf(var, sizeof(var), "%s_URL", name);
+	url = getenv(var);
+	snprintf(var, sizeof(var), "%s_PASSWORD_FILE", name);
+	pwfile = getenv(var);
+	*on = url && *url;
+	if (!*on)
+		return 0;
+	if (lab_url_parse(url, scheme, port, u, &err) < 0 ||
+	    (pwfile && *pwfile && lab_password_read(pwfile, pw, pwlen, &err) < 0)) {
+		fprintf(stderr, "ferry-lab-app: %s_URL: %s\n", name, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int config_load(void)
 {
 	const char *key = getenv("SHOP_API_KEY");
@@ -491,6 +565,11 @@ static int config_load(void)
 		fprintf(stderr, "ferry-lab-app: LISTEN '%s' is not IPv4:PORT\n", cfg.listen);
 		return -1;
 	}
+	if (store_config("MARIADB", "mariadb", 3306, &cfg.mariadb, &cfg.mariadb_url,
+	                 cfg.mariadb_password, sizeof(cfg.mariadb_password)) < 0 ||
+	    store_config("REDIS", "redis", 6379, &cfg.redis, &cfg.redis_url, cfg.redis_password,
+	                 sizeof(cfg.redis_password)) < 0)
+		return -1;
 	return 0;
 }
 
@@ -549,7 +628,9 @@ int main(void)
 	}
 	if (pidfile_write() < 0)
 		goto out;
-	log_info("app %s: listening on %s, %d threads%s", cfg.host, cfg.listen, APP_THREADS,
+	log_info("app %s: listening on %s, %d threads%s%s%s%s%s", cfg.host, cfg.listen, APP_THREADS,
+	         cfg.mariadb ? "; payments to " : "", cfg.mariadb ? cfg.mariadb_url.shown : "",
+	         cfg.redis ? "; carts to " : "", cfg.redis ? cfg.redis_url.shown : "",
 	         cfg.api_key_set ? "" : " (degraded: SHOP_API_KEY missing)");
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)

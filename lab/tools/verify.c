@@ -19,7 +19,11 @@
  *   3. primary_scan() COPYs out the ids of the run's prefixes (one pass,
  *      no per-id queries: a million ids take seconds) and marks each in the
  *      set; an id the set does not know is unexpected.
- *   4. report(): lost = acknowledged ids not marked; duplicated = ids
+ *   3b. with --mariadb / --redis, verify_stores.c picks the primary of each
+ *      of those stores too (the app's payment rows, its carts) and scans
+ *      the run's ids there; each store marks its own bit in the slot.
+ *   4. report(): lost = acknowledged ids missing in any database checked
+ *      (and counted per database); duplicated = ids
  *      acknowledged more than once; pause = the largest gap between
  *      consecutive done_ms of acknowledgements; latency = done_ms - send_ms
  *      (send_ms is the scheduled time, see load.c); the share served by
@@ -42,6 +46,7 @@
 #include <libpq-fe.h>
 
 #include "util/buf.h"
+#include "verify_stores.h"
 #include "util/error.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -72,6 +77,8 @@ struct slot {
 	uint32_t acks;
 	bool in_db;
 	bool lost_counted;
+	uint8_t in_store;   /* bit 1 << STORE_*: found in that store */
+	uint8_t lost_store; /* bit 1 << STORE_*: counted lost there */
 };
 
 struct idset {
@@ -105,9 +112,10 @@ struct verify {
 	size_t ndbs;
 	struct db *primary;
 	char primary_why[256];
+	struct store stores[STORE_KINDS]; /* used when it has servers */
 	/* results */
 	uint64_t acked, transport_errors, http4xx, http5xx, other_status;
-	uint64_t lost, duplicated, unexpected, db_rows;
+	uint64_t lost, lost_pg, duplicated, unexpected, db_rows;
 	struct idlist lost_ids, dup_ids;
 	char *unexpected_ids[LIST_MAX];
 	size_t nunexpected_ids;
@@ -447,6 +455,51 @@ static int primary_scan(struct verify *v, struct ferry_error *err)
 	return 0;
 }
 
+/* ---- MariaDB and Redis ---- */
+
+struct store_mark {
+	struct verify *v;
+	struct store *st;
+};
+
+static void store_mark(void *arg, const char *id)
+{
+	struct store_mark *m = arg;
+	struct slot *s = idset_find(&m->v->set, id, false);
+
+	m->st->rows++;
+	if (s)
+		s->in_store |= (uint8_t)(1u << m->st->kind);
+	else
+		m->st->unexpected++;
+}
+
+static int stores_scan(struct verify *v, struct ferry_error *err)
+{
+	const char *last = most_recent_ack(v);
+
+	for (int k = 0; k < STORE_KINDS; k++) {
+		struct store *st = &v->stores[k];
+		struct store_mark m = { v, st };
+
+		if (st->nservers == 0)
+			continue;
+		if (store_choose(st, last, err) < 0 ||
+		    store_scan(st, v->prefixes, v->nprefixes, store_mark, &m, err) < 0)
+			return err->code;
+	}
+	return 0;
+}
+
+static uint64_t stores_unexpected(const struct verify *v)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < STORE_KINDS; k++)
+		n += v->stores[k].unexpected;
+	return n;
+}
+
 /* ---- the analysis ---- */
 
 static int cmp_i64(const void *a, const void *b)
@@ -498,7 +551,18 @@ static void analyse(struct verify *v, const struct rec ***acked_out)
 		lat[na++] = r->done_ms - r->send_ms;
 		v->served[r->served]++;
 		s = idset_find(&v->set, r->id, false);
-		if (!s->in_db && !s->lost_counted) {
+		if (!s->lost_counted && !s->in_db)
+			v->lost_pg++;
+		for (int k = 0; k < STORE_KINDS; k++) {
+			uint8_t bit = (uint8_t)(1u << k);
+
+			if (v->stores[k].nservers && !(s->in_store & bit) &&
+			    !(s->lost_store & bit)) {
+				s->lost_store |= bit;
+				v->stores[k].lost++;
+			}
+		}
+		if (!s->lost_counted && (!s->in_db || s->lost_store)) {
 			s->lost_counted = true;
 			v->lost++;
 			idlist_add(&v->lost_ids, r->id);
@@ -596,6 +660,16 @@ static void print_human(const struct verify *v, const struct rec **acked)
 		printf("%-11s %s: %s\n", &v->dbs[i] == v->primary ? "primary" : "database",
 		       v->dbs[i].shown, v->dbs[i].why);
 	printf("            (%s)\n", v->primary_why);
+	for (int k = 0; k < STORE_KINDS; k++) {
+		const struct store *st = &v->stores[k];
+
+		for (size_t i = 0; i < st->nservers; i++)
+			printf("%-11s %s: %s\n",
+			       &st->servers[i] == st->primary ? "primary" : st->name,
+			       st->servers[i].url.shown, st->servers[i].why);
+		if (st->nservers)
+			printf("            (%s)\n", st->primary_why);
+	}
 	printf("requests    %zu\n", v->nrecs);
 	printf("acked       %" PRIu64 " (2xx)\n", v->acked);
 	printf("errors      %" PRIu64 " (transport %" PRIu64 ", 4xx %" PRIu64 ", 5xx %" PRIu64
@@ -603,6 +677,13 @@ static void print_human(const struct verify *v, const struct rec **acked)
 	       v->transport_errors + v->http4xx + v->http5xx + v->other_status, v->transport_errors,
 	       v->http4xx, v->http5xx, v->other_status);
 	printf("lost        %" PRIu64 " (acknowledged, missing in the primary)\n", v->lost);
+	printf("  by database: postgresql %" PRIu64, v->lost_pg);
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (v->stores[k].nservers)
+			printf(", %s %" PRIu64 " (%" PRIu64 " rows, %" PRIu64 " unexpected)",
+			       v->stores[k].name, v->stores[k].lost, v->stores[k].rows,
+			       v->stores[k].unexpected);
+	printf("\n");
 	list_print("lost ids", v->lost_ids.ids, v->lost_ids.n, v->lost);
 	printf("duplicated  %" PRIu64 " (ids acknowledged more than once)\n", v->duplicated);
 	list_print("duplicated ids", v->dup_ids.ids, v->dup_ids.n, v->duplicated);
@@ -642,9 +723,15 @@ static void print_human(const struct verify *v, const struct rec **acked)
 	}
 	free(sec);
 	printf("verify: acknowledged=%" PRIu64 " lost=%" PRIu64 " duplicated=%" PRIu64
-	       " unexpected=%" PRIu64 " pause_ms=%" PRId64 " p50_ms=%" PRId64 " p99_ms=%" PRId64
-	       "\n",
+	       " unexpected=%" PRIu64 " pause_ms=%" PRId64 " p50_ms=%" PRId64 " p99_ms=%" PRId64,
 	       v->acked, v->lost, v->duplicated, v->unexpected, v->pause_ms, v->p50, v->p99);
+	/* the per-database counts after the line's older fields (scripts read them) */
+	printf(" lost_postgresql=%" PRIu64, v->lost_pg);
+	for (int k = 0; k < STORE_KINDS; k++)
+		if (v->stores[k].nservers)
+			printf(" lost_%s=%" PRIu64 " unexpected_%s=%" PRIu64, v->stores[k].name,
+			       v->stores[k].lost, v->stores[k].name, v->stores[k].unexpected);
+	printf("\n");
 }
 
 static json_t *ids_json(const char *const *ids, size_t n)
@@ -663,7 +750,29 @@ static void print_json(const struct verify *v, const struct rec **acked)
 	size_t nsec;
 	int64_t first_s = 0;
 	char from[40] = "", to[40] = "";
+	json_t *lost_by = json_pack("{s:I}", "postgresql", (json_int_t)v->lost_pg);
+	json_t *stores = json_array();
 
+	for (int k = 0; k < STORE_KINDS; k++) {
+		const struct store *st = &v->stores[k];
+		json_t *servers;
+
+		if (!st->nservers)
+			continue;
+		servers = json_array();
+		for (size_t i = 0; i < st->nservers; i++)
+			json_array_append_new(servers, json_pack("{s:s, s:s, s:b}", "url",
+			                                         st->servers[i].url.shown, "state",
+			                                         st->servers[i].why, "primary",
+			                                         &st->servers[i] == st->primary));
+		json_object_set_new(lost_by, st->name, json_integer((json_int_t)st->lost));
+		json_array_append_new(stores,
+		                      json_pack("{s:s, s:o, s:s, s:I, s:I, s:I}", "database",
+		                                st->name, "servers", servers, "primary_reason",
+		                                st->primary_why, "rows", (json_int_t)st->rows,
+		                                "lost", (json_int_t)st->lost, "unexpected",
+		                                (json_int_t)st->unexpected));
+	}
 	for (size_t i = 0; i < v->ndbs; i++)
 		json_array_append_new(dbs, json_pack("{s:s, s:s, s:b}", "db", v->dbs[i].shown,
 		                                     "state", v->dbs[i].why, "primary",
@@ -702,9 +811,11 @@ static void print_json(const struct verify *v, const struct rec **acked)
 	        (json_int_t)v->lat_max, "served_by", "old", (json_int_t)v->served[SERVED_OLD],
 	        "new", (json_int_t)v->served[SERVED_NEW], "other",
 	        (json_int_t)v->served[SERVED_OTHER], "per_second", secs, "ok",
-	        v->lost == 0 && v->unexpected == 0);
+	        v->lost == 0 && v->unexpected == 0 && stores_unexpected(v) == 0);
 	if (!root)
 		BUG("json_pack of the report failed");
+	json_object_set_new(root, "lost_by_database", lost_by);
+	json_object_set_new(root, "stores", stores);
 	json_dumpf(root, stdout, JSON_INDENT(2));
 	printf("\n");
 	json_decref(root);
@@ -715,11 +826,14 @@ static void print_json(const struct verify *v, const struct rec **acked)
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-	        "usage: ferry-lab-verify --ledger FILE --db CONNINFO [--db CONNINFO ...] "
-	        "[--json]\n"
+	        "usage: ferry-lab-verify --ledger FILE --db CONNINFO [--db CONNINFO ...]\n"
+	        "         [--mariadb mariadb://USER@HOST:PORT/DB ... [--mariadb-password-file F]]\n"
+	        "         [--redis redis://USER@HOST:PORT ... [--redis-password-file F]] [--json]\n"
 	        "  Checks every acknowledged write of a lab/load ledger against the current\n"
-	        "  primary. Exit 0: lost = 0 and unexpected = 0; 1: otherwise; 2: usage.\n"
-	        "  Passwords come from PGPASSFILE or PGPASSWORD, never from the command line.\n");
+	        "  primary: the order in PostgreSQL, and with --mariadb / --redis its payment\n"
+	        "  row and its cart there.  Exit 0: lost = 0 and unexpected = 0 everywhere;\n"
+	        "  1: otherwise; 2: usage.  Passwords come from PGPASSFILE or PGPASSWORD and\n"
+	        "  the password files, never from the command line.\n");
 }
 
 static void release(struct verify *v)
@@ -731,6 +845,8 @@ static void release(struct verify *v)
 		free(v->prefixes[i]);
 	for (size_t i = 0; i < v->nunexpected_ids; i++)
 		free(v->unexpected_ids[i]);
+	for (int k = 0; k < STORE_KINDS; k++)
+		store_release(&v->stores[k]);
 	free(v->set.slots);
 	free(v->recs);
 	buf_release(&v->ledger);
@@ -742,6 +858,10 @@ int main(int argc, char **argv)
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "mariadb", required_argument, NULL, 'm' },
+		{ "mariadb-password-file", required_argument, NULL, 'M' },
+		{ "redis", required_argument, NULL, 'r' },
+		{ "redis-password-file", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -752,6 +872,8 @@ int main(int argc, char **argv)
 	int c, ret = 2;
 
 	buf_init(&v.ledger, LEDGER_MAX);
+	store_init(&v.stores[STORE_MARIADB], STORE_MARIADB);
+	store_init(&v.stores[STORE_REDIS], STORE_REDIS);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'l': v.ledger_path = optarg; break;
@@ -765,8 +887,26 @@ int main(int argc, char **argv)
 			v.ndbs++;
 			break;
 		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'm':
+		case 'r':
+			if (store_add(&v.stores[c == 'm' ? STORE_MARIADB : STORE_REDIS], optarg,
+			              &err) < 0)
+				goto fail;
+			break;
+		case 'M':
+		case 'R':
+			if (store_password_file(&v.stores[c == 'M' ? STORE_MARIADB : STORE_REDIS],
+			                        optarg, &err) < 0)
+				goto fail;
+			break;
+		case 'h':
+			usage(stdout);
+			release(&v);
+			return 0;
+		default:
+			usage(stderr);
+			release(&v);
+			return 2;
 		}
 	}
 	if (optind != argc || !v.ledger_path || v.ndbs == 0) {
@@ -776,14 +916,14 @@ int main(int argc, char **argv)
 	if (ledger_load(&v, &err) < 0)
 		goto fail;
 	ret = 1;
-	if (primary_choose(&v, &err) < 0 || primary_scan(&v, &err) < 0)
+	if (primary_choose(&v, &err) < 0 || primary_scan(&v, &err) < 0 || stores_scan(&v, &err) < 0)
 		goto fail;
 	analyse(&v, &acked);
 	if (json)
 		print_json(&v, acked);
 	else
 		print_human(&v, acked);
-	ret = v.lost == 0 && v.unexpected == 0 ? 0 : 1;
+	ret = v.lost == 0 && v.unexpected == 0 && stores_unexpected(&v) == 0 ? 0 : 1;
 	goto out;
 fail:
 	fprintf(stderr, "verify: %s%s%s\n", err.msg, err.hint[0] ? "; " : "", err.hint);

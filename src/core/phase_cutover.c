@@ -140,6 +140,45 @@ static int dns_move(struct engine *e, const char *step, const struct plan_host *
 
 /* --- the rollback plan ---------------------------------------------------- */
 
+/* One database's line of the rollback plan, in its engine's and its
+ * switch's terms (a MariaDB or Redis database behind HAProxy has no
+ * pooler to fence and no sequences to copy). */
+static void rollback_plan_db(struct buf *b, const struct plan_database *d)
+{
+	const char *fence, *drain;
+
+	switch (d->engine) {
+	case PLAN_DB_MARIADB:
+		fence = "fence the new database (read_only, the application's sessions ended)";
+		drain = "let the old catch up through the reverse stream (GTID)";
+		break;
+	case PLAN_DB_REDIS:
+		fence = "fence the new server (CLIENT PAUSE WRITE)";
+		drain = "let the old catch up through its replication of the new";
+		break;
+	default:
+		fence = "fence the new database";
+		drain = "drain it to the old through reverse replication, copy sequences";
+		break;
+	}
+	buf_addf(b, "  database %s: ", d->name);
+	if (d->sw.via == PLAN_SWITCH_PGBOUNCER)
+		buf_addf(b,
+		         "fence the poolers, %s, %s, repoint the poolers at the old database, "
+		         "resume",
+		         fence, drain);
+	else if (d->sw.via == PLAN_SWITCH_HAPROXY)
+		buf_addf(b,
+		         "%s, %s, point HAProxy's %s/%s at the old server, end the sessions to "
+		         "the new one",
+		         fence, drain, d->sw.backend, d->sw.server);
+	else
+		buf_addf(b, "%s, %s, %s", fence, drain,
+		         d->sw.revert.n ? "run the switch's revert command"
+		                        : "run the switch's point command with the old address");
+	buf_addf(b, "; forward replication re-created without copy\n");
+}
+
 static int rollback_plan(struct engine *e, struct ferry_error *err)
 {
 	const struct plan *p = e->plan;
@@ -172,12 +211,7 @@ static int rollback_plan(struct engine *e, struct ferry_error *err)
 		         p->traffic.backend, p->traffic.admin, p->traffic.server_old,
 		         p->traffic.server_new);
 	for (i = 0; i < p->ndatabases; i++)
-		buf_addf(&b,
-		         "  database %s: fence the poolers, fence the new database, drain it to "
-		         "the old through reverse replication, copy sequences, repoint the "
-		         "poolers at the old database, resume; forward replication re-created "
-		         "without copy\n",
-		         p->databases[i].name);
+		rollback_plan_db(&b, &p->databases[i]);
 	r = journal_set(e->j, "rollback.plan", b.data, err);
 	if (r == 0)
 		engine_say(e, NULL, "%s", b.data);

@@ -22,7 +22,8 @@
  * Lag (ENGINES.md A4): GTID sequence distance per domain between the
  * writer's @@gtid_binlog_pos and the replica's @@gtid_slave_pos, and
  * seconds from a heartbeat row that lag() itself writes on the writer at
- * each call (the soak calls it every second), not Seconds_Behind_Master
+ * each call (the soak calls it every second) before it reads the replica's
+ * position, not Seconds_Behind_Master
  * (which pt-heartbeat's manual calls unreliable).
  *
  * CHANGE MASTER's MASTER_PASSWORD is kept by the server in master.info
@@ -624,9 +625,41 @@ static int mdb_lag(void *h, enum db_direction dir, struct db_lag *out, struct fe
 		              err);
 	if (rc < 0)
 		goto out;
-	out->events = mdb_gtid_distance(mdb_result_get(&fr, 0, 0), mdb_result_get(&tr, 0, 0));
 	tseq = mdb_result_int(&tr, 0, 1, -1);
 	fseq = mdb_result_int(&fr, 0, 1, -1);
+	/* The next heartbeat, written before the replica's position is read
+	 * (again, below): a heartbeat written at the end of the call before
+	 * would be a second old now, and under a steady load (a transaction
+	 * always in flight, so events > 0) a replica that had applied it
+	 * read as a second behind: the soak, sampling every second, saw
+	 * lags of 1000 ms and started over (the lab's demo). */
+	next = m->hb_last > fseq ? m->hb_last : fseq;
+	if (tseq > next)
+		next = tseq;
+	next++;
+	sql = xasprintf("INSERT INTO " MDB_META ".heartbeat (id, seq, ts) VALUES (1, %lld, NOW(6)) "
+	                "ON DUPLICATE KEY UPDATE seq = VALUES(seq), ts = VALUES(ts)",
+	                (long long)next);
+	rc = mdb_exec(from->q, sql, mdb_deadline(MDB_TIMEOUT_MS), NULL, err);
+	free(sql);
+	sql = NULL;
+	if (rc < 0)
+		goto out;
+	m->hb[next % MDB_HB_RING].seq = next;
+	m->hb[next % MDB_HB_RING].mono = time_mono_ms();
+	m->hb_last = next;
+	mdb_result_release(&tr);
+	rc = mdb_exec(to->q,
+	              "SELECT @@gtid_slave_pos, (SELECT seq FROM " MDB_META
+	              ".heartbeat WHERE id = 1), (SELECT ts FROM " MDB_META
+	              ".heartbeat WHERE id = 1)",
+	              mdb_deadline(MDB_TIMEOUT_MS), &tr, err);
+	if (rc < 0)
+		goto out;
+	/* where the replica is now against where the writer was before the
+	 * heartbeat: what it has not applied of that */
+	out->events = mdb_gtid_distance(mdb_result_get(&fr, 0, 0), mdb_result_get(&tr, 0, 0));
+	tseq = mdb_result_int(&tr, 0, 1, -1);
 	if (ms.nrows == 1) {
 		const char *f = mdb_result_named(&ms, 0, "File");
 		const char *rf = mdb_result_named(&st, 0, "Relay_Master_Log_File");
@@ -655,20 +688,6 @@ static int mdb_lag(void *h, enum db_direction dir, struct db_lag *out, struct fe
 			goto out;
 		out->ms = d ? strtoll(d, NULL, 10) : -1;
 		free(d);
-	}
-	/* the next heartbeat */
-	next = m->hb_last > fseq ? m->hb_last : fseq;
-	if (tseq > next)
-		next = tseq;
-	next++;
-	sql = xasprintf("INSERT INTO " MDB_META ".heartbeat (id, seq, ts) VALUES (1, %lld, NOW(6)) "
-	                "ON DUPLICATE KEY UPDATE seq = VALUES(seq), ts = VALUES(ts)",
-	                (long long)next);
-	rc = mdb_exec(from->q, sql, mdb_deadline(MDB_TIMEOUT_MS), NULL, err);
-	if (rc == 0) {
-		m->hb[next % MDB_HB_RING].seq = next;
-		m->hb[next % MDB_HB_RING].mono = time_mono_ms();
-		m->hb_last = next;
 	}
 out:
 	free(sql);

@@ -290,10 +290,10 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 		                       : !r.io  ? " (its IO thread is stopped)"
 		                                : "",
 		                       r.error[0] ? ": " : "", r.error);
-	/* lag() times the heartbeat it wrote the time before: under a steady
-	 * load a heartbeat from long ago would read as a lag (the soak writes
-	 * one a second, a fresh process none): write one, then wait for it
-	 * to come through, up to max_lag */
+	/* lag() writes a heartbeat and times the oldest one not applied; a
+	 * fresh process has written none, and one written by an earlier
+	 * process would read as a lag: wait for this process's to come
+	 * through, up to max_lag */
 	rc = db_engine_mariadb.lag(m, dir, &lag, err);
 	for (t0 = time_mono_ms(); rc == 0;) {
 		poll(NULL, 0, 10);

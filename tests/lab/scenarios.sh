@@ -173,8 +173,25 @@ check_moved() {
 	[ "$(replication_objects "$LAB_OLD_DB")" = 0 ] || fail "replication left on old"
 	[ "$(replication_objects "$LAB_NEW_DB")" = 0 ] || fail "replication left on new"
 	[ "$(paused_poolers)" = 0 ] || fail "a pooler is left paused"
+	# MariaDB and Redis (lab/datastores.sh): both hosts' HAProxy at new's
+	# servers, new's MariaDB the writer, no replication left on either
+	local h b st
+	for h in 10.77.0.2 10.77.0.3; do
+		for b in mariadb:3306 redis:6379; do
+			st=$(echo "show servers state ${b%%:*}" |
+				timeout 5 bash -c "exec 3<>/dev/tcp/$h/9999; cat >&3; cat <&3")
+			echo "$st" | awk '$4 == "db" { print $5 ":" $19 }' | grep -qx "10.77.0.3:${b#*:}" ||
+				fail "$h's HAProxy: ${b%%:*}/db does not point at new's server: $st"
+		done
+	done
+	[ "$(mdb "$LAB_NEW_MARIADB_SOCK" 'SELECT @@read_only')" = 0 ] || fail "new's MariaDB is read_only"
+	[ -z "$(mdb "$LAB_OLD_MARIADB_SOCK" 'SHOW SLAVE STATUS')$(mdb "$LAB_NEW_MARIADB_SOCK" 'SHOW SLAVE STATUS')" ] ||
+		fail "MariaDB replication left on old or new"
+	[ "$(rcli 10.77.0.3 ROLE | head -n 1)" = master ] || fail "new's Redis is not a master"
 	[ "$(phase_of)" = done ] || fail "phase is $(phase_of), not done"
 }
+mdb() { mariadb --no-defaults -uroot -S "$1" -N -B -e "$2"; }
+rcli() { REDISCLI_AUTH=$(cat "$LAB_REDIS_FERRY_PASSWORD_FILE") redis-cli --no-auth-warning --user ferry -h "$1" "${@:2}"; }
 
 # --- the scenarios ------------------------------------------------------------
 
@@ -256,6 +273,12 @@ scenario_full() {
 	[ $rc = 0 ] || fail "ferry run exit $rc"
 	load_stop
 	check_moved
+	# the rollback plan speaks each database's terms: no pooler in front
+	# of MariaDB or Redis
+	grep -q '^  database payments: fence the new database (read_only.* point HAProxy.s mariadb/db at the old server' \
+		"$logs/full.all.out" || fail "the rollback plan does not describe MariaDB's way back"
+	grep -q '^  database carts: fence the new server (CLIENT PAUSE WRITE).* point HAProxy.s redis/db at the old server' \
+		"$logs/full.all.out" || fail "the rollback plan does not describe Redis's way back"
 	verify_lost_zero
 	grep -q '"primary".*10.77.0.3\|host=10.77.0.3 port=5432: writable' "$logs/full.verify" ||
 		fail "the primary is not the new database"

@@ -81,7 +81,28 @@ psql -X -At "$LAB_NEW_POOLER_ADMIN" -c 'SHOW DATABASES' | grep -q '^shop|10.77.0
 	fail "new's pgbouncer does not point shop at old's database"
 state=$(echo 'show servers state web' | timeout 5 bash -c 'exec 3<>/dev/tcp/10.77.0.2/9999; cat >&3; cat <&3')
 echo "$state" | grep -q ' web [0-9]* new 10.77.0.3 ' || fail "old's runtime API does not list web/new"
-say "servers answer: DNS, PostgreSQL, pgbouncer, HAProxy runtime API"
+# MariaDB and Redis (lab/datastores.sh), and the HAProxy TCP backends at old
+mdb() { mariadb --no-defaults -uroot -S "$1" -N -B -e "$2"; }
+[ "$(mdb "$LAB_OLD_MARIADB_SOCK" 'SELECT COUNT(*) > 0 FROM shop.payments')" = 1 ] ||
+	fail "old's MariaDB has no seed payments"
+[ "$(mdb "$LAB_NEW_MARIADB_SOCK" "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop'")" = 0 ] ||
+	fail "new's MariaDB is not empty"
+[ "$(mdb "$LAB_OLD_MARIADB_SOCK" 'SELECT @@server_id <> 0, @@binlog_format, @@gtid_strict_mode, @@log_slave_updates')" = "1	ROW	1	1" ] ||
+	fail "old's MariaDB lacks ROW binlog, GTID strict mode or log_slave_updates"
+[ "$(mdb "$LAB_OLD_MARIADB_SOCK" 'SELECT @@server_id')" != "$(mdb "$LAB_NEW_MARIADB_SOCK" 'SELECT @@server_id')" ] ||
+	fail "old's and new's MariaDB have the same server_id"
+rcli() { REDISCLI_AUTH=$(cat "$LAB_REDIS_FERRY_PASSWORD_FILE") redis-cli --no-auth-warning --user ferry -h "$1" "${@:2}"; }
+[ "$(rcli 10.77.0.2 PING)" = PONG ] && [ "$(rcli 10.77.0.3 PING)" = PONG ] ||
+	fail "Redis does not answer the ferry user on old and new"
+redis-cli -h 10.77.0.2 SET smoke 1 2>&1 | grep -q NOAUTH || fail "Redis on old takes a command without AUTH"
+for h in 10.77.0.2 10.77.0.3; do
+	for b in mariadb:3306 redis:6379; do
+		st=$(echo "show servers state ${b%%:*}" | timeout 5 bash -c "exec 3<>/dev/tcp/$h/9999; cat >&3; cat <&3")
+		echo "$st" | awk '$4 == "db" { print $5 ":" $19 }' | grep -qx "10.77.0.2:${b#*:}" ||
+			fail "$h's HAProxy: ${b%%:*}/db does not point at old's server: $st"
+	done
+done
+say "servers answer: DNS, PostgreSQL, pgbouncer, MariaDB, Redis, HAProxy runtime API (mariadb, redis at old)"
 
 # --- ssh and sudo: the way ferry's plan reaches old and new ------------------
 for h in old new; do
@@ -114,10 +135,26 @@ total=$(wc -l <"$ledger")
 bad=$(awk -F '\t' '$4 < 200 || $4 > 299' "$ledger" | wc -l)
 [ "$total" -ge 9000 ] || fail "lab/load sent $total requests in 20 s at 500/s"
 [ "$bad" = 0 ] || fail "$bad of $total requests failed (ledger $ledger)"
-out=$("$LAB_VERIFY" --ledger "$ledger" --db "$LAB_OLD_DB") || fail "lab/verify: $out"
+stores="--mariadb $LAB_OLD_MARIADB --mariadb $LAB_NEW_MARIADB --mariadb-password-file $LAB_MARIADB_FERRY_PASSWORD_FILE
+	--redis $LAB_OLD_REDIS --redis $LAB_NEW_REDIS --redis-password-file $LAB_REDIS_FERRY_PASSWORD_FILE"
+# shellcheck disable=SC2086 # $stores is a list of options
+out=$("$LAB_VERIFY" --ledger "$ledger" --db "$LAB_OLD_DB" $stores) || fail "lab/verify: $out"
 echo "$out" | tail -n 1
 echo "$out" | tail -n 1 | grep -q ' lost=0 duplicated=0 unexpected=0 ' || fail "lab/verify: $out"
-say "load: $total requests, all acknowledged, verified"
+echo "$out" | tail -n 1 | grep -q ' lost_postgresql=0 lost_mariadb=0 unexpected_mariadb=0 lost_redis=0 unexpected_redis=0$' ||
+	fail "lab/verify does not check MariaDB and Redis: $out"
+[ "$(mdb "$LAB_OLD_MARIADB_SOCK" "SELECT COUNT(*) FROM shop.payments WHERE id LIKE 'smoke$$-%'")" = "$total" ] ||
+	fail "old's MariaDB does not hold one payment row per order"
+# not a rubber stamp: a missing payment row and a missing cart are lost writes
+first=$(head -n 1 "$ledger" | cut -f 1)
+second=$(sed -n 2p "$ledger" | cut -f 1)
+mdb "$LAB_OLD_MARIADB_SOCK" "DELETE FROM shop.payments WHERE id = '$first'"
+[ "$(rcli 10.77.0.2 DEL "cart:$second")" = 1 ] || fail "no cart:$second on old's Redis"
+# shellcheck disable=SC2086
+out=$("$LAB_VERIFY" --ledger "$ledger" --db "$LAB_OLD_DB" $stores --json) && fail "lab/verify passes with a payment row and a cart gone"
+[ "$(echo "$out" | jq -c '[.lost, .lost_by_database.postgresql, .lost_by_database.mariadb, .lost_by_database.redis]')" = "[2,0,1,1]" ] ||
+	fail "lab/verify --json does not count the missing payment row and cart: $out"
+say "load: $total requests, all acknowledged, verified in PostgreSQL, MariaDB and Redis"
 
 # --- faults ------------------------------------------------------------------
 app_env_has() { # HOST VAR

@@ -47,8 +47,8 @@ ldns/|^src/dns/rfc2136\.c$|^lab/
 libpq-fe\.h|^src/db/pgsql\.c$|^lab/
 curl/|^src/hosts/http\.c$|^lab/
 openssl/|^src/hosts/tls\.c$|^src/db/stream\.c$|^src/dns/sigv4\.c$|^lab/
-hiredis|^src/db/redis_conn\.c$
-mysql\.h|^src/db/mariadb_conn\.c$
+hiredis|^src/db/redis_conn\.c$|^lab/lib/lab_redis\.c$
+mysql\.h|^src/db/mariadb_conn\.c$|^lab/lib/lab_mariadb\.c$
 microhttpd\.h|^lab/
 '
 echo "$rules" | while IFS='|' read -r hdr allowed rest; do

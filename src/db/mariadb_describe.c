@@ -221,10 +221,13 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 	} else if (!strcmp(step, DB_SW_FENCE) || !strcmp(step, DB_SW_UNDO_FENCE_TARGET)) {
 		const char *s = !strcmp(step, DB_SW_FENCE) ? f : t;
 		char *sql = mdb_fence_sql("$1");
+		const char *ids[] = { "$2", "..." };
 		line(&d, s, sql,
-		     "one round trip; $1: the budget left, seconds; past the deadline: KILL QUERY "
-		     "of it from the spare connection; answers the sessions killed and the "
-		     "position");
+		     "$1: the budget left, seconds; past the deadline: KILL QUERY of it from the "
+		     "spare connection; answers the position and the sessions to end");
+		free(sql);
+		sql = mdb_kill_sql(ids, 2);
+		line(&d, s, sql, "if there are any: each of them; answers the position again");
 		free(sql);
 	} else if (!strcmp(step, DB_SW_POSITION)) {
 		line(&d, f, MDB_SQL_POSITION,
@@ -251,14 +254,18 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 		reverse_lines(&d, from, to, true, "only if prepare did not (a recovery)");
 	} else if (!strcmp(step, DB_SW_UNFENCE_TARGET) || !strcmp(step, DB_SW_UNDO_UNFENCE)) {
 		const char *s = !strcmp(step, DB_SW_UNFENCE_TARGET) ? t : f;
-		char *sql = mdb_unfence_sql(d.m.dbname, true);
+		char *sql = mdb_unfence_sql(d.m.dbname);
 		line(&d, s, "SHOW SLAVE STATUS",
 		     "a replica that applies stays read_only (not asked of a target whose "
 		     "replica stop_forward stopped)");
-		line(&d, s, sql,
-		     "one round trip; events enabled without a binlog event; the scheduler only "
-		     "if the writer ran it");
+		line(&d, s, sql, "the database's events");
 		free(sql);
+		line(&d, s,
+		     "BEGIN NOT ATOMIC SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT $1 ENABLE; "
+		     "...; "
+		     "SET GLOBAL event_scheduler = ON; END",
+		     "only if there is any: each SLAVESIDE_DISABLED event, not binlogged; the "
+		     "scheduler if the writer ran it and there are events");
 	} else if (!strcmp(step, DB_SW_START_REVERSE)) {
 		line(&d, f, "SHOW SLAVE STATUS", "must replicate from %s", t);
 		{

@@ -138,17 +138,21 @@ extern const char *const mdb_client_argv[];
 	"SELECT GROUP_CONCAT(DISTINCT CONCAT(USER, '@', SUBSTRING_INDEX(HOST, ':', 1)) SEPARATOR " \
 	"', ') FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE
 #define MDB_SQL_POSITION "SELECT @@GLOBAL.gtid_binlog_pos"
-/* The fence in one round trip (one compound statement, ENGINES.md A5):
- * read_only=1 with the lock wait bounded (secs: seconds, or "$1" for the
- * dry run), the event scheduler off, every session MDB_SESSIONS_FENCED
- * names killed (one gone already is no error), then one row: how many
- * were killed, and the position after it all.  Malloc'd. */
+/* The fence (ENGINES.md A5) in one compound statement: read_only=1 with
+ * the lock wait bounded (secs: seconds, or "$1" for the dry run), the
+ * event scheduler off; it answers its rows: first (NULL, the position),
+ * then (ID, NULL) for each session MDB_SESSIONS_FENCED names.  A plain
+ * SELECT, no cursor: MariaDB 10.11.19 crashed here (signal 11 in
+ * sp_cursor::open freeing its temporary table) running a FOR loop over
+ * an information_schema table in such a statement.  Malloc'd. */
 char *mdb_fence_sql(const char *secs);
-/* The writer's side of unfence in one round trip: read_only=0, the
- * SLAVESIDE_DISABLED events of the database enabled without a binlog
- * event (ENGINES.md A1), and with sched the scheduler ON when the
- * database has events.  db: the database's name.  Malloc'd. */
-char *mdb_unfence_sql(const char *db, bool sched);
+/* The kills of the fence in one compound statement: KILL CONNECTION of
+ * each of the n ids (one gone already is no error), then one row: how many
+ * were killed, and the position after it all.  Malloc'd. */
+char *mdb_kill_sql(const char *const *ids, int n);
+/* unfence's first round trip: read_only=0, then the rows (EVENT_NAME,
+ * STATUS) of the database's events (db: its name).  Malloc'd. */
+char *mdb_unfence_sql(const char *db);
 /* MASTER_GTID_WAIT's slice: the step polls at <= 50 ms; %s the position */
 #define MDB_SQL_GTID_WAIT "SELECT MASTER_GTID_WAIT(%s, 0.05)"
 /* %s the database as a literal */

@@ -32,7 +32,8 @@
  *                    to waited for up to from's position now (up to
  *                    max_lag), so that the pause waits only for the
  *                    writes of the last few ms
- *   fence(side)      one compound statement (mdb_fence_sql): SET GLOBAL
+ *   fence(side)      two compound statements (mdb_fence_sql, mdb_kill_sql,
+ *                    the second only when there are sessions): SET GLOBAL
  *                    read_only=1 with lock_wait_timeout and the deadline
  *                    (ENGINES.md A5: it takes the global read lock; past
  *                    the deadline ferry KILLs the statement from ctl so
@@ -41,8 +42,8 @@
  *                    but ferry's account, the server's threads and binlog
  *                    readers: their open transactions roll back (a commit
  *                    past read_only fails anyway) and the clients
- *                    reconnect through the switch; it answers how many it
- *                    killed and @@gtid_binlog_pos after it all
+ *                    reconnect through the switch; they answer how many
+ *                    were killed and @@gtid_binlog_pos after it all
  *   position         from's @@gtid_binlog_pos: the fence's answer when
  *                    the fence ran in this process, else asked
  *   wait_applied     MASTER_GTID_WAIT(pos, 0.05) on to, in a loop (A6)
@@ -66,7 +67,8 @@
  *                    whose replica this switch stopped), SLAVESIDE_DISABLED
  *                    events enabled (not binlogged), the scheduler as the
  *                    writer had it: one compound statement
- *                    (mdb_unfence_sql)
+ *                    (mdb_unfence_sql), a second only when there are
+ *                    events to enable or to schedule
  *   start_reverse    after the resume: SET GLOBAL gtid_slave_pos =
  *                    @@gtid_current_pos on from (what MASTER_DEMOTE_TO_SLAVE
  *                    does, ENGINES.md A8: from starts at its own position),
@@ -79,8 +81,8 @@
  *
  * Each statement in the pause is a round trip that a loaded machine
  * stretches to 10-36 ms: a switch (prepare ran in this process, struct
- * mdb's sw_dir) sends four, fence, MASTER_GTID_WAIT, STOP SLAVE and
- * unfence, trusting what preflight and prepare saw just before; inspect
+ * mdb's sw_dir) sends five: the fence's two, MASTER_GTID_WAIT, STOP
+ * SLAVE and unfence, trusting what preflight and prepare saw just before; inspect
  * and every step that ends or undoes a switch forget it, so a recovery
  * asks the servers at each step.
  *
@@ -183,39 +185,75 @@ static int replicates_from(struct mdb *m, struct mdb_side *s, struct mdb_conn *c
 
 /* ---- events ---------------------------------------------------------- */
 
-char *mdb_unfence_sql(const char *db, bool sched)
+char *mdb_unfence_sql(const char *db)
 {
-	char *lit = mdb_quote(db), *id = mdb_ident(db), *idlit = mdb_quote(id);
-	char *sel = xasprintf(MDB_SQL_SLAVESIDE_EVENTS, lit), *sql;
+	char *lit = mdb_quote(db), *sql;
 
-	/* the event's name is quoted as an identifier by the server
-	 * (backticks doubled), the database's here */
-	sql = xasprintf("BEGIN NOT ATOMIC SET GLOBAL read_only = 0; FOR e IN (%s) DO EXECUTE "
-	                "IMMEDIATE CONCAT('SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT ', %s, "
-	                "'.`', REPLACE(e.EVENT_NAME, '`', '``'), '` ENABLE'); END FOR; %s%s%s END",
-	                sel, idlit,
-	                sched ? "IF EXISTS (SELECT 1 FROM information_schema.EVENTS WHERE "
-	                        "EVENT_SCHEMA = "
-	                      : "",
-	                sched ? lit : "",
-	                sched ? ") THEN SET GLOBAL event_scheduler = ON; END IF;" : "");
-	free(sel);
-	free(idlit);
-	free(id);
+	sql = xasprintf("BEGIN NOT ATOMIC SET GLOBAL read_only = 0; SELECT EVENT_NAME, STATUS FROM "
+	                "information_schema.EVENTS WHERE EVENT_SCHEMA = %s; END",
+	                lit);
 	free(lit);
 	return sql;
 }
 
 char *mdb_fence_sql(const char *secs)
 {
+	return xasprintf(
+	        "BEGIN NOT ATOMIC SET SESSION lock_wait_timeout = %s; SET GLOBAL read_only "
+	        "= 1; IF @@GLOBAL.event_scheduler = 'ON' THEN SET GLOBAL event_scheduler = "
+	        "OFF; END IF; SELECT NULL, @@GLOBAL.gtid_binlog_pos UNION ALL SELECT ID, "
+	        "NULL FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE "; END",
+	        secs);
+}
+
+char *mdb_kill_sql(const char *const *ids, int n)
+{
+	struct buf b;
+	int i;
+
+	buf_init(&b, (size_t)-1 / 2);
 	/* 1094 ER_NO_SUCH_THREAD: the session ended by itself meanwhile */
-	return xasprintf("BEGIN NOT ATOMIC DECLARE n INT DEFAULT 0; DECLARE CONTINUE HANDLER FOR "
-	                 "1094 SET n = n - 1; SET SESSION lock_wait_timeout = %s; SET GLOBAL "
-	                 "read_only = 1; IF @@GLOBAL.event_scheduler = 'ON' THEN SET GLOBAL "
-	                 "event_scheduler = OFF; END IF; FOR s IN (" MDB_SQL_SESSIONS_FENCED
-	                 ") DO KILL CONNECTION s.ID; SET n = n + 1; END FOR; SELECT n, "
-	                 "@@GLOBAL.gtid_binlog_pos; END",
-	                 secs);
+	buf_addf(&b,
+	         "BEGIN NOT ATOMIC DECLARE n INT DEFAULT %d; DECLARE CONTINUE HANDLER FOR 1094 "
+	         "SET n = n - 1; ",
+	         n);
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "KILL CONNECTION %s; ", ids[i]);
+	buf_adds(&b, "SELECT n, @@GLOBAL.gtid_binlog_pos; END");
+	return buf_detach(&b, NULL);
+}
+
+/* The writer's events, after unfence's first round trip answered r (its
+ * EVENT_NAME, STATUS rows): the SLAVESIDE_DISABLED ones (made on the other
+ * side after the copy, ENGINES.md A1) enabled without a binlog event, and
+ * the scheduler ON when the writer ran it; one more round trip, and only
+ * when there is something to do. */
+static int events_writer(struct mdb *m, struct mdb_conn *c, const struct mdb_result *r,
+                         int64_t deadline, struct ferry_error *err)
+{
+	char *d = mdb_ident(m->dbname);
+	struct buf b;
+	int i, rc = 0;
+
+	buf_init(&b, (size_t)-1 / 2);
+	buf_adds(&b, "BEGIN NOT ATOMIC ");
+	for (i = 0; i < r->nrows; i++) {
+		const char *st = mdb_result_get(r, i, 1);
+		char *e;
+		if (!st || strcmp(st, "SLAVESIDE_DISABLED"))
+			continue;
+		e = mdb_ident(mdb_result_get(r, i, 0) ? mdb_result_get(r, i, 0) : "");
+		buf_addf(&b, MDB_SQL_EVENT_ENABLE "; ", d, e);
+		free(e);
+	}
+	if (m->sched_writer != 0 && r->nrows > 0)
+		buf_adds(&b, "SET GLOBAL event_scheduler = ON; ");
+	buf_adds(&b, "END");
+	if (strcmp(b.data, "BEGIN NOT ATOMIC END"))
+		rc = ex(c, b.data, deadline, err);
+	buf_release(&b);
+	free(d);
+	return rc;
 }
 
 /* The replica's: read_only=1, the scheduler off. */
@@ -420,14 +458,15 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 
 /* ---- inside the pause -------------------------------------------------- */
 
-/* The fence of s (mdb_fence_sql): read_only, the scheduler off, the
- * sessions killed (*killed of them) and the position after it, into
- * m->fence_at[side], in one round trip. */
+/* The fence of s (mdb_fence_sql, then mdb_kill_sql when there are
+ * sessions): read_only, the scheduler off, the sessions killed (*killed
+ * of them) and the position after it, into m->fence_at[side]. */
 static int fence_side(struct mdb *m, struct mdb_side *s, enum db_side side, int64_t deadline,
                       size_t *killed, struct ferry_error *err)
 {
 	struct mdb_conn *c = conn(m, s, err);
-	struct mdb_result r;
+	struct mdb_result r = { 0 }, k = { 0 };
+	const char *pos = NULL;
 	int64_t secs;
 	char n[32], *sql;
 	int rc;
@@ -451,16 +490,34 @@ static int fence_side(struct mdb *m, struct mdb_side *s, enum db_side side, int6
 			log_warn("database %s %s: %s", m->cfg->name, s->name, e2.msg);
 		free(kill);
 	}
-	if (rc == 0 && (r.nrows != 1 || r.ncols != 2))
+	if (rc == 0 && (r.nrows < 1 || r.ncols != 2))
 		rc = ferry_error_set(err, FERRY_EPROTO, NULL, "the fence answered %d rows of %d",
 		                     r.nrows, r.ncols);
+	if (rc == 0)
+		pos = mdb_result_get(&r, 0, 1);
+	if (rc == 0 && r.nrows > 1) {
+		const char **ids = xcalloc((size_t)r.nrows, sizeof(*ids));
+		int i;
+		for (i = 1; i < r.nrows; i++)
+			ids[i - 1] = mdb_result_get(&r, i, 0) ? mdb_result_get(&r, i, 0) : "0";
+		sql = mdb_kill_sql(ids, r.nrows - 1);
+		free(ids);
+		rc = mdb_exec(c, sql, deadline, &k, err);
+		free(sql);
+		if (rc == 0 && (k.nrows != 1 || k.ncols != 2))
+			rc = ferry_error_set(err, FERRY_EPROTO, NULL,
+			                     "the kills answered %d rows of %d", k.nrows, k.ncols);
+		if (rc == 0) {
+			int64_t x = mdb_result_int(&k, 0, 0, 0);
+			*killed = x > 0 ? (size_t)x : 0;
+			pos = mdb_result_get(&k, 0, 1);
+		}
+	}
 	if (rc == 0) {
-		int64_t k = mdb_result_int(&r, 0, 0, 0);
-		*killed = k > 0 ? (size_t)k : 0;
-		snprintf(m->fence_at[side], sizeof(m->fence_at[side]), "%s",
-		         mdb_result_get(&r, 0, 1) ? mdb_result_get(&r, 0, 1) : "");
+		snprintf(m->fence_at[side], sizeof(m->fence_at[side]), "%s", pos ? pos : "");
 		m->at_set[side] = true;
 	}
+	mdb_result_release(&k);
 	mdb_result_release(&r);
 	return rc;
 }
@@ -486,7 +543,6 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 	                *other = side_of(m, side == DB_OLD ? DB_NEW : DB_OLD);
 	struct mdb_conn *c = conn(m, s, err);
 	struct mdb_repl r = { 0 };
-	char *sql;
 	int rc = 0;
 
 	if (!c)
@@ -504,9 +560,13 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 		return 0;
 	}
 	if (rc == 0) {
-		sql = mdb_unfence_sql(m->dbname, m->sched_writer != 0);
-		rc = ex(c, sql, deadline, err);
+		struct mdb_result ev;
+		char *sql = mdb_unfence_sql(m->dbname);
+		rc = mdb_exec(c, sql, deadline, &ev, err);
 		free(sql);
+		if (rc == 0)
+			rc = events_writer(m, c, &ev, deadline, err);
+		mdb_result_release(&ev);
 	}
 	return rc < 0 ? ferry_error_prefix(err, "database %s %s: unfence", m->cfg->name, s->name)
 	              : 0;

@@ -314,55 +314,109 @@ static void copy_result(MYSQL_RES *r, struct mdb_result *res)
 	res->nrows = i;
 }
 
-int mdb_exec(struct mdb_conn *c, const char *sql, int64_t deadline, struct mdb_result *res,
-             struct ferry_error *err)
+/* The continuations nb_finish() drives. */
+enum nb_op {
+	NB_QUERY,
+	NB_STORE,
+	NB_NEXT
+};
+
+/* Drives a call of the non-blocking API to its end: status is what its
+ * _start returned, out its result (int * for NB_QUERY and NB_NEXT,
+ * MYSQL_RES ** for NB_STORE).  Returns 0, or FERRY_ETIMEDOUT /
+ * FERRY_EUNREACH with the connection shut down. */
+static int nb_finish(struct mdb_conn *c, enum nb_op op, int status, void *out, int64_t deadline,
+                     const char *doing, struct ferry_error *err)
+{
+	while (status) {
+		int ev = nb_wait(c, status, deadline);
+		if (ev == FERRY_ETIMEDOUT)
+			return timed_out(c, doing, err);
+		if (ev < 0) {
+			conn_break(c);
+			return ferry_error_set(err, FERRY_EUNREACH, NULL, "%s: connection lost",
+			                       c->what);
+		}
+		switch (op) {
+		case NB_QUERY: status = mysql_real_query_cont(out, c->m, ev); break;
+		case NB_STORE: status = mysql_store_result_cont(out, c->m, ev); break;
+		case NB_NEXT: status = mysql_next_result_cont(out, c->m, ev); break;
+		}
+	}
+	return 0;
+}
+
+/* The current result of c: its rows into res when res has none yet (the
+ * first result set of a statement is the one a caller gets). */
+static int take_result(struct mdb_conn *c, int64_t deadline, struct mdb_result *res,
+                       struct ferry_error *err)
 {
 	MYSQL_RES *r = NULL;
-	int status, ret = 0, ev;
+	int rc;
 
-	if (res)
-		memset(res, 0, sizeof(*res));
+	if (mysql_field_count(c->m) == 0) {
+		if (res && !res->ncols)
+			res->affected = (int64_t)mysql_affected_rows(c->m);
+		return 0;
+	}
+	rc = nb_finish(c, NB_STORE, mysql_store_result_start(&r, c->m), &r, deadline,
+	               "reading a result", err);
+	if (rc < 0)
+		return rc;
+	if (!r)
+		return conn_error(c, "reading a result", err);
+	if (res && !res->ncols)
+		copy_result(r, res);
+	mysql_free_result(r);
+	return 0;
+}
+
+static int exec_all(struct mdb_conn *c, const char *sql, int64_t deadline, struct mdb_result *res,
+                    struct ferry_error *err)
+{
+	int ret = 0, rc;
+
 	if (c->broken)
 		return ferry_error_set(err, FERRY_EUNREACH, "reconnect",
 		                       "%s: the connection was lost earlier", c->what);
 	c->last_errno = 0;
-	status = mysql_real_query_start(&ret, c->m, sql, (unsigned long)strlen(sql));
-	while (status) {
-		ev = nb_wait(c, status, deadline);
-		if (ev == FERRY_ETIMEDOUT)
-			return timed_out(c, "a statement", err);
-		if (ev < 0) {
-			conn_break(c);
-			return ferry_error_set(err, FERRY_EUNREACH, NULL, "%s: connection lost",
-			                       c->what);
-		}
-		status = mysql_real_query_cont(&ret, c->m, ev);
-	}
+	rc = nb_finish(c, NB_QUERY,
+	               mysql_real_query_start(&ret, c->m, sql, (unsigned long)strlen(sql)), &ret,
+	               deadline, "a statement", err);
+	if (rc < 0)
+		return rc;
 	if (ret)
 		return conn_error(c, "statement refused", err);
-	if (mysql_field_count(c->m) == 0) {
-		if (res)
-			res->affected = (int64_t)mysql_affected_rows(c->m);
-		return 0;
+	rc = take_result(c, deadline, res, err);
+	/* a compound statement (BEGIN NOT ATOMIC ... END) that SELECTs sends
+	 * its result sets, then the status of the whole: every one is read,
+	 * and an error in any is the statement's */
+	while (rc == 0 && mysql_more_results(c->m)) {
+		rc = nb_finish(c, NB_NEXT, mysql_next_result_start(&ret, c->m), &ret, deadline,
+		               "a statement", err);
+		if (rc < 0)
+			break;
+		if (ret > 0)
+			rc = conn_error(c, "statement refused", err);
+		else if (ret == 0)
+			rc = take_result(c, deadline, res, err);
 	}
-	status = mysql_store_result_start(&r, c->m);
-	while (status) {
-		ev = nb_wait(c, status, deadline);
-		if (ev == FERRY_ETIMEDOUT)
-			return timed_out(c, "reading a result", err);
-		if (ev < 0) {
-			conn_break(c);
-			return ferry_error_set(err, FERRY_EUNREACH, NULL, "%s: connection lost",
-			                       c->what);
-		}
-		status = mysql_store_result_cont(&r, c->m, ev);
-	}
-	if (!r)
-		return conn_error(c, "reading a result", err);
-	if (res)
-		copy_result(r, res);
-	mysql_free_result(r);
-	return 0;
+	return rc;
+}
+
+int mdb_exec(struct mdb_conn *c, const char *sql, int64_t deadline, struct mdb_result *res,
+             struct ferry_error *err)
+{
+	struct mdb_result mine;
+	int rc;
+
+	if (!res)
+		res = &mine;
+	memset(res, 0, sizeof(*res));
+	rc = exec_all(c, sql, deadline, res, err);
+	if (rc < 0 || res == &mine)
+		mdb_result_release(res);
+	return rc;
 }
 
 int mdb_value(struct mdb_conn *c, const char *sql, int64_t deadline, char **out,

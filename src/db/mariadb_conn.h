@@ -81,7 +81,10 @@ int mdb_connect(struct mdb_conn **out, const char *conninfo, const char *passwor
 /* Closes (COM_QUIT, bounded to 100 ms).  NULL-safe. */
 void mdb_free(struct mdb_conn *c);
 
-/* Runs one statement.  res may be NULL (the rows are read and dropped).
+/* Runs one statement: a compound one (BEGIN NOT ATOMIC ... END) too,
+ * whose first result set is res's (the others are read and dropped; an
+ * error in any is the statement's).  res may be NULL (the rows are read
+ * and dropped).
  * Returns 0, or FERRY_EREFUSED (the server said no: mdb_errno() has its
  * error number), FERRY_EUNREACH (connection lost), FERRY_ETIMEDOUT (the
  * deadline passed: the connection is shut down). */

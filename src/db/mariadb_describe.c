@@ -220,14 +220,18 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 		     (long long)max_lag);
 	} else if (!strcmp(step, DB_SW_FENCE) || !strcmp(step, DB_SW_UNDO_FENCE_TARGET)) {
 		const char *s = !strcmp(step, DB_SW_FENCE) ? f : t;
-		line(&d, s, "SELECT @@GLOBAL.read_only", "nothing more if 1");
-		line(&d, s, "SET SESSION lock_wait_timeout = $1", "$1: the budget left, seconds");
-		line(&d, s, "SET GLOBAL read_only = 1",
-		     "past the deadline: KILL QUERY of it from the spare connection");
-		line(&d, s, MDB_SQL_SESSIONS_FENCED, NULL);
-		line(&d, s, "KILL CONNECTION $1", "for each session above");
+		char *sql = mdb_fence_sql("$1");
+		const char *ids[] = { "$2", "..." };
+		line(&d, s, sql,
+		     "$1: the budget left, seconds; past the deadline: KILL QUERY of it from the "
+		     "spare connection; answers the position and the sessions to end");
+		free(sql);
+		sql = mdb_kill_sql(ids, 2);
+		line(&d, s, sql, "if there are any: each of them; answers the position again");
+		free(sql);
 	} else if (!strcmp(step, DB_SW_POSITION)) {
-		line(&d, f, MDB_SQL_POSITION, "the fence position");
+		line(&d, f, MDB_SQL_POSITION,
+		     "the fence position: the one the fence answered, else asked again");
 	} else if (!strcmp(step, DB_SW_WAIT_APPLIED)) {
 		line(&d, t, "SELECT MASTER_GTID_WAIT($1, 0.05)",
 		     "$1 = the fence position; again until 0, within the budget");
@@ -236,24 +240,32 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 	} else if (!strcmp(step, DB_SW_FINALIZE)) {
 		line(&d, t, "nothing", "row events carry AUTO_INCREMENT values");
 	} else if (!strcmp(step, DB_SW_STOP_FORWARD)) {
-		line(&d, t, "SHOW SLAVE STATUS", NULL);
-		line(&d, t, "STOP SLAVE",
-		     "if a thread runs; the configuration stays until drop_forward");
+		line(&d, t, "SHOW SLAVE STATUS",
+		     "in a recovery only (preflight saw it in a switch)");
+		line(&d, t, "STOP SLAVE", "the configuration stays until drop_forward");
 	} else if (!strcmp(step, DB_SW_PREPARE_REVERSE)) {
-		line(&d, f, "SHOW SLAVE STATUS", "prepare made it a replica of %s, not started", t);
+		line(&d, f, "nothing",
+		     "in a switch: prepare made it a replica of %s, not started; the fence made "
+		     "it read_only, its scheduler off",
+		     t);
+		line(&d, f, "SHOW SLAVE STATUS", "in a recovery:");
 		line(&d, f, "SET GLOBAL read_only = 1", "if 0");
 		line(&d, f, "SET GLOBAL event_scheduler = OFF", "if ON");
 		reverse_lines(&d, from, to, true, "only if prepare did not (a recovery)");
 	} else if (!strcmp(step, DB_SW_UNFENCE_TARGET) || !strcmp(step, DB_SW_UNDO_UNFENCE)) {
 		const char *s = !strcmp(step, DB_SW_UNFENCE_TARGET) ? t : f;
-		line(&d, s, "SHOW SLAVE STATUS", "a replica that applies stays read_only");
-		line(&d, s, "SET GLOBAL read_only = 0", "if 1");
-		line(&d, s, "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE ...",
-		     "SLAVESIDE_DISABLED events");
-		line(&d, s, "SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT $1 ENABLE",
-		     "for each, not binlogged");
-		line(&d, s, "SET GLOBAL event_scheduler = ON",
-		     "if it has events and the writer ran them");
+		char *sql = mdb_unfence_sql(d.m.dbname);
+		line(&d, s, "SHOW SLAVE STATUS",
+		     "a replica that applies stays read_only (not asked of a target whose "
+		     "replica stop_forward stopped)");
+		line(&d, s, sql, "the database's events");
+		free(sql);
+		line(&d, s,
+		     "BEGIN NOT ATOMIC SET STATEMENT sql_log_bin = 0 FOR ALTER EVENT $1 ENABLE; "
+		     "...; "
+		     "SET GLOBAL event_scheduler = ON; END",
+		     "only if there is any: each SLAVESIDE_DISABLED event, not binlogged; the "
+		     "scheduler if the writer ran it and there are events");
 	} else if (!strcmp(step, DB_SW_START_REVERSE)) {
 		line(&d, f, "SHOW SLAVE STATUS", "must replicate from %s", t);
 		{

@@ -162,6 +162,8 @@ int mdb_sw_inspect(void *h, enum db_direction dir, struct db_inspect *out, struc
 	int rc, noted;
 
 	memset(out, 0, sizeof(*out));
+	/* a recovery or a new switch starts here: it asks the servers */
+	mdb_sw_forget(h);
 	rc = mariadb_inspect(h, &s[DB_OLD], &s[DB_NEW], err);
 	if (rc < 0)
 		return rc;

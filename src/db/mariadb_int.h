@@ -60,11 +60,26 @@ struct mdb {
 	char fence_pos[512];
 	int fence_dir;
 	size_t killed[2];
+	/* the switch of this process under way: dir + 1 from a prepare that
+	 * succeeded, 0 when none (inspect, and every step that ends or
+	 * undoes a switch, clear it).  While it is set the steps in the
+	 * pause trust what preflight and prepare saw (to replicates from
+	 * from, from's way back configured) instead of asking again: a
+	 * round trip less each.  fenced[]: the last fence of that side
+	 * succeeded and nothing unfenced it since; fence_at[] the position
+	 * it read, at_set[] until position() takes it; stopped:
+	 * stop_forward of sw_dir succeeded */
+	int sw_dir;
+	bool fenced[2], at_set[2], stopped;
+	char fence_at[2][512];
 };
 
 int64_t mdb_deadline(int64_t ms);
 /* from (the writer before the switch in dir) and to (the writer after). */
 void mdb_sides(struct mdb *m, enum db_direction dir, struct mdb_side **from, struct mdb_side **to);
+/* Forgets what this process's switch saw (struct mdb's sw_dir, fenced[],
+ * at_set[], stopped): the next steps ask the servers again. */
+void mdb_sw_forget(struct mdb *m);
 /* q, or ctl when q was lost; NULL when both are. */
 struct mdb_conn *mdb_conn_of(struct mdb_side *s);
 /* Reconnects a lost q or ctl (outside the pause only). */
@@ -123,6 +138,21 @@ extern const char *const mdb_client_argv[];
 	"SELECT GROUP_CONCAT(DISTINCT CONCAT(USER, '@', SUBSTRING_INDEX(HOST, ':', 1)) SEPARATOR " \
 	"', ') FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE
 #define MDB_SQL_POSITION "SELECT @@GLOBAL.gtid_binlog_pos"
+/* The fence (ENGINES.md A5) in one compound statement: read_only=1 with
+ * the lock wait bounded (secs: seconds, or "$1" for the dry run), the
+ * event scheduler off; it answers its rows: first (NULL, the position),
+ * then (ID, NULL) for each session MDB_SESSIONS_FENCED names.  A plain
+ * SELECT, no cursor: MariaDB 10.11.19 crashed here (signal 11 in
+ * sp_cursor::open freeing its temporary table) running a FOR loop over
+ * an information_schema table in such a statement.  Malloc'd. */
+char *mdb_fence_sql(const char *secs);
+/* The kills of the fence in one compound statement: KILL CONNECTION of
+ * each of the n ids (one gone already is no error), then one row: how many
+ * were killed, and the position after it all.  Malloc'd. */
+char *mdb_kill_sql(const char *const *ids, int n);
+/* unfence's first round trip: read_only=0, then the rows (EVENT_NAME,
+ * STATUS) of the database's events (db: its name).  Malloc'd. */
+char *mdb_unfence_sql(const char *db);
 /* MASTER_GTID_WAIT's slice: the step polls at <= 50 ms; %s the position */
 #define MDB_SQL_GTID_WAIT "SELECT MASTER_GTID_WAIT(%s, 0.05)"
 /* %s the database as a literal */

@@ -32,20 +32,29 @@
  *                    to waited for up to from's position now (up to
  *                    max_lag), so that the pause waits only for the
  *                    writes of the last few ms
- *   fence(side)      SET GLOBAL read_only=1 with lock_wait_timeout and
- *                    the deadline (ENGINES.md A5: it takes the global read
- *                    lock; past the deadline ferry KILLs the statement
- *                    from ctl so that it cannot land after an undo), then
- *                    KILL CONNECTION of every session but ferry's account,
- *                    the server's threads and binlog readers: their open
- *                    transactions roll back (a commit past read_only fails
- *                    anyway) and the clients reconnect through the switch
- *   position         from's @@gtid_binlog_pos
+ *   fence(side)      two compound statements (mdb_fence_sql, mdb_kill_sql,
+ *                    the second only when there are sessions): SET GLOBAL
+ *                    read_only=1 with lock_wait_timeout and the deadline
+ *                    (ENGINES.md A5: it takes the global read lock; past
+ *                    the deadline ferry KILLs the statement from ctl so
+ *                    that it cannot land after an undo), the event
+ *                    scheduler off, then KILL CONNECTION of every session
+ *                    but ferry's account, the server's threads and binlog
+ *                    readers: their open transactions roll back (a commit
+ *                    past read_only fails anyway) and the clients
+ *                    reconnect through the switch; they answer how many
+ *                    were killed and @@gtid_binlog_pos after it all
+ *   position         from's @@gtid_binlog_pos: the fence's answer when
+ *                    the fence ran in this process, else asked
  *   wait_applied     MASTER_GTID_WAIT(pos, 0.05) on to, in a loop (A6)
  *   finalize         nothing: row events carry AUTO_INCREMENT values
  *   stop_forward     STOP SLAVE on to (its configuration stays until
- *                    drop_forward: restart_forward is START SLAVE)
- *   prepare_reverse  from: read_only=1, event scheduler OFF; it replicates
+ *                    drop_forward: restart_forward is START SLAVE); what
+ *                    to replicates from is checked first only outside
+ *                    this process's switch (preflight saw it there)
+ *   prepare_reverse  nothing in this process's switch (prepare and the
+ *                    fence did it all); else from: read_only=1, event
+ *                    scheduler OFF; it replicates
  *                    from to (prepare's configuration; a recovery whose
  *                    prepare never ran configures it here, with
  *                    MASTER_DEMOTE_TO_SLAVE=1).  Nothing is started and
@@ -54,9 +63,12 @@
  *                    here, and from's own position, where the stream must
  *                    start, is frozen by its fence
  *   unfence(side)    read_only=0 (unless side is a replica that applies:
- *                    a replica stays read_only), SLAVESIDE_DISABLED events
- *                    enabled (not binlogged), the scheduler as the writer
- *                    had it
+ *                    a replica stays read_only; not asked of the target
+ *                    whose replica this switch stopped), SLAVESIDE_DISABLED
+ *                    events enabled (not binlogged), the scheduler as the
+ *                    writer had it: one compound statement
+ *                    (mdb_unfence_sql), a second only when there are
+ *                    events to enable or to schedule
  *   start_reverse    after the resume: SET GLOBAL gtid_slave_pos =
  *                    @@gtid_current_pos on from (what MASTER_DEMOTE_TO_SLAVE
  *                    does, ENGINES.md A8: from starts at its own position),
@@ -66,6 +78,13 @@
  *   drop_reverse     the same on from (undo of prepare_reverse)
  *   restart_forward  to: read_only=1, event scheduler OFF, START SLAVE
  *   inspect, carried mariadb_inspect.c
+ *
+ * Each statement in the pause is a round trip that a loaded machine
+ * stretches to 10-36 ms: a switch (prepare ran in this process, struct
+ * mdb's sw_dir) sends five: the fence's two, MASTER_GTID_WAIT, STOP
+ * SLAVE and unfence, trusting what preflight and prepare saw just before; inspect
+ * and every step that ends or undoes a switch forget it, so a recovery
+ * asks the servers at each step.
  *
  * Inside the pause a step sends only on the connections open() made (q,
  * then ctl when q was closed by a deadline): no spawn, no connect, polls at
@@ -102,6 +121,20 @@ static struct mdb_conn *conn_soft(struct mdb *m, struct mdb_side *s, struct ferr
 	if (mdb_side_reconnect(m, s, err) < 0)
 		return NULL;
 	return s->q;
+}
+
+void mdb_sw_forget(struct mdb *m)
+{
+	m->sw_dir = 0;
+	m->stopped = false;
+	m->fenced[DB_OLD] = m->fenced[DB_NEW] = false;
+	m->at_set[DB_OLD] = m->at_set[DB_NEW] = false;
+}
+
+/* 1 when this process's switch of dir is under way (mdb_sw_forget). */
+static bool in_switch(const struct mdb *m, enum db_direction dir)
+{
+	return m->sw_dir == (int)dir + 1;
 }
 
 static struct mdb_side *side_of(struct mdb *m, enum db_side s)
@@ -152,36 +185,75 @@ static int replicates_from(struct mdb *m, struct mdb_side *s, struct mdb_conn *c
 
 /* ---- events ---------------------------------------------------------- */
 
-/* The writer's events on c: SLAVESIDE_DISABLED ones (created on the other
- * side after the copy, ENGINES.md A1) enabled without a binlog event, and
- * the scheduler as the writer had it. */
-static int events_writer(struct mdb *m, struct mdb_conn *c, int64_t deadline,
-                         struct ferry_error *err)
+char *mdb_unfence_sql(const char *db)
 {
-	struct mdb_result r;
-	char *db = mdb_quote(m->dbname), *sql;
-	int64_t n;
-	int i, rc;
+	char *lit = mdb_quote(db), *sql;
 
-	sql = xasprintf(MDB_SQL_SLAVESIDE_EVENTS, db);
-	rc = mdb_exec(c, sql, deadline, &r, err);
-	free(sql);
-	for (i = 0; rc == 0 && i < r.nrows; i++) {
-		char *d = mdb_ident(m->dbname), *e = mdb_ident(mdb_result_get(&r, i, 0));
-		sql = xasprintf(MDB_SQL_EVENT_ENABLE, d, e);
-		rc = ex(c, sql, deadline, err);
-		free(sql);
-		free(d);
+	sql = xasprintf("BEGIN NOT ATOMIC SET GLOBAL read_only = 0; SELECT EVENT_NAME, STATUS FROM "
+	                "information_schema.EVENTS WHERE EVENT_SCHEMA = %s; END",
+	                lit);
+	free(lit);
+	return sql;
+}
+
+char *mdb_fence_sql(const char *secs)
+{
+	return xasprintf(
+	        "BEGIN NOT ATOMIC SET SESSION lock_wait_timeout = %s; SET GLOBAL read_only "
+	        "= 1; IF @@GLOBAL.event_scheduler = 'ON' THEN SET GLOBAL event_scheduler = "
+	        "OFF; END IF; SELECT NULL, @@GLOBAL.gtid_binlog_pos UNION ALL SELECT ID, "
+	        "NULL FROM information_schema.PROCESSLIST WHERE " MDB_SESSIONS_FENCED_WHERE "; END",
+	        secs);
+}
+
+char *mdb_kill_sql(const char *const *ids, int n)
+{
+	struct buf b;
+	int i;
+
+	buf_init(&b, (size_t)-1 / 2);
+	/* 1094 ER_NO_SUCH_THREAD: the session ended by itself meanwhile */
+	buf_addf(&b,
+	         "BEGIN NOT ATOMIC DECLARE n INT DEFAULT %d; DECLARE CONTINUE HANDLER FOR 1094 "
+	         "SET n = n - 1; ",
+	         n);
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "KILL CONNECTION %s; ", ids[i]);
+	buf_adds(&b, "SELECT n, @@GLOBAL.gtid_binlog_pos; END");
+	return buf_detach(&b, NULL);
+}
+
+/* The writer's events, after unfence's first round trip answered r (its
+ * EVENT_NAME, STATUS rows): the SLAVESIDE_DISABLED ones (made on the other
+ * side after the copy, ENGINES.md A1) enabled without a binlog event, and
+ * the scheduler ON when the writer ran it; one more round trip, and only
+ * when there is something to do. */
+static int events_writer(struct mdb *m, struct mdb_conn *c, const struct mdb_result *r,
+                         int64_t deadline, struct ferry_error *err)
+{
+	char *d = mdb_ident(m->dbname);
+	struct buf b;
+	int i, rc = 0;
+
+	buf_init(&b, (size_t)-1 / 2);
+	buf_adds(&b, "BEGIN NOT ATOMIC ");
+	for (i = 0; i < r->nrows; i++) {
+		const char *st = mdb_result_get(r, i, 1);
+		char *e;
+		if (!st || strcmp(st, "SLAVESIDE_DISABLED"))
+			continue;
+		e = mdb_ident(mdb_result_get(r, i, 0) ? mdb_result_get(r, i, 0) : "");
+		buf_addf(&b, MDB_SQL_EVENT_ENABLE "; ", d, e);
 		free(e);
 	}
-	mdb_result_release(&r);
-	free(db);
-	if (rc < 0 || m->sched_writer == 0)
-		return rc;
-	n = mdb_count_events(m, c, deadline, err);
-	if (n < 0)
-		return (int)n;
-	return n > 0 ? ex(c, "SET GLOBAL event_scheduler = ON", deadline, err) : 0;
+	if (m->sched_writer != 0 && r->nrows > 0)
+		buf_adds(&b, "SET GLOBAL event_scheduler = ON; ");
+	buf_adds(&b, "END");
+	if (strcmp(b.data, "BEGIN NOT ATOMIC END"))
+		rc = ex(c, b.data, deadline, err);
+	buf_release(&b);
+	free(d);
+	return rc;
 }
 
 /* The replica's: read_only=1, the scheduler off. */
@@ -273,6 +345,7 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 	struct ferry_error e = { 0 };
 	int rc;
 
+	mdb_sw_forget(m);
 	mdb_sides(m, dir, &from, &to);
 	cf = conn_soft(m, from, err);
 	ct = cf ? conn_soft(m, to, err) : NULL;
@@ -349,6 +422,7 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	bool ro = true, ev = false;
 	int rc;
 
+	mdb_sw_forget(m);
 	mdb_sides(m, dir, &from, &to);
 	/* both connections of both sides (ctl is the spare in the pause) */
 	cf = conn_soft(m, from, err);
@@ -376,34 +450,37 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	 * the pause */
 	if (rc >= 0 && (!conn_soft(m, from, err) || !conn_soft(m, to, err)))
 		rc = err->code;
+	/* the steps in the pause may now trust what this saw */
+	if (rc >= 0)
+		m->sw_dir = (int)dir + 1;
 	return rc < 0 ? rc : 0;
 }
 
 /* ---- inside the pause -------------------------------------------------- */
 
-static int set_read_only(struct mdb *m, struct mdb_side *s, int64_t deadline,
-                         struct ferry_error *err)
+/* The fence of s (mdb_fence_sql, then mdb_kill_sql when there are
+ * sessions): read_only, the scheduler off, the sessions killed (*killed
+ * of them) and the position after it, into m->fence_at[side]. */
+static int fence_side(struct mdb *m, struct mdb_side *s, enum db_side side, int64_t deadline,
+                      size_t *killed, struct ferry_error *err)
 {
 	struct mdb_conn *c = conn(m, s, err);
+	struct mdb_result r = { 0 }, k = { 0 };
+	const char *pos = NULL;
 	int64_t secs;
-	char *sql;
-	bool ro;
+	char n[32], *sql;
 	int rc;
 
+	*killed = 0;
 	if (!c)
 		return err->code;
-	rc = is_on(c, "read_only", deadline, &ro, err);
-	if (rc < 0 || ro)
-		return rc;
 	/* lock_wait_timeout is in whole seconds: at least 1; the deadline
 	 * below is what bounds the wait */
 	secs = (deadline - time_mono_ms() + 999) / 1000;
-	sql = xasprintf("SET SESSION lock_wait_timeout = %lld", (long long)(secs < 1 ? 1 : secs));
-	rc = ex(c, sql, deadline, err);
+	snprintf(n, sizeof(n), "%lld", (long long)(secs < 1 ? 1 : secs));
+	sql = mdb_fence_sql(n);
+	rc = mdb_exec(c, sql, deadline, &r, err);
 	free(sql);
-	if (rc < 0)
-		return rc;
-	rc = ex(c, "SET GLOBAL read_only = 1", deadline, err);
 	if (rc == FERRY_ETIMEDOUT && c == s->q && mdb_ok(s->ctl)) {
 		/* the statement may still wait for the lock: stop it, so that
 		 * it cannot take effect after an undo */
@@ -413,32 +490,34 @@ static int set_read_only(struct mdb *m, struct mdb_side *s, int64_t deadline,
 			log_warn("database %s %s: %s", m->cfg->name, s->name, e2.msg);
 		free(kill);
 	}
-	return rc;
-}
-
-/* Kills every session on s but ferry's account's, the server's threads and
- * the replicas reading its binlog. */
-static int kill_sessions(struct mdb *m, struct mdb_side *s, int64_t deadline, size_t *killed,
-                         struct ferry_error *err)
-{
-	struct mdb_conn *c = conn(m, s, err);
-	struct mdb_result r;
-	char *sql;
-	int i, rc;
-
-	*killed = 0;
-	if (!c)
-		return err->code;
-	rc = mdb_exec(c, MDB_SQL_SESSIONS_FENCED, deadline, &r, err);
-	for (i = 0; rc == 0 && i < r.nrows; i++) {
-		sql = xasprintf("KILL CONNECTION %s", mdb_result_get(&r, i, 0));
-		rc = ex(c, sql, deadline, err);
+	if (rc == 0 && (r.nrows < 1 || r.ncols != 2))
+		rc = ferry_error_set(err, FERRY_EPROTO, NULL, "the fence answered %d rows of %d",
+		                     r.nrows, r.ncols);
+	if (rc == 0)
+		pos = mdb_result_get(&r, 0, 1);
+	if (rc == 0 && r.nrows > 1) {
+		const char **ids = xcalloc((size_t)r.nrows, sizeof(*ids));
+		int i;
+		for (i = 1; i < r.nrows; i++)
+			ids[i - 1] = mdb_result_get(&r, i, 0) ? mdb_result_get(&r, i, 0) : "0";
+		sql = mdb_kill_sql(ids, r.nrows - 1);
+		free(ids);
+		rc = mdb_exec(c, sql, deadline, &k, err);
 		free(sql);
-		if (rc < 0 && mdb_ok(c) && mdb_errno(c) == 1094) /* ER_NO_SUCH_THREAD: gone */
-			rc = 0;
-		else if (rc == 0)
-			(*killed)++;
+		if (rc == 0 && (k.nrows != 1 || k.ncols != 2))
+			rc = ferry_error_set(err, FERRY_EPROTO, NULL,
+			                     "the kills answered %d rows of %d", k.nrows, k.ncols);
+		if (rc == 0) {
+			int64_t x = mdb_result_int(&k, 0, 0, 0);
+			*killed = x > 0 ? (size_t)x : 0;
+			pos = mdb_result_get(&k, 0, 1);
+		}
 	}
+	if (rc == 0) {
+		snprintf(m->fence_at[side], sizeof(m->fence_at[side]), "%s", pos ? pos : "");
+		m->at_set[side] = true;
+	}
+	mdb_result_release(&k);
 	mdb_result_release(&r);
 	return rc;
 }
@@ -450,10 +529,10 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	size_t killed = 0;
 	int rc;
 
-	rc = set_read_only(m, s, deadline, err);
-	if (rc == 0)
-		rc = kill_sessions(m, s, deadline, &killed, err);
+	m->fenced[side] = m->at_set[side] = false;
+	rc = fence_side(m, s, side, deadline, &killed, err);
 	m->killed[side] = killed;
+	m->fenced[side] = rc == 0;
 	return rc < 0 ? ferry_error_prefix(err, "database %s %s: fence", m->cfg->name, s->name) : 0;
 }
 
@@ -463,13 +542,16 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 	struct mdb_side *s = side_of(m, side),
 	                *other = side_of(m, side == DB_OLD ? DB_NEW : DB_OLD);
 	struct mdb_conn *c = conn(m, s, err);
-	struct mdb_repl r;
-	bool ro = false;
-	int rc;
+	struct mdb_repl r = { 0 };
+	int rc = 0;
 
 	if (!c)
 		return err->code;
-	rc = mdb_repl_read(c, other, deadline, &r, err);
+	m->fenced[side] = m->at_set[side] = false;
+	/* in this process's switch, the target whose replica stop_forward
+	 * just stopped: nothing applies there (no SHOW SLAVE STATUS) */
+	if (!(m->sw_dir && m->stopped && side == db_to((enum db_direction)(m->sw_dir - 1))))
+		rc = mdb_repl_read(c, other, deadline, &r, err);
 	if (rc == 0 && r.sql) {
 		/* a replica that applies stays read_only (the undo's recovery
 		 * asks this of a replica it found fenced) */
@@ -477,12 +559,15 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 		         s->name, r.source);
 		return 0;
 	}
-	if (rc == 0)
-		rc = is_on(c, "read_only", deadline, &ro, err);
-	if (rc == 0 && ro)
-		rc = ex(c, "SET GLOBAL read_only = 0", deadline, err);
-	if (rc == 0)
-		rc = events_writer(m, c, deadline, err);
+	if (rc == 0) {
+		struct mdb_result ev;
+		char *sql = mdb_unfence_sql(m->dbname);
+		rc = mdb_exec(c, sql, deadline, &ev, err);
+		free(sql);
+		if (rc == 0)
+			rc = events_writer(m, c, &ev, deadline, err);
+		mdb_result_release(&ev);
+	}
 	return rc < 0 ? ferry_error_prefix(err, "database %s %s: unfence", m->cfg->name, s->name)
 	              : 0;
 }
@@ -497,10 +582,18 @@ static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **
 
 	*pos = NULL;
 	mdb_sides(m, dir, &from, &to);
-	c = conn(m, from, err);
-	if (!c)
-		return err->code;
-	rc = mdb_value(c, MDB_SQL_POSITION, deadline, pos, err);
+	if (m->fenced[db_from(dir)] && m->at_set[db_from(dir)]) {
+		/* the fence read it last, after the sessions were gone and
+		 * with read_only on: nothing can have moved it since */
+		*pos = xstrdup(m->fence_at[db_from(dir)]);
+		m->at_set[db_from(dir)] = false;
+		rc = 0;
+	} else {
+		c = conn(m, from, err);
+		if (!c)
+			return err->code;
+		rc = mdb_value(c, MDB_SQL_POSITION, deadline, pos, err);
+	}
 	if (rc == 0 && !*pos)
 		*pos = xstrdup("");
 	if (rc == 0) {
@@ -596,16 +689,23 @@ static int sw_stop_forward(void *h, enum db_direction dir, int64_t deadline,
 	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_conn *c;
-	struct mdb_repl r;
+	struct mdb_repl r = { 0 };
 	int rc;
 
 	mdb_sides(m, dir, &from, &to);
 	c = conn(m, to, err);
 	if (!c)
 		return err->code;
-	rc = replicates_from(m, to, c, from, deadline, &r, err);
+	/* preflight saw to replicate from from, and STOP SLAVE on a stopped
+	 * replica is a note (1255), no error: one round trip */
+	if (in_switch(m, dir))
+		rc = ex(c, "STOP SLAVE", deadline, err);
+	else
+		rc = replicates_from(m, to, c, from, deadline, &r, err);
 	if (rc == 1 && (r.io || r.sql))
 		rc = ex(c, "STOP SLAVE", deadline, err);
+	if (rc >= 0 && in_switch(m, dir))
+		m->stopped = true;
 	return rc < 0 ? ferry_error_prefix(err, "database %s %s: stop_forward", m->cfg->name,
 	                                   to->name)
 	              : 0;
@@ -621,6 +721,7 @@ static int sw_restart_forward(void *h, enum db_direction dir, int64_t deadline,
 	int rc;
 
 	mdb_sides(m, dir, &from, &to);
+	mdb_sw_forget(m);
 	c = conn(m, to, err);
 	if (!c)
 		return err->code;
@@ -648,6 +749,10 @@ static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
 	int rc, have;
 
 	mdb_sides(m, dir, &from, &to);
+	/* in this process's switch: prepare configured the stream and the
+	 * fence made from read_only with its scheduler off; nothing left */
+	if (in_switch(m, dir) && m->fenced[db_from(dir)])
+		return 0;
 	c = conn(m, from, err);
 	if (!c)
 		return err->code;
@@ -686,6 +791,7 @@ static int sw_drop_reverse(void *h, enum db_direction dir, int64_t deadline,
 	struct mdb_conn *c;
 	int rc;
 
+	mdb_sw_forget(m);
 	mdb_sides(m, dir, &from, &to);
 	c = conn(m, from, err);
 	if (!c)
@@ -734,6 +840,7 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 	struct mdb_repl r;
 	int rc;
 
+	mdb_sw_forget(m);
 	mdb_sides(m, dir, &from, &to);
 	c = conn_soft(m, from, err);
 	if (!c)
@@ -780,6 +887,7 @@ static int sw_drop_forward(void *h, enum db_direction dir, struct ferry_error *e
 	struct mdb_conn *c;
 	int rc;
 
+	mdb_sw_forget(m);
 	mdb_sides(m, dir, &from, &to);
 	c = conn_soft(m, to, err);
 	if (!c)

@@ -320,7 +320,14 @@ static void test_mariadb_switch(void **state)
 	(void)state;
 	buf_init(&b, 1 << 20);
 	describe_mdb(DB_FORWARD, &b);
-	assert_non_null(strstr(b.data, "fence [pause] pay old: SET GLOBAL read_only = 1"));
+	/* the fence and the position, then the kills: two round trips */
+	assert_non_null(strstr(b.data, "fence [pause] pay old: BEGIN NOT ATOMIC "));
+	assert_non_null(strstr(b.data, "SET GLOBAL read_only = 1; IF @@GLOBAL.event_scheduler"));
+	assert_non_null(strstr(b.data,
+	                       "fence [pause] pay old: BEGIN NOT ATOMIC DECLARE n INT DEFAULT "
+	                       "2; DECLARE CONTINUE HANDLER FOR 1094 SET n = n - 1; KILL "
+	                       "CONNECTION $2; KILL CONNECTION ...; SELECT n, "
+	                       "@@GLOBAL.gtid_binlog_pos; END  -- "));
 	assert_non_null(
 	        strstr(b.data, "position [pause] pay old: SELECT @@GLOBAL.gtid_binlog_pos"));
 	assert_non_null(strstr(b.data, "wait_applied [pause] pay new: SELECT MASTER_GTID_WAIT("));
@@ -328,7 +335,9 @@ static void test_mariadb_switch(void **state)
 	assert_non_null(strstr(b.data, "prepare_reverse [pause] pay old: CHANGE MASTER TO "
 	                               "MASTER_HOST='10.77.0.3', MASTER_PORT=3306"));
 	assert_non_null(strstr(b.data, "MASTER_DEMOTE_TO_SLAVE=1"));
-	assert_non_null(strstr(b.data, "unfence_target [pause] pay new: SET GLOBAL read_only = 0"));
+	assert_non_null(strstr(b.data,
+	                       "unfence_target [pause] pay new: BEGIN NOT ATOMIC SET GLOBAL "
+	                       "read_only = 0; SELECT EVENT_NAME, STATUS FROM"));
 	assert_non_null(strstr(b.data, "commit [pause] pay haproxy new api: set server pay/db addr "
 	                               "10.77.0.3 port 3306; shutdown sessions server pay/db"));
 	assert_non_null(strstr(b.data, "start_reverse pay old: START SLAVE"));
@@ -336,8 +345,10 @@ static void test_mariadb_switch(void **state)
 	assert_golden("mariadb_switch_forward.txt", b.data);
 	buf_reset(&b);
 	describe_mdb(DB_REVERSE, &b);
-	assert_non_null(strstr(b.data, "fence [pause] pay new: SET GLOBAL read_only = 1"));
-	assert_non_null(strstr(b.data, "unfence_target [pause] pay old: SET GLOBAL read_only = 0"));
+	assert_non_null(strstr(b.data, "fence [pause] pay new: BEGIN NOT ATOMIC "));
+	assert_non_null(strstr(b.data,
+	                       "unfence_target [pause] pay old: BEGIN NOT ATOMIC SET GLOBAL "
+	                       "read_only = 0"));
 	assert_non_null(strstr(b.data, "start_reverse pay old: SELECT start FROM _ferry.reverse"));
 	assert_golden("mariadb_switch_reverse.txt", b.data);
 	buf_release(&b);

@@ -697,6 +697,14 @@ static void test_switch_steps_are_undone(void **state)
 	open_engine();
 	/* the writer runs its events: the new writer will, the old one not */
 	sql(E.old_ci, "SET GLOBAL event_scheduler = ON");
+	/* an event made on old after the copy reaches new disabled there
+	 * (SLAVESIDE_DISABLED): the unfence enables it, unbinlogged */
+	sql(E.old_ci, "CREATE DEFINER = ferry@'%%' EVENT shop.`to``ck` ON SCHEDULE EVERY 1 HOUR DO "
+	              "DELETE FROM shop.orders WHERE amount < 0");
+	wait_caught_up(DB_FORWARD, 10000);
+	assert_val(E.new_ci,
+	           "SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_NAME = 'to`ck'",
+	           "SLAVESIDE_DISABLED");
 	if (SW->prepare(E.h, DB_FORWARD, &err) < 0 || SW->fence(E.h, DB_OLD, dl, &err) < 0 ||
 	    SW->stop_forward(E.h, DB_FORWARD, dl, &err) < 0 ||
 	    SW->stop_forward(E.h, DB_FORWARD, dl, &err) < 0 ||
@@ -708,6 +716,9 @@ static void test_switch_steps_are_undone(void **state)
 		fail_msg("inspect: %s", err.msg);
 	assert_false(sn.read_only);
 	assert_true(sn.events_on);
+	assert_val(E.new_ci,
+	           "SELECT STATUS FROM information_schema.EVENTS WHERE EVENT_NAME = 'to`ck'",
+	           "ENABLED");
 	assert_false(sn.sql_running);
 	assert_true(so.read_only);
 	assert_false(so.events_on);
@@ -737,6 +748,7 @@ static void test_switch_steps_are_undone(void **state)
 		fail_msg("%s", err.msg);
 	assert_val(E.new_ci, "SELECT @@read_only", "1");
 	sql(E.old_ci, "SET GLOBAL event_scheduler = OFF");
+	sql(E.old_ci, "DROP EVENT shop.`to``ck`");
 	sql(E.old_ci, "INSERT INTO shop.orders (amount) VALUES (6)");
 	wait_caught_up(DB_FORWARD, 10000);
 	(void)n;

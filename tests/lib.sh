@@ -15,6 +15,22 @@
 #                            that nothing listens on, then FN PORT (which
 #                            starts a server there and returns 0, or 1); sets
 #                            free_port to the port FN started on, or returns 1.
+#   require_tools WHO TOOL...
+#                            exits 77 (1 with CI set: no silent skip) naming
+#                            the first TOOL not installed.
+#   log_errors REGEX N FILE...
+#                            each FILE's name and its last N lines matching
+#                            REGEX (a failed test's server logs; '' all).
+#   hap_tcp_start DIR NAME FRONTEND API BACKEND SERVER_PORT
+#                            an HAProxy in TCP mode: DIR/NAME.cfg, frontend
+#                            on 127.0.0.1:FRONTEND to BACKEND whose server
+#                            "db" is 127.0.0.1:SERVER_PORT, the runtime API
+#                            (admin) on 127.0.0.1:API, pid in DIR/NAME.hpid;
+#                            returns once the API listens (20 s), else 1.
+#   hap_stop DIR NAME...     stops the HAProxies hap_tcp_start started.
+#   hap_server_port API BACKEND
+#                            the port HAProxy's server BACKEND/db points at
+#                            (srv_port of `show servers state`).
 # Their variables start with _tl_ so as not to clobber the caller's.
 
 wait_for() {
@@ -57,4 +73,62 @@ start_on_free_port() {
 		fi
 	done
 	return 1
+}
+
+require_tools() {
+	_tl_who=$1
+	shift
+	for _tl_tool in "$@"; do
+		command -v "$_tl_tool" >/dev/null 2>&1 && continue
+		echo "$_tl_who: $_tl_tool is not installed (scripts/deps installs it)"
+		[ -n "${CI:-}" ] && exit 1
+		exit 77
+	done
+}
+
+log_errors() {
+	_tl_re=$1
+	_tl_n=$2
+	shift 2
+	for _tl_f in "$@"; do
+		[ -f "$_tl_f" ] || continue
+		echo "== $_tl_f"
+		grep -E "$_tl_re" "$_tl_f" | tail -n "$_tl_n"
+	done
+}
+
+hap_tcp_start() {
+	cat >"$1/$2.cfg" <<EOC
+global
+	stats socket ipv4@127.0.0.1:$4 level admin
+	stats timeout 60s
+	pidfile $1/$2.hpid
+defaults
+	mode tcp
+	timeout connect 2s
+	timeout client 60s
+	timeout server 60s
+frontend $5
+	bind 127.0.0.1:$3
+	default_backend $5
+backend $5
+	server db 127.0.0.1:$6
+EOC
+	haproxy -D -f "$1/$2.cfg" || return 1
+	wait_for 20 port_in_use "$4"
+}
+
+hap_stop() {
+	_tl_dir=$1
+	shift
+	for _tl_h in "$@"; do
+		[ -f "$_tl_dir/$_tl_h.hpid" ] && stop_pid "$(cat "$_tl_dir/$_tl_h.hpid")"
+	done
+	return 0
+}
+
+hap_server_port() {
+	echo "show servers state $2" |
+		timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; cat >&3; cat <&3" 2>/dev/null |
+		awk '!/^#/ && $4 == "db" { print $19 }'
 }

@@ -25,6 +25,7 @@ ferry=$1
 writer=$2
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/./lib.sh" # fail, show, run_ferry, keep_top, plan_*
 PG_OLD_PORT=15901 PG_NEW_PORT=15902 PG_REPL_PORT=15903 PGB_OLD_PORT=15910 PGB_NEW_PORT=15911
 . "$here/../pg/cluster.sh"
 set -eu
@@ -38,30 +39,17 @@ cleanup() {
 	[ -n "$writer_pid" ] && stop_pid "$writer_pid"
 	if [ $rc != 0 ] && [ -n "$srv" ] && [ -d "$srv" ]; then
 		echo "--- server logs (errors)"
-		for f in "$srv"/*.log; do
-			echo "== $f"
-			grep -E "ERROR|FATAL|PANIC" "$f" | tail -n 15
-		done
+		log_errors "ERROR|FATAL|PANIC" 15 "$srv"/*.log
 	fi
 	[ -n "$srv" ] && cluster_stop "$srv"
 	# FERRY_DBCLI_KEEP=DIR keeps ferry's outputs, journals and ledgers there
-	if [ -n "${FERRY_DBCLI_KEEP:-}" ]; then
-		mkdir -p "$FERRY_DBCLI_KEEP" && cp -r "$top"/. "$FERRY_DBCLI_KEEP"/
-	fi
+	keep_top "${FERRY_DBCLI_KEEP:-}"
 	rm -rf "$top"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 step=setup
-fail() {
-	echo "FAIL ($step): $*" >&2
-	exit 1
-}
-show() { # show FILE: the output of a command that surprised us
-	echo "--- $1" >&2
-	tail -n 40 "$1" >&2
-}
 
 # --- the servers -----------------------------------------------------------
 
@@ -133,9 +121,7 @@ writer_stop() {
 	writer_pid=
 }
 lost_writes() { # every acknowledged (ledger, id) must be on new
-	grep -v '^#' "$ledger" | sort >"$ledger.acked"
-	sql new shop "SELECT ledger || ' ' || id FROM orders WHERE ledger > 0" | sort >"$ledger.new"
-	comm -23 "$ledger.acked" "$ledger.new" | wc -l
+	ledger_missing "$ledger" sql new shop "SELECT ledger || ' ' || id FROM orders WHERE ledger > 0"
 }
 
 write_plan() { # write_plan FILE SOURCE_DB
@@ -153,22 +139,8 @@ databases:
     target: "host=127.0.0.1 port=$PG_NEW_PORT dbname=$2 user=ferry"
     password: { file: $srv/ferry.pw }
     pause_budget: 5s
-    switch:
-      via: pgbouncer
-      admin:
-        old: "host=127.0.0.1 port=$PGB_OLD_PORT dbname=pgbouncer user=ferry"
-        new: "host=127.0.0.1 port=$PGB_NEW_PORT dbname=pgbouncer user=ferry"
-      include:
-        old: $srv/pgb_old.db.ini
-        new: $srv/pgb_new.db.ini
-      database: shop
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 2s
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_pgbouncer_switch "$srv")
+$(plan_test_end 2s)
 YAML
 }
 
@@ -181,14 +153,6 @@ no_secret() { # no_secret SECRET FILE...: the password is in none of them
 	done
 }
 
-run_ferry() { # run_ferry OUT CMD...: sets rc
-	_out=$top/$1
-	shift
-	set +e
-	"$@" >"$_out" 2>&1
-	rc=$?
-	set -e
-}
 
 fresh_servers
 secret=$(cat "$srv/ferry.pw")

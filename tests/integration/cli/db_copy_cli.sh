@@ -16,6 +16,7 @@ set -eu
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/./lib.sh" # fail, show, run_ferry, keep_top, plan_*
 PG_OLD_PORT=16320 PG_NEW_PORT=16321 PG_REPL_PORT=16322 PGB_OLD_PORT=16330 PGB_NEW_PORT=16331
 . "$here/../pg/cluster.sh"
 set -eu
@@ -26,12 +27,7 @@ srv=$top/srv
 mkdir "$srv"
 cleanup() {
 	rc=$?
-	if [ $rc != 0 ]; then
-		for f in "$srv"/*.log; do
-			echo "== $f"
-			grep -E "ERROR|FATAL|PANIC" "$f" | tail -n 15
-		done
-	fi
+	[ $rc = 0 ] || log_errors "ERROR|FATAL|PANIC" 15 "$srv"/*.log
 	cluster_stop "$srv"
 	rm -rf "$top"
 	exit $rc
@@ -39,25 +35,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 step=setup
-fail() {
-	echo "FAIL ($step): $*" >&2
-	exit 1
-}
-show() {
-	echo "--- $1" >&2
-	tail -n 40 "$1" >&2
-}
 sql() { # sql old|new SQL
 	case $1 in old) p=$PG_OLD_PORT ;; new) p=$PG_NEW_PORT ;; esac
 	asuser $PGBIN/psql -X -q -At -v ON_ERROR_STOP=1 -h "$srv" -p "$p" -d shop -c "$2"
-}
-run_ferry() { # run_ferry OUT CMD...: sets rc
-	_out=$top/$1
-	shift
-	set +e
-	"$@" >"$_out" 2>&1
-	rc=$?
-	set -e
 }
 
 cluster_start "$srv" || fail "cannot start the servers"
@@ -89,15 +69,7 @@ databases:
     password: { file: $srv/ferry.pw }
     initial_copy: parallel
     copy_jobs: 1
-    switch:
-      via: pgbouncer
-      admin:
-        old: "host=127.0.0.1 port=$PGB_OLD_PORT dbname=pgbouncer user=ferry"
-        new: "host=127.0.0.1 port=$PGB_NEW_PORT dbname=pgbouncer user=ferry"
-      include:
-        old: $srv/pgb_old.db.ini
-        new: $srv/pgb_new.db.ini
-      database: shop
+$(plan_pgbouncer_switch "$srv")
 rollback: { waiver: "a test run: its cutover is what is tested, not a production one" }
 schedule:
   replication_soak: $2

@@ -19,6 +19,7 @@ set -eu
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/./lib.sh" # fail, show, run_ferry, keep_top, plan_*
 . "$here/../redis/servers.sh"
 redis_require
 
@@ -28,35 +29,14 @@ cleanup() {
 	rc=$?
 	[ -n "$writer_pid" ] && stop_pid "$writer_pid"
 	redis_stop_all "$top"
-	if [ $rc != 0 ]; then
-		for f in "$top"/*/log; do
-			echo "== $f"
-			tail -n 8 "$f"
-		done
-	fi
-	[ -n "${FERRY_REDISCLI_KEEP:-}" ] && cp -r "$top"/. "$FERRY_REDISCLI_KEEP"/
+	[ $rc = 0 ] || log_errors '' 8 "$top"/*/log
+	keep_top "${FERRY_REDISCLI_KEEP:-}"
 	rm -rf "$top"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 step=setup
-fail() {
-	echo "FAIL ($step): $*" >&2
-	exit 1
-}
-show() {
-	echo "--- $1" >&2
-	tail -n 40 "$1" >&2
-}
-run_ferry() { # run_ferry OUT CMD...: sets rc
-	_out=$top/$1
-	shift
-	set +e
-	"$@" >"$_out" 2>&1
-	rc=$?
-	set -e
-}
 
 secret=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$secret" >"$top/ferry.pw"
@@ -98,13 +78,7 @@ databases:
       via: hook
       point: [sh, -c, "echo \$FERRY_SWITCH_HOST:\$FERRY_SWITCH_PORT >$top/points-at"]
       show: [cat, $top/points-at]
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 2s
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_test_end 2s)
 YAML
 }
 

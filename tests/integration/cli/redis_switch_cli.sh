@@ -32,12 +32,13 @@ ferry=$1
 dbwriter=$2
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/./lib.sh" # fail, show, run_ferry, keep_top, plan_*
 . "$here/../redis/servers.sh"
 PG_OLD_PORT=16140 PG_NEW_PORT=16141 PG_REPL_PORT=16142 PGB_OLD_PORT=16143 PGB_NEW_PORT=16144
 . "$here/../pg/cluster.sh"
 set -eu
 redis_require
-command -v haproxy >/dev/null 2>&1 || { echo "haproxy is not installed"; [ -n "${CI:-}" ] && exit 1; exit 77; }
+require_tools redis_switch_cli.sh haproxy
 
 top=$(mktemp -d /tmp/ferry-redisswcli.XXXXXX)
 chmod 755 "$top"
@@ -48,40 +49,17 @@ cleanup() {
 	rc=$?
 	[ -n "$writer_pid" ] && stop_pid "$writer_pid"
 	[ -n "$pgwriter_pid" ] && stop_pid "$pgwriter_pid"
-	for h in hap_old hap_new; do
-		[ -f "$top/$h.hpid" ] && stop_pid "$(cat "$top/$h.hpid")"
-	done
+	hap_stop "$top" hap_old hap_new
 	redis_stop_all "$top"
 	[ -n "$srv" ] && cluster_stop "$srv"
-	if [ $rc != 0 ]; then
-		for f in "$top"/*/log; do
-			echo "== $f"
-			tail -n 8 "$f"
-		done
-	fi
-	[ -n "${FERRY_REDISSWCLI_KEEP:-}" ] && cp -r "$top"/. "$FERRY_REDISSWCLI_KEEP"/
+	[ $rc = 0 ] || log_errors '' 8 "$top"/*/log
+	keep_top "${FERRY_REDISSWCLI_KEEP:-}"
 	rm -rf "$top"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 step=setup
-fail() {
-	echo "FAIL ($step): $*" >&2
-	exit 1
-}
-show() {
-	echo "--- $1" >&2
-	tail -n 40 "$1" >&2
-}
-run_ferry() { # run_ferry OUT CMD...: sets rc
-	_out=$top/$1
-	shift
-	set +e
-	"$@" >"$_out" 2>&1
-	rc=$?
-	set -e
-}
 
 secret=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$secret" >"$top/redis.pw"
@@ -95,43 +73,17 @@ rs() { # rs PORT CMD...: the test's own client (the password in the environment)
 field() { sed -n "s/^$1:\([^[:space:]]*\).*/\1/p"; }
 
 fresh_redis() { # fresh_redis: both servers (again), empty; the HAProxies at old
-	for h in hap_old hap_new; do
-		[ -f "$top/$h.hpid" ] && stop_pid "$(cat "$top/$h.hpid")"
-	done
+	hap_stop "$top" hap_old hap_new
 	redis_stop_all "$top"
 	rm -rf "$top/old" "$top/new" "$top"/*.pid
 	for s in old:16130 new:16131; do
 		redis_start "$top" "${s%%:*}" "${s#*:}" --requirepass "$secret" \
 			--user ferry on ">$secret" '~*' '&*' '+@all' || fail "cannot start redis ${s%%:*}"
 	done
-	hap_start hap_old 16132 16133 || fail "cannot start haproxy"
-	hap_start hap_new 16134 16135 || fail "cannot start haproxy"
+	hap_tcp_start "$top" hap_old 16132 16133 cache 16130 || fail "cannot start haproxy"
+	hap_tcp_start "$top" hap_new 16134 16135 cache 16130 || fail "cannot start haproxy"
 }
-hap_start() { # hap_start NAME FRONTEND_PORT API_PORT
-	cat >"$top/$1.cfg" <<EOC
-global
-	stats socket ipv4@127.0.0.1:$3 level admin
-	stats timeout 60s
-	pidfile $top/$1.hpid
-defaults
-	mode tcp
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-frontend cache
-	bind 127.0.0.1:$2
-	default_backend cache
-backend cache
-	server db 127.0.0.1:16130
-EOC
-	haproxy -D -f "$top/$1.cfg" || return 1
-	wait_for 20 port_in_use "$3"
-}
-hap_port() { # hap_port API_PORT: where server cache/db points
-	echo "show servers state cache" |
-		timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; cat >&3; cat <&3" 2>/dev/null |
-		awk '$4 == "db" { print $19 }'
-}
+hap_port() { hap_server_port "$1" cache; } # hap_port API_PORT: where cache/db points
 
 redis_block() { # the plan's Redis database (YAML, indented for databases:)
 	cat <<YAML
@@ -201,13 +153,7 @@ hosts:
   new: { address: 127.0.0.2 }
 databases:
 $(redis_block)
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 1h
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_test_end 1h)
 YAML
 rs 16130 SET seed:1 one >/dev/null
 writer_start "$top/a/ledger"
@@ -303,23 +249,9 @@ databases:
     target: "host=127.0.0.1 port=$PG_NEW_PORT dbname=shop user=ferry"
     password: { file: $srv/ferry.pw }
     pause_budget: 5s
-    switch:
-      via: pgbouncer
-      admin:
-        old: "host=127.0.0.1 port=$PGB_OLD_PORT dbname=pgbouncer user=ferry"
-        new: "host=127.0.0.1 port=$PGB_NEW_PORT dbname=pgbouncer user=ferry"
-      include:
-        old: $srv/pgb_old.db.ini
-        new: $srv/pgb_new.db.ini
-      database: shop
+$(plan_pgbouncer_switch "$srv")
 $(redis_block)
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 2s
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_test_end 2s)
 YAML
 writer_start "$top/b/ledger"
 "$dbwriter" "host=127.0.0.1 port=$PGB_OLD_PORT dbname=shop user=app connect_timeout=5" 50 "$top/b/pgledger" &
@@ -352,10 +284,8 @@ done
 [ "$(rs 16131 INFO replication | field role)" = master ] || fail "new is not a master"
 lost=$(lost_on 16131)
 [ "$lost" = 0 ] || fail "$lost acknowledged Redis writes are missing on new"
-grep -v '^#' "$top/b/pgledger" | sort >"$top/b/pg.acked"
-asuser $PGBIN/psql -X -q -At -h "$srv" -p "$PG_NEW_PORT" -d shop \
-	-c "SELECT ledger || ' ' || id FROM orders WHERE ledger > 0" | sort >"$top/b/pg.new"
-pglost=$(comm -23 "$top/b/pg.acked" "$top/b/pg.new" | wc -l)
+pglost=$(ledger_missing "$top/b/pgledger" asuser $PGBIN/psql -X -q -At -h "$srv" -p "$PG_NEW_PORT" \
+	-d shop -c "SELECT ledger || ' ' || id FROM orders WHERE ledger > 0")
 [ "$pglost" = 0 ] || fail "$pglost acknowledged PostgreSQL writes are missing on new"
 "$ferry" status "$top/b/p.yaml" --json >"$top/b/status.json" 2>&1 || fail "status exit $?"
 [ "$(jq -r .phase "$top/b/status.json")" = done ] || { show "$top/b/status.json"; fail "status not done"; }

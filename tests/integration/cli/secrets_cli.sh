@@ -32,6 +32,7 @@ ferry=$1
 ferry_exe=$(readlink -f "$ferry")
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/./lib.sh" # fail, show, run_ferry, keep_top, plan_*
 PG_OLD_PORT=16601 PG_NEW_PORT=16602 PG_REPL_PORT=16603 PGB_OLD_PORT=16610 PGB_NEW_PORT=16611
 SINK_PORT=16620
 . "$here/../pg/cluster.sh"
@@ -42,13 +43,7 @@ if [ -z "${FERRY_TEST_DNS_PORT:-}" ]; then
 	exit 2
 fi
 provider=$here/../dns/nsupdate-provider.sh
-for tool in pgbouncer python3 ps jq; do
-	if ! command -v $tool >/dev/null 2>&1; then
-		echo "secrets_cli: $tool not installed (scripts/deps)" >&2
-		[ -n "${CI:-}" ] && exit 1
-		exit 77
-	fi
-done
+require_tools secrets_cli pgbouncer python3 ps jq
 
 top=$(mktemp -d /tmp/ferry-secrets.XXXXXX)
 chmod 755 "$top"
@@ -65,22 +60,12 @@ cleanup() {
 	[ -n "$sink_pid" ] && stop_pid "$sink_pid"
 	[ -n "$srv" ] && cluster_stop "$srv"
 	# FERRY_SECRETS_KEEP=DIR keeps the outputs and recordings there
-	if [ -n "${FERRY_SECRETS_KEEP:-}" ]; then
-		mkdir -p "$FERRY_SECRETS_KEEP" && cp -r "$top"/. "$FERRY_SECRETS_KEEP"/
-	fi
+	keep_top "${FERRY_SECRETS_KEEP:-}"
 	rm -rf "$top"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-show() {
-	echo "--- $1" >&2
-	tail -n 40 "$1" >&2
-}
 
 # --- the canaries and the servers ------------------------------------------
 srv=$(mktemp -d "$top/srv.XXXXXX")
@@ -131,15 +116,7 @@ databases:
     source: "host=127.0.0.1 port=$PG_OLD_PORT dbname=shop user=ferry"
     target: "host=127.0.0.1 port=$PG_NEW_PORT dbname=shop user=ferry"
     password: { env: FERRY_CANARY_PG_PW }
-    switch:
-      via: pgbouncer
-      admin:
-        old: "host=127.0.0.1 port=$PGB_OLD_PORT dbname=pgbouncer user=ferry"
-        new: "host=127.0.0.1 port=$PGB_NEW_PORT dbname=pgbouncer user=ferry"
-      include:
-        old: $srv/pgb_old.db.ini
-        new: $srv/pgb_new.db.ini
-      database: shop
+$(plan_pgbouncer_switch "$srv")
 dns:
   provider: command
   server: 127.0.0.1:$FERRY_TEST_DNS_PORT
@@ -148,13 +125,7 @@ dns:
   zone: shop.test
   records: [canary.shop.test]
   ttl: { cutover: 1, steps: [1] }
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 2s
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_test_end 2s)
 hooks:
   before_prepare: [$top/record-env, true]
   after_prepare: { url_file: hook.url }

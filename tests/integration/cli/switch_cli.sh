@@ -32,6 +32,7 @@ ferry=$1
 writer=$2
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/./lib.sh" # fail, show, run_ferry, keep_top, plan_*
 PG_OLD_PORT=16540 PG_NEW_PORT=16541 PG_REPL_PORT=16542 PGB_OLD_PORT=16545 PGB_NEW_PORT=16546
 HAP_PORT=16550 HAP_API=16551
 . "$here/../pg/cluster.sh"
@@ -44,13 +45,10 @@ pids=
 cleanup() {
 	rc=$?
 	for p in $pids; do stop_pid "$p"; done
-	[ -f "$top/hap.pid" ] && stop_pid "$(cat "$top/hap.pid")"
+	hap_stop "$top" hap
 	if [ $rc != 0 ] && [ -d "$srv" ]; then
 		echo "--- server logs (errors)"
-		for f in "$srv"/*.log; do
-			echo "== $f"
-			grep -E "ERROR|FATAL|PANIC" "$f" | tail -n 15
-		done
+		log_errors "ERROR|FATAL|PANIC" 15 "$srv"/*.log
 	fi
 	[ -d "$srv" ] && cluster_stop "$srv"
 	rm -rf "$top"
@@ -59,22 +57,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 step=setup
-fail() {
-	echo "FAIL ($step): $*" >&2
-	exit 1
-}
-show() {
-	echo "--- $1" >&2
-	tail -n 40 "$1" >&2
-}
-run_ferry() { # run_ferry OUT CMD...: sets rc
-	_out=$top/$1
-	shift
-	set +e
-	"$@" >"$_out" 2>&1
-	rc=$?
-	set -e
-}
 port_of() { case $1 in old) echo $PG_OLD_PORT ;; new) echo $PG_NEW_PORT ;; esac; }
 sql() { # sql old|new DB SQL
 	asuser $PGBIN/psql -X -q -At -v ON_ERROR_STOP=1 -h "$srv" -p "$(port_of "$1")" -d "$2" -c "$3"
@@ -94,23 +76,7 @@ for db in shop pay notes; do
 		-c "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL UNIQUE,
 			note text, at timestamptz DEFAULT now())" >/dev/null
 done
-cat >"$top/hap.cfg" <<EOC
-global
-	stats socket ipv4@127.0.0.1:$HAP_API level admin
-	pidfile $top/hap.pid
-defaults
-	mode tcp
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-frontend pay
-	bind 127.0.0.1:$HAP_PORT
-	default_backend pay
-backend pay
-	server db 127.0.0.1:$PG_OLD_PORT
-EOC
-haproxy -D -f "$top/hap.cfg" || fail "cannot start haproxy"
-wait_for 20 port_in_use $HAP_API || fail "haproxy's API does not listen"
+hap_tcp_start "$top" hap $HAP_PORT $HAP_API pay $PG_OLD_PORT || fail "cannot start haproxy"
 echo "127.0.0.1:$PG_OLD_PORT" >"$top/notes.addr"
 chmod 644 "$top/notes.addr"
 
@@ -150,13 +116,7 @@ databases:
       via: hook
       point: [sh, -c, 'echo "\$FERRY_SWITCH_HOST:\$FERRY_SWITCH_PORT" >$top/notes.addr.new && mv $top/notes.addr.new $top/notes.addr']
       show: [cat, $top/notes.addr]
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 2s
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_test_end 2s)
 YAML
 
 # --- the applications --------------------------------------------------------

@@ -13,13 +13,10 @@ set -eu
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/../cli/lib.sh" # fail, show, run_ferry, keep_top, plan_*
 . "$here/servers.sh"
 OLD=16011 NEW=16012
-if ! command -v mariadbd >/dev/null 2>&1; then
-	echo "mariadb-server is not installed (scripts/deps installs it)"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+require_tools cli.sh mariadbd
 top=$(mktemp -d /tmp/ferry-mdbcli.XXXXXX)
 chmod 755 "$top"
 srv=$top/srv
@@ -28,7 +25,7 @@ loader=
 cleanup() {
 	rc=$?
 	[ -n "$loader" ] && stop_pid "$loader"
-	[ $rc = 0 ] || for f in "$srv"/*.err; do echo "== $f"; grep -E "ERROR" "$f" | tail -n 10; done
+	[ $rc = 0 ] || log_errors ERROR 10 "$srv"/*.err
 	mdb_stop "$srv"
 	rm -rf "$top"
 	exit $rc
@@ -36,22 +33,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 step=setup
-fail() {
-	echo "FAIL ($step): $*" >&2
-	exit 1
-}
-show() {
-	echo "--- $1" >&2
-	tail -n 40 "$1" >&2
-}
-run_ferry() { # run_ferry OUT CMD...: sets rc
-	_out=$top/$1
-	shift
-	set +e
-	"$@" >"$_out" 2>&1
-	rc=$?
-	set -e
-}
 q() { mdb_sql "$srv" "$1" "$2"; }
 
 mdb_start "$srv" old $OLD 1 && mdb_start "$srv" new $NEW 2 || fail "cannot start the servers"
@@ -77,13 +58,7 @@ databases:
       via: hook
       point: [sh, -c, "echo \$FERRY_SWITCH_HOST:\$FERRY_SWITCH_PORT >$srv/points-at"]
       show: [cat, $srv/points-at]
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 2s
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_test_end 2s)
 YAML
 
 # --- a. readiness ------------------------------------------------------------

@@ -19,18 +19,13 @@ set -eu
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
+. "$here/../cli/lib.sh" # fail, show, run_ferry, keep_top, plan_*
 . "$here/servers.sh"
 PG_OLD_PORT=16061 PG_NEW_PORT=16062 PG_REPL_PORT=16063 PGB_OLD_PORT=16070 PGB_NEW_PORT=16071
 . "$here/../pg/cluster.sh"
 set -eu
 OLD=16051 NEW=16052 FE=16053 API=16054
-for tool in mariadbd haproxy socat; do
-	if ! command -v $tool >/dev/null 2>&1; then
-		echo "$tool is not installed (scripts/deps installs it)"
-		[ -n "${CI:-}" ] && exit 1
-		exit 77
-	fi
-done
+require_tools cli_switch.sh mariadbd haproxy
 top=$(mktemp -d /tmp/ferry-mdbswcli.XXXXXX)
 chmod 755 "$top"
 msrv=
@@ -39,47 +34,27 @@ writers=
 cleanup() {
 	rc=$?
 	for p in $writers; do stop_pid "$p"; done
-	[ -f "$top/hap.pid" ] && stop_pid "$(cat "$top/hap.pid")"
-	if [ $rc != 0 ] && [ -n "$msrv" ]; then
-		for f in "$msrv"/*.err; do echo "== $f"; grep -E "ERROR" "$f" | tail -n 10; done
-	fi
+	hap_stop "$top" hap
+	[ $rc != 0 ] && [ -n "$msrv" ] && log_errors ERROR 10 "$msrv"/*.err
 	[ -n "$msrv" ] && mdb_stop "$msrv"
 	[ -n "$psrv" ] && cluster_stop "$psrv"
-	[ -n "${FERRY_MDBCLI_KEEP:-}" ] && cp -r "$top"/. "$FERRY_MDBCLI_KEEP"/
+	keep_top "${FERRY_MDBCLI_KEEP:-}"
 	rm -rf "$top"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 step=setup
-fail() {
-	echo "FAIL ($step): $*" >&2
-	exit 1
-}
-show() {
-	echo "--- $1" >&2
-	tail -n 60 "$1" >&2
-}
-run_ferry() { # run_ferry OUT CMD...: sets rc
-	_out=$top/$1
-	shift
-	set +e
-	"$@" >"$_out" 2>&1
-	rc=$?
-	set -e
-}
+show_lines=60 # show: the last 60 lines
 q() { mdb_sql "$msrv" "$1" "$2"; }
 psql_q() { # psql_q old|new SQL
 	case $1 in old) p=$PG_OLD_PORT ;; new) p=$PG_NEW_PORT ;; esac
 	asuser $PGBIN/psql -X -q -At -v ON_ERROR_STOP=1 -h "$psrv" -p "$p" -d shop -c "$2"
 }
-hap_port() { # where HAProxy's shop/db points (srv_port, column 19)
-	echo "show servers state shop" | socat -t 5 stdio "tcp:127.0.0.1:$API" |
-		awk '!/^#/ && NF > 18 { print $19 }'
-}
+hap_port() { hap_server_port $API shop; } # where HAProxy's shop/db points
 
 mariadb_servers() { # fresh MariaDB servers and HAProxy in front of old
-	[ -f "$top/hap.pid" ] && stop_pid "$(cat "$top/hap.pid")"
+	hap_stop "$top" hap
 	[ -n "$msrv" ] && mdb_stop "$msrv"
 	msrv=$(mktemp -d "$top/m.XXXXXX")
 	mdb_start "$msrv" old $OLD 1 && mdb_start "$msrv" new $NEW 2 || fail "cannot start MariaDB"
@@ -87,23 +62,7 @@ mariadb_servers() { # fresh MariaDB servers and HAProxy in front of old
 		CREATE TABLE shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY,
 			ledger BIGINT NOT NULL UNIQUE, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
 		INSERT INTO shop.orders (ledger) SELECT -seq FROM shop.seq_1_to_1000;"
-	cat >"$top/hap.cfg" <<EOC
-global
-	stats socket ipv4@127.0.0.1:$API level admin
-	pidfile $top/hap.pid
-defaults
-	mode tcp
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-frontend shop
-	bind 127.0.0.1:$FE
-	default_backend shop
-backend shop
-	server db 127.0.0.1:$OLD
-EOC
-	haproxy -D -f "$top/hap.cfg" || fail "cannot start haproxy"
-	wait_for 20 port_in_use $API || fail "haproxy does not listen"
+	hap_tcp_start "$top" hap $FE $API shop $OLD || fail "cannot start haproxy"
 }
 
 # A writer: one client call per statement (each a new connection), its key
@@ -143,16 +102,8 @@ grows() { # grows LEDGER N: N more acknowledged writes than now
 	_want=$(($(lines "$1") + $2))
 	wait_for 30 sh -c "[ \$(wc -l <'$1') -ge $_want ]"
 }
-mlost() { # mlost LEDGER old|new: acknowledged writes missing there
-	sort -n "$1" >"$1.acked"
-	q "$2" "SELECT ledger FROM shop.orders WHERE ledger > 0" | sort -n >"$1.have"
-	comm -23 "$1.acked" "$1.have" | wc -l
-}
-plost() {
-	sort -n "$1" >"$1.acked"
-	psql_q "$2" "SELECT ledger FROM orders WHERE ledger > 0" | sort -n >"$1.have"
-	comm -23 "$1.acked" "$1.have" | wc -l
-}
+mlost() { ledger_missing "$1" q "$2" "SELECT ledger FROM shop.orders WHERE ledger > 0"; } # mlost LEDGER old|new
+plost() { ledger_missing "$1" psql_q "$2" "SELECT ledger FROM orders WHERE ledger > 0"; }
 repl_from() { # repl_from SIDE PORT: SIDE replicates from PORT, both threads run
 	st=$(mariadb --no-defaults -uroot -S "$msrv/$1.sock" -e "SHOW SLAVE STATUS\G")
 	echo "$st" | grep -q "Master_Port: $2" && echo "$st" | grep -q "Slave_SQL_Running: Yes" &&
@@ -185,13 +136,7 @@ hosts:
   new: { address: 127.0.0.2 }
 databases:
 $(mdb_plan_db)
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 10m
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_test_end 10m)
 YAML
 mwriter "$top/ledger.a"
 grows "$top/ledger.a" 20 || fail "the writer does not write through HAProxy"
@@ -247,22 +192,8 @@ $(mdb_plan_db)
     target: "host=127.0.0.1 port=$PG_NEW_PORT dbname=shop user=ferry"
     password: { file: $psrv/ferry.pw }
     pause_budget: 5s
-    switch:
-      via: pgbouncer
-      admin:
-        old: "host=127.0.0.1 port=$PGB_OLD_PORT dbname=pgbouncer user=ferry"
-        new: "host=127.0.0.1 port=$PGB_NEW_PORT dbname=pgbouncer user=ferry"
-      include:
-        old: $psrv/pgb_old.db.ini
-        new: $psrv/pgb_new.db.ini
-      database: shop
-rollback:
-  waiver: "a test run: its cutover is what is tested, not a production one"
-  window: 2s
-schedule:
-  replication_soak: 2s
-  validation: 1s
-  monitor: 2s
+$(plan_pgbouncer_switch "$psrv")
+$(plan_test_end 2s)
 YAML
 mwriter "$top/ledger.bm"
 pwriter "$top/ledger.bp"

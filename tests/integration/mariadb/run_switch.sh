@@ -12,13 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/servers.sh"
 MDB_OLD_PORT=16031 MDB_NEW_PORT=16032
 HAP_OLD_FE=16040 HAP_OLD_API=16041 HAP_NEW_FE=16042 HAP_NEW_API=16043
-for tool in mariadbd haproxy; do
-	if ! command -v $tool >/dev/null 2>&1; then
-		echo "$tool is not installed (scripts/deps installs it)"
-		[ -n "${CI:-}" ] && exit 1
-		exit 77
-	fi
-done
+require_tools run_switch.sh mariadbd haproxy
 for p in $MDB_OLD_PORT $MDB_NEW_PORT $HAP_OLD_FE $HAP_OLD_API $HAP_NEW_FE $HAP_NEW_API; do
 	if port_in_use $p; then
 		echo "port $p is in use"
@@ -26,39 +20,15 @@ for p in $MDB_OLD_PORT $MDB_NEW_PORT $HAP_OLD_FE $HAP_OLD_API $HAP_NEW_FE $HAP_N
 	fi
 done
 dir=$(mktemp -d /tmp/ferry-mdbswitch.XXXXXX)
-hap_stop() {
-	for h in hap_old hap_new; do
-		[ -f "$dir/$h.pid" ] && stop_pid "$(cat "$dir/$h.pid")"
-	done
-}
-trap 'hap_stop; mdb_stop "$dir"' EXIT INT TERM
+trap 'hap_stop "$dir" hap_old hap_new; mdb_stop "$dir"' EXIT INT TERM
 mdb_start "$dir" old $MDB_OLD_PORT 1 && mdb_start "$dir" new $MDB_NEW_PORT 2 ||
 	{ echo "cannot start the servers"; exit 1; }
 mdb_sql "$dir" old "CREATE DATABASE shop" || exit 1
-hap_start() { # hap_start NAME FRONTEND_PORT API_PORT
-	cat >"$dir/$1.cfg" <<EOC
-global
-	stats socket ipv4@127.0.0.1:$3 level admin
-	stats timeout 60s
-	pidfile $dir/$1.pid
-defaults
-	mode tcp
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-frontend shop
-	bind 127.0.0.1:$2
-	default_backend shop
-backend shop
-	server db 127.0.0.1:$MDB_OLD_PORT
-EOC
-	haproxy -D -f "$dir/$1.cfg" || return 1
-	wait_for 20 port_in_use "$3"
-}
-hap_start hap_old $HAP_OLD_FE $HAP_OLD_API && hap_start hap_new $HAP_NEW_FE $HAP_NEW_API ||
+hap_tcp_start "$dir" hap_old $HAP_OLD_FE $HAP_OLD_API shop $MDB_OLD_PORT &&
+	hap_tcp_start "$dir" hap_new $HAP_NEW_FE $HAP_NEW_API shop $MDB_OLD_PORT ||
 	{ echo "cannot start haproxy"; exit 1; }
 export MDB_SCRIPTS="$here" FERRY_MDBTEST_DIR="$dir" MDB_OLD_PORT MDB_NEW_PORT HAP_OLD_FE HAP_OLD_API HAP_NEW_FE HAP_NEW_API
 "$@"
 rc=$?
-[ $rc = 0 ] || for f in "$dir"/*.err; do echo "== $f"; grep -E "ERROR|Error" "$f" | tail -n 30; done
+[ $rc = 0 ] || log_errors "ERROR|Error" 30 "$dir"/*.err
 exit $rc

@@ -35,30 +35,21 @@
  * the servers (ports 16031-16043).  MATRIX_ONLY=TEXT runs the cases whose
  * name holds TEXT.
  */
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/orchestrator.h"
 #include "db/db.h"
 #include "db/mariadb.h"
 #include "db/mariadb_conn.h"
-#include "traffic/haproxy_api.h"
+#include "matrix.h"
 #include "util/buf.h"
-#include "util/fault.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 #define BUDGET_MS 1000
 #define NLOAD     2
@@ -85,46 +76,7 @@ static struct {
 	struct endpoints_db *dbs[1];
 	struct mload load[NLOAD];
 	int64_t probe;
-	enum db_direction dir; /* the next switch */
-	int passed, failed;
-	char why[1024];
 } M;
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "matrix: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-__attribute__((format(printf, 1, 2))) static void bad(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (M.why[0])
-		return;
-	va_start(ap, fmt);
-	vsnprintf(M.why, sizeof(M.why), fmt, ap);
-	va_end(ap);
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static int envint(const char *name, int def)
-{
-	const char *v = getenv(name);
-	return v ? (int)strtol(v, NULL, 10) : def;
-}
 
 /* ---- SQL ------------------------------------------------------------------- */
 
@@ -154,41 +106,12 @@ __attribute__((format(printf, 2, 3))) static int64_t val(const char *ci, const c
 	vsnprintf(q, sizeof(q), fmt, ap);
 	va_end(ap);
 	if (query(ci, q, &v, &err) < 0) {
-		bad("%s (%.200s)", err.msg, q);
+		matrix_bad("%s (%.200s)", err.msg, q);
 		return -1;
 	}
 	n = v ? strtoll(v, NULL, 10) : -1;
 	free(v);
 	return n;
-}
-
-/* HAProxy i's server shop/db: the port it points at. */
-static int balancer(int i)
-{
-	struct ferry_error err = { 0 };
-	struct haproxy_api *a = NULL;
-	const char *reply = NULL, *p;
-	int port = -1;
-
-	if (haproxy_api_open(M.api[i], NULL, &a, &err) < 0 ||
-	    haproxy_api_run(a, "show servers state shop", &reply, &err) < 0) {
-		bad("haproxy %d: %s", i, err.msg);
-		haproxy_api_close(a);
-		return -1;
-	}
-	/* "3 shop 1 db 127.0.0.1 2 0 1 1 ... - PORT ...": srv_port is column 19 */
-	for (p = reply; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		char line[1024], *tok, *save = NULL;
-		int col = 0;
-		snprintf(line, sizeof(line), "%.*s", (int)strcspn(p, "\n"), p);
-		if (line[0] == '#' || !strchr(line, ' '))
-			continue;
-		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save), col++)
-			if (col == 18)
-				port = (int)strtol(tok, NULL, 10);
-	}
-	haproxy_api_close(a);
-	return port;
 }
 
 /* ---- the writers ----------------------------------------------------------- */
@@ -212,7 +135,7 @@ static void *load_run(void *arg)
 			    0) {
 				mdb_free(c);
 				c = NULL;
-				sleep_ms(5);
+				matrix_msleep(5);
 				continue;
 			}
 			pthread_mutex_lock(&l->mu);
@@ -243,7 +166,7 @@ static void *load_run(void *arg)
 			mdb_free(c);
 			c = NULL;
 		}
-		sleep_ms(10);
+		matrix_msleep(10);
 	}
 	mdb_free(c);
 	if (on_conn > l->worst)
@@ -285,31 +208,20 @@ static int64_t load_max_gap(struct mload *l, int64_t t0, int64_t t1)
 
 /* ---- the world ---------------------------------------------------------------- */
 
-static const struct orch_opts opts = { .block_signals = true };
-
 static void setup(const char *dir)
 {
 	struct endpoints_db *d = &M.d;
-	struct buf b;
 	int i;
 
-	M.dir = DB_FORWARD;
+	matrix.dir = DB_FORWARD;
 	M.srv = xstrdup(dir);
-	{
-		char *path = xasprintf("%s/ferry.pw", dir);
-		buf_init(&b, 4096);
-		if (buf_read_file(&b, path) < 0)
-			die("cannot read %s", path);
-		free(path);
-	}
-	while (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	M.pw = xstrdup(b.data);
-	buf_release_secret(&b);
-	M.port[DB_OLD] = envint("MDB_OLD_PORT", 16031);
-	M.port[DB_NEW] = envint("MDB_NEW_PORT", 16032);
-	M.fe[0] = envint("HAP_OLD_FE", 16040), M.api_port[0] = envint("HAP_OLD_API", 16041);
-	M.fe[1] = envint("HAP_NEW_FE", 16042), M.api_port[1] = envint("HAP_NEW_API", 16043);
+	M.pw = matrix_password(dir);
+	M.port[DB_OLD] = matrix_envint("MDB_OLD_PORT", 16031);
+	M.port[DB_NEW] = matrix_envint("MDB_NEW_PORT", 16032);
+	M.fe[0] = matrix_envint("HAP_OLD_FE", 16040),
+	M.api_port[0] = matrix_envint("HAP_OLD_API", 16041);
+	M.fe[1] = matrix_envint("HAP_NEW_FE", 16042),
+	M.api_port[1] = matrix_envint("HAP_NEW_API", 16043);
 	for (i = 0; i < 2; i++) {
 		snprintf(M.ci[i], sizeof(M.ci[i]), "host=127.0.0.1 port=%d dbname=shop user=ferry",
 		         M.port[i]);
@@ -346,28 +258,18 @@ static void engine_open(void)
 	struct ferry_error err = { 0 };
 
 	if (!M.d.h && M.d.eng->open(&M.d.cfg, &M.d.h, &err) < 0)
-		die("open: %s", err.msg);
+		matrix_die("open: %s", err.msg);
 }
 
-/* Waits until the stream that feeds the next switch runs and is caught
- * up. */
+/* The stream that feeds the next switch runs and is caught up. */
+static bool caught_up(const struct db_lag *lag)
+{
+	return lag->worker_running && lag->events == 0 && lag->apply_errors == 0;
+}
+
 static int wait_ready(int64_t ms)
 {
-	int64_t until = time_mono_ms() + ms;
-
-	for (;;) {
-		struct ferry_error err = { 0 };
-		struct db_lag lag;
-		if (M.d.eng->lag(M.d.h, M.dir, &lag, &err) == 0 && lag.worker_running &&
-		    lag.events == 0 && lag.apply_errors == 0)
-			return 0;
-		if (time_mono_ms() > until) {
-			bad("the stream for the next switch does not catch up (%s%s)", err.msg,
-			    lag.detail);
-			return -1;
-		}
-		sleep_ms(20);
-	}
+	return matrix_wait_ready(M.dbs, 1, ms, caught_up);
 }
 
 static void seed(void)
@@ -381,26 +283,26 @@ static void seed(void)
 	          "CREATE TABLE shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, ledger BIGINT "
 	          "NOT NULL UNIQUE, note VARCHAR(32))",
 	          &v, &err) < 0)
-		die("seed: %s", err.msg);
+		matrix_die("seed: %s", err.msg);
 	engine_open();
 	if (M.d.eng->replicate_start(M.d.h, &err) < 0)
-		die("replicate: %s", err.msg);
+		matrix_die("replicate: %s", err.msg);
 	until = time_mono_ms() + 120000;
 	for (;;) {
 		struct db_progress p = { 0 };
 		if (M.d.eng->progress(M.d.h, &p, &err) < 0)
-			die("progress: %s", err.msg);
+			matrix_die("progress: %s", err.msg);
 		if (p.n && p.ready == p.n) {
 			db_progress_release(&p);
 			break;
 		}
 		db_progress_release(&p);
 		if (time_mono_ms() > until)
-			die("the copy did not finish");
-		sleep_ms(50);
+			matrix_die("the copy did not finish");
+		matrix_msleep(50);
 	}
 	if (wait_ready(60000) < 0)
-		die("%s", M.why);
+		matrix_die("%s", matrix.why);
 	for (k = 0; k < NLOAD; k++) {
 		struct mload *l = &M.load[k];
 		l->id = k;
@@ -408,33 +310,7 @@ static void seed(void)
 		pthread_mutex_init(&l->mu, NULL);
 		pthread_create(&l->th, NULL, load_run, l);
 	}
-	for (k = 0; k < NLOAD; k++) {
-		until = time_mono_ms() + 30000;
-		while (load_count(&M.load[k]) < 20) {
-			if (time_mono_ms() > until)
-				die("writer %d does not write: %s", k, M.load[k].last_error);
-			sleep_ms(10);
-		}
-	}
-}
-
-static void writers_alive(void)
-{
-	size_t before[NLOAD];
-	int k;
-
-	for (k = 0; k < NLOAD; k++)
-		before[k] = load_count(&M.load[k]);
-	for (k = 0; k < NLOAD; k++) {
-		int64_t until = time_mono_ms() + 10000;
-		while (load_count(&M.load[k]) < before[k] + 5) {
-			if (time_mono_ms() > until) {
-				bad("writer %d stopped writing: %s", k, M.load[k].last_error);
-				break;
-			}
-			sleep_ms(10);
-		}
-	}
+	matrix_writers_wait(20, 30000, true);
 }
 
 /* The steps after the resume, as every later run retries them. */
@@ -449,14 +325,14 @@ static void after_steps(enum db_direction dir)
 		    orch_drop_forward(&M.d, dir, &err) == 0)
 			return;
 		if (tries == 4)
-			bad("after-switch steps: %s", err.msg);
+			matrix_bad("after-switch steps: %s", err.msg);
 	}
 }
 
 /* ---- the invariants ---------------------------------------------------------- */
 
 /* How many of writer k's acknowledged writes side w lacks. */
-static int64_t missing(int k, int w)
+static int64_t missing(int k, enum db_side w)
 {
 	struct mload *l = &M.load[k];
 	int64_t n, have;
@@ -472,6 +348,22 @@ static int64_t missing(int k, int w)
 	return have < 0 ? 0 : n - have;
 }
 
+/* The writers, as the harness sees them. */
+static size_t writer_count(int k)
+{
+	return load_count(&M.load[k]);
+}
+
+static const char *writer_error(int k)
+{
+	return M.load[k].last_error;
+}
+
+static int64_t writer_gap(int k, int64_t t0, int64_t t1)
+{
+	return load_max_gap(&M.load[k], t0, t1);
+}
+
 static void probe(int k, int w)
 {
 	int64_t until = time_mono_ms() + 10000, key = 9000000000000LL + ++M.probe;
@@ -484,15 +376,15 @@ static void probe(int k, int w)
 		if (strstr(err.msg, "error 1062"))
 			break;
 		if (time_mono_ms() > until) {
-			bad("a write through frontend %d fails: %s", k, err.msg);
+			matrix_bad("a write through frontend %d fails: %s", k, err.msg);
 			return;
 		}
-		sleep_ms(20);
+		matrix_msleep(20);
 	}
 	free(v);
 	if (val(M.ci[w], "SELECT COUNT(*) FROM shop.orders WHERE ledger = %lld", (long long)key) !=
 	    1)
-		bad("a write through frontend %d did not land on %s", k, db_side_name(w));
+		matrix_bad("a write through frontend %d did not land on %s", k, db_side_name(w));
 }
 
 static void check_world(enum db_side w)
@@ -500,73 +392,30 @@ static void check_world(enum db_side w)
 	int i, k;
 
 	for (i = 0; i < 2; i++) {
-		int port = balancer(i);
+		int port = matrix_haproxy_port(M.api[i], "shop");
 		if (port != M.port[w])
-			bad("haproxy %d points at %d, not at %s", i, port, db_side_name(w));
+			matrix_bad("haproxy %d points at %d, not at %s", i, port, db_side_name(w));
 	}
 	if (val(M.ci[w], "SELECT @@GLOBAL.read_only") != 0)
-		bad("the writer %s is read_only", db_side_name(w));
+		matrix_bad("the writer %s is read_only", db_side_name(w));
 	if (val(M.ci[1 - w], "SELECT @@GLOBAL.read_only") != 1)
-		bad("%s is writable although %s writes", db_side_name(1 - w), db_side_name(w));
+		matrix_bad("%s is writable although %s writes", db_side_name(1 - w),
+		           db_side_name(w));
 	for (k = 0; k < NLOAD; k++)
 		probe(k, w);
-	for (k = 0; k < NLOAD; k++) {
-		int64_t until = time_mono_ms() + 15000, miss;
-		/* a write acknowledged on the other side just before the
-		 * switch reaches the writer through replication */
-		while ((miss = missing(k, w)) > 0 && time_mono_ms() < until)
-			sleep_ms(50);
-		if (miss)
-			bad("writer %d: %lld acknowledged writes are not on %s", k, (long long)miss,
-			    db_side_name(w));
-	}
+	matrix_ledger_check(w);
 }
 
 /* ---- the cases ----------------------------------------------------------------- */
-
-struct mcase {
-	const char *name;
-	const char *fail_at;               /* FERRY_FAIL_AT, or NULL */
-	const char *crash_at;              /* FERRY_CRASH_AT (in a child), or NULL */
-	bool sigterm;                      /* SIGTERM inside the pause, in a child */
-	const char *act_at;                /* the step where act runs (once), or NULL */
-	void (*act)(void);                 /* inside the pause */
-	void (*repair)(enum db_direction); /* an operator's, before the next run */
-	int way; /* 1 + the direction it needs (a clean switch first if not), or 0 */
-};
-
-static const struct mcase *cur;
-static bool acted;
-
-static void act_hook(const char *name, void *ctx)
-{
-	(void)ctx;
-	if (cur && cur->act && !acted && !strcmp(name, cur->act_at)) {
-		acted = true;
-		cur->act();
-	}
-}
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The new server dies (kill -9 of mariadbd), and an operator starts it
  * again on its data directory. */
 static void kill_new_server(void)
 {
-	sh("pid=$(cat %s/new.pid); kill -9 $pid; while kill -0 $pid 2>/dev/null; do sleep 0.01; "
-	   "done",
-	   M.srv);
+	matrix_sh("pid=$(cat %s/new.pid); kill -9 $pid; while kill -0 $pid 2>/dev/null; do sleep "
+	          "0.01; "
+	          "done",
+	          M.srv);
 }
 
 /* read_only is not kept across a restart: an operator starts a writer
@@ -577,117 +426,59 @@ static void kill_new_server(void)
  * says, writable: ferry fences it again. */
 static void start_new_server(enum db_direction dir)
 {
-	if (sh("cd %s && . ../../lib.sh && . ./servers.sh && mdb_run %s new %d 2%s",
-	       getenv("MDB_SCRIPTS"), M.srv, M.port[DB_NEW],
-	       dir == DB_REVERSE ? " --read-only=ON" : "") != 0)
-		die("cannot start the new server again");
-}
-
-static void sigterm_hook(const char *name, void *ctx)
-{
-	(void)ctx;
-	if (!strcmp(name, "db.fence") && !acted) {
-		acted = true;
-		kill(getpid(), SIGTERM);
-	}
+	if (matrix_sh("cd %s && . ../../lib.sh && . ./servers.sh && mdb_run %s new %d 2%s",
+	              getenv("MDB_SCRIPTS"), M.srv, M.port[DB_NEW],
+	              dir == DB_REVERSE ? " --read-only=ON" : "") != 0)
+		matrix_die("cannot start the new server again");
 }
 
 /* The child: a switch (SIGTERM at the fence, or FERRY_CRASH_AT from its
  * environment), then the steps after the resume. */
-static int child_main(const char *dir, const char *dirname, bool sigterm)
+static void child(const char *dir, enum db_direction d, struct ferry_error *err)
 {
-	struct ferry_error err = { 0 };
 	struct orch_result res;
-	enum db_direction d = strcmp(dirname, "forward") ? DB_REVERSE : DB_FORWARD;
 
 	setup(dir);
 	engine_open();
-	if (sigterm)
-		fault_set_hook(sigterm_hook, NULL);
-	if (orch_switch(M.dbs, 1, d, &opts, &res, &err) == 0)
+	if (orch_switch(M.dbs, 1, d, &matrix_opts, &res, err) == 0)
 		after_steps(d);
-	fprintf(stderr, "matrix child: still alive after the switch (%s)\n", err.msg);
-	return 3;
 }
 
-static int run_child(enum db_direction dir, const struct mcase *c)
+static void run_case(const struct matrix_case *c)
 {
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *argv[] = { exe, (char *)(c->sigterm ? "--sigterm-child" : "--crash-child"), M.srv,
-		         (char *)(dir == DB_FORWARD ? "forward" : "reverse"), NULL };
-	pid_t pid;
-	int st, rc;
-
-	if (n <= 0)
-		die("readlink");
-	exe[n] = '\0';
-	if (c->crash_at)
-		setenv("FERRY_CRASH_AT", c->crash_at, 1);
-	if (c->fail_at)
-		setenv("FERRY_FAIL_AT", c->fail_at, 1);
-	rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
-	unsetenv("FERRY_CRASH_AT");
-	unsetenv("FERRY_FAIL_AT");
-	if (rc != 0 || waitpid(pid, &st, 0) != pid)
-		die("cannot run the child");
-	return st;
-}
-
-/* Was the switch of a child killed at step done before it? */
-static bool after_resume(const char *step)
-{
-	return strstr(step, "start_reverse") || strstr(step, "drop_forward");
-}
-
-static void run_case(const struct mcase *c)
-{
-	enum db_direction dir;
+	enum db_direction dir = matrix.dir;
 	struct ferry_error err = { 0 };
 	struct orch_result res = { 0 };
 	enum orch_outcome outcome;
-	enum db_side writer;
-	int64_t t0, t1, gap = 0;
+	int64_t t0, t1, gap;
 	bool done_by_child = false;
-	int k, rc;
+	int rc;
 
-	if (c->way && (int)M.dir != c->way - 1)
-		run_case(&(struct mcase){ .name = "a clean switch (for the next case's way)" });
-	dir = M.dir;
-	M.why[0] = '\0';
-	acted = false;
-	fault_reset();
+	matrix_case_begin(c);
 	t0 = time_mono_us();
 	if (c->sigterm || c->crash_at) {
-		int st = run_child(dir, c);
-		int want = c->sigterm ? SIGTERM : SIGKILL;
-		if (!WIFSIGNALED(st) || WTERMSIG(st) != want)
-			bad("the child was not ended by signal %d (status %d)", want, st);
-		if (c->crash_at && after_resume(c->crash_at)) {
+		matrix_child_run(M.srv, c, dir);
+		if (c->crash_at && matrix_after_resume(c->crash_at)) {
 			/* the switch was done: the next run retries what follows */
 			res.outcome = ORCH_DONE;
 			done_by_child = true;
 		} else {
 			/* the next run finds the switch step open: recovery */
-			rc = orch_recover(M.dbs, 1, dir, &opts, &res, &err);
+			rc = orch_recover(M.dbs, 1, dir, &matrix_opts, &res, &err);
 			if (rc < 0)
-				bad("the next run's recovery failed: %s", err.msg);
+				matrix_bad("the next run's recovery failed: %s", err.msg);
 			if (c->sigterm && res.outcome != ORCH_DONE)
-				bad("SIGTERM inside the pause: the switch was not completed first");
+				matrix_bad("SIGTERM inside the pause: the switch was not completed "
+				           "first");
 		}
 		outcome = res.outcome;
 	} else {
-		if (c->fail_at)
-			setenv("FERRY_FAIL_AT", c->fail_at, 1);
-		cur = c;
-		fault_set_hook(act_hook, NULL);
-		rc = orch_switch(M.dbs, 1, dir, &opts, &res, &err);
-		fault_set_hook(NULL, NULL);
-		cur = NULL;
-		unsetenv("FERRY_FAIL_AT");
+		matrix_arm(c);
+		rc = orch_switch(M.dbs, 1, dir, &matrix_opts, &res, &err);
+		matrix_disarm();
 		outcome = res.outcome;
 		if (outcome == ORCH_REFUSED && !c->fail_at)
-			bad("refused: %s", err.msg);
+			matrix_bad("refused: %s", err.msg);
 	}
 	t1 = time_mono_us();
 	if (c->repair)
@@ -696,45 +487,25 @@ static void run_case(const struct mcase *c)
 		/* the next run recovers first */
 		orch_result_release(&res);
 		memset(&err, 0, sizeof(err));
-		rc = orch_recover(M.dbs, 1, dir, &opts, &res, &err);
+		rc = orch_recover(M.dbs, 1, dir, &matrix_opts, &res, &err);
 		if (rc < 0)
-			bad("the next run's recovery failed: %s", err.msg);
+			matrix_bad("the next run's recovery failed: %s", err.msg);
 		outcome = res.outcome;
 	}
 	if (outcome == ORCH_DONE) {
 		after_steps(dir);
-		M.dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
+		matrix.dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
 	}
-	writer = db_from(M.dir);
 	/* a killed run, or a dead server, holds the writers until the next
 	 * run, or the operator: no bound on their gap */
-	if (!c->crash_at && !c->sigterm && !c->act) {
-		for (k = 0; k < NLOAD; k++) {
-			int64_t g = load_max_gap(&M.load[k], t0 - 200000, t1 + 200000);
-			if (g > gap)
-				gap = g;
-		}
-		if (gap > (int64_t)(BUDGET_MS + 250) * 1000)
-			bad("writers saw a pause of %.0f ms, over the budget + 250 ms",
-			    gap / 1000.0);
-	}
+	gap = matrix_gap(t0, t1, 0, !c->crash_at && !c->sigterm && !c->act ? BUDGET_MS + 250 : 0);
 	/* the next run's first sample of the stream (it re-fences a replica
 	 * a restart left writable), then the world */
 	wait_ready(60000);
-	check_world(writer);
-	writers_alive();
-	if (wait_ready(60000) == 0 && !M.why[0])
-		M.passed++;
-	else
-		M.failed++;
-	printf("%-4s %-56s %s -> %-7s %s is the writer; ferry %lld ms%s%s%s\n",
-	       M.why[0] ? "FAIL" : "ok", c->name, dir == DB_FORWARD ? "forward" : "reverse",
-	       outcome == ORCH_DONE      ? "done"
-	       : outcome == ORCH_UNDONE  ? "undone"
-	       : outcome == ORCH_REFUSED ? "refused"
-	                                 : "stuck",
-	       db_side_name(writer), (long long)res.pause_ms,
-	       done_by_child ? " (by the killed run)" : "", M.why[0] ? ": " : "", M.why);
+	check_world(db_from(matrix.dir));
+	matrix_writers_alive();
+	matrix_case_end(c, dir, outcome, res.pause_ms, gap, wait_ready(60000) == 0,
+	                done_by_child ? "by the killed run" : NULL);
 	if (!c->fail_at && !c->crash_at && !c->sigterm)
 		printf("     steps: %s\n", res.timings);
 	orch_result_release(&res);
@@ -805,16 +576,13 @@ static const char *const crash_steps[] = {
 
 int main(int argc, char **argv)
 {
-	static struct mcase cases[160];
-	static char names[64][96];
+	static struct matrix_table t;
 	const char *dir;
-	size_t n = 0, i, nn = 0;
 	int round, k;
+	size_t i;
 
-	if (argc == 4 && !strcmp(argv[1], "--sigterm-child"))
-		return child_main(argv[2], argv[3], true);
-	if (argc == 4 && !strcmp(argv[1], "--crash-child"))
-		return child_main(argv[2], argv[3], false);
+	if ((k = matrix_child_main(argc, argv, child)) >= 0)
+		return k;
 	dir = getenv("FERRY_MDBTEST_DIR");
 	if (!dir) {
 		fprintf(stderr, "run through run_switch.sh (FERRY_MDBTEST_DIR unset)\n");
@@ -822,64 +590,62 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 	setup(dir);
+	matrix.load = (struct matrix_load){ .n = NLOAD,
+		                            .count = writer_count,
+		                            .last_error = writer_error,
+		                            .gap_us = writer_gap,
+		                            .missing = missing };
 	seed();
 	/* every step in both directions: twice through the list (a case
 	 * that completes turns the world around) */
-	for (round = 0; round < 2; round++)
-		for (i = 0; steps[i]; i++)
-			cases[n++] = (struct mcase){ .name = steps[i], .fail_at = steps[i] };
-	for (i = 0; undo_steps[i]; i++)
-		cases[n++] = (struct mcase){ .name = undo_steps[i], .fail_at = undo_steps[i] };
-	for (i = 0; recover_steps[i]; i++)
-		cases[n++] =
-		        (struct mcase){ .name = recover_steps[i], .fail_at = recover_steps[i] };
-	for (round = 0; round < 2; round++)
-		for (i = 0; crash_steps[i]; i++) {
-			snprintf(names[nn], sizeof(names[nn]), "kill -9 at %s", crash_steps[i]);
-			cases[n++] =
-			        (struct mcase){ .name = names[nn++], .crash_at = crash_steps[i] };
-		}
-	cases[n++] = (struct mcase){ .name = "kill -9 in the undo (db.unfence_target failed)",
-		                     .fail_at = "db.unfence_target",
-		                     .crash_at = "db.undo.resume" };
+	matrix_table_steps(&t, steps, false, 2, false);
+	matrix_table_steps(&t, undo_steps, false, 1, false);
+	matrix_table_steps(&t, recover_steps, false, 1, false);
+	matrix_table_steps(&t, crash_steps, true, 2, false);
+	matrix_table_add(
+	        &t, (struct matrix_case){ .name = "kill -9 in the undo (db.unfence_target failed)",
+	                                  .fail_at = "db.unfence_target",
+	                                  .crash_at = "db.undo.resume" });
 	/* both ways: new is "to" in a cutover, "from" (the fenced writer)
 	 * in a rollback */
 	for (round = 0; round < 2; round++) {
-		cases[n++] = (struct mcase){ .name = "new server killed inside the pause",
-			                     .act_at = "db.wait_applied",
-			                     .act = kill_new_server,
-			                     .repair = start_new_server,
-			                     .way = 1 + (round ? DB_REVERSE : DB_FORWARD) };
-		cases[n++] = (struct mcase){ .name = "new server killed at the commit point",
-			                     .act_at = "db.commit",
-			                     .act = kill_new_server,
-			                     .repair = start_new_server,
-			                     .way = 1 + (round ? DB_REVERSE : DB_FORWARD) };
+		matrix_table_add(&t,
+		                 (struct matrix_case){ .name = "new server killed inside the pause",
+		                                       .act_at = "db.wait_applied",
+		                                       .act = kill_new_server,
+		                                       .repair = start_new_server,
+		                                       .face = 1 + round });
+		matrix_table_add(
+		        &t, (struct matrix_case){ .name = "new server killed at the commit point",
+		                                  .act_at = "db.commit",
+		                                  .act = kill_new_server,
+		                                  .repair = start_new_server,
+		                                  .face = 1 + round });
 	}
-	cases[n++] = (struct mcase){ .name = "SIGTERM inside the pause", .sigterm = true };
-	cases[n++] = (struct mcase){ .name = "a clean switch" };
-	cases[n++] = (struct mcase){ .name = "a clean switch back" };
+	matrix_table_add(
+	        &t, (struct matrix_case){ .name = "SIGTERM inside the pause", .sigterm = true });
+	matrix_table_add(&t, (struct matrix_case){ .name = "a clean switch" });
+	matrix_table_add(&t, (struct matrix_case){ .name = "a clean switch back" });
 	log_level_current = getenv("MATRIX_LOG") ? LOG_LEVEL_INFO : LOG_LEVEL_WARN;
-	for (i = 0; i < n; i++)
-		if (!getenv("MATRIX_ONLY") || strstr(cases[i].name, getenv("MATRIX_ONLY")))
-			run_case(&cases[i]);
+	matrix_walk(&t, run_case);
 	for (k = 0; k < NLOAD; k++) {
 		M.load[k].stop = 1;
 		pthread_join(M.load[k].th, NULL);
 	}
-	printf("%d passed, %d failed (%d cases; writes acknowledged: %zu %zu; failed statements "
-	       "%lld %lld, at most %lld on one connection)\n",
-	       M.passed, M.failed, M.passed + M.failed, M.load[0].n, M.load[1].n,
-	       (long long)M.load[0].errors, (long long)M.load[1].errors,
-	       (long long)(M.load[0].worst > M.load[1].worst ? M.load[0].worst : M.load[1].worst));
+	k = matrix_summary(
+	        "%d cases; writes acknowledged: %zu %zu; failed statements %lld %lld, "
+	        "at most %lld on one connection",
+	        matrix.passed + matrix.failed, M.load[0].n, M.load[1].n,
+	        (long long)M.load[0].errors, (long long)M.load[1].errors,
+	        (long long)(M.load[0].worst > M.load[1].worst ? M.load[0].worst : M.load[1].worst));
 	for (i = 0; i < M.d.nsw; i++)
 		M.d.sw->close(M.d.swep[i]);
 	M.d.eng->close(M.d.h);
-	for (k = 0; k < NLOAD; k++) {
-		free(M.load[k].keys);
-		free(M.load[k].at);
+	for (i = 0; i < NLOAD; i++) {
+		free(M.load[i].keys);
+		free(M.load[i].at);
 	}
 	xfree_secret(M.pw, 0);
 	free(M.srv);
-	return M.failed ? 1 : 0;
+	return k;
 }

@@ -16,18 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
 . "$here/servers.sh"
 redis_require
-command -v haproxy >/dev/null 2>&1 || {
-	echo "haproxy is not installed (scripts/deps installs it)"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-}
+require_tools switch.sh haproxy
 dir=$(mktemp -d /tmp/ferry-redisswitch.XXXXXX)
-hap_stop() {
-	for h in hap_old hap_new; do
-		[ -f "$dir/$h.hpid" ] && stop_pid "$(cat "$dir/$h.hpid")"
-	done
-}
-trap 'hap_stop; redis_stop_all "$dir"; rm -rf "$dir"' EXIT INT TERM
+trap 'hap_stop "$dir" hap_old hap_new; redis_stop_all "$dir"; rm -rf "$dir"' EXIT INT TERM
 pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$pw" >"$dir/ferry.pw"
 redis_ca "$dir" || { echo "cannot make the test CA"; exit 1; }
@@ -46,26 +37,6 @@ rm -f "$dir/new/log"
 redis_start "$dir" new 0 --tls-port 16121 $tls --tls-replication yes \\
 	--requirepass "\$(cat "$dir/ferry.pw")" --user ferry on ">\$(cat "$dir/ferry.pw")" '~*' '&*' '+@all'
 EOS
-hap_start() { # hap_start NAME FRONTEND_PORT API_PORT
-	cat >"$dir/$1.cfg" <<EOC
-global
-	stats socket ipv4@127.0.0.1:$3 level admin
-	stats timeout 60s
-	pidfile $dir/$1.hpid
-defaults
-	mode tcp
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-frontend cache
-	bind 127.0.0.1:$2
-	default_backend cache
-backend cache
-	server db 127.0.0.1:16120
-EOC
-	haproxy -D -f "$dir/$1.cfg" || return 1
-	wait_for 20 port_in_use "$3"
-}
-hap_start hap_old 16122 16123 || { echo "cannot start haproxy"; exit 1; }
-hap_start hap_new 16124 16125 || { echo "cannot start haproxy"; exit 1; }
+hap_tcp_start "$dir" hap_old 16122 16123 cache 16120 || { echo "cannot start haproxy"; exit 1; }
+hap_tcp_start "$dir" hap_new 16124 16125 cache 16120 || { echo "cannot start haproxy"; exit 1; }
 FERRY_REDIS_DIR="$dir" "$1"

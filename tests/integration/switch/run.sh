@@ -13,41 +13,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 PG_OLD_PORT=16501 PG_NEW_PORT=16502 PG_REPL_PORT=16503 PGB_OLD_PORT=16510 PGB_NEW_PORT=16511
 . "$here/../pg/cluster.sh"
 dir=$(mktemp -d /tmp/ferry-switchtest.XXXXXX)
-hap_stop() {
-	for h in hap_old hap_new; do
-		[ -f "$dir/$h.pid" ] && stop_pid "$(cat "$dir/$h.pid")"
-	done
-}
-trap 'hap_stop; if [ "${FERRY_PGTEST_KEEP:-}" = 1 ] && [ "${rc:-1}" != 0 ]; then echo "kept: $dir"; else cluster_stop "$dir"; fi' EXIT INT TERM
+trap 'hap_stop "$dir" hap_old hap_new; if [ "${FERRY_PGTEST_KEEP:-}" = 1 ] && [ "${rc:-1}" != 0 ]; then echo "kept: $dir"; else cluster_stop "$dir"; fi' EXIT INT TERM
 cluster_start "$dir" || { echo "cannot start the servers; logs:"; tail -n 20 "$dir"/*.log; exit 1; }
 for p in "$PG_OLD_PORT" "$PG_NEW_PORT"; do
 	asuser $PGBIN/psql -X -q -h "$dir" -p "$p" -d postgres -c "CREATE DATABASE pay" >/dev/null || exit 1
 	asuser $PGBIN/psql -X -q -h "$dir" -p "$p" -d pay -c "GRANT ALL ON SCHEMA public TO app" >/dev/null || exit 1
 done
-hap_start() { # hap_start NAME FRONTEND_PORT API_PORT
-	cat >"$dir/$1.cfg" <<EOC
-global
-	stats socket ipv4@127.0.0.1:$3 level admin
-	stats timeout 60s
-	pidfile $dir/$1.pid
-defaults
-	mode tcp
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-frontend pay
-	bind 127.0.0.1:$2
-	default_backend pay
-backend pay
-	server db 127.0.0.1:$PG_OLD_PORT
-EOC
-	haproxy -D -f "$dir/$1.cfg" || return 1
-	wait_for 20 port_in_use "$3"
-}
-hap_start hap_old 16520 16521 || { echo "cannot start haproxy"; exit 1; }
-hap_start hap_new 16522 16523 || { echo "cannot start haproxy"; exit 1; }
+hap_tcp_start "$dir" hap_old 16520 16521 pay $PG_OLD_PORT || { echo "cannot start haproxy"; exit 1; }
+hap_tcp_start "$dir" hap_new 16522 16523 pay $PG_OLD_PORT || { echo "cannot start haproxy"; exit 1; }
 export FERRY_PGTEST_DIR="$dir" PG_OLD_PORT PG_NEW_PORT PGB_OLD_PORT PGB_NEW_PORT
 "$@"
 rc=$?
-[ $rc = 0 ] || { echo "--- server logs (errors)"; for f in "$dir"/*.log; do echo "== $f"; grep -E "ERROR|WARNING|FATAL|PANIC" "$f" | tail -n 20; done; }
+[ $rc = 0 ] || { echo "--- server logs (errors)"; log_errors "ERROR|WARNING|FATAL|PANIC" 20 "$dir"/*.log; }
 exit $rc

@@ -27,28 +27,21 @@
  * Prints one line per case and a summary "N passed, M failed".  run.sh
  * starts the servers (ports 16501-16529).
  */
-#include <errno.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/orchestrator.h"
+#include "matrix.h"
 #include "db/db.h"
 #include "db/pgsql.h"
 #include "pgload.h"
-#include "traffic/haproxy_api.h"
 #include "util/buf.h"
-#include "util/fault.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
-
-extern char **environ;
 
 #define BUDGET_MS 1000
 #define NDB       2
@@ -66,57 +59,11 @@ static struct {
 	struct endpoints_db *dbs[NDB];
 	struct pgload load[NLOAD];
 	int64_t ledger;
-	enum db_direction dir; /* the next switch */
-	int passed, failed;
-	char why[1024]; /* the current case's first failure */
 } M;
 
 static const char *const dbname[NDB] = { "shop", "pay" };
 /* writer k: through which endpoint, of which database */
 static const int load_db[NLOAD] = { 0, 0, 1, 1 };
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "matrix: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-/* The first failure of a case, kept; the case goes on to the end. */
-__attribute__((format(printf, 1, 2))) static void bad(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (M.why[0])
-		return;
-	va_start(ap, fmt);
-	vsnprintf(M.why, sizeof(M.why), fmt, ap);
-	va_end(ap);
-}
-
-static int envint(const char *name, int def)
-{
-	const char *v = getenv(name);
-	return v ? (int)strtol(v, NULL, 10) : def;
-}
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* ---- SQL and consoles ------------------------------------------------------ */
 
@@ -144,7 +91,7 @@ static int64_t val(const char *ci, const char *fmt, ...)
 	vsnprintf(q, sizeof(q), fmt, ap);
 	va_end(ap);
 	if (query(ci, strstr(ci, "user=ferry") ? M.pw : NULL, q, &v, &err) < 0) {
-		bad("%s (%.200s)", err.msg, q);
+		matrix_bad("%s (%.200s)", err.msg, q);
 		return -1;
 	}
 	n = v ? strtoll(v, NULL, 10) : -1;
@@ -162,7 +109,7 @@ static int pooler(int i, bool *paused)
 
 	*paused = false;
 	if (pgsql_connect(&c, M.admin[i], NULL, "matrix", &err) < 0) {
-		bad("pooler %d: %s", i, err.msg);
+		matrix_bad("pooler %d: %s", i, err.msg);
 		return -1;
 	}
 	if (pgsql_exec(c, "SHOW DATABASES", 0, NULL, time_mono_ms() + 5000, &r, &err) == 0) {
@@ -182,35 +129,6 @@ static int pooler(int i, bool *paused)
 	return port;
 }
 
-/* HAProxy i's server pay/db: the port it points at. */
-static int balancer(int i)
-{
-	struct ferry_error err = { 0 };
-	struct haproxy_api *a = NULL;
-	const char *reply = NULL, *p;
-	int port = -1;
-
-	if (haproxy_api_open(M.api[i], NULL, &a, &err) < 0 ||
-	    haproxy_api_run(a, "show servers state pay", &reply, &err) < 0) {
-		bad("haproxy %d: %s", i, err.msg);
-		haproxy_api_close(a);
-		return -1;
-	}
-	/* "3 pay 1 db 127.0.0.1 2 0 1 1 ... - PORT ...": srv_port is column 19 */
-	for (p = reply; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		char line[1024], *tok, *save = NULL;
-		int col = 0;
-		snprintf(line, sizeof(line), "%.*s", (int)strcspn(p, "\n"), p);
-		if (line[0] == '#' || !strchr(line, ' '))
-			continue;
-		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save), col++)
-			if (col == 18)
-				port = (int)strtol(tok, NULL, 10);
-	}
-	haproxy_api_close(a);
-	return port;
-}
-
 static bool fenced(int db, int side)
 {
 	return val(M.ci[db][side],
@@ -221,31 +139,18 @@ static bool fenced(int db, int side)
 
 /* ---- the world ---------------------------------------------------------------- */
 
-static const struct orch_opts opts = { .block_signals = true };
-
 static void setup(const char *dir)
 {
-	struct buf b;
 	int i, s;
 
-	M.dir = DB_FORWARD;
+	matrix.dir = DB_FORWARD;
 	M.ledger = 1;
 	M.srv = xstrdup(dir);
-	{
-		char *path = xasprintf("%s/ferry.pw", dir);
-		buf_init(&b, 4096);
-		if (buf_read_file(&b, path) < 0)
-			die("cannot read %s", path);
-		free(path);
-	}
-	while (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	M.pw = xstrdup(b.data);
-	buf_release_secret(&b);
-	M.port[DB_OLD] = envint("PG_OLD_PORT", 16501);
-	M.port[DB_NEW] = envint("PG_NEW_PORT", 16502);
-	M.pgb[0] = envint("PGB_OLD_PORT", 16510);
-	M.pgb[1] = envint("PGB_NEW_PORT", 16511);
+	M.pw = matrix_password(dir);
+	M.port[DB_OLD] = matrix_envint("PG_OLD_PORT", 16501);
+	M.port[DB_NEW] = matrix_envint("PG_NEW_PORT", 16502);
+	M.pgb[0] = matrix_envint("PGB_OLD_PORT", 16510);
+	M.pgb[1] = matrix_envint("PGB_NEW_PORT", 16511);
 	M.hap_fe[0] = 16520, M.hap_api[0] = 16521, M.hap_fe[1] = 16522, M.hap_api[1] = 16523;
 	for (i = 0; i < 2; i++) {
 		snprintf(M.admin[i], sizeof(M.admin[i]),
@@ -304,7 +209,7 @@ static void engines_open(void)
 
 	for (i = 0; i < NDB; i++)
 		if (!M.d[i].h && M.d[i].eng->open(&M.d[i].cfg, &M.d[i].h, &err) < 0)
-			die("open %s: %s", dbname[i], err.msg);
+			matrix_die("open %s: %s", dbname[i], err.msg);
 }
 
 /* What the next `ferry run` starts with: engine handles of its own (the
@@ -320,29 +225,15 @@ static void engines_reopen(void)
 	engines_open();
 }
 
-/* Waits until the stream that feeds the next switch is caught up. */
+/* The stream that feeds the next switch is caught up. */
+static bool caught_up(const struct db_lag *lag)
+{
+	return lag->worker_running && lag->bytes == 0 && lag->apply_errors == 0;
+}
+
 static int wait_ready(int64_t ms)
 {
-	int64_t until = time_mono_ms() + ms;
-	int i;
-
-	for (i = 0; i < NDB; i++) {
-		for (;;) {
-			struct ferry_error err = { 0 };
-			struct db_lag lag;
-			if (M.d[i].eng->lag(M.d[i].h, M.dir, &lag, &err) == 0 &&
-			    lag.worker_running && lag.bytes == 0 && lag.apply_errors == 0)
-				break;
-			if (time_mono_ms() > until) {
-				bad("database %s: the stream for the next switch does not catch up "
-				    "(%s)",
-				    dbname[i], err.msg);
-				return -1;
-			}
-			usleep(20000);
-		}
-	}
-	return 0;
+	return matrix_wait_ready(M.dbs, NDB, ms, caught_up);
 }
 
 static void seed(void)
@@ -360,48 +251,20 @@ static void seed(void)
 		            "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL "
 		            "UNIQUE, note text, at timestamptz DEFAULT now())",
 		            0, NULL, time_mono_ms() + 20000, NULL, &err) < 0)
-			die("seed %s: %s", dbname[i], err.msg);
+			matrix_die("seed %s: %s", dbname[i], err.msg);
 		pgsql_free(c);
 		free(ci);
 	}
 	engines_open();
 	for (i = 0; i < NDB; i++)
 		if (M.d[i].eng->replicate_start(M.d[i].h, &err) < 0)
-			die("replicate %s: %s", dbname[i], err.msg);
+			matrix_die("replicate %s: %s", dbname[i], err.msg);
 	if (wait_ready(60000) < 0)
-		die("%s", M.why);
+		matrix_die("%s", matrix.why);
 	for (k = 0; k < NLOAD; k++)
 		if (pgload_start(&M.load[k], M.app[k], 100, 1000000000LL * (k + 1)) < 0)
-			die("writer %d", k);
-	for (k = 0; k < NLOAD; k++) {
-		int64_t until = time_mono_ms() + 30000;
-		while (pgload_count(&M.load[k]) < 20) {
-			if (time_mono_ms() > until)
-				die("writer %d does not write: %s", k, M.load[k].last_error);
-			usleep(10000);
-		}
-	}
-}
-
-/* Every writer goes on writing after the case (the world works for the
- * applications, not only for a probe). */
-static void writers_alive(void)
-{
-	size_t before[NLOAD];
-	int k;
-
-	for (k = 0; k < NLOAD; k++)
-		before[k] = pgload_count(&M.load[k]);
-	for (k = 0; k < NLOAD; k++) {
-		int64_t until = time_mono_ms() + 10000;
-		while (pgload_count(&M.load[k]) < before[k] + 5) {
-			if (time_mono_ms() > until) {
-				bad("writer %d stopped writing: %s", k, M.load[k].last_error);
-				break;
-			}
-			usleep(10000);
-		}
-	}
+			matrix_die("writer %d", k);
+	matrix_writers_wait(20, 30000, true);
 }
 
 /* The after-switch steps, as every later run retries them. */
@@ -416,7 +279,7 @@ static void after_steps(enum db_direction dir)
 			    orch_drop_forward(&M.d[i], dir, &err) == 0)
 				break;
 			if (tries == 4)
-				bad("after-switch steps of %s: %s", dbname[i], err.msg);
+				matrix_bad("after-switch steps of %s: %s", dbname[i], err.msg);
 		}
 	}
 }
@@ -424,7 +287,7 @@ static void after_steps(enum db_direction dir)
 /* ---- the invariants ---------------------------------------------------------- */
 
 /* Every acknowledged write of writer k is on side w of its database. */
-static int64_t missing(int k, int w)
+static int64_t missing(int k, enum db_side w)
 {
 	struct pgload *l = &M.load[k];
 	struct buf arr;
@@ -452,12 +315,28 @@ static int64_t missing(int k, int w)
 		                      1, params, time_mono_ms() + 30000, &v, &err) == 0)
 			found = v ? strtoll(v, NULL, 10) : -1;
 		else
-			bad("counting writer %d's acknowledged writes: %s", k, err.msg);
+			matrix_bad("counting writer %d's acknowledged writes: %s", k, err.msg);
 		free(v);
 		pgsql_free(c);
 	}
 	buf_release(&arr);
 	return found < 0 ? 0 : n - found;
+}
+
+/* The writers, as the harness sees them. */
+static size_t load_count(int k)
+{
+	return pgload_count(&M.load[k]);
+}
+
+static const char *load_error(int k)
+{
+	return M.load[k].last_error;
+}
+
+static int64_t load_gap(int k, int64_t t0, int64_t t1)
+{
+	return pgload_max_gap_us(&M.load[k], t0, t1);
 }
 
 /* A write through endpoint k of database db lands on side w (retried
@@ -479,7 +358,7 @@ static void probe(int k, int w)
 		if (strstr(err.msg, "orders_ledger_key"))
 			break;
 		if (time_mono_ms() > until) {
-			bad("a write through endpoint %d fails: %s", k, err.msg);
+			matrix_bad("a write through endpoint %d fails: %s", k, err.msg);
 			return;
 		}
 		usleep(20000);
@@ -487,12 +366,13 @@ static void probe(int k, int w)
 	free(v);
 	if (val(M.ci[load_db[k]][w], "SELECT count(*) FROM orders WHERE ledger = %lld",
 	        (long long)ledger) != 1)
-		bad("a write through endpoint %d did not land on %s (%d tries, last error '%s'; on "
-		    "%s: %lld)",
-		    k, db_side_name(w), tries, last, db_side_name(!w),
-		    (long long)val(M.ci[load_db[k]][!w],
-		                   "SELECT count(*) FROM orders WHERE ledger = %lld",
-		                   (long long)ledger));
+		matrix_bad("a write through endpoint %d did not land on %s (%d tries, last error "
+		           "'%s'; on "
+		           "%s: %lld)",
+		           k, db_side_name(w), tries, last, db_side_name(!w),
+		           (long long)val(M.ci[load_db[k]][!w],
+		                          "SELECT count(*) FROM orders WHERE ledger = %lld",
+		                          (long long)ledger));
 }
 
 /* For a failure's log: what pgbouncer i holds. */
@@ -503,10 +383,11 @@ static void dump_pooler(int i)
 	size_t j;
 
 	for (j = 0; j < sizeof(what) / sizeof(what[0]); j++)
-		sh("runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -h 127.0.0.1 -p %d "
-		   "-U "
-		   "ferry -d pgbouncer -c '%s' >&2",
-		   M.pgb[i], what[j]);
+		matrix_sh("runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -h 127.0.0.1 "
+		          "-p %d "
+		          "-U "
+		          "ferry -d pgbouncer -c '%s' >&2",
+		          M.pgb[i], what[j]);
 }
 
 static void check_world(enum db_side w)
@@ -517,10 +398,10 @@ static void check_world(enum db_side w)
 	for (i = 0; i < 2; i++) {
 		int port = pooler(i, &paused);
 		if (port != M.port[w] || paused)
-			bad("pgbouncer %d points at %d%s, not at %s", i, port,
-			    paused ? " paused" : "", db_side_name(w));
-		if ((port = balancer(i)) != M.port[w])
-			bad("haproxy %d points at %d, not at %s", i, port, db_side_name(w));
+			matrix_bad("pgbouncer %d points at %d%s, not at %s", i, port,
+			           paused ? " paused" : "", db_side_name(w));
+		if ((port = matrix_haproxy_port(M.api[i], "pay")) != M.port[w])
+			matrix_bad("haproxy %d points at %d, not at %s", i, port, db_side_name(w));
 	}
 	for (i = 0; i < NDB; i++) {
 		/* the writer hands out ids past every row it holds (the
@@ -533,86 +414,63 @@ static void check_world(enum db_side w)
 		        "SELECT count(*) FROM pg_sequences WHERE sequencename = 'orders_id_seq' "
 		        "AND "
 		        "coalesce(last_value, 0) < (SELECT coalesce(max(id), 0) FROM orders)") != 0)
-			bad("database %s: the writer's sequence is below its rows' ids (%lld)",
-			    dbname[i], (long long)max);
+			matrix_bad(
+			        "database %s: the writer's sequence is below its rows' ids (%lld)",
+			        dbname[i], (long long)max);
 		if (fenced(i, w))
-			bad("database %s: the writer %s is fenced", dbname[i], db_side_name(w));
+			matrix_bad("database %s: the writer %s is fenced", dbname[i],
+			           db_side_name(w));
 		if (w == DB_NEW && !fenced(i, DB_OLD))
-			bad("database %s: old is not fenced although new writes", dbname[i]);
+			matrix_bad("database %s: old is not fenced although new writes", dbname[i]);
 	}
 	for (k = 0; k < NLOAD; k++) {
 		probe(k, w);
-		if (M.why[0] && k < 2 && getenv("MATRIX_DEBUG")) {
+		if (matrix.why[0] && k < 2 && getenv("MATRIX_DEBUG")) {
 			dump_pooler(k);
-			getenv("MATRIX_DEBUG")[0] == 's' ? (void)sh("sleep 600") : (void)0;
+			getenv("MATRIX_DEBUG")[0] == 's' ? (void)matrix_sh("sleep 600") : (void)0;
 		}
 	}
-	for (k = 0; k < NLOAD; k++) {
-		int64_t until = time_mono_ms() + 15000, miss;
-		/* a write acknowledged on the other side just before the
-		 * switch reaches the writer through replication */
-		while ((miss = missing(k, w)) > 0 && time_mono_ms() < until)
-			usleep(50000);
-		if (miss)
-			bad("writer %d: %lld acknowledged writes are not on %s", k, (long long)miss,
-			    db_side_name(w));
-	}
+	matrix_ledger_check(w);
 }
 
 /* ---- the cases ----------------------------------------------------------------- */
 
-struct mcase {
-	const char *name;
-	const char *fail_at;  /* FERRY_FAIL_AT, or NULL */
-	const char *act_at;   /* the step where act runs (once), or NULL */
-	void (*act)(void);    /* inside the pause */
-	void (*repair)(void); /* what an operator does before the next run */
-	int dead_load;        /* a writer whose endpoint died (-1: none) */
-	bool sigterm;         /* SIGTERM inside the pause, in a child */
-};
-
-static const struct mcase *cur;
-static bool acted;
-
-static void hook(const char *name, void *ctx)
-{
-	(void)ctx;
-	if (cur && cur->act && !acted && !strcmp(name, cur->act_at)) {
-		acted = true;
-		cur->act();
-	}
-}
-
 static void kill_pgbouncer_new(void)
 {
-	sh("kill -9 $(cat %s/pgb_new.pid)", M.srv);
+	matrix_sh("kill -9 $(cat %s/pgb_new.pid)", M.srv);
 }
 
-static void restart_pgbouncer_new(void)
+static void restart_pgbouncer_new(enum db_direction dir)
 {
-	sh("rm -f %s/pgb_new.pid; runuser -u postgres -- pgbouncer -d %s/pgb_new.ini", M.srv,
-	   M.srv);
-	sh("for i in $(seq 100); do runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q "
-	   "-h 127.0.0.1 -p %d -U ferry -d pgbouncer -c 'SHOW VERSION' >/dev/null 2>&1 && exit 0; "
-	   "sleep 0.05; done; exit 1",
-	   M.pgb[1]);
+	(void)dir;
+	matrix_sh("rm -f %s/pgb_new.pid; runuser -u postgres -- pgbouncer -d %s/pgb_new.ini", M.srv,
+	          M.srv);
+	matrix_sh("for i in $(seq 100); do runuser -u postgres -- /usr/lib/postgresql/15/bin/psql "
+	          "-X -q "
+	          "-h 127.0.0.1 -p %d -U ferry -d pgbouncer -c 'SHOW VERSION' >/dev/null 2>&1 && "
+	          "exit 0; "
+	          "sleep 0.05; done; exit 1",
+	          M.pgb[1]);
 }
 
 static void stop_new_server(void)
 {
-	sh("runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D %s/new -m immediate -w "
-	   "stop "
-	   ">/dev/null 2>&1",
-	   M.srv);
+	matrix_sh("runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D %s/new -m immediate "
+	          "-w "
+	          "stop "
+	          ">/dev/null 2>&1",
+	          M.srv);
 }
 
-static void start_new_server(void)
+static void start_new_server(enum db_direction dir)
 {
-	if (sh("runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D %s/new -l %s/new.log "
-	       "-w "
-	       "-t 60 start >/dev/null",
-	       M.srv, M.srv) != 0)
-		die("cannot start the new server again");
+	(void)dir;
+	if (matrix_sh("runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D %s/new -l "
+	              "%s/new.log "
+	              "-w "
+	              "-t 60 start >/dev/null",
+	              M.srv, M.srv) != 0)
+		matrix_die("cannot start the new server again");
 	engines_reopen();
 }
 
@@ -624,162 +482,98 @@ static void start_new_server(void)
 
 static void long_statement(void)
 {
-	sh(PSQL " 'host=127.0.0.1 port=%d dbname=shop user=app' -c 'SELECT pg_sleep(%d)' "
-	        ">/dev/null 2>&1 &",
-	   M.pgb[0], 3 * BUDGET_MS / 1000);
-	if (sh("for i in $(seq 200); do " PSQL " 'host=127.0.0.1 port=%d dbname=shop user=app' -c "
-	       "\"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
-	       "'SELECT pg_sleep%%'\" 2>/dev/null | grep -qx 1 && exit 0; sleep 0.02; done; exit 1",
-	       M.pgb[0]) != 0)
-		bad("the long statement did not start");
+	matrix_sh(PSQL " 'host=127.0.0.1 port=%d dbname=shop user=app' -c 'SELECT pg_sleep(%d)' "
+	               ">/dev/null 2>&1 &",
+	          M.pgb[0], 3 * BUDGET_MS / 1000);
+	if (matrix_sh(
+	            "for i in $(seq 200); do " PSQL
+	            " 'host=127.0.0.1 port=%d dbname=shop user=app' -c "
+	            "\"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
+	            "'SELECT pg_sleep%%'\" 2>/dev/null | grep -qx 1 && exit 0; sleep 0.02; done; "
+	            "exit 1",
+	            M.pgb[0]) != 0)
+		matrix_bad("the long statement did not start");
 }
 
 /* Its end, before the next case (it ends by itself). */
-static void long_statement_gone(void)
+static void long_statement_gone(enum db_direction dir)
 {
-	if (sh("for i in $(seq 500); do " PSQL " 'host=127.0.0.1 port=%d dbname=shop user=app' -c "
-	       "\"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%' "
-	       "AND pid <> pg_backend_pid()\" 2>/dev/null | grep -qx 0 && exit 0; sleep 0.02; "
-	       "done; exit 1",
-	       M.pgb[0]) != 0)
-		bad("the long statement did not end");
+	(void)dir;
+	if (matrix_sh(
+	            "for i in $(seq 500); do " PSQL
+	            " 'host=127.0.0.1 port=%d dbname=shop user=app' -c "
+	            "\"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%%' "
+	            "AND pid <> pg_backend_pid()\" 2>/dev/null | grep -qx 0 && exit 0; sleep 0.02; "
+	            "done; exit 1",
+	            M.pgb[0]) != 0)
+		matrix_bad("the long statement did not end");
 }
 
-/* The SIGTERM case's child: the switch with SIGTERM raised at the fence;
- * it must die of it only after the pause. */
-static void sigterm_hook(const char *name, void *ctx)
+/* The SIGTERM case's child: the switch (SIGTERM raised at the fence by
+ * the harness); it must die of it only after the pause. */
+static void child(const char *dir, enum db_direction d, struct ferry_error *err)
 {
-	(void)ctx;
-	if (!strcmp(name, "db.fence") && !acted) {
-		acted = true;
-		kill(getpid(), SIGTERM);
-	}
-}
-
-static int child_main(const char *dir, const char *dirname)
-{
-	struct ferry_error err = { 0 };
 	struct orch_result res;
 
 	setup(dir);
 	engines_open();
-	fault_set_hook(sigterm_hook, NULL);
-	orch_switch(M.dbs, NDB, strcmp(dirname, "forward") ? DB_REVERSE : DB_FORWARD, &opts, &res,
-	            &err);
-	fprintf(stderr, "matrix child: still alive after the switch (%s)\n", err.msg);
-	return 3;
+	orch_switch(M.dbs, NDB, d, &matrix_opts, &res, err);
 }
 
-static int run_child(enum db_direction dir)
+static void run_case(const struct matrix_case *c)
 {
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *argv[] = { exe, (char *)"--sigterm-child", M.srv,
-		         (char *)(dir == DB_FORWARD ? "forward" : "reverse"), NULL };
-	pid_t pid;
-	int st;
-
-	if (n <= 0)
-		die("readlink");
-	exe[n] = '\0';
-	if (posix_spawn(&pid, exe, NULL, NULL, argv, environ) != 0 || waitpid(pid, &st, 0) != pid)
-		die("cannot run the child");
-	return st;
-}
-
-static void run_case(const struct mcase *c)
-{
-	enum db_direction dir = M.dir;
+	enum db_direction dir = matrix.dir;
 	struct ferry_error err = { 0 };
 	struct orch_result res = { 0 };
 	enum orch_outcome outcome;
-	enum db_side writer;
-	int64_t t0, t1, gap = 0, limit_ms;
-	int k, rc;
+	int64_t t0, t1, gap, limit_ms;
+	int rc;
 
 	/* one failure: the budget; a failed undo adds the recovery's own
 	 * pause (it pauses the poolers again, points, resumes) */
 	limit_ms = c->fail_at && (strstr(c->fail_at, "undo.") || strstr(c->fail_at, "recover."))
 	                   ? 2 * BUDGET_MS + 1000
 	                   : BUDGET_MS + 250;
-	M.why[0] = '\0';
-	cur = c;
-	acted = false;
-	fault_reset();
+	matrix_case_begin(c);
 	t0 = time_mono_us();
 	if (c->sigterm) {
-		int st = run_child(dir);
-		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM)
-			bad("the child was not ended by SIGTERM after the pause (status %d)", st);
+		matrix_child_run(M.srv, c, dir);
 		/* the next run finds the switch step open: recovery */
 		engines_reopen();
-		rc = orch_recover(M.dbs, NDB, dir, &opts, &res, &err);
+		rc = orch_recover(M.dbs, NDB, dir, &matrix_opts, &res, &err);
 		outcome = res.outcome;
 		if (rc == 0 && outcome != ORCH_DONE)
-			bad("SIGTERM inside the pause: the switch was not completed first");
+			matrix_bad("SIGTERM inside the pause: the switch was not completed first");
 	} else {
-		if (c->fail_at)
-			setenv("FERRY_FAIL_AT", c->fail_at, 1);
-		fault_set_hook(hook, NULL);
-		rc = orch_switch(M.dbs, NDB, dir, &opts, &res, &err);
-		fault_set_hook(NULL, NULL);
-		unsetenv("FERRY_FAIL_AT");
+		matrix_arm(c);
+		rc = orch_switch(M.dbs, NDB, dir, &matrix_opts, &res, &err);
+		matrix_disarm();
 		outcome = res.outcome;
 	}
 	t1 = time_mono_us();
 	if (outcome == ORCH_REFUSED && !c->fail_at)
-		bad("refused: %s", err.msg);
+		matrix_bad("refused: %s", err.msg);
 	if (c->repair)
-		c->repair();
+		c->repair(dir);
 	if (outcome == ORCH_STUCK) {
 		/* the next run recovers first */
 		orch_result_release(&res);
 		memset(&err, 0, sizeof(err));
 		engines_reopen();
-		if (orch_recover(M.dbs, NDB, dir, &opts, &res, &err) < 0)
-			bad("the next run's recovery failed: %s", err.msg);
+		if (orch_recover(M.dbs, NDB, dir, &matrix_opts, &res, &err) < 0)
+			matrix_bad("the next run's recovery failed: %s", err.msg);
 		outcome = res.outcome;
 	}
 	if (outcome == ORCH_DONE) {
 		after_steps(dir);
-		M.dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
+		matrix.dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
 	}
+	gap = matrix_gap(t0, t1, c->dead_load, limit_ms);
 	/* the next switch's from is the writer now */
-	writer = db_from(M.dir);
-	for (k = 0; k < NLOAD; k++) {
-		int64_t g;
-		if (k == c->dead_load)
-			continue;
-		g = pgload_max_gap_us(&M.load[k], t0 - 200000, t1 + 200000);
-		if (g > gap)
-			gap = g;
-	}
-	if (gap > limit_ms * 1000) {
-		char each[256];
-		size_t used = 0;
-		for (k = 0; k < NLOAD && used < sizeof(each); k++)
-			used += (size_t)snprintf(
-			        each + used, sizeof(each) - used, " w%d %.0f ms", k,
-			        pgload_max_gap_us(&M.load[k], t0 - 200000, t1 + 200000) / 1000.0);
-		bad("writers saw a pause of %.0f ms, over %lld ms (%s)", gap / 1000.0,
-		    (long long)limit_ms, each);
-	}
-	check_world(writer);
-	writers_alive();
-	if (wait_ready(60000) == 0 && !M.why[0])
-		M.passed++;
-	else
-		M.failed++;
-	printf("%-4s %-48s %s -> %-7s %s is the writer; ferry %lld ms, clients %.0f ms%s%s\n",
-	       M.why[0] ? "FAIL" : "ok", c->name, dir == DB_FORWARD ? "forward" : "reverse",
-	       outcome == ORCH_DONE      ? "done"
-	       : outcome == ORCH_UNDONE  ? "undone"
-	       : outcome == ORCH_REFUSED ? "refused"
-	                                 : "stuck",
-	       db_side_name(writer), (long long)res.pause_ms, gap / 1000.0, M.why[0] ? ": " : "",
-	       M.why);
+	check_world(db_from(matrix.dir));
+	matrix_writers_alive();
+	matrix_case_end(c, dir, outcome, res.pause_ms, gap, wait_ready(60000) == 0, NULL);
 	orch_result_release(&res);
-	cur = NULL;
 }
 
 /* Every step of a switch, per endpoint where it fans out (2 poolers, 2
@@ -833,13 +627,13 @@ static const char *const recover_steps[] = {
 
 int main(int argc, char **argv)
 {
-	static struct mcase cases[128];
+	static struct matrix_table t;
 	const char *dir;
-	size_t n = 0, i;
-	int round, k;
+	size_t i;
+	int k;
 
-	if (argc == 4 && !strcmp(argv[1], "--sigterm-child"))
-		return child_main(argv[2], argv[3]);
+	if ((k = matrix_child_main(argc, argv, child)) >= 0)
+		return k;
 	dir = getenv("FERRY_PGTEST_DIR");
 	if (!dir) {
 		fprintf(stderr, "run through run.sh (FERRY_PGTEST_DIR unset)\n");
@@ -847,58 +641,48 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 	setup(dir);
+	matrix.load = (struct matrix_load){ .n = NLOAD,
+		                            .count = load_count,
+		                            .last_error = load_error,
+		                            .gap_us = load_gap,
+		                            .missing = missing };
 	seed();
 	/* every step, in both directions: twice through the list (a case
 	 * that completes turns the world around) */
-	for (round = 0; round < 2; round++)
-		for (i = 0; steps[i]; i++)
-			cases[n++] = (struct mcase){ .name = steps[i],
-				                     .fail_at = steps[i],
-				                     .dead_load = -1 };
-	for (i = 0; undo_steps[i]; i++)
-		cases[n++] = (struct mcase){ .name = undo_steps[i],
-			                     .fail_at = undo_steps[i],
-			                     .dead_load = -1 };
-	for (i = 0; recover_steps[i]; i++)
-		cases[n++] = (struct mcase){ .name = recover_steps[i],
-			                     .fail_at = recover_steps[i],
-			                     .dead_load = -1 };
-	cases[n++] = (struct mcase){ .name = "pgbouncer new killed inside the pause",
-		                     .act_at = "db.fence",
-		                     .act = kill_pgbouncer_new,
-		                     .repair = restart_pgbouncer_new,
-		                     .dead_load = 1 };
-	cases[n++] = (struct mcase){ .name = "new server stopped inside the pause",
-		                     .act_at = "db.wait_applied",
-		                     .act = stop_new_server,
-		                     .repair = start_new_server,
-		                     .dead_load = -1 };
-	cases[n++] = (struct mcase){ .name = "a long statement: PAUSE cannot complete",
-		                     .act_at = "db.preflight",
-		                     .act = long_statement,
-		                     .repair = long_statement_gone,
-		                     .dead_load = -1 };
-	cases[n++] = (struct mcase){ .name = "SIGTERM inside the pause",
-		                     .sigterm = true,
-		                     .dead_load = -1 };
-	cases[n++] = (struct mcase){ .name = "a clean switch", .dead_load = -1 };
+	matrix_table_steps(&t, steps, false, 2, false);
+	matrix_table_steps(&t, undo_steps, false, 1, false);
+	matrix_table_steps(&t, recover_steps, false, 1, false);
+	matrix_table_add(&t, (struct matrix_case){ .name = "pgbouncer new killed inside the pause",
+	                                           .act_at = "db.fence",
+	                                           .act = kill_pgbouncer_new,
+	                                           .repair = restart_pgbouncer_new,
+	                                           .dead_load = 1 + 1 });
+	matrix_table_add(&t, (struct matrix_case){ .name = "new server stopped inside the pause",
+	                                           .act_at = "db.wait_applied",
+	                                           .act = stop_new_server,
+	                                           .repair = start_new_server });
+	matrix_table_add(&t,
+	                 (struct matrix_case){ .name = "a long statement: PAUSE cannot complete",
+	                                       .act_at = "db.preflight",
+	                                       .act = long_statement,
+	                                       .repair = long_statement_gone });
+	matrix_table_add(
+	        &t, (struct matrix_case){ .name = "SIGTERM inside the pause", .sigterm = true });
+	matrix_table_add(&t, (struct matrix_case){ .name = "a clean switch" });
 	/* MATRIX_ONLY=TEXT runs the cases whose name holds TEXT (to look
 	 * at one); the log shows what the orchestrator said */
 	log_level_current = LOG_LEVEL_INFO;
-	for (i = 0; i < n; i++)
-		if (!getenv("MATRIX_ONLY") || strstr(cases[i].name, getenv("MATRIX_ONLY")))
-			run_case(&cases[i]);
+	matrix_walk(&t, run_case);
 	for (k = 0; k < NLOAD; k++) {
 		pgload_stop(&M.load[k]);
 		if (M.load[k].dup_errors)
 			printf("note: writer %d met %lld duplicate keys (a write that committed "
-			       "but "
-			       "whose answer was lost, tried again)\n",
+			       "but whose answer was lost, tried again)\n",
 			       k, (long long)M.load[k].dup_errors);
 	}
-	printf("%d passed, %d failed (%zu cases, writes acknowledged: %zu %zu %zu %zu)\n", M.passed,
-	       M.failed, n, pgload_count(&M.load[0]), pgload_count(&M.load[1]),
-	       pgload_count(&M.load[2]), pgload_count(&M.load[3]));
+	k = matrix_summary("%zu cases, writes acknowledged: %zu %zu %zu %zu", t.n,
+	                   pgload_count(&M.load[0]), pgload_count(&M.load[1]),
+	                   pgload_count(&M.load[2]), pgload_count(&M.load[3]));
 	for (i = 0; i < NDB; i++) {
 		struct ferry_error err = { 0 };
 		size_t j;
@@ -907,9 +691,9 @@ int main(int argc, char **argv)
 		M.d[i].eng->teardown(M.d[i].h, &err);
 		M.d[i].eng->close(M.d[i].h);
 	}
-	for (k = 0; k < NLOAD; k++)
-		pgload_release(&M.load[k]);
+	for (i = 0; i < NLOAD; i++)
+		pgload_release(&M.load[i]);
 	xfree_secret(M.pw, 0);
 	free(M.srv);
-	return M.failed ? 1 : 0;
+	return k;
 }

@@ -222,6 +222,22 @@ static int copy_progress(void *ctx, const struct db_progress *p)
 	return copy_guard(w);
 }
 
+/* A run after the start: the engine puts back a stream its server
+ * forgot (a restarted Redis replica), saying so. */
+static int resume(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
+{
+	int r;
+
+	if (!d->eng->replicate_resume)
+		return 0;
+	r = d->eng->replicate_resume(d->h, err);
+	if (r > 0)
+		engine_say(e, d->pd->name,
+		           "new no longer replicated from old (restarted?): replication started "
+		           "again, with a full sync");
+	return r < 0 ? r : 0;
+}
+
 static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *err)
 {
 	struct copy_watch w = {
@@ -239,7 +255,7 @@ static int start(struct engine *e, struct endpoints_db *d, struct ferry_error *e
 		free(restart);
 		if (journal_step_find_done(e->j, "db.replicate_start", d->pd->name, NULL, NULL) ==
 		    0)
-			return 0;
+			return resume(e, d, err);
 	} else {
 		free(restart);
 	}

@@ -372,6 +372,13 @@ struct db_engine {
 	/* Starts replication old -> new (schema, publication, subscription,
 	 * initial copy in the background).  Idempotent. */
 	int (*replicate_start)(void *h, struct ferry_error *err);
+	/* A later run of the replicate phase, replicate_start done: puts
+	 * back a stream the server forgot (Redis: a replica restarted without
+	 * its REPLICAOF, an empty master again).  0 when the stream is there,
+	 * 1 when it started it again, an error when it may not (new holds
+	 * keys of its own).  NULL where the server keeps its stream across a
+	 * restart (PostgreSQL's subscription, MariaDB's master.info). */
+	int (*replicate_resume)(void *h, struct ferry_error *err);
 	int (*progress)(void *h, struct db_progress *out, struct ferry_error *err);
 	/* Lag of the stream that carries dir's writes: DB_FORWARD old -> new
 	 * (before a cutover), DB_REVERSE new -> old (after it). */

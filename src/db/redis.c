@@ -270,6 +270,26 @@ static int rd_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 /* ---- replication ------------------------------------------------------- */
 
+static int rd_replicate_start(void *h, struct ferry_error *err);
+
+static int rd_replicate_resume(void *h, struct ferry_error *err)
+{
+	struct rd *r = h;
+	char *repl = NULL;
+	bool on;
+	int rc;
+
+	rc = rd_info(r, REDIS_NEW, "replication", &repl, err);
+	if (rc < 0)
+		return ferry_error_prefix(err, "database %s: replicate", r->cfg->name);
+	on = rd_replica_of(repl, &r->ep[REDIS_OLD]);
+	free(repl);
+	if (on)
+		return 0;
+	rc = rd_replicate_start(h, err);
+	return rc < 0 ? rc : 1;
+}
+
 static int rd_replicate_start(void *h, struct ferry_error *err)
 {
 	struct rd *r = h;
@@ -563,6 +583,7 @@ const struct db_engine db_engine_redis = {
 	.close = rd_close,
 	.check = rd_check,
 	.replicate_start = rd_replicate_start,
+	.replicate_resume = rd_replicate_resume,
 	.progress = rd_progress,
 	.lag = rd_lag,
 	.verify = rd_verify,

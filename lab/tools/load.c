@@ -13,8 +13,9 @@
  *     being hidden by a sender that waits for answers ("coordinated
  *     omission").  A late loop catches up by sending everything that is due.
  *   - One curl multi handle carries all requests over at most --conns
- *     keep-alive connections (CURLMOPT_MAX_TOTAL_CONNECTIONS); transfers
- *     beyond that queue inside curl.  Easy handles are recycled.
+ *     keep-alive connections (CURLMOPT_MAX_TOTAL_CONNECTIONS); curl holds
+ *     at most --conns transfers, the rest wait in the tool's own queue,
+ *     oldest first (req_start).  Easy handles are recycled.
  *   - The name is resolved with ldns through the resolver (--resolver), like
  *     a client library that honours the answer's TTL: resolved again when
  *     the TTL has run out.  Requests go to the resolved address with
@@ -62,6 +63,10 @@ enum {
 	MAX_DURATION_MS = 3600 * 1000,
 	MAX_RATE = 20000,
 	MAX_CONNS = 1000,
+	/* a queued request with less than this left of its timeout fails
+	 * unsent: sent, it would be aborted mid-transfer, and an aborted
+	 * HTTP/1.1 transfer closes its connection (a new TLS handshake) */
+	MIN_SEND_BUDGET_MS = 1000,
 	RESOLVE_RETRY_MS = 1000,
 	MIN_TTL_MS = 1000, /* a TTL of 0 would mean one query per request */
 	POLL_MAX_MS = 100,
@@ -103,6 +108,8 @@ struct req {
 	CURL *easy;
 	struct req *next_free;   /* on the free list */
 	struct req *prev, *next; /* on the in-flight list */
+	struct req *next_queued; /* on the queue of requests waiting for a connection */
+	bool in_curl;            /* handed to curl (else queued) */
 	int attempt;
 	int64_t send_ms; /* wall */
 	int64_t send_us; /* monotonic, for latency */
@@ -128,7 +135,9 @@ struct load {
 	struct curl_slist *headers;
 	FILE *ledger;
 	struct req *free_reqs;
-	struct req *inflight; /* for aborting at a second signal */
+	struct req *inflight; /* queued or in curl: for aborting at a second signal */
+	struct req *queue_head, *queue_tail; /* due, waiting for a free connection (FIFO) */
+	long in_curl;                        /* transfers curl holds: at most o.conns */
 	struct stats st;
 	int64_t t0_us, t0_wall_ms;
 };
@@ -342,12 +351,46 @@ static void req_put(struct load *l, struct req *r)
 	l->free_reqs = r;
 }
 
+/*
+ * A due request waits in the tool's own queue (FIFO, oldest first) and goes
+ * to curl only when one of the --conns connections is free, as a client
+ * with a fixed connection pool does.  Handing curl every due request would
+ * leave the surplus in curl's pending list, which is not first come, first
+ * served: a request woken there for a freed connection loses it to one
+ * added later and goes back to the end of the list, so under a backlog the
+ * oldest requests starve until their 10 s timeout while newer ones pass.
+ */
 static void req_start(struct load *l, struct req *r, int64_t sched_us)
 {
-	CURL *e = r->easy;
-
 	r->send_us = sched_us;
 	r->send_ms = wall_ms(l, sched_us);
+	/* the ledger's address of a request that never leaves the queue;
+	 * req_dispatch sets the one it is sent to */
+	snprintf(r->address, sizeof(r->address), "%s", l->t.hostport);
+	snprintf(r->served_by, sizeof(r->served_by), "-");
+	r->in_curl = false;
+	r->next_queued = NULL;
+	if (l->queue_tail)
+		l->queue_tail->next_queued = r;
+	else
+		l->queue_head = r;
+	l->queue_tail = r;
+	r->prev = NULL;
+	r->next = l->inflight;
+	if (r->next)
+		r->next->prev = r;
+	l->inflight = r;
+	l->st.sent++;
+	l->st.inflight++;
+}
+
+/* Hands the queued request r to curl, to the current address, with what is
+ * left of its REQUEST_TIMEOUT_MS. */
+static void req_dispatch(struct load *l, struct req *r, int64_t now_us)
+{
+	CURL *e = r->easy;
+	int64_t left_ms = REQUEST_TIMEOUT_MS - (now_us - r->send_us) / 1000;
+
 	snprintf(r->address, sizeof(r->address), "%s", l->t.hostport);
 	snprintf(r->served_by, sizeof(r->served_by), "-");
 	r->errbuf[0] = '\0';
@@ -356,7 +399,7 @@ static void req_start(struct load *l, struct req *r, int64_t sched_us)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->headers);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1 ? left_ms : 1));
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -371,13 +414,8 @@ static void req_start(struct load *l, struct req *r, int64_t sched_us)
 	}
 	if (curl_multi_add_handle(l->multi, e) != CURLM_OK)
 		BUG("curl_multi_add_handle failed");
-	r->prev = NULL;
-	r->next = l->inflight;
-	if (r->next)
-		r->next->prev = r;
-	l->inflight = r;
-	l->st.sent++;
-	l->st.inflight++;
+	r->in_curl = true;
+	l->in_curl++;
 }
 
 static void req_new(struct load *l, uint64_t n, int64_t sched_us)
@@ -396,7 +434,17 @@ static void req_finish(struct load *l, struct req *r, long status, CURLcode rc, 
 {
 	int64_t lat_ms = (now_us - r->send_us) / 1000;
 
-	curl_multi_remove_handle(l->multi, r->easy);
+	if (r->in_curl) {
+		curl_multi_remove_handle(l->multi, r->easy);
+		r->in_curl = false;
+		l->in_curl--;
+	} else {
+		/* queued requests finish from the queue's head (dispatch,
+		 * expire_queued) or all at once (abort_all) */
+		l->queue_head = r->next_queued;
+		if (!l->queue_head)
+			l->queue_tail = NULL;
+	}
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -450,7 +498,8 @@ static void drain_done(struct load *l)
 static void abort_all(struct load *l)
 {
 	while (l->inflight) {
-		struct req *r = l->inflight;
+		/* the queue from its head, then what curl holds */
+		struct req *r = l->queue_head ? l->queue_head : l->inflight;
 
 		l->st.tick_errors_shown = ERRORS_SHOWN_PER_SECOND;
 		r->attempt = (int)l->o.retries;
@@ -458,23 +507,64 @@ static void abort_all(struct load *l)
 	}
 }
 
+static bool overdue(const struct req *r, int64_t now_us)
+{
+	return now_us - r->send_us >= (int64_t)REQUEST_TIMEOUT_MS * 1000;
+}
+
+static bool too_late_to_send(const struct req *r, int64_t now_us)
+{
+	return now_us - r->send_us >= (int64_t)(REQUEST_TIMEOUT_MS - MIN_SEND_BUDGET_MS) * 1000;
+}
+
 /*
- * CURLOPT_TIMEOUT_MS is checked for a transfer that waits for a free
- * connection only once it gets one, so with every connection held by a
- * paused write the queued requests would wait longer than the timeout.
- * This sweep holds every request to REQUEST_TIMEOUT_MS from its send time.
+ * Every request is held to REQUEST_TIMEOUT_MS from its send time: a queued
+ * one with less than MIN_SEND_BUDGET_MS of it left fails unsent (the queue
+ * is in send order: a retry goes in at its end, sent now), and one in curl
+ * has only the rest as CURLOPT_TIMEOUT_MS; the sweep of those is a safety
+ * net.  Without the budget a backlog is metastable: every request leaving
+ * the queue with a few ms left is aborted on the wire, each abort closes a
+ * keep-alive connection, the connections spend their time in TLS
+ * handshakes, and the backlog never drains (issues 12/13).
  */
+static void expire_queued(struct load *l, int64_t now_us)
+{
+	struct req *r;
+
+	while ((r = l->queue_head) && too_late_to_send(r, now_us)) {
+		snprintf(r->errbuf, sizeof(r->errbuf),
+		         "not sent: %d ms queued, all %ld connections busy, under %d ms left",
+		         (int)((now_us - r->send_us) / 1000), l->o.conns, MIN_SEND_BUDGET_MS);
+		req_finish(l, r, 0, CURLE_OPERATION_TIMEDOUT, now_us);
+	}
+}
+
 static void expire_overdue(struct load *l, int64_t now_us)
 {
-	struct req *r = l->inflight, *next;
+	struct req *r, *next;
 
-	for (; r; r = next) {
+	expire_queued(l, now_us);
+	for (r = l->inflight; r; r = next) {
 		next = r->next;
-		if (now_us - r->send_us < (int64_t)REQUEST_TIMEOUT_MS * 1000)
+		if (!r->in_curl || !overdue(r, now_us))
 			continue;
-		snprintf(r->errbuf, sizeof(r->errbuf), "no answer within %d ms (still queued)",
+		snprintf(r->errbuf, sizeof(r->errbuf), "no answer within %d ms",
 		         REQUEST_TIMEOUT_MS);
 		req_finish(l, r, 0, CURLE_OPERATION_TIMEDOUT, now_us);
+	}
+}
+
+/* Hands queued requests to curl, oldest first, while a connection is free. */
+static void dispatch(struct load *l, int64_t now_us)
+{
+	struct req *r;
+
+	expire_queued(l, now_us);
+	while (l->in_curl < l->o.conns && (r = l->queue_head)) {
+		l->queue_head = r->next_queued;
+		if (!l->queue_head)
+			l->queue_tail = NULL;
+		req_dispatch(l, r, now_us);
 	}
 }
 
@@ -733,9 +823,16 @@ static int run(struct load *l)
 			}
 			wait_ms = (long)((due_us(l, n) - now + 999) / 1000);
 		}
+		dispatch(l, now);
 		curl_multi_perform(l->multi, &running);
 		drain_done(l);
 		now = time_mono_us();
+		if (l->queue_head && l->in_curl < l->o.conns) {
+			/* connections freed: their next requests go out now */
+			dispatch(l, now);
+			curl_multi_perform(l->multi, &running);
+			drain_done(l);
+		}
 		if (now >= next_expire_us) {
 			expire_overdue(l, now);
 			next_expire_us = now + 100000;

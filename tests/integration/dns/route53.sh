@@ -3,7 +3,7 @@
 # fake of Route 53's API that checks every request's SigV4 signature with
 # Debian's python3-botocore (Route 53 itself cannot run here).
 #
-# The fake listens on 127.0.0.1 at a free port in 16240-16259 (the dns
+# The fake listens on 127.0.0.1 at a free port in 16240-16258 (the dns
 # helper's range), for hosted zone ZFERRYTEST of shop.test, with a fresh
 # access key and secret (and, with ROUTE53_TOKEN=1, a session token).  Its
 # state folder lives in one mktemp -d folder; a trap stops the fake and
@@ -63,7 +63,7 @@ EOF2
 
 started=
 for try in 1 2 3 4 5 6 7 8; do
-	p=$(random_port 16240 20)
+	p=$(random_port 16240 19) # 16259 stays free: the unreachable case
 	port_in_use "$p" && continue
 	rm -f "$dir/ready"
 	# shellcheck disable=SC2086
@@ -79,7 +79,7 @@ for try in 1 2 3 4 5 6 7 8; do
 	fake_pid=
 done
 if [ -z "$started" ]; then
-	echo "route53.sh: could not start the fake on a free port in 16240-16259:" >&2
+	echo "route53.sh: could not start the fake on a free port in 16240-16258:" >&2
 	tail -n 20 "$dir/fake.log" >&2 || true
 	exit 1
 fi

@@ -235,7 +235,7 @@ static void test_unknown_zone_and_server_down(void **state)
 	assert_non_null(strstr(err.msg, "is shop.test., not other.test"));
 	dns_close(p);
 	c = config();
-	c.api = "http://127.0.0.1:16259";
+	c.api = "http://127.0.0.1:16259"; /* outside the fakes' range (route53.sh) */
 	p = open_cfg(&c);
 	assert_int_equal(dns_check_access(p, &err), FERRY_EUNREACH);
 	assert_no_secret(&err);

@@ -371,18 +371,29 @@ int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err)
 	return rc;
 }
 
+int pg_dbname(struct pgsql_conn *c, const char **dbname, char **owned, int64_t deadline_ms,
+              struct ferry_error *err)
+{
+	int rc;
+
+	*owned = NULL;
+	if (*dbname)
+		return 0;
+	rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline_ms, owned, err);
+	if (rc == 0)
+		*dbname = *owned ? *owned : "";
+	return rc;
+}
+
 int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t deadline_ms,
                  struct ferry_error *err)
 {
 	char *db = NULL;
 	int rc;
 
-	if (!dbname) {
-		rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline_ms, &db, err);
-		if (rc < 0)
-			return rc;
-		dbname = db ? db : "";
-	}
+	rc = pg_dbname(c, &dbname, &db, deadline_ms, err);
+	if (rc < 0)
+		return rc;
 	rc = exec_built(c, pg_sql_fence(dbname, on), deadline_ms, err);
 	free(db);
 	return rc;

@@ -98,6 +98,10 @@ char *pg_sub_passfile_path(const char *datadir, const char *sub);
 int pg_fence_get(struct pgsql_conn *c, bool *on, struct ferry_error *err);
 /* Sets or removes the fence on database dbname (NULL: asks the server for
  * its current database first). */
+/* *dbname, or when NULL the connection's current database (then in
+ * *owned, which the caller frees). */
+int pg_dbname(struct pgsql_conn *c, const char **dbname, char **owned, int64_t deadline_ms,
+              struct ferry_error *err);
 int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t deadline_ms,
                  struct ferry_error *err);
 /* The switch's steps on bare connections (postgresql_switch.c; the

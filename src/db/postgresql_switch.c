@@ -239,12 +239,9 @@ static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, int keep
 	int rc;
 
 	*ts = NULL;
-	if (!dbname) {
-		rc = pgsql_query_value(c, pg_sql_current_db, 0, NULL, deadline, &db, err);
-		if (rc < 0)
-			return rc;
-		dbname = db ? db : "";
-	}
+	rc = pg_dbname(c, &dbname, &db, deadline, err);
+	if (rc < 0)
+		return rc;
 	sql = pg_sql_fence_end(dbname, on, keep);
 	rc = pgsql_query_value(c, sql, 0, NULL, deadline, ts, err);
 	free(sql);

@@ -31,6 +31,17 @@
 #   hap_server_port API BACKEND
 #                            the port HAProxy's server BACKEND/db points at
 #                            (srv_port of `show servers state`).
+#   lab_exclusive WHO SCRIPT [ARG...]
+#                            for the lab suites (tests/lab), run first: one
+#                            lab per machine.  Re-executes SCRIPT under
+#                            flock(1) on /run/ferry-lab.lock (held by flock,
+#                            so the lab's daemons never inherit it), waiting
+#                            up to LAB_WAIT seconds (1800) for another suite.
+#                            Holding it, a lab still up was left by a suite
+#                            that was killed (/run/ferry-lab.owner names a
+#                            dead process): lab/down, then on.  Returns 1
+#                            when a lab is up that no suite owns (lab/up by
+#                            hand, make demo): the caller skips.
 # Their variables start with _tl_ so as not to clobber the caller's.
 
 wait_for() {
@@ -131,4 +142,40 @@ hap_server_port() {
 	echo "show servers state $2" |
 		timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; cat >&3; cat <&3" 2>/dev/null |
 		awk '!/^#/ && $4 == "db" { print $19 }'
+}
+
+# The owner of the lab that is up: "PID START" of the suite that holds
+# /run/ferry-lab.lock, START from /proc/PID/stat so that a reused pid does
+# not count as the suite still running.
+_tl_proc_start() { cut -d' ' -f22 "/proc/$1/stat" 2>/dev/null; }
+
+lab_exclusive() {
+	_tl_who=$1
+	shift
+	if [ -z "${FERRY_LAB_LOCKED:-}" ]; then
+		FERRY_LAB_LOCKED=1
+		export FERRY_LAB_LOCKED
+		flock -n /run/ferry-lab.lock true ||
+			echo "$_tl_who: another lab suite holds /run/ferry-lab.lock; waiting up to ${LAB_WAIT:-1800} s" >&2
+		exec flock -o -w "${LAB_WAIT:-1800}" /run/ferry-lab.lock "$@"
+	fi
+	if ip netns list | grep -q '^ferry-' || [ -e /run/ferry-lab ]; then
+		# shellcheck disable=SC2046
+		set -- $(cat /run/ferry-lab.owner 2>/dev/null)
+		if [ $# != 2 ]; then
+			echo "$_tl_who: a lab is up that no lab suite started ($(readlink /run/ferry-lab 2>/dev/null || echo '?')); run its lab/down first" >&2
+			return 1
+		fi
+		if [ "$(_tl_proc_start "$1")" = "$2" ]; then
+			echo "$_tl_who: the lab suite that brought the lab up (pid $1) still runs without /run/ferry-lab.lock" >&2
+			return 1
+		fi
+		echo "$_tl_who: the lab left up by a killed suite (pid $1, $(readlink /run/ferry-lab 2>/dev/null || echo '?')): lab/down" >&2
+		env -u LAB_STATE -u LAB_BUILD LAB_FOLLOW_LINK=1 "$(dirname "$0")/../../lab/down" >&2 || return 1
+		if ip netns list | grep -q '^ferry-' || [ -e /run/ferry-lab ]; then
+			echo "$_tl_who: lab/down left the lab up" >&2
+			return 1
+		fi
+	fi
+	echo "$$ $(_tl_proc_start $$)" >/run/ferry-lab.owner
 }

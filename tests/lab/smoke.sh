@@ -33,8 +33,10 @@ if [ -n "$why" ]; then
 	say "skipped: $why"
 	exit 77
 fi
-if ip netns list | grep -q '^ferry-' || [ -e /run/ferry-lab ]; then
-	say "skipped: a lab is already up ($(readlink /run/ferry-lab 2>/dev/null || echo '?')); run its lab/down first"
+# shellcheck source=/dev/null
+. "$top/tests/lib.sh" # lab_exclusive
+if ! lab_exclusive smoke "$0" "$@"; then
+	say "skipped: a lab is up that this suite may not take down"
 	exit 77
 fi
 

@@ -40,8 +40,10 @@ skip() {
 why=$(LAB_STATE=/nonexistent . "$top/lab/lib.sh" && lab_netns_unusable)
 [ -z "$why" ] || skip "$why"
 command -v pdns_server >/dev/null 2>&1 || skip "pdns-server not installed"
-if ip netns list | grep -q '^ferry-' || [ -e /run/ferry-lab ]; then
-	skip "a lab is already up ($(readlink /run/ferry-lab 2>/dev/null || echo '?'))"
+# shellcheck source=/dev/null
+. "$top/tests/lib.sh" # lab_exclusive
+if ! lab_exclusive weighted_dns "$0" "$@"; then
+	skip "a lab is up that this suite may not take down"
 fi
 
 load_pid=

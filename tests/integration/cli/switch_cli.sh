@@ -152,6 +152,10 @@ more_writes() { # more_writes: every application acknowledges 20 more
 		wait_for 60 at_least $db $(($(acked $db) + 20)) || fail "$db: the application's writes do not flow"
 	done
 }
+apply_worker() { # apply_worker SUB: FROM ... WHERE for the running apply worker of the
+	# database's subscription SUB (pg_stat_subscription is the cluster's)
+	echo "FROM pg_stat_subscription w JOIN pg_subscription s ON s.oid = w.subid WHERE s.subname = '$1' AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND w.pid IS NOT NULL AND w.relid IS NULL"
+}
 missing() { # missing DB SIDE: acknowledged writes of DB not on SIDE (db_writer ledgers after stop)
 	case $1 in
 	notes) sort -u "$top/notes.ledger" >"$top/m.acked" ;;
@@ -203,8 +207,24 @@ echo "switch_cli: b ok (cutover of three databases, write pause $pause ms)"
 # recovery undoes that switch (new stays the writer), closes its step, and
 # switches back; no step is left open for a later run to decide again
 step=c
+# ... asked for the moment the way back's apply workers were (re)started:
+# each killed twice, so that the launcher starts it again no sooner than
+# wal_retrieve_retry_interval (5 s) after its last start; the rollback
+# waits for them, saying so, instead of refusing "worker missing" (what a
+# rollback asked for the moment a cutover returns met)
+rev_kill() { sql old "$1" "SELECT count(pg_terminate_backend(w.pid)) $(apply_worker ferry_rev_sub)" >/dev/null; }
+rev_up() { [ "$(sql old "$1" "SELECT count(*) $(apply_worker ferry_rev_sub)")" = 1 ]; }
+for round in 1 2; do
+	for db in shop pay notes; do
+		wait_for 20 rev_up $db || fail "$db: the way back's apply worker does not run on old"
+	done
+	for db in shop pay notes; do rev_kill $db; done
+done
+rev_up notes && fail "notes: the way back's apply worker was back at once: the case is not tested"
 run_ferry rollback.c0 env FERRY_CRASH_AT=db.fence "$ferry" rollback "$top/p.yaml" --reason "switch_cli"
 [ $rc = 137 ] || { show "$top/rollback.c0"; fail "FERRY_CRASH_AT=db.fence: rollback exit $rc, want 137"; }
+grep -q 'waiting for replication new -> old to start' "$top/rollback.c0" ||
+	{ show "$top/rollback.c0"; fail "the rollback did not wait for the way back's apply workers"; }
 run_ferry rollback.c "$ferry" rollback "$top/p.yaml" --reason "switch_cli"
 [ $rc = 0 ] || { show "$top/rollback.c"; fail "ferry rollback exit $rc"; }
 grep -q 'interrupted switch undone by recovery' "$top/rollback.c" ||
@@ -242,7 +262,7 @@ more_writes
 run_ferry rollback.d "$ferry" rollback "$top/p.yaml" --reason "switch_cli round 2"
 [ $rc = 0 ] || { show "$top/rollback.d"; fail "ferry rollback (round 2) exit $rc"; }
 points old
-worker_runs() { [ "$(sql new "$1" "SELECT count(*) FROM pg_stat_subscription WHERE subname = 'ferry_sub' AND pid IS NOT NULL")" = 1 ]; }
+worker_runs() { [ "$(sql new "$1" "SELECT count(*) $(apply_worker ferry_sub)")" = 1 ]; }
 for db in shop pay notes; do
 	# (the server starts a worker at once, or after wal_retrieve_retry_interval)
 	wait_for 20 worker_runs $db ||

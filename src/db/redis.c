@@ -116,6 +116,22 @@ int64_t rd_keyspace_keys(const char *info, int64_t *dbs, size_t ndbs)
 	return sum;
 }
 
+bool rd_copy_of(const char *new_repl, const char *old_repl)
+{
+	char id2[64] = "", old_id[64] = "", old_id2[64] = "";
+
+	/* "0000...": no previous history */
+	if (!redis_info_str(new_repl, "master_replid2", id2, sizeof(id2)) ||
+	    id2[strspn(id2, "0")] == '\0')
+		return false;
+	redis_info_str(old_repl, "master_replid", old_id, sizeof(old_id));
+	redis_info_str(old_repl, "master_replid2", old_id2, sizeof(old_id2));
+	if (strcmp(id2, old_id) && strcmp(id2, old_id2))
+		return false;
+	return redis_info_int(new_repl, "master_repl_offset", -1) + 1 ==
+	       redis_info_int(new_repl, "second_repl_offset", -1);
+}
+
 /* CONFIG GET name into *value (the caller wipes and frees). */
 static int config_get(struct redis_conn *c, const char *name, int64_t deadline, char **value,
                       struct ferry_error *err)
@@ -294,8 +310,9 @@ static int rd_replicate_start(void *h, struct ferry_error *err)
 {
 	struct rd *r = h;
 	const char *name = r->cfg->name;
-	char *repl = NULL, *ks = NULL, role[16] = "", port[8];
+	char *repl = NULL, *old_repl = NULL, *ks = NULL, role[16] = "", port[8];
 	struct redis_conn *c;
+	bool copy = false;
 	int64_t keys;
 	int rc;
 
@@ -321,6 +338,16 @@ static int rd_replicate_start(void *h, struct ferry_error *err)
 		goto out;
 	keys = rd_keyspace_keys(ks, NULL, 0);
 	if (keys > 0) {
+		rc = rd_info(r, REDIS_OLD, "replication", &old_repl, err);
+		if (rc < 0)
+			goto out;
+		copy = rd_copy_of(repl, old_repl);
+	}
+	if (keys > 0 && copy) {
+		log_info("database %s: new holds %lld keys of an earlier sync from old (restarted "
+		         "from its snapshot, no write since): the sync from old replaces them",
+		         name, (long long)keys);
+	} else if (keys > 0) {
 		rc = ferry_error_set(err, FERRY_ECHECK,
 		                     "empty new first (FLUSHALL) if its keys are not needed",
 		                     "database %s: new holds %lld keys, which the full sync from "
@@ -345,6 +372,7 @@ static int rd_replicate_start(void *h, struct ferry_error *err)
 	}
 out:
 	free(repl);
+	free(old_repl);
 	free(ks);
 	return rc < 0 ? ferry_error_prefix(err, "database %s: replicate", name) : 0;
 }

@@ -293,6 +293,11 @@ static void row_new_empty(struct db_checks *out, struct side sd[2], bool replica
 	if (keys == 0 || replicating)
 		db_checks_add(out, "new_empty", DB_CHECK_OK, NULL, "new holds %s",
 		              keys ? "old's keys (replicating)" : "no keys");
+	else if (rd_copy_of(sd[REDIS_NEW].info, sd[REDIS_OLD].info))
+		db_checks_add(out, "new_empty", DB_CHECK_OK, NULL,
+		              "new holds %lld keys of an earlier sync from old and no write since: "
+		              "the sync from old replaces them",
+		              (long long)keys);
 	else
 		db_checks_add(out, "new_empty", DB_CHECK_FAIL, "losing the data already on new",
 		              "new holds %lld keys, which the full sync from old would erase: "

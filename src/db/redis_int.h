@@ -95,6 +95,13 @@ int rd_set_master_auth(struct rd *r, enum redis_side s, struct redis_conn *c, in
 int rd_clear_master_auth(struct rd *r, enum redis_side s, struct redis_conn *c, int64_t deadline,
                          struct ferry_error *err);
 
+/* Whether new's keys came from old's stream and nothing else (INFO
+ * replication texts of new and old): a replica of old restarted from its
+ * own snapshot comes back a master whose previous replication id
+ * (master_replid2) is old's, and has taken no write since (its offset is
+ * still where that history ended).  A sync from old then loses nothing. */
+bool rd_copy_of(const char *new_repl, const char *old_repl);
+
 /* Sum of keys= over the db lines of an INFO keyspace text; with dbs not
  * NULL also keys per database (dbs[0..15], zero when absent). */
 int64_t rd_keyspace_keys(const char *info, int64_t *dbs, size_t ndbs);

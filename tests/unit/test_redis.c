@@ -16,6 +16,7 @@
 
 #include "db/db.h"
 #include "db/redis.h"
+#include "db/redis_int.h"
 #include "util/buf.h"
 
 static const struct db_config cfg = {
@@ -135,13 +136,48 @@ static void test_position_text(void **state)
 	                 FERRY_EINVAL);
 }
 
+/* INFO replication of a replica of old restarted from its snapshot
+ * (redis 7.0.15, tried: it comes back a master, old's id as its second) */
+static void test_copy_of_old(void **state)
+{
+	static const char old[] = "# Replication\r\nrole:master\r\n"
+	                          "master_replid:8a8cb30e1b2faefb25bd03a7a9c5b2c2ab7f6abf\r\n"
+	                          "master_replid2:0000000000000000000000000000000000000000\r\n"
+	                          "master_repl_offset:14\r\n";
+	static const char restarted[] =
+	        "# Replication\r\nrole:master\r\n"
+	        "master_replid:92a7b84a6d42b356a43ba5c655546f15996ada9f\r\n"
+	        "master_replid2:8a8cb30e1b2faefb25bd03a7a9c5b2c2ab7f6abf\r\n"
+	        "master_repl_offset:14\r\nsecond_repl_offset:15\r\n";
+	/* the same, written to since */
+	static const char written[] = "# Replication\r\nrole:master\r\n"
+	                              "master_replid:92a7b84a6d42b356a43ba5c655546f15996ada9f\r\n"
+	                              "master_replid2:8a8cb30e1b2faefb25bd03a7a9c5b2c2ab7f6abf\r\n"
+	                              "master_repl_offset:60\r\nsecond_repl_offset:15\r\n";
+	/* a master with a history of its own, and one with none */
+	static const char other[] = "# Replication\r\nrole:master\r\n"
+	                            "master_replid:92a7b84a6d42b356a43ba5c655546f15996ada9f\r\n"
+	                            "master_replid2:1111111111111111111111111111111111111111\r\n"
+	                            "master_repl_offset:14\r\nsecond_repl_offset:15\r\n";
+	static const char fresh[] = "# Replication\r\nrole:master\r\n"
+	                            "master_replid:92a7b84a6d42b356a43ba5c655546f15996ada9f\r\n"
+	                            "master_replid2:0000000000000000000000000000000000000000\r\n"
+	                            "master_repl_offset:0\r\nsecond_repl_offset:-1\r\n";
+
+	(void)state;
+	assert_true(rd_copy_of(restarted, old));
+	assert_false(rd_copy_of(written, old));
+	assert_false(rd_copy_of(other, old));
+	/* old's id2 is zeros too: zeros are no shared history */
+	assert_false(rd_copy_of(fresh, old));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_describe_replicate),
-		cmocka_unit_test(test_describe_teardown),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_position_text),
+		cmocka_unit_test(test_describe_replicate), cmocka_unit_test(test_describe_teardown),
+		cmocka_unit_test(test_refusals),           cmocka_unit_test(test_position_text),
+		cmocka_unit_test(test_copy_of_old),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,9 @@
 #      master again): ferry killed in the soak, new restarted, and the
 #      next `ferry run --until validate` starts the stream again (a full
 #      sync), says so, and completes with every acknowledged write.
+#   d. the same with new restarted from the snapshot it saved as old's
+#      replica (it holds old's keys of then): ferry tells them from foreign
+#      keys by the replication id and starts the stream again.
 # The switch and the rollback through the command line: redis_switch_cli.sh.
 set -eu
 ferry=$1
@@ -168,38 +171,56 @@ done
 echo "redis_cli: b ok ($(wc -l <"$ledger") acknowledged writes, 0 lost)"
 
 # --- c. new restarted during replication ---------------------------------------
+# restarted KEEP: "empty", without its data (a restart without
+# persistence, or a new host): REPLICAOF is forgotten, new is an empty
+# master; "snapshot", from the snapshot it saved as old's replica: a
+# master again, holding old's keys of then, old's replication id as its
+# previous one (redis 7: master_replid2), no write since
+restarted() { # restarted NAME KEEP
+	rnew REPLICAOF NO ONE >/dev/null
+	rnew FLUSHALL >/dev/null
+	mkdir "$top/$1"
+	write_plan "$top/$1/p.yaml" "$new_url"
+	# a soak long enough to stop ferry inside it, after the start step
+	sed -i 's/replication_soak: 2s/replication_soak: 8s/' "$top/$1/p.yaml"
+	"$ferry" run "$top/$1/p.yaml" --until validate >"$top/$1.first" 2>&1 &
+	ferry_pid=$!
+	wait_for 30 grep -q "initial sync done" "$top/$1.first" || { show "$top/$1.first"; fail "no initial sync"; }
+	kill -9 "$ferry_pid"
+	wait "$ferry_pid" 2>/dev/null || true
+	grep -q "phase complete" "$top/$1.first" && grep -q "^replicate: gate holds" "$top/$1.first" &&
+		fail "the replicate phase ended before ferry was stopped in its soak"
+	rnew INFO replication | grep -q '^role:slave' || fail "new is not a replica after the start step"
+	if [ "$2" = snapshot ]; then
+		wait_for 10 synced || fail "new does not catch up with old before its snapshot"
+		rnew SAVE >/dev/null
+	fi
+	stop_pid "$(cat "$top/new.pid")"
+	mv "$top/new/log" "$top/new/log.$1"
+	[ "$2" = snapshot ] || rm -f "$top/new/dump.rdb"
+	# shellcheck disable=SC2086
+	redis_start "$top" new 0 --tls-port 16111 $tls --requirepass "$secret" || fail "cannot restart new"
+	rnew INFO replication | grep -q '^role:master' || fail "the restarted new is not a master"
+	if [ "$2" = snapshot ]; then
+		[ "$(rnew DBSIZE)" -gt 0 ] || fail "new did not load its snapshot"
+		rnew INFO replication | grep -q "^master_replid2:$(rold INFO replication | sed -n 's/^master_replid:\([0-9a-f]*\).*/\1/p')" ||
+			fail "the restarted new does not name old's replication id as its previous one"
+	fi
+	rold SET "after:$1" yes >/dev/null
+	run_ferry "$1.run" "$ferry" run "$top/$1/p.yaml" --until validate
+	[ $rc = 0 ] || { show "$top/$1.run"; fail "ferry run after new's restart: exit $rc, want 0"; }
+	grep -q "replication started again" "$top/$1.run" || { show "$top/$1.run"; fail "the run does not say it started the stream again"; }
+	rnew INFO replication | grep -q '^role:slave' || fail "new is not a replica again"
+	wait_for 10 synced || fail "new does not catch up with old after the restart"
+	[ "$(rnew GET "after:$1")" = yes ] || fail "a write made while new was down is not on new"
+	for i in $(cat "$ledger"); do
+		echo "EXISTS ledger:$i"
+	done | rnew | grep -c '^0' >"$top/lost" || true
+	[ "$(cat "$top/lost")" = 0 ] || fail "$(cat "$top/lost") acknowledged writes are missing on new after the restart"
+}
 step=c
-rnew REPLICAOF NO ONE >/dev/null
-rnew FLUSHALL >/dev/null
-mkdir "$top/c"
-write_plan "$top/c/p.yaml" "$new_url"
-# a soak long enough to stop ferry inside it, after the start step
-sed -i 's/replication_soak: 2s/replication_soak: 8s/' "$top/c/p.yaml"
-"$ferry" run "$top/c/p.yaml" --until validate >"$top/c.first" 2>&1 &
-ferry_pid=$!
-wait_for 30 grep -q "initial sync done" "$top/c.first" || { show "$top/c.first"; fail "no initial sync"; }
-kill -9 "$ferry_pid"
-wait "$ferry_pid" 2>/dev/null || true
-grep -q "phase complete" "$top/c.first" && grep -q "^replicate: gate holds" "$top/c.first" &&
-	fail "the replicate phase ended before ferry was stopped in its soak"
-rnew INFO replication | grep -q '^role:slave' || fail "new is not a replica after the start step"
-# restarted without the data (a restart without persistence, or a new
-# host): REPLICAOF is forgotten, new is an empty master
-stop_pid "$(cat "$top/new.pid")"
-mv "$top/new/log" "$top/new/log.1"
-rm -f "$top/new/dump.rdb"
-# shellcheck disable=SC2086
-redis_start "$top" new 0 --tls-port 16111 $tls --requirepass "$secret" || fail "cannot restart new"
-rnew INFO replication | grep -q '^role:master' || fail "the restarted new is not a master"
-rold SET after:restart yes >/dev/null
-run_ferry c.run "$ferry" run "$top/c/p.yaml" --until validate
-[ $rc = 0 ] || { show "$top/c.run"; fail "ferry run after new's restart: exit $rc, want 0"; }
-grep -q "replication started again" "$top/c.run" || { show "$top/c.run"; fail "the run does not say it started the stream again"; }
-rnew INFO replication | grep -q '^role:slave' || fail "new is not a replica again"
-wait_for 10 synced || fail "new does not catch up with old after the restart"
-[ "$(rnew GET after:restart)" = yes ] || fail "a write made while new was down is not on new"
-for i in $(cat "$ledger"); do
-	echo "EXISTS ledger:$i"
-done | rnew | grep -c '^0' >"$top/lost" || true
-[ "$(cat "$top/lost")" = 0 ] || fail "$(cat "$top/lost") acknowledged writes are missing on new after the restart"
-echo "redis_cli: c ok (new restarted, replication started again, 0 lost)"
+restarted c empty
+echo "redis_cli: c ok (new restarted empty, replication started again, 0 lost)"
+step=d
+restarted d snapshot
+echo "redis_cli: d ok (new restarted from its snapshot, replication started again, 0 lost)"

@@ -655,10 +655,12 @@ static int sw_carried(void *h, enum db_direction dir, const char *fence_pos, int
 /* ---- recovery ----------------------------------------------------------- */
 
 /* Does to hold every change from holds, as far as slot (on from) knows?
- * *out 1, 0, or -1 without the slot. */
-static int caught_up(struct pgsql_conn *from, const char *slot, const char *pub, bool wait_idle,
+ * *out 1, 0, or -1 without the slot.  running: the subscription that
+ * consumes slot is enabled. */
+static int caught_up(struct pgsql_conn *from, const char *slot, const char *pub, bool running,
                      int *out, struct ferry_error *err)
 {
+	bool wait_idle = !running;
 	const char *params[2] = { slot, pub };
 	struct pgsql_result r;
 	char *pending = NULL;
@@ -692,6 +694,15 @@ static int caught_up(struct pgsql_conn *from, const char *slot, const char *pub,
 		return 0;
 	}
 	pgsql_result_release(&r);
+	/* Not in use, but its subscription is enabled: the worker is being
+	 * started, and a peek now would hold the slot just as the worker asks
+	 * for it, which fails the worker ("replication slot ... is active
+	 * for PID") and the launcher tries again only after
+	 * wal_retrieve_retry_interval: not known to be caught up, no peek. */
+	if (running) {
+		*out = 0;
+		return 0;
+	}
 	/* not in use (the subscription is disabled): any data change left in
 	 * it was never applied on the other side */
 	rc = pgsql_query_value(from, pg_sql_pending_changes, 2, params, pg_deadline(PG_TIMEOUT_MS),
@@ -726,7 +737,7 @@ static int sw_inspect(void *h, enum db_direction dir, struct db_inspect *out,
 		return rc;
 	out->forward_exists = rc == 1;
 	out->forward_running = rc == 1 && enabled;
-	rc = caught_up(n.from, n.cur_slot, n.cur_pub, !out->forward_running, &out->caught_up, err);
+	rc = caught_up(n.from, n.cur_slot, n.cur_pub, out->forward_running, &out->caught_up, err);
 	if (rc < 0)
 		return rc;
 	rc = pg_slot_exists(n.to, n.new_slot, NULL, err);

@@ -792,6 +792,59 @@ static void test_crash_after_reverse_slot_is_completed(void **state)
 	orch_result_release(&rep);
 }
 
+/* The way back's apply worker ended (killed twice: the launcher starts it
+ * again only wal_retrieve_retry_interval, 5 s, after its last start): its
+ * subscription is enabled, its slot idle.  The inspection must not peek
+ * that slot: a peek holds it, and a worker that asks for it then fails and
+ * is not started again for 5 s (a rollback right after a cutover was
+ * refused "worker missing" that way).  It says "not known to be caught
+ * up" instead of the peek's "nothing pending". */
+#define REV_WORKER                                                                                 \
+	"FROM pg_stat_subscription w JOIN pg_subscription s ON s.oid = w.subid WHERE s.subname = " \
+	"'ferry_rev_sub' AND w.pid IS NOT NULL AND w.relid IS NULL"
+
+static void wait_val(const char *ci, int64_t want, const char *what, const char *q)
+{
+	int64_t until = time_mono_ms() + 20000;
+
+	while (val(ci, "%s", q) != want)
+		if (time_mono_ms() > until)
+			fail_msg("%s: not %lld after 20 s", what, (long long)want);
+		else
+			usleep(20000);
+}
+
+static void test_inspect_leaves_a_slot_its_worker_is_taking_alone(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct db_inspect ins;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 2; round++) {
+		wait_val(E.old_ci, 1, "the reverse apply worker", "SELECT count(*) " REV_WORKER);
+		sql(E.old_ci, "SELECT pg_terminate_backend(w.pid) " REV_WORKER);
+	}
+	wait_val(E.new_ci, 0, "the reverse slot in use",
+	         "SELECT count(*) FROM pg_replication_slots WHERE active");
+	if (val(E.old_ci, "SELECT count(*) " REV_WORKER) != 0)
+		fail_msg("the worker came back at once: nothing tested");
+	if (E.eng->sw->inspect(E.d.h, DB_REVERSE, &ins, &err) < 0)
+		fail_msg("inspect: %s", err.msg);
+	assert_true(ins.forward_running);
+	assert_int_equal(ins.caught_up, 0);
+	/* the worker comes back, takes its slot and confirms */
+	wait_val(E.new_ci, 1, "the reverse slot in use",
+	         "SELECT count(*) FROM pg_replication_slots WHERE active");
+	for (round = 0; ins.caught_up != 1; round++) {
+		if (round == 1000)
+			fail_msg("the inspection never saw the way back caught up");
+		usleep(20000);
+		if (E.eng->sw->inspect(E.d.h, DB_REVERSE, &ins, &err) < 0)
+			fail_msg("inspect: %s", err.msg);
+	}
+}
+
 /* Fault injection (SQLite's test6.c, STYLE "Tests"): kill -9 the switch
  * before each of its steps in turn, recover, and check that the world is
  * consistent: one writer, every pooler pointing at it and running, the
@@ -953,6 +1006,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),
 		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),
+		cmocka_unit_test(test_inspect_leaves_a_slot_its_worker_is_taking_alone),
 		cmocka_unit_test(test_kill_before_every_step_then_recover_is_consistent),
 		cmocka_unit_test(test_teardown_leaves_no_replication_object),
 	};

@@ -11,7 +11,9 @@
  *   - an undo (unfence) before the commit point leaves them alive and
  *     writable;
  *   - ferry killed after the fence: the fence completes by itself (the
- *     sessions are gone, the fence is on, no table lock is left).
+ *     sessions are gone, the fence is on, no table lock is left);
+ *   - ferry's lock held by another session: the fence that ends every
+ *     session inside the pause, as before.
  * Without the staged fence (every session ended inside the pause) the
  * first two fail.
  */
@@ -285,6 +287,33 @@ static void test_killed_ferry_fence_completes(void **state)
 	assert_true(wait_val("SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass", 0));
 }
 
+/* The lock taken elsewhere: the fence that ends every session inside
+ * the pause, as before */
+static void test_lock_held_elsewhere_ends_sessions_in_the_pause(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *holder = NULL;
+	void *h;
+
+	(void)state;
+	if (pgsql_connect(&holder, E.old_ci, E.pw, "holder", &err) < 0 ||
+	    pgsql_exec(holder, "SELECT pg_advisory_lock(hashtext('ferry-fence'))", 0, NULL,
+	               time_mono_ms() + 5000, NULL, &err) < 0)
+		fail_msg("holder: %s", err.msg);
+	h = engine_prepared();
+	sessions_open();
+	assert_int_equal(E.eng->sw->fence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
+	assert_true(fenced());
+	assert_true(wait_val("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND "
+	                     "datname = 'shop'",
+	                     0));
+	/* no table lock: nothing waits on a DO */
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
+	                               "'t'::regclass"),
+	                 0);
+	pgsql_free(holder);
+}
+
 int main(void)
 {
 	struct buf b;
@@ -295,6 +324,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_undo_leaves_sessions_writable, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_killed_ferry_fence_completes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_held_elsewhere_ends_sessions_in_the_pause,
+		                                setup, teardown),
 	};
 
 	E.dir = getenv("FERRY_PGTEST_DIR");

@@ -336,7 +336,9 @@ static void floor_switch(char *steps, size_t len)
 	int64_t deadline, t, nseq;
 	double ms[8];
 	bool new_fenced = false;
-	int i;
+	struct pg_fence_stage *st = NULL;
+	char keep[32];
+	int i, armed;
 
 	/* before the pause, as ferry's prepare and stage: the connections,
 	 * the reverse publication, the next include files */
@@ -348,6 +350,11 @@ static void floor_switch(char *steps, size_t len)
 	    pg_fence_get(new, &new_fenced, &err) < 0 || pg_warm(old, 0, &err) < 0 ||
 	    pg_warm(new, 0, &err) < 0)
 		die("floor: %s", err.msg);
+	/* ferry's staged fence, as its prepare arms it */
+	armed = pg_fence_arm(old, &st, old_ci, pw, "floor old", time_mono_ms() + 30000, &err);
+	if (armed < 0)
+		die("floor: %s", err.msg);
+	snprintf(keep, sizeof(keep), "{%d}", pgsql_backend_pid(old));
 	for (i = 0; i < 2; i++) {
 		char *data = xasprintf("[databases]\nshop = host=127.0.0.1 port=%d dbname=shop\n",
 		                       new_port);
@@ -370,7 +377,9 @@ static void floor_switch(char *steps, size_t len)
 	both_admin(adm, "PAUSE shop", deadline);
 	ms[0] = ms_since(&t);
 	/* ferry's fence, which reads the position once no session can commit */
-	if (pg_fence_on(old, "shop", 0, "floor old", deadline, &pos, &err) < 0)
+	if ((armed == 0
+	             ? pg_fence_stage_on(old, st, "shop", keep, "floor old", deadline, &pos, &err)
+	             : pg_fence_on(old, "shop", 0, "floor old", deadline, &pos, &err)) < 0)
 		die("floor: fence: %s", err.msg);
 	ms[1] = ms_since(&t);
 	ms[2] = ms_since(&t);
@@ -381,7 +390,7 @@ static void floor_switch(char *steps, size_t len)
 		die("floor: sequences: %s", err.msg);
 	ms[4] = ms_since(&t);
 	/* new keeps the fence of an earlier rollback */
-	if (new_fenced && pg_unfence_on(new, "shop", 0, deadline, &err) < 0)
+	if (new_fenced && pg_unfence_on(new, "shop", 0, NULL, deadline, &err) < 0)
 		die("floor: unfence new: %s", err.msg);
 	ms[5] = ms_since(&t);
 	for (i = 0; i < 2; i++)
@@ -403,6 +412,9 @@ static void floor_switch(char *steps, size_t len)
 	/* after the pause, what ferry does inside it so that it can roll
 	 * back: the forward stream stopped, the reverse slot (the writes new
 	 * took before it are not carried back: nothing measured needs them) */
+	if (armed == 0 && pg_fence_release(old, st, time_mono_ms() + 30000, &err) < 0)
+		die("floor: the fence's end: %s", err.msg);
+	pg_fence_stage_free(st);
 	if (pgsql_exec(new, "ALTER SUBSCRIPTION ferry_sub DISABLE", 0, NULL, 0, NULL, &err) < 0 ||
 	    pgsql_query_value(new, pg_sql_create_slot, 1, slot, 0, &lsn, &err) < 0)
 		die("floor: after the pause: %s", err.msg);

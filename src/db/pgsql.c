@@ -34,6 +34,7 @@ struct pgsql_conn {
 	bool busy;
 	bool hard;  /* a deadline closes the connection (pgsql_set_hard_deadlines) */
 	void *data; /* the owner's (pgsql_set_data) */
+	char *note; /* the last notice whose text begins "ferry-" (pgsql_notice) */
 };
 
 void pgsql_result_init(struct pgsql_result *res)
@@ -270,12 +271,20 @@ static int sqlstate_code(const char *st)
 	return FERRY_EREFUSED;
 }
 
-static void notice(void *arg, const char *message)
+/* A notice whose text begins "ferry-" is a message of ferry's own SQL
+ * (the fence's position): kept for pgsql_notice(), not logged. */
+static void notice(void *arg, const PGresult *r)
 {
-	const struct pgsql_conn *c = arg;
+	struct pgsql_conn *c = arg;
+	const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	char line[512];
 
-	first_line(line, sizeof(line), message);
+	if (primary && !strncmp(primary, "ferry-", 6)) {
+		free(c->note);
+		c->note = xstrdup(primary);
+		return;
+	}
+	first_line(line, sizeof(line), PQresultErrorMessage(r));
 	log_info("%s: %s", c->what, line);
 }
 
@@ -330,7 +339,7 @@ int pgsql_connect(struct pgsql_conn **out, const char *conninfo, const char *pas
 	}
 	/* Server notices ("created replication slot ...") are ferry's to
 	 * report, not libpq's to print on stderr. */
-	PQsetNoticeProcessor(c->pg, notice, c);
+	PQsetNoticeReceiver(c->pg, notice, c);
 	*out = c;
 	return 0;
 }
@@ -343,6 +352,7 @@ void pgsql_free(struct pgsql_conn *c)
 		PQfinish(c->pg);
 	free(c->what);
 	free(c->conninfo);
+	free(c->note);
 	free(c);
 }
 
@@ -549,6 +559,54 @@ int pgsql_wait(struct pgsql_conn *c, int64_t deadline_ms, struct pgsql_result *r
 		code = ferry_error_set(err, FERRY_EUNREACH, NULL, "%s: no result: %s", c->what,
 		                       PQerrorMessage(c->pg));
 	return code;
+}
+
+const char *pgsql_notice(const struct pgsql_conn *c, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return c->note && !strncmp(c->note, prefix, n) ? c->note + n : NULL;
+}
+
+int pgsql_wait_notice(struct pgsql_conn *c, const char *prefix, int64_t deadline_ms,
+                      struct ferry_error *err)
+{
+	char msg[400];
+	int rc;
+
+	if (!c->busy || !c->pg)
+		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: no query in flight", c->what);
+	free(c->note);
+	c->note = NULL;
+	for (;;) {
+		/* PQisBusy parses what has arrived, notices first */
+		bool busy = PQisBusy(c->pg);
+		if (pgsql_notice(c, prefix))
+			return 0;
+		if (!busy)
+			return ferry_error_set(err, FERRY_ESTATE, NULL,
+			                       "%s: the query ended without its notice", c->what);
+		rc = wait_readable(c, deadline_ms);
+		if (rc == FERRY_ETIMEDOUT) {
+			if (c->hard)
+				abandon(c);
+			return ferry_error_set(err, FERRY_ETIMEDOUT,
+			                       "the server is slow; retry, or raise the budget",
+			                       "%s: no answer in time%s", c->what,
+			                       c->hard ? "; connection closed" : "");
+		}
+		if (rc < 0 || !PQconsumeInput(c->pg)) {
+			first_line(msg, sizeof(msg), PQerrorMessage(c->pg));
+			c->busy = false;
+			return ferry_error_set(err, FERRY_EUNREACH, "check that the server is up",
+			                       "%s: connection lost: %s", c->what, msg);
+		}
+	}
+}
+
+bool pgsql_busy(const struct pgsql_conn *c)
+{
+	return c && c->pg && c->busy;
 }
 
 int pgsql_exec(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,

@@ -92,6 +92,19 @@ int pgsql_send(struct pgsql_conn *c, const char *sql, int nparams, const char *c
  * FERRY_EUNREACH.  res is always initialised and must be released. */
 int pgsql_wait(struct pgsql_conn *c, int64_t deadline_ms, struct pgsql_result *res,
                struct ferry_error *err);
+/* Notices: one whose text begins "ferry-" (RAISE NOTICE in ferry's own
+ * SQL) is kept, the last one per connection, instead of being logged.
+ * pgsql_wait_notice() waits, while the query sent by pgsql_send() runs,
+ * for such a notice that begins with prefix; the query stays in flight
+ * (pgsql_wait() collects its end).  Returns 0; FERRY_ESTATE (the query
+ * ended first: pgsql_wait() gives its result or error); FERRY_ETIMEDOUT
+ * (with hard deadlines the connection is closed, else the query still
+ * runs); FERRY_EUNREACH.  pgsql_notice(): the text after prefix of the
+ * last such notice, or NULL.  pgsql_busy(): a query is in flight. */
+int pgsql_wait_notice(struct pgsql_conn *c, const char *prefix, int64_t deadline_ms,
+                      struct ferry_error *err);
+const char *pgsql_notice(const struct pgsql_conn *c, const char *prefix);
+bool pgsql_busy(const struct pgsql_conn *c);
 /* pgsql_send() + pgsql_wait().  res may be NULL when the rows are not
  * wanted. */
 int pgsql_exec(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,

@@ -409,6 +409,9 @@ static void pg_close(void *h)
 		return;
 	pgsql_free(p->old);
 	pgsql_free(p->new);
+	/* after the main connections: a DO still waiting completes */
+	pg_fence_stage_free(p->stage[DB_OLD]);
+	pg_fence_stage_free(p->stage[DB_NEW]);
 	pgsql_free(p->old_spare);
 	pgsql_free(p->new_spare);
 	free(p->fence_pos[DB_OLD]);

@@ -424,16 +424,37 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 			line(&d, side, pg_sql_sequences, "on both: the same");
 		}
 		pub_ensure(&d, n->to_side, n->new_pub);
+		line(&d, n->from_side, "connect (the fence's connection)",
+		     "if not open: kept for the fence's DO");
+		line(&d, n->from_side, pg_sql_fence_conn,
+		     "on the fence's connection, then the warm-up statements above; if just "
+		     "opened");
+		line(&d, n->from_side, pg_sql_fence_fits,
+		     "one lock per table for the fence's DO; over a quarter of the lock table, "
+		     "the fence ends every session inside the pause; if not ready before");
+		line(&d, n->from_side, pg_sql_fence_lock,
+		     "held by the main connection until after RESUME; taken elsewhere, the fence "
+		     "ends every session inside the pause; if not ready before");
 		line(&d, n->from_side, pg_sql_sub_exists,
 		     "$1 = '%s'; if missing, a stale slot is dropped:", n->new_sub);
 		slot_drop(&d, n->to_side, n->new_slot);
 	} else if (!strcmp(name, DB_SW_FENCE)) {
 		char *db = ci_dbname(side_conninfo(&d, n->from_side));
-		line_built(&d, n->from_side, pg_sql_fence_end(db, true, 0),
-		           "one round trip; 0: the pid of ferry's spare connection, left open");
+		line_built(&d, n->from_side, pg_sql_fence_stage(db),
+		           "one round trip: the sessions shown before the ALTER (they stay "
+		           "writable), the ALTER committed, the sessions still starting ended");
+		line_built(&d, n->from_side,
+		           pg_sql_fence_do("<the time above>", "{<main pid>,<spare pid>}"),
+		           "on the fence's connection, sent without waiting: its notice "
+		           "ferry-fence-pos gives the fence position once every table is locked; "
+		           "the rest runs after RESUME");
+		line_built(&d, n->from_side, pg_sql_fence_end(db, true, 0, NULL),
+		           "instead of the two above when the fence is not staged (a recovery, too "
+		           "many tables): every session ended inside the pause; 0: the pid of "
+		           "ferry's spare connection, left open; only if not staged");
 		line(&d, n->from_side, pg_sql_fence_wait,
 		     "$1 = the answer above; every millisecond until the first column is "
-		     "set: the fence position");
+		     "set: the fence position; only if not staged");
 		free(db);
 	} else if (!strcmp(name, DB_SW_POSITION)) {
 		line(&d, n->from_side, pg_sql_wal_lsn,
@@ -460,11 +481,14 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line(&d, n->to_side, pg_sql_create_slot, "$1 = '%s'", n->new_slot);
 	} else if (!strcmp(name, DB_SW_UNFENCE_TARGET)) {
 		char *db = ci_dbname(side_conninfo(&d, n->to_side));
-		line_built(&d, n->to_side, pg_sql_fence_end(db, false, 0),
+		line_built(&d, n->to_side, pg_sql_fence_end(db, false, 0, NULL),
 		           "only if it is fenced; sessions begun under the fence keep its default: "
 		           "ended (0: ferry's spare connection)");
 		free(db);
 	} else if (!strcmp(name, DB_SW_START_REVERSE)) {
+		line(&d, n->from_side, pg_sql_fence_unlock,
+		     "the fence's DO goes on: it ends the sessions begun before the fence, and "
+		     "its end is waited for (it says how many); if the fence was staged");
 		line(&d, n->from_side, pg_sql_sub_exists, "$1 = '%s'; created only if missing",
 		     n->new_sub);
 		opts = pg_sub_opts_on_slot(n->new_slot);
@@ -492,9 +516,12 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line_built(&d, n->to_side, pg_sql_sub_alter(n->cur_sub, "ENABLE"), NULL);
 	} else if (!strcmp(name, DB_SW_UNDO_UNFENCE)) {
 		char *db = ci_dbname(side_conninfo(&d, n->from_side));
-		line_built(&d, n->from_side, pg_sql_fence_end(db, false, 0),
-		           "sessions begun under the fence keep its default: ended (0: ferry's "
-		           "spare connection)");
+		line(&d, n->from_side, pg_sql_fence_cancel,
+		     "$1 = the fence's DO, whose error is waited for: no idle session was ended; "
+		     "if the fence was staged");
+		line_built(&d, n->from_side, pg_sql_fence_end(db, false, 0, "{<sessions before>}"),
+		           "sessions begun under the fence keep its default: ended, but those "
+		           "shown before a staged fence (0: ferry's spare connection)");
 		free(db);
 	} else {
 		buf_release(&d.o);

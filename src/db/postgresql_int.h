@@ -25,6 +25,17 @@
 #include "db/db.h"
 #include "db/pgsql.h"
 
+/* The staged fence of one side (postgresql_switch.c: pg_fence_arm...):
+ * the fence connection, and where its DO is. */
+struct pg_fence_stage {
+	struct pgsql_conn *fence; /* the fence connection (owned) */
+	int main_pid;             /* the main connection that holds the lock, 0: none */
+	bool running;             /* the DO was sent and has not been collected */
+	int pid;                  /* the fence connection's backend, while running */
+	char *before;             /* "{pids}": the sessions shown before the ALTER */
+	int64_t ended;            /* sessions the DO ended (its last notice) */
+};
+
 struct pg {
 	const struct db_config *cfg;
 	char slot_fwd[64], slot_rev[64]; /* pg_slot_names() */
@@ -33,10 +44,11 @@ struct pg {
 	 * step after a hard deadline closed the main connection uses them
 	 * (postgresql_switch.c: conn_pause). */
 	struct pgsql_conn *old_spare, *new_spare;
-	char *dbname[2];    /* current_database() of each side, read once */
-	char slot_lsn[64];  /* where the reverse slot of this switch starts */
-	char *fence_pos[2]; /* the position the last fence of a side read */
-	int fence_pid[2];   /* the backend that last sent a side's fence */
+	char *dbname[2];                 /* current_database() of each side, read once */
+	char slot_lsn[64];               /* where the reverse slot of this switch starts */
+	char *fence_pos[2];              /* the position the last fence of a side read */
+	int fence_pid[2];                /* the backend that last sent a side's fence */
+	struct pg_fence_stage *stage[2]; /* the staged fence of a side (prepare) */
 };
 
 /* The names for a switch in direction dir: "from" is the writer being
@@ -118,8 +130,36 @@ int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t dead
  * every sequence of from set on to (never backwards). */
 int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *what,
                 int64_t deadline, char **pos, struct ferry_error *err);
-int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t deadline,
-                  struct ferry_error *err);
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *spared,
+                  int64_t deadline, struct ferry_error *err);
+/* The staged fence: what the pause pays does not grow with the sessions.
+ * pg_fence_arm (before the pause): st's fence connection opened on
+ * conninfo (kept open, its timeouts off) and main given the advisory
+ * lock; returns 0, 1 when the staged fence cannot be used (too many
+ * tables for the server's lock table, or the lock is taken: err says
+ * why, the caller uses pg_fence_on), or an error.  pg_fence_armed: st is
+ * ready on main.  pg_fence_stage_on (in the pause): the ALTER committed
+ * over c (main) and the DO sent on the fence connection (keep: a pid
+ * array literal, ferry's sessions); returns once the DO holds every
+ * table IN SHARE MODE, *pos its insert position.  pg_fence_release
+ * (after RESUME): main lets the lock go and the DO's end is waited for
+ * (it ends the sessions begun before the ALTER; st->ended).
+ * pg_fence_cancel: the DO cancelled (from c) and its end waited for, or
+ * its backend ended when its connection was lost; nothing it did but
+ * the end of the sessions with a write in flight remains.
+ * pg_fence_stage_free: st's connection closed (a DO still waiting
+ * completes when main closes) and st freed; NULL-safe. */
+int pg_fence_arm(struct pgsql_conn *main, struct pg_fence_stage **st, const char *conninfo,
+                 const char *password, const char *what, int64_t deadline, struct ferry_error *err);
+bool pg_fence_armed(const struct pgsql_conn *main, const struct pg_fence_stage *st);
+int pg_fence_stage_on(struct pgsql_conn *c, struct pg_fence_stage *st, const char *dbname,
+                      const char *keep, const char *what, int64_t deadline, char **pos,
+                      struct ferry_error *err);
+int pg_fence_release(struct pgsql_conn *main, struct pg_fence_stage *st, int64_t deadline,
+                     struct ferry_error *err);
+int pg_fence_cancel(struct pgsql_conn *c, struct pg_fence_stage *st, int64_t deadline,
+                    struct ferry_error *err);
+void pg_fence_stage_free(struct pg_fence_stage *st);
 int pg_warm(struct pgsql_conn *c, int64_t deadline, struct ferry_error *err);
 int pg_applied_wait(struct pgsql_conn *from, const char *slot, const char *pos, const char *what,
                     int64_t deadline, struct ferry_error *err);
@@ -157,7 +197,8 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_carried_txns[], pg_sql_slot_state[], pg_sql_pending_changes[], pg_sql_slot_start[];
 extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
         pg_sql_large_objects_named[], pg_sql_is_superuser[], pg_sql_fence_wait[],
-        pg_sql_sessions_fenced[], pg_sql_backend_end[];
+        pg_sql_sessions_fenced[], pg_sql_backend_end[], pg_sql_fence_lock[], pg_sql_fence_unlock[],
+        pg_sql_fence_cancel[], pg_sql_fence_conn[], pg_sql_fence_fits[];
 extern const char pg_sql_slot_confirmed[], pg_sql_copy_tables[], pg_sql_copy_snapshot_begin[],
         pg_sql_post_data_present[];
 /* CREATE_REPLICATION_SLOT slot ... EXPORT_SNAPSHOT */
@@ -184,7 +225,11 @@ char *pg_sub_opts_forward(const char *slot);
 char *pg_sql_sub_comment(const char *sub, const char *start_lsn);
 /* The fence (on) or its removal on database dbname (quoted here). */
 char *pg_sql_fence(const char *dbname, bool on);
-char *pg_sql_fence_end(const char *dbname, bool on, int keep);
+char *pg_sql_fence_end(const char *dbname, bool on, int keep, const char *spared);
+/* the staged fence's ALTER (answers the time and the sessions before it)
+ * and its DO (postgresql_sql.c) */
+char *pg_sql_fence_stage(const char *dbname);
+char *pg_sql_fence_do(const char *ts, const char *keep);
 /* Appends one sequence to a batched SELECT setval(...), ... statement. */
 void pg_sql_setval_add(struct buf *sql, bool first, const char *name_lit, const char *value);
 /* What teardown drops, in order: subscriptions first (they hold the

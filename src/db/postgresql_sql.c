@@ -126,6 +126,101 @@ const char pg_sql_terminate_starting[] =
         "(SELECT oid FROM pg_database WHERE datname = current_database()) AND l.mode = "
         "'RowExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid() LOOP BEGIN PERFORM "
         "pg_terminate_backend(b); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END $ferry$";
+/* ---- the staged fence (postgresql_switch.c: pg_fence_stage) ---- */
+
+/* The advisory lock (session level; advisory locks belong to a database)
+ * ferry's main connection holds from prepare until after RESUME: the
+ * fence's DO waits for it before it ends the idle sessions. */
+#define PG_FENCE_KEY "hashtext('ferry-fence')"
+const char pg_sql_fence_lock[] = "SELECT pg_try_advisory_lock(" PG_FENCE_KEY ")";
+const char pg_sql_fence_unlock[] = "SELECT pg_advisory_unlock(" PG_FENCE_KEY ")";
+/* an undo: the DO (backend $1) cancelled while it waits for that lock */
+const char pg_sql_fence_cancel[] = "SELECT pg_cancel_backend($1::int)";
+/* The fence connection: nothing may end its DO but ferry (no timeouts,
+ * and no check of the client: a ferry that died lets it complete) */
+const char pg_sql_fence_conn[] =
+        "SET client_connection_check_interval = 0; SET statement_timeout = 0; SET "
+        "lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET "
+        "idle_session_timeout = 0; SET default_transaction_read_only = off";
+/* the tables the DO locks: every permanent or unlogged user table */
+#define PG_FENCE_TABLES                                                                            \
+	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "        \
+	"('r', 'p') AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', "              \
+	"'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'"
+/* the tables, the shared lock table's size (PostgreSQL manual,
+ * max_locks_per_transaction: the DO takes one lock per table), and the
+ * tables ferry's role may not lock IN SHARE MODE (LOCK: UPDATE, DELETE or
+ * TRUNCATE on it) */
+const char pg_sql_fence_fits[] =
+        "SELECT count(*), current_setting('max_locks_per_transaction')::bigint * "
+        "(current_setting('max_connections')::bigint + "
+        "current_setting('max_prepared_transactions')::bigint), count(*) FILTER (WHERE NOT "
+        "has_table_privilege(c.oid, 'UPDATE, DELETE, TRUNCATE')) " PG_FENCE_TABLES;
+
+/* The ALTER committed as in pg_sql_fence_end(), the sessions still
+ * starting ended, but no other session: the pids of the sessions shown
+ * before the ALTER (they read the old default: writable) are kept in the
+ * session variable ferry.fence_before and answered with the time after
+ * the signals. */
+char *pg_sql_fence_stage(const char *dbname)
+{
+	char *fence = pg_sql_fence(dbname, true);
+	char *sql = xasprintf(
+	        "SELECT set_config('ferry.fence_before', (SELECT '{' || coalesce(string_agg(pid::"
+	        "text, ','), '') || '}' FROM pg_stat_activity WHERE %s), false); BEGIN; %s; "
+	        "COMMIT; %s; SELECT clock_timestamp()::text, current_setting('ferry.fence_before')",
+	        pg_sql_sessions_fenced, fence, pg_sql_terminate_starting);
+
+	free(fence);
+	return sql;
+}
+
+/* The fence's DO, sent on the fence connection without waiting: the
+ * sessions that may hold a write in flight ended (and autovacuum's
+ * workers of the database cancelled: they would hold the LOCK up to
+ * deadlock_timeout), every user table locked IN SHARE MODE (writes wait,
+ * reads go on; granted once every writer has ended), the insert position
+ * as the notice "ferry-fence-pos LSN"; then it waits for the advisory
+ * lock, which ferry's main connection lets go after RESUME (or when it
+ * dies), ends every session begun before ts but keep (a pid array
+ * literal, ferry's), waits up to 60 s for them to go, and says
+ * "ferry-fence-ended N".  Its commit releases the table locks. */
+char *pg_sql_fence_do(const char *ts, const char *keep)
+{
+	char *ts_lit = pgsql_quote_literal(ts), *keep_lit = pgsql_quote_literal(keep);
+	char *sql = xasprintf(
+	        "DO $ferry$ DECLARE b int; t text; ended int[]; t0 timestamptz; BEGIN "
+	        "FOR b IN SELECT pid FROM pg_stat_activity WHERE %s AND pid <> ALL (%s::int[]) AND "
+	        "(backend_xid IS NOT NULL OR state IS NULL OR state <> 'idle') UNION SELECT l.pid "
+	        "FROM pg_locks l WHERE l.locktype = 'object' AND l.classid = "
+	        "'pg_database'::regclass AND l.objid = (SELECT oid FROM pg_database WHERE datname "
+	        "= current_database()) AND l.mode = 'RowExclusiveLock' AND l.granted AND l.pid <> "
+	        "pg_backend_pid() AND l.pid <> ALL (%s::int[]) LOOP BEGIN PERFORM "
+	        "pg_terminate_backend(b); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; "
+	        "FOR b IN SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+	        "backend_type = 'autovacuum worker' LOOP BEGIN PERFORM pg_cancel_backend(b); "
+	        "EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; "
+	        "SELECT string_agg(format('%%I.%%I', n.nspname, c.relname), ', ') INTO t %s; "
+	        "IF t IS NOT NULL THEN EXECUTE 'LOCK TABLE ' || t || ' IN SHARE MODE'; END IF; "
+	        "RAISE NOTICE 'ferry-fence-pos %%', pg_current_wal_insert_lsn(); "
+	        "PERFORM pg_advisory_lock(" PG_FENCE_KEY "); "
+	        "PERFORM pg_stat_clear_snapshot(); t0 := clock_timestamp(); "
+	        "SELECT coalesce(array_agg(pid), '{}') INTO ended FROM pg_stat_activity WHERE %s "
+	        "AND pid <> ALL (%s::int[]) AND backend_start < %s::timestamptz; "
+	        "FOREACH b IN ARRAY ended LOOP BEGIN PERFORM pg_terminate_backend(b); EXCEPTION "
+	        "WHEN OTHERS THEN NULL; END; LOOP PERFORM pg_stat_clear_snapshot(); EXIT WHEN "
+	        "clock_timestamp() > t0 + interval '60 s' OR NOT EXISTS (SELECT 1 FROM "
+	        "pg_stat_get_activity(b)); PERFORM pg_sleep(0.001); END LOOP; END LOOP; "
+	        "PERFORM pg_advisory_unlock(" PG_FENCE_KEY "); "
+	        "RAISE NOTICE 'ferry-fence-ended %%', cardinality(ended); END $ferry$",
+	        pg_sql_sessions_fenced, keep_lit, keep_lit, PG_FENCE_TABLES, pg_sql_sessions_fenced,
+	        keep_lit, ts_lit);
+
+	free(ts_lit);
+	free(keep_lit);
+	return sql;
+}
+
 /* the insert pointer: past every record written so far, flushed or not */
 const char pg_sql_wal_lsn[] = "SELECT pg_current_wal_insert_lsn()";
 /* inspect(): a slot in use says whether its consumer confirmed everything
@@ -393,15 +488,22 @@ char *pg_sql_fence(const char *dbname, bool on)
  * COMMIT in the query's implicit transaction would warn), then the
  * sessions still starting and every client session shown but keep (ferry's
  * spare on that side, 0 for none) are signalled, and the time after that
- * is the answer: a session that started later holds the new default. */
-char *pg_sql_fence_end(const char *dbname, bool on, int keep)
+ * is the answer: a session that started later holds the new default.
+ * spared (a pid array literal, or NULL): sessions not signalled, those a
+ * staged fence found before its ALTER (pg_sql_fence_stage): they hold the
+ * old default, and an unfence leaves them alone. */
+char *pg_sql_fence_end(const char *dbname, bool on, int keep, const char *spared)
 {
 	char *fence = pg_sql_fence(dbname, on);
+	char *lit = spared ? pgsql_quote_literal(spared) : NULL;
+	char *but = lit ? xasprintf(" AND pid <> ALL (%s::int[])", lit) : xstrdup("");
 	char *sql = xasprintf("BEGIN; %s; COMMIT; %s; SELECT clock_timestamp()::text FROM (SELECT "
 	                      "count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE %s "
-	                      "AND pid <> %d) t",
-	                      fence, pg_sql_terminate_starting, pg_sql_sessions_fenced, keep);
+	                      "AND pid <> %d%s) t",
+	                      fence, pg_sql_terminate_starting, pg_sql_sessions_fenced, keep, but);
 
+	free(but);
+	free(lit);
 	free(fence);
 	return sql;
 }

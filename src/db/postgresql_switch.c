@@ -12,10 +12,12 @@
  *   preflight        the subscription runs, lag < max, no apply error, the
  *                    target can publish (wal_level=logical)
  *   prepare          the publication on the target; a stale reverse slot
- *                    of an undone attempt dropped; spare connections
+ *                    of an undone attempt dropped; spare connections; the
+ *                    staged fence armed on the source (below)
  *   fence(side)      default_transaction_read_only on side's database, and
- *                    its client sessions ended (a writer that bypasses the
- *                    pooler cannot commit any more)
+ *                    every table locked against writes (a writer that
+ *                    bypasses the pooler cannot commit any more); its
+ *                    client sessions are ended after RESUME
  *   position         pg_current_wal_insert_lsn() after the fence
  *   wait_applied     the slot's confirmed_flush_lsn reaches it (the
  *                    subscription commits synchronously, so confirmed
@@ -25,7 +27,8 @@
  *   prepare_reverse  the reverse slot on the target: after the forward
  *                    apply stopped, before any write is let in
  *   unfence(side)    the fence removed
- *   start_reverse    the reverse subscription (no copy, existing slot)
+ *   start_reverse    the staged fence completed (its sessions ended), then
+ *                    the reverse subscription (no copy, existing slot)
  *   drop_forward     the forward subscription, slot and publication
  *   inspect          fences, subscriptions, slots; whether the target
  *                    holds every change of the source (confirmed position
@@ -35,6 +38,20 @@
  * never write to it again; the reverse subscription's apply worker is not
  * affected by default_transaction_read_only (it does not go through the
  * executor's read-only check; tests/integration/pg proves it).
+ *
+ * The staged fence (docs/design.md, "A fence whose cost grew with the
+ * sessions"): ending N sessions costs the server N exits (~5 ms of CPU each
+ * here), so the pause does not end the idle ones.  prepare gives the main
+ * connection an advisory lock and opens a fence connection; fence commits
+ * the ALTER, then sends one DO on the fence connection that ends only the
+ * sessions with a write in flight, locks every user table IN SHARE MODE,
+ * raises the fence position as a notice, and waits for the advisory lock;
+ * start_reverse (after RESUME) releases the lock: the DO ends every session
+ * begun before the ALTER and commits.  An undo cancels the DO: the idle
+ * sessions live on, writable.  ferry dying lets the lock go: the DO
+ * completes by itself.  A fence that was not armed (a recovery, an undo,
+ * too many tables for the lock table) ends every session inside the pause
+ * (pg_fence_on).
  *
  * Inside the pause every statement goes over a connection with hard
  * deadlines (a deadline closes it); a step after such a close uses the
@@ -188,6 +205,26 @@ int pg_warm(struct pgsql_conn *c, int64_t deadline, struct ferry_error *err)
 	return rc;
 }
 
+/* The staged fence of side, ready for the pause: when it cannot be (too
+ * many tables, the lock taken, the fence connection refused) the fence
+ * ends every session inside the pause, as it says. */
+static int arm(struct pg *p, enum db_side s)
+{
+	const struct db_config *c = p->cfg;
+	struct ferry_error e = { 0 };
+	char what[160];
+	int rc;
+
+	snprintf(what, sizeof(what), "database %s %s", c->name, db_side_name(s));
+	rc = pg_fence_arm(*main_of(p, s), &p->stage[s],
+	                  s == DB_OLD ? c->old_conninfo : c->new_conninfo,
+	                  s == DB_OLD ? c->old_password : c->new_password, what,
+	                  pg_deadline(PG_TIMEOUT_MS), &e);
+	if (rc != 0)
+		log_info("%s: the fence will end every session inside the pause (%s)", what, e.msg);
+	return 0;
+}
+
 static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 {
 	struct pg *p = h;
@@ -218,6 +255,9 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	rc = pg_pub_ensure(n.to, n.new_pub, err);
 	if (rc < 0)
 		return rc;
+	rc = arm(p, n.from_id);
+	if (rc < 0)
+		return rc;
 	/* a reverse slot left by an earlier, undone attempt would hold WAL
 	 * from a stale position: start from a clean one */
 	have_sub = pg_sub_exists(n.from, n.new_sub, NULL, NULL, err);
@@ -232,8 +272,8 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 
 /* pg_sql_fence_end() on c; dbname NULL: c's database (a recovery's
  * connections did not read it in prepare).  *ts: its answer. */
-static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, int keep, int64_t deadline,
-                     char **ts, struct ferry_error *err)
+static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, int keep,
+                     const char *spared, int64_t deadline, char **ts, struct ferry_error *err)
 {
 	char *sql, *db = NULL;
 	int rc;
@@ -242,7 +282,7 @@ static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, int keep
 	rc = pg_dbname(c, &dbname, &db, deadline, err);
 	if (rc < 0)
 		return rc;
-	sql = pg_sql_fence_end(dbname, on, keep);
+	sql = pg_sql_fence_end(dbname, on, keep, spared);
 	rc = pgsql_query_value(c, sql, 0, NULL, deadline, ts, err);
 	free(sql);
 	free(db);
@@ -260,7 +300,7 @@ int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *
 	if (pos)
 		*pos = NULL;
 	/* the fence and the signals in one round trip (pg_sql_fence_end) */
-	rc = fence_end(c, dbname, true, keep, deadline, &ts, err);
+	rc = fence_end(c, dbname, true, keep, NULL, deadline, &ts, err);
 	if (rc < 0)
 		return rc;
 	/* then only the sessions that could still commit are waited for,
@@ -293,6 +333,234 @@ int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *
 	return rc;
 }
 
+/* ---- the staged fence ---------------------------------------------------- */
+
+int pg_fence_arm(struct pgsql_conn *main, struct pg_fence_stage **stp, const char *conninfo,
+                 const char *password, const char *what, int64_t deadline, struct ferry_error *err)
+{
+	struct pg_fence_stage *st = *stp;
+	struct pgsql_result r;
+	char *got = NULL, name[200];
+	int rc;
+
+	if (st && st->running)
+		return ferry_error_set(err, FERRY_ESTATE, NULL, "%s: a fence is still running",
+		                       what);
+	if (!st)
+		st = *stp = xcalloc(1, sizeof(*st));
+	/* a fence connection left from an earlier switch may have been
+	 * ended since (a fence that ends every session): asked, else opened
+	 * again */
+	if (pgsql_ok(st->fence) &&
+	    pgsql_exec(st->fence, "SELECT 1", 0, NULL, deadline, NULL, NULL) < 0) {
+		pgsql_free(st->fence);
+		st->fence = NULL;
+	}
+	if (!pgsql_ok(st->fence)) {
+		pgsql_free(st->fence);
+		st->fence = NULL;
+		snprintf(name, sizeof(name), "%s (fence)", what);
+		rc = pgsql_connect(&st->fence, conninfo, password, name, err);
+		if (rc == 0)
+			rc = pgsql_exec(st->fence, pg_sql_fence_conn, 0, NULL, deadline, NULL, err);
+		if (rc == 0)
+			rc = pg_warm(st->fence, deadline, err);
+		if (rc < 0)
+			return rc;
+	}
+	/* one lock per table for the DO: a database whose tables would take
+	 * a quarter of the server's lock table keeps the fence that ends
+	 * every session inside the pause */
+	rc = pgsql_exec(main, pg_sql_fence_fits, 0, NULL, deadline, &r, err);
+	if (rc == 0 && r.nrows == 1 &&
+	    pgsql_result_int(&r, 0, 0, 0) * 4 > pgsql_result_int(&r, 0, 1, 0))
+		rc = ferry_error_set(err, FERRY_ECHECK, "raise max_locks_per_transaction",
+		                     "%s: %lld tables for a lock table of %lld", what,
+		                     (long long)pgsql_result_int(&r, 0, 0, 0),
+		                     (long long)pgsql_result_int(&r, 0, 1, 0));
+	else if (rc == 0 && r.nrows == 1 && pgsql_result_int(&r, 0, 2, 0) > 0)
+		rc = ferry_error_set(err, FERRY_ECHECK, "grant it UPDATE on every table",
+		                     "%s: ferry's role may not lock %lld tables", what,
+		                     (long long)pgsql_result_int(&r, 0, 2, 0));
+	pgsql_result_release(&r);
+	if (rc == FERRY_ECHECK)
+		return 1;
+	if (rc < 0)
+		return rc;
+	/* taken once per main connection: advisory locks count, and the
+	 * DO waits until the last is let go */
+	if (st->main_pid == pgsql_backend_pid(main))
+		return 0;
+	rc = pgsql_query_value(main, pg_sql_fence_lock, 0, NULL, deadline, &got, err);
+	if (rc == 0 && (!got || strcmp(got, "t")))
+		rc = ferry_error_set(err, FERRY_ECHECK, NULL,
+		                     "%s: another session holds ferry's fence lock", what);
+	free(got);
+	if (rc == FERRY_ECHECK)
+		return 1;
+	if (rc == 0)
+		st->main_pid = pgsql_backend_pid(main);
+	return rc;
+}
+
+bool pg_fence_armed(const struct pgsql_conn *main, const struct pg_fence_stage *st)
+{
+	return st && !st->running && st->main_pid && pgsql_ok(main) &&
+	       pgsql_backend_pid(main) == st->main_pid && pgsql_ok(st->fence) &&
+	       !pgsql_busy(st->fence);
+}
+
+int pg_fence_stage_on(struct pgsql_conn *c, struct pg_fence_stage *st, const char *dbname,
+                      const char *keep, const char *what, int64_t deadline, char **pos,
+                      struct ferry_error *err)
+{
+	struct pgsql_result r;
+	char *sql;
+	int rc;
+
+	*pos = NULL;
+	free(st->before);
+	st->before = NULL;
+	/* the ALTER committed, the sessions still starting ended: one round
+	 * trip; the answer is the time after it and the sessions before it */
+	sql = pg_sql_fence_stage(dbname);
+	rc = pgsql_exec(c, sql, 0, NULL, deadline, &r, err);
+	free(sql);
+	if (rc == 0 && (r.nrows != 1 || r.ncols != 2 || !pgsql_result_get(&r, 0, 0)))
+		rc = ferry_error_set(err, FERRY_EPROTO, NULL, "%s: the fence answered %d rows",
+		                     what, r.nrows);
+	if (rc == 0) {
+		st->before = xstrdup(pgsql_result_get(&r, 0, 1) ?: "{}");
+		sql = pg_sql_fence_do(pgsql_result_get(&r, 0, 0), keep);
+		pgsql_set_hard_deadlines(st->fence, true);
+		rc = pgsql_send(st->fence, sql, 0, NULL, err);
+		free(sql);
+	}
+	pgsql_result_release(&r);
+	if (rc < 0)
+		return rc;
+	st->running = true;
+	st->pid = pgsql_backend_pid(st->fence);
+	st->ended = 0;
+	rc = pgsql_wait_notice(st->fence, "ferry-fence-pos ", deadline, err);
+	if (rc == FERRY_ESTATE) {
+		/* the DO ended before its notice: its error says why */
+		rc = pgsql_wait(st->fence, deadline, &r, err);
+		pgsql_result_release(&r);
+		st->running = false;
+		st->pid = 0;
+		if (rc == 0)
+			rc = ferry_error_set(err, FERRY_EPROTO, NULL,
+			                     "%s: the fence gave no position", what);
+		return rc;
+	}
+	if (rc == 0)
+		*pos = xstrdup(pgsql_notice(st->fence, "ferry-fence-pos "));
+	return rc;
+}
+
+int pg_fence_release(struct pgsql_conn *main, struct pg_fence_stage *st, int64_t deadline,
+                     struct ferry_error *err)
+{
+	struct pgsql_result r;
+	const char *n;
+	char *got = NULL;
+	int rc = 0;
+
+	/* a main connection opened again holds no lock: the old one's end
+	 * let it go */
+	if (st->main_pid && pgsql_ok(main) && pgsql_backend_pid(main) == st->main_pid)
+		rc = pgsql_query_value(main, pg_sql_fence_unlock, 0, NULL, deadline, &got, err);
+	free(got);
+	if (rc < 0)
+		return rc;
+	st->main_pid = 0;
+	if (!st->running)
+		return 0;
+	pgsql_set_hard_deadlines(st->fence, false);
+	rc = pgsql_wait(st->fence, deadline, &r, err);
+	pgsql_result_release(&r);
+	if (rc == FERRY_ETIMEDOUT && pgsql_busy(st->fence))
+		return rc; /* still running: the next call waits again */
+	st->running = false;
+	st->pid = 0;
+	n = pgsql_notice(st->fence, "ferry-fence-ended ");
+	st->ended = n ? strtoll(n, NULL, 10) : 0;
+	return rc;
+}
+
+/* Ends backend pid (from c) and waits until it is gone. */
+static int backend_gone(struct pgsql_conn *c, int pid, const char *what, int64_t deadline,
+                        struct ferry_error *err)
+{
+	char pids[24], *n = NULL;
+	const char *params[1] = { pids };
+	int rc;
+
+	snprintf(pids, sizeof(pids), "%d", pid);
+	for (;;) {
+		free(n);
+		n = NULL;
+		rc = pgsql_query_value(c, pg_sql_backend_end, 1, params, deadline, &n, err);
+		if (rc < 0 || (n && !strcmp(n, "0")))
+			break;
+		if (time_mono_ms() >= deadline) {
+			rc = ferry_error_set(err, FERRY_ETIMEDOUT, "retry: the next run recovers",
+			                     "%s: the fence's session (pid %s) did not end", what,
+			                     pids);
+			break;
+		}
+		poll(NULL, 0, 1);
+	}
+	free(n);
+	return rc;
+}
+
+int pg_fence_cancel(struct pgsql_conn *c, struct pg_fence_stage *st, int64_t deadline,
+                    struct ferry_error *err)
+{
+	struct pgsql_result r;
+	char pid[24];
+	const char *params[1] = { pid };
+	int rc;
+
+	if (!st || !st->running)
+		return 0;
+	snprintf(pid, sizeof(pid), "%d", st->pid);
+	if (pgsql_ok(st->fence) && pgsql_busy(st->fence)) {
+		struct ferry_error e = { 0 };
+		rc = pgsql_exec(c, pg_sql_fence_cancel, 1, params, deadline, NULL, err);
+		if (rc < 0)
+			return rc;
+		/* its error (57014), or its end when it had completed */
+		rc = pgsql_wait(st->fence, deadline, &r, &e);
+		pgsql_result_release(&r);
+		if (rc == 0 || rc == FERRY_EREFUSED) {
+			st->running = false;
+			st->pid = 0;
+			return 0;
+		}
+	}
+	/* its connection is gone: the backend may still run the DO */
+	rc = backend_gone(c, st->pid, pgsql_what(c), deadline, err);
+	if (rc == 0) {
+		pgsql_free(st->fence);
+		st->fence = NULL;
+		st->running = false;
+		st->pid = 0;
+	}
+	return rc;
+}
+
+void pg_fence_stage_free(struct pg_fence_stage *st)
+{
+	if (!st)
+		return;
+	pgsql_free(st->fence);
+	free(st->before);
+	free(st);
+}
+
 /* ferry's spare connection on side: the fence and the unfence leave it
  * open (it is exempt from the fence, as the main one) */
 static int spare_pid(struct pg *p, enum db_side s)
@@ -304,6 +572,7 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 {
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
+	struct pg_fence_stage *st = p->stage[side];
 	char what[160];
 	int rc;
 
@@ -314,22 +583,47 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	/* kept while the fence may still run on the server (fence_gone) */
 	p->fence_pid[side] = pgsql_backend_pid(c);
 	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, db_side_name(side));
-	rc = pg_fence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side), what,
-	                 deadline, &p->fence_pos[side], err);
+	if (pg_fence_armed(c, st)) {
+		char keep[64];
+		snprintf(keep, sizeof(keep), "{%d,%d}", pgsql_backend_pid(c), spare_pid(p, side));
+		rc = pg_fence_stage_on(c, st, dbname(p, side), keep, what, deadline,
+		                       &p->fence_pos[side], err);
+		/* its DO refused (a lock it may not take...): the ALTER is
+		 * on, the fence that ends every session finishes the job */
+		if (rc == FERRY_EREFUSED && !st->running && pgsql_ok(c)) {
+			log_info("%s: the staged fence failed (%s): ending every session", what,
+			         err ? err->msg : "");
+			rc = pg_fence_on(c, dbname(p, side), spare_pid(p, side), what, deadline,
+			                 &p->fence_pos[side], err);
+		}
+	} else {
+		/* not staged (a recovery, an undo, a database with too many
+		 * tables): every session ended inside the pause; a DO still
+		 * running is ended with them */
+		if (st && st->running) {
+			pgsql_free(st->fence);
+			st->fence = NULL;
+			st->running = false;
+		}
+		rc = pg_fence_on(c, dbname(p, side),
+		                 c == *spare_of(p, side) ? 0 : spare_pid(p, side), what, deadline,
+		                 &p->fence_pos[side], err);
+	}
 	if (rc == 0 || pgsql_ok(c))
 		p->fence_pid[side] = 0;
 	return rc;
 }
 
-int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t deadline,
-                  struct ferry_error *err)
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *spared,
+                  int64_t deadline, struct ferry_error *err)
 {
 	/* A session that started under the fence keeps its read-only
 	 * default after the RESET: the client sessions are ended (the
 	 * applications reconnect, writable; the apply workers are not client
-	 * backends).  Signalled only: nothing waits for them here. */
+	 * backends) but spared, those a staged fence saw before its ALTER.
+	 * Signalled only: nothing waits for them here. */
 	char *ts = NULL;
-	int rc = fence_end(c, dbname, false, keep, deadline, &ts, err);
+	int rc = fence_end(c, dbname, false, keep, spared, deadline, &ts, err);
 
 	free(ts);
 	return rc;
@@ -342,29 +636,13 @@ int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, int64_t de
 static int fence_gone(struct pg *p, enum db_side side, struct pgsql_conn *c, int64_t deadline,
                       struct ferry_error *err)
 {
-	char pid[24], *n = NULL;
-	const char *params[1] = { pid };
+	char what[160];
 	int rc;
 
 	if (!p->fence_pid[side] || p->fence_pid[side] == pgsql_backend_pid(c))
 		return 0;
-	snprintf(pid, sizeof(pid), "%d", p->fence_pid[side]);
-	for (;;) {
-		free(n);
-		n = NULL;
-		rc = pgsql_query_value(c, pg_sql_backend_end, 1, params, deadline, &n, err);
-		if (rc < 0 || (n && !strcmp(n, "0")))
-			break;
-		if (time_mono_ms() >= deadline) {
-			rc = ferry_error_set(
-			        err, FERRY_ETIMEDOUT, "retry: the next run recovers",
-			        "database %s %s: the fence's session (pid %s) did not end",
-			        p->cfg->name, db_side_name(side), pid);
-			break;
-		}
-		poll(NULL, 0, 1);
-	}
-	free(n);
+	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, db_side_name(side));
+	rc = backend_gone(c, p->fence_pid[side], what, deadline, err);
 	if (rc == 0)
 		p->fence_pid[side] = 0;
 	return rc;
@@ -379,10 +657,19 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 	if (!c)
 		return err ? err->code : FERRY_EUNREACH;
 	rc = fence_gone(p, side, c, deadline, err);
+	/* a staged fence's DO is cancelled first: it would end the sessions
+	 * once ferry's lock goes */
+	if (rc == 0)
+		rc = pg_fence_cancel(c, p->stage[side], deadline, err);
 	if (rc < 0)
 		return rc;
-	return pg_unfence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
-	                     deadline, err);
+	rc = pg_unfence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
+	                   p->stage[side] ? p->stage[side]->before : NULL, deadline, err);
+	if (rc == 0 && p->stage[side]) {
+		free(p->stage[side]->before);
+		p->stage[side]->before = NULL;
+	}
+	return rc;
 }
 
 static int sw_position(void *h, enum db_direction dir, int64_t deadline, char **pos,
@@ -560,6 +847,41 @@ static int sw_drop_reverse(void *h, enum db_direction dir, int64_t deadline,
 
 /* ---- after the pause ----------------------------------------------------- */
 
+/* After RESUME: a staged fence's DO is let go and waited for (it ends
+ * the sessions begun before the fence), before anything else on side (the
+ * reverse subscription's apply would wait on its table locks).  A DO
+ * that failed leaves the fence without its end: the fence that ends
+ * every session is run then. */
+static int fence_complete(struct pg *p, enum db_side side, struct ferry_error *err)
+{
+	struct pg_fence_stage *st = p->stage[side];
+	struct pgsql_conn *c = *main_of(p, side);
+	struct ferry_error e = { 0 };
+	char what[160];
+	bool was;
+	int rc;
+
+	if (!st || (!st->running && !st->main_pid))
+		return 0;
+	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, db_side_name(side));
+	was = st->running;
+	rc = pg_fence_release(c, st, pg_deadline(PG_TIMEOUT_MS), &e);
+	if (rc == 0) {
+		if (was)
+			log_info("%s: the fence ended %lld sessions begun before it", what,
+			         (long long)st->ended);
+		return 0;
+	}
+	if (st->running) {
+		if (err)
+			*err = e;
+		return rc;
+	}
+	log_info("%s: the fence's end failed (%s): ending every session", what, e.msg);
+	return pg_fence_on(c, dbname(p, side), spare_pid(p, side), what, pg_deadline(PG_TIMEOUT_MS),
+	                   NULL, err);
+}
+
 static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *err)
 {
 	struct pg *p = h;
@@ -571,6 +893,9 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 	if (!conn_soft(p, DB_OLD, err) || !conn_soft(p, DB_NEW, err))
 		return err ? err->code : FERRY_EUNREACH;
 	pg_names_get(p, dir, &n);
+	rc = fence_complete(p, n.from_id, err);
+	if (rc < 0)
+		return rc;
 	rc = pg_sub_exists(n.from, n.new_sub, NULL, NULL, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;

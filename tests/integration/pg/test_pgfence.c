@@ -13,7 +13,9 @@
  *   - ferry killed after the fence: the fence completes by itself (the
  *     sessions are gone, the fence is on, no table lock is left);
  *   - ferry's lock held by another session: the fence that ends every
- *     session inside the pause, as before.
+ *     session inside the pause, as before;
+ *   - a session begun while the fence's ALTER waits (writable) is ended
+ *     after RESUME: the DO, sent with the ALTER, waits for its commit.
  * Without the staged fence (every session ended inside the pause) the
  * first two fail.
  */
@@ -287,6 +289,84 @@ static void test_killed_ferry_fence_completes(void **state)
 	assert_true(wait_val("SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass", 0));
 }
 
+/* A session that begins while the ALTER waits (here on a lock the test
+ * holds on pg_db_role_setting) reads the old default, writable: the DO,
+ * sent at the same time as the ALTER, must take the time that tells the
+ * sessions apart only once the ALTER has committed, or that session
+ * outlives the fence.  The child holds the lock (from another database:
+ * the catalog is shared, and the fence ends shop's sessions that hold a
+ * transaction), opens that session once the ALTER waits, then lets the
+ * lock go. */
+static void test_session_begun_while_the_alter_waits_is_ended(void **state)
+{
+	struct ferry_error err = { 0 };
+	int up[2], down[2], status;
+	char ro[8] = "";
+	pid_t pid;
+	void *h;
+
+	(void)state;
+	h = engine_prepared();
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pgsql_conn *holder = NULL, *mid = NULL;
+		char *v = NULL, c, ci[300];
+		close(up[0]);
+		close(down[1]);
+		snprintf(ci, sizeof(ci), "%s dbname=postgres", E.old_ci);
+		if (pgsql_connect(&holder, ci, E.pw, "holder", &err) < 0 ||
+		    pgsql_exec(holder,
+		               "BEGIN; LOCK TABLE pg_db_role_setting IN SHARE ROW EXCLUSIVE MODE",
+		               0, NULL, time_mono_ms() + 5000, NULL, &err) < 0)
+			_exit(3);
+		if (write(up[1], "l", 1) != 1 ||
+		    !wait_val("SELECT count(*) FROM pg_locks WHERE relation = "
+		              "'pg_db_role_setting'::regclass AND NOT granted",
+		              1))
+			_exit(4);
+		if (pgsql_connect(&mid, E.app_ci, NULL, "mid", &err) < 0 ||
+		    pgsql_exec(mid, "SET application_name = 'mid'", 0, NULL, time_mono_ms() + 5000,
+		               NULL, &err) < 0 ||
+		    pgsql_query_value(mid, "SHOW default_transaction_read_only", 0, NULL,
+		                      time_mono_ms() + 5000, &v, &err) < 0)
+			_exit(5);
+		if (write(up[1], v ? v : "?", v ? strlen(v) : 1) < 0 ||
+		    pgsql_exec(holder, "COMMIT", 0, NULL, time_mono_ms() + 5000, NULL, &err) < 0)
+			_exit(6);
+		/* the session stays open until the test has looked */
+		if (read(down[0], &c, 1) < 0)
+			_exit(7);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	assert_int_equal(read(up[0], ro, 1), 1);
+	assert_int_equal(E.eng->sw->fence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
+	if (read(up[0], ro, sizeof(ro) - 1) <= 0) {
+		waitpid(pid, &status, 0);
+		fail_msg("the child: status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	/* the window was real: it began writable */
+	assert_string_equal(ro, "off");
+	assert_true(fenced());
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                               "application_name = 'mid'"),
+	                 1);
+	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
+	assert_int_equal(E.eng->sw->start_reverse(h, DB_FORWARD, &err), 0);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                               "application_name = 'mid'"),
+	                 0);
+	close(down[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(up[0]);
+}
+
 /* The lock taken elsewhere: the fence that ends every session inside
  * the pause, as before */
 static void test_lock_held_elsewhere_ends_sessions_in_the_pause(void **state)
@@ -325,6 +405,8 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_killed_ferry_fence_completes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_held_elsewhere_ends_sessions_in_the_pause,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_begun_while_the_alter_waits_is_ended,
 		                                setup, teardown),
 	};
 

@@ -20,6 +20,9 @@
  *   - its DO refused before the position (a table created after prepare
  *     that ferry's role, without SUPERUSER, may not lock): the fence that
  *     ends every session, with a position, and the log says why;
+ *   - after RESUME a session begun before the fence cannot be ended
+ *     (SIGSTOP): start_reverse times out, the DO keeps its lock, the next
+ *     call completes it;
  *   - the DO cancelled by someone else after its position: start_reverse
  *     ends every session itself;
  *   - an undo after the fence's backend was ended by someone else, or
@@ -466,6 +469,60 @@ static void assert_fence_ended_every_session(void *h)
 	assert_true(wait_val(q_no_lock_on_t, 0));
 }
 
+/* 2a. After RESUME a session begun before the fence cannot be ended
+ * quickly (stopped: its SIGTERM waits): start_reverse's wait for the DO
+ * runs out, the DO goes on (its table lock holds), and the next call
+ * completes it once the session has ended. */
+static char proc_state(pid_t pid)
+{
+	char path[64], st = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%*d (%*[^)]) %c", &st) != 1)
+			st = '?';
+		fclose(f);
+	}
+	return st;
+}
+
+static void test_release_timeout_next_call_completes(void **state)
+{
+	struct ferry_error err = { 0 };
+	int64_t t0, until;
+	void *h;
+	int rc;
+
+	(void)state;
+	h = staged_fence();
+	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
+	E.stopped = pgsql_backend_pid(E.sess[NSESS / 2]);
+	assert_int_equal(kill(E.stopped, SIGSTOP), 0);
+	until = time_mono_ms() + 5000;
+	while (proc_state(E.stopped) != 'T' && time_mono_ms() < until)
+		usleep(1000);
+	assert_int_equal(proc_state(E.stopped), 'T');
+	t0 = time_mono_ms();
+	rc = E.eng->sw->start_reverse(h, DB_FORWARD, &err);
+	printf("start_reverse with a stopped session: %d (%s) after %lld ms\n", rc, err.msg,
+	       (long long)(time_mono_ms() - t0));
+	assert_int_equal(rc, FERRY_ETIMEDOUT);
+	/* the DO still runs: it holds its lock on t, no write commits */
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
+	                               "'t'::regclass AND mode = 'ShareLock' AND granted"),
+	                 1);
+	assert_true(fenced());
+	assert_int_equal(kill(E.stopped, SIGCONT), 0);
+	E.stopped = 0;
+	assert_int_equal(E.eng->sw->start_reverse(h, DB_FORWARD, &err), 0);
+	assert_int_equal(app_sessions(), 0);
+	assert_true(fenced());
+	assert_true(wait_val(q_no_lock_on_t, 0));
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 0);
+}
+
 /* 2b. The DO fails after its position (cancelled by someone else while it
  * waits for ferry's lock): start_reverse ends every session itself. */
 static void test_do_failed_after_position_ends_every_session(void **state)
@@ -761,6 +818,8 @@ int main(void)
 		                                setup, teardown),
 		{ "test_do_refused_before_position_ends_every_session", test_table_not_lockable,
 		  setup, teardown, &after_arm },
+		cmocka_unit_test_setup_teardown(test_release_timeout_next_call_completes, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_do_failed_after_position_ends_every_session,
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_after_fence_backend_terminated, setup,

@@ -144,7 +144,9 @@ int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, const char
  * array literal, ferry's sessions); returns once the DO holds every
  * table IN SHARE MODE, *pos its insert position.  pg_fence_release
  * (after RESUME): main lets the lock go and the DO's end is waited for
- * (it ends the sessions begun before the ALTER; st->ended).
+ * (it ends the sessions begun before the ALTER; st->ended); at the
+ * deadline FERRY_ETIMEDOUT, the DO still running (not cancelled: its
+ * table locks hold; the next call waits again).
  * pg_fence_cancel: the DO cancelled (from c) and its end waited for, or
  * its backend ended when its connection was lost; nothing it did but
  * the end of the sessions with a write in flight remains.

@@ -519,10 +519,16 @@ int pg_fence_release(struct pgsql_conn *main, struct pg_fence_stage *st, int64_t
 	if (!st->running)
 		return 0;
 	pgsql_set_hard_deadlines(st->fence, false);
-	rc = pgsql_wait(st->fence, deadline, &r, err);
-	pgsql_result_release(&r);
+	/* its last notice, then its end; at the deadline it is not cancelled
+	 * (pgsql_wait would: its table locks would go while sessions begun
+	 * before the fence still live) */
+	rc = pgsql_wait_notice(st->fence, "ferry-fence-ended ", deadline, err);
 	if (rc == FERRY_ETIMEDOUT && pgsql_busy(st->fence))
 		return rc; /* still running: the next call waits again */
+	if (rc == 0 || rc == FERRY_ESTATE) {
+		rc = pgsql_wait(st->fence, deadline, &r, err);
+		pgsql_result_release(&r);
+	}
 	st->running = false;
 	st->pid = 0;
 	n = pgsql_notice(st->fence, "ferry-fence-ended ");

@@ -6,7 +6,8 @@
 #   repl PostgreSQL 15 on $PG_REPL_PORT (wal_level=replica), for readiness
 #   pgbouncer "old host" on $PGB_OLD_PORT and "new host" on $PGB_NEW_PORT,
 #   both pointing at old through the include file ferry owns.
-# PG_MAX_CONNECTIONS (default 100) sets max_connections of each cluster.
+# PG_MAX_CONNECTIONS (default 100) sets max_connections of each cluster,
+# PG_MAX_PREPARED (default 0) its max_prepared_transactions.
 # Role ferry (superuser, password in $DIR/ferry.pw) is what ferry uses; the
 # application connects through pgbouncer as role app (trust on loopback).
 #
@@ -31,6 +32,7 @@ wal_level = $4
 max_replication_slots = 10
 max_wal_senders = 10
 max_connections = ${PG_MAX_CONNECTIONS:-100}
+max_prepared_transactions = ${PG_MAX_PREPARED:-0}
 fsync = off
 synchronous_commit = on
 max_slot_wal_keep_size = 4GB

@@ -435,9 +435,6 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line(&d, n->from_side, pg_sql_fence_lock,
 		     "held by the main connection until after RESUME; taken elsewhere, the fence "
 		     "ends every session inside the pause; if not ready before");
-		line(&d, n->from_side, pg_sql_fence_lock_alter,
-		     "the second lock, held by the main connection until the fence's ALTER has "
-		     "committed; as the one above");
 		line(&d, n->from_side, pg_sql_sub_exists,
 		     "$1 = '%s'; if missing, a stale slot is dropped:", n->new_sub);
 		slot_drop(&d, n->to_side, n->new_slot);
@@ -445,12 +442,12 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		char *db = ci_dbname(side_conninfo(&d, n->from_side));
 		line_built(&d, n->from_side, pg_sql_fence_stage(db),
 		           "one round trip: the sessions shown before the ALTER (they stay "
-		           "writable), the ALTER committed, the second lock let go, the sessions "
-		           "still starting ended");
-		line_built(&d, n->from_side, pg_sql_fence_do("{<main pid>,<spare pid>}"),
-		           "on the fence's connection, sent at the same time as the above: its "
-		           "notice ferry-fence-pos gives the fence position once every table is "
-		           "locked and the ALTER committed; the rest runs after RESUME");
+		           "writable), the ALTER committed, the sessions still starting ended");
+		line_built(&d, n->from_side,
+		           pg_sql_fence_do("<the time above>", "{<main pid>,<spare pid>}"),
+		           "on the fence's connection, sent without waiting: its notice "
+		           "ferry-fence-pos gives the fence position once every table is locked; "
+		           "the rest runs after RESUME");
 		line_built(&d, n->from_side, pg_sql_fence_end(db, true, 0, NULL),
 		           "instead of the two above when the fence is not staged (a recovery, too "
 		           "many tables): every session ended inside the pause; 0: the pid of "
@@ -492,8 +489,6 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line(&d, n->from_side, pg_sql_fence_unlock,
 		     "the fence's DO goes on: it ends the sessions begun before the fence, and "
 		     "its end is waited for (it says how many); if the fence was staged");
-		line(&d, n->from_side, pg_sql_fence_unlock_alter,
-		     "the second lock, if a fence that was not staged left it");
 		line(&d, n->from_side, pg_sql_sub_exists, "$1 = '%s'; created only if missing",
 		     n->new_sub);
 		opts = pg_sub_opts_on_slot(n->new_slot);

@@ -30,7 +30,6 @@
 struct pg_fence_stage {
 	struct pgsql_conn *fence; /* the fence connection (owned) */
 	int main_pid;             /* the main connection that holds the lock, 0: none */
-	bool alter_lock;          /* it holds the second lock (PG_FENCE_KEY_ALTER) too */
 	bool running;             /* the DO was sent and has not been collected */
 	int pid;                  /* the fence connection's backend, while running */
 	char *before;             /* "{pids}": the sessions shown before the ALTER */
@@ -201,8 +200,7 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
 extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
         pg_sql_large_objects_named[], pg_sql_is_superuser[], pg_sql_fence_wait[],
         pg_sql_sessions_fenced[], pg_sql_backend_end[], pg_sql_fence_lock[], pg_sql_fence_unlock[],
-        pg_sql_fence_lock_alter[], pg_sql_fence_unlock_alter[], pg_sql_fence_cancel[],
-        pg_sql_fence_conn[], pg_sql_fence_fits[];
+        pg_sql_fence_cancel[], pg_sql_fence_conn[], pg_sql_fence_fits[];
 extern const char pg_sql_slot_confirmed[], pg_sql_copy_tables[], pg_sql_copy_snapshot_begin[],
         pg_sql_post_data_present[];
 /* CREATE_REPLICATION_SLOT slot ... EXPORT_SNAPSHOT */
@@ -233,7 +231,7 @@ char *pg_sql_fence_end(const char *dbname, bool on, int keep, const char *spared
 /* the staged fence's ALTER (answers the time and the sessions before it)
  * and its DO (postgresql_sql.c) */
 char *pg_sql_fence_stage(const char *dbname);
-char *pg_sql_fence_do(const char *keep);
+char *pg_sql_fence_do(const char *ts, const char *keep);
 /* Appends one sequence to a batched SELECT setval(...), ... statement. */
 void pg_sql_setval_add(struct buf *sql, bool first, const char *name_lit, const char *value);
 /* What teardown drops, in order: subscriptions first (they hold the

@@ -134,19 +134,6 @@ const char pg_sql_terminate_starting[] =
 #define PG_FENCE_KEY "hashtext('ferry-fence')"
 const char pg_sql_fence_lock[] = "SELECT pg_try_advisory_lock(" PG_FENCE_KEY ")";
 const char pg_sql_fence_unlock[] = "SELECT pg_advisory_unlock(" PG_FENCE_KEY ")";
-/* The second lock the main connection holds from prepare: it lets it go
- * right after the fence's ALTER has committed, and the DO, sent at the same
- * time, waits for it before it reads the time that tells the sessions begun
- * before the ALTER (writable) from those begun after (read-only). */
-#define PG_FENCE_KEY_ALTER "hashtext('ferry-fence-alter')"
-const char pg_sql_fence_lock_alter[] = "SELECT pg_try_advisory_lock(" PG_FENCE_KEY_ALTER ")";
-/* let go if held (a fence whose ALTER failed did not): pg_locks gives a
- * bigint key as classid (high 32 bits) and objid (low 32 bits) */
-const char pg_sql_fence_unlock_alter[] =
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = "
-        "pg_backend_pid() AND objsubid = 1 AND (classid::bigint << 32 | objid::bigint) "
-        "= " PG_FENCE_KEY_ALTER "::bigint) THEN pg_advisory_unlock(" PG_FENCE_KEY_ALTER
-        ") ELSE false END";
 /* an undo: the DO (backend $1) cancelled while it waits for that lock */
 const char pg_sql_fence_cancel[] = "SELECT pg_cancel_backend($1::int)";
 /* The fence connection: nothing may end its DO but ferry (no timeouts,
@@ -170,43 +157,39 @@ const char pg_sql_fence_fits[] =
         "current_setting('max_prepared_transactions')::bigint), count(*) FILTER (WHERE NOT "
         "has_table_privilege(c.oid, 'UPDATE, DELETE, TRUNCATE')) " PG_FENCE_TABLES;
 
-/* The ALTER committed as in pg_sql_fence_end(), ferry's second lock let
- * go, the sessions still starting ended, but no other session: the pids of
- * the sessions shown before the ALTER (they read the old default: writable)
- * are kept in the session variable ferry.fence_before and answered. */
+/* The ALTER committed as in pg_sql_fence_end(), the sessions still
+ * starting ended, but no other session: the pids of the sessions shown
+ * before the ALTER (they read the old default: writable) are kept in the
+ * session variable ferry.fence_before and answered with the time after
+ * the signals. */
 char *pg_sql_fence_stage(const char *dbname)
 {
 	char *fence = pg_sql_fence(dbname, true);
 	char *sql = xasprintf(
 	        "SELECT set_config('ferry.fence_before', (SELECT '{' || coalesce(string_agg(pid::"
 	        "text, ','), '') || '}' FROM pg_stat_activity WHERE %s), false); BEGIN; %s; "
-	        "COMMIT; SELECT pg_advisory_unlock(" PG_FENCE_KEY_ALTER "); %s; SELECT "
-	        "current_setting('ferry.fence_before')",
+	        "COMMIT; %s; SELECT clock_timestamp()::text, current_setting('ferry.fence_before')",
 	        pg_sql_sessions_fenced, fence, pg_sql_terminate_starting);
 
 	free(fence);
 	return sql;
 }
 
-/* The fence's DO, sent on the fence connection at the same time as
- * pg_sql_fence_stage() on the main one, without waiting: the sessions that
- * may hold a write in flight ended (and autovacuum's workers of the
- * database cancelled: they would hold the LOCK up to deadlock_timeout),
- * every user table locked IN SHARE MODE (writes wait, reads go on; granted
- * once every writer has ended); then it waits for ferry's second lock,
- * which the main connection lets go once the ALTER has committed, and
- * takes the time after it; the insert position as the notice
- * "ferry-fence-pos LSN"; then it waits for the advisory lock, which
- * ferry's main connection lets go after RESUME (or when it dies), ends
- * every session begun before that time but keep (a pid array literal,
- * ferry's), waits up to 60 s for them to go, and says "ferry-fence-ended
- * N".  Its commit releases the table locks. */
-char *pg_sql_fence_do(const char *keep)
+/* The fence's DO, sent on the fence connection without waiting: the
+ * sessions that may hold a write in flight ended (and autovacuum's
+ * workers of the database cancelled: they would hold the LOCK up to
+ * deadlock_timeout), every user table locked IN SHARE MODE (writes wait,
+ * reads go on; granted once every writer has ended), the insert position
+ * as the notice "ferry-fence-pos LSN"; then it waits for the advisory
+ * lock, which ferry's main connection lets go after RESUME (or when it
+ * dies), ends every session begun before ts but keep (a pid array
+ * literal, ferry's), waits up to 60 s for them to go, and says
+ * "ferry-fence-ended N".  Its commit releases the table locks. */
+char *pg_sql_fence_do(const char *ts, const char *keep)
 {
-	char *keep_lit = pgsql_quote_literal(keep);
+	char *ts_lit = pgsql_quote_literal(ts), *keep_lit = pgsql_quote_literal(keep);
 	char *sql = xasprintf(
-	        "DO $ferry$ DECLARE b int; t text; ended int[]; t0 timestamptz; ts timestamptz; "
-	        "BEGIN "
+	        "DO $ferry$ DECLARE b int; t text; ended int[]; t0 timestamptz; BEGIN "
 	        "FOR b IN SELECT pid FROM pg_stat_activity WHERE %s AND pid <> ALL (%s::int[]) AND "
 	        "(backend_xid IS NOT NULL OR state IS NULL OR state <> 'idle') UNION SELECT l.pid "
 	        "FROM pg_locks l WHERE l.locktype = 'object' AND l.classid = "
@@ -219,13 +202,11 @@ char *pg_sql_fence_do(const char *keep)
 	        "EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; "
 	        "SELECT string_agg(format('%%I.%%I', n.nspname, c.relname), ', ') INTO t %s; "
 	        "IF t IS NOT NULL THEN EXECUTE 'LOCK TABLE ' || t || ' IN SHARE MODE'; END IF; "
-	        "PERFORM pg_advisory_lock(" PG_FENCE_KEY_ALTER "); ts := clock_timestamp(); "
-	        "PERFORM pg_advisory_unlock(" PG_FENCE_KEY_ALTER "); "
 	        "RAISE NOTICE 'ferry-fence-pos %%', pg_current_wal_insert_lsn(); "
 	        "PERFORM pg_advisory_lock(" PG_FENCE_KEY "); "
 	        "PERFORM pg_stat_clear_snapshot(); t0 := clock_timestamp(); "
 	        "SELECT coalesce(array_agg(pid), '{}') INTO ended FROM pg_stat_activity WHERE %s "
-	        "AND pid <> ALL (%s::int[]) AND backend_start < ts; "
+	        "AND pid <> ALL (%s::int[]) AND backend_start < %s::timestamptz; "
 	        "FOREACH b IN ARRAY ended LOOP BEGIN PERFORM pg_terminate_backend(b); EXCEPTION "
 	        "WHEN OTHERS THEN NULL; END; LOOP PERFORM pg_stat_clear_snapshot(); EXIT WHEN "
 	        "clock_timestamp() > t0 + interval '60 s' OR NOT EXISTS (SELECT 1 FROM "
@@ -233,8 +214,9 @@ char *pg_sql_fence_do(const char *keep)
 	        "PERFORM pg_advisory_unlock(" PG_FENCE_KEY "); "
 	        "RAISE NOTICE 'ferry-fence-ended %%', cardinality(ended); END $ferry$",
 	        pg_sql_sessions_fenced, keep_lit, keep_lit, PG_FENCE_TABLES, pg_sql_sessions_fenced,
-	        keep_lit);
+	        keep_lit, ts_lit);
 
+	free(ts_lit);
 	free(keep_lit);
 	return sql;
 }

@@ -42,13 +42,10 @@
  * The staged fence (docs/design.md, "A fence whose cost grew with the
  * sessions"): ending N sessions costs the server N exits (~5 ms of CPU each
  * here), so the pause does not end the idle ones.  prepare gives the main
- * connection two advisory locks and opens a fence connection; fence sends
- * at once the ALTER (committed, then the second lock let go) on the main
- * connection and one DO on the fence connection that ends only the
+ * connection an advisory lock and opens a fence connection; fence commits
+ * the ALTER, then sends one DO on the fence connection that ends only the
  * sessions with a write in flight, locks every user table IN SHARE MODE,
- * waits for the second lock (the ALTER has committed: the time after it
- * tells the writable sessions from the read-only ones), raises the fence
- * position as a notice, and waits for the first lock;
+ * raises the fence position as a notice, and waits for the advisory lock;
  * start_reverse (after RESUME) releases the lock: the DO ends every session
  * begun before the ALTER and commits.  An undo cancels the DO: the idle
  * sessions live on, writable.  ferry dying lets the lock go: the DO
@@ -338,27 +335,12 @@ int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *
 
 /* ---- the staged fence ---------------------------------------------------- */
 
-/* One of ferry's fence locks taken on main: 0, 1 when another session
- * holds it, or an error. */
-static int lock_try(struct pgsql_conn *main, const char *sql, const char *what, int64_t deadline,
-                    struct ferry_error *err)
-{
-	char *got = NULL;
-	int rc = pgsql_query_value(main, sql, 0, NULL, deadline, &got, err);
-
-	if (rc == 0 && (!got || strcmp(got, "t")))
-		rc = ferry_error_set(err, FERRY_ECHECK, NULL,
-		                     "%s: another session holds ferry's fence lock", what);
-	free(got);
-	return rc == FERRY_ECHECK ? 1 : rc;
-}
-
 int pg_fence_arm(struct pgsql_conn *main, struct pg_fence_stage **stp, const char *conninfo,
                  const char *password, const char *what, int64_t deadline, struct ferry_error *err)
 {
 	struct pg_fence_stage *st = *stp;
 	struct pgsql_result r;
-	char name[200];
+	char *got = NULL, name[200];
 	int rc;
 
 	if (st && st->running)
@@ -407,26 +389,23 @@ int pg_fence_arm(struct pgsql_conn *main, struct pg_fence_stage **stp, const cha
 		return rc;
 	/* taken once per main connection: advisory locks count, and the
 	 * DO waits until the last is let go */
-	if (st->main_pid != pgsql_backend_pid(main)) {
-		st->alter_lock = false;
-		rc = lock_try(main, pg_sql_fence_lock, what, deadline, err);
-		if (rc != 0)
-			return rc;
+	if (st->main_pid == pgsql_backend_pid(main))
+		return 0;
+	rc = pgsql_query_value(main, pg_sql_fence_lock, 0, NULL, deadline, &got, err);
+	if (rc == 0 && (!got || strcmp(got, "t")))
+		rc = ferry_error_set(err, FERRY_ECHECK, NULL,
+		                     "%s: another session holds ferry's fence lock", what);
+	free(got);
+	if (rc == FERRY_ECHECK)
+		return 1;
+	if (rc == 0)
 		st->main_pid = pgsql_backend_pid(main);
-	}
-	/* the second one goes at every staged fence's ALTER */
-	if (!st->alter_lock) {
-		rc = lock_try(main, pg_sql_fence_lock_alter, what, deadline, err);
-		if (rc != 0)
-			return rc;
-		st->alter_lock = true;
-	}
-	return 0;
+	return rc;
 }
 
 bool pg_fence_armed(const struct pgsql_conn *main, const struct pg_fence_stage *st)
 {
-	return st && !st->running && st->main_pid && st->alter_lock && pgsql_ok(main) &&
+	return st && !st->running && st->main_pid && pgsql_ok(main) &&
 	       pgsql_backend_pid(main) == st->main_pid && pgsql_ok(st->fence) &&
 	       !pgsql_busy(st->fence);
 }
@@ -436,47 +415,33 @@ int pg_fence_stage_on(struct pgsql_conn *c, struct pg_fence_stage *st, const cha
                       struct ferry_error *err)
 {
 	struct pgsql_result r;
-	char *sql = pg_sql_fence_stage(dbname), *dosql = pg_sql_fence_do(keep);
+	char *sql;
 	int rc;
 
 	*pos = NULL;
 	free(st->before);
 	st->before = NULL;
-	/* both at once: the DO ends the writers and locks the tables while
-	 * the ALTER commits on c, then waits for the second lock, which c
-	 * lets go after the COMMIT */
-	rc = pgsql_send(c, sql, 0, NULL, err);
-	if (rc == 0) {
-		pgsql_set_hard_deadlines(st->fence, true);
-		if (pgsql_send(st->fence, dosql, 0, NULL, NULL) == 0) {
-			st->running = true;
-			st->pid = pgsql_backend_pid(st->fence);
-			st->ended = 0;
-		}
-		rc = pgsql_wait(c, deadline, &r, err);
-		if (rc == 0 && (r.nrows != 1 || r.ncols != 1))
-			rc = ferry_error_set(err, FERRY_EPROTO, NULL,
-			                     "%s: the fence answered %d rows", what, r.nrows);
-		if (rc == 0) {
-			st->alter_lock = false;
-			st->before = xstrdup(pgsql_result_get(&r, 0, 0) ?: "{}");
-		}
-		pgsql_result_release(&r);
-	}
+	/* the ALTER committed, the sessions still starting ended: one round
+	 * trip; the answer is the time after it and the sessions before it */
+	sql = pg_sql_fence_stage(dbname);
+	rc = pgsql_exec(c, sql, 0, NULL, deadline, &r, err);
 	free(sql);
-	free(dosql);
-	if (rc == 0 && !st->running)
-		rc = ferry_error_set(err, FERRY_EUNREACH, NULL,
-		                     "%s: the fence connection is closed", what);
-	if (rc < 0) {
-		/* the DO waits for the second lock, or (c closed at a
-		 * deadline: both locks gone) completes by itself: an undo
-		 * cancels it.  c still open: cancelled now, its lock let go */
-		if (pgsql_ok(c) && pg_fence_cancel(c, st, deadline, NULL) == 0 && st->alter_lock &&
-		    pgsql_exec(c, pg_sql_fence_unlock_alter, 0, NULL, deadline, NULL, NULL) == 0)
-			st->alter_lock = false;
-		return rc;
+	if (rc == 0 && (r.nrows != 1 || r.ncols != 2 || !pgsql_result_get(&r, 0, 0)))
+		rc = ferry_error_set(err, FERRY_EPROTO, NULL, "%s: the fence answered %d rows",
+		                     what, r.nrows);
+	if (rc == 0) {
+		st->before = xstrdup(pgsql_result_get(&r, 0, 1) ?: "{}");
+		sql = pg_sql_fence_do(pgsql_result_get(&r, 0, 0), keep);
+		pgsql_set_hard_deadlines(st->fence, true);
+		rc = pgsql_send(st->fence, sql, 0, NULL, err);
+		free(sql);
 	}
+	pgsql_result_release(&r);
+	if (rc < 0)
+		return rc;
+	st->running = true;
+	st->pid = pgsql_backend_pid(st->fence);
+	st->ended = 0;
 	rc = pgsql_wait_notice(st->fence, "ferry-fence-pos ", deadline, err);
 	if (rc == FERRY_ESTATE) {
 		/* the DO ended before its notice: its error says why */
@@ -504,18 +469,12 @@ int pg_fence_release(struct pgsql_conn *main, struct pg_fence_stage *st, int64_t
 
 	/* a main connection opened again holds no lock: the old one's end
 	 * let it go */
-	if (st->main_pid && pgsql_ok(main) && pgsql_backend_pid(main) == st->main_pid) {
+	if (st->main_pid && pgsql_ok(main) && pgsql_backend_pid(main) == st->main_pid)
 		rc = pgsql_query_value(main, pg_sql_fence_unlock, 0, NULL, deadline, &got, err);
-		/* a fence that was not staged left the second one */
-		if (rc == 0 && st->alter_lock)
-			rc = pgsql_exec(main, pg_sql_fence_unlock_alter, 0, NULL, deadline, NULL,
-			                err);
-	}
 	free(got);
 	if (rc < 0)
 		return rc;
 	st->main_pid = 0;
-	st->alter_lock = false;
 	if (!st->running)
 		return 0;
 	pgsql_set_hard_deadlines(st->fence, false);

@@ -15,7 +15,8 @@
  *   - ferry's lock held by another session: the fence that ends every
  *     session inside the pause, as before;
  *   - a session begun while the fence's ALTER waits (writable) is ended
- *     after RESUME: the DO, sent with the ALTER, waits for its commit.
+ *     after RESUME: the time that tells the sessions apart is read after
+ *     the ALTER's commit.
  * Without the staged fence (every session ended inside the pause) the
  * first two fail.
  * Then the paths where the staged fence fails, made to fail for real:
@@ -343,10 +344,10 @@ static void test_killed_ferry_fence_completes(void **state)
 }
 
 /* A session that begins while the ALTER waits (here on a lock the test
- * holds on pg_db_role_setting) reads the old default, writable: the DO,
- * sent at the same time as the ALTER, must take the time that tells the
- * sessions apart only once the ALTER has committed, or that session
- * outlives the fence.  The child holds the lock (from another database:
+ * holds on pg_db_role_setting) reads the old default, writable: the time
+ * that tells the sessions apart (the DO ends those begun before it) must
+ * be read once the ALTER has committed, or that session outlives the
+ * fence (a DO sent with the ALTER that read its own time at once did).  The child holds the lock (from another database:
  * the catalog is shared, and the fence ends shop's sessions that hold a
  * transaction), opens that session once the ALTER waits, then lets the
  * lock go. */

@@ -609,6 +609,11 @@ bool pgsql_busy(const struct pgsql_conn *c)
 	return c && c->pg && c->busy;
 }
 
+bool pgsql_running(struct pgsql_conn *c)
+{
+	return pgsql_busy(c) && PQconsumeInput(c->pg) && PQisBusy(c->pg);
+}
+
 int pgsql_exec(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,
                int64_t deadline_ms, struct pgsql_result *res, struct ferry_error *err)
 {

@@ -105,6 +105,10 @@ int pgsql_wait_notice(struct pgsql_conn *c, const char *prefix, int64_t deadline
                       struct ferry_error *err);
 const char *pgsql_notice(const struct pgsql_conn *c, const char *prefix);
 bool pgsql_busy(const struct pgsql_conn *c);
+/* The query sent by pgsql_send() still runs, as far as what has arrived
+ * tells (read without blocking): false once its end (a result or an error)
+ * is in, or the connection is lost; pgsql_wait() then gives which. */
+bool pgsql_running(struct pgsql_conn *c);
 /* pgsql_send() + pgsql_wait().  res may be NULL when the rows are not
  * wanted. */
 int pgsql_exec(struct pgsql_conn *c, const char *sql, int nparams, const char *const *params,

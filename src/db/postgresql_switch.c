@@ -42,10 +42,13 @@
  * The staged fence (docs/design.md, "A fence whose cost grew with the
  * sessions"): ending N sessions costs the server N exits (~5 ms of CPU each
  * here), so the pause does not end the idle ones.  prepare gives the main
- * connection an advisory lock and opens a fence connection; fence commits
- * the ALTER, then sends one DO on the fence connection that ends only the
+ * connection two advisory locks and opens a fence connection; fence sends
+ * at once the ALTER (committed, then the second lock let go) on the main
+ * connection and one DO on the fence connection that ends only the
  * sessions with a write in flight, locks every user table IN SHARE MODE,
- * raises the fence position as a notice, and waits for the advisory lock;
+ * waits for the second lock (the ALTER has committed: the time after it
+ * tells the writable sessions from the read-only ones), raises the fence
+ * position as a notice, and waits for the first lock;
  * start_reverse (after RESUME) releases the lock: the DO ends every session
  * begun before the ALTER and commits.  An undo cancels the DO: the idle
  * sessions live on, writable.  ferry dying lets the lock go: the DO
@@ -813,6 +816,37 @@ static int sw_restart_forward(void *h, enum db_direction dir, int64_t deadline,
 	return forward_set(h, dir, true, deadline, err);
 }
 
+/* A staged fence's DO still holds its table locks, or completed.  Asked
+ * at the last engine step before the resume: a DO that failed in the
+ * pause (cancelled or ended by someone else) let the locks go, and a
+ * session begun before the fence may write to from after the position:
+ * the switch is undone.  Without a round trip (what has arrived on its
+ * connection). */
+static int fence_intact(struct pg *p, enum db_side side, int64_t deadline, struct ferry_error *err)
+{
+	struct pg_fence_stage *st = p->stage[side];
+	struct ferry_error e = { 0 };
+	struct pgsql_result r;
+	int rc;
+
+	if (!st || !st->running || pgsql_running(st->fence))
+		return 0;
+	rc = pgsql_wait(st->fence, deadline, &r, &e);
+	pgsql_result_release(&r);
+	/* its end came (else its backend may still run it: the undo ends it) */
+	if (rc == 0 || rc == FERRY_EREFUSED) {
+		st->running = false;
+		st->pid = 0;
+	}
+	/* completed: the main connection, closed at a deadline, let its lock
+	 * go, and the DO ended every session begun before the fence */
+	if (rc == 0)
+		return 0;
+	return ferry_error_set(err, FERRY_ESTATE, "find what cancels or ends ferry's sessions",
+	                       "database %s %s: the fence's DO ended inside the pause (%s)",
+	                       p->cfg->name, db_side_name(side), rc < 0 ? e.msg : "no error");
+}
+
 static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
                               struct ferry_error *err)
 {
@@ -825,6 +859,9 @@ static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
 
 	if (!to)
 		return err ? err->code : FERRY_EUNREACH;
+	rc = fence_intact(p, db_from(dir), deadline, err);
+	if (rc < 0)
+		return rc;
 	pg_names_get(p, dir, &n);
 	params[0] = n.new_slot;
 	rc = pgsql_query_value(to, pg_sql_create_slot, 1, params, deadline, &lsn, err);

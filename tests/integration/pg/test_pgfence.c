@@ -26,8 +26,10 @@
  *   - after RESUME a session begun before the fence cannot be ended
  *     (SIGSTOP): start_reverse times out, the DO keeps its lock, the next
  *     call completes it;
- *   - the DO cancelled by someone else after its position: start_reverse
- *     ends every session itself;
+ *   - the DO cancelled by someone else after the pause: start_reverse
+ *     ends every session itself; inside the pause: the last engine step
+ *     before the resume refuses, and the undo leaves the sessions
+ *     writable;
  *   - an undo after the fence's backend was ended by someone else, or
  *     after fence() ran out of time on a prepared writer's lock (the fence
  *     connection closed, the DO still waiting): the fence removed, the
@@ -610,7 +612,7 @@ static void test_release_timeout_next_call_completes(void **state)
 	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 0);
 }
 
-/* 2b. The DO fails after its position (cancelled by someone else while it
+/* 2b. The DO fails after the pause (cancelled by someone else while it
  * waits for ferry's lock): start_reverse ends every session itself. */
 static void test_do_failed_after_position_ends_every_session(void **state)
 {
@@ -622,10 +624,10 @@ static void test_do_failed_after_position_ends_every_session(void **state)
 	(void)state;
 	h = staged_fence();
 	assert_int_equal(app_sessions(), NSESS);
+	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
 	snprintf(q, sizeof(q), "SELECT pg_cancel_backend(%lld)::int", (long long)do_waiting_pid());
 	assert_int_equal(val(E.old_ci, q), 1);
 	assert_true(wait_val(q_no_lock_on_t, 0));
-	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
 	capture_start();
 	rc = E.eng->sw->start_reverse(h, DB_FORWARD, &err);
 	log = capture_end();
@@ -634,6 +636,31 @@ static void test_do_failed_after_position_ends_every_session(void **state)
 	free(log);
 	assert_true(fenced());
 	assert_true(wait_val(q_app_sessions, 0));
+}
+
+/* 2c. The DO cancelled by someone else inside the pause: its table locks
+ * are gone, so a session begun before the fence could write to old after
+ * the position; the last engine step before the resume refuses, and the
+ * undo leaves old the writer, its sessions alive and writable. */
+static void test_do_ended_in_the_pause_undoes(void **state)
+{
+	struct ferry_error err = { 0 };
+	char q[96], st[6];
+	void *h;
+
+	(void)state;
+	h = staged_fence();
+	snprintf(q, sizeof(q), "SELECT pg_cancel_backend(%lld)::int", (long long)do_waiting_pid());
+	assert_int_equal(val(E.old_ci, q), 1);
+	assert_true(wait_val(q_no_lock_on_t, 0));
+	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err),
+	                 FERRY_ESTATE);
+	assert_non_null(strstr(err.msg, "the fence's DO ended inside the pause"));
+	assert_int_equal(E.eng->sw->unfence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
+	assert_false(fenced());
+	assert_int_equal(app_sessions(), NSESS);
+	assert_int_equal(app_insert(E.sess[0], 1, st), 0);
+	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 1);
 }
 
 /* 3a. An undo after the fence's backend was ended by someone else: the
@@ -912,6 +939,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_do_failed_after_position_ends_every_session,
 		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_do_ended_in_the_pause_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_after_fence_backend_terminated, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_lock_wait_past_deadline_undone, setup,

@@ -16,7 +16,6 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "db/db.h"
 #include "db/pgsql.h"
 #include "pgload.h"
+#include "pgtest.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -38,57 +38,28 @@
 extern char **environ;
 
 static struct {
-	char *dir;
-	char *pw;
-	char old_ci[256], new_ci[256], repl_ci[256];
+	char repl_ci[256];
 	char pgb_admin[2][256], pgb_app[2][256], inc[2][512];
-	int old_port, new_port;
 	struct plan_database pd;
 	struct endpoints_db d; /* cfg, engine handle, pgbouncers, targets */
 	const struct db_engine *eng;
 } E;
 
-static int envint(const char *name, int def)
-{
-	const char *v = getenv(name);
-	return v ? (int)strtol(v, NULL, 10) : def;
-}
-
 static void setup_env(const char *dir)
 {
-	struct buf b;
 	int pgb[2];
 	int i;
 
-	E.dir = xstrdup(dir);
-	buf_init(&b, 4096);
-	{
-		char *path = xasprintf("%s/ferry.pw", dir);
-		if (buf_read_file(&b, path) < 0) {
-			fprintf(stderr, "cannot read %s\n", path);
-			exit(1);
-		}
-		free(path);
-	}
-	while (b.len && (b.data[b.len - 1] == '\n'))
-		b.data[--b.len] = '\0';
-	E.pw = xstrdup(b.data);
-	buf_release_secret(&b);
-	E.old_port = envint("PG_OLD_PORT", 15401);
-	E.new_port = envint("PG_NEW_PORT", 15402);
-	pgb[0] = envint("PGB_OLD_PORT", 15410);
-	pgb[1] = envint("PGB_NEW_PORT", 15411);
-	snprintf(E.old_ci, sizeof(E.old_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         E.old_port);
-	snprintf(E.new_ci, sizeof(E.new_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         E.new_port);
-	snprintf(E.repl_ci, sizeof(E.repl_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         envint("PG_REPL_PORT", 15403));
+	if (pgtest_init(dir, 15401, 15402) < 0)
+		exit(1);
+	PGT.sql_ms = PGT.val_ms = 120000;
+	pgb[0] = pgtest_port("PGB_OLD_PORT", 15410);
+	pgb[1] = pgtest_port("PGB_NEW_PORT", 15411);
+	pgtest_ci(E.repl_ci, sizeof(E.repl_ci), pgtest_port("PG_REPL_PORT", 15403), "shop",
+	          "ferry");
 	for (i = 0; i < 2; i++) {
-		snprintf(E.pgb_admin[i], sizeof(E.pgb_admin[i]),
-		         "host=127.0.0.1 port=%d dbname=pgbouncer user=ferry", pgb[i]);
-		snprintf(E.pgb_app[i], sizeof(E.pgb_app[i]),
-		         "host=127.0.0.1 port=%d dbname=shop user=app", pgb[i]);
+		pgtest_ci(E.pgb_admin[i], sizeof(E.pgb_admin[i]), pgb[i], "pgbouncer", "ferry");
+		pgtest_ci(E.pgb_app[i], sizeof(E.pgb_app[i]), pgb[i], "shop", "app");
 		snprintf(E.inc[i], sizeof(E.inc[i]), "%s/%s.db.ini", dir,
 		         i ? "pgb_new" : "pgb_old");
 		E.d.swcfg[i].name = i ? "pooler new" : "pooler old";
@@ -98,17 +69,13 @@ static void setup_env(const char *dir)
 	}
 	E.pd.name = "main";
 	E.d.pd = &E.pd;
-	E.d.cfg.name = "main";
-	E.d.cfg.old_conninfo = E.old_ci;
-	E.d.cfg.new_conninfo = E.new_ci;
-	E.d.cfg.old_password = E.pw;
-	E.d.cfg.new_password = E.pw;
+	pgtest_config(&E.d.cfg);
 	E.d.cfg.pause_budget_ms = 5000;
 	E.d.budget_ms = 5000;
 	E.d.sw = sw_driver_find("pgbouncer");
 	E.d.nsw = 2;
-	E.d.target[DB_OLD] = (struct sw_target){ "127.0.0.1", E.old_port, "shop" };
-	E.d.target[DB_NEW] = (struct sw_target){ "127.0.0.1", E.new_port, "shop" };
+	E.d.target[DB_OLD] = (struct sw_target){ "127.0.0.1", PGT.old_port, "shop" };
+	E.d.target[DB_NEW] = (struct sw_target){ "127.0.0.1", PGT.new_port, "shop" };
 	E.eng = db_engine_find("postgresql");
 	E.d.eng = E.eng;
 }
@@ -123,44 +90,6 @@ static struct pgsql_conn *conn(const char *ci, const char *pw)
 	if (pgsql_connect(&c, ci, pw, "test", &err) < 0)
 		fail_msg("connect: %s", err.msg);
 	return c;
-}
-
-static void sql(const char *ci, const char *fmt, ...)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = conn(ci, E.pw);
-	char *q;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (pgsql_exec(c, q, 0, NULL, time_mono_ms() + 120000, NULL, &err) < 0)
-		fail_msg("%s: %s", q, err.msg);
-	free(q);
-	pgsql_free(c);
-}
-
-static int64_t val(const char *ci, const char *fmt, ...)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = conn(ci, strstr(ci, "pgbouncer") ? NULL : E.pw);
-	char *q, *v = NULL;
-	int64_t n;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (pgsql_query_value(c, q, 0, NULL, time_mono_ms() + 120000, &v, &err) < 0)
-		fail_msg("%s: %s", q, err.msg);
-	n = v ? strtoll(v, NULL, 10) : -1;
-	free(v);
-	free(q);
-	pgsql_free(c);
-	return n;
 }
 
 /* pgbouncer i's view of alias shop: its port, and *paused */
@@ -190,9 +119,10 @@ static int pooler_port(int i, bool *paused)
 
 static bool fenced(const char *ci)
 {
-	return val(ci, "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
-	               "s.setdatabase WHERE d.datname = 'shop' AND "
-	               "'default_transaction_read_only=on' = ANY (s.setconfig)") > 0;
+	return pgtest_val(ci,
+	                  "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
+	                  "s.setdatabase WHERE d.datname = 'shop' AND "
+	                  "'default_transaction_read_only=on' = ANY (s.setconfig)") > 0;
 }
 
 static void open_engine(void)
@@ -235,8 +165,9 @@ static int64_t missing_acks(struct pgload *l, const char *ci)
 		buf_addf(&arr, "%s%lld", i ? "," : "", (long long)l->acks[i].ledger);
 	pthread_mutex_unlock(&l->lock);
 	buf_addch(&arr, '}');
-	found = val(ci, "SELECT count(DISTINCT ledger) FROM orders WHERE ledger = ANY ('%s')",
-	            arr.data);
+	found = pgtest_val(ci,
+	                   "SELECT count(DISTINCT ledger) FROM orders WHERE ledger = ANY ('%s')",
+	                   arr.data);
 	buf_release(&arr);
 	return (int64_t)n - found;
 }
@@ -286,7 +217,7 @@ static int crash_child(const char *step, enum db_direction dir)
 		         (char *)"--crash-at",
 		         (char *)step,
 		         (char *)(dir == DB_FORWARD ? "forward" : "reverse"),
-		         E.dir,
+		         PGT.dir,
 		         NULL };
 	pid_t pid;
 	int st;
@@ -365,16 +296,18 @@ static void test_readiness_refuses_replica_wal_and_table_without_pk(void **state
 	size_t i;
 
 	(void)state;
-	sql(E.old_ci, "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL "
-	              "UNIQUE, note text, n int NOT NULL DEFAULT 0, at timestamptz DEFAULT now()); "
-	              "CREATE TABLE items (id serial PRIMARY KEY, name text, qty int); "
-	              "CREATE TABLE audit (id bigserial PRIMARY KEY, msg text); "
-	              "CREATE TABLE nopk_events (at timestamptz, msg text); "
-	              "GRANT ALL ON ALL TABLES IN SCHEMA public TO app; "
-	              "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app");
-	sql(E.old_ci, "INSERT INTO orders (ledger, note) SELECT -g, repeat('x', 200) FROM "
-	              "generate_series(1, 20000) g; INSERT INTO items (name, qty) SELECT 'item' || "
-	              "g, g FROM generate_series(1, 1000) g");
+	pgtest_sql(PGT.old_ci,
+	           "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL "
+	           "UNIQUE, note text, n int NOT NULL DEFAULT 0, at timestamptz DEFAULT now()); "
+	           "CREATE TABLE items (id serial PRIMARY KEY, name text, qty int); "
+	           "CREATE TABLE audit (id bigserial PRIMARY KEY, msg text); "
+	           "CREATE TABLE nopk_events (at timestamptz, msg text); "
+	           "GRANT ALL ON ALL TABLES IN SCHEMA public TO app; "
+	           "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app");
+	pgtest_sql(PGT.old_ci,
+	           "INSERT INTO orders (ledger, note) SELECT -g, repeat('x', 200) FROM "
+	           "generate_series(1, 20000) g; INSERT INTO items (name, qty) SELECT 'item' || "
+	           "g, g FROM generate_series(1, 1000) g");
 	open_engine();
 	assert_int_equal(E.eng->check(E.d.h, &checks, &err), 0);
 	for (i = 0; i < checks.n; i++)
@@ -390,7 +323,7 @@ static void test_readiness_refuses_replica_wal_and_table_without_pk(void **state
 	assert_non_null(db_checks_find(&checks, "size"));
 	assert_int_equal(db_checks_worst(&checks), DB_CHECK_FAIL);
 	db_checks_release(&checks);
-	sql(E.old_ci, "DROP TABLE nopk_events");
+	pgtest_sql(PGT.old_ci, "DROP TABLE nopk_events");
 
 	/* a source with wal_level=replica is refused, naming the setting */
 	cfg.old_conninfo = E.repl_ci;
@@ -420,12 +353,12 @@ static void test_replication_under_mixed_load_ends_equal(void **state)
 	assert_int_equal(E.eng->replicate_start(E.d.h, &err), 0);
 	/* a mix of inserts, updates and deletes while the copy runs */
 	for (round = 0; round < 40; round++) {
-		sql(E.old_ci,
-		    "INSERT INTO orders (ledger, note) SELECT -100000 - %d * 100 - g, 'mix' "
-		    "FROM generate_series(1, 50) g; UPDATE orders SET n = n + 1 WHERE id %% "
-		    "37 = %d; DELETE FROM orders WHERE id %% 101 = %d AND ledger < -100; "
-		    "UPDATE items SET qty = qty - 1 WHERE id %% 7 = %d",
-		    round, round, round, round % 7);
+		pgtest_sql(PGT.old_ci,
+		           "INSERT INTO orders (ledger, note) SELECT -100000 - %d * 100 - g, 'mix' "
+		           "FROM generate_series(1, 50) g; UPDATE orders SET n = n + 1 WHERE id %% "
+		           "37 = %d; DELETE FROM orders WHERE id %% 101 = %d AND ledger < -100; "
+		           "UPDATE items SET qty = qty - 1 WHERE id %% 7 = %d",
+		           round, round, round, round % 7);
 	}
 	until = time_mono_ms() + 60000;
 	for (;;) {
@@ -460,13 +393,13 @@ static void test_replication_under_mixed_load_ends_equal(void **state)
 	assert_true(ver.v[ver.n - 1].sum_old[0] != '\0'); /* orders */
 	db_verify_release(&ver);
 	/* a row changed on one side only is found, and only in its table */
-	sql(E.new_ci, "UPDATE items SET name = 'tampered' WHERE id = 5");
+	pgtest_sql(PGT.new_ci, "UPDATE items SET name = 'tampered' WHERE id = 5");
 	assert_int_equal(E.eng->verify(E.d.h, true, &ver, &err), 0);
 	assert_false(ver.equal);
 	for (i = 0; i < ver.n; i++)
 		assert_int_equal(ver.v[i].equal, strcmp(ver.v[i].name, "public.items") != 0);
 	db_verify_release(&ver);
-	sql(E.new_ci, "UPDATE items SET name = 'item5' WHERE id = 5");
+	pgtest_sql(PGT.new_ci, "UPDATE items SET name = 'item5' WHERE id = 5");
 	assert_int_equal(E.eng->verify(E.d.h, true, &ver, &err), 0);
 	assert_true(ver.equal);
 	db_verify_release(&ver);
@@ -499,16 +432,17 @@ static void test_budget_overrun_leaves_old_writer_unchanged(void **state)
 	wait_acks(&load, 100); /* writes go on */
 	pgload_stop(&load);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(pooler_port(i, &paused), E.old_port);
+		assert_int_equal(pooler_port(i, &paused), PGT.old_port);
 		assert_false(paused);
 	}
-	assert_false(fenced(E.old_ci));
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
-	                               "'ferry_sub' AND subenabled"),
+	assert_false(fenced(PGT.old_ci));
+	assert_int_equal(pgtest_val(PGT.new_ci,
+	                            "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                            "'ferry_sub' AND subenabled"),
 	                 1);
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
-	assert_int_equal(missing_acks(&load, E.old_ci), 0);
-	wait_replicated(&load, E.new_ci);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(missing_acks(&load, PGT.old_ci), 0);
+	wait_replicated(&load, PGT.new_ci);
 	pgload_release(&load);
 }
 
@@ -525,25 +459,26 @@ static void test_crash_before_the_fence_is_undone(void **state)
 	st = crash_child("fence", DB_FORWARD);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	/* the world as the crash left it: paused, not fenced */
-	assert_int_equal(pooler_port(0, &paused), E.old_port);
+	assert_int_equal(pooler_port(0, &paused), PGT.old_port);
 	assert_true(paused);
-	assert_false(fenced(E.old_ci));
+	assert_false(fenced(PGT.old_ci));
 	close_engine();
 	open_engine();
 	assert_int_equal(do_recover(DB_FORWARD, &rep, &err), 0);
 	assert_int_equal(rep.outcome, ORCH_UNDONE);
 	orch_result_release(&rep);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(pooler_port(i, &paused), E.old_port);
+		assert_int_equal(pooler_port(i, &paused), PGT.old_port);
 		assert_false(paused);
 	}
-	assert_false(fenced(E.old_ci));
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
-	                               "'ferry_sub' AND subenabled"),
+	assert_false(fenced(PGT.old_ci));
+	assert_int_equal(pgtest_val(PGT.new_ci,
+	                            "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                            "'ferry_sub' AND subenabled"),
 	                 1);
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
-	assert_int_equal(val(E.pgb_app[0], "INSERT INTO orders (ledger) VALUES (7) RETURNING 1"),
-	                 1);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(
+	        pgtest_val(E.pgb_app[0], "INSERT INTO orders (ledger) VALUES (7) RETURNING 1"), 1);
 }
 
 static struct pgload load_a, load_b;
@@ -555,16 +490,16 @@ static struct pgload load_a, load_b;
 static void log_ferry_statements(bool on, off_t mark[2])
 {
 	const char *side[2] = { "old", "new" };
-	int port[2] = { E.old_port, E.new_port };
+	int port[2] = { PGT.old_port, PGT.new_port };
 	int i;
 
 	/* through database postgres: shop may carry the fence */
 	for (i = 0; i < 2; i++) {
-		char *path = xasprintf("%s/%s.log", E.dir, side[i]);
+		char *path = xasprintf("%s/%s.log", PGT.dir, side[i]);
 		char *ci = xasprintf("host=127.0.0.1 port=%d dbname=postgres user=ferry", port[i]);
 		struct stat st;
-		sql(ci, "ALTER ROLE ferry %s",
-		    on ? "SET log_statement = 'all'" : "RESET log_statement");
+		pgtest_sql(ci, "ALTER ROLE ferry %s",
+		           on ? "SET log_statement = 'all'" : "RESET log_statement");
 		mark[i] = stat(path, &st) == 0 ? st.st_size : 0;
 		free(ci);
 		free(path);
@@ -587,7 +522,7 @@ static void assert_described_ran(enum db_direction dir, const off_t mark[2])
 	buf_init(&d, 1 << 20);
 	assert_int_equal(orch_describe(dbs, 1, dir, &d, &err), 0);
 	for (i = 0; i < 2; i++) {
-		char *path = xasprintf("%s/%s.log", E.dir, side[i]);
+		char *path = xasprintf("%s/%s.log", PGT.dir, side[i]);
 		buf_init(&log[i], 256 << 20);
 		assert_int_equal(buf_read_file(&log[i], path), 0);
 		assert_true((size_t)mark[i] <= log[i].len);
@@ -670,8 +605,8 @@ static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 	       (long long)rep.pause_ms, gap_a / 1000.0, gap_b / 1000.0, rep.db[0].fence_pos,
 	       (long long)rep.db[0].sequences, (long long)(load_a.errors + load_b.errors));
 	orch_result_release(&rep);
-	assert_int_equal(missing_acks(&load_a, E.new_ci), 0);
-	assert_int_equal(missing_acks(&load_b, E.new_ci), 0);
+	assert_int_equal(missing_acks(&load_a, PGT.new_ci), 0);
+	assert_int_equal(missing_acks(&load_b, PGT.new_ci), 0);
 	assert_int_equal(load_a.dup_errors + load_b.dup_errors, 0);
 	/* the sequence continues above every id handed out before */
 	for (i = 0; i < load_a.nacks; i++) {
@@ -682,15 +617,16 @@ static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 	}
 	assert_true(min_after > max_before);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(pooler_port(i, &paused), E.new_port);
+		assert_int_equal(pooler_port(i, &paused), PGT.new_port);
 		assert_false(paused);
 	}
-	assert_true(fenced(E.old_ci));
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_publication"), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
-	                               "'ferry_rev_sub' AND subenabled"),
+	assert_true(fenced(PGT.old_ci));
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_publication"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci,
+	                            "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                            "'ferry_rev_sub' AND subenabled"),
 	                 1);
 	assert_true(gap_a < 5000000);
 }
@@ -714,10 +650,10 @@ static void test_rollback_carries_new_writes_back(void **state)
 	/* writes on the new writer reach the fenced old database through
 	 * reverse replication: default_transaction_read_only does not stop
 	 * the apply worker */
-	before_old = val(E.old_ci, "SELECT count(*) FROM orders");
+	before_old = pgtest_val(PGT.old_ci, "SELECT count(*) FROM orders");
 	assert_int_equal(pgload_start(&load, E.pgb_app[0], 500, 4000000), 0);
 	wait_acks(&load, 300);
-	wait_replicated(&load, E.old_ci);
+	wait_replicated(&load, PGT.old_ci);
 	assert_int_equal(E.eng->lag(E.d.h, DB_REVERSE, &lag, &err), 0);
 	assert_int_equal(lag.apply_errors, 0);
 	t0 = time_mono_us();
@@ -734,24 +670,25 @@ static void test_rollback_carries_new_writes_back(void **state)
 	       (long long)rep.pause_ms,
 	       pgload_max_gap_us(&load, t0 - 1000000, t1 + 1000000) / 1000.0,
 	       (long long)rep.db[0].carried_txns, (long long)rep.db[0].carried_bytes,
-	       (long long)(val(E.old_ci, "SELECT count(*) FROM orders") - before_old));
+	       (long long)(pgtest_val(PGT.old_ci, "SELECT count(*) FROM orders") - before_old));
 	assert_true(rep.db[0].carried_txns > 0 || rep.db[0].carried_bytes > 0);
 	orch_result_release(&rep);
-	assert_int_equal(missing_acks(&load, E.old_ci), 0);
+	assert_int_equal(missing_acks(&load, PGT.old_ci), 0);
 	assert_int_equal(load.dup_errors, 0);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(pooler_port(i, &paused), E.old_port);
+		assert_int_equal(pooler_port(i, &paused), PGT.old_port);
 		assert_false(paused);
 	}
-	assert_false(fenced(E.old_ci));
-	assert_true(fenced(E.new_ci));
+	assert_false(fenced(PGT.old_ci));
+	assert_true(fenced(PGT.new_ci));
 	/* forward replication re-created without a copy: back to the soak */
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
-	                               "'ferry_sub' AND subenabled"),
+	assert_int_equal(pgtest_val(PGT.new_ci,
+	                            "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                            "'ferry_sub' AND subenabled"),
 	                 1);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_subscription"), 0);
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
-	wait_replicated(&load, E.new_ci);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	wait_replicated(&load, PGT.new_ci);
 	pgload_release(&load);
 	pgload_release(&load_a);
 	pgload_release(&load_b);
@@ -767,7 +704,7 @@ static void test_crash_after_reverse_slot_is_completed(void **state)
 	(void)state;
 	st = crash_child("point", DB_FORWARD);
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	assert_int_equal(pooler_port(1, &paused), E.old_port);
+	assert_int_equal(pooler_port(1, &paused), PGT.old_port);
 	assert_true(paused);
 	close_engine();
 	open_engine();
@@ -775,16 +712,17 @@ static void test_crash_after_reverse_slot_is_completed(void **state)
 	assert_int_equal(rep.outcome, ORCH_DONE);
 	orch_result_release(&rep);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(pooler_port(i, &paused), E.new_port);
+		assert_int_equal(pooler_port(i, &paused), PGT.new_port);
 		assert_false(paused);
 	}
-	assert_true(fenced(E.old_ci));
-	assert_false(fenced(E.new_ci));
-	assert_int_equal(val(E.pgb_app[1], "INSERT INTO orders (ledger) VALUES (8) RETURNING 1"),
-	                 1);
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM orders WHERE ledger = 8"), 1);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_subscription WHERE subname = "
-	                               "'ferry_rev_sub'"),
+	assert_true(fenced(PGT.old_ci));
+	assert_false(fenced(PGT.new_ci));
+	assert_int_equal(
+	        pgtest_val(E.pgb_app[1], "INSERT INTO orders (ledger) VALUES (8) RETURNING 1"), 1);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM orders WHERE ledger = 8"), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci,
+	                            "SELECT count(*) FROM pg_subscription WHERE subname = "
+	                            "'ferry_rev_sub'"),
 	                 1);
 	/* a second recovery finds it done */
 	assert_int_equal(do_recover(DB_FORWARD, &rep, &err), 0);
@@ -807,7 +745,7 @@ static void wait_val(const char *ci, int64_t want, const char *what, const char 
 {
 	int64_t until = time_mono_ms() + 20000;
 
-	while (val(ci, "%s", q) != want)
+	while (pgtest_val(ci, "%s", q) != want)
 		if (time_mono_ms() > until)
 			fail_msg("%s: not %lld after 20 s", what, (long long)want);
 		else
@@ -822,19 +760,19 @@ static void test_inspect_leaves_a_slot_its_worker_is_taking_alone(void **state)
 
 	(void)state;
 	for (round = 0; round < 2; round++) {
-		wait_val(E.old_ci, 1, "the reverse apply worker", "SELECT count(*) " REV_WORKER);
-		sql(E.old_ci, "SELECT pg_terminate_backend(w.pid) " REV_WORKER);
+		wait_val(PGT.old_ci, 1, "the reverse apply worker", "SELECT count(*) " REV_WORKER);
+		pgtest_sql(PGT.old_ci, "SELECT pg_terminate_backend(w.pid) " REV_WORKER);
 	}
-	wait_val(E.new_ci, 0, "the reverse slot in use",
+	wait_val(PGT.new_ci, 0, "the reverse slot in use",
 	         "SELECT count(*) FROM pg_replication_slots WHERE active");
-	if (val(E.old_ci, "SELECT count(*) " REV_WORKER) != 0)
+	if (pgtest_val(PGT.old_ci, "SELECT count(*) " REV_WORKER) != 0)
 		fail_msg("the worker came back at once: nothing tested");
 	if (E.eng->sw->inspect(E.d.h, DB_REVERSE, &ins, &err) < 0)
 		fail_msg("inspect: %s", err.msg);
 	assert_true(ins.forward_running);
 	assert_int_equal(ins.caught_up, 0);
 	/* the worker comes back, takes its slot and confirms */
-	wait_val(E.new_ci, 1, "the reverse slot in use",
+	wait_val(PGT.new_ci, 1, "the reverse slot in use",
 	         "SELECT count(*) FROM pg_replication_slots WHERE active");
 	for (round = 0; ins.caught_up != 1; round++) {
 		if (round == 1000)
@@ -883,16 +821,16 @@ static void test_kill_before_every_step_then_recover_is_consistent(void **state)
 		orch_result_release(&rep);
 		/* DB_FORWARD moves writes to new, DB_REVERSE to old */
 		if ((dir == DB_FORWARD) == to_writer) {
-			writer = E.new_ci;
-			other = E.old_ci;
-			writer_port = E.new_port;
+			writer = PGT.new_ci;
+			other = PGT.old_ci;
+			writer_port = PGT.new_port;
 		} else {
-			writer = E.old_ci;
-			other = E.new_ci;
-			writer_port = E.old_port;
+			writer = PGT.old_ci;
+			other = PGT.new_ci;
+			writer_port = PGT.old_port;
 		}
 		printf("  killed before %-20s -> %s, writer %s\n", steps[k],
-		       to_writer ? "completed" : "undone", writer == E.new_ci ? "new" : "old");
+		       to_writer ? "completed" : "undone", writer == PGT.new_ci ? "new" : "old");
 		for (i = 0; i < 2; i++) {
 			assert_int_equal(pooler_port(i, &paused), writer_port);
 			assert_false(paused);
@@ -900,17 +838,18 @@ static void test_kill_before_every_step_then_recover_is_consistent(void **state)
 		assert_false(fenced(writer));
 		assert_true(fenced(other));
 		ledger++;
-		assert_int_equal(val(E.pgb_app[k % 2],
-		                     "INSERT INTO orders (ledger) VALUES (%lld) RETURNING 1",
-		                     (long long)ledger),
+		assert_int_equal(pgtest_val(E.pgb_app[k % 2],
+		                            "INSERT INTO orders (ledger) VALUES (%lld) RETURNING 1",
+		                            (long long)ledger),
 		                 1);
-		assert_int_equal(val(writer, "SELECT count(*) FROM orders WHERE ledger = %lld",
-		                     (long long)ledger),
+		assert_int_equal(pgtest_val(writer,
+		                            "SELECT count(*) FROM orders WHERE ledger = %lld",
+		                            (long long)ledger),
 		                 1);
 		{
 			int64_t until = time_mono_ms() + 20000;
-			while (val(other, "SELECT count(*) FROM orders WHERE ledger = %lld",
-			           (long long)ledger) != 1) {
+			while (pgtest_val(other, "SELECT count(*) FROM orders WHERE ledger = %lld",
+			                  (long long)ledger) != 1) {
 				if (time_mono_ms() > until)
 					fail_msg("step %s: the write never reached the other side",
 					         steps[k]);
@@ -925,7 +864,7 @@ static void test_kill_before_every_step_then_recover_is_consistent(void **state)
 static void test_teardown_leaves_no_replication_object(void **state)
 {
 	struct ferry_error err = { 0 };
-	const char *side[2] = { E.old_ci, E.new_ci };
+	const char *side[2] = { PGT.old_ci, PGT.new_ci };
 	int i;
 
 	(void)state;
@@ -934,9 +873,10 @@ static void test_teardown_leaves_no_replication_object(void **state)
 		fail_msg("teardown: %s", err.msg);
 	assert_int_equal(E.eng->teardown(E.d.h, &err), 0);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(val(side[i], "SELECT count(*) FROM pg_subscription"), 0);
-		assert_int_equal(val(side[i], "SELECT count(*) FROM pg_replication_slots"), 0);
-		assert_int_equal(val(side[i], "SELECT count(*) FROM pg_publication"), 0);
+		assert_int_equal(pgtest_val(side[i], "SELECT count(*) FROM pg_subscription"), 0);
+		assert_int_equal(pgtest_val(side[i], "SELECT count(*) FROM pg_replication_slots"),
+		                 0);
+		assert_int_equal(pgtest_val(side[i], "SELECT count(*) FROM pg_publication"), 0);
 	}
 	close_engine();
 }
@@ -958,10 +898,10 @@ static void test_wrong_password_is_refused_without_showing_it(void **state)
 {
 	struct ferry_error err = { 0 };
 	struct pgsql_conn *c = NULL;
-	char *ci = xasprintf("%s password=hunter2-in-conninfo", E.old_ci);
+	char *ci = xasprintf("%s password=hunter2-in-conninfo", PGT.old_ci);
 
 	(void)state;
-	assert_int_equal(pgsql_connect(&c, E.old_ci, "hunter2-wrong", "database main old", &err),
+	assert_int_equal(pgsql_connect(&c, PGT.old_ci, "hunter2-wrong", "database main old", &err),
 	                 FERRY_EAUTH);
 	assert_null(c);
 	assert_non_null(strstr(err.msg, "database main old"));
@@ -972,7 +912,7 @@ static void test_wrong_password_is_refused_without_showing_it(void **state)
 	assert_null(strstr(err.msg, "hunter2"));
 	free(ci);
 	/* the right one works, and the server knows ferry by name */
-	c = conn(E.old_ci, E.pw);
+	c = conn(PGT.old_ci, PGT.pw);
 	{
 		char *app = NULL;
 		assert_int_equal(pgsql_query_value(c, "SELECT current_setting('application_name')",
@@ -1025,7 +965,6 @@ int main(int argc, char **argv)
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	if (E.d.h)
 		close_engine();
-	xfree_secret(E.pw, 0);
-	free(E.dir);
+	pgtest_release();
 	return rc;
 }

@@ -10,7 +10,6 @@
  * side.
  */
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,91 +20,28 @@
 
 #include "db/db.h"
 #include "db/pgsql.h"
-#include "util/buf.h"
+#include "pgtest.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
 static struct {
-	char *pw;
-	char old_ci[256], new_ci[256];
 	struct db_config cfg;
 	const struct db_engine *eng;
 	void *h;
 } E;
 
-static int envint(const char *name, int def)
-{
-	const char *v = getenv(name);
-	return v ? (int)strtol(v, NULL, 10) : def;
-}
-
 static void setup_env(const char *dir)
 {
-	struct buf b;
-	char *path = xasprintf("%s/ferry.pw", dir);
-
-	buf_init(&b, 4096);
-	if (buf_read_file(&b, path) < 0) {
-		fprintf(stderr, "cannot read %s\n", path);
+	if (pgtest_init(dir, 15450, 15451) < 0)
 		exit(1);
-	}
-	free(path);
-	while (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	E.pw = xstrdup(b.data);
-	buf_release_secret(&b);
-	snprintf(E.old_ci, sizeof(E.old_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         envint("PG_OLD_PORT", 15450));
-	snprintf(E.new_ci, sizeof(E.new_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         envint("PG_NEW_PORT", 15451));
-	E.cfg.name = "main";
-	E.cfg.old_conninfo = E.old_ci;
-	E.cfg.new_conninfo = E.new_ci;
-	E.cfg.old_password = E.pw;
-	E.cfg.new_password = E.pw;
+	pgtest_config(&E.cfg);
 	E.eng = db_engine_find("postgresql");
-}
-
-static void sql(const char *ci, const char *fmt, ...)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = NULL;
-	char *q;
-	va_list ap;
-
-	if (pgsql_connect(&c, ci, E.pw, "test", &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (pgsql_exec(c, q, 0, NULL, time_mono_ms() + 60000, NULL, &err) < 0)
-		fail_msg("%s: %s", q, err.msg);
-	free(q);
-	pgsql_free(c);
-}
-
-static int64_t val(const char *ci, const char *q)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = NULL;
-	char *v = NULL;
-	int64_t n;
-
-	if (pgsql_connect(&c, ci, E.pw, "test", &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	if (pgsql_query_value(c, q, 0, NULL, time_mono_ms() + 60000, &v, &err) < 0)
-		fail_msg("%s: %s", q, err.msg);
-	n = v ? strtoll(v, NULL, 10) : -1;
-	free(v);
-	pgsql_free(c);
-	return n;
 }
 
 static void both(const char *fmt)
 {
-	sql(E.old_ci, "%s", fmt);
-	sql(E.new_ci, "%s", fmt);
+	pgtest_sql(PGT.old_ci, "%s", fmt);
+	pgtest_sql(PGT.new_ci, "%s", fmt);
 }
 
 /* Runs schema_diff into d (released first), prints the rows. */
@@ -148,34 +84,36 @@ static void test_no_drift_after_schema_copy(void **state)
 	int64_t until;
 
 	(void)state;
-	sql(E.old_ci,
-	    "CREATE TYPE status AS ENUM ('new', 'paid', 'shipped'); "
-	    "CREATE DOMAIN qty AS int CHECK (VALUE >= 0); "
-	    "CREATE SCHEMA billing; CREATE SCHEMA bulk; "
-	    "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL UNIQUE, "
-	    "note text COLLATE \"C\", n int NOT NULL DEFAULT 0, st status DEFAULT 'new', "
-	    "at timestamptz DEFAULT now()); "
-	    "CREATE TABLE items (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-	    "order_id bigint REFERENCES orders(id), name text, qty qty, "
-	    "total numeric(12,2) GENERATED ALWAYS AS (qty * 2) STORED); "
-	    "CREATE TABLE billing.invoices (id int PRIMARY KEY, amount numeric CHECK (amount > "
-	    "0)); "
-	    "CREATE INDEX orders_at_idx ON orders (at) WHERE n > 0; "
-	    "CREATE TABLE events (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at); "
-	    "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO "
-	    "('2027-01-01'); "
-	    "CREATE MATERIALIZED VIEW order_count AS SELECT count(*) FROM orders; "
-	    "CREATE SEQUENCE billing.numbers INCREMENT 5 START 100; "
-	    "CREATE VIEW paid AS SELECT id, ledger FROM orders WHERE st = 'paid'; "
-	    "CREATE FUNCTION billing.total(a int, b int) RETURNS int LANGUAGE sql "
-	    "AS 'SELECT a + b'; "
-	    "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS "
-	    "$$BEGIN NEW.at = now(); RETURN NEW; END$$; "
-	    "CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE "
-	    "FUNCTION touch(); "
-	    "CREATE EXTENSION IF NOT EXISTS pgcrypto; "
-	    "INSERT INTO orders (ledger) SELECT g FROM generate_series(1, 500) g; "
-	    "SELECT nextval('billing.numbers')");
+	pgtest_sql(
+	        PGT.old_ci,
+	        "CREATE TYPE status AS ENUM ('new', 'paid', 'shipped'); "
+	        "CREATE DOMAIN qty AS int CHECK (VALUE >= 0); "
+	        "CREATE SCHEMA billing; CREATE SCHEMA bulk; "
+	        "CREATE TABLE orders (id bigserial PRIMARY KEY, ledger bigint NOT NULL UNIQUE, "
+	        "note text COLLATE \"C\", n int NOT NULL DEFAULT 0, st status DEFAULT 'new', "
+	        "at timestamptz DEFAULT now()); "
+	        "CREATE TABLE items (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+	        "order_id bigint REFERENCES orders(id), name text, qty qty, "
+	        "total numeric(12,2) GENERATED ALWAYS AS (qty * 2) STORED); "
+	        "CREATE TABLE billing.invoices (id int PRIMARY KEY, amount numeric CHECK (amount > "
+	        "0)); "
+	        "CREATE INDEX orders_at_idx ON orders (at) WHERE n > 0; "
+	        "CREATE TABLE events (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE "
+	        "(at); "
+	        "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO "
+	        "('2027-01-01'); "
+	        "CREATE MATERIALIZED VIEW order_count AS SELECT count(*) FROM orders; "
+	        "CREATE SEQUENCE billing.numbers INCREMENT 5 START 100; "
+	        "CREATE VIEW paid AS SELECT id, ledger FROM orders WHERE st = 'paid'; "
+	        "CREATE FUNCTION billing.total(a int, b int) RETURNS int LANGUAGE sql "
+	        "AS 'SELECT a + b'; "
+	        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS "
+	        "$$BEGIN NEW.at = now(); RETURN NEW; END$$; "
+	        "CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE "
+	        "FUNCTION touch(); "
+	        "CREATE EXTENSION IF NOT EXISTS pgcrypto; "
+	        "INSERT INTO orders (ledger) SELECT g FROM generate_series(1, 500) g; "
+	        "SELECT nextval('billing.numbers')");
 	assert_int_equal(E.eng->open(&E.cfg, &E.h, &err), 0);
 	if (E.eng->replicate_start(E.h, &err) < 0)
 		fail_msg("replicate_start: %s", err.msg);
@@ -197,8 +135,9 @@ static void test_no_drift_after_schema_copy(void **state)
 	assert_true(d.objects_old >= 30); /* the objects above, pgcrypto's not counted */
 	assert_int_equal(d.objects_old, d.objects_new);
 	/* data and sequence values are not schema */
-	sql(E.old_ci, "INSERT INTO orders (ledger) VALUES (-1); SELECT setval('billing.numbers', "
-	              "100000)");
+	pgtest_sql(PGT.old_ci,
+	           "INSERT INTO orders (ledger) VALUES (-1); SELECT setval('billing.numbers', "
+	           "100000)");
 	diff(&d);
 	assert_int_equal(d.n, 0);
 	db_schema_diff_release(&d);
@@ -210,7 +149,8 @@ static void test_column_on_old_and_index_on_new_are_named_with_their_side(void *
 	const struct db_schema_diff_row *r;
 
 	(void)state;
-	sql(E.old_ci, "ALTER TABLE orders ADD COLUMN memo varchar(40) NOT NULL DEFAULT ''");
+	pgtest_sql(PGT.old_ci,
+	           "ALTER TABLE orders ADD COLUMN memo varchar(40) NOT NULL DEFAULT ''");
 	diff(&d);
 	assert_int_equal(d.drift, 1);
 	r = row(&d, "column public.orders.memo");
@@ -223,7 +163,7 @@ static void test_column_on_old_and_index_on_new_are_named_with_their_side(void *
 	assert_non_null(strstr(r->message, "exists on old only"));
 	assert_non_null(strstr(r->message, "ALTER TABLE ... ADD COLUMN on the new database"));
 
-	sql(E.new_ci, "CREATE INDEX orders_n_idx ON orders (n)");
+	pgtest_sql(PGT.new_ci, "CREATE INDEX orders_n_idx ON orders (n)");
 	diff(&d);
 	assert_int_equal(d.drift, 2);
 	r = row(&d, "index public.orders_n_idx");
@@ -234,8 +174,9 @@ static void test_column_on_old_and_index_on_new_are_named_with_their_side(void *
 	assert_non_null(row(&d, "column public.orders.memo"));
 
 	/* the same DDL on the other side: no drift again */
-	sql(E.new_ci, "ALTER TABLE orders ADD COLUMN memo varchar(40) NOT NULL DEFAULT ''");
-	sql(E.old_ci, "CREATE INDEX orders_n_idx ON orders (n)");
+	pgtest_sql(PGT.new_ci,
+	           "ALTER TABLE orders ADD COLUMN memo varchar(40) NOT NULL DEFAULT ''");
+	pgtest_sql(PGT.old_ci, "CREATE INDEX orders_n_idx ON orders (n)");
 	diff(&d);
 	assert_int_equal(d.n, 0);
 	assert_string_equal(d.fingerprint_old, d.fingerprint_new);
@@ -248,7 +189,8 @@ static void test_changed_column_type_names_both_types(void **state)
 	const struct db_schema_diff_row *r;
 
 	(void)state;
-	sql(E.new_ci, "ALTER TABLE billing.invoices ALTER COLUMN amount TYPE numeric(14,2)");
+	pgtest_sql(PGT.new_ci,
+	           "ALTER TABLE billing.invoices ALTER COLUMN amount TYPE numeric(14,2)");
 	diff(&d);
 	assert_int_equal(d.drift, 1);
 	r = row(&d, "column billing.invoices.amount");
@@ -256,18 +198,19 @@ static void test_changed_column_type_names_both_types(void **state)
 	assert_string_equal(r->old, "numeric");
 	assert_string_equal(r->new, "numeric(14,2)");
 	assert_non_null(strstr(r->message, "old numeric, new numeric(14,2)"));
-	sql(E.old_ci, "ALTER TABLE billing.invoices ALTER COLUMN amount TYPE numeric(14,2)");
+	pgtest_sql(PGT.old_ci,
+	           "ALTER TABLE billing.invoices ALTER COLUMN amount TYPE numeric(14,2)");
 	diff(&d);
 	assert_int_equal(d.n, 0);
 
 	/* a function replaced on one side: same signature, other body */
-	sql(E.old_ci, "CREATE OR REPLACE FUNCTION billing.total(a int, b int) RETURNS int "
-	              "LANGUAGE sql AS 'SELECT a + b + 1'");
+	pgtest_sql(PGT.old_ci, "CREATE OR REPLACE FUNCTION billing.total(a int, b int) RETURNS int "
+	                       "LANGUAGE sql AS 'SELECT a + b + 1'");
 	diff(&d);
 	assert_int_equal(d.drift, 1);
 	assert_non_null(row(&d, "function billing.total(a integer, b integer)"));
-	sql(E.new_ci, "CREATE OR REPLACE FUNCTION billing.total(a int, b int) RETURNS int "
-	              "LANGUAGE sql AS 'SELECT a + b + 1'");
+	pgtest_sql(PGT.new_ci, "CREATE OR REPLACE FUNCTION billing.total(a int, b int) RETURNS int "
+	                       "LANGUAGE sql AS 'SELECT a + b + 1'");
 	diff(&d);
 	assert_int_equal(d.n, 0);
 	db_schema_diff_release(&d);
@@ -280,7 +223,7 @@ static void test_table_on_one_side_is_one_row_and_column_order_a_warning(void **
 
 	(void)state;
 	/* its columns, key, index and sequence fold into the table's row */
-	sql(E.old_ci, "CREATE TABLE extra (id serial PRIMARY KEY, v text NOT NULL)");
+	pgtest_sql(PGT.old_ci, "CREATE TABLE extra (id serial PRIMARY KEY, v text NOT NULL)");
 	diff(&d);
 	assert_int_equal(d.drift, 1);
 	assert_int_equal(d.n, 1);
@@ -288,13 +231,13 @@ static void test_table_on_one_side_is_one_row_and_column_order_a_warning(void **
 	assert_non_null(r);
 	assert_non_null(strstr(r->message, "table public.extra exists on old only"));
 	assert_non_null(strstr(r->message, "REFRESH PUBLICATION"));
-	sql(E.old_ci, "DROP TABLE extra");
+	pgtest_sql(PGT.old_ci, "DROP TABLE extra");
 	diff(&d);
 	assert_int_equal(d.n, 0);
 
 	/* the same columns in another order: a warning, not drift */
-	sql(E.old_ci, "CREATE TABLE pairs (a int PRIMARY KEY, b text)");
-	sql(E.new_ci, "CREATE TABLE pairs (b text, a int PRIMARY KEY)");
+	pgtest_sql(PGT.old_ci, "CREATE TABLE pairs (a int PRIMARY KEY, b text)");
+	pgtest_sql(PGT.new_ci, "CREATE TABLE pairs (b text, a int PRIMARY KEY)");
 	diff(&d);
 	assert_int_equal(d.drift, 0);
 	assert_int_equal(d.n, 1);
@@ -304,7 +247,7 @@ static void test_table_on_one_side_is_one_row_and_column_order_a_warning(void **
 	assert_string_equal(r->old, "a, b");
 	assert_string_equal(r->new, "b, a");
 	/* ... unless a column differs too: then the column rows say it */
-	sql(E.new_ci, "ALTER TABLE pairs ADD COLUMN c int");
+	pgtest_sql(PGT.new_ci, "ALTER TABLE pairs ADD COLUMN c int");
 	diff(&d);
 	assert_int_equal(d.drift, 1);
 	assert_int_equal(d.n, 1);
@@ -327,7 +270,7 @@ static void test_large_schema_is_compared_in_bounded_time(void **state)
 	     "bigserial PRIMARY KEY, a int NOT NULL DEFAULT 0, b text, c timestamptz, d "
 	     "numeric(10,2), e boolean, f jsonb, g int CHECK (g > 0))', i); EXECUTE "
 	     "format('CREATE INDEX ON bulk.t%s (a, b)', i); END LOOP; END$$");
-	sql(E.new_ci, "ALTER TABLE bulk.t517 ALTER COLUMN b TYPE varchar(20)");
+	pgtest_sql(PGT.new_ci, "ALTER TABLE bulk.t517 ALTER COLUMN b TYPE varchar(20)");
 	t0 = time_mono_ms();
 	diff(&d);
 	printf("  1000 tables: %zu objects per side in %lld ms\n", d.objects_old,
@@ -348,17 +291,18 @@ static void test_lost_connection_is_an_error_naming_the_side(void **state)
 	struct db_schema_diff d = { 0 };
 
 	(void)state;
-	sql(E.new_ci, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-	              "application_name = 'ferry' AND pid <> pg_backend_pid()");
+	pgtest_sql(PGT.new_ci, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	                       "application_name = 'ferry' AND pid <> pg_backend_pid()");
 	assert_true(E.eng->schema_diff(E.h, &d, &err) < 0);
 	printf("  error: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "schema drift check: database main new"));
 	/* the old side's transaction was ended: its connection is idle */
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
-	                               "application_name = 'ferry' AND state <> 'active'"),
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                                        "application_name = 'ferry' AND state <> 'active'"),
 	                 1);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
-	                               "application_name = 'ferry' AND state LIKE 'idle in%'"),
+	assert_int_equal(pgtest_val(PGT.old_ci,
+	                            "SELECT count(*) FROM pg_stat_activity WHERE "
+	                            "application_name = 'ferry' AND state LIKE 'idle in%%'"),
 	                 0);
 	db_schema_diff_release(&d);
 }
@@ -388,6 +332,6 @@ int main(void)
 		E.eng->teardown(E.h, &err);
 		E.eng->close(E.h);
 	}
-	xfree_secret(E.pw, 0);
+	pgtest_release();
 	return rc;
 }

@@ -23,7 +23,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,65 +36,17 @@
 #include "db/db.h"
 #include "db/pgsql.h"
 #include "db/postgresql_int.h" /* the fence's statement texts */
+#include "pgtest.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
 static struct {
-	char *pw, *dir, *passfile;
-	char old_ci[256], new_ci[256], ledger[512];
+	char *passfile;
+	char ledger[512];
 	struct db_config cfg;
 	const struct db_engine *eng;
 } E;
-
-static int envint(const char *name, int def)
-{
-	const char *v = getenv(name);
-	return v ? (int)strtol(v, NULL, 10) : def;
-}
-
-static void sql(const char *ci, const char *fmt, ...)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = NULL;
-	char *q;
-	va_list ap;
-
-	if (pgsql_connect(&c, ci, E.pw, "test", &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (pgsql_exec(c, "SET default_transaction_read_only = off", 0, NULL, 0, NULL, &err) < 0 ||
-	    pgsql_exec(c, q, 0, NULL, time_mono_ms() + 120000, NULL, &err) < 0)
-		fail_msg("%s: %s", q, err.msg);
-	free(q);
-	pgsql_free(c);
-}
-
-static char *str(const char *ci, const char *q)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = NULL;
-	char *v = NULL;
-
-	if (pgsql_connect(&c, ci, E.pw, "test", &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	if (pgsql_query_value(c, q, 0, NULL, time_mono_ms() + 60000, &v, &err) < 0)
-		fail_msg("%s: %s", q, err.msg);
-	pgsql_free(c);
-	return v ? v : xstrdup("");
-}
-
-static int64_t val(const char *ci, const char *q)
-{
-	char *v = str(ci, q);
-	int64_t n = strtoll(v, NULL, 10);
-
-	free(v);
-	return n;
-}
 
 /* ---- a writer on the source: inserts, updates, deletes ---------------- */
 
@@ -113,7 +64,7 @@ static void *writer_main(void *arg)
 	struct pgsql_conn *c = NULL;
 	int64_t i = 0;
 
-	if (pgsql_connect(&c, E.old_ci, E.pw, "writer", &err) < 0) {
+	if (pgsql_connect(&c, PGT.old_ci, PGT.pw, "writer", &err) < 0) {
 		snprintf(w->last, sizeof(w->last), "%s", err.msg);
 		w->errors++;
 		return NULL;
@@ -170,34 +121,36 @@ static void fresh_pair(void)
 {
 	char *q;
 
-	sql(E.old_ci, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots");
-	sql(E.new_ci, "DROP SUBSCRIPTION IF EXISTS ferry_sub");
-	sql(E.old_ci, "DROP PUBLICATION IF EXISTS ferry_pub");
-	sql(E.old_ci, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-	sql(E.new_ci, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	pgtest_sql_rw(PGT.old_ci,
+	              "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots");
+	pgtest_sql_rw(PGT.new_ci, "DROP SUBSCRIPTION IF EXISTS ferry_sub");
+	pgtest_sql_rw(PGT.old_ci, "DROP PUBLICATION IF EXISTS ferry_pub");
+	pgtest_sql_rw(PGT.old_ci, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	pgtest_sql_rw(PGT.new_ci, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
 	unlink(E.ledger);
-	sql(E.old_ci,
-	    "CREATE TABLE orders (id bigserial PRIMARY KEY, note text, at timestamptz DEFAULT "
-	    "now()); CREATE INDEX orders_note_idx ON orders (note);"
-	    "CREATE TABLE lines (id bigserial PRIMARY KEY, order_id bigint NOT NULL REFERENCES "
-	    "orders (id) ON DELETE CASCADE, qty int NOT NULL CHECK (qty > 0));"
-	    "CREATE TABLE priced (id int PRIMARY KEY, net numeric NOT NULL, gross numeric "
-	    "GENERATED ALWAYS AS (net * 1.2) STORED);"
-	    "CREATE TABLE empty (id int PRIMARY KEY);"
-	    "INSERT INTO orders (note) SELECT md5(g::text) || repeat('x', 200) FROM "
-	    "generate_series(1, 40000) g;"
-	    "INSERT INTO lines (order_id, qty) SELECT (g % 40000) + 1, g % 7 + 1 FROM "
-	    "generate_series(1, 20000) g;"
-	    "INSERT INTO priced SELECT g, g FROM generate_series(1, 5000) g");
+	pgtest_sql_rw(
+	        PGT.old_ci,
+	        "CREATE TABLE orders (id bigserial PRIMARY KEY, note text, at timestamptz DEFAULT "
+	        "now()); CREATE INDEX orders_note_idx ON orders (note);"
+	        "CREATE TABLE lines (id bigserial PRIMARY KEY, order_id bigint NOT NULL REFERENCES "
+	        "orders (id) ON DELETE CASCADE, qty int NOT NULL CHECK (qty > 0));"
+	        "CREATE TABLE priced (id int PRIMARY KEY, net numeric NOT NULL, gross numeric "
+	        "GENERATED ALWAYS AS (net * 1.2) STORED);"
+	        "CREATE TABLE empty (id int PRIMARY KEY);"
+	        "INSERT INTO orders (note) SELECT md5(g::text) || repeat('x', 200) FROM "
+	        "generate_series(1, 40000) g;"
+	        "INSERT INTO lines (order_id, qty) SELECT (g %% 40000) + 1, g %% 7 + 1 FROM "
+	        "generate_series(1, 20000) g;"
+	        "INSERT INTO priced SELECT g, g FROM generate_series(1, 5000) g");
 	/* more small tables, so that a crash can fall between tables */
 	for (int i = 0; i < 4; i++) {
 		q = xasprintf("CREATE TABLE extra%d (id int PRIMARY KEY, v text); INSERT INTO "
 		              "extra%d SELECT g, md5(g::text) FROM generate_series(1, %d) g",
 		              i, i, 3000 - i * 500);
-		sql(E.old_ci, "%s", q);
+		pgtest_sql_rw(PGT.old_ci, "%s", q);
 		free(q);
 	}
-	sql(E.old_ci, "ANALYZE");
+	pgtest_sql_rw(PGT.old_ci, "ANALYZE");
 }
 
 static void open_engine(void **h)
@@ -247,11 +200,11 @@ static void assert_no_password_in_logs(void)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		char *path = xasprintf("%s/%s.log", E.dir, side[i]);
+		char *path = xasprintf("%s/%s.log", PGT.dir, side[i]);
 		struct buf b;
 		buf_init(&b, 256 << 20);
 		if (buf_read_file(&b, path) == 0 && b.data)
-			assert_null(strstr(b.data, E.pw));
+			assert_null(strstr(b.data, PGT.pw));
 		buf_release(&b);
 		free(path);
 	}
@@ -292,28 +245,30 @@ static void test_parallel_copy_under_writes(void **state)
 	assert_true(progress_calls >= 1);
 	assert_true(progress_rows >= 40000 + 20000 + 5000);
 	/* the indexes and constraints came after the data */
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_indexes WHERE indexname = "
-	                               "'orders_note_idx'"),
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_indexes WHERE indexname = "
+	                                        "'orders_note_idx'"),
 	                 1);
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"),
-	                 1);
+	assert_int_equal(
+	        pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"),
+	        1);
 	/* the subscription uses the slot the copy made, without a copy */
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate "
-	                               "<> 'r'"),
+	assert_int_equal(pgtest_val(PGT.new_ci,
+	                            "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate "
+	                            "<> 'r'"),
 	                 0);
 	/* the ledger is gone once the subscription exists */
 	assert_int_not_equal(access(E.ledger, F_OK), 0);
 	/* the subscription's password is in a file on new's host, not in
 	 * the SQL text (pg_subscription, the server log, pg_stat_activity) */
 	{
-		char *ci = str(E.new_ci, "SELECT subconninfo FROM pg_subscription");
-		char *dd = str(E.new_ci, "SELECT current_setting('data_directory')");
+		char *ci = pgtest_str(PGT.new_ci, "SELECT subconninfo FROM pg_subscription");
+		char *dd = pgtest_str(PGT.new_ci, "SELECT current_setting('data_directory')");
 		char *pf = xasprintf("%s/ferry_sub.pgpass", dd);
 		struct stat st;
 		printf("  subscription conninfo: %s\n", ci);
 		assert_non_null(strstr(ci, "passfile="));
 		assert_null(strstr(ci, "password"));
-		assert_null(strstr(ci, E.pw));
+		assert_null(strstr(ci, PGT.pw));
 		assert_int_equal(stat(pf, &st), 0);
 		assert_int_equal(st.st_mode & 0777, 0600);
 		/* the server's user owns it (libpq ignores one others may read) */
@@ -351,13 +306,14 @@ static void test_retry_decides_from_the_schema_diff(void **state)
 	(void)state;
 	for (m = 0; m < 2; m++) {
 		fresh_pair();
-		sql(E.new_ci, "CREATE TABLE orders (id bigint PRIMARY KEY, other text)");
+		pgtest_sql_rw(PGT.new_ci,
+		              "CREATE TABLE orders (id bigint PRIMARY KEY, other text)");
 		E.cfg.copy_method = m ? DB_COPY_BUILTIN : DB_COPY_PARALLEL;
 		open_engine(&h);
 		assert_int_equal(E.eng->replicate_start(h, &err), FERRY_ESTATE);
 		printf("  %s: %s\n", m ? "builtin" : "parallel", err.msg);
 		assert_non_null(strstr(err.msg, "public.orders"));
-		assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+		assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
 		E.eng->teardown(h, &err);
 		E.eng->close(h);
 	}
@@ -382,7 +338,7 @@ static void test_password_in_connection_when_no_file_can_be_written(void **state
 	open_engine(&h);
 	if (E.eng->replicate_start(h, &err) < 0)
 		fail_msg("replicate_start: %s", err.msg);
-	ci = str(E.new_ci, "SELECT subconninfo FROM pg_subscription");
+	ci = pgtest_str(PGT.new_ci, "SELECT subconninfo FROM pg_subscription");
 	assert_null(strstr(ci, "passfile="));
 	assert_non_null(strstr(ci, "password="));
 	free(ci);
@@ -416,7 +372,7 @@ static void test_copy_stopped_by_its_caller_resumes(void **state)
 	E.cfg.copy_progress = NULL;
 	printf("  stopped: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "stopped by the caller"));
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
 	assert_int_equal(access(E.ledger, F_OK), 0);
 	if (E.eng->replicate_start(h, &err) < 0)
 		fail_msg("resume: %s", err.msg);
@@ -496,7 +452,7 @@ static void test_kill9_resumes_without_copying_finished_tables(void **state)
 	assert_true(n < 8);
 	for (i = 0; i < n; i++) {
 		char *q = xasprintf("SELECT min(xmin::text::bigint) FROM %s", whole[i]);
-		xmin[i] = val(E.new_ci, q);
+		xmin[i] = pgtest_val(PGT.new_ci, "%s", q);
 		printf("  whole after the crash: %s (rows from transaction %lld)\n", whole[i],
 		       (long long)xmin[i]);
 		free(q);
@@ -512,11 +468,11 @@ static void test_kill9_resumes_without_copying_finished_tables(void **state)
 	 * versions are still those of the first copy */
 	for (i = 0; i < n; i++) {
 		char *q = xasprintf("SELECT min(xmin::text::bigint) FROM %s", whole[i]);
-		assert_int_equal(val(E.new_ci, q), xmin[i]);
+		assert_int_equal(pgtest_val(PGT.new_ci, "%s", q), xmin[i]);
 		free(q);
 	}
 	/* the others went to the table sync */
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription_rel"), 8);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_subscription_rel"), 8);
 	assert_int_equal(E.eng->teardown(h, &err), 0);
 	E.eng->close(h);
 }
@@ -535,8 +491,9 @@ static void test_builtin_table_sync_still_works(void **state)
 	if (E.eng->replicate_start(h, &err) < 0)
 		fail_msg("replicate_start: %s", err.msg);
 	/* the server's table sync: the publication is FOR ALL TABLES */
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_publication WHERE puballtables"),
-	                 1);
+	assert_int_equal(
+	        pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_publication WHERE puballtables"),
+	        1);
 	usleep(300000);
 	writer_stop(&w);
 	assert_equal_after_catch_up(h);
@@ -567,19 +524,19 @@ static void test_wal_guard_drops_a_slot_held_back(void **state)
 	assert_true(w.retained >= 0);
 	/* 4GB in cluster.sh: the defaults are half and nine tenths of it */
 	assert_int_equal(w.keep_limit, 4LL << 30);
-	sql(E.new_ci, "ALTER SUBSCRIPTION ferry_sub DISABLE");
-	sql(E.old_ci, "INSERT INTO orders (note) SELECT repeat('w', 1000) FROM "
-	              "generate_series(1, 30000)");
+	pgtest_sql_rw(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub DISABLE");
+	pgtest_sql_rw(PGT.old_ci, "INSERT INTO orders (note) SELECT repeat('w', 1000) FROM "
+	                          "generate_series(1, 30000)");
 	v = db_wal_guard(E.eng, h, DB_FORWARD, 4 << 20, 1LL << 30, &w, &alarm_at, &limit_at, &err);
 	printf("  held back: slot holds %lld MB\n", (long long)(w.retained >> 20));
 	assert_int_equal(v, DB_WAL_ALARM);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_replication_slots"), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_replication_slots"), 1);
 	v = db_wal_guard(E.eng, h, DB_FORWARD, 4 << 20, 16 << 20, &w, &alarm_at, &limit_at, &err);
 	printf("  past the limit: %s (%s)\n", err.msg, err.hint);
 	assert_int_equal(v, DB_WAL_DROPPED);
 	assert_non_null(strstr(err.msg, "new initial sync"));
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
-	assert_int_equal(val(E.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_replication_slots"), 0);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_subscription"), 0);
 	/* no slot: nothing to guard any more */
 	v = db_wal_guard(E.eng, h, DB_FORWARD, 0, 0, &w, &alarm_at, &limit_at, &err);
 	assert_int_equal(v, DB_WAL_OK);
@@ -612,15 +569,15 @@ static void test_managed_source_without_superuser(void **state)
 
 	(void)state;
 	fresh_pair();
-	sql(E.old_ci, "%s",
-	    "DROP ROLE IF EXISTS mgd; CREATE ROLE mgd LOGIN REPLICATION; DO $$ DECLARE "
-	    "t record; BEGIN FOR t IN SELECT schemaname, tablename FROM pg_tables WHERE "
-	    "schemaname = 'public' LOOP EXECUTE format('ALTER TABLE %I.%I OWNER TO mgd', "
-	    "t.schemaname, t.tablename); END LOOP; END $$");
+	pgtest_sql_rw(PGT.old_ci, "%s",
+	              "DROP ROLE IF EXISTS mgd; CREATE ROLE mgd LOGIN REPLICATION; DO $$ DECLARE "
+	              "t record; BEGIN FOR t IN SELECT schemaname, tablename FROM pg_tables WHERE "
+	              "schemaname = 'public' LOOP EXECUTE format('ALTER TABLE %I.%I OWNER TO mgd', "
+	              "t.schemaname, t.tablename); END LOOP; END $$");
 	/* the role exists on new too (readiness: roles), as a superuser made it */
-	sql(E.new_ci, "DROP ROLE IF EXISTS mgd; CREATE ROLE mgd");
+	pgtest_sql_rw(PGT.new_ci, "DROP ROLE IF EXISTS mgd; CREATE ROLE mgd");
 	snprintf(mgd_ci, sizeof(mgd_ci), "host=127.0.0.1 port=%d dbname=shop user=mgd",
-	         envint("PG_OLD_PORT", 16300));
+	         PGT.old_port);
 	cfg.old_conninfo = mgd_ci;
 	if (E.eng->open(&cfg, &h, &err) < 0)
 		fail_msg("open: %s", err.msg);
@@ -647,7 +604,8 @@ static void test_managed_source_without_superuser(void **state)
 	db_checks_release(&checks);
 
 	/* what a managed service grants its admin role */
-	sql(E.old_ci, "GRANT USAGE ON SCHEMA public TO mgd; ALTER DATABASE shop OWNER TO mgd; "
+	pgtest_sql_rw(PGT.old_ci,
+	              "GRANT USAGE ON SCHEMA public TO mgd; ALTER DATABASE shop OWNER TO mgd; "
 	              "GRANT pg_signal_backend, pg_monitor TO "
 	              "mgd; DROP ROLE IF EXISTS rds_superuser; CREATE ROLE rds_superuser; GRANT "
 	              "rds_superuser TO mgd");
@@ -676,7 +634,7 @@ static void test_managed_source_without_superuser(void **state)
 	if (pgsql_connect(&m, mgd_ci, NULL, "mgd", &err) < 0 ||
 	    pgsql_connect(&app, "host=127.0.0.1 dbname=shop user=app port=16300", NULL, "app",
 	                  &err) < 0 ||
-	    pgsql_connect(&su, E.old_ci, E.pw, "su", &err) < 0)
+	    pgsql_connect(&su, PGT.old_ci, PGT.pw, "su", &err) < 0)
 		fail_msg("connect: %s", err.msg);
 	fence = pg_sql_fence("shop", true);
 	assert_int_equal(pgsql_exec(m, fence, 0, NULL, 0, NULL, &err), 0);
@@ -708,13 +666,11 @@ static void test_managed_source_without_superuser(void **state)
 	pgsql_free(m);
 	pgsql_free(app);
 	pgsql_free(su);
-	sql(E.old_ci, "ALTER DATABASE shop OWNER TO postgres");
+	pgtest_sql_rw(PGT.old_ci, "ALTER DATABASE shop OWNER TO postgres");
 }
 
 int main(void)
 {
-	struct buf b;
-	char *path;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parallel_copy_under_writes),
 		cmocka_unit_test(test_kill9_resumes_without_copying_finished_tables),
@@ -726,30 +682,15 @@ int main(void)
 		cmocka_unit_test(test_managed_source_without_superuser),
 	};
 
-	E.dir = getenv("FERRY_PGTEST_DIR");
-	if (!E.dir) {
+	if (!getenv("FERRY_PGTEST_DIR")) {
 		fprintf(stderr, "run through run_pgcopy.sh\n");
 		return 1;
 	}
-	path = xasprintf("%s/ferry.pw", E.dir);
-	buf_init(&b, 4096);
-	if (buf_read_file(&b, path) < 0)
+	if (pgtest_init(getenv("FERRY_PGTEST_DIR"), 16300, 16301) < 0)
 		return 1;
-	free(path);
-	while (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	E.pw = xstrdup(b.data);
-	buf_release_secret(&b);
-	snprintf(E.old_ci, sizeof(E.old_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         envint("PG_OLD_PORT", 16300));
-	snprintf(E.new_ci, sizeof(E.new_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         envint("PG_NEW_PORT", 16301));
-	snprintf(E.ledger, sizeof(E.ledger), "%s/copy.ledger", E.dir);
-	E.cfg.name = "main";
-	E.cfg.old_conninfo = E.old_ci;
-	E.cfg.new_conninfo = E.new_ci;
-	E.cfg.old_password = E.pw;
-	E.cfg.new_password = E.pw;
+	PGT.sql_ms = 120000;
+	snprintf(E.ledger, sizeof(E.ledger), "%s/copy.ledger", PGT.dir);
+	pgtest_config(&E.cfg);
 	E.cfg.copy_ledger = E.ledger;
 	E.cfg.copy_jobs = 2;
 	E.eng = db_engine_find("postgresql");

@@ -47,7 +47,6 @@
  */
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +60,7 @@
 
 #include "db/db.h"
 #include "db/pgsql.h"
+#include "pgtest.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -69,8 +69,7 @@
 #define NSESS 50
 
 static struct {
-	char *pw, *dir;
-	char old_ci[256], new_ci[256], app_ci[256];
+	char app_ci[256];
 	struct db_config cfg;
 	const struct db_engine *eng;
 	char lite_ci[256];
@@ -80,64 +79,20 @@ static struct {
 	int cap_fd, saved_fd;
 } E;
 
-static int envint(const char *name, int def)
-{
-	const char *v = getenv(name);
-	return v ? (int)strtol(v, NULL, 10) : def;
-}
-
-static void sql(const char *ci, const char *q)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = NULL;
-
-	if (pgsql_connect(&c, ci, E.pw, "test", &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	if (pgsql_exec(c, "SET default_transaction_read_only = off", 0, NULL, 0, NULL, &err) < 0 ||
-	    pgsql_exec(c, q, 0, NULL, time_mono_ms() + 60000, NULL, &err) < 0)
-		fail_msg("%s: %s", q, err.msg);
-	pgsql_free(c);
-}
-
-/* q's value on ci; on an error: fails the case, or with tolerant answers
- * INT64_MIN (a poll that runs while a fence ends the sessions starting) */
-static int64_t val_try(const char *ci, const char *q, bool tolerant)
-{
-	struct ferry_error err = { 0 };
-	struct pgsql_conn *c = NULL;
-	char *v = NULL;
-	int64_t n;
-
-	if (pgsql_connect(&c, ci, E.pw, "test", &err) < 0 ||
-	    pgsql_query_value(c, q, 0, NULL, time_mono_ms() + 60000, &v, &err) < 0) {
-		pgsql_free(c);
-		if (tolerant)
-			return INT64_MIN;
-		fail_msg("%s: %s", q, err.msg);
-	}
-	pgsql_free(c);
-	n = v ? strtoll(v, NULL, 10) : -1;
-	free(v);
-	return n;
-}
-
-static int64_t val(const char *ci, const char *q)
-{
-	return val_try(ci, q, false);
-}
-
 /* the application's sessions on old (role app), as it opened them */
 static int64_t app_sessions(void)
 {
-	return val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND "
-	                     "datname = 'shop'");
+	return pgtest_val(PGT.old_ci,
+	                  "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND "
+	                  "datname = 'shop'");
 }
 
 static bool fenced(void)
 {
-	return val(E.old_ci, "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON "
-	                     "d.oid = s.setdatabase WHERE d.datname = 'shop' AND "
-	                     "'default_transaction_read_only=on' = ANY (s.setconfig)") == 1;
+	return pgtest_val(PGT.old_ci,
+	                  "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON "
+	                  "d.oid = s.setdatabase WHERE d.datname = 'shop' AND "
+	                  "'default_transaction_read_only=on' = ANY (s.setconfig)") == 1;
 }
 
 /* waits (deadline 20 s) until q on old answers want */
@@ -146,11 +101,11 @@ static bool wait_val(const char *q, int64_t want)
 	int64_t until = time_mono_ms() + 20000;
 
 	while (time_mono_ms() < until) {
-		if (val_try(E.old_ci, q, true) == want)
+		if (pgtest_val_try(PGT.old_ci, q) == want)
 			return true;
 		usleep(10000);
 	}
-	return val(E.old_ci, q) == want;
+	return pgtest_val(PGT.old_ci, "%s", q) == want;
 }
 
 static void sessions_open(void)
@@ -180,11 +135,12 @@ static void sessions_close(void)
 static int setup(void **state)
 {
 	(void)state;
-	sql(E.old_ci, "ALTER DATABASE shop RESET default_transaction_read_only");
-	sql(E.new_ci, "ALTER DATABASE shop RESET default_transaction_read_only");
-	sql(E.old_ci, "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY); GRANT ALL ON "
+	pgtest_sql_rw(PGT.old_ci, "ALTER DATABASE shop RESET default_transaction_read_only");
+	pgtest_sql_rw(PGT.new_ci, "ALTER DATABASE shop RESET default_transaction_read_only");
+	pgtest_sql_rw(PGT.old_ci,
+	              "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY); GRANT ALL ON "
 	              "t TO app");
-	sql(E.new_ci, "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY)");
+	pgtest_sql_rw(PGT.new_ci, "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY)");
 	return 0;
 }
 
@@ -202,16 +158,18 @@ static int teardown(void **state)
 	if (E.h)
 		E.eng->close(E.h);
 	E.h = NULL;
-	E.cfg.old_conninfo = E.old_ci;
-	E.cfg.old_password = E.pw;
-	if (val(E.old_ci, "SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'ferry_test_hold'") >
-	    0)
-		sql(E.old_ci, "ROLLBACK PREPARED 'ferry_test_hold'");
-	sql(E.old_ci, "ALTER DATABASE shop OWNER TO postgres; DROP TABLE IF EXISTS t2; DROP SCHEMA "
+	E.cfg.old_conninfo = PGT.old_ci;
+	E.cfg.old_password = PGT.pw;
+	if (pgtest_val(PGT.old_ci,
+	               "SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'ferry_test_hold'") > 0)
+		pgtest_sql_rw(PGT.old_ci, "ROLLBACK PREPARED 'ferry_test_hold'");
+	pgtest_sql_rw(PGT.old_ci,
+	              "ALTER DATABASE shop OWNER TO postgres; DROP TABLE IF EXISTS t2; DROP SCHEMA "
 	              "IF EXISTS many CASCADE");
-	sql(E.old_ci, "DROP SUBSCRIPTION IF EXISTS ferry_rev_sub");
-	sql(E.new_ci, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots");
-	sql(E.new_ci, "DROP PUBLICATION IF EXISTS ferry_rev_pub");
+	pgtest_sql_rw(PGT.old_ci, "DROP SUBSCRIPTION IF EXISTS ferry_rev_sub");
+	pgtest_sql_rw(PGT.new_ci,
+	              "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots");
+	pgtest_sql_rw(PGT.new_ci, "DROP PUBLICATION IF EXISTS ferry_rev_pub");
 	return 0;
 }
 
@@ -289,7 +247,7 @@ static void test_idle_sessions_live_until_resume(void **state)
 	assert_int_equal(app_sessions(), 0);
 	assert_int_not_equal(pgsql_wait(E.sess[1], time_mono_ms() + 10000, &r, &err), 0);
 	pgsql_result_release(&r);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 0);
 	assert_true(fenced());
 }
 
@@ -308,10 +266,10 @@ static void test_undo_leaves_sessions_writable(void **state)
 	assert_int_equal(app_sessions(), NSESS);
 	assert_int_equal(app_insert(E.sess[0], 1, st), 0);
 	assert_int_equal(app_insert(E.sess[NSESS - 1], 2, st), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 2);
 	/* the fence's own session is idle again: no lock left on t */
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
-	                               "'t'::regclass AND mode = 'ShareLock'"),
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
+	                                        "'t'::regclass AND mode = 'ShareLock'"),
 	                 0);
 }
 
@@ -372,8 +330,8 @@ static void test_session_begun_while_the_alter_waits_is_ended(void **state)
 		char *v = NULL, c, ci[300];
 		close(up[0]);
 		close(down[1]);
-		snprintf(ci, sizeof(ci), "%s dbname=postgres", E.old_ci);
-		if (pgsql_connect(&holder, ci, E.pw, "holder", &err) < 0 ||
+		snprintf(ci, sizeof(ci), "%s dbname=postgres", PGT.old_ci);
+		if (pgsql_connect(&holder, ci, PGT.pw, "holder", &err) < 0 ||
 		    pgsql_exec(holder,
 		               "BEGIN; LOCK TABLE pg_db_role_setting IN SHARE ROW EXCLUSIVE MODE",
 		               0, NULL, time_mono_ms() + 5000, NULL, &err) < 0)
@@ -408,13 +366,13 @@ static void test_session_begun_while_the_alter_waits_is_ended(void **state)
 	/* the window was real: it began writable */
 	assert_string_equal(ro, "off");
 	assert_true(fenced());
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
-	                               "application_name = 'mid'"),
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                                        "application_name = 'mid'"),
 	                 1);
 	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
 	assert_int_equal(E.eng->sw->start_reverse(h, DB_FORWARD, &err), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
-	                               "application_name = 'mid'"),
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                                        "application_name = 'mid'"),
 	                 0);
 	close(down[1]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -432,7 +390,7 @@ static void test_lock_held_elsewhere_ends_sessions_in_the_pause(void **state)
 	void *h;
 
 	(void)state;
-	if (pgsql_connect(&holder, E.old_ci, E.pw, "holder", &err) < 0 ||
+	if (pgsql_connect(&holder, PGT.old_ci, PGT.pw, "holder", &err) < 0 ||
 	    pgsql_exec(holder, "SELECT pg_advisory_lock(hashtext('ferry-fence'))", 0, NULL,
 	               time_mono_ms() + 5000, NULL, &err) < 0)
 		fail_msg("holder: %s", err.msg);
@@ -444,8 +402,8 @@ static void test_lock_held_elsewhere_ends_sessions_in_the_pause(void **state)
 	                     "datname = 'shop'",
 	                     0));
 	/* no table lock: nothing waits on a DO */
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
-	                               "'t'::regclass"),
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
+	                                        "'t'::regclass"),
 	                 0);
 	pgsql_free(holder);
 }
@@ -495,12 +453,14 @@ static char *capture_end(void)
  * pg_hba trusts it on loopback: no password */
 static void lite_use(void)
 {
-	sql(E.old_ci, "DO $$ BEGIN CREATE ROLE lite LOGIN REPLICATION; EXCEPTION WHEN "
+	pgtest_sql_rw(PGT.old_ci,
+	              "DO $$ BEGIN CREATE ROLE lite LOGIN REPLICATION; EXCEPTION WHEN "
 	              "duplicate_object THEN NULL; END $$; GRANT pg_signal_backend, "
 	              "pg_read_all_stats TO lite; ALTER DATABASE shop OWNER TO lite; ALTER TABLE t "
 	              "OWNER TO lite; GRANT ALL ON t TO app");
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_roles WHERE rolname = 'lite' AND "
-	                               "NOT rolsuper"),
+	assert_int_equal(pgtest_val(PGT.old_ci,
+	                            "SELECT count(*) FROM pg_roles WHERE rolname = 'lite' AND "
+	                            "NOT rolsuper"),
 	                 1);
 	E.cfg.old_conninfo = E.lite_ci;
 	E.cfg.old_password = NULL;
@@ -510,7 +470,8 @@ static void lite_use(void)
  * and the fence's LOCK waits for it (teardown rolls it back) */
 static void prepared_hold(void)
 {
-	sql(E.old_ci, "BEGIN; INSERT INTO t VALUES (100); PREPARE TRANSACTION 'ferry_test_hold'");
+	pgtest_sql_rw(PGT.old_ci,
+	              "BEGIN; INSERT INTO t VALUES (100); PREPARE TRANSACTION 'ferry_test_hold'");
 }
 
 /* the engine prepared, the application's sessions open, old fenced */
@@ -530,8 +491,8 @@ static int64_t do_waiting_pid(void)
 	assert_true(wait_val("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT "
 	                     "granted",
 	                     1));
-	return val(E.old_ci,
-	           "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+	return pgtest_val(PGT.old_ci,
+	                  "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
 }
 
 static const char q_do_lock_waits[] = "SELECT count(*) FROM pg_locks WHERE relation = "
@@ -599,8 +560,8 @@ static void test_release_timeout_next_call_completes(void **state)
 	       (long long)(time_mono_ms() - t0));
 	assert_int_equal(rc, FERRY_ETIMEDOUT);
 	/* the DO still runs: it holds its lock on t, no write commits */
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
-	                               "'t'::regclass AND mode = 'ShareLock' AND granted"),
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_locks WHERE relation = "
+	                                        "'t'::regclass AND mode = 'ShareLock' AND granted"),
 	                 1);
 	assert_true(fenced());
 	assert_int_equal(kill(E.stopped, SIGCONT), 0);
@@ -609,7 +570,7 @@ static void test_release_timeout_next_call_completes(void **state)
 	assert_int_equal(app_sessions(), 0);
 	assert_true(fenced());
 	assert_true(wait_val(q_no_lock_on_t, 0));
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 0);
 }
 
 /* 2b. The DO fails after the pause (cancelled by someone else while it
@@ -626,7 +587,7 @@ static void test_do_failed_after_position_ends_every_session(void **state)
 	assert_int_equal(app_sessions(), NSESS);
 	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
 	snprintf(q, sizeof(q), "SELECT pg_cancel_backend(%lld)::int", (long long)do_waiting_pid());
-	assert_int_equal(val(E.old_ci, q), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci, "%s", q), 1);
 	assert_true(wait_val(q_no_lock_on_t, 0));
 	capture_start();
 	rc = E.eng->sw->start_reverse(h, DB_FORWARD, &err);
@@ -651,7 +612,7 @@ static void test_do_ended_in_the_pause_undoes(void **state)
 	(void)state;
 	h = staged_fence();
 	snprintf(q, sizeof(q), "SELECT pg_cancel_backend(%lld)::int", (long long)do_waiting_pid());
-	assert_int_equal(val(E.old_ci, q), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci, "%s", q), 1);
 	assert_true(wait_val(q_no_lock_on_t, 0));
 	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err),
 	                 FERRY_ESTATE);
@@ -660,7 +621,7 @@ static void test_do_ended_in_the_pause_undoes(void **state)
 	assert_false(fenced());
 	assert_int_equal(app_sessions(), NSESS);
 	assert_int_equal(app_insert(E.sess[0], 1, st), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 1);
 }
 
 /* 3a. An undo after the fence's backend was ended by someone else: the
@@ -676,7 +637,7 @@ static void test_undo_after_fence_backend_terminated(void **state)
 	h = staged_fence();
 	snprintf(q, sizeof(q), "SELECT pg_terminate_backend(%lld)::int",
 	         (long long)do_waiting_pid());
-	assert_int_equal(val(E.old_ci, q), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci, "%s", q), 1);
 	assert_true(wait_val("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT "
 	                     "granted",
 	                     0));
@@ -688,8 +649,8 @@ static void test_undo_after_fence_backend_terminated(void **state)
 	assert_int_equal(app_sessions(), NSESS);
 	assert_int_equal(app_insert(E.sess[0], 1, st), 0);
 	assert_int_equal(app_insert(E.sess[NSESS - 1], 2, st), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 2);
-	assert_int_equal(val(E.old_ci, q_no_lock_on_t), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(pgtest_val(PGT.old_ci, q_no_lock_on_t), 0);
 }
 
 /* 3b + 5. A prepared transaction holds a write lock on t: the DO's LOCK
@@ -717,17 +678,17 @@ static void test_lock_wait_past_deadline_undone(void **state)
 	assert_true(time_mono_ms() - t0 < 3000);
 	assert_true(fenced());
 	/* the DO still waits on the server */
-	assert_int_equal(val(E.old_ci, q_do_lock_waits), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci, q_do_lock_waits), 1);
 	t0 = time_mono_ms();
 	assert_int_equal(E.eng->sw->unfence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
 	assert_true(time_mono_ms() - t0 < 5000);
 	assert_false(fenced());
-	assert_int_equal(val(E.old_ci, q_do_lock_waits), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, q_do_lock_waits), 0);
 	assert_int_equal(app_sessions(), NSESS);
-	sql(E.old_ci, "ROLLBACK PREPARED 'ferry_test_hold'");
+	pgtest_sql_rw(PGT.old_ci, "ROLLBACK PREPARED 'ferry_test_hold'");
 	assert_int_equal(app_insert(E.sess[0], 1, st), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 1);
-	assert_int_equal(val(E.old_ci, q_no_lock_on_t), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 1);
+	assert_int_equal(pgtest_val(PGT.old_ci, q_no_lock_on_t), 0);
 }
 
 /* 4a. More tables than a quarter of the lock table: prepare says so and
@@ -740,17 +701,18 @@ static void test_arm_refused_too_many_tables(void **state)
 	void *h;
 
 	(void)state;
-	locks = val(E.old_ci, "SELECT current_setting('max_locks_per_transaction')::bigint * "
-	                      "(current_setting('max_connections')::bigint + "
-	                      "current_setting('max_prepared_transactions')::bigint)");
-	have = val(E.old_ci, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN "
-	                     "('pg_catalog', 'information_schema')");
+	locks = pgtest_val(PGT.old_ci,
+	                   "SELECT current_setting('max_locks_per_transaction')::bigint * "
+	                   "(current_setting('max_connections')::bigint + "
+	                   "current_setting('max_prepared_transactions')::bigint)");
+	have = pgtest_val(PGT.old_ci, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN "
+	                              "('pg_catalog', 'information_schema')");
 	n = locks / 4 + 1 - have;
 	snprintf(q, sizeof(q),
 	         "CREATE SCHEMA many; DO $$ BEGIN FOR i IN 1..%lld LOOP EXECUTE "
 	         "format('CREATE TABLE many.t%%s (id int)', i); END LOOP; END $$",
 	         (long long)n);
-	sql(E.old_ci, q);
+	pgtest_sql_rw(PGT.old_ci, "%s", q);
 	capture_start();
 	h = engine_prepared();
 	log = capture_end();
@@ -780,11 +742,11 @@ static void test_table_not_lockable(void **state)
 
 	lite_use();
 	if (!after_arm)
-		sql(E.old_ci, "CREATE TABLE t2 (id int)");
+		pgtest_sql_rw(PGT.old_ci, "CREATE TABLE t2 (id int)");
 	capture_start();
 	h = engine_prepared();
 	if (after_arm)
-		sql(E.old_ci, "CREATE TABLE t2 (id int)");
+		pgtest_sql_rw(PGT.old_ci, "CREATE TABLE t2 (id int)");
 	sessions_open();
 	assert_int_equal(E.eng->sw->fence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
 	log = capture_end();
@@ -828,7 +790,7 @@ static void *killed_before_position(void)
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
-	sql(E.old_ci, "ROLLBACK PREPARED 'ferry_test_hold'");
+	pgtest_sql_rw(PGT.old_ci, "ROLLBACK PREPARED 'ferry_test_hold'");
 	/* the DO ends */
 	assert_true(wait_val(q_no_lock_on_t, 0));
 	assert_true(wait_val("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", 0));
@@ -838,7 +800,7 @@ static void *killed_before_position(void)
 	 * read-only) */
 	for (i = 0; i < NSESS; i++)
 		assert_int_not_equal(app_insert(E.sess[i], 1000 + i, st), 0);
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 0);
 	/* the recovery: a new process */
 	if (E.eng->open(&E.cfg, &h, &err) < 0)
 		fail_msg("open: %s", err.msg);
@@ -875,8 +837,8 @@ static void test_killed_before_position_recovery(void **state)
 		assert_int_equal(E.eng->sw->unfence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
 		assert_false(fenced());
 		assert_int_equal(late_insert(7, st), 0);
-		assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 1);
-		assert_int_equal(val(E.old_ci, q_no_lock_on_t), 0);
+		assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 1);
+		assert_int_equal(pgtest_val(PGT.old_ci, q_no_lock_on_t), 0);
 		return;
 	}
 	assert_int_equal(E.eng->sw->fence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
@@ -899,30 +861,30 @@ static void test_no_superuser_staged_fence(void **state)
 
 	(void)state;
 	lite_use();
-	sql(E.old_ci,
-	    "CREATE SUBSCRIPTION ferry_rev_sub CONNECTION 'host=127.0.0.1 port=1 "
-	    "dbname=shop' PUBLICATION ferry_rev_pub WITH (connect = false, slot_name = NONE)");
+	pgtest_sql_rw(
+	        PGT.old_ci,
+	        "CREATE SUBSCRIPTION ferry_rev_sub CONNECTION 'host=127.0.0.1 port=1 "
+	        "dbname=shop' PUBLICATION ferry_rev_pub WITH (connect = false, slot_name = NONE)");
 	h = staged_fence();
 	assert_true(fenced());
 	assert_int_equal(app_sessions(), NSESS);
 	assert_int_not_equal(app_insert(E.sess[0], 1, st), 0);
 	assert_string_equal(st, "57014");
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l "
-	                               "USING (pid) WHERE a.usename = 'lite' AND l.relation = "
-	                               "'t'::regclass AND l.mode = 'ShareLock' AND l.granted"),
+	assert_int_equal(pgtest_val(PGT.old_ci,
+	                            "SELECT count(*) FROM pg_stat_activity a JOIN pg_locks l "
+	                            "USING (pid) WHERE a.usename = 'lite' AND l.relation = "
+	                            "'t'::regclass AND l.mode = 'ShareLock' AND l.granted"),
 	                 1);
 	assert_int_equal(E.eng->sw->start_reverse(h, DB_FORWARD, &err), 0);
 	assert_int_equal(app_sessions(), 0);
 	assert_true(fenced());
 	assert_true(wait_val(q_no_lock_on_t, 0));
-	assert_int_equal(val(E.old_ci, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(pgtest_val(PGT.old_ci, "SELECT count(*) FROM t"), 0);
 }
 
 int main(void)
 {
 	static bool refence = false, undo = true, at_arm = false, after_arm = true;
-	struct buf b;
-	char *path;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_idle_sessions_live_until_resume, setup,
 		                                teardown),
@@ -955,33 +917,15 @@ int main(void)
 	};
 
 	E.cap_fd = E.saved_fd = -1;
-	E.dir = getenv("FERRY_PGTEST_DIR");
-	if (!E.dir) {
+	if (!getenv("FERRY_PGTEST_DIR")) {
 		fprintf(stderr, "run through run_pgfence.sh\n");
 		return 1;
 	}
-	path = xasprintf("%s/ferry.pw", E.dir);
-	buf_init(&b, 4096);
-	if (buf_read_file(&b, path) < 0)
+	if (pgtest_init(getenv("FERRY_PGTEST_DIR"), 16700, 16701) < 0)
 		return 1;
-	free(path);
-	while (b.len && b.data[b.len - 1] == '\n')
-		b.data[--b.len] = '\0';
-	E.pw = xstrdup(b.data);
-	buf_release_secret(&b);
-	snprintf(E.old_ci, sizeof(E.old_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         envint("PG_OLD_PORT", 16700));
-	snprintf(E.new_ci, sizeof(E.new_ci), "host=127.0.0.1 port=%d dbname=shop user=ferry",
-	         envint("PG_NEW_PORT", 16701));
-	snprintf(E.lite_ci, sizeof(E.lite_ci), "host=127.0.0.1 port=%d dbname=shop user=lite",
-	         envint("PG_OLD_PORT", 16700));
-	snprintf(E.app_ci, sizeof(E.app_ci), "host=127.0.0.1 port=%d dbname=shop user=app",
-	         envint("PG_OLD_PORT", 16700));
-	E.cfg.name = "main";
-	E.cfg.old_conninfo = E.old_ci;
-	E.cfg.new_conninfo = E.new_ci;
-	E.cfg.old_password = E.pw;
-	E.cfg.new_password = E.pw;
+	pgtest_ci(E.lite_ci, sizeof(E.lite_ci), PGT.old_port, "shop", "lite");
+	pgtest_ci(E.app_ci, sizeof(E.app_ci), PGT.old_port, "shop", "app");
+	pgtest_config(&E.cfg);
 	E.eng = db_engine_find("postgresql");
 	setvbuf(stdout, NULL, _IONBF, 0);
 	/* FERRY_PGFENCE_ONLY: the cases whose name matches (cmocka's filter) */

@@ -103,6 +103,11 @@ void engine_way_back(struct engine *e)
 			/* a connection lost is opened again next time */
 			endpoints_db_close(e->wb[i]);
 			e->wb[i] = NULL;
+		} else if (lag.recovering && lag.worker_running) {
+			snprintf(why, sizeof(why),
+			         "recovering: %lld apply errors counted, not yet applied past; "
+			         "%lld bytes behind",
+			         (long long)lag.apply_errors, (long long)lag.bytes);
 		} else if (!lag.worker_running || lag.apply_errors > 0) {
 			snprintf(why, sizeof(why),
 			         "broken: %s, %lld apply errors, %lld bytes behind",

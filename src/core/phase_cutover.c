@@ -472,8 +472,9 @@ static void after_retry(struct engine *e, enum db_direction dir)
  * for it, saying so, rather than refuse.  Bounded (SW_LAG_WAIT_MS); the
  * preflight then says what is still wrong.  Only a stream that runs or is
  * starting (enabled, its worker not yet launched) and is behind is waited
- * for: apply errors and a stream that does not run (a switch half done,
- * for the recovery) go straight to the preflight. */
+ * for, and one recovering (apply errors counted that it may be past: a
+ * server restarted, say); apply errors and a stream that does not run (a
+ * switch half done, for the recovery) go straight to the preflight. */
 #define SW_LAG_WAIT_MS 120000
 
 static void wait_streams(struct engine *e, struct dbset *s, enum db_direction dir)
@@ -493,14 +494,21 @@ static void wait_streams(struct engine *e, struct dbset *s, enum db_direction di
 			memset(&lag, 0, sizeof(lag));
 			if (!d->eng->lag || d->eng->lag(d->h, dir, &lag, &err) < 0)
 				continue; /* the preflight says why */
-			if (lag.apply_errors == 0 &&
-			    (lag.starting || (lag.worker_running && lag.ms > max)))
+			if (lag.recovering ||
+			    (lag.apply_errors == 0 &&
+			     (lag.starting || (lag.worker_running && lag.ms > max))))
 				name = d->pd->name;
 		}
 		if (!name || time_mono_ms() >= until)
 			return;
 		if (time_mono_ms() >= say_at) {
-			if (lag.starting)
+			if (lag.recovering)
+				engine_say(e, name,
+				           "waiting for replication %s to apply past the %lld "
+				           "apply errors counted before the write pause",
+				           dir == DB_FORWARD ? "old -> new" : "new -> old",
+				           (long long)lag.apply_errors);
+			else if (lag.starting)
 				engine_say(e, name,
 				           "waiting for replication %s to start before the write "
 				           "pause: no apply worker yet, %lld bytes behind",

@@ -400,17 +400,26 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 		journal_sample_add(e->j, "lag_seconds", d->pd->name, wall, lag.ms / 1000.0, NULL);
 		journal_samples_commit(e->j, NULL);
 		/* a worker that is not running yet (just created, or in the
-		 * server's retry interval after a failed start) is waited for,
-		 * saying so, up to NO_WORKER_GRACE_MS; apply errors are not */
-		if (lag.apply_errors == 0 && !lag.worker_running) {
+		 * server's retry interval after a failed start), or a stream
+		 * that may be past the errors counted (recovering: after a
+		 * restart of a server, say), is waited for, saying so, up to
+		 * NO_WORKER_GRACE_MS; apply errors are not */
+		if ((lag.apply_errors == 0 && !lag.worker_running) || lag.recovering) {
 			int64_t t = time_mono_ms();
 			if (!no_worker_since) {
 				no_worker_since = t;
-				engine_say(e, d->pd->name,
-				           "replication: no apply worker yet; waiting up to %lld s "
-				           "for "
-				           "it to start",
-				           (long long)(NO_WORKER_GRACE_MS / 1000));
+				if (lag.recovering)
+					engine_say(
+					        e, d->pd->name,
+					        "replication: %lld apply errors counted; waiting "
+					        "up to %lld s for it to apply past them",
+					        (long long)lag.apply_errors,
+					        (long long)(NO_WORKER_GRACE_MS / 1000));
+				else
+					engine_say(e, d->pd->name,
+					           "replication: no apply worker yet; waiting up "
+					           "to %lld s for it to start",
+					           (long long)(NO_WORKER_GRACE_MS / 1000));
 			}
 			if (t - no_worker_since < NO_WORKER_GRACE_MS) {
 				start = t; /* the soak starts once it runs */

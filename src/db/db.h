@@ -186,7 +186,13 @@ struct db_lag {
 	int64_t bytes;        /* source changes (WAL, binlog, offset) not yet confirmed
 	                       * by the target; -1 unknown */
 	int64_t ms;           /* age of the last confirmed position, 0 when caught up */
-	int64_t apply_errors; /* apply + sync errors so far */
+	int64_t apply_errors; /* apply + sync errors the stream has not yet
+	                       * applied past */
+	bool recovering;      /* they may be past: the stream has not yet
+	                       * applied what the source held when they were
+	                       * counted (PostgreSQL counts every error, a
+	                       * restart of the publisher too); callers wait,
+	                       * bounded, before they call them current */
 	bool worker_running;  /* an apply worker exists */
 	bool starting;        /* no worker yet, but the stream is enabled: its
 	                       * worker is on its way (the engines whose

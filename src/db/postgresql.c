@@ -573,13 +573,43 @@ static int pg_progress(void *h, struct db_progress *out, struct ferry_error *err
 	return 0;
 }
 
+/* PostgreSQL counts every apply error a stream ever met
+ * (pg_stat_subscription_stats), those it got past too: each restart of
+ * the publisher adds one.  An error is past once the stream has applied
+ * everything the source held when the count was seen to grow; until then
+ * the stream is recovering (db.h).  In this process's memory: a new run
+ * proves it again, in a second or two for a stream that applies. */
+static void stream_errors(struct pg *p, int d, int64_t count, const char *pos, bool past,
+                          struct db_lag *out)
+{
+	if (count < p->err_seen[d]) /* the statistics were reset */
+		p->err_past[d] = p->err_seen[d] = 0;
+	if (count <= p->err_past[d])
+		return;
+	if (count == p->err_seen[d] && past) {
+		log_info("database %s: replication has applied past the %lld apply errors "
+		         "counted before",
+		         p->cfg->name, (long long)(count - p->err_past[d]));
+		p->err_past[d] = count;
+		return;
+	}
+	if (count != p->err_seen[d]) {
+		p->err_seen[d] = count;
+		snprintf(p->err_pos[d], sizeof(p->err_pos[d]), "%s", pos);
+	}
+	out->apply_errors = count - p->err_past[d];
+	out->recovering = true;
+}
+
 static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err)
 {
 	struct pg *p = h;
 	struct pg_names n;
 	struct pgsql_result r;
-	const char *ps[1];
-	int rc;
+	const char *ps[2];
+	char pos[32] = "";
+	bool past = false;
+	int d = dir == DB_FORWARD ? 0 : 1, rc;
 
 	/* the stream carrying dir's writes: forward before the cutover is
 	 * ferry_sub (old -> new); after it the reverse is ferry_rev_sub */
@@ -587,11 +617,15 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 	memset(out, 0, sizeof(*out));
 	out->bytes = -1;
 	ps[0] = n.cur_slot;
-	rc = pgsql_exec(n.from, pg_sql_lag_slot, 1, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
+	ps[1] = p->err_pos[d][0] ? p->err_pos[d] : "0/0";
+	rc = pgsql_exec(n.from, pg_sql_lag_slot, 2, ps, pg_deadline(PG_TIMEOUT_MS), &r, err);
 	if (rc < 0)
 		return rc;
-	if (r.nrows == 1)
+	if (r.nrows == 1) {
 		out->bytes = pgsql_result_int(&r, 0, 0, -1);
+		snprintf(pos, sizeof(pos), "%s", pgsql_result_get(&r, 0, 1) ?: "");
+		past = !strcmp(pgsql_result_get(&r, 0, 2) ?: "f", "t");
+	}
 	pgsql_result_release(&r);
 	if (out->bytes < 0) {
 		return ferry_error_set(err, FERRY_ENOTFOUND, "start replication first",
@@ -617,7 +651,7 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 		rc = pgsql_exec(n.to, pg_sql_lag_errors, 1, ps, pg_deadline(PG_TIMEOUT_MS), &r,
 		                err);
 		if (rc == 0 && r.nrows == 1)
-			out->apply_errors = pgsql_result_int(&r, 0, 0, 0);
+			stream_errors(p, d, pgsql_result_int(&r, 0, 0, 0), pos, past, out);
 		pgsql_result_release(&r);
 		if (rc < 0)
 			return rc;

@@ -49,6 +49,11 @@ struct pg {
 	char *fence_pos[2];              /* the position the last fence of a side read */
 	int fence_pid[2];                /* the backend that last sent a side's fence */
 	struct pg_fence_stage *stage[2]; /* the staged fence of a side (prepare) */
+	/* Each stream's apply errors (0 forward, 1 reverse): the count that
+	 * the stream has applied past, the count last seen above it, and the
+	 * source's position when it was seen (postgresql.c: stream_errors). */
+	int64_t err_past[2], err_seen[2];
+	char err_pos[2][32];
 };
 
 /* The names for a switch in direction dir: "from" is the writer being
@@ -74,6 +79,9 @@ void pg_slot_names(const struct db_config *cfg, char fwd[64], char rev[64]);
 /* A deadline `ms` from now. */
 int64_t pg_deadline(int64_t ms);
 #define PG_TIMEOUT_MS 30000
+/* how long the preflight gives a stream to apply past the apply errors
+ * counted before (postgresql.c: stream_errors) */
+#define PG_ERR_PROOF_MS 5000
 
 /* Does a subscription / slot / publication exist (on conn's database)?
  * Return 1, 0, or a negative error. */

@@ -407,6 +407,82 @@ static void test_replication_under_mixed_load_ends_equal(void **state)
 	assert_int_equal(E.eng->replicate_start(E.d.h, &err), 0);
 }
 
+/* PostgreSQL counts every apply error a stream met, those it got past too:
+ * the stream's walsender ended on old (a publisher restarted, a network
+ * cut) adds one.  lag() calls it recovering until the stream has applied
+ * what old held when the count grew, then no error; a new run (a new
+ * handle) proves it again; the preflight refuses only meanwhile.  Without
+ * the proof every later soak and switch would refuse for good. */
+#define APPLY_ERRORS                                                                               \
+	"SELECT apply_error_count FROM pg_stat_subscription_stats s JOIN pg_subscription p ON "    \
+	"p.oid = s.subid WHERE p.subname = 'ferry_sub' AND p.subdbid = (SELECT oid FROM "          \
+	"pg_database WHERE datname = current_database())"
+static void test_apply_error_got_past_is_not_current(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *hold;
+	struct db_lag lag;
+	int64_t before, until;
+	int pass;
+
+	(void)state;
+	open_engine();
+	before = pgtest_val(PGT.new_ci, APPLY_ERRORS);
+	assert_true(before >= 0);
+	/* the apply waits on this lock: the stream cannot get past the row
+	 * below until it goes */
+	hold = conn(PGT.new_ci, PGT.pw);
+	assert_int_equal(pgsql_exec(hold, "BEGIN; LOCK TABLE orders IN SHARE MODE", 0, NULL,
+	                            time_mono_ms() + 10000, NULL, &err),
+	                 0);
+	pgtest_sql(PGT.old_ci, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+	                       "WHERE slot_name = 'ferry_sub_main' AND active_pid IS NOT NULL");
+	until = time_mono_ms() + 30000;
+	while (pgtest_val(PGT.new_ci, APPLY_ERRORS) <= before) {
+		if (time_mono_ms() > until)
+			fail_msg("the apply worker counted no error");
+		usleep(20000);
+	}
+	pgtest_sql(PGT.old_ci, "INSERT INTO orders (ledger, note) VALUES (-999001, 'after')");
+	for (pass = 0; pass < 2; pass++) {
+		assert_int_equal(E.eng->lag(E.d.h, DB_FORWARD, &lag, &err), 0);
+		assert_true(lag.apply_errors > 0);
+		assert_true(lag.recovering);
+		assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), FERRY_ECHECK);
+		assert_non_null(strstr(err.msg, "not yet applied past"));
+		pgsql_free(hold); /* the change is applied */
+		hold = NULL;
+		until = time_mono_ms() + 30000;
+		for (;;) {
+			assert_int_equal(E.eng->lag(E.d.h, DB_FORWARD, &lag, &err), 0);
+			if (!lag.recovering)
+				break;
+			if (time_mono_ms() > until)
+				fail_msg("still recovering: %lld errors, %lld bytes behind",
+				         (long long)lag.apply_errors, (long long)lag.bytes);
+			usleep(20000);
+		}
+		assert_int_equal(lag.apply_errors, 0);
+		assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), 0);
+		assert_int_equal(pgtest_val(PGT.new_ci,
+		                            "SELECT count(*) FROM orders WHERE ledger = "
+		                            "-999001"),
+		                 1);
+		if (pass == 1)
+			break;
+		/* a new run knows nothing of the proof: it holds the stream
+		 * recovering until the position it reads is applied */
+		close_engine();
+		open_engine();
+		hold = conn(PGT.new_ci, PGT.pw);
+		assert_int_equal(pgsql_exec(hold, "BEGIN; LOCK TABLE orders IN SHARE MODE", 0, NULL,
+		                            time_mono_ms() + 10000, NULL, &err),
+		                 0);
+		pgtest_sql(PGT.old_ci, "UPDATE orders SET note = 'again' WHERE ledger = -999001");
+	}
+	pgtest_sql(PGT.old_ci, "DELETE FROM orders WHERE ledger = -999001");
+}
+
 static void test_budget_overrun_leaves_old_writer_unchanged(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -941,6 +1017,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wrong_password_is_refused_without_showing_it),
 		cmocka_unit_test(test_readiness_refuses_replica_wal_and_table_without_pk),
 		cmocka_unit_test(test_replication_under_mixed_load_ends_equal),
+		cmocka_unit_test(test_apply_error_got_past_is_not_current),
 		cmocka_unit_test(test_budget_overrun_leaves_old_writer_unchanged),
 		cmocka_unit_test(test_crash_before_the_fence_is_undone),
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),

@@ -11,7 +11,10 @@
 #      beside the journal; the next `ferry run --until replicate` resumes:
 #      the tables the ledger names whole keep their rows (the same row
 #      versions), the row counts end equal, the ledger is gone, and
-#      `ferry status --json` shows the copy per table (rows, bytes, rate).
+#      `ferry status --json` shows the copy per table (rows, bytes, rate);
+#   c. old restarted (PostgreSQL counts an apply error for it, and keeps
+#      counting it after the stream is past it): `ferry run --until
+#      cutover` is not refused for it, and moves a row written after it.
 set -eu
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -139,3 +142,20 @@ jq -e '.initial_sync.main[0] | has("rows") and has("rate") and has("eta_ms")' \
 ! grep -aqF "$(cat "$srv/ferry.pw")" "$top"/*.run "$top/status.json" "$top"/p.ferry.db* ||
 	fail "the password reached an output"
 echo "db_copy_cli: b ok (resumed after kill -9; whole tables: $(echo $whole))"
+
+# --- c. an apply error the stream got past refuses nothing ------------------
+step=c
+apply_errors() { sql new "SELECT sum(apply_error_count) FROM pg_stat_subscription_stats"; }
+before=$(apply_errors)
+asuser $PGBIN/pg_ctl -D "$srv/old" -m fast -w restart -l "$srv/old.log" >/dev/null ||
+	fail "cannot restart old"
+errors_grew() { [ "$(apply_errors)" -gt "$before" ]; }
+wait_for 30 errors_grew || fail "restarting old counted no apply error on new"
+sql old "INSERT INTO customers VALUES (900001, 'after the restart')"
+counted=$(apply_errors)
+run_ferry c.run "$ferry" run "$top/p.yaml" --until cutover
+[ $rc = 0 ] || { show "$top/c.run"; fail "the cutover after a restart of old: exit $rc, want 0"; }
+grep -q "port=$PG_NEW_PORT" "$srv/pgb_old.db.ini" || fail "the pooler does not point at new"
+[ "$(sql new "SELECT count(*) FROM customers WHERE id = 900001")" = 1 ] ||
+	fail "the row written after the restart is not on new"
+echo "db_copy_cli: c ok (apply errors $before -> $counted, the cutover went on)"

@@ -1021,6 +1021,16 @@ int orch_switch(struct endpoints_db *const *dbs, size_t n, enum db_direction dir
 	if (rc < 0)
 		goto fail;
 	step_end(&r, "confirm");
+	/* the last look before the commit point: a fence that someone else
+	 * ended inside the pause undoes the switch (db.h) */
+	step_begin(&r, "fence_holds");
+	EACH_DB(&r, "fence_holds", rc, err,
+	        !d->eng->sw->fence_holds
+	                ? 0
+	                : d->eng->sw->fence_holds(d->h, db_from(dir), deadline, err));
+	if (rc < 0)
+		goto fail;
+	step_end(&r, "fence_holds");
 	if (time_mono_ms() >= deadline) {
 		rc = ferry_error_set(err, FERRY_ETIMEDOUT, NULL,
 		                     "the budget ran out before RESUME");
@@ -1239,6 +1249,8 @@ static void desc_db(struct desc *x, const char *label, const char *s, bool pause
 		struct buf t;
 		const char *p, *nl;
 
+		if (d->eng->sw && !strcmp(s, DB_SW_FENCE_HOLDS) && !d->eng->sw->fence_holds)
+			continue;
 		if (!d->eng->sw) {
 			if (!strcmp(s, DB_SW_OPEN))
 				buf_addf(&x->o,
@@ -1345,9 +1357,10 @@ int orch_describe(struct endpoints_db *const *dbs, size_t n, enum db_direction d
 	desc_ep(&x, "confirm", SW_DESC_SHOW, true, true, true);
 	if (x.rc == 0)
 		note(&x, "confirm", true,
-		     "every held endpoint must point at %s before anything resumes; the commit "
-		     "point follows: no undo after it",
-		     to);
+		     "every held endpoint must point at %s before anything resumes", to);
+	desc_db(&x, "fence_holds", DB_SW_FENCE_HOLDS, true);
+	if (x.rc == 0)
+		note(&x, "fence_holds", true, "the commit point follows: no undo after it");
 	desc_ep_live(&x, "commit", SW_POINT, true);
 	desc_ep_live(&x, "commit", SW_DESC_SHOW, true);
 	desc_ep(&x, "resume", SW_RESUME, true, true, true);

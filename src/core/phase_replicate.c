@@ -379,7 +379,7 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 {
 	int64_t window = e->plan->schedule.replication_soak_ms, start = time_mono_ms(), tick;
 	int64_t drift_at = start; /* schema fingerprints compared every minute */
-	int64_t last_alarm = -60000, no_worker_since = 0;
+	int64_t last_alarm = -60000, no_worker_since = 0, unreachable_since = 0;
 	bool unknown = false;
 	char left[32];
 	int r;
@@ -389,12 +389,30 @@ static int soak(struct engine *e, struct endpoints_db *d, struct ferry_error *er
 		int64_t wall = time_wall_ms(), now;
 
 		r = wal_guard(e, d, &last_alarm, err);
+		if (r == 0)
+			r = d->eng->lag(d->h, DB_FORWARD, &lag, err);
+		/* a server that does not answer (restarting, say) is waited
+		 * for, saying so, up to NO_WORKER_GRACE_MS; the engine opens
+		 * its sessions again at the next call */
+		if (r == FERRY_EUNREACH) {
+			int64_t t = time_mono_ms();
+			if (!unreachable_since) {
+				unreachable_since = t;
+				engine_say(e, d->pd->name,
+				           "replication: cannot read the lag (%s); waiting up to "
+				           "%lld s for the servers",
+				           err ? err->msg : "unreachable",
+				           (long long)(NO_WORKER_GRACE_MS / 1000));
+			}
+			if (t - unreachable_since < NO_WORKER_GRACE_MS) {
+				start = t; /* the soak starts over once it can read */
+				time_sleep_until_ms(tick + 1000);
+				continue;
+			}
+		}
 		if (r < 0)
 			return r;
-
-		r = d->eng->lag(d->h, DB_FORWARD, &lag, err);
-		if (r < 0)
-			return r;
+		unreachable_since = 0;
 		journal_samples_begin(e->j, NULL);
 		journal_sample_add(e->j, "lag_bytes", d->pd->name, wall, (double)lag.bytes, NULL);
 		journal_sample_add(e->j, "lag_seconds", d->pd->name, wall, lag.ms / 1000.0, NULL);

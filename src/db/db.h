@@ -298,6 +298,11 @@ struct db_inspect {
  *	prepare_reverse  every write to takes from now on is captured for
  *	                 from (the reverse slot)
  *	unfence(side)    the target takes writes again (if it was fenced)
+ *	fence_holds(side) from's fence still holds: the last look before
+ *	                 the commit point, after every endpoint shows to
+ *	                 (optional: NULL where nothing can end a fence
+ *	                 unseen; PostgreSQL's staged fence is a running
+ *	                 DO that someone else may cancel)
  *   after the resume (retried until done; idempotent):
  *	start_reverse    the stream to -> from runs
  *	drop_forward     the stream from -> to removed with what it held
@@ -336,6 +341,7 @@ struct db_switch_ops {
 	                       struct ferry_error *err);
 	int (*drop_reverse)(void *h, enum db_direction dir, int64_t deadline,
 	                    struct ferry_error *err);
+	int (*fence_holds)(void *h, enum db_side side, int64_t deadline, struct ferry_error *err);
 	int (*start_reverse)(void *h, enum db_direction dir, struct ferry_error *err);
 	int (*drop_forward)(void *h, enum db_direction dir, struct ferry_error *err);
 	int (*inspect)(void *h, enum db_direction dir, struct db_inspect *out,
@@ -358,6 +364,7 @@ struct db_switch_ops {
 #define DB_SW_STOP_FORWARD    "stop_forward"
 #define DB_SW_PREPARE_REVERSE "prepare_reverse"
 #define DB_SW_UNFENCE_TARGET  "unfence_target"
+#define DB_SW_FENCE_HOLDS     "fence_holds"
 #define DB_SW_START_REVERSE   "start_reverse"
 #define DB_SW_DROP_FORWARD    "drop_forward"
 #define DB_SW_OPEN            "open"

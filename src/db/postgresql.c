@@ -601,9 +601,9 @@ static void stream_errors(struct pg *p, int d, int64_t count, const char *pos, b
 	out->recovering = true;
 }
 
-static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err)
+static int lag_read(struct pg *p, enum db_direction dir, void *o, struct ferry_error *err)
 {
-	struct pg *p = h;
+	struct db_lag *out = o;
 	struct pg_names n;
 	struct pgsql_result r;
 	const char *ps[2];
@@ -659,10 +659,9 @@ static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct fer
 	return 0;
 }
 
-static int pg_slot_wal(void *h, enum db_direction dir, struct db_slot_wal *out,
-                       struct ferry_error *err)
+static int slot_wal_read(struct pg *p, enum db_direction dir, void *o, struct ferry_error *err)
 {
-	struct pg *p = h;
+	struct db_slot_wal *out = o;
 	struct pg_names n;
 	struct pgsql_result r;
 	const char *ps[1];
@@ -678,6 +677,39 @@ static int pg_slot_wal(void *h, enum db_direction dir, struct db_slot_wal *out,
 	}
 	pgsql_result_release(&r);
 	return rc;
+}
+
+/* A read outside the switch (the soak's, every second), on connections
+ * that a restart of either server may have left dead since the last one:
+ * a closed connection is opened again first, and a read that loses one
+ * is made once more on a new one.  A server still down answers
+ * FERRY_EUNREACH. */
+static int pg_read(struct pg *p,
+                   int (*fn)(struct pg *, enum db_direction, void *, struct ferry_error *),
+                   enum db_direction dir, void *out, struct ferry_error *err)
+{
+	int rc, tries;
+
+	for (tries = 0;; tries++) {
+		rc = pg_reconnect(p, DB_OLD, err);
+		if (rc == 0)
+			rc = pg_reconnect(p, DB_NEW, err);
+		if (rc == 0)
+			rc = fn(p, dir, out, err);
+		if (rc == 0 || tries || (pgsql_ok(p->old) && pgsql_ok(p->new)))
+			return rc;
+	}
+}
+
+static int pg_lag(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err)
+{
+	return pg_read(h, lag_read, dir, out, err);
+}
+
+static int pg_slot_wal(void *h, enum db_direction dir, struct db_slot_wal *out,
+                       struct ferry_error *err)
+{
+	return pg_read(h, slot_wal_read, dir, out, err);
 }
 
 /* ---- verification ----------------------------------------------------- */

@@ -482,6 +482,10 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line_built(&d, n->to_side, pg_sql_sub_alter(n->cur_sub, "DISABLE"), NULL);
 	} else if (!strcmp(name, DB_SW_PREPARE_REVERSE)) {
 		line(&d, n->to_side, pg_sql_create_slot, "$1 = '%s'", n->new_slot);
+	} else if (!strcmp(name, DB_SW_FENCE_HOLDS)) {
+		line(&d, n->from_side, "<nothing sent: what has arrived on the fence's connection>",
+		     "its DO must still run, or have completed: one that someone else ended lets "
+		     "its locks go, and the switch is undone; if the fence was staged");
 	} else if (!strcmp(name, DB_SW_UNFENCE_TARGET)) {
 		char *db = ci_dbname(side_conninfo(&d, n->to_side));
 		line_built(&d, n->to_side, pg_sql_fence_end(db, false, 0, NULL),

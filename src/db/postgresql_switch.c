@@ -26,6 +26,8 @@
  *   stop_forward     the current subscription disabled
  *   prepare_reverse  the reverse slot on the target: after the forward
  *                    apply stopped, before any write is let in
+ *   fence_holds      a staged fence's DO still runs (or completed): the
+ *                    last look before the commit point, no round trip
  *   unfence(side)    the fence removed
  *   start_reverse    the staged fence completed (its sessions ended), then
  *                    the reverse subscription (no copy, existing slot)
@@ -827,13 +829,13 @@ static int sw_restart_forward(void *h, enum db_direction dir, int64_t deadline,
 }
 
 /* A staged fence's DO still holds its table locks, or completed.  Asked
- * at the last engine step before the resume: a DO that failed in the
- * pause (cancelled or ended by someone else) let the locks go, and a
- * session begun before the fence may write to from after the position:
- * the switch is undone.  Without a round trip (what has arrived on its
- * connection). */
-static int fence_intact(struct pg *p, enum db_side side, int64_t deadline, struct ferry_error *err)
+ * last before the commit point: a DO that failed in the pause (cancelled
+ * or ended by someone else) let the locks go, and a session begun before
+ * the fence may write to side after the position: the switch is undone.
+ * Without a round trip (what has arrived on its connection). */
+static int sw_fence_holds(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
+	struct pg *p = h;
 	struct pg_fence_stage *st = p->stage[side];
 	struct ferry_error e = { 0 };
 	struct pgsql_result r;
@@ -869,9 +871,6 @@ static int sw_prepare_reverse(void *h, enum db_direction dir, int64_t deadline,
 
 	if (!to)
 		return err ? err->code : FERRY_EUNREACH;
-	rc = fence_intact(p, db_from(dir), deadline, err);
-	if (rc < 0)
-		return rc;
 	pg_names_get(p, dir, &n);
 	params[0] = n.new_slot;
 	rc = pgsql_query_value(to, pg_sql_create_slot, 1, params, deadline, &lsn, err);
@@ -1178,6 +1177,7 @@ const struct db_switch_ops pg_switch_ops = {
 	.restart_forward = sw_restart_forward,
 	.prepare_reverse = sw_prepare_reverse,
 	.drop_reverse = sw_drop_reverse,
+	.fence_holds = sw_fence_holds,
 	.start_reverse = sw_start_reverse,
 	.drop_forward = sw_drop_forward,
 	.inspect = sw_inspect,

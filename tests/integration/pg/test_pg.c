@@ -867,10 +867,12 @@ static void test_inspect_leaves_a_slot_its_worker_is_taking_alone(void **state)
 static void test_kill_before_every_step_then_recover_is_consistent(void **state)
 {
 	static const char *const steps[] = {
-		"preflight",    "prepare",  "pause",        "fence",           "position",
-		"wait_applied", "finalize", "stop_forward", "prepare_reverse", "unfence_target",
-		"point",        "confirm",  "commit",       "resume",          "start_reverse",
-		"drop_forward", NULL,
+		"preflight",      "prepare",      "pause",
+		"fence",          "position",     "wait_applied",
+		"finalize",       "stop_forward", "prepare_reverse",
+		"unfence_target", "point",        "confirm",
+		"fence_holds",    "commit",       "resume",
+		"start_reverse",  "drop_forward", NULL,
 	};
 	struct ferry_error err = { 0 };
 	struct orch_result rep;

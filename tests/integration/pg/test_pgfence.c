@@ -243,6 +243,7 @@ static void test_idle_sessions_live_until_resume(void **state)
 	/* the switch goes on: the reverse slot, then after RESUME the reverse
 	 * stream, which lets the fence end its sessions first */
 	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
+	assert_int_equal(E.eng->sw->fence_holds(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
 	assert_int_equal(E.eng->sw->start_reverse(h, DB_FORWARD, &err), 0);
 	assert_int_equal(app_sessions(), 0);
 	assert_int_not_equal(pgsql_wait(E.sess[1], time_mono_ms() + 10000, &r, &err), 0);
@@ -601,8 +602,9 @@ static void test_do_failed_after_position_ends_every_session(void **state)
 
 /* 2c. The DO cancelled by someone else inside the pause: its table locks
  * are gone, so a session begun before the fence could write to old after
- * the position; the last engine step before the resume refuses, and the
- * undo leaves old the writer, its sessions alive and writable. */
+ * the position; fence_holds, the last look before the commit point,
+ * refuses, and the undo leaves old the writer, its sessions alive and
+ * writable. */
 static void test_do_ended_in_the_pause_undoes(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -614,9 +616,11 @@ static void test_do_ended_in_the_pause_undoes(void **state)
 	snprintf(q, sizeof(q), "SELECT pg_cancel_backend(%lld)::int", (long long)do_waiting_pid());
 	assert_int_equal(pgtest_val(PGT.old_ci, "%s", q), 1);
 	assert_true(wait_val(q_no_lock_on_t, 0));
-	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err),
+	assert_int_equal(E.eng->sw->prepare_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
+	assert_int_equal(E.eng->sw->fence_holds(h, DB_OLD, time_mono_ms() + 5000, &err),
 	                 FERRY_ESTATE);
 	assert_non_null(strstr(err.msg, "the fence's DO ended inside the pause"));
+	assert_int_equal(E.eng->sw->drop_reverse(h, DB_FORWARD, time_mono_ms() + 5000, &err), 0);
 	assert_int_equal(E.eng->sw->unfence(h, DB_OLD, time_mono_ms() + 5000, &err), 0);
 	assert_false(fenced());
 	assert_int_equal(app_sessions(), NSESS);

@@ -597,6 +597,7 @@ static const char *const steps[] = {
 	"db.point:1",
 	"db.point:2",
 	"db.confirm:2",
+	"db.fence_holds:2",
 	"db.commit:1",
 	"db.commit:2",
 	"db.resume:1",

@@ -646,7 +646,7 @@ static void test_restart_of_old_leaves_no_apply_error(void **state)
 	struct db_lag lag;
 	int64_t until;
 	bool seen_after = false;
-	int rc, failed = 0;
+	int rc;
 	char *v;
 
 	(void)state;
@@ -674,12 +674,13 @@ static void test_restart_of_old_leaves_no_apply_error(void **state)
 	sql(E.old_ci, "INSERT INTO shop.ledger VALUES ('restart', 1)");
 	until = time_mono_ms() + 30000;
 	for (;;) {
-		/* the engine's session to old died with it: the first call
-		 * fails on it (2013), the next connects again */
+		/* the engine's session to old died with it (2013 on the
+		 * next statement): lag() connects again and answers, no
+		 * failed sample for the soak to stop at */
 		memset(&lag, 0, sizeof(lag));
 		rc = E.eng->lag(E.h, DB_FORWARD, &lag, &err);
-		if (rc < 0 && ++failed > 1)
-			fail_msg("lag, %d times after old restarted: %s", failed, err.msg);
+		if (rc < 0)
+			fail_msg("lag after old restarted: %s", err.msg);
 		seen_after = seen_after || lag.apply_errors;
 		if (rc == 0 && lag.apply_errors == 0 && lag.worker_running && lag.events == 0)
 			break;

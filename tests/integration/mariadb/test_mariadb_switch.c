@@ -16,6 +16,10 @@
  *   - kill -9 (FERRY_CRASH_AT, in a child) before every step, then the
  *     next run's recovery (orch_recover, as `ferry run` does for an open
  *     switch step) or its retry of the steps after the resume;
+ *   - the old server restarted while this process soaked (its engine
+ *     handle kept, as a long ferry run keeps it): a switch, and one whose
+ *     fence overruns against an application's table lock (undone, and
+ *     old still the writable writer once the lock goes);
  *   - SIGTERM inside the pause (the child must die of it only after the
  *     pause, the switch complete);
  *   - the new server killed (kill -9 of mariadbd) inside the pause and at

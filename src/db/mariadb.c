@@ -81,6 +81,31 @@ int mdb_side_reconnect(struct mdb *m, struct mdb_side *s, struct ferry_error *er
 	return rc;
 }
 
+int mdb_side_refresh(struct mdb *m, struct mdb_side *s, struct ferry_error *err)
+{
+	struct mdb_conn *c[2] = { s->q, s->ctl };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct ferry_error e = { 0 };
+		/* a lost one is shut down by the failure (mdb_ok() false) */
+		if (mdb_ok(c[i]) &&
+		    mdb_exec(c[i], "DO 1", mdb_deadline(MDB_PING_MS), NULL, &e) < 0 &&
+		    !mdb_ok(c[i]))
+			log_info("%s; connecting again", e.msg);
+	}
+	return mdb_side_reconnect(m, s, err);
+}
+
+bool mdb_lost_and_back(struct mdb *m, int rc)
+{
+	struct ferry_error e = { 0 };
+
+	if (rc != FERRY_EUNREACH || (mdb_ok(m->old.q) && mdb_ok(m->new.q)))
+		return false;
+	return mdb_side_reconnect(m, &m->old, &e) == 0 && mdb_side_reconnect(m, &m->new, &e) == 0;
+}
+
 static int side_init(struct mdb *m, struct mdb_side *s, const char *name, const char *conninfo,
                      const char *password, const char *from_other, struct ferry_error *err)
 {
@@ -558,9 +583,9 @@ static int64_t hb_written_at(const struct mdb *m, int64_t seq)
 	return -1;
 }
 
-static int mdb_lag(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err)
+static int lag_once(struct mdb *m, enum db_direction dir, struct db_lag *out,
+                    struct ferry_error *err)
 {
-	struct mdb *m = h;
 	struct mdb_side *from, *to;
 	struct mdb_result st = { 0 }, tr = { 0 }, fr = { 0 }, ms = { 0 };
 	int64_t tseq = -1, fseq = -1, next, at;
@@ -695,6 +720,20 @@ out:
 	mdb_result_release(&tr);
 	mdb_result_release(&fr);
 	mdb_result_release(&ms);
+	return rc;
+}
+
+static int mdb_lag(void *h, enum db_direction dir, struct db_lag *out, struct ferry_error *err)
+{
+	struct mdb *m = h;
+	int rc = lag_once(m, dir, out, err);
+
+	/* a session the server dropped looks open until a statement fails
+	 * on it (2006, 2013): once more on new ones, not a failed sample */
+	if (rc < 0 && mdb_lost_and_back(m, rc)) {
+		log_info("database %s: lag: %s; connected again", m->cfg->name, err->msg);
+		rc = lag_once(m, dir, out, err);
+	}
 	return rc < 0 ? ferry_error_prefix(err, "database %s: lag", m->cfg->name) : 0;
 }
 

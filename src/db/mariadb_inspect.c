@@ -93,10 +93,9 @@ static int64_t distance_to(const char *from_bin, const char *to_bin, const char 
 	return a < b ? a : b;
 }
 
-int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side_state *new,
-                    struct ferry_error *err)
+static int inspect_once(struct mdb *m, struct mariadb_side_state *old,
+                        struct mariadb_side_state *new, struct ferry_error *err)
 {
-	struct mdb *m = h;
 	struct mariadb_side_state *st[2] = { old, new };
 	struct mdb_side *sd[2] = { &m->old, &m->new };
 	int rc = 0, i;
@@ -110,7 +109,7 @@ int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side
 
 		memset(o, 0, sizeof(*o));
 		if (!c)
-			return ferry_error_prefix(err, "database %s: inspect", m->cfg->name);
+			return err->code;
 		rc = mdb_exec(c,
 		              "SELECT @@GLOBAL.read_only, @@GLOBAL.event_scheduler, "
 		              "@@GLOBAL.gtid_binlog_pos, @@GLOBAL.gtid_slave_pos",
@@ -135,6 +134,18 @@ int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side
 			snprintf(o->last_error, sizeof(o->last_error), "%s", rp.error);
 		}
 	}
+	return rc;
+}
+
+int mariadb_inspect(void *h, struct mariadb_side_state *old, struct mariadb_side_state *new,
+                    struct ferry_error *err)
+{
+	struct mdb *m = h;
+	int rc = inspect_once(m, old, new, err);
+
+	/* a session a restart of the server dropped: once more on new ones */
+	if (rc < 0 && mdb_lost_and_back(m, rc))
+		rc = inspect_once(m, old, new, err);
 	return rc < 0 ? ferry_error_prefix(err, "database %s: inspect", m->cfg->name) : 0;
 }
 

@@ -22,6 +22,8 @@
 /* Statements outside the pause: long enough for a busy server, short
  * enough that a hung one is noticed. */
 #define MDB_TIMEOUT_MS 10000
+/* mdb_side_refresh()'s trivial statement: a live session answers at once */
+#define MDB_PING_MS 2000
 /* ferry's own database on both sides: the heartbeat and the copy's state.
  * Written with sql_log_bin=0 except the heartbeat row, which must travel. */
 #define MDB_META "_ferry"
@@ -84,6 +86,15 @@ void mdb_sw_forget(struct mdb *m);
 struct mdb_conn *mdb_conn_of(struct mdb_side *s);
 /* Reconnects a lost q or ctl (outside the pause only). */
 int mdb_side_reconnect(struct mdb *m, struct mdb_side *s, struct ferry_error *err);
+/* mdb_side_reconnect() after each open session of s answered a trivial
+ * statement within MDB_PING_MS: one the server dropped (a restart of it,
+ * its wait_timeout) looks open until a statement fails on it, and ctl is
+ * used only when the fence overruns.  Outside the pause only. */
+int mdb_side_refresh(struct mdb *m, struct mdb_side *s, struct ferry_error *err);
+/* After a call outside the pause that failed with rc: true when a q of m
+ * was lost by it (2006, 2013: the server dropped it, a restart say) and
+ * both sides are connected again, so that the call may run once more. */
+bool mdb_lost_and_back(struct mdb *m, int rc);
 
 /* The replication filter that keeps the stream to the application's
  * database and ferry's: "db.%,_ferry.%" with LIKE wildcards escaped. */

@@ -21,7 +21,10 @@
  *                    lag under max_lag; to has log_bin and
  *                    log_slave_updates (its binlog must hold from's
  *                    transactions for the way back)
- *   prepare          connections (q and ctl, the spare) reopened; the
+ *   prepare          connections (q and ctl, the spare) checked with a
+ *                    trivial statement each and reopened when lost (a
+ *                    restart of the server leaves them looking open, and
+ *                    a dead ctl cannot stop a fence that overran); the
  *                    writer's event scheduler noted; from made a replica
  *                    of to, not started: the filter and CHANGE MASTER TO
  *                    ... MASTER_USE_GTID=slave_pos (it makes the relay
@@ -88,7 +91,8 @@
  *
  * Inside the pause a step sends only on the connections open() made (q,
  * then ctl when q was closed by a deadline): no spawn, no connect, polls at
- * <= 50 ms.  Outside the pause a closed connection is opened again.  No
+ * <= 50 ms.  Outside the pause a closed connection is opened again, and
+ * one that does not answer a trivial statement (mdb_side_refresh) too.  No
  * statement ferry sends to "to" inside the pause is binlogged: a GTID of
  * ferry's own there would be one "from" lacks (gtid_strict_mode).
  */
@@ -115,10 +119,11 @@ static struct mdb_conn *conn(struct mdb *m, struct mdb_side *s, struct ferry_err
 	return c;
 }
 
-/* The connection of side s outside the pause: reopened if lost. */
+/* The connection of side s outside the pause: both of s checked, and
+ * reopened if lost (mdb_side_refresh). */
 static struct mdb_conn *conn_soft(struct mdb *m, struct mdb_side *s, struct ferry_error *err)
 {
-	if (mdb_side_reconnect(m, s, err) < 0)
+	if (mdb_side_refresh(m, s, err) < 0)
 		return NULL;
 	return s->q;
 }
@@ -446,8 +451,8 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 	if (rc >= 0)
 		rc = catch_up_before(m, dir, cf, m->cfg->max_lag_ms ? m->cfg->max_lag_ms : 1000,
 		                     err);
-	/* a wait past its deadline closes its connection: both again for
-	 * the pause */
+	/* a wait past its deadline closes its connection, a restart of the
+	 * server any: every one the pause may use checked again */
 	if (rc >= 0 && (!conn_soft(m, from, err) || !conn_soft(m, to, err)))
 		rc = err->code;
 	/* the steps in the pause may now trust what this saw */

@@ -4,14 +4,17 @@
 # mariadb helper's range): two MariaDB servers, old (16031) and new
 # (16032), and two HAProxies with a TCP frontend for the applications each
 # (the old host's on 16040 with its runtime API on 16041, the new host's
-# 16042 / 16043), both pointing at old.  Runs the test program, stops
-# everything (trap), returns its status.
+# 16042 / 16043), both pointing at old (MDB_OLD_PORT, MDB_NEW_PORT,
+# HAP_OLD_FE, HAP_OLD_API, HAP_NEW_FE and HAP_NEW_API from the environment
+# move them).  Runs the test program, stops everything (trap), returns its
+# status.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../lib.sh"
 . "$here/servers.sh"
-MDB_OLD_PORT=16031 MDB_NEW_PORT=16032
-HAP_OLD_FE=16040 HAP_OLD_API=16041 HAP_NEW_FE=16042 HAP_NEW_API=16043
+MDB_OLD_PORT=${MDB_OLD_PORT:-16031} MDB_NEW_PORT=${MDB_NEW_PORT:-16032}
+HAP_OLD_FE=${HAP_OLD_FE:-16040} HAP_OLD_API=${HAP_OLD_API:-16041}
+HAP_NEW_FE=${HAP_NEW_FE:-16042} HAP_NEW_API=${HAP_NEW_API:-16043}
 require_tools run_switch.sh mariadbd haproxy
 for p in $MDB_OLD_PORT $MDB_NEW_PORT $HAP_OLD_FE $HAP_OLD_API $HAP_NEW_FE $HAP_NEW_API; do
 	if port_in_use $p; then

@@ -16,6 +16,10 @@
  *   - kill -9 (FERRY_CRASH_AT, in a child) before every step, then the
  *     next run's recovery (orch_recover, as `ferry run` does for an open
  *     switch step) or its retry of the steps after the resume;
+ *   - the old server restarted while this process soaked (its engine
+ *     handle kept, as a long ferry run keeps it): a switch, and one whose
+ *     fence overruns against an application's table lock (undone, and
+ *     old still the writable writer once the lock goes);
  *   - SIGTERM inside the pause (the child must die of it only after the
  *     pause, the switch complete);
  *   - the new server killed (kill -9 of mariadbd) inside the pause and at
@@ -432,6 +436,80 @@ static void start_new_server(enum db_direction dir)
 		matrix_die("cannot start the new server again");
 }
 
+/* ---- old restarted while a long run soaks ------------------------------------ */
+
+/* The budget of the case whose fence meets a held lock: the server's lock
+ * wait (lock_wait_timeout, whole seconds: 1) outlasts the fence's
+ * deadline by 700 ms, so a fence statement nobody stopped would still land
+ * after the undo. */
+#define HELD_BUDGET_MS 300
+
+static struct mdb_conn *held; /* an application's session on old holding a lock */
+
+/* old restarts (a crash, an operator) while this process, which keeps its
+ * engine handle as a long ferry run does, soaks: the handle's sessions to
+ * old (q and ctl) are dead but look open.  The switch starts once new
+ * replicates from old again, as the soak would wait for. */
+static void restart_old(void)
+{
+	int64_t until = time_mono_ms() + 60000;
+
+	if (matrix_sh("cd %s && . ../../lib.sh && . ./servers.sh && stop_pid \"$(cat %s/old.pid)\" "
+	              "&& mdb_run %s old %d 1",
+	              getenv("MDB_SCRIPTS"), M.srv, M.srv, M.port[DB_OLD]) != 0)
+		matrix_die("cannot restart the old server");
+	while (val(M.ci[DB_NEW],
+	           "SELECT VARIABLE_VALUE = 'ON' FROM information_schema.GLOBAL_STATUS "
+	           "WHERE VARIABLE_NAME = 'SLAVE_RUNNING'") != 1) {
+		if (time_mono_ms() > until) {
+			matrix_bad("new does not replicate from old again 60 s after its restart");
+			return;
+		}
+		matrix_msleep(50);
+	}
+}
+
+/* ... and then an application holds a table lock on old: the fence's SET
+ * GLOBAL read_only waits for it past its deadline, and only a KILL QUERY
+ * from the control session (dead since the restart unless the switch
+ * checked it) keeps it from landing later. */
+static void restart_old_lock_held(void)
+{
+	char ci[256], *v = NULL;
+	struct ferry_error err = { 0 };
+
+	restart_old();
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=shop user=app", M.port[DB_OLD]);
+	if (query(M.ci[DB_OLD], "CREATE TABLE IF NOT EXISTS shop.held (id INT PRIMARY KEY)", &v,
+	          &err) < 0 ||
+	    mdb_connect(&held, ci, NULL, "held", 0, time_mono_ms() + 5000, &err) < 0 ||
+	    mdb_exec(held, "LOCK TABLES held WRITE", time_mono_ms() + 5000, NULL, &err) < 0)
+		matrix_die("cannot hold a lock on old: %s", err.msg);
+	free(v);
+}
+
+/* The switch ended (undone: its fence overran): the application lets the
+ * lock go, and the fence's statement, unless it was stopped, takes effect
+ * now; the case's checks then see old read_only. */
+static void release_lock(enum db_direction dir)
+{
+	int64_t until = time_mono_ms() + 10000;
+
+	(void)dir;
+	mdb_free(held);
+	held = NULL;
+	while (val(M.ci[DB_OLD],
+	           "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO "
+	           "LIKE '%%SET GLOBAL read_only%%' AND ID <> CONNECTION_ID()") != 0) {
+		if (time_mono_ms() > until) {
+			matrix_bad(
+			        "the fence's statement still runs on old 10 s after the lock went");
+			return;
+		}
+		matrix_msleep(20);
+	}
+}
+
 /* The child: a switch (SIGTERM at the fence, or FERRY_CRASH_AT from its
  * environment), then the steps after the resume. */
 static void child(const char *dir, enum db_direction d, struct ferry_error *err)
@@ -473,12 +551,16 @@ static void run_case(const struct matrix_case *c)
 		}
 		outcome = res.outcome;
 	} else {
+		M.d.budget_ms = c->act == restart_old_lock_held ? HELD_BUDGET_MS : BUDGET_MS;
 		matrix_arm(c);
 		rc = orch_switch(M.dbs, 1, dir, &matrix_opts, &res, &err);
 		matrix_disarm();
 		outcome = res.outcome;
 		if (outcome == ORCH_REFUSED && !c->fail_at)
 			matrix_bad("refused: %s", err.msg);
+		else if (c->act == restart_old_lock_held && outcome != ORCH_UNDONE)
+			matrix_bad("the fence did not overrun against the held lock: %s",
+			           outcome == ORCH_DONE ? "done" : err.msg);
 	}
 	t1 = time_mono_us();
 	if (c->repair)
@@ -622,6 +704,18 @@ int main(int argc, char **argv)
 		                                  .repair = start_new_server,
 		                                  .face = 1 + round });
 	}
+	/* old restarted while this process soaked, with the same engine
+	 * handle: a switch, then one whose fence overruns (undone) */
+	matrix_table_add(&t, (struct matrix_case){ .name = "old restarted before the switch",
+	                                           .act_at = "db.preflight",
+	                                           .act = restart_old,
+	                                           .face = 1 });
+	matrix_table_add(&t,
+	                 (struct matrix_case){ .name = "old restarted, its fence meets a held lock",
+	                                       .act_at = "db.preflight",
+	                                       .act = restart_old_lock_held,
+	                                       .repair = release_lock,
+	                                       .face = 1 });
 	matrix_table_add(
 	        &t, (struct matrix_case){ .name = "SIGTERM inside the pause", .sigterm = true });
 	matrix_table_add(&t, (struct matrix_case){ .name = "a clean switch" });

@@ -169,4 +169,5 @@ grep -Eq 'cannot read the lag|apply errors counted' "$top/c.run" ||
 grep -q "port=$PG_NEW_PORT" "$srv/pgb_old.db.ini" || fail "the pooler does not point at new"
 [ "$(sql new "SELECT count(*) FROM customers WHERE id = 900001")" = 1 ] ||
 	fail "the row written after the restart is not on new"
-echo "db_copy_cli: c ok (old restarted in the soak: apply errors $before -> $counted; $(grep -Eo 'cannot read the lag|apply errors counted' "$top/c.run" | sort -u | tr '\n' ' ')the cutover went on)"
+! grep -aqF "$(cat "$srv/ferry.pw")" "$top/c.run" || fail "the password reached the run's output"
+echo "db_copy_cli: c ok (old restarted in the soak: apply errors $before -> $counted; said: $(grep -Eo 'cannot read the lag|apply errors counted' "$top/c.run" | sort -u | paste -sd, -); the cutover went on)"

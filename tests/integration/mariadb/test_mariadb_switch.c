@@ -580,7 +580,9 @@ static void run_case(const struct matrix_case *c)
 	}
 	/* a killed run, or a dead server, holds the writers until the next
 	 * run, or the operator: no bound on their gap */
-	gap = matrix_gap(t0, t1, 0, !c->crash_at && !c->sigterm && !c->act ? BUDGET_MS + 250 : 0);
+	gap = matrix_gap(t0, t1, 0,
+	                 !c->crash_at && !c->sigterm && !c->act ? MATRIX_PAUSE_LIMIT_MS(BUDGET_MS)
+	                                                        : 0);
 	/* the next run's first sample of the stream (it re-fences a replica
 	 * a restart left writable), then the world */
 	wait_ready(60000);

@@ -461,7 +461,7 @@ static void run_case(const struct matrix_case *c)
 		}
 		matrix.dir = dir == DB_FORWARD ? DB_REVERSE : DB_FORWARD;
 	}
-	gap = matrix_gap(t0, t1, 0, BUDGET_MS + 250);
+	gap = matrix_gap(t0, t1, 0, MATRIX_PAUSE_LIMIT_MS(BUDGET_MS));
 	check_world(db_from(matrix.dir));
 	matrix_writers_alive();
 	matrix_case_end(c, dir, outcome, res.pause_ms, gap, wait_ready(60000) == 0, M.note);

@@ -163,6 +163,11 @@ void matrix_writers_alive(void);
  * [t0 - 200 ms, t1 + 200 ms], but writer dead_load - 1; over limit_ms (0:
  * no bound): matrix_bad naming each writer's.  Returns it (us). */
 int64_t matrix_gap(int64_t t0_us, int64_t t1_us, int dead_load, int64_t limit_ms);
+/* The longest pause writers may see in a switch with that budget, even
+ * one that fails at its end (an overrun): the budget, the undo's own
+ * bound, then 250 ms for a writer's next round trip on a loaded machine
+ * (ASan, and the lab running beside the suite). */
+#define MATRIX_PAUSE_LIMIT_MS(budget) ((budget) + ORCH_UNDO_MS + 250)
 /* No acknowledged write of any writer is missing on w (waits up to 15 s
  * each for what replication still carries), else matrix_bad. */
 void matrix_ledger_check(enum db_side w);

@@ -533,7 +533,7 @@ static void run_case(const struct matrix_case *c)
 	 * pause (it pauses the poolers again, points, resumes) */
 	limit_ms = c->fail_at && (strstr(c->fail_at, "undo.") || strstr(c->fail_at, "recover."))
 	                   ? 2 * BUDGET_MS + 1000
-	                   : BUDGET_MS + 250;
+	                   : MATRIX_PAUSE_LIMIT_MS(BUDGET_MS);
 	matrix_case_begin(c);
 	t0 = time_mono_us();
 	if (c->sigterm) {

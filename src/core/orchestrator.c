@@ -603,7 +603,10 @@ static int recover_complete(struct run *r, struct recst *rs, struct ferry_error 
 		/* monotonic: never moves a sequence of to backwards */
 		if (rc2 == 0 && ins->forward_exists)
 			rc2 = d->eng->sw->finalize(d->h, r->dir, deadline, &count, &e);
-		if (rc2 == 0 && ins->forward_running)
+		/* a stream that exists stops, applying or not: one that does
+		 * not apply now may still follow from (a replica whose link
+		 * is down), and to would stay read-only */
+		if (rc2 == 0 && ins->forward_exists)
 			rc2 = d->eng->sw->stop_forward(d->h, r->dir, deadline, &e);
 		if (rc2 == 0 && !ins->reverse_ready && !ins->reverse_running) {
 			rc2 = injected(r, "prepare_reverse", &e);

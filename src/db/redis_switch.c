@@ -822,7 +822,8 @@ static void side_text(struct rd *r, enum redis_side s, const struct redis_state 
  *   forward_running  to follows from, link up
  *   caught_up        to holds every write of from: as its replica, by the
  *                    offsets; promoted, when its previous history reaches
- *                    from's offset, or from follows to already
+ *                    from's offset; either way, when from follows to
+ *                    already, linked, in to's history
  *   reverse_ready    from is a replica of to (prepare_reverse done)
  *   reverse_running  ... with its link up
  */
@@ -855,7 +856,13 @@ static int sw_inspect(void *h, enum db_direction dir, struct db_inspect *out,
 	 * from did since (an undone prepare_reverse shifts its id) */
 	out->forward_exists = t->replicates_other || (t->master && f->master);
 	if (t->replicates_other)
-		out->caught_up = t->link_up && f->master && t->applied >= f->pos.offset ? 1 : 0;
+		/* as its replica; or from follows to, linked (a loop that a
+		 * failed undo leaves): from holds nothing to lacks */
+		out->caught_up = (t->link_up && f->master && t->applied >= f->pos.offset) ||
+		                                 (f->replicates_other && f->link_up &&
+		                                  !strcmp(f->pos.replid, t->pos.replid))
+		                         ? 1
+		                         : 0;
 	else if (t->master)
 		out->caught_up = (f->replicates_other && !strcmp(f->pos.replid, t->pos.replid)) ||
 		                                 (!strcmp(t->replid2, f->pos.replid) &&

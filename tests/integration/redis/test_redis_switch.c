@@ -14,6 +14,9 @@
  *   - a failure inside the pause and one in each step of the undo that
  *     follows, and one in the recovery after a failed undo; the budget
  *     overrun inside the pause;
+ *   - the loop of replicas that a failed drop_reverse leaves, as the
+ *     recovery finds it: both links up, or to's down (it must end a
+ *     master all the same);
  *   - kill -9 (FERRY_CRASH_AT, in a child process) before every step,
  *     followed by the next run's recovery (orch_recover, then the
  *     after-switch steps);
@@ -27,7 +30,7 @@
  * After each: exactly one writer (a master; the other side its replica
  * with the link up), both HAProxies pointing at it, a probe write through
  * each frontend lands on it, no acknowledged write is missing there, and
- * the longest gap between acknowledgements is within the budget + 250 ms.
+ * the longest gap between acknowledgements is within MATRIX_PAUSE_LIMIT_MS.
  * A switch that completes must say resync=partial.
  *
  * Prints one line per case and "N passed, M failed".  switch.sh starts the
@@ -357,6 +360,63 @@ static void late_write(void)
 		matrix_bad("late write: %s", err.msg);
 }
 
+/* Waits until side's link to its master is up (matrix_bad after 5 s). */
+static void link_up(enum db_side side)
+{
+	int64_t until = time_mono_ms() + 5000;
+
+	while (!info_is(M.url[side], "master_link_status", "up")) {
+		if (time_mono_ms() > until) {
+			matrix_bad("%s's link to its master did not come up", db_side_name(side));
+			return;
+		}
+		matrix_msleep(5);
+	}
+}
+
+/* The loop a failed undo leaves when drop_reverse fails: from stays a
+ * replica of to, and restart_forward makes to a replica of from.  These
+ * acts run before restart_forward: from's link is up by then (as on a
+ * slow machine), so it stays up and to's can come up too, or (with a
+ * masterauth to refuses) not. */
+static char saved_auth[256];
+
+static void loop_from_linked(void)
+{
+	link_up(db_from(matrix.dir));
+}
+
+static void loop_to_linked(void)
+{
+	link_up(db_to(matrix.dir));
+}
+
+static void loop_to_refused(void)
+{
+	enum db_side to = db_to(matrix.dir);
+	struct ferry_error err = { 0 };
+	struct redis_reply r;
+
+	link_up(db_from(matrix.dir));
+	if (cmd(M.url[to], &r, &err, "CONFIG", "GET", "masterauth", NULL) < 0 ||
+	    r.type != REDIS_ARRAY || r.n != 2 || !r.v[1].str)
+		matrix_bad("CONFIG GET masterauth: %s", err.msg);
+	else
+		snprintf(saved_auth, sizeof(saved_auth), "%s", r.v[1].str);
+	redis_reply_release(&r);
+	if (cmd(M.url[to], NULL, &err, "CONFIG", "SET", "masterauth", "not-the-password", NULL) < 0)
+		matrix_bad("CONFIG SET masterauth: %s", err.msg);
+}
+
+static void loop_repair(enum db_direction dir)
+{
+	struct ferry_error err = { 0 };
+
+	if (cmd(M.url[db_to(dir)], NULL, &err, "CONFIG", "SET", "masterauth", saved_auth, NULL) < 0)
+		matrix_bad("CONFIG SET masterauth: %s", err.msg);
+	explicit_bzero(saved_auth, sizeof(saved_auth));
+}
+
 /* The child of a crash case: the switch and its after-steps, as ferry run
  * does them, until FERRY_CRASH_AT (or SIGTERM) kills it. */
 static void child(const char *dir, enum db_direction d, struct ferry_error *err)
@@ -562,6 +622,21 @@ int main(int argc, char **argv)
 	                                           .act = late_write,
 	                                           .after_error = "FULL resync",
 	                                           .face = 1 });
+	/* the loop a failed undo leaves, as the recovery finds it: both links
+	 * up, or to's down (it must still end a replica) */
+	matrix_table_add(&t,
+	                 (struct matrix_case){ .name = "a loop of replicas, both linked",
+	                                       .fail_at = "db.unfence_target,db.undo.drop_reverse",
+	                                       .act_at = "db.undo.restart_forward",
+	                                       .act = loop_from_linked,
+	                                       .then_at = "db.recover.inspect",
+	                                       .then = loop_to_linked });
+	matrix_table_add(&t,
+	                 (struct matrix_case){ .name = "a loop of replicas, to's link down",
+	                                       .fail_at = "db.unfence_target,db.undo.drop_reverse",
+	                                       .act_at = "db.undo.restart_forward",
+	                                       .act = loop_to_refused,
+	                                       .repair = loop_repair });
 	/* MATRIX_ONLY=TEXT runs the cases whose name holds TEXT */
 	log_level_current = getenv("MATRIX_LOG") ? LOG_LEVEL_INFO : LOG_LEVEL_WARN;
 	matrix_walk(&t, run_case);

@@ -29,6 +29,7 @@ const struct orch_opts matrix_opts = { .block_signals = true };
 
 static const struct matrix_case *cur; /* the armed case */
 static bool acted;                    /* its act (or SIGTERM) done */
+static bool then_done;                /* its then done */
 
 void matrix_die(const char *fmt, ...)
 {
@@ -180,7 +181,7 @@ void matrix_case_begin(const struct matrix_case *c)
 {
 	(void)c;
 	matrix.why[0] = '\0';
-	acted = false;
+	acted = then_done = false;
 	fault_reset();
 }
 
@@ -190,6 +191,9 @@ static void act_hook(const char *name, void *ctx)
 	if (cur && cur->act && !acted && !strcmp(name, cur->act_at)) {
 		acted = true;
 		cur->act();
+	} else if (cur && cur->then && acted && !then_done && !strcmp(name, cur->then_at)) {
+		then_done = true;
+		cur->then();
 	}
 }
 

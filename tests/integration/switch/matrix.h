@@ -49,6 +49,8 @@ struct matrix_case {
 	bool sigterm;                          /* SIGTERM at db.fence, in a child */
 	const char *act_at;                    /* the fault point where act runs (once) */
 	void (*act)(void);                     /* inside the pause, in this process */
+	const char *then_at;                   /* a later point where then runs (once, */
+	void (*then)(void);                    /* after act) */
 	void (*repair)(enum db_direction dir); /* an operator's, before the next run */
 	int dead_load;                         /* 1 + a writer whose endpoint died (its gap is
 	                          * not bounded), or 0 */
@@ -129,8 +131,8 @@ void matrix_walk(const struct matrix_table *t, void (*run_case)(const struct mat
  * counters reset. */
 void matrix_case_begin(const struct matrix_case *c);
 /* The in-process switch's fault plumbing: FERRY_FAIL_AT=c->fail_at and
- * the hook that runs c->act once at c->act_at; matrix_disarm() undoes
- * both. */
+ * the hook that runs c->act once at c->act_at, then c->then once at
+ * c->then_at; matrix_disarm() undoes both. */
 void matrix_arm(const struct matrix_case *c);
 void matrix_disarm(void);
 /* The child of a case: runs the test's binary again with FERRY_CRASH_AT

@@ -12,9 +12,10 @@
 #      the tables the ledger names whole keep their rows (the same row
 #      versions), the row counts end equal, the ledger is gone, and
 #      `ferry status --json` shows the copy per table (rows, bytes, rate);
-#   c. old restarted while `ferry run --until cutover` is in its soak (its
-#      sessions to old die, and PostgreSQL counts an apply error, which it
-#      keeps counting after the stream is past it): the run waits for the
+#   c. old stopped while `ferry run --until cutover` is in its soak, and
+#      started once the run says that it cannot read the lag (its sessions
+#      to old die, and PostgreSQL counts an apply error, which it keeps
+#      counting after the stream is past it): the run waits for the
 #      server, saying so, goes on, and moves a row written after it.
 set -eu
 ferry=$1
@@ -144,7 +145,7 @@ jq -e '.initial_sync.main[0] | has("rows") and has("rate") and has("eta_ms")' \
 	fail "the password reached an output"
 echo "db_copy_cli: b ok (resumed after kill -9; whole tables: $(echo $whole))"
 
-# --- c. old restarts in the middle of the soak -----------------------------
+# --- c. old stops and starts in the middle of the soak ----------------------
 step=c
 sed -i 's/replication_soak: 2s/replication_soak: 10s/' "$top/p.yaml"
 apply_errors() { sql new "SELECT sum(apply_error_count) FROM pg_stat_subscription_stats"; }
@@ -153,8 +154,12 @@ before=$(apply_errors)
 pid=$!
 in_soak() { grep -q ': soak, lag' "$top/c.run"; }
 wait_for 120 in_soak || { kill "$pid"; show "$top/c.run"; fail "the run never reached the soak"; }
-asuser $PGBIN/pg_ctl -D "$srv/old" -m fast -w restart -l "$srv/old.log" >/dev/null ||
-	fail "cannot restart old"
+# down long enough for the soak to find it so (it reads every second),
+# then back: the run must wait for it, saying so, and go on
+asuser $PGBIN/pg_ctl -D "$srv/old" -m fast -w stop >/dev/null || fail "cannot stop old"
+said_wait() { grep -q 'cannot read the lag' "$top/c.run"; }
+wait_for 30 said_wait || { show "$top/c.run"; fail "the soak did not say that old cannot be read"; }
+asuser $PGBIN/pg_ctl -D "$srv/old" -w start -l "$srv/old.log" >/dev/null || fail "cannot start old"
 errors_grew() { [ "$(apply_errors)" -gt "$before" ]; }
 wait_for 30 errors_grew || fail "restarting old counted no apply error on new"
 counted=$(apply_errors)
@@ -164,10 +169,8 @@ wait "$pid"
 rc=$?
 set -e
 [ $rc = 0 ] || { show "$top/c.run"; fail "the run whose soak saw old restart: exit $rc, want 0"; }
-grep -Eq 'cannot read the lag|apply errors counted' "$top/c.run" ||
-	{ show "$top/c.run"; fail "the run did not say that it waited for the servers"; }
 grep -q "port=$PG_NEW_PORT" "$srv/pgb_old.db.ini" || fail "the pooler does not point at new"
 [ "$(sql new "SELECT count(*) FROM customers WHERE id = 900001")" = 1 ] ||
 	fail "the row written after the restart is not on new"
 ! grep -aqF "$(cat "$srv/ferry.pw")" "$top/c.run" || fail "the password reached the run's output"
-echo "db_copy_cli: c ok (old restarted in the soak: apply errors $before -> $counted; said: $(grep -Eo 'cannot read the lag|apply errors counted' "$top/c.run" | sort -u | paste -sd, -); the cutover went on)"
+echo "db_copy_cli: c ok (old stopped and started in the soak: apply errors $before -> $counted; said: $(grep -Eo 'cannot read the lag|apply errors counted' "$top/c.run" | sort -u | paste -sd, -); the cutover went on)"

@@ -263,6 +263,7 @@ static int rd_open(const struct db_config *cfg, void **h, struct ferry_error *er
 
 	*h = NULL;
 	r->cfg = cfg;
+	r->promoted_end[REDIS_OLD] = r->promoted_end[REDIS_NEW] = -1;
 	/* both URLs read before any connection is made */
 	for (s = 0; s < 2 && rc == 0; s++) {
 		rc = redis_endpoint_parse(url[s], &r->ep[s], err);

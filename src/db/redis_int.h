@@ -42,11 +42,15 @@ struct rd {
 	 * inside the pause; the fence position of this run's switch, set by
 	 * position (have_pos false outside a switch, or after an undo); the
 	 * CLIENT PAUSE this handle sent per side, until when (time_mono_ms(),
-	 * 0 none); the way back's verdict for the switch report. */
+	 * 0 none); where the history a side took over by stop_forward ends
+	 * (its second_repl_offset - 1; -1 unknown): the other side resyncs
+	 * partially from it while at or before that offset; the way back's
+	 * verdict for the switch report. */
 	struct redis_conn *spare[2];
 	bool have_pos;
 	struct redis_pos pos;
 	int64_t paused_until[2];
+	int64_t promoted_end[2];
 	char reverse_note[192];
 };
 

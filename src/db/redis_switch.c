@@ -207,20 +207,27 @@ int redis_wait_applied(void *h, enum redis_side to, const struct redis_pos *pos,
 
 /* ---- stop_forward ------------------------------------------------------ */
 
-/* Whether a promoted side keeps pos's history as replid2 up to exactly
- * pos (so that the old writer, still at pos, resyncs partially). */
-static int promoted_at(const char *info, const struct redis_pos *pos, struct ferry_error *err)
+/* Whether a promoted side (to) keeps pos's history as replid2 up to pos
+ * or further, and where it ends (r->promoted_end[to]): the old writer
+ * resyncs partially while at or before that offset.  Further than pos
+ * is not a write: CLIENT PAUSE WRITE still lets the master PING its
+ * replicas every repl-ping-replica-period (14 bytes of stream), and one
+ * that reached to before its promotion moved both offsets past pos. */
+static int promoted_at(struct rd *r, enum redis_side to, const char *info,
+                       const struct redis_pos *pos, struct ferry_error *err)
 {
 	char id2[41] = "";
 	int64_t second;
 
 	redis_info_str(info, "master_replid2", id2, sizeof(id2));
 	second = redis_info_int(info, "second_repl_offset", -1);
-	if (!pos || (!strcmp(id2, pos->replid) && second == pos->offset + 1))
+	if (!pos || (!strcmp(id2, pos->replid) && second - 1 >= pos->offset)) {
+		r->promoted_end[to] = pos ? second - 1 : -1;
 		return 0;
+	}
 	return ferry_error_set(err, FERRY_ECHANGED,
 	                       "the way back would be a full resync: undo, then inspect",
-	                       "promoted with previous history %s up to %lld, not at the fence "
+	                       "promoted with previous history %s up to %lld, short of the fence "
 	                       "%s:%lld",
 	                       id2, (long long)second - 1, pos->replid, (long long)pos->offset);
 }
@@ -272,7 +279,8 @@ int redis_stop_forward(void *h, enum redis_side to, const struct redis_pos *pos,
 	rc = info_repl(r, to, deadline, &info, err);
 	if (rc == 0 && is_master(info)) {
 		/* done earlier */
-		rc = pos ? promoted_at(info, pos, err) : from_contained(r, to, info, deadline, err);
+		rc = pos ? promoted_at(r, to, info, pos, err)
+		         : from_contained(r, to, info, deadline, err);
 		free(info);
 		return rc < 0 ? step_fail(r, "stop_forward", err) : 0;
 	}
@@ -294,7 +302,7 @@ int redis_stop_forward(void *h, enum redis_side to, const struct redis_pos *pos,
 		r->rev_taken[to] = true;
 		r->rev_full[to] = redis_info_int(rep[2].str, "sync_full", 0);
 		r->rev_partial_ok[to] = redis_info_int(rep[2].str, "sync_partial_ok", 0);
-		rc = pos ? promoted_at(rep[1].str, pos, err)
+		rc = pos ? promoted_at(r, to, rep[1].str, pos, err)
 		         : from_contained(r, to, rep[1].str, deadline, err);
 	}
 	for (i = 0; i < 3; i++)
@@ -323,11 +331,15 @@ int redis_undo_stop_forward(void *h, enum redis_side to, int64_t deadline, struc
 /* ---- the way back ------------------------------------------------------- */
 
 /* Makes from a replica of the other side unless it is one; with pos, only
- * if from is still exactly at pos.  c and deadline as the caller has them. */
+ * if from is still in pos's history, at pos or (past it by the PINGs a
+ * paused master still sends) no further than the other side's promoted
+ * history reaches: its writes since would be lost in a full resync.  c
+ * and deadline as the caller has them. */
 static int make_replica(struct rd *r, enum redis_side from, const struct redis_pos *pos,
                         struct redis_conn *c, int64_t deadline, struct ferry_error *err)
 {
 	const struct redis_endpoint *to = &r->ep[rd_other(from)];
+	int64_t end = r->promoted_end[rd_other(from)];
 	struct redis_pos now;
 	char port[8], *info = NULL;
 	struct redis_reply rep;
@@ -341,13 +353,18 @@ static int make_replica(struct rd *r, enum redis_side from, const struct redis_p
 	if (rd_replica_of(info, to))
 		goto out; /* done earlier */
 	pos_of(info, &now);
-	if (pos && (strcmp(now.replid, pos->replid) || now.offset != pos->offset)) {
+	if (pos && end < 0)
+		end = pos->offset; /* promoted by another process: at pos */
+	if (pos &&
+	    (strcmp(now.replid, pos->replid) || now.offset < pos->offset || now.offset > end)) {
 		rc = ferry_error_set(err, FERRY_ECHANGED,
 		                     "keep it the writer (undo); its late writes would be lost",
-		                     "%s moved on after the fence (%s:%lld, fence %s:%lld): making "
-		                     "it a replica would erase its later writes in a full resync",
+		                     "%s moved on after the fence (%s:%lld, fence %s:%lld, %s's "
+		                     "history ends at %lld): making it a replica would erase its "
+		                     "later writes in a full resync",
 		                     rd_side_name(from), now.replid, (long long)now.offset,
-		                     pos->replid, (long long)pos->offset);
+		                     pos->replid, (long long)pos->offset,
+		                     rd_side_name(rd_other(from)), (long long)end);
 		goto out;
 	}
 	rc = rd_set_master_auth(r, from, c, deadline, err);
@@ -644,6 +661,7 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 
 	r->have_pos = false;
 	r->rev_taken[REDIS_OLD] = r->rev_taken[REDIS_NEW] = false;
+	r->promoted_end[REDIS_OLD] = r->promoted_end[REDIS_NEW] = -1;
 	r->reverse_note[0] = '\0';
 	for (s = 0; s < 2 && rc == 0; s++) {
 		rc = rd_conn(r, (enum redis_side)s, &c, err);
@@ -737,6 +755,7 @@ static int sw_restart_forward(void *h, enum db_direction dir, int64_t deadline,
 
 	r->have_pos = false;
 	r->rev_taken[to] = false; /* the promotion's counters: undone */
+	r->promoted_end[to] = -1;
 	rc = redis_undo_stop_forward(h, to, deadline, err);
 	/* to is a replica again, which refuses writes by itself: the undo's
 	 * pause of it (fence_target) is lifted */

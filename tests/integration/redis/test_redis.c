@@ -965,6 +965,64 @@ static void switch_by_steps(void *h, enum redis_side from, struct redisload *loa
 		fail_msg("%s", err.msg);
 }
 
+/* Waits until info_int(c, section, field) >= want, up to ms; returns it. */
+static int64_t wait_int(struct redis_conn *c, const char *section, const char *field, int64_t want,
+                        int64_t ms)
+{
+	int64_t end = time_mono_ms() + ms, v;
+
+	while ((v = info_int(c, section, field)) < want) {
+		if (time_mono_ms() > end)
+			fail_msg("%s stayed at %lld, short of %lld", field, (long long)v,
+			         (long long)want);
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	return v;
+}
+
+/* A master under CLIENT PAUSE WRITE still PINGs its replicas every
+ * repl-ping-replica-period seconds (10 by default): 14 bytes of stream
+ * ("*1\r\n$4\r\nPING\r\n") that move old's offset, and new's once it
+ * arrives, past the fence position.  A switch whose pause meets one goes
+ * on, and the way back is still a partial resync. */
+static void test_ping_inside_the_pause(void **state)
+{
+	struct redis_conn *old = client(E.old_url), *new = client(E.new_url);
+	struct db_config cfg;
+	struct ferry_error err = { 0 };
+	struct redis_reverse rev;
+	struct redis_pos pos;
+	int64_t at, pause_ms;
+	void *h = open_pair(&cfg, E.old_url, E.new_url);
+
+	(void)state;
+	cmd(old, "CONFIG", "SET", "repl-ping-replica-period", "1");
+	pause_and_catch_up(h, REDIS_OLD, &pos, 5000);
+	/* the next PING, at most a second away, and on new too */
+	at = wait_int(old, "replication", "master_repl_offset", pos.offset + 1, 3000);
+	printf("  a PING inside the pause: old's offset %lld -> %lld\n", (long long)pos.offset,
+	       (long long)at);
+	assert_int_equal(at, pos.offset + 14);
+	wait_int(new, "replication", "slave_repl_offset", at, 3000);
+	assert_int_equal(redis_stop_forward(h, REDIS_NEW, &pos, time_mono_ms() + 1000, &err), 0);
+	assert_int_equal(redis_prepare_reverse(h, REDIS_OLD, &pos, time_mono_ms() + 1000, &err), 0);
+	assert_int_equal(redis_unfence(h, REDIS_OLD, time_mono_ms() + 1000, &err), 0);
+	assert_int_equal(
+	        redis_start_reverse(h, REDIS_OLD, &pos, time_mono_ms() + 10000, &rev, &err), 0);
+	assert_true(rev.linked);
+	assert_int_equal(rev.resync, 1);
+	assert_int_equal(redis_drop_forward(h, REDIS_NEW, time_mono_ms() + 1000, &err), 0);
+	cmd(old, "CONFIG", "SET", "repl-ping-replica-period", "10");
+	/* and back, as the next tests find the world */
+	switch_by_steps(h, REDIS_NEW, NULL, &rev, &pause_ms);
+	assert_int_equal(rev.resync, 1);
+	assert_true(info_is(old, "replication", "role", "master"));
+	E.eng->close(h);
+	redis_conn_free(old);
+	redis_conn_free(new);
+}
+
 static void test_switch_there_and_back(void **state)
 {
 	struct redis_conn *old = client(E.old_url), *new = client(E.new_url);
@@ -1268,6 +1326,7 @@ int main(void)
 		cmocka_unit_test(test_position_and_wait_alone),
 		cmocka_unit_test(test_stop_forward_and_undo_alone),
 		cmocka_unit_test(test_prepare_reverse_and_undo_alone),
+		cmocka_unit_test(test_ping_inside_the_pause),
 		cmocka_unit_test(test_switch_there_and_back),
 		cmocka_unit_test(test_kill9_after_each_step),
 		cmocka_unit_test(test_late_write_makes_full_resync),

@@ -830,6 +830,28 @@ int orch_recover(struct endpoints_db *const *dbs, size_t n, enum db_direction di
 
 /* ---- the switch ------------------------------------------------------------ */
 
+/* After RESUME: the held endpoints' queued clients served before the
+ * switch returns (ORCH_SERVED_MS at most), so that the steps after it
+ * (start_reverse, drop_forward: connections to both sides) do not compete
+ * with the poolers' first server connections to to.  Outside the pause;
+ * an endpoint that cannot tell is not waited for. */
+static void served(struct run *r)
+{
+	int64_t deadline = time_mono_ms() + ORCH_SERVED_MS;
+	size_t i, j;
+
+	step_begin(r, "served");
+	for (i = 0; i < r->n; i++) {
+		struct endpoints_db *d = r->dbs[i];
+		for (j = 0; d->sw->can_pause && d->sw->served && j < d->nsw; j++) {
+			struct ferry_error e = { 0 };
+			if (d->sw->served(d->swep[j], deadline, &e) < 0)
+				log_debug("%s: %s", d->swcfg[j].name, e.msg);
+		}
+	}
+	step_end(r, "served");
+}
+
 /* A database that a crash or a failed undo left half switched: from
  * fenced, an endpoint paused, or pointing at to. */
 static bool half_done(const struct endpoints_db *d, enum db_direction dir,
@@ -1078,6 +1100,7 @@ int orch_switch(struct endpoints_db *const *dbs, size_t n, enum db_direction dir
 		goto out;
 	}
 	res->outcome = ORCH_DONE;
+	served(&r);
 	goto out;
 
 fail:
@@ -1369,6 +1392,7 @@ int orch_describe(struct endpoints_db *const *dbs, size_t n, enum db_direction d
 	desc_ep(&x, "resume", SW_RESUME, true, true, true);
 	if (x.rc == 0)
 		note(&x, "resume", true, "the write pause ends: %s is the writer", to);
+	desc_ep(&x, "served", SW_DESC_SERVED, true, false, true);
 	desc_db(&x, "start_reverse", DB_SW_START_REVERSE, false);
 	desc_db(&x, "drop_forward", DB_SW_DROP_FORWARD, false);
 	if (x.rc == 0)

@@ -79,6 +79,10 @@ struct buf;
 #define ORCH_UNDO_MS 200
 /* Recovery's deadline per action (outside any pause). */
 #define ORCH_RECOVER_MS 30000
+/* After RESUME, how long the switch waits for the held endpoints to have
+ * served their queued clients (switch.h, served) before it returns and
+ * the steps after it connect to both sides. */
+#define ORCH_SERVED_MS 1000
 
 enum orch_outcome {
 	ORCH_NONE,    /* nothing decided (a zeroed or released result): never

@@ -30,6 +30,7 @@
  * run prints what the switch sends.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct sw_endpoint {
 /* ---- the texts, shared by the real calls and describe() ----------------- */
 
 static const char cmd_show[] = "SHOW DATABASES";
+static const char cmd_pools[] = "SHOW POOLS";
 static const char cmd_reload[] = "RELOAD";
 static const char include_mode[] = "0644";
 
@@ -308,6 +310,45 @@ out:
 	return rc;
 }
 
+/* After RESUME the clients that queued in the pause wait for server
+ * connections to the new target, which pgbouncer opens one at a time per
+ * pool: polled every 2 ms until none of the entry's waits.  Each poll
+ * has half a second of its own, so that reaching the deadline does not
+ * close the console connection (its deadlines are hard). */
+static int pb_served(struct sw_endpoint *pb, int64_t deadline, struct ferry_error *err)
+{
+	for (;;) {
+		struct pgsql_result r;
+		int64_t waiting = 0, now = time_mono_ms();
+		int rc, i, j, cdb = -1, cwait = -1;
+
+		rc = admin_exec(pb, cmd_pools, deadline > now + 500 ? deadline : now + 500, &r,
+		                err);
+		for (j = 0; rc == 0 && j < r.ncols; j++) {
+			if (!strcmp(r.names[j], "database"))
+				cdb = j;
+			else if (!strcmp(r.names[j], "cl_waiting"))
+				cwait = j;
+		}
+		if (rc == 0 && (cdb < 0 || cwait < 0))
+			rc = ferry_error_set(err, FERRY_EPROTO, NULL,
+			                     "%s: SHOW POOLS lacks expected columns", pb->name);
+		for (i = 0; rc == 0 && i < r.nrows; i++) {
+			const char *n = pgsql_result_get(&r, i, cdb);
+			if (n && !strcmp(n, pb->alias))
+				waiting += pgsql_result_int(&r, i, cwait, 0);
+		}
+		pgsql_result_release(&r);
+		if (rc < 0 || waiting == 0)
+			return rc;
+		if (time_mono_ms() >= deadline)
+			return ferry_error_set(err, FERRY_ETIMEDOUT, NULL,
+			                       "%s: %lld clients still wait for a connection",
+			                       pb->name, (long long)waiting);
+		poll(NULL, 0, 2);
+	}
+}
+
 static int pb_stage(struct sw_endpoint *pb, const struct sw_target *to, const char *side,
                     int64_t deadline, struct ferry_error *err)
 {
@@ -553,6 +594,12 @@ static int pb_describe(const struct sw_config *cfg, int what, const struct sw_ta
 		buf_addf(&o, "%s %s console: %s  -- alias %s must be listed\n", prefix, cfg->name,
 		         cmd_show, cfg->dbalias);
 		break;
+	case SW_DESC_SERVED:
+		buf_addf(&o,
+		         "%s %s console: %s  -- every 2 ms until no client of %s waits for "
+		         "a connection\n",
+		         prefix, cfg->name, cmd_pools, cfg->dbalias);
+		break;
 	case SW_DESC_STAGE:
 	case SW_DESC_POINT_NOW:
 		data = include_data(cfg->name, cfg->dbalias, to, err);
@@ -613,6 +660,7 @@ const struct sw_driver sw_pgbouncer = {
 	.stage = pb_stage,
 	.send = pb_send,
 	.wait = pb_wait,
+	.served = pb_served,
 	.point = pb_point,
 	.check = pb_check,
 	.describe = pb_describe,

@@ -24,6 +24,9 @@
  *	send/wait PAUSE      hold new work (a driver without can_pause: no-op)
  *	send/wait POINT      to the staged target
  *	send/wait RESUME     let the held work through (no-op without can_pause)
+ *	served               after RESUME: no client waits for a connection
+ *	                     any more (optional; the steps after the switch,
+ *	                     which connect to both sides, wait for it)
  *	send/wait REVERT     back to where it pointed when staged
  *	point(target)        outside a pause: point directly (recovery)
  *	describe             the dry run: the exact commands, no connection
@@ -129,6 +132,10 @@ struct sw_driver {
 	int (*send)(struct sw_endpoint *ep, enum sw_action a, struct ferry_error *err);
 	int (*wait)(struct sw_endpoint *ep, enum sw_action a, int64_t deadline,
 	            struct ferry_error *err);
+	/* After RESUME: 0 once no client of the endpoint waits for a server
+	 * connection (pgbouncer: SHOW POOLS' cl_waiting is 0 for the entry),
+	 * FERRY_ETIMEDOUT at the deadline.  NULL where nothing is held. */
+	int (*served)(struct sw_endpoint *ep, int64_t deadline, struct ferry_error *err);
 	/* Points at to now, outside a pause (recovery, undo after a failed
 	 * revert); does not resume. */
 	int (*point)(struct sw_endpoint *ep, const struct sw_target *to, const char *side,
@@ -155,6 +162,7 @@ enum {
 	SW_DESC_SHOW,
 	SW_DESC_STAGE,
 	SW_DESC_POINT_NOW,
+	SW_DESC_SERVED,
 };
 
 extern const struct sw_driver sw_pgbouncer, sw_haproxy, sw_hook;

@@ -117,16 +117,13 @@ static const struct {
 	const char *name;
 	bool pause;
 } order[] = {
-	{ "open", false },          { "preflight", false },
-	{ "prepare", false },       { "pause", true },
-	{ "fence", true },          { "position", true },
-	{ "wait_applied", true },   { "finalize", true },
-	{ "stop_forward", true },   { "prepare_reverse", true },
-	{ "unfence_target", true }, { "point", true },
-	{ "confirm", true },        { "fence_holds", true },
-	{ "commit", true },         { "resume", true },
-	{ "start_reverse", false }, { "drop_forward", false },
-	{ "undo", true },
+	{ "open", false },           { "preflight", false },     { "prepare", false },
+	{ "pause", true },           { "fence", true },          { "position", true },
+	{ "wait_applied", true },    { "finalize", true },       { "stop_forward", true },
+	{ "prepare_reverse", true }, { "unfence_target", true }, { "point", true },
+	{ "confirm", true },         { "fence_holds", true },    { "commit", true },
+	{ "resume", true },          { "served", false },        { "start_reverse", false },
+	{ "drop_forward", false },   { "undo", true },
 };
 
 /* Every line is "STEP [pause] DATABASE|ferry ...: ACTION"; the steps come

@@ -13,6 +13,7 @@
  * --crash-at STEP DIR), and that child kills itself with SIGKILL from the
  * step hook.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -641,6 +642,67 @@ static void assert_described_ran(enum db_direction dir, const off_t mark[2])
 	buf_release(&d);
 }
 
+/* pgbouncer i's clients of shop waiting for a server connection. */
+static int64_t pooler_waiting(int i)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *c = conn(E.pgb_admin[i], NULL);
+	struct pgsql_result r;
+	int64_t n = 0;
+	int j, k;
+
+	if (pgsql_exec(c, "SHOW POOLS", 0, NULL, time_mono_ms() + 5000, &r, &err) < 0)
+		fail_msg("SHOW POOLS: %s", err.msg);
+	for (j = 0; j < r.nrows; j++)
+		for (k = 0; k < r.ncols; k++)
+			if (!strcmp(pgsql_result_get(&r, j, 0) ?: "", "shop") &&
+			    !strcmp(r.names[k], "cl_waiting"))
+				n += pgsql_result_int(&r, j, k, 0);
+	pgsql_result_release(&r);
+	pgsql_free(c);
+	return n;
+}
+
+/* The driver's served(): after RESUME, the switch returns only once the
+ * clients queued in the pause have a server connection (ORCH_SERVED_MS at
+ * most).  A query queued behind PAUSE keeps it waiting to its deadline;
+ * after RESUME it returns once the query has its connection. */
+static void test_served_waits_for_queued_clients(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *admin = conn(E.pgb_admin[0], NULL), *app;
+	struct sw_endpoint *ep = NULL;
+	struct pgsql_result r;
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(E.d.sw->open(&E.d.swcfg[0], &ep, &err), 0);
+	assert_int_equal(
+	        pgsql_exec(admin, "PAUSE shop", 0, NULL, time_mono_ms() + 5000, NULL, &err), 0);
+	app = conn(E.pgb_app[0], NULL);
+	assert_int_equal(pgsql_send(app, "SELECT 1", 0, NULL, &err), 0);
+	t0 = time_mono_ms();
+	while (pooler_waiting(0) < 1) {
+		if (time_mono_ms() - t0 > 5000)
+			fail_msg("the query never queued behind PAUSE");
+		poll(NULL, 0, 5);
+	}
+	t0 = time_mono_ms();
+	assert_int_equal(E.d.sw->served(ep, t0 + 200, &err), FERRY_ETIMEDOUT);
+	printf("  paused: %s\n", err.msg);
+	assert_true(time_mono_ms() - t0 >= 200);
+	assert_non_null(strstr(err.msg, "1 clients still wait"));
+	assert_int_equal(
+	        pgsql_exec(admin, "RESUME shop", 0, NULL, time_mono_ms() + 5000, NULL, &err), 0);
+	assert_int_equal(E.d.sw->served(ep, time_mono_ms() + 5000, &err), 0);
+	assert_int_equal(pooler_waiting(0), 0);
+	assert_int_equal(pgsql_wait(app, time_mono_ms() + 5000, &r, &err), 0);
+	pgsql_result_release(&r);
+	pgsql_free(app);
+	pgsql_free(admin);
+	E.d.sw->close(ep);
+}
+
 static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -1022,6 +1084,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_apply_error_got_past_is_not_current),
 		cmocka_unit_test(test_budget_overrun_leaves_old_writer_unchanged),
 		cmocka_unit_test(test_crash_before_the_fence_is_undone),
+		cmocka_unit_test(test_served_waits_for_queued_clients),
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),
 		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),

@@ -221,8 +221,8 @@ static int promoted_at(struct rd *r, enum redis_side to, const char *info,
 
 	redis_info_str(info, "master_replid2", id2, sizeof(id2));
 	second = redis_info_int(info, "second_repl_offset", -1);
-	if (!pos || (!strcmp(id2, pos->replid) && second - 1 >= pos->offset)) {
-		r->promoted_end[to] = pos ? second - 1 : -1;
+	if (!strcmp(id2, pos->replid) && second - 1 >= pos->offset) {
+		r->promoted_end[to] = second - 1;
 		return 0;
 	}
 	return ferry_error_set(err, FERRY_ECHANGED,

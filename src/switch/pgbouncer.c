@@ -265,28 +265,32 @@ static int shell_run(struct sw_endpoint *pb, const char *cmd, int64_t deadline,
 
 /* ---- the verbs ------------------------------------------------------------ */
 
+/* The index of r's column called name, or -1. */
+static int col(const struct pgsql_result *r, const char *name)
+{
+	int j;
+
+	for (j = 0; j < r->ncols; j++)
+		if (!strcmp(r->names[j], name))
+			return j;
+	return -1;
+}
+
 static int pb_show(struct sw_endpoint *pb, struct sw_where *w, int64_t deadline,
                    struct ferry_error *err)
 {
 	struct pgsql_result r;
-	int rc, i, j, cname = -1, chost = -1, cport = -1, cdb = -1, cpaused = -1;
+	int rc, i, cname, chost, cport, cdb, cpaused;
 
 	memset(w, 0, sizeof(*w));
 	rc = admin_exec(pb, cmd_show, deadline, &r, err);
 	if (rc < 0)
 		goto out;
-	for (j = 0; j < r.ncols; j++) {
-		if (!strcmp(r.names[j], "name"))
-			cname = j;
-		else if (!strcmp(r.names[j], "host"))
-			chost = j;
-		else if (!strcmp(r.names[j], "port"))
-			cport = j;
-		else if (!strcmp(r.names[j], "database"))
-			cdb = j;
-		else if (!strcmp(r.names[j], "paused"))
-			cpaused = j;
-	}
+	cname = col(&r, "name");
+	chost = col(&r, "host");
+	cport = col(&r, "port");
+	cdb = col(&r, "database");
+	cpaused = col(&r, "paused");
 	if (cname < 0 || chost < 0 || cport < 0 || cdb < 0) {
 		rc = ferry_error_set(err, FERRY_EPROTO, "is this pgbouncer >= 1.8?",
 		                     "%s: SHOW DATABASES lacks expected columns", pb->name);
@@ -320,15 +324,13 @@ static int pb_served(struct sw_endpoint *pb, int64_t deadline, struct ferry_erro
 	for (;;) {
 		struct pgsql_result r;
 		int64_t waiting = 0, now = time_mono_ms();
-		int rc, i, j, cdb = -1, cwait = -1;
+		int rc, i, cdb = -1, cwait = -1;
 
 		rc = admin_exec(pb, cmd_pools, deadline > now + 500 ? deadline : now + 500, &r,
 		                err);
-		for (j = 0; rc == 0 && j < r.ncols; j++) {
-			if (!strcmp(r.names[j], "database"))
-				cdb = j;
-			else if (!strcmp(r.names[j], "cl_waiting"))
-				cwait = j;
+		if (rc == 0) {
+			cdb = col(&r, "database");
+			cwait = col(&r, "cl_waiting");
 		}
 		if (rc == 0 && (cdb < 0 || cwait < 0))
 			rc = ferry_error_set(err, FERRY_EPROTO, NULL,

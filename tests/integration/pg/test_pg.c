@@ -731,6 +731,8 @@ static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 	if (rc < 0)
 		fail_msg("switch: %s (hint: %s)", err.msg, err.hint);
 	printf("  cutover steps: %s\n", rep.timings);
+	/* the switch waited for the poolers to serve their clients */
+	assert_non_null(strstr(rep.timings, " served="));
 	assert_described_ran(DB_FORWARD, mark);
 	wait_acks(&load_a, 300);
 	wait_acks(&load_b, 300);

@@ -402,8 +402,9 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		     n->cur_sub);
 		line(&d, n->from_side, pg_sql_lag_slot,
 		     "$1 = '%s', $2 = where the apply errors counted so far are past", n->cur_slot);
-		line(&d, n->to_side, pg_sql_lag_sub, "$1 = '%s'; lag must be under %lld ms",
-		     n->cur_sub, (long long)max_lag);
+		line(&d, n->to_side, pg_sql_lag_sub,
+		     "$1 = '%s'; lag must be under %lld ms (polled up to 5 s)", n->cur_sub,
+		     (long long)max_lag);
 		line(&d, n->to_side, pg_sql_lag_errors,
 		     "$1 = '%s'; PostgreSQL >= 15; every error counts until the "
 		     "stream applies past the position read with it (polled up to 5 s)",

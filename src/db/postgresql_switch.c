@@ -146,9 +146,15 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 	rc = db_engine_postgresql.lag(p, dir, &lag, err);
 	/* errors counted before (a new run knows nothing of them): past once
 	 * the stream applies what the source holds now, which a stream that
-	 * runs does within its lag */
+	 * runs does within its lag.  And the lag is the age of the last
+	 * position the receiver reported, which under a steady stream of
+	 * writes moves in steps (a report a second or so): one sample over
+	 * the limit is not a stream that is behind; a few seconds of them
+	 * are (the caller waited for the lag before, so this is short) */
 	for (until = time_mono_ms() + PG_ERR_PROOF_MS;
-	     rc == 0 && lag.recovering && lag.worker_running && time_mono_ms() < until;) {
+	     rc == 0 && lag.worker_running &&
+	     (lag.recovering || (lag.apply_errors == 0 && lag.ms > max_lag)) &&
+	     time_mono_ms() < until;) {
 		poll(NULL, 0, 10);
 		rc = db_engine_postgresql.lag(p, dir, &lag, err);
 	}

@@ -465,8 +465,12 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		     "only if the fence did not read it (a recovery)");
 	} else if (!strcmp(name, DB_SW_WAIT_APPLIED)) {
 		line(&d, n->from_side, pg_sql_wait_applied,
-		     "$1 = the fence position, $2 = '%s'; every millisecond until true",
+		     "$1 = the fence position, $2 = '%s'; every millisecond until the first is "
+		     "true",
 		     n->cur_slot);
+		line(&d, n->from_side, pg_sql_wal_flush,
+		     "a commit that flushes the WAL up to the fence position, once; only if "
+		     "the second is false");
 	} else if (!strcmp(name, DB_SW_FINALIZE)) {
 		struct buf sql;
 		char *lit = pgsql_quote_literal("<schema>.<sequence>");

@@ -202,9 +202,10 @@ extern const char pg_sql_session_rw[], pg_sql_sub_exists[], pg_sql_slot_exists[]
         pg_sql_pub_exists[], pg_sql_slot_drop[], pg_sql_current_db[], pg_sql_fence_get[],
         pg_sql_setting[], pg_sql_lag_slot[], pg_sql_lag_sub[], pg_sql_lag_errors[],
         pg_sql_sessions_who[], pg_sql_terminate[], pg_sql_terminate_starting[],
-        pg_sql_sessions_left[], pg_sql_wal_lsn[], pg_sql_wait_applied[], pg_sql_sequences[],
-        pg_sql_create_slot[], pg_sql_count_tables[], pg_sql_carried_start[], pg_sql_lsn_diff[],
-        pg_sql_carried_txns[], pg_sql_slot_state[], pg_sql_pending_changes[], pg_sql_slot_start[];
+        pg_sql_sessions_left[], pg_sql_wal_lsn[], pg_sql_wait_applied[], pg_sql_wal_flush[],
+        pg_sql_sequences[], pg_sql_create_slot[], pg_sql_count_tables[], pg_sql_carried_start[],
+        pg_sql_lsn_diff[], pg_sql_carried_txns[], pg_sql_slot_state[], pg_sql_pending_changes[],
+        pg_sql_slot_start[];
 extern const char pg_sql_slot_wal[], pg_post_data_options[], pg_sql_data_directory[],
         pg_sql_large_objects_named[], pg_sql_is_superuser[], pg_sql_fence_wait[],
         pg_sql_sessions_fenced[], pg_sql_backend_end[], pg_sql_fence_lock[], pg_sql_fence_unlock[],

@@ -238,8 +238,18 @@ const char pg_sql_pending_changes[] =
         "(73, 85, 68, 84)";
 const char pg_sql_slot_start[] =
         "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1";
+/* whether slot $2 confirmed $1, and whether the WAL up to $1 is flushed
+ * (the walsender sends nothing past the flush pointer) */
 const char pg_sql_wait_applied[] = "SELECT coalesce(bool_or(confirmed_flush_lsn >= $1::pg_lsn), "
-                                   "false) FROM pg_replication_slots WHERE slot_name = $2";
+                                   "false), pg_current_wal_flush_lsn() >= $1::pg_lsn FROM "
+                                   "pg_replication_slots WHERE slot_name = $2";
+/* A transaction that writes WAL (a logical message, which the stream
+ * does not carry: pgoutput sends messages only when asked to) and whose
+ * commit is flushed here, not waiting for a synchronous standby: the WAL
+ * before its commit record is flushed with it.  (A transaction that only
+ * took an id commits asynchronously: xact.c, RecordTransactionCommit.) */
+const char pg_sql_wal_flush[] = "SELECT set_config('synchronous_commit', 'local', true), "
+                                "pg_logical_emit_message(true, 'ferry-flush', '')";
 const char pg_sql_sequences[] = "SELECT format('%I.%I', schemaname, sequencename), last_value FROM "
                                 "pg_sequences WHERE last_value IS NOT NULL";
 const char pg_sql_create_slot[] =

@@ -720,19 +720,32 @@ int pg_applied_wait(struct pgsql_conn *from, const char *slot, const char *pos, 
                     int64_t deadline, struct ferry_error *err)
 {
 	const char *params[2] = { pos, slot };
-	char *ok = NULL;
+	struct pgsql_result r;
+	bool flushed = false;
 	int rc;
 
 	for (;;) {
-		rc = pgsql_query_value(from, pg_sql_wait_applied, 2, params, deadline, &ok, err);
+		rc = pgsql_exec(from, pg_sql_wait_applied, 2, params, deadline, &r, err);
 		if (rc < 0)
 			return rc;
-		if (ok && !strcmp(ok, "t")) {
-			free(ok);
+		if (r.nrows == 1 && !strcmp(pgsql_result_get(&r, 0, 0) ?: "f", "t")) {
+			pgsql_result_release(&r);
 			return 0;
 		}
-		free(ok);
-		ok = NULL;
+		/* pos is the insert pointer, and the walsender sends nothing
+		 * past the flush pointer.  WAL that no synchronous commit
+		 * flushed (an asynchronous commit, a page a read pruned)
+		 * waits for the WAL writer, every wal_writer_delay (200 ms by
+		 * default), and nothing else commits on a fenced source: one
+		 * commit of ours flushes it now (once; its error is not the
+		 * switch's, the polls go on to the deadline) */
+		if (!flushed && r.nrows == 1 && !strcmp(pgsql_result_get(&r, 0, 1) ?: "t", "f")) {
+			struct ferry_error e = { 0 };
+			flushed = true;
+			if (pgsql_exec(from, pg_sql_wal_flush, 0, NULL, deadline, NULL, &e) < 0)
+				log_info("%s: cannot flush the WAL up to %s: %s", what, pos, e.msg);
+		}
+		pgsql_result_release(&r);
 		if (time_mono_ms() >= deadline)
 			return ferry_error_set(err, FERRY_ETIMEDOUT,
 			                       "let replication catch up first",

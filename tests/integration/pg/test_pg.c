@@ -703,6 +703,78 @@ static void test_served_waits_for_queued_clients(void **state)
 	E.d.sw->close(ep);
 }
 
+/* Until a new session on ci shows name = want (a reload is asynchronous). */
+static void wait_setting(const char *ci, const char *name, const char *want)
+{
+	int64_t until = time_mono_ms() + 10000;
+
+	for (;;) {
+		struct ferry_error err = { 0 };
+		struct pgsql_conn *c = conn(ci, PGT.pw);
+		const char *params[1] = { name };
+		char *v = NULL;
+		bool ok = pgsql_query_value(c, "SELECT current_setting($1)", 1, params,
+		                            time_mono_ms() + 5000, &v, &err) == 0 &&
+		          v && !strcmp(v, want);
+		free(v);
+		pgsql_free(c);
+		if (ok)
+			return;
+		if (time_mono_ms() > until)
+			fail_msg("%s never became %s", name, want);
+		poll(NULL, 0, 20);
+	}
+}
+
+/* The fence position is the insert pointer.  WAL that no commit flushed
+ * (a commit with synchronous_commit off, a page a read pruned, here a
+ * message that is not transactional) is flushed by the WAL writer only
+ * every wal_writer_delay, the walsender sends nothing past the flush
+ * pointer, and nothing commits on a fenced source: the pause waited for
+ * the WAL writer (up to 200 ms by default).  Here its delay is 10 s: the
+ * wait ends by the deadline only if the switch flushes. */
+static void test_wait_applied_flushes_what_nothing_commits(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *old = conn(PGT.old_ci, PGT.pw);
+	const char *params[1];
+	char *pos = NULL, *behind = NULL;
+	int64_t t0;
+	int rc;
+
+	(void)state;
+	open_engine();
+	/* both connections open, the stream caught up */
+	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), 0);
+	pgtest_sql(PGT.old_ci, "ALTER SYSTEM SET wal_writer_delay = '10s'");
+	pgtest_sql(PGT.old_ci, "SELECT pg_reload_conf()");
+	wait_setting(PGT.old_ci, "wal_writer_delay", "10s");
+	assert_int_equal(pgsql_exec(old,
+	                            "SELECT pg_logical_emit_message(false, 'ferry-test', 'not "
+	                            "flushed')",
+	                            0, NULL, time_mono_ms() + 5000, NULL, &err),
+	                 0);
+	assert_int_equal(pgsql_query_value(old, "SELECT pg_current_wal_insert_lsn()::text", 0, NULL,
+	                                   time_mono_ms() + 5000, &pos, &err),
+	                 0);
+	params[0] = pos;
+	assert_int_equal(pgsql_query_value(old, "SELECT pg_current_wal_flush_lsn() < $1::pg_lsn", 1,
+	                                   params, time_mono_ms() + 5000, &behind, &err),
+	                 0);
+	/* the case exists: the record is not flushed */
+	assert_string_equal(behind, "t");
+	t0 = time_mono_ms();
+	rc = E.eng->sw->wait_applied(E.d.h, DB_FORWARD, pos, t0 + 2000, &err);
+	printf("  applied up to %s after %lld ms: %s\n", pos, (long long)(time_mono_ms() - t0),
+	       rc == 0 ? "yes" : err.msg);
+	pgtest_sql(PGT.old_ci, "ALTER SYSTEM RESET wal_writer_delay");
+	pgtest_sql(PGT.old_ci, "SELECT pg_reload_conf()");
+	assert_int_equal(rc, 0);
+	free(pos);
+	free(behind);
+	pgsql_free(old);
+}
+
 static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -1087,6 +1159,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_budget_overrun_leaves_old_writer_unchanged),
 		cmocka_unit_test(test_crash_before_the_fence_is_undone),
 		cmocka_unit_test(test_served_waits_for_queued_clients),
+		cmocka_unit_test(test_wait_applied_flushes_what_nothing_commits),
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),
 		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),

@@ -470,11 +470,12 @@ static void after_retry(struct engine *e, enum db_direction dir)
  * just started (the way back right after a cutover) or a burst of writes
  * can be behind for a while, and a rollback asked for then should wait
  * for it, saying so, rather than refuse.  Bounded (SW_LAG_WAIT_MS); the
- * preflight then says what is still wrong.  Only a stream that runs or is
- * starting (enabled, its worker not yet launched) and is behind is waited
- * for, and one recovering (apply errors counted that it may be past: a
- * server restarted, say); apply errors and a stream that does not run (a
- * switch half done, for the recovery) go straight to the preflight. */
+ * preflight then says what is still wrong.  Only a stream that is
+ * starting (enabled, its worker not yet launched or not yet connected to
+ * the source), or runs and is behind, is waited for, and one recovering
+ * (apply errors counted that it may be past: a server restarted, say);
+ * apply errors and a stream that does not run (a switch half done, for
+ * the recovery) go straight to the preflight. */
 #define SW_LAG_WAIT_MS 120000
 
 static void wait_streams(struct engine *e, struct dbset *s, enum db_direction dir)
@@ -495,8 +496,8 @@ static void wait_streams(struct engine *e, struct dbset *s, enum db_direction di
 			if (!d->eng->lag || d->eng->lag(d->h, dir, &lag, &err) < 0)
 				continue; /* the preflight says why */
 			if (lag.recovering ||
-			    (lag.apply_errors == 0 &&
-			     (lag.starting || (lag.worker_running && lag.ms > max))))
+			    (lag.apply_errors == 0 && (lag.starting || lag.connecting ||
+			                               (lag.worker_running && lag.ms > max))))
 				name = d->pd->name;
 		}
 		if (!name || time_mono_ms() >= until)
@@ -508,11 +509,13 @@ static void wait_streams(struct engine *e, struct dbset *s, enum db_direction di
 				           "apply errors counted before the write pause",
 				           dir == DB_FORWARD ? "old -> new" : "new -> old",
 				           (long long)lag.apply_errors);
-			else if (lag.starting)
+			else if (lag.starting || lag.connecting)
 				engine_say(e, name,
 				           "waiting for replication %s to start before the write "
-				           "pause: no apply worker yet, %lld bytes behind",
+				           "pause: %s, %lld bytes behind",
 				           dir == DB_FORWARD ? "old -> new" : "new -> old",
+				           lag.starting ? "no apply worker yet"
+				                        : "its worker not yet connected",
 				           (long long)lag.bytes);
 			else
 				engine_say(

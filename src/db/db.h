@@ -197,6 +197,10 @@ struct db_lag {
 	bool starting;        /* no worker yet, but the stream is enabled: its
 	                       * worker is on its way (the engines whose
 	                       * streams start asynchronously set it) */
+	bool connecting;      /* the worker runs but its source has not yet
+	                       * handed it the stream (PostgreSQL: the slot is
+	                       * not in use): its session on the source may
+	                       * still be starting, which a fence ends */
 	int64_t events;       /* transactions not yet applied (MariaDB: GTID
 	                       * sequence distance summed over domains), 0
 	                       * where the engine does not count them */

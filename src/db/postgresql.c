@@ -608,7 +608,7 @@ static int lag_read(struct pg *p, enum db_direction dir, void *o, struct ferry_e
 	struct pgsql_result r;
 	const char *ps[2];
 	char pos[32] = "";
-	bool past = false;
+	bool past = false, active = false;
 	int d = dir == DB_FORWARD ? 0 : 1, rc;
 
 	/* the stream carrying dir's writes: forward before the cutover is
@@ -625,6 +625,7 @@ static int lag_read(struct pg *p, enum db_direction dir, void *o, struct ferry_e
 		out->bytes = pgsql_result_int(&r, 0, 0, -1);
 		snprintf(pos, sizeof(pos), "%s", pgsql_result_get(&r, 0, 1) ?: "");
 		past = !strcmp(pgsql_result_get(&r, 0, 2) ?: "f", "t");
+		active = !strcmp(pgsql_result_get(&r, 0, 3) ?: "f", "t");
 	}
 	pgsql_result_release(&r);
 	if (out->bytes < 0) {
@@ -642,6 +643,12 @@ static int lag_read(struct pg *p, enum db_direction dir, void *o, struct ferry_e
 		 * just created, or just enabled by a cutover) */
 		out->starting =
 		        !out->worker_running && !strcmp(pgsql_result_get(&r, 0, 2) ?: "f", "t");
+		/* a worker whose walsender has not taken the slot: that
+		 * session may still be starting on the source, holding the
+		 * lock on its database that the fence's "still starting"
+		 * looks for; ended, the worker is started again only after
+		 * wal_retrieve_retry_interval (5 s by default) */
+		out->connecting = out->worker_running && !active;
 		/* latest_end_time moves only with traffic or keepalives: when
 		 * nothing is pending the lag is zero whatever its age */
 		out->ms = out->bytes == 0 ? 0 : pgsql_result_int(&r, 0, 1, -1);

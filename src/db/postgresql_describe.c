@@ -401,7 +401,9 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line(&d, n->to_side, pg_sql_sub_exists, "$1 = '%s'; must exist and be enabled",
 		     n->cur_sub);
 		line(&d, n->from_side, pg_sql_lag_slot,
-		     "$1 = '%s', $2 = where the apply errors counted so far are past", n->cur_slot);
+		     "$1 = '%s', $2 = where the apply errors counted so far are past; the slot "
+		     "must be in use (its worker connected; polled up to 5 s)",
+		     n->cur_slot);
 		line(&d, n->to_side, pg_sql_lag_sub,
 		     "$1 = '%s'; lag must be under %lld ms (polled up to 5 s)", n->cur_sub,
 		     (long long)max_lag);

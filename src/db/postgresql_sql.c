@@ -55,8 +55,8 @@ const char pg_sql_data_directory[] = "SELECT current_setting('data_directory')";
  * so far to be past (postgresql.c: stream_errors) */
 const char pg_sql_lag_slot[] =
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, "
-        "pg_current_wal_lsn(), confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots "
-        "WHERE slot_name = $1";
+        "pg_current_wal_lsn(), confirmed_flush_lsn >= $2::pg_lsn, active FROM "
+        "pg_replication_slots WHERE slot_name = $1";
 const char pg_sql_slot_wal[] =
         "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, (SELECT CASE "
         "WHEN setting = '-1' THEN -1 ELSE setting::bigint * 1048576 END FROM pg_settings "

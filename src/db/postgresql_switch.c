@@ -153,13 +153,22 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 	 * are (the caller waited for the lag before, so this is short) */
 	for (until = time_mono_ms() + PG_ERR_PROOF_MS;
 	     rc == 0 && lag.worker_running &&
-	     (lag.recovering || (lag.apply_errors == 0 && lag.ms > max_lag)) &&
+	     (lag.recovering || lag.connecting || (lag.apply_errors == 0 && lag.ms > max_lag)) &&
 	     time_mono_ms() < until;) {
 		poll(NULL, 0, 10);
 		rc = db_engine_postgresql.lag(p, dir, &lag, err);
 	}
 	if (rc < 0)
 		return rc;
+	/* its session on from may still be starting: the fence would end
+	 * it, and the pause would wait for a worker started again seconds
+	 * later */
+	if (lag.worker_running && lag.connecting)
+		return ferry_error_set(
+		        err, FERRY_ECHECK, "wait for the stream to connect: ferry status shows it",
+		        "database %s: replication %s -> %s not ready: its worker "
+		        "has not connected to %s yet (slot %s not in use)",
+		        p->cfg->name, n.from_side, n.to_side, n.from_side, n.cur_slot);
 	if (!lag.worker_running || lag.ms > max_lag || lag.apply_errors > 0)
 		return ferry_error_set(
 		        err, FERRY_ECHECK, "wait for replication to catch up and fix apply errors",

@@ -703,6 +703,78 @@ static void test_served_waits_for_queued_clients(void **state)
 	E.d.sw->close(ep);
 }
 
+/* Until the forward slot on old is in use (want) or not. */
+static void wait_slot_active(const char *old_pg, bool want)
+{
+	int64_t until = time_mono_ms() + 20000;
+
+	while (pgtest_val(old_pg, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
+	                          "'ferry_sub_main' AND active") != (want ? 1 : 0)) {
+		if (time_mono_ms() > until)
+			fail_msg("the forward slot never became %s", want ? "active" : "idle");
+		poll(NULL, 0, 20);
+	}
+}
+
+/* A stream whose worker runs but whose walsender is still starting on the
+ * source (here post_auth_delay holds it 2 s, past the lock on its database
+ * that the fence's "still starting" looks for): the fence would end that
+ * session, and the worker would start again only after
+ * wal_retrieve_retry_interval, past the pause's budget.  The preflight
+ * passes only once the slot is in use. */
+static void test_preflight_waits_for_a_stream_still_connecting(void **state)
+{
+	struct ferry_error err = { 0 };
+	char old_pg[256], *orig, *slow, *lit;
+	int64_t until, t0, pid;
+
+	(void)state;
+	open_engine();
+	pgtest_ci(old_pg, sizeof(old_pg), PGT.old_port, "postgres", "ferry");
+	orig = pgtest_str(PGT.new_ci,
+	                  "SELECT subconninfo FROM pg_subscription WHERE subname = 'ferry_sub'");
+	slow = xasprintf("%s options='-c post_auth_delay=2'", orig);
+	lit = pgsql_quote_literal(slow);
+	/* a new connection: the worker restarts, its walsender sleeps */
+	pgtest_sql(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub CONNECTION %s", lit);
+	wait_slot_active(old_pg, false);
+	until = time_mono_ms() + 20000;
+	while (pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_stat_subscription WHERE subname = "
+	                              "'ferry_sub' AND pid IS NOT NULL AND relid IS NULL") != 1) {
+		if (time_mono_ms() > until)
+			fail_msg("the forward worker never started again");
+		poll(NULL, 0, 20);
+	}
+	/* the case exists: the worker runs, its walsender has not connected */
+	assert_int_equal(pgtest_val(old_pg, "SELECT count(*) FROM pg_replication_slots WHERE "
+	                                    "slot_name = 'ferry_sub_main' AND active"),
+	                 0);
+	t0 = time_mono_ms();
+	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), 0);
+	printf("  preflight passed after %lld ms\n", (long long)(time_mono_ms() - t0));
+	assert_int_equal(pgtest_val(old_pg, "SELECT count(*) FROM pg_replication_slots WHERE "
+	                                    "slot_name = 'ferry_sub_main' AND active"),
+	                 1);
+	/* back to ferry's connection: in use again by a new walsender */
+	pid = pgtest_val(old_pg, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = "
+	                         "'ferry_sub_main'");
+	free(lit);
+	lit = pgsql_quote_literal(orig);
+	pgtest_sql(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub CONNECTION %s", lit);
+	until = time_mono_ms() + 20000;
+	while (pgtest_val(old_pg,
+	                  "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
+	                  "'ferry_sub_main' AND active_pid <> %lld",
+	                  (long long)pid) != 1) {
+		if (time_mono_ms() > until)
+			fail_msg("the forward worker never connected again");
+		poll(NULL, 0, 20);
+	}
+	free(lit);
+	free(slow);
+	free(orig);
+}
+
 /* Until a new session on ci shows name = want (a reload is asynchronous). */
 static void wait_setting(const char *ci, const char *name, const char *want)
 {
@@ -1160,6 +1232,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_crash_before_the_fence_is_undone),
 		cmocka_unit_test(test_served_waits_for_queued_clients),
 		cmocka_unit_test(test_wait_applied_flushes_what_nothing_commits),
+		cmocka_unit_test(test_preflight_waits_for_a_stream_still_connecting),
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),
 		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),

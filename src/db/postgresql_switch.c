@@ -164,11 +164,13 @@ static int sw_preflight(void *h, enum db_direction dir, struct ferry_error *err)
 	 * it, and the pause would wait for a worker started again seconds
 	 * later */
 	if (lag.worker_running && lag.connecting)
-		return ferry_error_set(
-		        err, FERRY_ECHECK, "wait for the stream to connect: ferry status shows it",
-		        "database %s: replication %s -> %s not ready: its worker "
-		        "has not connected to %s yet (slot %s not in use)",
-		        p->cfg->name, n.from_side, n.to_side, n.from_side, n.cur_slot);
+		return ferry_error_set(err, FERRY_ECHECK,
+		                       "run again in a few seconds; if it stays so, the source's "
+		                       "log says why the stream cannot connect",
+		                       "database %s: replication %s -> %s not ready: its worker "
+		                       "has not connected to %s yet (slot %s not in use)",
+		                       p->cfg->name, n.from_side, n.to_side, n.from_side,
+		                       n.cur_slot);
 	if (!lag.worker_running || lag.ms > max_lag || lag.apply_errors > 0)
 		return ferry_error_set(
 		        err, FERRY_ECHECK, "wait for replication to catch up and fix apply errors",

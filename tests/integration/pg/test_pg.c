@@ -703,99 +703,70 @@ static void test_served_waits_for_queued_clients(void **state)
 	E.d.sw->close(ep);
 }
 
-/* Until the forward slot on old is in use (want) or not. */
-static void wait_slot_active(const char *old_pg, bool want)
+/* Until q on ci answers want (20 s at most). */
+static void wait_val(const char *ci, int64_t want, const char *what, const char *q)
 {
 	int64_t until = time_mono_ms() + 20000;
 
-	while (pgtest_val(old_pg, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
-	                          "'ferry_sub_main' AND active") != (want ? 1 : 0)) {
+	while (pgtest_val(ci, "%s", q) != want)
 		if (time_mono_ms() > until)
-			fail_msg("the forward slot never became %s", want ? "active" : "idle");
-		poll(NULL, 0, 20);
-	}
+			fail_msg("%s: not %lld after 20 s", what, (long long)want);
+		else
+			usleep(20000);
 }
 
+#define FWD_SLOT_ACTIVE                                                                            \
+	"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ferry_sub_main' AND active"
+
 /* A stream whose worker runs but whose walsender is still starting on the
- * source (here post_auth_delay holds it 2 s, past the lock on its database
+ * source (here post_auth_delay holds it 8 s, past the lock on its database
  * that the fence's "still starting" looks for): the fence would end that
  * session, and the worker would start again only after
  * wal_retrieve_retry_interval, past the pause's budget.  The preflight
- * passes only once the slot is in use. */
+ * refuses after 5 s, and passes only once the slot is in use. */
 static void test_preflight_waits_for_a_stream_still_connecting(void **state)
 {
 	struct ferry_error err = { 0 };
 	char old_pg[256], *orig, *slow, *lit;
-	int64_t until, t0, pid;
+	int64_t t0, pid;
 
 	(void)state;
 	open_engine();
 	pgtest_ci(old_pg, sizeof(old_pg), PGT.old_port, "postgres", "ferry");
 	orig = pgtest_str(PGT.new_ci,
 	                  "SELECT subconninfo FROM pg_subscription WHERE subname = 'ferry_sub'");
-	slow = xasprintf("%s options='-c post_auth_delay=2'", orig);
+	slow = xasprintf("%s options='-c post_auth_delay=8'", orig);
 	lit = pgsql_quote_literal(slow);
 	/* a new connection: the worker restarts, its walsender sleeps */
 	pgtest_sql(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub CONNECTION %s", lit);
-	wait_slot_active(old_pg, false);
-	until = time_mono_ms() + 20000;
-	while (pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_stat_subscription WHERE subname = "
-	                              "'ferry_sub' AND pid IS NOT NULL AND relid IS NULL") != 1) {
-		if (time_mono_ms() > until)
-			fail_msg("the forward worker never started again");
-		poll(NULL, 0, 20);
-	}
+	wait_val(old_pg, 0, "the forward slot idle", FWD_SLOT_ACTIVE);
+	wait_val(PGT.new_ci, 1, "the forward worker started again",
+	         "SELECT count(*) FROM pg_stat_subscription WHERE subname = 'ferry_sub' AND pid IS "
+	         "NOT NULL AND relid IS NULL");
 	/* the case exists: the worker runs, its walsender has not connected */
-	assert_int_equal(pgtest_val(old_pg, "SELECT count(*) FROM pg_replication_slots WHERE "
-	                                    "slot_name = 'ferry_sub_main' AND active"),
-	                 0);
+	assert_int_equal(pgtest_val(old_pg, "%s", FWD_SLOT_ACTIVE), 0);
+	t0 = time_mono_ms();
+	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), FERRY_ECHECK);
+	printf("  preflight refused after %lld ms: %s\n", (long long)(time_mono_ms() - t0),
+	       err.msg);
+	assert_non_null(strstr(err.msg, "has not connected to old yet"));
+	/* again: the walsender connects within its 8 s */
 	t0 = time_mono_ms();
 	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), 0);
 	printf("  preflight passed after %lld ms\n", (long long)(time_mono_ms() - t0));
-	assert_int_equal(pgtest_val(old_pg, "SELECT count(*) FROM pg_replication_slots WHERE "
-	                                    "slot_name = 'ferry_sub_main' AND active"),
-	                 1);
+	assert_int_equal(pgtest_val(old_pg, "%s", FWD_SLOT_ACTIVE), 1);
 	/* back to ferry's connection: in use again by a new walsender */
 	pid = pgtest_val(old_pg, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = "
 	                         "'ferry_sub_main'");
 	free(lit);
 	lit = pgsql_quote_literal(orig);
 	pgtest_sql(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub CONNECTION %s", lit);
-	until = time_mono_ms() + 20000;
-	while (pgtest_val(old_pg,
-	                  "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
-	                  "'ferry_sub_main' AND active_pid <> %lld",
-	                  (long long)pid) != 1) {
-		if (time_mono_ms() > until)
-			fail_msg("the forward worker never connected again");
-		poll(NULL, 0, 20);
-	}
+	free(lit);
+	lit = xasprintf("%s AND active_pid <> %lld", FWD_SLOT_ACTIVE, (long long)pid);
+	wait_val(old_pg, 1, "the forward worker connected again", lit);
 	free(lit);
 	free(slow);
 	free(orig);
-}
-
-/* Until a new session on ci shows name = want (a reload is asynchronous). */
-static void wait_setting(const char *ci, const char *name, const char *want)
-{
-	int64_t until = time_mono_ms() + 10000;
-
-	for (;;) {
-		struct ferry_error err = { 0 };
-		struct pgsql_conn *c = conn(ci, PGT.pw);
-		const char *params[1] = { name };
-		char *v = NULL;
-		bool ok = pgsql_query_value(c, "SELECT current_setting($1)", 1, params,
-		                            time_mono_ms() + 5000, &v, &err) == 0 &&
-		          v && !strcmp(v, want);
-		free(v);
-		pgsql_free(c);
-		if (ok)
-			return;
-		if (time_mono_ms() > until)
-			fail_msg("%s never became %s", name, want);
-		poll(NULL, 0, 20);
-	}
 }
 
 /* The fence position is the insert pointer.  WAL that no commit flushed
@@ -820,7 +791,8 @@ static void test_wait_applied_flushes_what_nothing_commits(void **state)
 	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), 0);
 	pgtest_sql(PGT.old_ci, "ALTER SYSTEM SET wal_writer_delay = '10s'");
 	pgtest_sql(PGT.old_ci, "SELECT pg_reload_conf()");
-	wait_setting(PGT.old_ci, "wal_writer_delay", "10s");
+	wait_val(PGT.old_ci, 1, "wal_writer_delay reloaded",
+	         "SELECT (current_setting('wal_writer_delay') = '10s')::int");
 	assert_int_equal(pgsql_exec(old,
 	                            "SELECT pg_logical_emit_message(false, 'ferry-test', 'not "
 	                            "flushed')",
@@ -1024,17 +996,6 @@ static void test_crash_after_reverse_slot_is_completed(void **state)
 #define REV_WORKER                                                                                 \
 	"FROM pg_stat_subscription w JOIN pg_subscription s ON s.oid = w.subid WHERE s.subname = " \
 	"'ferry_rev_sub' AND w.pid IS NOT NULL AND w.relid IS NULL"
-
-static void wait_val(const char *ci, int64_t want, const char *what, const char *q)
-{
-	int64_t until = time_mono_ms() + 20000;
-
-	while (pgtest_val(ci, "%s", q) != want)
-		if (time_mono_ms() > until)
-			fail_msg("%s: not %lld after 20 s", what, (long long)want);
-		else
-			usleep(20000);
-}
 
 static void test_inspect_leaves_a_slot_its_worker_is_taking_alone(void **state)
 {

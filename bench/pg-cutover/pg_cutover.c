@@ -57,7 +57,8 @@ static char *tmpdir, *pw;
 static char old_ci[256], new_ci[256], admin[2][256], app[2][256], inc[2][512];
 static int old_port, new_port;
 static int nsessions;
-static int64_t floor_t0; /* us */
+static int64_t floor_t0;   /* us */
+static int64_t resumed_us; /* when the last RESUME was answered (BENCH_GAPS) */
 
 static int envint(const char *name, int def)
 {
@@ -156,7 +157,7 @@ static double achieved; /* writes/s over the last run, all writers */
 
 static double load_finish(struct run *r, int64_t t0, int64_t t1, const char *ci, int64_t *lost)
 {
-	int64_t gap = 0, g, first = INT64_MAX, last = 0, n = 0;
+	int64_t gap = 0, g, first = INT64_MAX, last = 0, n = 0, after = 0;
 	int i;
 
 	usleep(1000000);
@@ -194,8 +195,20 @@ static double load_finish(struct run *r, int64_t t0, int64_t t1, const char *ci,
 					        (a[k - 1].at_us - t0) / 1000.0);
 			}
 		*lost += missing(&r->load[i], ci);
+		/* the clients' wait after RESUME: until each writer's first
+		 * acknowledgement after it */
+		for (size_t k = 0; resumed_us && k < r->load[i].nacks; k++)
+			if (r->load[i].acks[k].at_us > resumed_us) {
+				if (r->load[i].acks[k].at_us - resumed_us > after)
+					after = r->load[i].acks[k].at_us - resumed_us;
+				break;
+			}
 		pgload_release(&r->load[i]);
 	}
+	if (resumed_us)
+		fprintf(stderr, "  the writers were answered %.1f ms after RESUME\n",
+		        after / 1000.0);
+	resumed_us = 0;
 	achieved = last > first ? n * 1e6 / (double)(last - first) : 0;
 	return gap / 1000.0;
 }
@@ -236,10 +249,15 @@ static int bench_switch(struct endpoints_db *const dbs[1], enum db_direction dir
 
 	orch_result_release(rep);
 	rc = orch_switch(dbs, 1, dir, o, rep, err);
-	if (getenv("BENCH_GAPS") && dir == DB_FORWARD)
+	if (getenv("BENCH_GAPS") && dir == DB_FORWARD) {
+		/* the switch returned after its wait for the poolers' clients */
+		const char *sv = strstr(rep->timings, "served=");
+		double resumed = (time_mono_us() - floor_t0) / 1000.0 - (sv ? atof(sv + 7) : 0);
+
 		fprintf(stderr, "  ferry PAUSE sent at t0+%.1f ms, RESUME answered at t0+%.1f ms\n",
-		        (time_mono_us() - floor_t0) / 1000.0 - (double)rep->pause_ms,
-		        (time_mono_us() - floor_t0) / 1000.0);
+		        resumed - (double)rep->pause_ms, resumed);
+		resumed_us = floor_t0 + (int64_t)(resumed * 1000);
+	}
 	/* BENCH_SETTLE_MS: an experiment, the steps after the pause held
 	 * back while the poolers open their first connections to new */
 	if (rc == 0 && envint("BENCH_SETTLE_MS", 0) > 0)
@@ -330,7 +348,7 @@ static void both_admin(struct pgsql_conn *adm[2], const char *cmd, int64_t deadl
 static void floor_switch(char *steps, size_t len)
 {
 	struct ferry_error err = { 0 };
-	struct pgsql_conn *old = NULL, *new = NULL, *adm[2] = { NULL, NULL };
+	struct pgsql_conn *old = NULL, *new = NULL, *warm = NULL, *adm[2] = { NULL, NULL };
 	char *pos = NULL, *lsn = NULL, next[2][600];
 	const char *slot[1] = { SLOT_REV };
 	int64_t deadline, t, nseq;
@@ -348,7 +366,8 @@ static void floor_switch(char *steps, size_t len)
 	    pgsql_exec(new, pg_sql_session_rw, 0, NULL, 0, NULL, &err) < 0 ||
 	    pg_pub_ensure(new, "ferry_rev_pub", &err) < 0 ||
 	    pg_fence_get(new, &new_fenced, &err) < 0 || pg_warm(old, 0, &err) < 0 ||
-	    pg_warm(new, 0, &err) < 0)
+	    pg_warm(new, 0, &err) < 0 ||
+	    pg_init_file_warm(&warm, new_ci, pw, "floor new", &err) < 0)
 		die("floor: %s", err.msg);
 	/* ferry's staged fence, as its prepare arms it */
 	armed = pg_fence_arm(old, &st, old_ci, pw, "floor old", time_mono_ms() + 30000, &err);
@@ -400,8 +419,10 @@ static void floor_switch(char *steps, size_t len)
 	ms[6] = ms_since(&t);
 	both_admin(adm, "RESUME shop", deadline);
 	ms[7] = ms_since(&t);
-	if (getenv("BENCH_GAPS"))
+	if (getenv("BENCH_GAPS")) {
 		fprintf(stderr, "  floor RESUME answered at t0+%.1f ms\n", (t - floor_t0) / 1000.0);
+		resumed_us = t;
+	}
 	snprintf(steps, len,
 	         "pause=%.1fms fence=%.1fms position=%.1fms wait_applied=%.1fms "
 	         "sequences=%.1fms unfence_target=%.1fms point=%.1fms resume=%.1fms",
@@ -422,6 +443,7 @@ static void floor_switch(char *steps, size_t len)
 	free(pos);
 	pgsql_free(old);
 	pgsql_free(new);
+	pgsql_free(warm);
 	pgsql_free(adm[0]);
 	pgsql_free(adm[1]);
 }

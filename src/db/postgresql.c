@@ -414,6 +414,7 @@ static void pg_close(void *h)
 	pg_fence_stage_free(p->stage[DB_NEW]);
 	pgsql_free(p->old_spare);
 	pgsql_free(p->new_spare);
+	pgsql_free(p->warm);
 	free(p->fence_pos[DB_OLD]);
 	free(p->fence_pos[DB_NEW]);
 	free(p->dbname[DB_OLD]);

@@ -444,6 +444,10 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line(&d, n->from_side, pg_sql_sub_exists,
 		     "$1 = '%s'; if missing, a stale slot is dropped:", n->new_sub);
 		slot_drop(&d, n->to_side, n->new_slot);
+		line(&d, n->to_side, "connect",
+		     "its database's relation cache init file written again, which the "
+		     "poolers' first connections after RESUME read; left open until the "
+		     "reverse stream starts; a failure is logged");
 	} else if (!strcmp(name, DB_SW_FENCE)) {
 		char *db = ci_dbname(side_conninfo(&d, n->from_side));
 		line_built(&d, n->from_side, pg_sql_fence_stage(db),

@@ -44,6 +44,9 @@ struct pg {
 	 * step after a hard deadline closed the main connection uses them
 	 * (postgresql_switch.c: conn_pause). */
 	struct pgsql_conn *old_spare, *new_spare;
+	/* prepare's connection to the target, left open until the reverse
+	 * stream starts (pg_init_file_warm) */
+	struct pgsql_conn *warm;
 	char *dbname[2];                 /* current_database() of each side, read once */
 	char slot_lsn[64];               /* where the reverse slot of this switch starts */
 	char *fence_pos[2];              /* the position the last fence of a side read */
@@ -76,6 +79,10 @@ void pg_names_get(struct pg *p, enum db_direction dir, struct pg_names *n);
 /* The slots of database cfg->name: "ferry_sub_main", "ferry_rev_main". */
 void pg_slot_names(const struct db_config *cfg, char fwd[64], char rev[64]);
 
+/* Closes *c and opens it again to conninfo, so that the relation cache's
+ * init file of its database is written again (postgresql_switch.c). */
+int pg_init_file_warm(struct pgsql_conn **c, const char *conninfo, const char *password,
+                      const char *what, struct ferry_error *err);
 /* A deadline `ms` from now. */
 int64_t pg_deadline(int64_t ms);
 #define PG_TIMEOUT_MS 30000

@@ -297,7 +297,42 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 		return have_sub;
 	if (have_sub == 0)
 		rc = pg_slot_drop(n.to, n.new_slot, pg_deadline(PG_TIMEOUT_MS), err);
+	if (rc == 0) {
+		const struct db_config *c = p->cfg;
+		struct ferry_error e = { 0 };
+		char what[160];
+
+		snprintf(what, sizeof(what), "database %s %s", c->name, n.to_side);
+		/* the pause does not depend on it */
+		if (pg_init_file_warm(
+		            &p->warm, n.to_id == DB_OLD ? c->old_conninfo : c->new_conninfo,
+		            n.to_id == DB_OLD ? c->old_password : c->new_password, what, &e) < 0)
+			log_info("%s: %s", what, e.msg);
+	}
 	return rc;
+}
+
+/* The relation cache's init file of the target's database, written again
+ * before the pause.  A catalog change removes it (CREATE PUBLICATION FOR
+ * ALL TABLES, which is prepare's reverse publication; DDL; a vacuum of a
+ * catalog), and the next backend to start builds its relation cache from
+ * the catalogs and writes the file back.  With no backend started in
+ * between, those are the poolers' first server connections to the target
+ * after RESUME, each building it while the clients wait (watched in
+ * bench/pg-cutover: the file was gone from prepare's publication until
+ * about 20 ms after RESUME).  A connection opened now writes it; it is
+ * left open (*c) until the reverse stream starts, after the pause, since a
+ * backend's exit costs CPU that would meet the pause.  Nothing ferry does
+ * inside the pause changes a catalog that the file holds. */
+int pg_init_file_warm(struct pgsql_conn **c, const char *conninfo, const char *password,
+                      const char *what, struct ferry_error *err)
+{
+	char name[200];
+
+	pgsql_free(*c);
+	*c = NULL;
+	snprintf(name, sizeof(name), "%s (relation cache)", what);
+	return pgsql_connect(c, conninfo, password, name, err);
 }
 
 /* ---- inside the pause ------------------------------------------------- */
@@ -972,6 +1007,9 @@ static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *
 	char *opts, *sql, *lsn = NULL;
 	int rc;
 
+	/* after the switch: its exit no longer meets the pause */
+	pgsql_free(p->warm);
+	p->warm = NULL;
 	if (!conn_soft(p, DB_OLD, err) || !conn_soft(p, DB_NEW, err))
 		return err ? err->code : FERRY_EUNREACH;
 	pg_names_get(p, dir, &n);

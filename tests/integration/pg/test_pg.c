@@ -819,6 +819,41 @@ static void test_wait_applied_flushes_what_nothing_commits(void **state)
 	pgsql_free(old);
 }
 
+/* A catalog change removes the relation cache's init file of a database,
+ * and the next backend to start builds its cache from the catalogs and
+ * writes it back.  prepare's own change is the reverse publication (for
+ * all tables): without prepare's connection after it, the next backends
+ * to start on new are the poolers' first connections after RESUME. */
+static void test_prepare_writes_the_relcache_init_file_again(void **state)
+{
+	struct ferry_error err = { 0 };
+	char path[512];
+	int i;
+
+	(void)state;
+	open_engine();
+	snprintf(path, sizeof(path), "%s/new/base/%lld/pg_internal.init", PGT.dir,
+	         (long long)pgtest_val(PGT.new_ci, "SELECT oid FROM pg_database WHERE datname = "
+	                                           "current_database()"));
+	/* the spare connections opened, as in every prepare but the first */
+	assert_int_equal(E.eng->sw->prepare(E.d.h, DB_FORWARD, &err), 0);
+	/* prepare makes the publication again; dropping it removes the file
+	 * too, and a backend that starts meanwhile (an autovacuum worker)
+	 * writes it back: tried again */
+	for (i = 0; i < 5 && (i == 0 || access(path, F_OK) == 0); i++)
+		pgtest_sql(PGT.new_ci, "DROP PUBLICATION IF EXISTS ferry_rev_pub");
+	/* the case exists */
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_equal(E.eng->sw->prepare(E.d.h, DB_FORWARD, &err), 0);
+	/* before any other connection to new */
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_publication WHERE pubname "
+	                                        "= 'ferry_rev_pub'"),
+	                 1);
+	/* prepare's fence lock and staged fence go with the connections */
+	close_engine();
+}
+
 static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -1194,6 +1229,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_served_waits_for_queued_clients),
 		cmocka_unit_test(test_wait_applied_flushes_what_nothing_commits),
 		cmocka_unit_test(test_preflight_waits_for_a_stream_still_connecting),
+		cmocka_unit_test(test_prepare_writes_the_relcache_init_file_again),
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),
 		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),

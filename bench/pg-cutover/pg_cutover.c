@@ -344,6 +344,39 @@ static void both_admin(struct pgsql_conn *adm[2], const char *cmd, int64_t deadl
 	}
 }
 
+/* As ferry's `served` (pgbouncer.c, pb_served): polled every 2 ms until
+ * no client of "shop" waits for a server connection on either pooler, so
+ * that the floor's steps after the pause do not compete with the poolers'
+ * first connections to new either. */
+static void floor_served(struct pgsql_conn *adm[2], int64_t deadline)
+{
+	struct ferry_error err = { 0 };
+
+	for (int i = 0; i < 2; i++)
+		for (;;) {
+			struct pgsql_result r;
+			int64_t waiting = 0;
+			int cdb = -1, cwait = -1, j;
+
+			if (pgsql_exec(adm[i], "SHOW POOLS", 0, NULL, deadline, &r, &err) < 0)
+				die("floor: SHOW POOLS: %s", err.msg);
+			for (j = 0; j < r.ncols; j++) {
+				if (!strcmp(r.names[j], "database"))
+					cdb = j;
+				if (!strcmp(r.names[j], "cl_waiting"))
+					cwait = j;
+			}
+			for (j = 0; cdb >= 0 && cwait >= 0 && j < r.nrows; j++)
+				if (pgsql_result_get(&r, j, cdb) &&
+				    !strcmp(pgsql_result_get(&r, j, cdb), "shop"))
+					waiting += pgsql_result_int(&r, j, cwait, 0);
+			pgsql_result_release(&r);
+			if (waiting == 0 || time_mono_ms() >= deadline)
+				break;
+			usleep(2000);
+		}
+}
+
 /* The floor's switch old -> new; its steps' times go to steps. */
 static void floor_switch(char *steps, size_t len)
 {
@@ -428,6 +461,7 @@ static void floor_switch(char *steps, size_t len)
 	         "sequences=%.1fms unfence_target=%.1fms point=%.1fms resume=%.1fms",
 	         ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], ms[7]);
 
+	floor_served(adm, time_mono_ms() + ORCH_SERVED_MS);
 	if (envint("BENCH_SETTLE_MS", 0) > 0)
 		usleep((useconds_t)envint("BENCH_SETTLE_MS", 0) * 1000);
 	/* after the pause, what ferry does inside it so that it can roll

@@ -344,41 +344,23 @@ static void both_admin(struct pgsql_conn *adm[2], const char *cmd, int64_t deadl
 	}
 }
 
-/* As ferry's `served` (pgbouncer.c, pb_served): polled every 2 ms until
- * no client of "shop" waits for a server connection on either pooler, so
- * that the floor's steps after the pause do not compete with the poolers'
- * first connections to new either. */
-static void floor_served(struct pgsql_conn *adm[2], int64_t deadline)
+/* ferry's own wait after RESUME (the pgbouncer driver's `served`, on
+ * the plan's poolers: opened first, before the pause), so that the
+ * floor's steps after the pause do not compete with the poolers' first
+ * connections to new either. */
+static void floor_served(struct endpoints_db *const dbs[1], int64_t deadline)
 {
-	struct ferry_error err = { 0 };
+	const struct endpoints_db *d = dbs[0];
 
-	for (int i = 0; i < 2; i++)
-		for (;;) {
-			struct pgsql_result r;
-			int64_t waiting = 0;
-			int cdb = -1, cwait = -1, j;
-
-			if (pgsql_exec(adm[i], "SHOW POOLS", 0, NULL, deadline, &r, &err) < 0)
-				die("floor: SHOW POOLS: %s", err.msg);
-			for (j = 0; j < r.ncols; j++) {
-				if (!strcmp(r.names[j], "database"))
-					cdb = j;
-				if (!strcmp(r.names[j], "cl_waiting"))
-					cwait = j;
-			}
-			for (j = 0; cdb >= 0 && cwait >= 0 && j < r.nrows; j++)
-				if (pgsql_result_get(&r, j, cdb) &&
-				    !strcmp(pgsql_result_get(&r, j, cdb), "shop"))
-					waiting += pgsql_result_int(&r, j, cwait, 0);
-			pgsql_result_release(&r);
-			if (waiting == 0 || time_mono_ms() >= deadline)
-				break;
-			usleep(2000);
-		}
+	for (size_t j = 0; j < d->nsw; j++) {
+		struct ferry_error err = { 0 };
+		if (d->sw->served(d->swep[j], deadline, &err) < 0)
+			die("floor: %s", err.msg);
+	}
 }
 
 /* The floor's switch old -> new; its steps' times go to steps. */
-static void floor_switch(char *steps, size_t len)
+static void floor_switch(struct endpoints_db *const dbs[1], char *steps, size_t len)
 {
 	struct ferry_error err = { 0 };
 	struct pgsql_conn *old = NULL, *new = NULL, *warm = NULL, *adm[2] = { NULL, NULL };
@@ -393,7 +375,7 @@ static void floor_switch(char *steps, size_t len)
 
 	/* before the pause, as ferry's prepare and stage: the connections,
 	 * the reverse publication, the next include files */
-	if (pgsql_connect(&old, old_ci, pw, "floor old", &err) < 0 ||
+	if (orch_open(dbs, 1, &err) < 0 || pgsql_connect(&old, old_ci, pw, "floor old", &err) < 0 ||
 	    pgsql_exec(old, pg_sql_session_rw, 0, NULL, 0, NULL, &err) < 0 ||
 	    pgsql_connect(&new, new_ci, pw, "floor new", &err) < 0 ||
 	    pgsql_exec(new, pg_sql_session_rw, 0, NULL, 0, NULL, &err) < 0 ||
@@ -461,7 +443,7 @@ static void floor_switch(char *steps, size_t len)
 	         "sequences=%.1fms unfence_target=%.1fms point=%.1fms resume=%.1fms",
 	         ms[0], ms[1], ms[2], ms[3], ms[4], ms[5], ms[6], ms[7]);
 
-	floor_served(adm, time_mono_ms() + ORCH_SERVED_MS);
+	floor_served(dbs, time_mono_ms() + ORCH_SERVED_MS);
 	if (envint("BENCH_SETTLE_MS", 0) > 0)
 		usleep((useconds_t)envint("BENCH_SETTLE_MS", 0) * 1000);
 	/* after the pause, what ferry does inside it so that it can roll
@@ -750,7 +732,7 @@ int main(void)
 				t0 = time_mono_us();
 				floor_t0 = t0;
 				if (floor_now)
-					floor_switch(floor_steps, sizeof(floor_steps));
+					floor_switch(dbs, floor_steps, sizeof(floor_steps));
 				else if (bench_switch(dbs, DB_FORWARD, &o, &rep, &err) < 0)
 					die("ferry switch: %s", err.msg);
 				t1 = time_mono_us();

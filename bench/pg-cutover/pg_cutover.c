@@ -21,9 +21,11 @@
  *            rolls back again.
  * Prints, per rate and run:
  *   rate=R ferry_pause_ms=F floor_pause_ms=L runbook_pause_ms=B
- *   ferry_over_floor=F/L runbook_over_ferry=B/F lost=N floor_lost=N
- *   runbook_lost=N sessions=S load=A
- * (load: the 1-minute load average when the rate's runs began).
+ *   ferry_over_floor=F/L runbook_over_ferry=B/F runbook_over_floor=B/L
+ *   lost=N floor_lost=N runbook_lost=N sessions=S load=A
+ * (load: the 1-minute load average when the rate's runs began;
+ * runbook_over_floor: what the bare protocol itself gains on the runbook,
+ * the most that runbook_over_ferry can reach without beating the floor).
  * BENCH_RUNS repeats every rate (default 1), BENCH_RATES picks them
  * ("500,5000"), BENCH_SESSIONS holds that many idle sessions open on old
  * during each switch (they are what the fence ends), BENCH_RUNBOOK=0
@@ -779,12 +781,13 @@ int main(void)
 
 			printf("rate=%d ferry_pause_ms=%.1f floor_pause_ms=%.1f "
 			       "runbook_pause_ms=%.1f "
-			       "ferry_over_floor=%.2f runbook_over_ferry=%.1f lost=%lld "
-			       "floor_lost=%lld "
+			       "ferry_over_floor=%.2f runbook_over_ferry=%.1f "
+			       "runbook_over_floor=%.1f lost=%lld floor_lost=%lld "
 			       "runbook_lost=%lld sessions=%d load=%.2f\n",
 			       rates[ri], ferry_ms, floor_ms, book_ms,
 			       floor_ms > 0 ? ferry_ms / floor_ms : 0.0,
-			       ferry_ms > 0 ? book_ms / ferry_ms : 0.0, (long long)lost_f,
+			       ferry_ms > 0 ? book_ms / ferry_ms : 0.0,
+			       floor_ms > 0 ? book_ms / floor_ms : 0.0, (long long)lost_f,
 			       (long long)lost_l, (long long)lost_b, nsessions, load);
 		}
 	if (eng->teardown(h, &err) < 0)

@@ -69,6 +69,7 @@
 
 #include "db/postgresql_int.h"
 #include "util/buf.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -307,7 +308,9 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 		if (pg_init_file_warm(
 		            &p->warm, n.to_id == DB_OLD ? c->old_conninfo : c->new_conninfo,
 		            n.to_id == DB_OLD ? c->old_password : c->new_password, what, &e) < 0)
-			log_info("%s: %s", what, e.msg);
+			log_warn("%s: %s (the poolers' first connections after RESUME may "
+			         "build its relation cache from the catalogs)",
+			         what, e.msg);
 	}
 	return rc;
 }
@@ -323,14 +326,20 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
  * about 20 ms after RESUME).  A connection opened now writes it; it is
  * left open (*c) until the reverse stream starts, after the pause, since a
  * backend's exit costs CPU that would meet the pause.  Nothing ferry does
- * inside the pause changes a catalog that the file holds. */
+ * inside the pause changes a catalog that the file holds.  Its failure is
+ * the caller's to log, not to act on (FERRY_FAIL_AT=db.prepare.relcache,
+ * test_pg). */
 int pg_init_file_warm(struct pgsql_conn **c, const char *conninfo, const char *password,
                       const char *what, struct ferry_error *err)
 {
 	char name[200];
+	int rc;
 
 	pgsql_free(*c);
 	*c = NULL;
+	rc = fault_fail("db.prepare.relcache", err);
+	if (rc < 0)
+		return rc;
 	snprintf(name, sizeof(name), "%s (relation cache)", what);
 	return pgsql_connect(c, conninfo, password, name, err);
 }

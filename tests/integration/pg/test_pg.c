@@ -33,6 +33,7 @@
 #include "pgload.h"
 #include "pgtest.h"
 #include "util/buf.h"
+#include "util/fault.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -828,7 +829,7 @@ static void test_prepare_writes_the_relcache_init_file_again(void **state)
 {
 	struct ferry_error err = { 0 };
 	char path[512];
-	int i;
+	int i, rc;
 
 	(void)state;
 	open_engine();
@@ -847,6 +848,20 @@ static void test_prepare_writes_the_relcache_init_file_again(void **state)
 	assert_int_equal(E.eng->sw->prepare(E.d.h, DB_FORWARD, &err), 0);
 	/* before any other connection to new */
 	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_publication WHERE pubname "
+	                                        "= 'ferry_rev_pub'"),
+	                 1);
+	/* that connection failing costs the pause its warm cache, not the
+	 * switch: prepare goes on, and nothing wrote the file back */
+	for (i = 0; i < 5 && (i == 0 || access(path, F_OK) == 0); i++)
+		pgtest_sql(PGT.new_ci, "DROP PUBLICATION IF EXISTS ferry_rev_pub");
+	assert_int_not_equal(access(path, F_OK), 0);
+	setenv("FERRY_FAIL_AT", "db.prepare.relcache", 1);
+	fault_reset();
+	rc = E.eng->sw->prepare(E.d.h, DB_FORWARD, &err);
+	unsetenv("FERRY_FAIL_AT");
+	assert_int_equal(rc, 0);
+	assert_int_not_equal(access(path, F_OK), 0);
 	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) FROM pg_publication WHERE pubname "
 	                                        "= 'ferry_rev_pub'"),
 	                 1);

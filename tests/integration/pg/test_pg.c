@@ -718,6 +718,8 @@ static void wait_val(const char *ci, int64_t want, const char *what, const char 
 
 #define FWD_SLOT_ACTIVE                                                                            \
 	"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ferry_sub_main' AND active"
+/* what the stream's conninfo gains to keep its walsender starting */
+#define SLOW_WALSENDER " options='-c post_auth_delay=8'"
 
 /* A stream whose worker runs but whose walsender is still starting on the
  * source (here post_auth_delay holds it 8 s, past the lock on its database
@@ -729,14 +731,14 @@ static void test_preflight_waits_for_a_stream_still_connecting(void **state)
 {
 	struct ferry_error err = { 0 };
 	char old_pg[256], *orig, *slow, *lit;
-	int64_t t0, pid;
+	int64_t t0;
 
 	(void)state;
 	open_engine();
 	pgtest_ci(old_pg, sizeof(old_pg), PGT.old_port, "postgres", "ferry");
 	orig = pgtest_str(PGT.new_ci,
 	                  "SELECT subconninfo FROM pg_subscription WHERE subname = 'ferry_sub'");
-	slow = xasprintf("%s options='-c post_auth_delay=8'", orig);
+	slow = xasprintf("%s%s", orig, SLOW_WALSENDER);
 	lit = pgsql_quote_literal(slow);
 	/* a new connection: the worker restarts, its walsender sleeps */
 	pgtest_sql(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub CONNECTION %s", lit);
@@ -756,18 +758,36 @@ static void test_preflight_waits_for_a_stream_still_connecting(void **state)
 	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), 0);
 	printf("  preflight passed after %lld ms\n", (long long)(time_mono_ms() - t0));
 	assert_int_equal(pgtest_val(old_pg, "%s", FWD_SLOT_ACTIVE), 1);
-	/* back to ferry's connection: in use again by a new walsender */
-	pid = pgtest_val(old_pg, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = "
-	                         "'ferry_sub_main'");
-	free(lit);
-	lit = pgsql_quote_literal(orig);
-	pgtest_sql(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub CONNECTION %s", lit);
-	free(lit);
-	lit = xasprintf("%s AND active_pid <> %lld", FWD_SLOT_ACTIVE, (long long)pid);
-	wait_val(old_pg, 1, "the forward worker connected again", lit);
 	free(lit);
 	free(slow);
 	free(orig);
+}
+
+/* The teardown of the case above, run when it failed too: ferry's own
+ * connection back, in use again by a new walsender. */
+static int restore_stream_conninfo(void **state)
+{
+	char old_pg[256], *ci, *at, *lit;
+	int64_t pid;
+
+	(void)state;
+	ci = pgtest_str(PGT.new_ci,
+	                "SELECT subconninfo FROM pg_subscription WHERE subname = 'ferry_sub'");
+	at = strstr(ci, SLOW_WALSENDER);
+	if (at) {
+		pgtest_ci(old_pg, sizeof(old_pg), PGT.old_port, "postgres", "ferry");
+		pid = pgtest_val(old_pg, "SELECT coalesce(active_pid, 0) FROM pg_replication_slots "
+		                         "WHERE slot_name = 'ferry_sub_main'");
+		*at = '\0';
+		lit = pgsql_quote_literal(ci);
+		pgtest_sql(PGT.new_ci, "ALTER SUBSCRIPTION ferry_sub CONNECTION %s", lit);
+		free(lit);
+		lit = xasprintf("%s AND active_pid <> %lld", FWD_SLOT_ACTIVE, (long long)pid);
+		wait_val(old_pg, 1, "the forward worker connected again", lit);
+		free(lit);
+	}
+	free(ci);
+	return 0;
 }
 
 /* The fence position is the insert pointer.  WAL that no commit flushed
@@ -812,12 +832,19 @@ static void test_wait_applied_flushes_what_nothing_commits(void **state)
 	rc = E.eng->sw->wait_applied(E.d.h, DB_FORWARD, pos, t0 + 2000, &err);
 	printf("  applied up to %s after %lld ms: %s\n", pos, (long long)(time_mono_ms() - t0),
 	       rc == 0 ? "yes" : err.msg);
-	pgtest_sql(PGT.old_ci, "ALTER SYSTEM RESET wal_writer_delay");
-	pgtest_sql(PGT.old_ci, "SELECT pg_reload_conf()");
 	assert_int_equal(rc, 0);
 	free(pos);
 	free(behind);
 	pgsql_free(old);
+}
+
+/* The teardown of the case above, run when it failed too. */
+static int reset_wal_writer_delay(void **state)
+{
+	(void)state;
+	pgtest_sql(PGT.old_ci, "ALTER SYSTEM RESET wal_writer_delay");
+	pgtest_sql(PGT.old_ci, "SELECT pg_reload_conf()");
+	return 0;
 }
 
 /* A catalog change removes the relation cache's init file of a database,
@@ -1242,8 +1269,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_budget_overrun_leaves_old_writer_unchanged),
 		cmocka_unit_test(test_crash_before_the_fence_is_undone),
 		cmocka_unit_test(test_served_waits_for_queued_clients),
-		cmocka_unit_test(test_wait_applied_flushes_what_nothing_commits),
-		cmocka_unit_test(test_preflight_waits_for_a_stream_still_connecting),
+		cmocka_unit_test_teardown(test_wait_applied_flushes_what_nothing_commits,
+		                          reset_wal_writer_delay),
+		cmocka_unit_test_teardown(test_preflight_waits_for_a_stream_still_connecting,
+		                          restore_stream_conninfo),
 		cmocka_unit_test(test_prepare_writes_the_relcache_init_file_again),
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),

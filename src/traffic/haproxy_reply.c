@@ -274,7 +274,9 @@ int haproxy_parse_stat(const char *csv, size_t len, const char *backend, struct 
 		lineno++;
 		if (eol == p) { /* only trailing empty lines are allowed */
 			p = nl ? nl + 1 : end;
-			if (p < end && strspn(p, "\n") != (size_t)(end - p)) {
+			while (p < end && *p == '\n') /* the reply is not NUL-terminated */
+				p++;
+			if (p < end) {
 				rc = ferry_error_set(
 				        err, FERRY_EPROTO, NULL,
 				        "haproxy show stat: line %d: empty line inside "

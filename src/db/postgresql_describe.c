@@ -499,9 +499,10 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		     "its locks go, and the switch is undone; if the fence was staged");
 	} else if (!strcmp(name, DB_SW_UNFENCE_TARGET)) {
 		char *db = ci_dbname(side_conninfo(&d, n->to_side));
-		line_built(&d, n->to_side, pg_sql_fence_end(db, false, 0, NULL),
+		line_built(&d, n->to_side, pg_sql_fence_end(db, false, 0, "{<relation cache pid>}"),
 		           "only if it is fenced; sessions begun under the fence keep its default: "
-		           "ended (0: ferry's spare connection)");
+		           "ended, but ferry's (0: its spare connection; prepare's connection, "
+		           "which wrote the relation cache init file)");
 		free(db);
 	} else if (!strcmp(name, DB_SW_START_REVERSE)) {
 		line(&d, n->from_side, pg_sql_fence_unlock,

@@ -44,9 +44,10 @@ struct pg {
 	 * step after a hard deadline closed the main connection uses them
 	 * (postgresql_switch.c: conn_pause). */
 	struct pgsql_conn *old_spare, *new_spare;
-	/* prepare's connection to the target, left open until the reverse
-	 * stream starts (pg_init_file_warm) */
+	/* prepare's connection to the target (warm_side), left open until
+	 * the reverse stream starts (pg_init_file_warm) */
 	struct pgsql_conn *warm;
+	enum db_side warm_side;
 	char *dbname[2];                 /* current_database() of each side, read once */
 	char slot_lsn[64];               /* where the reverse slot of this switch starts */
 	char *fence_pos[2];              /* the position the last fence of a side read */

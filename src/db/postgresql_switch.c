@@ -304,6 +304,7 @@ static int sw_prepare(void *h, enum db_direction dir, struct ferry_error *err)
 		char what[160];
 
 		snprintf(what, sizeof(what), "database %s %s", c->name, n.to_side);
+		p->warm_side = n.to_id;
 		/* the pause does not depend on it */
 		if (pg_init_file_warm(
 		            &p->warm, n.to_id == DB_OLD ? c->old_conninfo : c->new_conninfo,
@@ -730,10 +731,20 @@ static int fence_gone(struct pg *p, enum db_side side, struct pgsql_conn *c, int
 	return rc;
 }
 
+/* pids (a pid array literal, "{1,2}" or "{}"; NULL for none) and pid */
+static char *pids_with(const char *pids, int pid)
+{
+	if (!pids || !strcmp(pids, "{}"))
+		return xasprintf("{%d}", pid);
+	return xasprintf("{%d,%s", pid, pids + 1);
+}
+
 static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
+	const char *before;
+	char *spared = NULL;
 	int rc;
 
 	if (!c)
@@ -745,8 +756,14 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 		rc = pg_fence_cancel(c, p->stage[side], deadline, err);
 	if (rc < 0)
 		return rc;
+	before = p->stage[side] ? p->stage[side]->before : NULL;
+	/* prepare's connection to the target lives on too: it never writes,
+	 * and its end would be a backend's exit inside the pause */
+	if (pgsql_ok(p->warm) && p->warm_side == side)
+		spared = pids_with(before, pgsql_backend_pid(p->warm));
 	rc = pg_unfence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
-	                   p->stage[side] ? p->stage[side]->before : NULL, deadline, err);
+	                   spared ? spared : before, deadline, err);
+	free(spared);
 	if (rc == 0 && p->stage[side]) {
 		free(p->stage[side]->before);
 		p->stage[side]->before = NULL;

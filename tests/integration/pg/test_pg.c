@@ -896,6 +896,62 @@ static void test_prepare_writes_the_relcache_init_file_again(void **state)
 	close_engine();
 }
 
+#define FERRY_ON_NEW                                                                               \
+	"FROM pg_stat_activity WHERE datname = 'shop' AND usename = 'ferry' AND backend_type = "   \
+	"'client backend' AND pid <> pg_backend_pid()"
+
+/* The unfence of a target that an earlier rollback left fenced ends the
+ * sessions begun under the fence (they keep its read-only default), but
+ * not prepare's connection to it: it never writes, and its end would be
+ * a backend's exit inside the pause, just before RESUME. */
+static void test_unfence_leaves_prepares_connection_open(void **state)
+{
+	struct ferry_error err = { 0 };
+	struct pgsql_conn *app;
+	char *spares, *q;
+	int64_t warm;
+
+	(void)state;
+	open_engine();
+	pgtest_sql_rw(PGT.new_ci, "ALTER DATABASE shop SET default_transaction_read_only = on");
+	/* the spares opened by a first prepare: the second's only new
+	 * session is its connection to new */
+	assert_int_equal(E.eng->sw->prepare(E.d.h, DB_FORWARD, &err), 0);
+	spares = pgtest_str(PGT.new_ci, "SELECT coalesce(string_agg(pid::text, ','), '0') %s",
+	                    FERRY_ON_NEW);
+	assert_int_equal(E.eng->sw->prepare(E.d.h, DB_FORWARD, &err), 0);
+	assert_int_equal(pgtest_val(PGT.new_ci, "SELECT count(*) %s AND pid NOT IN (%s)",
+	                            FERRY_ON_NEW, spares),
+	                 1);
+	warm = pgtest_val(PGT.new_ci, "SELECT pid %s AND pid NOT IN (%s)", FERRY_ON_NEW, spares);
+	/* a session begun under the fence */
+	app = conn(PGT.new_ci, PGT.pw);
+	assert_int_equal(E.eng->sw->unfence(E.d.h, DB_NEW, time_mono_ms() + 5000, &err), 0);
+	assert_false(fenced(PGT.new_ci));
+	/* both would be signalled by the same statement: once the one is
+	 * gone, the other would be too */
+	q = xasprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d",
+	              pgsql_backend_pid(app));
+	wait_val(PGT.new_ci, 0, "the session begun under the fence ended", q);
+	assert_int_equal(pgtest_val(PGT.new_ci,
+	                            "SELECT count(*) FROM pg_stat_activity WHERE pid = "
+	                            "%lld",
+	                            (long long)warm),
+	                 1);
+	free(q);
+	free(spares);
+	pgsql_free(app);
+	close_engine();
+}
+
+/* The teardown of the case above, run when it failed too. */
+static int unfence_new(void **state)
+{
+	(void)state;
+	pgtest_sql_rw(PGT.new_ci, "ALTER DATABASE shop RESET default_transaction_read_only");
+	return 0;
+}
+
 static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -1274,6 +1330,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_preflight_waits_for_a_stream_still_connecting,
 		                          restore_stream_conninfo),
 		cmocka_unit_test(test_prepare_writes_the_relcache_init_file_again),
+		cmocka_unit_test_teardown(test_unfence_leaves_prepares_connection_open,
+		                          unfence_new),
 		cmocka_unit_test(test_switch_under_load_loses_no_acknowledged_write),
 		cmocka_unit_test(test_rollback_carries_new_writes_back),
 		cmocka_unit_test(test_crash_after_reverse_slot_is_completed),

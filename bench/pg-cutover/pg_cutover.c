@@ -366,7 +366,7 @@ static void floor_switch(struct endpoints_db *const dbs[1], char *steps, size_t 
 {
 	struct ferry_error err = { 0 };
 	struct pgsql_conn *old = NULL, *new = NULL, *warm = NULL, *adm[2] = { NULL, NULL };
-	char *pos = NULL, *lsn = NULL, next[2][600];
+	char *pos = NULL, *lsn = NULL, *ours = NULL, next[2][600];
 	const char *slot[1] = { SLOT_REV };
 	int64_t deadline, t, nseq;
 	double ms[8];
@@ -385,6 +385,16 @@ static void floor_switch(struct endpoints_db *const dbs[1], char *steps, size_t 
 	    pg_fence_get(new, &new_fenced, &err) < 0 || pg_warm(old, 0, &err) < 0 ||
 	    pg_warm(new, 0, &err) < 0 ||
 	    pg_init_file_warm(&warm, new_ci, pw, "floor new", &err) < 0)
+		die("floor: %s", err.msg);
+	/* the unfence of new ends the sessions begun under its fence, but
+	 * not the bench's own (its relation cache connection, ferry's
+	 * connections the bench keeps): ferry's spares its own the same way */
+	if (new_fenced &&
+	    pgsql_query_value(new,
+	                      "SELECT '{' || coalesce(string_agg(pid::text, ','), '') || '}' FROM "
+	                      "pg_stat_activity WHERE datname = current_database() AND usename = "
+	                      "current_user",
+	                      0, NULL, time_mono_ms() + 5000, &ours, &err) < 0)
 		die("floor: %s", err.msg);
 	/* ferry's staged fence, as its prepare arms it */
 	armed = pg_fence_arm(old, &st, old_ci, pw, "floor old", time_mono_ms() + 30000, &err);
@@ -426,7 +436,7 @@ static void floor_switch(struct endpoints_db *const dbs[1], char *steps, size_t 
 		die("floor: sequences: %s", err.msg);
 	ms[4] = ms_since(&t);
 	/* new keeps the fence of an earlier rollback */
-	if (new_fenced && pg_unfence_on(new, "shop", 0, NULL, deadline, &err) < 0)
+	if (new_fenced && pg_unfence_on(new, "shop", 0, ours, deadline, &err) < 0)
 		die("floor: unfence new: %s", err.msg);
 	ms[5] = ms_since(&t);
 	for (i = 0; i < 2; i++)
@@ -459,6 +469,7 @@ static void floor_switch(struct endpoints_db *const dbs[1], char *steps, size_t 
 		die("floor: after the pause: %s", err.msg);
 	free(lsn);
 	free(pos);
+	free(ours);
 	pgsql_free(old);
 	pgsql_free(new);
 	pgsql_free(warm);

@@ -531,8 +531,8 @@ static void *sync_writer_main(void *arg)
 	struct pgsql_conn *c = NULL;
 	static const char *const q[] = {
 		"INSERT INTO events (kind, body) VALUES (7, md5(random()::text))",
-		"UPDATE events SET body = md5(random()::text) WHERE id = (SELECT (random() * "
-		"100000)::bigint + 1)",
+		("UPDATE events SET body = md5(random()::text) WHERE id = (SELECT (random() * "
+		 "100000)::bigint + 1)"),
 		"DELETE FROM events WHERE id = (SELECT (random() * 100000)::bigint + 1)",
 	};
 

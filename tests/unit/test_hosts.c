@@ -445,8 +445,8 @@ static void test_egress_parse_rejects_foreign_lines(void **state)
 	static const char *const bad[] = {
 		"ferry-probe\tversion\t1\negress\t10.0.0.1:22\tok: \nend\tegress\tok\n",
 		"ferry-probe\tversion\t1\negress\t127.0.0.1:15601\tmaybe: \nend\tegress\tok\n",
-		"ferry-probe\tversion\t1\negress\t127.0.0.1:15601\tok: \n"
-		"egress\t127.0.0.1:15601\tok: \nend\tegress\tok\n",
+		("ferry-probe\tversion\t1\negress\t127.0.0.1:15601\tok: \n"
+		 "egress\t127.0.0.1:15601\tok: \nend\tegress\tok\n"),
 		"ferry-probe\tversion\t1\negress\t127.0.0.1:15601\tok: \n",
 	};
 	size_t i;

@@ -407,7 +407,7 @@ static size_t ledger_whole(char names[][128], size_t max)
 			parts[i] = -1000; /* whole */
 	}
 	buf_release(&b);
-	for (i = 0, n = n; i < n;) {
+	for (i = 0; i < n;) {
 		if (parts[i] < 0) {
 			i++;
 			continue;

@@ -847,6 +847,18 @@ static int reset_wal_writer_delay(void **state)
 	return 0;
 }
 
+static void init_file_removed(const char *path)
+{
+	int i;
+
+	/* prepare makes the reverse publication again; dropping it removes
+	 * the file too, and a backend that starts meanwhile (an autovacuum
+	 * worker) writes it back: tried again */
+	for (i = 0; i < 5 && (i == 0 || access(path, F_OK) == 0); i++)
+		pgtest_sql(PGT.new_ci, "DROP PUBLICATION IF EXISTS ferry_rev_pub");
+	assert_int_not_equal(access(path, F_OK), 0);
+}
+
 /* A catalog change removes the relation cache's init file of a database,
  * and the next backend to start builds its cache from the catalogs and
  * writes it back.  prepare's own change is the reverse publication (for
@@ -856,7 +868,7 @@ static void test_prepare_writes_the_relcache_init_file_again(void **state)
 {
 	struct ferry_error err = { 0 };
 	char path[512];
-	int i, rc;
+	int rc;
 
 	(void)state;
 	open_engine();
@@ -865,13 +877,8 @@ static void test_prepare_writes_the_relcache_init_file_again(void **state)
 	                                           "current_database()"));
 	/* the spare connections opened, as in every prepare but the first */
 	assert_int_equal(E.eng->sw->prepare(E.d.h, DB_FORWARD, &err), 0);
-	/* prepare makes the publication again; dropping it removes the file
-	 * too, and a backend that starts meanwhile (an autovacuum worker)
-	 * writes it back: tried again */
-	for (i = 0; i < 5 && (i == 0 || access(path, F_OK) == 0); i++)
-		pgtest_sql(PGT.new_ci, "DROP PUBLICATION IF EXISTS ferry_rev_pub");
 	/* the case exists */
-	assert_int_not_equal(access(path, F_OK), 0);
+	init_file_removed(path);
 	assert_int_equal(E.eng->sw->prepare(E.d.h, DB_FORWARD, &err), 0);
 	/* before any other connection to new */
 	assert_int_equal(access(path, F_OK), 0);
@@ -880,9 +887,7 @@ static void test_prepare_writes_the_relcache_init_file_again(void **state)
 	                 1);
 	/* that connection failing costs the pause its warm cache, not the
 	 * switch: prepare goes on, and nothing wrote the file back */
-	for (i = 0; i < 5 && (i == 0 || access(path, F_OK) == 0); i++)
-		pgtest_sql(PGT.new_ci, "DROP PUBLICATION IF EXISTS ferry_rev_pub");
-	assert_int_not_equal(access(path, F_OK), 0);
+	init_file_removed(path);
 	setenv("FERRY_FAIL_AT", "db.prepare.relcache", 1);
 	fault_reset();
 	rc = E.eng->sw->prepare(E.d.h, DB_FORWARD, &err);

@@ -135,6 +135,28 @@ verify_lost_zero() {
 	say "$(tail -n 1 "$logs/$scenario.verify")"
 }
 
+# load_trouble < LOAD_LOG: when the load's requests failed and how slow
+# they were: "errors in seconds 45-62 of the load, p99 up to 9800 ms"
+# (the first and last second in which errors rose), for the one line a CI
+# log keeps.
+load_trouble() {
+	awk '/^load: +[0-9]+s sent=/ {
+		s = $2 + 0
+		for (i = 3; i <= NF; i++) {
+			split($i, kv, "=")
+			if (kv[1] == "errors") e = kv[2] + 0
+			if (kv[1] == "p99_ms" && kv[2] + 0 > p99) p99 = kv[2] + 0
+		}
+		if (e > last) { if (first == "") first = s; end = s }
+		last = e
+	}
+	END {
+		if (first == "") printf "no errors in the per-second lines"
+		else printf "errors in seconds %d-%d of the load", first, end
+		printf ", p99 up to %d ms", p99
+	}'
+}
+
 # errors_under_1pct: the customers barely notice the move: under 1 % of the
 # run's requests failed (transport errors count: a request that waited 10 s
 # is a failed one).  The plan's rollback trigger is 5 %; a lab run that comes
@@ -146,7 +168,8 @@ errors_under_1pct() {
 	[ -n "$_req" ] && [ -n "$_err" ] && [ "$_req" -gt 0 ] ||
 		fail "lab/verify printed no requests/errors counts"
 	[ $((_err * 100)) -lt "$_req" ] ||
-		fail "$_err of $_req requests failed (1 % allowed): $(grep '^ *errors' "$logs/$scenario.verify")"
+		fail "$_err of $_req requests failed (1 % allowed): $(grep '^ *errors' "$logs/$scenario.verify");" \
+			"$(load_trouble <"$logs/$scenario.load"); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	say "$_err of $_req requests failed"
 }
 

@@ -425,7 +425,7 @@ static void floor_switch(struct endpoints_db *const dbs[1], char *steps, size_t 
 	/* ferry's fence, which reads the position once no session can commit */
 	if ((armed == 0
 	             ? pg_fence_stage_on(old, st, "shop", keep, "floor old", deadline, &pos, &err)
-	             : pg_fence_on(old, "shop", 0, "floor old", deadline, &pos, &err)) < 0)
+	             : pg_fence_on(old, "shop", NULL, "floor old", deadline, &pos, &err)) < 0)
 		die("floor: fence: %s", err.msg);
 	ms[1] = ms_since(&t);
 	ms[2] = ms_since(&t);
@@ -436,7 +436,7 @@ static void floor_switch(struct endpoints_db *const dbs[1], char *steps, size_t 
 		die("floor: sequences: %s", err.msg);
 	ms[4] = ms_since(&t);
 	/* new keeps the fence of an earlier rollback */
-	if (new_fenced && pg_unfence_on(new, "shop", 0, ours, deadline, &err) < 0)
+	if (new_fenced && pg_unfence_on(new, "shop", ours, deadline, &err) < 0)
 		die("floor: unfence new: %s", err.msg);
 	ms[5] = ms_since(&t);
 	for (i = 0; i < 2; i++)

@@ -262,6 +262,26 @@ char *pgsql_quote_literal(const char *s)
 	return buf_detach(&b, NULL);
 }
 
+char *pgsql_pid_array(const int *pids, size_t n, const char *also)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 1 << 20);
+	for (i = 0; i < n; i++)
+		if (pids[i])
+			buf_addf(&b, ",%d", pids[i]);
+	if (also && also[0] == '{' && also[1] && also[1] != '}')
+		buf_addf(&b, ",%.*s", (int)strlen(also) - 2, also + 1);
+	if (!b.len) {
+		buf_release(&b);
+		return NULL;
+	}
+	b.data[0] = '{';
+	buf_addch(&b, '}');
+	return buf_detach(&b, NULL);
+}
+
 static int sqlstate_code(const char *st)
 {
 	if (!strncmp(st, "28", 2))

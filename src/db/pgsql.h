@@ -147,6 +147,10 @@ int pgsql_copy_stream(struct pgsql_conn *src, const char *out_sql, struct pgsql_
 /* Quoting for SQL text built by the caller.  Returns a malloc'd string. */
 char *pgsql_quote_ident(const char *s);
 char *pgsql_quote_literal(const char *s);
+/* An int array's text form, "{1,2,3}": the non-zero of pids[0..n), then
+ * the members of also (that form too, "{}", or NULL).  NULL when it has
+ * none.  Malloc'd. */
+char *pgsql_pid_array(const int *pids, size_t n, const char *also);
 
 /* A copy of conninfo with every keyword that ends in "password" removed
  * (password, sslpassword; the URI form too), in libpq's normalised

@@ -458,10 +458,10 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		           "on the fence's connection, sent without waiting: its notice "
 		           "ferry-fence-pos gives the fence position once every table is locked; "
 		           "the rest runs after RESUME");
-		line_built(&d, n->from_side, pg_sql_fence_end(db, true, 0, NULL),
+		line_built(&d, n->from_side, pg_sql_fence_end(db, true, "{<spare pid>}"),
 		           "instead of the two above when the fence is not staged (a recovery, too "
-		           "many tables): every session ended inside the pause; 0: the pid of "
-		           "ferry's spare connection, left open; only if not staged");
+		           "many tables): every session ended inside the pause but ferry's spare "
+		           "connection; only if not staged");
 		line(&d, n->from_side, pg_sql_fence_wait,
 		     "$1 = the answer above; every millisecond until the first column is "
 		     "set: the fence position; only if not staged");
@@ -499,10 +499,11 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		     "its locks go, and the switch is undone; if the fence was staged");
 	} else if (!strcmp(name, DB_SW_UNFENCE_TARGET)) {
 		char *db = ci_dbname(side_conninfo(&d, n->to_side));
-		line_built(&d, n->to_side, pg_sql_fence_end(db, false, 0, "{<relation cache pid>}"),
+		line_built(&d, n->to_side,
+		           pg_sql_fence_end(db, false, "{<spare pid>,<relation cache pid>}"),
 		           "only if it is fenced; sessions begun under the fence keep its default: "
-		           "ended, but ferry's (0: its spare connection; prepare's connection, "
-		           "which wrote the relation cache init file)");
+		           "ended, but ferry's (its spare connection; prepare's connection, which "
+		           "wrote the relation cache init file)");
 		free(db);
 	} else if (!strcmp(name, DB_SW_START_REVERSE)) {
 		line(&d, n->from_side, pg_sql_fence_unlock,
@@ -538,9 +539,10 @@ int pg_describe_step(const struct db_config *cfg, enum db_direction dir, const c
 		line(&d, n->from_side, pg_sql_fence_cancel,
 		     "$1 = the fence's DO, whose error is waited for: no idle session was ended; "
 		     "if the fence was staged");
-		line_built(&d, n->from_side, pg_sql_fence_end(db, false, 0, "{<sessions before>}"),
-		           "sessions begun under the fence keep its default: ended, but those "
-		           "shown before a staged fence (0: ferry's spare connection)");
+		line_built(&d, n->from_side,
+		           pg_sql_fence_end(db, false, "{<spare pid>,<sessions before>}"),
+		           "sessions begun under the fence keep its default: ended, but ferry's "
+		           "spare connection and those shown before a staged fence");
 		free(db);
 	} else {
 		buf_release(&d.o);

@@ -135,19 +135,21 @@ int pg_fence_set(struct pgsql_conn *c, const char *dbname, bool on, int64_t dead
 /* The switch's steps on bare connections (postgresql_switch.c; the
  * bench's floor, bench/pg-cutover, runs the same ones):
  * pg_fence_on: the fence on dbname over c and every other client session
- * but keep (a pid, 0 for none) signalled, in one round trip; then the wait,
+ * but keep (a pid array literal, NULL for none) signalled, in one round
+ * trip; then the wait,
  * until none of them can commit any more, and *pos (may be NULL) the insert
  * position after that (what names the side in errors).  pg_unfence_on: the
- * fence removed and the sessions begun under it ended, one round trip.
+ * fence removed and the sessions begun under it ended but keep, one round
+ * trip.
  * pg_warm: the pause's statements that only read, run once on c before
  * it (PL/pgSQL loaded, the catalogs they read cached: a fresh backend's
  * first DO block took ~25 ms here).
  * pg_applied_wait: until slot (on from) confirms pos.  pg_sequences_copy:
  * every sequence of from set on to (never backwards). */
-int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *what,
+int pg_fence_on(struct pgsql_conn *c, const char *dbname, const char *keep, const char *what,
                 int64_t deadline, char **pos, struct ferry_error *err);
-int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *spared,
-                  int64_t deadline, struct ferry_error *err);
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, const char *keep, int64_t deadline,
+                  struct ferry_error *err);
 /* The staged fence: what the pause pays does not grow with the sessions.
  * pg_fence_arm (before the pause): st's fence connection opened on
  * conninfo (kept open, its timeouts off) and main given the advisory
@@ -244,7 +246,7 @@ char *pg_sub_opts_forward(const char *slot);
 char *pg_sql_sub_comment(const char *sub, const char *start_lsn);
 /* The fence (on) or its removal on database dbname (quoted here). */
 char *pg_sql_fence(const char *dbname, bool on);
-char *pg_sql_fence_end(const char *dbname, bool on, int keep, const char *spared);
+char *pg_sql_fence_end(const char *dbname, bool on, const char *keep);
 /* the staged fence's ALTER (answers the time and the sessions before it)
  * and its DO (postgresql_sql.c) */
 char *pg_sql_fence_stage(const char *dbname);

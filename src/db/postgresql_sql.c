@@ -499,21 +499,21 @@ char *pg_sql_fence(const char *dbname, bool on)
  * make the ALTER commit before the rest of the simple query runs (so
  * that a session starting after the signals reads the new default; a bare
  * COMMIT in the query's implicit transaction would warn), then the
- * sessions still starting and every client session shown but keep (ferry's
- * spare on that side, 0 for none) are signalled, and the time after that
- * is the answer: a session that started later holds the new default.
- * spared (a pid array literal, or NULL): sessions not signalled, those a
- * staged fence found before its ALTER (pg_sql_fence_stage): they hold the
- * old default, and an unfence leaves them alone. */
-char *pg_sql_fence_end(const char *dbname, bool on, int keep, const char *spared)
+ * sessions still starting and every client session shown but keep are
+ * signalled, and the time after that is the answer: a session that started
+ * later holds the new default.  keep (a pid array literal, or NULL): the
+ * sessions not signalled: ferry's own, and for an unfence those a staged
+ * fence found before its ALTER (pg_sql_fence_stage), which hold the old
+ * default. */
+char *pg_sql_fence_end(const char *dbname, bool on, const char *keep)
 {
 	char *fence = pg_sql_fence(dbname, on);
-	char *lit = spared ? pgsql_quote_literal(spared) : NULL;
+	char *lit = keep ? pgsql_quote_literal(keep) : NULL;
 	char *but = lit ? xasprintf(" AND pid <> ALL (%s::int[])", lit) : xstrdup("");
-	char *sql = xasprintf("BEGIN; %s; COMMIT; %s; SELECT clock_timestamp()::text FROM (SELECT "
-	                      "count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE %s "
-	                      "AND pid <> %d%s) t",
-	                      fence, pg_sql_terminate_starting, pg_sql_sessions_fenced, keep, but);
+	char *sql =
+	        xasprintf("BEGIN; %s; COMMIT; %s; SELECT clock_timestamp()::text FROM (SELECT "
+	                  "count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE %s%s) t",
+	                  fence, pg_sql_terminate_starting, pg_sql_sessions_fenced, but);
 
 	free(but);
 	free(lit);

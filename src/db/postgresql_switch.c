@@ -349,8 +349,8 @@ int pg_init_file_warm(struct pgsql_conn **c, const char *conninfo, const char *p
 
 /* pg_sql_fence_end() on c; dbname NULL: c's database (a recovery's
  * connections did not read it in prepare).  *ts: its answer. */
-static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, int keep,
-                     const char *spared, int64_t deadline, char **ts, struct ferry_error *err)
+static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, const char *keep,
+                     int64_t deadline, char **ts, struct ferry_error *err)
 {
 	char *sql, *db = NULL;
 	int rc;
@@ -359,14 +359,14 @@ static int fence_end(struct pgsql_conn *c, const char *dbname, bool on, int keep
 	rc = pg_dbname(c, &dbname, &db, deadline, err);
 	if (rc < 0)
 		return rc;
-	sql = pg_sql_fence_end(dbname, on, keep, spared);
+	sql = pg_sql_fence_end(dbname, on, keep);
 	rc = pgsql_query_value(c, sql, 0, NULL, deadline, ts, err);
 	free(sql);
 	free(db);
 	return rc;
 }
 
-int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *what,
+int pg_fence_on(struct pgsql_conn *c, const char *dbname, const char *keep, const char *what,
                 int64_t deadline, char **pos, struct ferry_error *err)
 {
 	struct pgsql_result r;
@@ -377,7 +377,7 @@ int pg_fence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *
 	if (pos)
 		*pos = NULL;
 	/* the fence and the signals in one round trip (pg_sql_fence_end) */
-	rc = fence_end(c, dbname, true, keep, NULL, deadline, &ts, err);
+	rc = fence_end(c, dbname, true, keep, deadline, &ts, err);
 	if (rc < 0)
 		return rc;
 	/* then only the sessions that could still commit are waited for,
@@ -651,12 +651,27 @@ static int spare_pid(struct pg *p, enum db_side s)
 	return pgsql_ok(*spare_of(p, s)) ? pgsql_backend_pid(*spare_of(p, s)) : 0;
 }
 
+/* What a fence or an unfence over c (its own session is spared by
+ * pg_backend_pid()) leaves open on side: ferry's spare connection; with
+ * warm, prepare's connection too (it never writes, and its end would be
+ * a backend's exit inside the pause); and the pids of also.  A pid array
+ * literal, or NULL. */
+static char *ferry_pids(struct pg *p, enum db_side side, struct pgsql_conn *c, bool warm,
+                        const char *also)
+{
+	int pids[2] = { c == *spare_of(p, side) ? 0 : spare_pid(p, side), 0 };
+
+	if (warm && pgsql_ok(p->warm) && p->warm_side == side)
+		pids[1] = pgsql_backend_pid(p->warm);
+	return pgsql_pid_array(pids, 2, also);
+}
+
 static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
 	struct pg_fence_stage *st = p->stage[side];
-	char what[160];
+	char what[160], *keep;
 	int rc;
 
 	free(p->fence_pos[side]);
@@ -666,17 +681,20 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 	/* kept while the fence may still run on the server (fence_gone) */
 	p->fence_pid[side] = pgsql_backend_pid(c);
 	snprintf(what, sizeof(what), "database %s %s", p->cfg->name, db_side_name(side));
+	keep = ferry_pids(p, side, c, false, NULL);
 	if (pg_fence_armed(c, st)) {
-		char keep[64];
-		snprintf(keep, sizeof(keep), "{%d,%d}", pgsql_backend_pid(c), spare_pid(p, side));
-		rc = pg_fence_stage_on(c, st, dbname(p, side), keep, what, deadline,
+		/* the DO runs on the fence's connection: main is kept too */
+		int main_pid = pgsql_backend_pid(c);
+		char *staged = pgsql_pid_array(&main_pid, 1, keep);
+		rc = pg_fence_stage_on(c, st, dbname(p, side), staged, what, deadline,
 		                       &p->fence_pos[side], err);
+		free(staged);
 		/* its DO refused (a lock it may not take...): the ALTER is
 		 * on, the fence that ends every session finishes the job */
 		if (rc == FERRY_EREFUSED && !st->running && pgsql_ok(c)) {
 			log_info("%s: the staged fence failed (%s): ending every session", what,
 			         err ? err->msg : "");
-			rc = pg_fence_on(c, dbname(p, side), spare_pid(p, side), what, deadline,
+			rc = pg_fence_on(c, dbname(p, side), keep, what, deadline,
 			                 &p->fence_pos[side], err);
 		}
 	} else {
@@ -688,25 +706,25 @@ static int sw_fence(void *h, enum db_side side, int64_t deadline, struct ferry_e
 			st->fence = NULL;
 			st->running = false;
 		}
-		rc = pg_fence_on(c, dbname(p, side),
-		                 c == *spare_of(p, side) ? 0 : spare_pid(p, side), what, deadline,
-		                 &p->fence_pos[side], err);
+		rc = pg_fence_on(c, dbname(p, side), keep, what, deadline, &p->fence_pos[side],
+		                 err);
 	}
+	free(keep);
 	if (rc == 0 || pgsql_ok(c))
 		p->fence_pid[side] = 0;
 	return rc;
 }
 
-int pg_unfence_on(struct pgsql_conn *c, const char *dbname, int keep, const char *spared,
-                  int64_t deadline, struct ferry_error *err)
+int pg_unfence_on(struct pgsql_conn *c, const char *dbname, const char *keep, int64_t deadline,
+                  struct ferry_error *err)
 {
 	/* A session that started under the fence keeps its read-only
 	 * default after the RESET: the client sessions are ended (the
 	 * applications reconnect, writable; the apply workers are not client
-	 * backends) but spared, those a staged fence saw before its ALTER.
-	 * Signalled only: nothing waits for them here. */
+	 * backends) but keep (ferry's, and those a staged fence saw before
+	 * its ALTER).  Signalled only: nothing waits for them here. */
 	char *ts = NULL;
-	int rc = fence_end(c, dbname, false, keep, spared, deadline, &ts, err);
+	int rc = fence_end(c, dbname, false, keep, deadline, &ts, err);
 
 	free(ts);
 	return rc;
@@ -731,20 +749,11 @@ static int fence_gone(struct pg *p, enum db_side side, struct pgsql_conn *c, int
 	return rc;
 }
 
-/* pids (a pid array literal, "{1,2}" or "{}"; NULL for none) and pid */
-static char *pids_with(const char *pids, int pid)
-{
-	if (!pids || !strcmp(pids, "{}"))
-		return xasprintf("{%d}", pid);
-	return xasprintf("{%d,%s", pid, pids + 1);
-}
-
 static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry_error *err)
 {
 	struct pg *p = h;
 	struct pgsql_conn *c = conn_pause(p, side, err);
-	const char *before;
-	char *spared = NULL;
+	char *keep;
 	int rc;
 
 	if (!c)
@@ -756,14 +765,10 @@ static int sw_unfence(void *h, enum db_side side, int64_t deadline, struct ferry
 		rc = pg_fence_cancel(c, p->stage[side], deadline, err);
 	if (rc < 0)
 		return rc;
-	before = p->stage[side] ? p->stage[side]->before : NULL;
-	/* prepare's connection to the target lives on too: it never writes,
-	 * and its end would be a backend's exit inside the pause */
-	if (pgsql_ok(p->warm) && p->warm_side == side)
-		spared = pids_with(before, pgsql_backend_pid(p->warm));
-	rc = pg_unfence_on(c, dbname(p, side), c == *spare_of(p, side) ? 0 : spare_pid(p, side),
-	                   spared ? spared : before, deadline, err);
-	free(spared);
+	/* prepare's connection to the target lives on too */
+	keep = ferry_pids(p, side, c, true, p->stage[side] ? p->stage[side]->before : NULL);
+	rc = pg_unfence_on(c, dbname(p, side), keep, deadline, err);
+	free(keep);
 	if (rc == 0 && p->stage[side]) {
 		free(p->stage[side]->before);
 		p->stage[side]->before = NULL;
@@ -1000,7 +1005,7 @@ static int fence_complete(struct pg *p, enum db_side side, struct ferry_error *e
 	struct pg_fence_stage *st = p->stage[side];
 	struct pgsql_conn *c = *main_of(p, side);
 	struct ferry_error e = { 0 };
-	char what[160];
+	char what[160], *keep;
 	bool was;
 	int rc;
 
@@ -1021,8 +1026,10 @@ static int fence_complete(struct pg *p, enum db_side side, struct ferry_error *e
 		return rc;
 	}
 	log_info("%s: the fence's end failed (%s): ending every session", what, e.msg);
-	return pg_fence_on(c, dbname(p, side), spare_pid(p, side), what, pg_deadline(PG_TIMEOUT_MS),
-	                   NULL, err);
+	keep = ferry_pids(p, side, c, false, NULL);
+	rc = pg_fence_on(c, dbname(p, side), keep, what, pg_deadline(PG_TIMEOUT_MS), NULL, err);
+	free(keep);
+	return rc;
 }
 
 static int sw_start_reverse(void *h, enum db_direction dir, struct ferry_error *err)

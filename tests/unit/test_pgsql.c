@@ -2,7 +2,8 @@
  * test_pgsql.c - the libpq layer's handling of secrets, without a server:
  * every keyword that ends in "password" (password, sslpassword) is
  * scrubbed from a conninfo before it can be printed, in the keyword=value
- * and the URI form; and a child's password file is private and wiped.
+ * and the URI form; a child's password file is private and wiped; and the
+ * pid arrays that tell the fence which sessions are ferry's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,12 +96,38 @@ static void test_passfile_is_private_and_removed(void **state)
 	pgsql_passfile_remove(&pf); /* idempotent */
 }
 
+/* The fence's and the unfence's "keep": ferry's pids (0: no such
+ * connection) and those a staged fence saw before its ALTER. */
+static void test_pid_array_merges_and_skips_absent(void **state)
+{
+	const int some[3] = { 12, 0, 345 }, none[2] = { 0, 0 };
+	char *s;
+
+	(void)state;
+	s = pgsql_pid_array(some, 3, NULL);
+	assert_string_equal(s, "{12,345}");
+	free(s);
+	s = pgsql_pid_array(some, 3, "{7,8}");
+	assert_string_equal(s, "{12,345,7,8}");
+	free(s);
+	s = pgsql_pid_array(some, 1, "{}");
+	assert_string_equal(s, "{12}");
+	free(s);
+	s = pgsql_pid_array(none, 2, "{9}");
+	assert_string_equal(s, "{9}");
+	free(s);
+	assert_null(pgsql_pid_array(none, 2, "{}"));
+	assert_null(pgsql_pid_array(none, 2, NULL));
+	assert_null(pgsql_pid_array(NULL, 0, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scrub_removes_every_password_keyword),
 		cmocka_unit_test(test_scrub_keeps_the_rest),
 		cmocka_unit_test(test_passfile_is_private_and_removed),
+		cmocka_unit_test(test_pid_array_merges_and_skips_absent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -113,6 +113,7 @@ fresh_lab() {
 }
 
 load_start() {
+	head -n 1 /proc/stat >"$logs/$scenario.cpu-start"
 	rm -f "$LAB_STATE/stop-load"
 	"$top/lab/load" --duration 15m --until-file "$LAB_STATE/stop-load" \
 		>"$logs/$scenario.load" 2>&1 &
@@ -122,6 +123,7 @@ load_start() {
 }
 
 load_stop() {
+	head -n 1 /proc/stat >"$logs/$scenario.cpu-end"
 	touch "$LAB_STATE/stop-load"
 	wait "$load_pid" || true
 	load_pid=
@@ -157,6 +159,22 @@ load_trouble() {
 	}'
 }
 
+# cpu_since: the machine's CPU from load_start to load_stop, in shares of
+# its time:
+# "cpu user 31% nice 12% system 25% idle 28% iowait 3% steal 0%" (nice: the
+# sanitizer suites that make check runs beside the lab at nice 19).
+cpu_since() {
+	{ cat "$logs/$scenario.cpu-start" "$logs/$scenario.cpu-end"; } | awk '
+	NR == 1 { for (i = 2; i <= 9; i++) a[i] = $i }
+	NR == 2 {
+		for (i = 2; i <= 9; i++) { d[i] = $i - a[i]; t += d[i] }
+		if (t <= 0) t = 1
+		printf "cpu user %d%% nice %d%% system %d%% idle %d%% iowait %d%% steal %d%%",
+			100 * d[2] / t, 100 * d[3] / t, 100 * (d[4] + d[7] + d[8]) / t,
+			100 * d[5] / t, 100 * d[6] / t, 100 * d[9] / t
+	}'
+}
+
 # errors_under_1pct: the customers barely notice the move: under 1 % of the
 # run's requests failed (transport errors count: a request that waited 10 s
 # is a failed one).  The plan's rollback trigger is 5 %; a lab run that comes
@@ -169,8 +187,8 @@ errors_under_1pct() {
 		fail "lab/verify printed no requests/errors counts"
 	[ $((_err * 100)) -lt "$_req" ] ||
 		fail "$_err of $_req requests failed (1 % allowed): $(grep '^ *errors' "$logs/$scenario.verify");" \
-			"$(load_trouble <"$logs/$scenario.load"); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	say "$_err of $_req requests failed"
+			"$(load_trouble <"$logs/$scenario.load"); load average $(cut -d' ' -f1-3 /proc/loadavg); $(cpu_since)"
+	say "$_err of $_req requests failed; $(load_trouble <"$logs/$scenario.load"); $(cpu_since)"
 }
 
 # run NAME [ferry run options...]: ferry run, output in $logs; sets rc.

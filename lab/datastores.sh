@@ -45,8 +45,11 @@ mariadb_up() {
 		if [ ! -d "$_base/mysql" ]; then
 			rm -rf "$_base"
 			mariadb-install-db --no-defaults --user=mysql --datadir="$_base" \
-				--auth-root-authentication-method=socket --skip-test-db >"$LAB_STATE/mariadb-install.log" 2>&1 ||
-				die "mariadb-install-db failed (see $LAB_STATE/mariadb-install.log)"
+				--auth-root-authentication-method=socket --skip-test-db >"$LAB_STATE/mariadb-install.log" 2>&1 || {
+				# lab/down removes LAB_STATE: what it said goes with the error
+				tail -n 15 "$LAB_STATE/mariadb-install.log" >&2
+				die "mariadb-install-db failed (its last lines above)"
+			}
 		fi
 		rm -rf "$_md/data"
 		cp -a "$_base" "$_md/data"

@@ -24,7 +24,11 @@
  *     (url.c ConnectionExists), so when the address changes new requests
  *     open connections to the new address and never reuse one to the old
  *     address; idle old connections are closed when the connection limit
- *     needs room (or by the server's idle timeout).  Requests already sent
+ *     needs room, or after MAX_IDLE_S idle.  That is below the lab
+ *     HAProxy's `timeout http-keep-alive` (10 s): a connection the server
+ *     closes as a request goes out on it fails the request ("Send
+ *     failure: Broken pipe"), and connections opened together in a burst
+ *     idle out together (3-14 such errors a lab run before).  Requests already sent
  *     finish on the connection they have, as with any client.
  *     --address IP:PORT skips DNS (tests).
  *   - Ledger: TSV, buffered stdio, flushed every second and at exit:
@@ -63,6 +67,7 @@ enum {
 	MAX_DURATION_MS = 3600 * 1000,
 	MAX_RATE = 20000,
 	MAX_CONNS = 1000,
+	MAX_IDLE_S = 5, /* under the lab HAProxy's timeout http-keep-alive 10s */
 	/* a queued request with less than this left of its timeout fails
 	 * unsent: sent, it would be aborted mid-transfer, and an aborted
 	 * HTTP/1.1 transfer closes its connection (a new TLS handshake) */
@@ -399,6 +404,8 @@ static void req_dispatch(struct load *l, struct req *r, int64_t now_us)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->headers);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* never reuse a connection idle as long as the server keeps one */
+	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)MAX_IDLE_S);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1 ? left_ms : 1));
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);

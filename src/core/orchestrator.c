@@ -1163,6 +1163,102 @@ out:
 	return res->outcome == ORCH_DONE ? 0 : (rc < 0 ? rc : FERRY_ESTATE);
 }
 
+/* ---- the wait for the streams ------------------------------------------- */
+
+/* The name of the first database whose stream in direction dir is to be
+ * waited for before the pause (its lag in *lag), or NULL: one starting
+ * (enabled, its worker not yet launched or not yet connected to the
+ * source), one that runs and is behind, one recovering (apply errors
+ * counted that it may be past: a server restarted, say).  Apply errors
+ * and a stream that does not run (a switch half done, for the recovery)
+ * are the preflight's to say. */
+static const char *stream_behind(struct endpoints_db *const *dbs, size_t n, enum db_direction dir,
+                                 struct db_lag *lag)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct endpoints_db *d = dbs[i];
+		struct ferry_error err = { 0 };
+		int64_t max = d->cfg.max_lag_ms ? d->cfg.max_lag_ms : 1000;
+
+		memset(lag, 0, sizeof(*lag));
+		if (!d->eng->lag || d->eng->lag(d->h, dir, lag, &err) < 0)
+			continue; /* the preflight says why */
+		if (lag->recovering ||
+		    (lag->apply_errors == 0 &&
+		     (lag->starting || lag->connecting || (lag->worker_running && lag->ms > max))))
+			return d->pd->name;
+	}
+	return NULL;
+}
+
+static void wait_streams(struct run *r, int64_t until)
+{
+	const char *way = r->dir == DB_FORWARD ? "old -> new" : "new -> old";
+	int64_t say_at = 0;
+
+	for (;;) {
+		struct db_lag lag;
+		const char *name = stream_behind(r->dbs, r->n, r->dir, &lag);
+
+		if (!name || time_mono_ms() >= until)
+			return;
+		if (time_mono_ms() >= say_at) {
+			if (lag.recovering)
+				say(r, name,
+				    "waiting for replication %s to apply past the %lld apply "
+				    "errors "
+				    "counted before the write pause",
+				    way, (long long)lag.apply_errors);
+			else if (lag.starting || lag.connecting)
+				say(r, name,
+				    "waiting for replication %s to start before the write pause: "
+				    "%s, "
+				    "%lld bytes behind",
+				    way,
+				    lag.starting ? "no apply worker yet"
+				                 : "its worker not yet connected",
+				    (long long)lag.bytes);
+			else
+				say(r, name,
+				    "waiting for replication %s to catch up before the write "
+				    "pause: lag "
+				    "%lld ms, %lld bytes",
+				    way, (long long)lag.ms, (long long)lag.bytes);
+			say_at = time_mono_ms() + 5000;
+		}
+		time_sleep_until_ms(time_mono_ms() + 200);
+	}
+}
+
+int orch_switch_caught_up(struct endpoints_db *const *dbs, size_t n, enum db_direction dir,
+                          int64_t wait_ms, const struct orch_opts *o, struct orch_result *res,
+                          struct ferry_error *err)
+{
+	struct run r = { .dbs = dbs, .n = n, .dir = dir, .o = o, .res = res };
+	int64_t until = time_mono_ms() + wait_ms;
+	int rc;
+
+	for (;;) {
+		struct db_lag lag;
+		const char *name;
+
+		wait_streams(&r, until);
+		rc = orch_switch(dbs, n, dir, o, res, err);
+		if (res->outcome != ORCH_REFUSED || time_mono_ms() >= until ||
+		    !(name = stream_behind(dbs, n, dir, &lag)))
+			return rc;
+		say(&r, name,
+		    "the switch was refused (%s); replication %s is behind again: waiting for it, "
+		    "then trying again",
+		    err ? err->msg : "", dir == DB_FORWARD ? "old -> new" : "new -> old");
+		orch_result_release(res);
+		if (err)
+			memset(err, 0, sizeof(*err));
+	}
+}
+
 /* ---- after the switch --------------------------------------------------- */
 
 int orch_start_reverse(struct endpoints_db *d, enum db_direction dir, const char *fence_pos,

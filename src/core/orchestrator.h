@@ -135,6 +135,24 @@ int orch_open(struct endpoints_db *const *dbs, size_t n, struct ferry_error *err
 int orch_switch(struct endpoints_db *const *dbs, size_t n, enum db_direction dir,
                 const struct orch_opts *o, struct orch_result *res, struct ferry_error *err);
 
+/*
+ * orch_switch once the streams it drains are caught up (its preflight
+ * refuses a lag over a second: db.h max_lag_ms): a stream
+ * just started (the way back right after a cutover) or a burst of writes
+ * can be behind for a while, and a switch asked for then, a rollback above
+ * all, waits for it, saying so (o->say), rather than refuse.  A stream's
+ * lag moves in steps (a report a second or so) and jumps on a loaded
+ * machine: the wait can end on a moment under the limit and the preflight
+ * find it over for its own few seconds.  Nothing changed then, so while a
+ * stream is behind again the switch waits and tries again.  All bounded by
+ * wait_ms (ORCH_LAG_WAIT_MS); the preflight then says what is still wrong.
+ * Returns as orch_switch.
+ */
+#define ORCH_LAG_WAIT_MS 120000
+int orch_switch_caught_up(struct endpoints_db *const *dbs, size_t n, enum db_direction dir,
+                          int64_t wait_ms, const struct orch_opts *o, struct orch_result *res,
+                          struct ferry_error *err);
+
 /* Finishes or undoes a switch in direction dir that was interrupted
  * (decided from positions; see the top).  res->outcome is ORCH_DONE or
  * ORCH_UNDONE on success (0), ORCH_STUCK with an error. */

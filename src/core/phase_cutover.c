@@ -465,71 +465,6 @@ static void after_retry(struct engine *e, enum db_direction dir)
 	dbset_close(&s);
 }
 
-/* Before the pause, the streams the switch drains must be caught up
- * (the orchestrator's preflight refuses a lag over a second): a stream
- * just started (the way back right after a cutover) or a burst of writes
- * can be behind for a while, and a rollback asked for then should wait
- * for it, saying so, rather than refuse.  Bounded (SW_LAG_WAIT_MS); the
- * preflight then says what is still wrong.  Only a stream that is
- * starting (enabled, its worker not yet launched or not yet connected to
- * the source), or runs and is behind, is waited for, and one recovering
- * (apply errors counted that it may be past: a server restarted, say);
- * apply errors and a stream that does not run (a switch half done, for
- * the recovery) go straight to the preflight. */
-#define SW_LAG_WAIT_MS 120000
-
-static void wait_streams(struct engine *e, struct dbset *s, enum db_direction dir)
-{
-	int64_t until = time_mono_ms() + SW_LAG_WAIT_MS, say_at = 0;
-
-	for (;;) {
-		const char *name = NULL;
-		struct db_lag lag = { 0 };
-		size_t i;
-
-		for (i = 0; i < s->n && !name; i++) {
-			struct endpoints_db *d = s->v[i];
-			struct ferry_error err = { 0 };
-			int64_t max = d->cfg.max_lag_ms ? d->cfg.max_lag_ms : 1000;
-
-			memset(&lag, 0, sizeof(lag));
-			if (!d->eng->lag || d->eng->lag(d->h, dir, &lag, &err) < 0)
-				continue; /* the preflight says why */
-			if (lag.recovering ||
-			    (lag.apply_errors == 0 && (lag.starting || lag.connecting ||
-			                               (lag.worker_running && lag.ms > max))))
-				name = d->pd->name;
-		}
-		if (!name || time_mono_ms() >= until)
-			return;
-		if (time_mono_ms() >= say_at) {
-			if (lag.recovering)
-				engine_say(e, name,
-				           "waiting for replication %s to apply past the %lld "
-				           "apply errors counted before the write pause",
-				           dir == DB_FORWARD ? "old -> new" : "new -> old",
-				           (long long)lag.apply_errors);
-			else if (lag.starting || lag.connecting)
-				engine_say(e, name,
-				           "waiting for replication %s to start before the write "
-				           "pause: %s, %lld bytes behind",
-				           dir == DB_FORWARD ? "old -> new" : "new -> old",
-				           lag.starting ? "no apply worker yet"
-				                        : "its worker not yet connected",
-				           (long long)lag.bytes);
-			else
-				engine_say(
-				        e, name,
-				        "waiting for replication %s to catch up before the write "
-				        "pause: lag %lld ms, %lld bytes",
-				        dir == DB_FORWARD ? "old -> new" : "new -> old",
-				        (long long)lag.ms, (long long)lag.bytes);
-			say_at = time_mono_ms() + 5000;
-		}
-		time_sleep_until_ms(time_mono_ms() + 200);
-	}
-}
-
 /*
  * Every database switched in direction dir as one journaled step (step,
  * "databases (round N)").  Returns 0 when done (also when done before),
@@ -578,8 +513,7 @@ static int dbs_switch(struct engine *e, enum db_direction dir, const char *step,
 			return r;
 		}
 	}
-	wait_streams(e, &s, dir);
-	r = orch_switch(s.v, s.n, dir, &o, &res, err);
+	r = orch_switch_caught_up(s.v, s.n, dir, ORCH_LAG_WAIT_MS, &o, &res, err);
 	if (res.outcome == ORCH_DONE) {
 		snprintf(result, sizeof(result), "pause %lld ms%s; %s", (long long)res.pause_ms,
 		         res.recovered ? " (completed by recovery)" : "", res.timings);

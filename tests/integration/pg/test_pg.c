@@ -727,14 +727,12 @@ static void wait_val(const char *ci, int64_t want, const char *what, const char 
  * session, and the worker would start again only after
  * wal_retrieve_retry_interval, past the pause's budget.  The preflight
  * refuses after 5 s, and passes only once the slot is in use. */
-static void test_preflight_waits_for_a_stream_still_connecting(void **state)
+/* The forward stream started again on a conninfo whose walsender sleeps
+ * (SLOW_WALSENDER): its worker runs, its walsender has not connected. */
+static void slow_stream_start(void)
 {
-	struct ferry_error err = { 0 };
 	char old_pg[256], *orig, *slow, *lit;
-	int64_t t0;
 
-	(void)state;
-	open_engine();
 	pgtest_ci(old_pg, sizeof(old_pg), PGT.old_port, "postgres", "ferry");
 	orig = pgtest_str(PGT.new_ci,
 	                  "SELECT subconninfo FROM pg_subscription WHERE subname = 'ferry_sub'");
@@ -748,6 +746,21 @@ static void test_preflight_waits_for_a_stream_still_connecting(void **state)
 	         "NOT NULL AND relid IS NULL");
 	/* the case exists: the worker runs, its walsender has not connected */
 	assert_int_equal(pgtest_val(old_pg, "%s", FWD_SLOT_ACTIVE), 0);
+	free(lit);
+	free(slow);
+	free(orig);
+}
+
+static void test_preflight_waits_for_a_stream_still_connecting(void **state)
+{
+	struct ferry_error err = { 0 };
+	char old_pg[256];
+	int64_t t0;
+
+	(void)state;
+	open_engine();
+	pgtest_ci(old_pg, sizeof(old_pg), PGT.old_port, "postgres", "ferry");
+	slow_stream_start();
 	t0 = time_mono_ms();
 	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), FERRY_ECHECK);
 	printf("  preflight refused after %lld ms: %s\n", (long long)(time_mono_ms() - t0),
@@ -758,9 +771,6 @@ static void test_preflight_waits_for_a_stream_still_connecting(void **state)
 	assert_int_equal(E.eng->sw->preflight(E.d.h, DB_FORWARD, &err), 0);
 	printf("  preflight passed after %lld ms\n", (long long)(time_mono_ms() - t0));
 	assert_int_equal(pgtest_val(old_pg, "%s", FWD_SLOT_ACTIVE), 1);
-	free(lit);
-	free(slow);
-	free(orig);
 }
 
 /* The teardown of the case above, run when it failed too: ferry's own
@@ -957,6 +967,36 @@ static int unfence_new(void **state)
 	return 0;
 }
 
+/* What the switch said (opts_said.say), and how often the preflight began. */
+static char said[4096];
+static int preflights;
+
+static void say_into(void *ctx, const char *object, const char *line)
+{
+	size_t n = strlen(said);
+
+	(void)ctx;
+	snprintf(said + n, sizeof(said) - n, "%s: %s\n", object ? object : "switch", line);
+}
+
+static const struct orch_opts opts_said = { .block_signals = true, .say = say_into };
+
+/* At the first preflight, after the wait for the streams: the stream
+ * starts again and stays unconnected past the preflight's 5 s. */
+static void slow_stream_at_first_preflight(const char *name, void *ctx)
+{
+	(void)ctx;
+	if (!strcmp(name, "db.preflight") && preflights++ == 0)
+		slow_stream_start();
+}
+
+/* Under load, through both poolers: no acknowledged write lost, the
+ * sequences carried, the poolers on new.  And the switch's own wait for
+ * the streams (orch_switch_caught_up): the stream here falls behind after
+ * that wait ended (it starts again at the first preflight, its walsender
+ * 8 s from connecting), the preflight refuses after its 5 s, and the
+ * switch says so, waits for the stream and tries again, instead of
+ * failing a switch (a rollback, say) that seconds later passes. */
 static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 {
 	struct ferry_error err = { 0 };
@@ -979,12 +1019,25 @@ static void test_switch_under_load_loses_no_acknowledged_write(void **state)
 	assert_int_equal(pgload_start(&load_a, E.pgb_app[0], 500, 2000000), 0);
 	assert_int_equal(pgload_start(&load_b, E.pgb_app[1], 500, 3000000), 0);
 	wait_acks(&load_a, 300);
+	said[0] = '\0';
+	preflights = 0;
+	fault_set_hook(slow_stream_at_first_preflight, NULL);
 	t0 = time_mono_us();
-	rc = do_switch(DB_FORWARD, &rep, &err);
+	rc = orch_switch_caught_up(dbs, 1, DB_FORWARD, 60000, &opts_said, &rep, &err);
 	t1 = time_mono_us();
+	fault_set_hook(NULL, NULL);
+	printf("%s", said);
 	if (rc < 0)
 		fail_msg("switch: %s (hint: %s)", err.msg, err.hint);
+	if (orch_start_reverse(&E.d, DB_FORWARD, rep.db[0].fence_pos, &rep.db[0], &err) < 0 ||
+	    orch_drop_forward(&E.d, DB_FORWARD, &err) < 0)
+		fail_msg("after the switch: %s", err.msg);
 	printf("  cutover steps: %s\n", rep.timings);
+	/* refused once, for the stream not yet connected; passed the second time */
+	assert_int_equal(preflights, 2);
+	assert_non_null(strstr(said, "has not connected to old yet"));
+	assert_non_null(strstr(said, "is behind again"));
+	assert_non_null(strstr(said, "its worker not yet connected"));
 	/* the switch waited for the poolers to serve their clients */
 	assert_non_null(strstr(rep.timings, " served="));
 	assert_described_ran(DB_FORWARD, mark);

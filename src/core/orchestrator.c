@@ -867,6 +867,18 @@ static bool half_done(const struct endpoints_db *d, enum db_direction dir,
 	return false;
 }
 
+/* err prefixed "database NAME: " unless it says so already (the engines'
+ * own preflight messages do). */
+static int db_prefixed(struct ferry_error *err, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strncmp(err->msg, "database ", 9) && !strncmp(err->msg + 9, name, n) &&
+	    err->msg[9 + n] == ':')
+		return err->code;
+	return ferry_error_prefix(err, "database %s", name);
+}
+
 static int preflight(struct run *r, bool *recovered, struct ferry_error *err)
 {
 	struct sw_where w[ENDPOINTS_SW_MAX];
@@ -884,7 +896,7 @@ static int preflight(struct run *r, bool *recovered, struct ferry_error *err)
 		for (j = 0; rc == 0 && j < d->nsw; j++)
 			rc = d->sw->show(d->swep[j], &w[j], time_mono_ms() + 5000, err);
 		if (rc < 0)
-			return ferry_error_prefix(err, "database %s", d->pd->name);
+			return db_prefixed(err, d->pd->name);
 		if (half_done(d, r->dir, &ins, w, d->nsw)) {
 			*recovered = true;
 			return 0;
@@ -906,7 +918,7 @@ static int preflight(struct run *r, bool *recovered, struct ferry_error *err)
 		}
 		rc = d->eng->sw->preflight(d->h, r->dir, err);
 		if (rc < 0)
-			ferry_error_prefix(err, "database %s", d->pd->name);
+			db_prefixed(err, d->pd->name);
 	}
 	return rc;
 }

@@ -255,6 +255,11 @@ int mdb_describe_step(const struct db_config *cfg, enum db_direction dir, const 
 	} else if (!strcmp(step, DB_SW_UNFENCE_TARGET) || !strcmp(step, DB_SW_UNDO_UNFENCE)) {
 		const char *s = !strcmp(step, DB_SW_UNFENCE_TARGET) ? t : f;
 		char *sql = mdb_unfence_sql(d.m.dbname);
+		line(&d, s,
+		     "KILL CONNECTION $1; SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+		     "WHERE ID = $1",
+		     "only if this process's fence of it ran out of time: its session, which may "
+		     "still wait for its lock, gone first (polled)");
 		line(&d, s, "SHOW SLAVE STATUS",
 		     "a replica that applies stays read_only (not asked of a target whose "
 		     "replica stop_forward stopped)");

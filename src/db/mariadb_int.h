@@ -62,6 +62,10 @@ struct mdb {
 	char fence_pos[512];
 	int fence_dir;
 	size_t killed[2];
+	/* the session of a fence that ran out of its deadline, which may
+	 * still wait for its lock on that side (fence_gone), 0 when none;
+	 * kept across mdb_sw_forget: it is the server's state */
+	unsigned long fence_tid[2];
 	/* the switch of this process under way: dir + 1 from a prepare that
 	 * succeeded, 0 when none (inspect, and every step that ends or
 	 * undoes a switch, clear it).  While it is set the steps in the

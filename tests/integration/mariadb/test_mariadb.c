@@ -704,29 +704,60 @@ static void test_restart_of_old_leaves_no_apply_error(void **state)
 
 /* ---- the switch steps, one by one ------------------------------------ */
 
-static void test_fence_against_a_held_lock_stops_at_its_deadline(void **state)
+/* Sessions in the fence's statement that waits for the lock on old
+ * (PROCESSLIST's INFO shows the part of the compound statement that
+ * runs) */
+#define Q_FENCES_RUNNING                                                                           \
+	"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SET GLOBAL read_only "  \
+	"= 1'"
+
+/* The fence against a lock held elsewhere stops at its deadline; its
+ * statement, which may still wait for the lock on the server, is gone
+ * before the undo's unfence: once the lock goes nothing sets read_only.
+ * With kill, ferry's KILL QUERY is sent (it usually ends the wait at once);
+ * without it (FERRY_FAIL_AT=db.fence.kill: ctl lost or slow, as under
+ * load) the statement still waits when the unfence comes, and only the
+ * unfence's wait for its session keeps it from landing after. */
+static void fence_past_deadline_then_unfence(bool kill)
 {
 	struct ferry_error err = { 0 };
 	struct mdb_conn *locker = conn(E.old_ci);
 	int64_t t0, took;
 	int rc;
 
-	(void)state;
 	open_engine();
 	if (mdb_exec(locker, "LOCK TABLES shop.audit WRITE", time_mono_ms() + 5000, NULL, &err) < 0)
 		fail_msg("lock: %s", err.msg);
+	if (!kill)
+		setenv("FERRY_FAIL_AT", "db.fence.kill", 1);
 	t0 = time_mono_ms();
 	rc = SW->fence(E.h, DB_OLD, t0 + 300, &err);
 	took = time_mono_ms() - t0;
+	unsetenv("FERRY_FAIL_AT");
 	assert_int_equal(rc, FERRY_ETIMEDOUT);
 	assert_true(took < 700);
+	if (!kill)
+		assert_int_equal(ival(E.old_ci, Q_FENCES_RUNNING), 1);
+	if (SW->unfence(E.h, DB_OLD, time_mono_ms() + 10000, &err) < 0)
+		fail_msg("unfence: %s", err.msg);
+	assert_int_equal(ival(E.old_ci, Q_FENCES_RUNNING), 0);
 	mdb_free(locker);
-	/* the killed statement did not land later */
-	sleep_ms(300);
 	assert_val(E.old_ci, "SELECT @@read_only", "0");
 	/* the step can be retried (its connection is replaced outside the pause) */
 	if (E.eng->lag(E.h, DB_FORWARD, &(struct db_lag){ 0 }, &err) < 0)
 		fail_msg("lag: %s", err.msg);
+}
+
+static void test_fence_against_a_held_lock_stops_at_its_deadline(void **state)
+{
+	(void)state;
+	fence_past_deadline_then_unfence(true);
+}
+
+static void test_fence_past_its_deadline_not_killed_is_gone_before_the_unfence(void **state)
+{
+	(void)state;
+	fence_past_deadline_then_unfence(false);
 }
 
 static void test_fence_refuses_writes_and_unfence_undoes_it(void **state)
@@ -978,6 +1009,8 @@ int main(void)
 		cmocka_unit_test(test_copy_and_replication_under_writes_end_equal),
 		cmocka_unit_test(test_apply_error_shows_in_lag),
 		cmocka_unit_test(test_fence_against_a_held_lock_stops_at_its_deadline),
+		cmocka_unit_test(
+		        test_fence_past_its_deadline_not_killed_is_gone_before_the_unfence),
 		cmocka_unit_test(test_fence_refuses_writes_and_unfence_undoes_it),
 		cmocka_unit_test(test_wait_applied_stops_at_its_deadline_when_the_replica_lags),
 		cmocka_unit_test(test_switch_steps_are_undone),

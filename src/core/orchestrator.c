@@ -1220,14 +1220,12 @@ static void wait_streams(struct run *r, int64_t until)
 			if (lag.recovering)
 				say(r, name,
 				    "waiting for replication %s to apply past the %lld apply "
-				    "errors "
-				    "counted before the write pause",
+				    "errors counted before the write pause",
 				    way, (long long)lag.apply_errors);
 			else if (lag.starting || lag.connecting)
 				say(r, name,
 				    "waiting for replication %s to start before the write pause: "
-				    "%s, "
-				    "%lld bytes behind",
+				    "%s, %lld bytes behind",
 				    way,
 				    lag.starting ? "no apply worker yet"
 				                 : "its worker not yet connected",
@@ -1235,8 +1233,7 @@ static void wait_streams(struct run *r, int64_t until)
 			else
 				say(r, name,
 				    "waiting for replication %s to catch up before the write "
-				    "pause: lag "
-				    "%lld ms, %lld bytes",
+				    "pause: lag %lld ms, %lld bytes",
 				    way, (long long)lag.ms, (long long)lag.bytes);
 			say_at = time_mono_ms() + 5000;
 		}

@@ -571,7 +571,9 @@ static int fence_gone(struct mdb *m, enum db_side side, struct mdb_conn *c, int6
 	         tid);
 	snprintf(count, sizeof(count),
 	         "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %lu", tid);
-	rc = ex(c, kill, deadline, err);
+	rc = fault_fail("db.unfence.fence_gone", err);
+	if (rc == 0)
+		rc = ex(c, kill, deadline, err);
 	while (rc == 0) {
 		char *v = NULL;
 		bool gone;

@@ -161,8 +161,9 @@ load_trouble() {
 
 # cpu_since: the machine's CPU from load_start to load_stop, in shares of
 # its time:
-# "cpu user 31% nice 12% system 25% idle 28% iowait 3% steal 0%" (nice: the
-# sanitizer suites that make check runs beside the lab at nice 19).
+# "cpu user 31% nice 12% system 25% idle 28% iowait 3% steal 0%" (idle near
+# 0: the lab shares the machine with something, in make check the
+# sanitizer suites, which scripts/check puts in a cpu cgroup behind it).
 cpu_since() {
 	{ cat "$logs/$scenario.cpu-start" "$logs/$scenario.cpu-end"; } | awk '
 	NR == 1 { for (i = 2; i <= 9; i++) a[i] = $i }

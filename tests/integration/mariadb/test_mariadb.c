@@ -736,8 +736,16 @@ static void fence_past_deadline_then_unfence(bool kill)
 	unsetenv("FERRY_FAIL_AT");
 	assert_int_equal(rc, FERRY_ETIMEDOUT);
 	assert_true(took < 700);
-	if (!kill)
+	if (!kill) {
 		assert_int_equal(ival(E.old_ci, Q_FENCES_RUNNING), 1);
+		/* an unfence that cannot see it gone fails and unfences
+		 * nothing; the next one waits for it again */
+		setenv("FERRY_FAIL_AT", "db.unfence.fence_gone", 1);
+		rc = SW->unfence(E.h, DB_OLD, time_mono_ms() + 10000, &err);
+		unsetenv("FERRY_FAIL_AT");
+		assert_true(rc < 0);
+		assert_int_equal(ival(E.old_ci, Q_FENCES_RUNNING), 1);
+	}
 	if (SW->unfence(E.h, DB_OLD, time_mono_ms() + 10000, &err) < 0)
 		fail_msg("unfence: %s", err.msg);
 	assert_int_equal(ival(E.old_ci, Q_FENCES_RUNNING), 0);
